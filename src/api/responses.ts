@@ -1,0 +1,24 @@
+// Maps domain results and errors to HTTP responses (plain objects that @azure/functions accepts).
+import { ConfigurationError, InvalidArgumentError, NotFoundError } from '../errors';
+
+export interface JsonResponse {
+  status: number;
+  jsonBody: unknown;
+  headers?: Record<string, string>;
+}
+
+export function ok(body: unknown): JsonResponse {
+  return { status: 200, jsonBody: body };
+}
+
+/** A 4xx for errors the caller can fix, a 500 (message kept out of the body) for the rest. */
+export function errorResponse(error: unknown, log: (message: string) => void): JsonResponse {
+  if (error instanceof InvalidArgumentError) return { status: 400, jsonBody: { error: 'BadRequest', message: error.message } };
+  if (error instanceof NotFoundError) return { status: 404, jsonBody: { error: 'NotFound', message: error.message } };
+  if (error instanceof ConfigurationError) {
+    log(error.message);
+    return { status: 500, jsonBody: { error: 'Misconfigured', message: 'the app settings are invalid; see the function log' } };
+  }
+  log(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  return { status: 500, jsonBody: { error: 'InternalError', message: 'an unexpected error occurred; see the function log' } };
+}

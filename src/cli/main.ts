@@ -1,0 +1,111 @@
+// icf: the command-line tool. `icf dhash FILE...` and `icf upload DIR --dataset NAME`.
+import { readFile } from 'node:fs/promises';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { SingleBar, Presets } from 'cli-progress';
+import { dhashFromPixels } from '../dataset/dhash';
+import { decodeRasterLikePillow } from '../dataset/validate';
+import { InvalidArgumentError } from '../errors';
+import { uploadFolder } from './upload';
+
+const USAGE = `usage:
+  icf dhash FILE...                 print each file's 256-bit dHash (imagehash-compatible) like sha256sum
+  icf upload DIR --dataset NAME     upload DIR/<label>/<file> to incoming/NAME/<label>/<file>
+options for upload:
+  --connection-string CS            storage account (default: $AzureWebJobsStorage, else the local Azurite)
+  --concurrency N                   parallel uploads (default 8)`;
+
+/** The decoder's pixel limit for hashing from the command line (the ingest limit is an app setting). */
+const CLI_MAX_PIXELS = 256_000_000;
+
+export async function run(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'dhash':
+        return await dhashCommand(rest, out, err);
+      case 'upload':
+        return await uploadCommand(rest, out, err);
+      case undefined:
+      case '-h':
+      case '--help':
+      case 'help':
+        out.write(`${USAGE}\n`);
+        return command === undefined ? 2 : 0;
+      default:
+        err.write(`icf: unknown command "${command}"\n${USAGE}\n`);
+        return 2;
+    }
+  } catch (error) {
+    err.write(`icf: ${error instanceof Error ? error.message : String(error)}\n`);
+    return error instanceof InvalidArgumentError ? 2 : 1;
+  }
+}
+
+async function dhashCommand(files: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  if (files.length === 0) throw new InvalidArgumentError(`dhash needs at least one FILE\n${USAGE}`);
+  let failures = 0;
+  for (const file of files) {
+    try {
+      const content = await readFile(file);
+      const hash = dhashFromPixels(await decodeRasterLikePillow(content, { limitInputPixels: CLI_MAX_PIXELS }));
+      out.write(`${hash}  ${file}\n`);
+    } catch (error) {
+      failures++;
+      err.write(`icf: ${file}: ${(error as Error).message}\n`);
+    }
+  }
+  return failures === 0 ? 0 : 1;
+}
+
+async function uploadCommand(args: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  const options = parseOptions(args, ['dataset', 'connection-string', 'concurrency']);
+  const dir = options.positional[0];
+  const dataset = options.named['dataset'];
+  if (!dir || options.positional.length > 1 || !dataset) throw new InvalidArgumentError(`upload needs DIR and --dataset NAME\n${USAGE}`);
+  const connectionString = options.named['connection-string'] ?? process.env['AzureWebJobsStorage'] ?? 'UseDevelopmentStorage=true';
+  const concurrency = options.named['concurrency'] ? Number(options.named['concurrency']) : 8;
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new InvalidArgumentError('--concurrency must be an integer from 1 to 64');
+
+  const interactive = (out as NodeJS.WriteStream).isTTY === true;
+  const bar = new SingleBar({ format: 'upload [{bar}] {value}/{total} {file}', stream: out as NodeJS.WriteStream, noTTYOutput: !interactive, notTTYSchedule: 2000 }, Presets.shades_classic);
+  let started = false;
+  const result = await uploadFolder(BlobServiceClient.fromConnectionString(connectionString), dir, {
+    dataset,
+    concurrency,
+    onProgress: (done, total, file) => {
+      if (!started) {
+        bar.start(total, 0, { file: '' });
+        started = true;
+      }
+      bar.update(done, { file: `${file.label}/${file.name}` });
+    },
+  });
+  if (started) bar.stop();
+  for (const skipped of result.skipped) err.write(`icf: skipped ${skipped} (files must be in DIR/<label>/)\n`);
+  out.write(`uploaded ${result.uploaded} files (${result.bytes} bytes) to incoming/${dataset}/\n`);
+  return result.uploaded > 0 ? 0 : 1;
+}
+
+function parseOptions(args: string[], known: string[]): { positional: string[]; named: Record<string, string> } {
+  const positional: string[] = [];
+  const named: Record<string, string> = {};
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (!arg.startsWith('--')) {
+      positional.push(arg);
+      continue;
+    }
+    const [key, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+    if (!known.includes(key)) throw new InvalidArgumentError(`unknown option --${key}\n${USAGE}`);
+    const value = inline ?? args[++i];
+    if (value === undefined) throw new InvalidArgumentError(`--${key} needs a value`);
+    named[key] = value;
+  }
+  return { positional, named };
+}
+
+if (require.main === module) {
+  run(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

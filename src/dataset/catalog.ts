@@ -1,0 +1,350 @@
+// The image catalog in Azure Table storage: one partition per dataset holding its images, the claims on
+// their content hashes, and a statistics row. Keeping them in one partition lets one transaction record an
+// image, claim its hash and update the counts, all or nothing; the statistics row's ETag serialises
+// concurrent ingests of a dataset (optimistic concurrency).
+import { createHash } from 'node:crypto';
+import { RestError, TableClient, TableTransaction, odata, type TableEntityResult } from '@azure/data-tables';
+import { InvalidArgumentError, NotFoundError } from '../errors';
+import type { LabelCounts, Split } from './split';
+
+export const CATALOG_TABLE = 'imagecatalog';
+/** Partition for blobs whose path names no valid dataset: they are still recorded. */
+export const INVALID_DATASET_PARTITION = '~invalid';
+
+const STATS_ROW = 'stats';
+const IMAGE_ROW_PREFIX = 'img:';
+const HASH_ROW_PREFIX = 'sha256:';
+const MAX_ENCODED_KEY_LENGTH = 900;
+
+export type ImageStatus = 'accepted' | 'duplicate' | 'nearDuplicate' | 'rejected';
+export const IMAGE_STATUSES: readonly ImageStatus[] = ['accepted', 'duplicate', 'nearDuplicate', 'rejected'];
+
+export interface ImageRecord {
+  dataset: string;
+  label: string;
+  name: string;
+  /** Container and blob name where the file lives now (quarantine for rejected files). */
+  container: string;
+  blobName: string;
+  status: ImageStatus;
+  split?: Split;
+  /** How the split was chosen: 'quota' or 'group' (joined a near-identical image's side). */
+  splitRule?: 'quota' | 'group';
+  reasonCode?: string;
+  reason?: string;
+  /** Catalog id of the image this one duplicates or was grouped with. */
+  relatedTo?: string;
+  /** Hamming distance in bits to `relatedTo`. */
+  distanceBits?: number;
+  contentSha256: string;
+  dhash?: string;
+  format?: string;
+  width?: number;
+  height?: number;
+  sizeBytes: number;
+  source: string;
+  /** Blob metadata as uploaded (search provenance and the like), JSON. */
+  provenance: Record<string, string>;
+  ingestedAt: string;
+  /** Position in the dataset's change sequence; lets each process catch up with the others' ingests. */
+  sequence: number;
+}
+
+export interface DatasetStats {
+  dataset: string;
+  images: Record<ImageStatus, number>;
+  labels: Record<string, LabelCounts>;
+  sequence: number;
+  etag?: string;
+}
+
+interface ImageEntity {
+  partitionKey: string;
+  rowKey: string;
+  kind: 'image';
+  label: string;
+  name: string;
+  container: string;
+  blobName: string;
+  status: ImageStatus;
+  split?: string;
+  splitRule?: string;
+  reasonCode?: string;
+  reason?: string;
+  relatedTo?: string;
+  distanceBits?: number;
+  contentSha256: string;
+  dhash?: string;
+  format?: string;
+  width?: number;
+  height?: number;
+  sizeBytes: number;
+  source: string;
+  provenance: string;
+  ingestedAt: string;
+  sequence: number;
+}
+
+interface StatsEntity {
+  partitionKey: string;
+  rowKey: string;
+  kind: 'stats';
+  accepted: number;
+  duplicate: number;
+  nearDuplicate: number;
+  rejected: number;
+  labels: string;
+  sequence: number;
+}
+
+interface HashClaimEntity {
+  partitionKey: string;
+  rowKey: string;
+  kind: 'hash';
+  imageId: string;
+}
+
+/** The catalog id of an image: its row key, derived from label and file name. */
+export function imageIdFor(label: string, name: string): string {
+  const encoded = encodeURIComponent(`${label}/${name}`);
+  return IMAGE_ROW_PREFIX + (encoded.length <= MAX_ENCODED_KEY_LENGTH ? encoded : `sha256-${sha256Hex(encoded)}`);
+}
+
+/** The id for a blob whose path could not be parsed (it is keyed by its whole name). */
+export function imageIdForBlob(blobName: string): string {
+  const encoded = encodeURIComponent(blobName);
+  return IMAGE_ROW_PREFIX + (encoded.length <= MAX_ENCODED_KEY_LENGTH ? encoded : `sha256-${sha256Hex(encoded)}`);
+}
+
+export function emptyStats(dataset: string): DatasetStats {
+  return { dataset, images: { accepted: 0, duplicate: 0, nearDuplicate: 0, rejected: 0 }, labels: {}, sequence: 0 };
+}
+
+/** What one ingest writes, as one transaction. */
+export interface CatalogCommit {
+  record: ImageRecord;
+  /** The record this one replaces (a blob overwritten with new content), with its ETag. */
+  replaces?: { record: ImageRecord; etag: string };
+  /** Claim the content hash for this image (accepted images only). */
+  claimHash: boolean;
+  /** Stats as read (with ETag) and as they must become. */
+  stats: DatasetStats;
+}
+
+export class CatalogConflictError extends Error {
+  override name = 'CatalogConflictError';
+}
+
+export class Catalog {
+  constructor(private readonly table: TableClient) {}
+
+  async ensureTable(): Promise<void> {
+    try {
+      await this.table.createTable();
+    } catch (error) {
+      if (!isStatus(error, 409)) throw error;
+    }
+  }
+
+  async getImage(dataset: string, imageId: string): Promise<{ record: ImageRecord; etag: string } | undefined> {
+    try {
+      const entity = await this.table.getEntity<ImageEntity>(dataset, imageId);
+      return { record: fromImageEntity(entity), etag: entity.etag };
+    } catch (error) {
+      if (isStatus(error, 404)) return undefined;
+      throw error;
+    }
+  }
+
+  /** The image that holds the claim on this content hash, if any. */
+  async getHashClaim(dataset: string, contentSha256: string): Promise<string | undefined> {
+    try {
+      const entity = await this.table.getEntity<HashClaimEntity>(dataset, HASH_ROW_PREFIX + contentSha256);
+      return entity.imageId;
+    } catch (error) {
+      if (isStatus(error, 404)) return undefined;
+      throw error;
+    }
+  }
+
+  async getStats(dataset: string): Promise<DatasetStats | undefined> {
+    try {
+      const entity = await this.table.getEntity<StatsEntity>(dataset, STATS_ROW);
+      return {
+        dataset,
+        images: {
+          accepted: entity.accepted,
+          duplicate: entity.duplicate,
+          nearDuplicate: entity.nearDuplicate,
+          rejected: entity.rejected,
+        },
+        labels: JSON.parse(entity.labels) as Record<string, LabelCounts>,
+        sequence: entity.sequence,
+        etag: entity.etag,
+      };
+    } catch (error) {
+      if (isStatus(error, 404)) return undefined;
+      throw error;
+    }
+  }
+
+  /** Datasets that have a statistics row, in name order. */
+  async listDatasets(): Promise<string[]> {
+    const names: string[] = [];
+    const rows = this.table.listEntities<{ partitionKey: string }>({
+      queryOptions: { filter: odata`RowKey eq ${STATS_ROW}`, select: ['PartitionKey'] },
+    });
+    for await (const row of rows) {
+      if (row.partitionKey !== INVALID_DATASET_PARTITION) names.push(row.partitionKey);
+    }
+    return names.sort();
+  }
+
+  /**
+   * Writes the record, the hash claim and the new statistics in one transaction. Throws
+   * CatalogConflictError when another ingest of the dataset committed first (the caller re-reads and retries).
+   */
+  async commit(commit: CatalogCommit): Promise<void> {
+    const { record, replaces, stats } = commit;
+    const transaction = new TableTransaction();
+    const entity = toImageEntity(record);
+    if (replaces) {
+      transaction.updateEntity(entity, 'Replace', { etag: replaces.etag });
+      if (replaces.record.status === 'accepted') {
+        transaction.deleteEntity(record.dataset, HASH_ROW_PREFIX + replaces.record.contentSha256);
+      }
+    } else {
+      transaction.createEntity(entity);
+    }
+    if (commit.claimHash) {
+      const claim: HashClaimEntity = {
+        partitionKey: record.dataset,
+        rowKey: HASH_ROW_PREFIX + record.contentSha256,
+        kind: 'hash',
+        imageId: imageIdFor(record.label, record.name),
+      };
+      transaction.createEntity(claim);
+    }
+    const statsEntity = toStatsEntity(stats);
+    if (stats.etag) {
+      transaction.updateEntity(statsEntity, 'Replace', { etag: stats.etag });
+    } else {
+      transaction.createEntity(statsEntity);
+    }
+    try {
+      await this.table.submitTransaction(transaction.actions);
+    } catch (error) {
+      // 409: a row already exists (hash claimed, stats created); 412: the stats row changed under us.
+      if (isStatus(error, 409) || isStatus(error, 412)) {
+        throw new CatalogConflictError(`another ingest of dataset "${record.dataset}" committed first`);
+      }
+      throw error;
+    }
+  }
+
+  /** Accepted images (id, dHash, split) for building a near-duplicate index; with `afterSequence`, only changes. */
+  async *listIndexEntries(
+    dataset: string,
+    afterSequence = 0,
+  ): AsyncIterable<{ id: string; status: ImageStatus; dhash?: string; split?: Split; label: string; sequence: number }> {
+    const filter =
+      afterSequence > 0
+        ? odata`PartitionKey eq ${dataset} and kind eq 'image' and sequence gt ${afterSequence}`
+        : odata`PartitionKey eq ${dataset} and kind eq 'image' and status eq 'accepted'`;
+    const rows = this.table.listEntities<ImageEntity>({
+      queryOptions: { filter, select: ['RowKey', 'status', 'dhash', 'split', 'label', 'sequence'] },
+    });
+    for await (const row of rows) {
+      yield {
+        id: row.rowKey,
+        status: row.status,
+        label: row.label,
+        sequence: row.sequence,
+        ...(row.dhash ? { dhash: row.dhash } : {}),
+        ...(row.split ? { split: row.split as Split } : {}),
+      };
+    }
+  }
+
+  /** One page of a dataset's images, optionally filtered by status and label. */
+  async listImages(
+    dataset: string,
+    options: { status?: ImageStatus; label?: string; pageSize?: number; continuationToken?: string } = {},
+  ): Promise<{ images: (ImageRecord & { id: string })[]; continuationToken?: string }> {
+    if (options.status && !IMAGE_STATUSES.includes(options.status)) {
+      throw new InvalidArgumentError(`status "${options.status}" is not one of ${IMAGE_STATUSES.join(', ')}`);
+    }
+    let filter = odata`PartitionKey eq ${dataset} and kind eq 'image'`;
+    if (options.status) filter += ` and ${odata`status eq ${options.status}`}`;
+    if (options.label !== undefined) filter += ` and ${odata`label eq ${options.label}`}`;
+    const pages = this.table
+      .listEntities<ImageEntity>({ queryOptions: { filter } })
+      .byPage({ maxPageSize: options.pageSize ?? 100, ...(options.continuationToken ? { continuationToken: options.continuationToken } : {}) });
+    const page = await pages.next();
+    if (page.done) return { images: [] };
+    const images = page.value.map((entity) => ({ id: entity.rowKey, ...fromImageEntity(entity) }));
+    const token = page.value.continuationToken;
+    return token ? { images, continuationToken: token } : { images };
+  }
+
+  async requireStats(dataset: string): Promise<DatasetStats> {
+    const stats = await this.getStats(dataset);
+    if (!stats) throw new NotFoundError(`dataset "${dataset}" has no images yet`);
+    return stats;
+  }
+}
+
+function toImageEntity(record: ImageRecord): ImageEntity {
+  const { dataset, provenance, ...rest } = record;
+  const entity: ImageEntity = {
+    partitionKey: dataset,
+    rowKey:
+      dataset === INVALID_DATASET_PARTITION ? imageIdForBlob(record.blobName) : imageIdFor(record.label, record.name),
+    kind: 'image',
+    ...rest,
+    provenance: JSON.stringify(provenance),
+  };
+  // Tables reject undefined properties: leave them out.
+  return Object.fromEntries(Object.entries(entity).filter(([, value]) => value !== undefined)) as unknown as ImageEntity;
+}
+
+function fromImageEntity(entity: TableEntityResult<ImageEntity>): ImageRecord {
+  const record: ImageRecord = {
+    dataset: entity.partitionKey,
+    label: entity.label,
+    name: entity.name,
+    container: entity.container,
+    blobName: entity.blobName,
+    status: entity.status,
+    contentSha256: entity.contentSha256,
+    sizeBytes: entity.sizeBytes,
+    source: entity.source,
+    provenance: JSON.parse(entity.provenance) as Record<string, string>,
+    ingestedAt: entity.ingestedAt,
+    sequence: entity.sequence,
+  };
+  const optional = ['split', 'splitRule', 'reasonCode', 'reason', 'relatedTo', 'distanceBits', 'dhash', 'format', 'width', 'height'] as const;
+  for (const key of optional) {
+    if (entity[key] !== undefined && entity[key] !== null) Object.assign(record, { [key]: entity[key] });
+  }
+  return record;
+}
+
+function toStatsEntity(stats: DatasetStats): StatsEntity {
+  return {
+    partitionKey: stats.dataset,
+    rowKey: STATS_ROW,
+    kind: 'stats',
+    ...stats.images,
+    labels: JSON.stringify(stats.labels),
+    sequence: stats.sequence,
+  };
+}
+
+function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+export function isStatus(error: unknown, status: number): boolean {
+  return error instanceof RestError && error.statusCode === status;
+}

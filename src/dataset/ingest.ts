@@ -1,0 +1,286 @@
+// Ingest of one blob of the incoming container: validate, hash, deduplicate, split, record, quarantine.
+import { createHash } from 'node:crypto';
+import type { ContainerClient } from '@azure/storage-blob';
+import type { DedupSettings, IngestSettings } from '../config';
+import {
+  Catalog,
+  CatalogConflictError,
+  type DatasetStats,
+  emptyStats,
+  type ImageRecord,
+  type ImageStatus,
+  imageIdFor,
+  imageIdForBlob,
+  INVALID_DATASET_PARTITION,
+  isStatus,
+} from './catalog';
+import { DatasetIndexes } from './datasetIndex';
+import { dhashFromPixels } from './dhash';
+import { parseImagePath } from './names';
+import { chooseSplit } from './split';
+import { ImageRejectedError, validateImage, type ValidImage } from './validate';
+
+export const INCOMING_CONTAINER = 'incoming';
+export const QUARANTINE_CONTAINER = 'quarantine';
+
+/** Commits that lose a race re-read and decide again; this many losses in a row is a real problem. */
+const MAX_COMMIT_ATTEMPTS = 50;
+
+export interface IngestBlob {
+  /** Blob name inside the incoming container: `{dataset}/{label}/{file}`. */
+  blobName: string;
+  content: Buffer;
+  /** The blob's metadata (provenance written by uploaders and the collector). */
+  metadata?: Record<string, string>;
+  /** The blob's ETag as triggered, so that quarantine never deletes a newer upload of the same name. */
+  etag?: string;
+}
+
+export interface IngestOutcome {
+  id: string;
+  dataset: string;
+  status: ImageStatus;
+  split?: 'train' | 'test';
+  reason?: string;
+  /** True when the catalog already had this blob with this content: nothing changed. */
+  alreadyIngested: boolean;
+}
+
+export interface IngestLogger {
+  info(message: string): void;
+  warn(message: string): void;
+}
+
+export interface IngestorOptions {
+  catalog: Catalog;
+  incoming: ContainerClient;
+  quarantine: ContainerClient;
+  ingest: IngestSettings;
+  dedup: DedupSettings;
+  logger?: IngestLogger;
+}
+
+export class Ingestor {
+  readonly #catalog: Catalog;
+  readonly #incoming: ContainerClient;
+  readonly #quarantine: ContainerClient;
+  readonly #ingest: IngestSettings;
+  readonly #dedup: DedupSettings;
+  readonly #indexes: DatasetIndexes;
+  readonly #logger: IngestLogger;
+
+  constructor(options: IngestorOptions) {
+    this.#catalog = options.catalog;
+    this.#incoming = options.incoming;
+    this.#quarantine = options.quarantine;
+    this.#ingest = options.ingest;
+    this.#dedup = options.dedup;
+    this.#indexes = new DatasetIndexes(options.catalog, options.dedup.splitGroupMaxBits);
+    this.#logger = options.logger ?? { info: () => undefined, warn: () => undefined };
+  }
+
+  async ensureStorage(): Promise<void> {
+    await Promise.all([
+      this.#catalog.ensureTable(),
+      this.#incoming.createIfNotExists(),
+      this.#quarantine.createIfNotExists(),
+    ]);
+  }
+
+  async ingest(blob: IngestBlob): Promise<IngestOutcome> {
+    const contentSha256 = createHash('sha256').update(blob.content).digest('hex');
+    const parsed = parseImagePath(blob.blobName);
+    const dataset = 'path' in parsed ? parsed.path.dataset : INVALID_DATASET_PARTITION;
+    const id = 'path' in parsed ? imageIdFor(parsed.path.label, parsed.path.name) : imageIdForBlob(blob.blobName);
+
+    const previous = await this.#catalog.getImage(dataset, id);
+    if (previous && previous.record.contentSha256 === contentSha256) {
+      // Seen before (a retry, a replayed trigger): finish a quarantine move that a crash may have cut short.
+      if (previous.record.status === 'rejected') await this.#moveToQuarantine(blob, previous.record);
+      return outcome(id, previous.record, true);
+    }
+
+    let image: ValidImage | undefined;
+    let rejection: ImageRejectedError | undefined;
+    if ('problem' in parsed) {
+      rejection = new ImageRejectedError('invalid-name', parsed.problem);
+    } else {
+      try {
+        image = await validateImage(blob.content, this.#ingest);
+      } catch (error) {
+        if (!(error instanceof ImageRejectedError)) throw error;
+        rejection = error;
+      }
+    }
+
+    const base: ImageRecord = {
+      dataset,
+      label: 'path' in parsed ? parsed.path.label : '',
+      name: 'path' in parsed ? parsed.path.name : blob.blobName,
+      container: INCOMING_CONTAINER,
+      blobName: blob.blobName,
+      status: 'rejected',
+      contentSha256,
+      sizeBytes: blob.content.length,
+      source: blob.metadata?.['source'] ?? 'upload',
+      provenance: blob.metadata ?? {},
+      ingestedAt: new Date().toISOString(),
+      sequence: 0,
+    };
+    if (image) {
+      Object.assign(base, {
+        dhash: dhashFromPixels(image.pixels),
+        format: image.format,
+        width: image.width,
+        height: image.height,
+      });
+    }
+
+    const record = await this.#decideAndCommit(base, rejection, previous);
+    if (record.status === 'rejected') {
+      this.#logger.warn(`ingest: rejected ${blob.blobName}: ${record.reason ?? ''}`);
+      await this.#moveToQuarantine(blob, record);
+    } else {
+      this.#logger.info(`ingest: ${blob.blobName} ${record.status}${record.split ? ` (${record.split})` : ''}`);
+    }
+    return outcome(id, record, false);
+  }
+
+  async #decideAndCommit(
+    base: ImageRecord,
+    rejection: ImageRejectedError | undefined,
+    previous: { record: ImageRecord; etag: string } | undefined,
+  ): Promise<ImageRecord> {
+    let replaces = previous;
+    for (let attempt = 1; attempt <= MAX_COMMIT_ATTEMPTS; attempt++) {
+      const stats = (await this.#catalog.getStats(base.dataset)) ?? emptyStats(base.dataset);
+      const record: ImageRecord = { ...base, sequence: stats.sequence + 1 };
+      if (rejection) {
+        Object.assign(record, {
+          status: 'rejected',
+          reasonCode: rejection.code,
+          reason: rejection.message,
+          container: QUARANTINE_CONTAINER,
+        });
+      } else {
+        await this.#classify(record, stats);
+      }
+      const nextStats = applyToStats(stats, record, replaces?.record);
+      try {
+        await this.#catalog.commit({
+          record,
+          ...(replaces ? { replaces } : {}),
+          claimHash: record.status === 'accepted',
+          stats: nextStats,
+        });
+        this.#indexes.noteCommitted(record.dataset, { id: imageIdOf(record), ...record });
+        return record;
+      } catch (error) {
+        if (!(error instanceof CatalogConflictError)) throw error;
+        // Someone else committed: maybe even this very blob (a concurrent retry). Re-read and decide again.
+        const current = await this.#catalog.getImage(base.dataset, imageIdOf(base));
+        if (current && current.record.contentSha256 === base.contentSha256) return current.record;
+        replaces = current;
+      }
+    }
+    throw new Error(`ingest of ${base.blobName}: gave up after ${MAX_COMMIT_ATTEMPTS} conflicting commits`);
+  }
+
+  /** Sets status, split and relations of a valid image against the dataset as of `stats`. */
+  async #classify(record: ImageRecord, stats: DatasetStats): Promise<void> {
+    const claimedBy = await this.#catalog.getHashClaim(record.dataset, record.contentSha256);
+    if (claimedBy && claimedBy !== imageIdOf(record)) {
+      Object.assign(record, {
+        status: 'duplicate',
+        relatedTo: claimedBy,
+        distanceBits: 0,
+        reasonCode: 'exact-duplicate',
+        reason: `same bytes as ${describeId(claimedBy)}`,
+      });
+      return;
+    }
+    const index = await this.#indexes.get(record.dataset, stats.sequence);
+    const dhash = record.dhash!;
+    const near = index.nearest(dhash, this.#dedup.nearDuplicateMaxBits);
+    if (near && near.id !== imageIdOf(record)) {
+      Object.assign(record, {
+        status: 'nearDuplicate',
+        relatedTo: near.id,
+        distanceBits: near.distance,
+        reasonCode: 'near-duplicate',
+        reason: `${near.distance} of 256 dHash bits from ${describeId(near.id)} (threshold ${this.#dedup.nearDuplicateMaxBits})`,
+      });
+      return;
+    }
+    const neighbour = index.nearest(dhash, this.#dedup.splitGroupMaxBits);
+    const counts = stats.labels[record.label] ?? { train: 0, test: 0 };
+    const decision = chooseSplit(counts, this.#dedup.testFraction, neighbour?.value.split);
+    Object.assign(record, { status: 'accepted', split: decision.split, splitRule: decision.rule });
+    if (neighbour && decision.rule === 'group') {
+      Object.assign(record, { relatedTo: neighbour.id, distanceBits: neighbour.distance });
+    }
+  }
+
+  async #moveToQuarantine(blob: IngestBlob, record: ImageRecord): Promise<void> {
+    const target = this.#quarantine.getBlockBlobClient(blob.blobName);
+    await target.uploadData(blob.content, {
+      metadata: {
+        ...blob.metadata,
+        rejection_code: record.reasonCode ?? 'unknown',
+        rejection_reason: asciiHeaderValue(record.reason ?? ''),
+        original_container: INCOMING_CONTAINER,
+      },
+    });
+    try {
+      await this.#incoming.deleteBlob(blob.blobName, blob.etag ? { conditions: { ifMatch: blob.etag } } : {});
+    } catch (error) {
+      // Already moved (404), or replaced by a newer upload that will be ingested on its own (412).
+      if (!isStatus(error, 404) && !isStatus(error, 412)) throw error;
+    }
+  }
+}
+
+function applyToStats(stats: DatasetStats, record: ImageRecord, replaced?: ImageRecord): DatasetStats {
+  const next: DatasetStats = {
+    ...stats,
+    images: { ...stats.images },
+    labels: Object.fromEntries(Object.entries(stats.labels).map(([label, counts]) => [label, { ...counts }])),
+    sequence: record.sequence,
+  };
+  if (replaced) {
+    next.images[replaced.status] -= 1;
+    const counts = next.labels[replaced.label];
+    if (replaced.status === 'accepted' && replaced.split && counts) counts[replaced.split] -= 1;
+  }
+  next.images[record.status] += 1;
+  if (record.status === 'accepted' && record.split) {
+    const counts = (next.labels[record.label] ??= { train: 0, test: 0 });
+    counts[record.split] += 1;
+  }
+  return next;
+}
+
+function imageIdOf(record: ImageRecord): string {
+  return record.dataset === INVALID_DATASET_PARTITION ? imageIdForBlob(record.blobName) : imageIdFor(record.label, record.name);
+}
+
+function describeId(id: string): string {
+  const path = decodeURIComponent(id.replace(/^img:/, ''));
+  return `${INCOMING_CONTAINER}/…/${path}`;
+}
+
+function outcome(id: string, record: ImageRecord, alreadyIngested: boolean): IngestOutcome {
+  return {
+    id,
+    dataset: record.dataset,
+    status: record.status,
+    alreadyIngested,
+    ...(record.split ? { split: record.split } : {}),
+    ...(record.reason ? { reason: record.reason } : {}),
+  };
+}
+
+// Blob metadata travels in HTTP headers: printable ASCII only.
+function asciiHeaderValue(text: string): string {
+  return text.replace(/[^\x20-\x7e]/g, '?').slice(0, 1024);
+}

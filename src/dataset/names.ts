@@ -1,0 +1,69 @@
+// Dataset, label and file names become blob paths and table keys: validate them in one place.
+import { InvalidArgumentError } from '../errors';
+
+/** Like a container name: lower-case letters, digits and single hyphens, 3-63 characters. */
+const DATASET_PATTERN = /^[a-z0-9](?:[a-z0-9]|-(?!-)){1,61}[a-z0-9]$/;
+/** Letters, digits, space, '.', '_' and '-', starting with a letter or digit, at most 64 characters. */
+const LABEL_PATTERN = /^[\p{L}\p{N}][\p{L}\p{N} ._-]{0,63}$/u;
+const FILE_NAME_MAX_LENGTH = 255;
+// Control characters and the characters that table keys or Windows paths cannot hold.
+const FILE_NAME_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f/\\#?]/u;
+
+export function checkDatasetName(value: string): string | undefined {
+  return DATASET_PATTERN.test(value)
+    ? undefined
+    : `dataset name "${printable(value)}" is invalid: use 3-63 lower-case letters, digits and single hyphens, starting and ending with a letter or digit`;
+}
+
+export function checkLabelName(value: string): string | undefined {
+  if (!LABEL_PATTERN.test(value) || value.includes('..') || value.endsWith('.') || value.endsWith(' ')) {
+    return `label "${printable(value)}" is invalid: use 1-64 letters, digits, spaces, '.', '_' or '-', starting with a letter or digit, without '..' and not ending in '.' or a space`;
+  }
+  return undefined;
+}
+
+export function checkFileName(value: string): string | undefined {
+  if (value.length === 0 || value.length > FILE_NAME_MAX_LENGTH) {
+    return `file name must have 1-${FILE_NAME_MAX_LENGTH} characters`;
+  }
+  if (FILE_NAME_FORBIDDEN.test(value) || value === '.' || value === '..') {
+    return `file name "${printable(value)}" is invalid: it must not contain folders, control characters, '\\', '#' or '?'`;
+  }
+  return undefined;
+}
+
+export function assertDatasetName(value: string): string {
+  const problem = checkDatasetName(value);
+  if (problem) throw new InvalidArgumentError(problem);
+  return value;
+}
+
+export function assertLabelName(value: string): string {
+  const problem = checkLabelName(value);
+  if (problem) throw new InvalidArgumentError(problem);
+  return value;
+}
+
+/** The parts of `{dataset}/{label}/{name}` inside the incoming container. */
+export interface ImagePath {
+  dataset: string;
+  label: string;
+  name: string;
+}
+
+/** Splits a blob name of the incoming container; returns the parts, or the reason they are unusable. */
+export function parseImagePath(blobName: string): { path: ImagePath } | { problem: string } {
+  const parts = blobName.split('/');
+  if (parts.length !== 3) {
+    return { problem: `blob "${printable(blobName)}" is not of the form {dataset}/{label}/{file}` };
+  }
+  const [dataset, label, name] = parts as [string, string, string];
+  const problem = checkDatasetName(dataset) ?? checkLabelName(label) ?? checkFileName(name);
+  return problem ? { problem } : { path: { dataset, label, name } };
+}
+
+// Names end up in logs and JSON: keep them readable and bounded.
+function printable(value: string): string {
+  const escaped = JSON.stringify(value).slice(1, -1);
+  return escaped.length > 80 ? `${escaped.slice(0, 77)}...` : escaped;
+}

@@ -1,0 +1,47 @@
+// Read-side views of a dataset for the HTTP API.
+import { InvalidArgumentError } from '../errors';
+import { IMAGE_STATUSES, type Catalog, type ImageStatus } from './catalog';
+import { assertDatasetName, assertLabelName } from './names';
+
+export interface DatasetSummary {
+  dataset: string;
+  images: Record<ImageStatus, number>;
+  labels: Record<string, { train: number; test: number }>;
+}
+
+export async function getDatasetSummary(catalog: Catalog, dataset: string): Promise<DatasetSummary> {
+  assertDatasetName(dataset);
+  const stats = await catalog.requireStats(dataset);
+  return { dataset, images: stats.images, labels: stats.labels };
+}
+
+export interface ListImagesQuery {
+  status?: string | null;
+  label?: string | null;
+  pageSize?: string | null;
+  continuationToken?: string | null;
+}
+
+export async function listDatasetImages(catalog: Catalog, dataset: string, query: ListImagesQuery) {
+  assertDatasetName(dataset);
+  const status = query.status || undefined;
+  if (status !== undefined && !IMAGE_STATUSES.includes(status as ImageStatus)) {
+    throw new InvalidArgumentError(`status "${status}" is not one of ${IMAGE_STATUSES.join(', ')}`);
+  }
+  const label = query.label || undefined;
+  if (label !== undefined) assertLabelName(label);
+  let pageSize = 100;
+  if (query.pageSize) {
+    pageSize = Number(query.pageSize);
+    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000) {
+      throw new InvalidArgumentError(`pageSize "${query.pageSize}" must be an integer from 1 to 1000`);
+    }
+  }
+  await catalog.requireStats(dataset);
+  return catalog.listImages(dataset, {
+    pageSize,
+    ...(status ? { status: status as ImageStatus } : {}),
+    ...(label ? { label } : {}),
+    ...(query.continuationToken ? { continuationToken: query.continuationToken } : {}),
+  });
+}

@@ -1,0 +1,161 @@
+// Decides whether a file is a usable raster photo, reading its header before any pixel is decoded.
+import sharp, { type Metadata } from 'sharp';
+import type { IngestSettings } from '../config';
+import { decodeBmp, isBmp, readBmpHeader } from './bmp';
+import { decodeLikePillow, type RawPixels } from './decode';
+
+export type RejectionCode =
+  | 'invalid-name'
+  | 'empty-file'
+  | 'file-too-large'
+  | 'not-an-image'
+  | 'unsupported-format'
+  | 'corrupt-image'
+  | 'too-many-pixels'
+  | 'too-small'
+  | 'too-thin';
+
+/** Why an image was refused. Thrown by validation, recorded in the catalog, stored with the quarantined blob. */
+export class ImageRejectedError extends Error {
+  override name = 'ImageRejectedError';
+  constructor(
+    readonly code: RejectionCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Raster formats a photo may come in; vector and scriptable formats (SVG, PDF) are refused. */
+const ACCEPTED_FORMATS = new Set(['jpeg', 'png', 'webp', 'tiff', 'gif', 'bmp', 'avif']);
+
+export interface ValidImage {
+  format: string;
+  /** Stored dimensions (before EXIF orientation). */
+  width: number;
+  height: number;
+  /** EXIF orientation 1-8 when present. */
+  orientation?: number;
+  /** Frames in the file; only the first is used. */
+  pages: number;
+  pixels: RawPixels;
+}
+
+/** Validates and decodes `content`; throws ImageRejectedError with the reason when it is not a usable photo. */
+export async function validateImage(content: Buffer, settings: IngestSettings): Promise<ValidImage> {
+  if (content.length === 0) throw new ImageRejectedError('empty-file', 'the file is empty (0 bytes)');
+  if (content.length > settings.maxFileBytes) {
+    throw new ImageRejectedError(
+      'file-too-large',
+      `the file has ${content.length} bytes, more than the limit of ${settings.maxFileBytes} (INGEST_MAX_FILE_BYTES)`,
+    );
+  }
+
+  const header = await readHeader(content);
+  if (!ACCEPTED_FORMATS.has(header.format)) {
+    throw new ImageRejectedError('unsupported-format', describeUnsupported(header.format));
+  }
+  checkDimensions(header.width, header.height, settings);
+
+  const pixels = await decodePixels(content, header.format, settings.maxPixels);
+  return { ...header, pixels };
+}
+
+interface Header {
+  format: string;
+  width: number;
+  height: number;
+  orientation?: number;
+  pages: number;
+}
+
+async function readHeader(content: Buffer): Promise<Header> {
+  if (isBmp(content)) {
+    try {
+      const bmp = readBmpHeader(content);
+      return { format: 'bmp', width: bmp.width, height: bmp.height, pages: 1 };
+    } catch (error) {
+      throw new ImageRejectedError('corrupt-image', `the BMP file is damaged: ${(error as Error).message}`);
+    }
+  }
+  let metadata: Metadata;
+  try {
+    metadata = await sharp(content).metadata();
+  } catch {
+    throw new ImageRejectedError('not-an-image', describeNonImage(content));
+  }
+  // libvips reports AVIF and HEIC both as "heif"; only AV1-coded files can be decoded here.
+  const format = metadata.format === 'heif' ? (metadata.compression === 'av1' ? 'avif' : 'heic') : metadata.format;
+  const width = metadata.width;
+  const height = metadata.pageHeight ?? metadata.height;
+  if (!width || !height) throw new ImageRejectedError('corrupt-image', `the ${format} header has no dimensions`);
+  return {
+    format,
+    width,
+    height,
+    pages: metadata.pages ?? 1,
+    ...(metadata.orientation ? { orientation: metadata.orientation } : {}),
+  };
+}
+
+function checkDimensions(width: number, height: number, settings: IngestSettings): void {
+  if (width * height > settings.maxPixels) {
+    throw new ImageRejectedError(
+      'too-many-pixels',
+      `the image claims ${width}x${height} = ${width * height} pixels, more than the limit of ${settings.maxPixels} (INGEST_MAX_PIXELS); refused before decoding`,
+    );
+  }
+  const shortSide = Math.min(width, height);
+  if (shortSide < settings.minSidePx) {
+    throw new ImageRejectedError(
+      'too-small',
+      `the image is ${width}x${height}; its shorter side is under the minimum of ${settings.minSidePx} px (INGEST_MIN_SIDE_PX)`,
+    );
+  }
+  const aspect = Math.max(width, height) / shortSide;
+  if (aspect > settings.maxAspectRatio) {
+    throw new ImageRejectedError(
+      'too-thin',
+      `the image is ${width}x${height}, an aspect ratio of ${aspect.toFixed(1)}:1, above the maximum of ${settings.maxAspectRatio}:1 (INGEST_MAX_ASPECT_RATIO)`,
+    );
+  }
+}
+
+/** Full decode of any accepted format (BMP included) as Pillow sees it; throws on undecodable input. */
+export async function decodeRasterLikePillow(content: Buffer, options: { limitInputPixels: number }): Promise<RawPixels> {
+  return isBmp(content) ? decodeBmp(content, options) : decodeLikePillow(content, options);
+}
+
+async function decodePixels(content: Buffer, format: string, maxPixels: number): Promise<RawPixels> {
+  try {
+    return await decodeRasterLikePillow(content, { limitInputPixels: maxPixels });
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ImageRejectedError('corrupt-image', `the ${format.toUpperCase()} data cannot be decoded: ${reason}`);
+  }
+}
+
+function describeUnsupported(format: string): string {
+  const accepted = 'only raster photos (JPEG, PNG, WebP, TIFF, GIF, BMP, AVIF) are accepted';
+  if (format === 'svg') return `SVG is a vector format that can carry scripts and external references: ${accepted}`;
+  if (format === 'heic') return `HEIC photos cannot be decoded here (no HEVC decoder): convert to JPEG; ${accepted}`;
+  return `${format.toUpperCase()} is not accepted: ${accepted}`;
+}
+
+/** Names what a non-image file most likely is, so the reason helps (an error page saved as .jpg is common). */
+function describeNonImage(content: Buffer): string {
+  const head = content.subarray(0, 512).toString('latin1').trimStart().toLowerCase();
+  const signatures: [boolean, string][] = [
+    [head.startsWith('<!doctype html') || head.startsWith('<html') || head.includes('<head>'), 'an HTML page (often an error page saved in place of the image)'],
+    [head.startsWith('%pdf-'), 'a PDF document'],
+    [head.startsWith('pk\u0003\u0004'), 'a ZIP archive'],
+    [content[0] === 0x1f && content[1] === 0x8b, 'a gzip archive'],
+    [head.startsWith('rar!'), 'a RAR archive'],
+    [head.startsWith('7z\u00bc\u00af'), 'a 7-Zip archive'],
+    [head.startsWith('{') || head.startsWith('['), 'JSON text'],
+    [head.startsWith('<?xml') || head.startsWith('<'), 'an XML or markup document'],
+    [/ftyp(heic|heix|hevc|mif1)/.test(head.slice(4, 12)), 'a HEIC photo, which cannot be decoded here: convert it to JPEG'],
+  ];
+  const match = signatures.find(([matches]) => matches);
+  return match ? `the file is ${match[1]}, not an image` : 'the file is not an image in any known format (its content does not match its name)';
+}

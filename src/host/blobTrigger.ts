@@ -1,0 +1,246 @@
+// Blob triggers as the Functions host runs them: a scan finds new or changed blobs, a receipt per blob
+// version (ETag) records that it was handed over, a message on the host's blob-trigger queue carries the
+// work, failures are retried, and after `maxDequeueCount` failures the blob goes to
+// `webjobs-blobtrigger-poison`. A host killed half way finishes on restart: receipts not marked complete
+// are handed over again, and messages left in the queue come back.
+import { RestError, type BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
+import type { DequeuedMessageItem, QueueClient, QueueServiceClient } from '@azure/storage-queue';
+import type { FunctionsCore, RegisteredFunction, RpcTypedData } from './functionsCore';
+import { invokeFunction, type InvocationLog } from './invoke';
+import { QueuePump, type QueuePumpOptions } from './queuePump';
+
+export const HOSTS_CONTAINER = 'azure-webjobs-hosts';
+export const BLOB_POISON_QUEUE = 'webjobs-blobtrigger-poison';
+
+/** The message the host's blob-trigger queue carries (the Functions host's field names). */
+interface BlobTriggerMessage {
+  Type: 'BlobTrigger';
+  FunctionId: string;
+  BlobType: string;
+  ContainerName: string;
+  BlobName: string;
+  ETag: string;
+}
+
+export interface BlobPathPattern {
+  container: string;
+  /** Matches a blob name inside the container and captures the path parameters. */
+  match(blobName: string): Record<string, string> | undefined;
+}
+
+/** `incoming/{dataset}/{label}/{name}`: parameters match one path segment, except the last, which takes the rest. */
+export function compileBlobPath(path: string): BlobPathPattern {
+  const slash = path.indexOf('/');
+  const container = slash < 0 ? path : path.slice(0, slash);
+  const rest = slash < 0 ? '' : path.slice(slash + 1);
+  const names: string[] = [];
+  const tokens = rest.split(/(\{[A-Za-z_][A-Za-z0-9_]*\})/).filter((t) => t.length > 0);
+  const source = tokens
+    .map((token, i) => {
+      const param = /^\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(token);
+      if (!param) return token.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      names.push(param[1]!);
+      return i === tokens.length - 1 ? '(.+)' : '([^/]+)';
+    })
+    .join('');
+  const regex = new RegExp(`^${source}${rest === '' ? '.*' : ''}$`);
+  return {
+    container,
+    match(blobName) {
+      const m = regex.exec(blobName);
+      if (!m) return undefined;
+      return Object.fromEntries(names.map((name, i) => [name, m[i + 1]!]));
+    },
+  };
+}
+
+interface Watch {
+  fn: RegisteredFunction;
+  pattern: BlobPathPattern;
+  container: ContainerClient;
+  blobs: BlobServiceClient;
+  /** blob name → ETag already handed over (or found complete) by this process. */
+  seen: Map<string, string>;
+}
+
+export interface BlobTriggerOptions {
+  hostId: string;
+  scanIntervalInMs: number;
+  queue: Omit<QueuePumpOptions, 'leaseInMs'> & { leaseInMs?: number };
+  clientsFor(connectionSetting: string): { blobs: BlobServiceClient; queues: QueueServiceClient };
+  resolveSetting(value: string): string;
+  log: InvocationLog;
+  onError(message: string): void;
+}
+
+export class BlobTriggerListener {
+  readonly #watches: Watch[];
+  readonly #hosts: ContainerClient;
+  readonly #queue: QueueClient;
+  readonly #poisonQueue: QueueClient;
+  readonly #pump: QueuePump;
+  #scanTimer: NodeJS.Timeout | undefined;
+  #scanning: Promise<void> | undefined;
+  #stopped = false;
+
+  constructor(
+    private readonly core: FunctionsCore,
+    functions: RegisteredFunction[],
+    private readonly options: BlobTriggerOptions,
+  ) {
+    const storage = options.clientsFor('AzureWebJobsStorage');
+    this.#hosts = storage.blobs.getContainerClient(HOSTS_CONTAINER);
+    this.#queue = storage.queues.getQueueClient(`azure-webjobs-blobtrigger-${options.hostId}`);
+    this.#poisonQueue = storage.queues.getQueueClient(BLOB_POISON_QUEUE);
+    this.#watches = functions.flatMap((fn) => {
+      const binding = Object.values(fn.metadata.bindings).find((b) => b.type === 'blobTrigger');
+      if (!binding) return [];
+      const pattern = compileBlobPath(options.resolveSetting(String(binding['path'])));
+      const connection = typeof binding['connection'] === 'string' && binding['connection'] ? binding['connection'] : 'AzureWebJobsStorage';
+      const { blobs } = options.clientsFor(connection);
+      return [{ fn, pattern, blobs, container: blobs.getContainerClient(pattern.container), seen: new Map<string, string>() }];
+    });
+    this.#pump = new QueuePump(
+      this.#queue,
+      { leaseInMs: 10 * 60_000, ...options.queue },
+      (message) => this.#execute(message),
+      (message) => this.#poison(message),
+      options.onError,
+    );
+  }
+
+  get functionNames(): string[] {
+    return this.#watches.map((w) => w.fn.metadata.name);
+  }
+
+  async start(): Promise<void> {
+    if (this.#watches.length === 0) return;
+    await Promise.all([
+      this.#hosts.createIfNotExists(),
+      this.#queue.createIfNotExists(),
+      this.#poisonQueue.createIfNotExists(),
+      ...this.#watches.map((w) => w.container.createIfNotExists()),
+    ]);
+    this.#pump.start();
+    await this.scanNow();
+    this.#scheduleScan();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#scanTimer);
+    await this.#scanning;
+    await this.#pump.stop();
+  }
+
+  /** Looks for new or changed blobs now (the periodic scan also does). */
+  scanNow(): Promise<void> {
+    this.#scanning ??= this.#scanAll().finally(() => {
+      this.#scanning = undefined;
+    });
+    return this.#scanning;
+  }
+
+  #scheduleScan(): void {
+    if (this.#stopped) return;
+    this.#scanTimer = setTimeout(() => {
+      this.scanNow()
+        .catch((error: unknown) => this.options.onError(`blob scan failed: ${(error as Error).message}`))
+        .finally(() => this.#scheduleScan());
+    }, this.options.scanIntervalInMs);
+  }
+
+  async #scanAll(): Promise<void> {
+    for (const watch of this.#watches) {
+      for await (const blob of watch.container.listBlobsFlat()) {
+        if (this.#stopped) return;
+        const etag = blob.properties.etag ?? '';
+        if (!watch.pattern.match(blob.name) || watch.seen.get(blob.name) === etag) continue;
+        await this.#handOver(watch, blob.name, etag, blob.properties.blobType ?? 'BlockBlob');
+        watch.seen.set(blob.name, etag);
+      }
+    }
+  }
+
+  async #handOver(watch: Watch, blobName: string, etag: string, blobType: string): Promise<void> {
+    const receipt = this.#receipt(watch, blobName, etag);
+    try {
+      const properties = await receipt.getProperties();
+      if (properties.metadata?.['completed'] === 'true') return;
+    } catch (error) {
+      if (!(error instanceof RestError && error.statusCode === 404)) throw error;
+    }
+    await receipt.upload('', 0, { metadata: { completed: 'false' } });
+    const message: BlobTriggerMessage = {
+      Type: 'BlobTrigger',
+      FunctionId: watch.fn.metadata.name,
+      BlobType: blobType,
+      ContainerName: watch.pattern.container,
+      BlobName: blobName,
+      ETag: etag,
+    };
+    await this.#queue.sendMessage(JSON.stringify(message));
+  }
+
+  #receipt(watch: Watch, blobName: string, etag: string) {
+    const name = `blobreceipts/${this.options.hostId}/${watch.fn.metadata.name}/${etag.replace(/"/g, '')}/${watch.pattern.container}/${blobName}`;
+    return this.#hosts.getBlockBlobClient(name);
+  }
+
+  async #execute(queued: DequeuedMessageItem): Promise<void> {
+    const message = parseMessage(queued.messageText);
+    const watch = this.#watches.find((w) => w.fn.metadata.name === message.FunctionId);
+    if (!watch) throw new Error(`blob trigger message for unknown function "${message.FunctionId}"`);
+    const blob = watch.container.getBlockBlobClient(message.BlobName);
+    let content: Buffer;
+    let properties: Awaited<ReturnType<typeof blob.getProperties>>;
+    try {
+      properties = await blob.getProperties();
+      content = await blob.downloadToBuffer();
+    } catch (error) {
+      // Deleted since it was found: there is nothing left to process, as on Azure.
+      if (error instanceof RestError && error.statusCode === 404) return;
+      throw error;
+    }
+    const params = watch.pattern.match(message.BlobName) ?? {};
+    const triggerMetadata: Record<string, RpcTypedData> = {
+      BlobTrigger: { string: `${message.ContainerName}/${message.BlobName}` },
+      Uri: { string: blob.url },
+      Properties: {
+        json: JSON.stringify({
+          ETag: properties.etag,
+          ContentLength: properties.contentLength,
+          ContentType: properties.contentType,
+          LastModified: properties.lastModified,
+          CreatedOn: properties.createdOn,
+          BlobType: properties.blobType,
+        }),
+      },
+      Metadata: { json: JSON.stringify(properties.metadata ?? {}) },
+      ...Object.fromEntries(Object.entries(params).map(([k, v]) => [k, { string: v }])),
+    };
+    await invokeFunction(this.core, watch.fn, { trigger: { bytes: content }, triggerMetadata }, this.options.log);
+    await this.#receipt(watch, message.BlobName, message.ETag).upload('', 0, { metadata: { completed: 'true' } });
+  }
+
+  async #poison(queued: DequeuedMessageItem): Promise<void> {
+    const message = parseMessage(queued.messageText);
+    this.options.onError(
+      `blob trigger: ${message.ContainerName}/${message.BlobName} failed ${this.options.queue.maxDequeueCount} times; moved to queue ${BLOB_POISON_QUEUE}`,
+    );
+    await this.#poisonQueue.sendMessage(queued.messageText);
+    const watch = this.#watches.find((w) => w.fn.metadata.name === message.FunctionId);
+    if (watch) {
+      // Completed with a mark, so that the next scan does not hand it over again forever.
+      await this.#receipt(watch, message.BlobName, message.ETag).upload('', 0, { metadata: { completed: 'true', poisoned: 'true' } });
+    }
+  }
+}
+
+function parseMessage(text: string): BlobTriggerMessage {
+  const parsed = JSON.parse(text) as Partial<BlobTriggerMessage>;
+  if (parsed.Type !== 'BlobTrigger' || !parsed.FunctionId || !parsed.ContainerName || !parsed.BlobName) {
+    throw new Error(`not a blob trigger message: ${text.slice(0, 200)}`);
+  }
+  return parsed as BlobTriggerMessage;
+}

@@ -1,0 +1,86 @@
+// The parts of host.json that the local host honours, validated, with the Functions host's defaults.
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { ConfigurationError } from '../errors';
+
+const timeSpan = z
+  .string()
+  .regex(/^(\d+\.)?\d{1,2}:\d{2}:\d{2}(\.\d+)?$/, 'must be a TimeSpan such as "00:00:30"')
+  .transform(parseTimeSpanInMs);
+
+const hostJsonSchema = z.object({
+  version: z.literal('2.0', { message: 'must be "2.0"' }),
+  extensions: z
+    .object({
+      queues: z
+        .object({
+          maxPollingInterval: timeSpan.optional(),
+          visibilityTimeout: timeSpan.optional(),
+          batchSize: z.number().int().min(1).max(32).optional(),
+          newBatchThreshold: z.number().int().min(0).optional(),
+          maxDequeueCount: z.number().int().min(1).optional(),
+          messageEncoding: z.enum(['base64', 'none']).optional(),
+        })
+        .optional(),
+      blobs: z.object({ maxDegreeOfParallelism: z.number().int().min(1).optional() }).optional(),
+    })
+    .optional(),
+  functionTimeout: timeSpan.optional(),
+});
+
+export interface HostConfig {
+  queues: {
+    maxPollingIntervalInMs: number;
+    visibilityTimeoutInMs: number;
+    batchSize: number;
+    newBatchThreshold: number;
+    maxDequeueCount: number;
+    messageEncoding: 'base64' | 'none';
+  };
+  blobs: { maxDegreeOfParallelism: number };
+  functionTimeoutInMs: number;
+}
+
+/** Blob triggers give up after this many failures, whatever host.json says (as the Functions host does). */
+export const BLOB_TRIGGER_MAX_DEQUEUE_COUNT = 5;
+
+export function readHostConfig(file: string): HostConfig {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new ConfigurationError(`${file}: cannot be read as JSON: ${(error as Error).message}`);
+  }
+  return parseHostConfig(json, file);
+}
+
+export function parseHostConfig(json: unknown, source = 'host.json'): HostConfig {
+  const parsed = hostJsonSchema.safeParse(json);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigurationError(`${source}: ${problems.join('; ')}`);
+  }
+  const queues = parsed.data.extensions?.queues ?? {};
+  const batchSize = queues.batchSize ?? 16;
+  return {
+    queues: {
+      maxPollingIntervalInMs: queues.maxPollingInterval ?? 60_000,
+      visibilityTimeoutInMs: queues.visibilityTimeout ?? 0,
+      batchSize,
+      newBatchThreshold: queues.newBatchThreshold ?? Math.floor(batchSize / 2),
+      maxDequeueCount: queues.maxDequeueCount ?? 5,
+      messageEncoding: queues.messageEncoding ?? 'base64',
+    },
+    blobs: { maxDegreeOfParallelism: parsed.data.extensions?.blobs?.maxDegreeOfParallelism ?? 8 },
+    functionTimeoutInMs: parsed.data.functionTimeout ?? 30 * 60_000,
+  };
+}
+
+function parseTimeSpanInMs(value: string): number {
+  const match = /^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})(\.\d+)?$/.exec(value);
+  if (!match) return NaN;
+  const [, days, hours, minutes, seconds, fraction] = match;
+  return (
+    ((Number(days ?? 0) * 24 + Number(hours)) * 3600 + Number(minutes) * 60 + Number(seconds) + Number(fraction ?? 0)) * 1000
+  );
+}

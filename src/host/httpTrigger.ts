@@ -1,0 +1,143 @@
+// Serves the registered HTTP functions under /api, as `func start` does on port 7071.
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { FunctionsCore, RegisteredFunction, RpcTypedData } from './functionsCore';
+import { invokeFunction, type InvocationLog } from './invoke';
+import { compileRoute, type RouteMatcher } from './route';
+
+const ROUTE_PREFIX = 'api';
+/** The Functions host's request size limit. */
+const MAX_REQUEST_BYTES = 100 * 1024 * 1024;
+
+interface HttpRoute {
+  fn: RegisteredFunction;
+  methods: Set<string> | undefined;
+  matcher: RouteMatcher;
+}
+
+export interface HttpTriggerServerOptions {
+  host: string;
+  port: number;
+  log: InvocationLog;
+  onError: (message: string) => void;
+}
+
+export class HttpTriggerServer {
+  readonly #routes: HttpRoute[];
+  readonly #server: http.Server;
+
+  constructor(
+    private readonly core: FunctionsCore,
+    functions: RegisteredFunction[],
+    private readonly options: HttpTriggerServerOptions,
+  ) {
+    this.#routes = functions.flatMap((fn) => {
+      const binding = Object.values(fn.metadata.bindings).find((b) => b.type === 'httpTrigger');
+      if (!binding) return [];
+      const methods = Array.isArray(binding['methods']) ? new Set((binding['methods'] as string[]).map((m) => m.toUpperCase())) : undefined;
+      const route = typeof binding['route'] === 'string' ? binding['route'] : fn.metadata.name;
+      return [{ fn, methods, matcher: compileRoute(`${ROUTE_PREFIX}/${route}`) }];
+    });
+    this.#server = http.createServer((req, res) => {
+      this.#handle(req, res).catch((error: unknown) => {
+        this.options.onError(`http: ${req.method} ${req.url}: ${(error as Error).stack ?? String(error)}`);
+        if (!res.headersSent) res.writeHead(500);
+        res.end();
+      });
+    });
+  }
+
+  get routes(): { name: string; methods: string[]; route: string }[] {
+    return this.#routes.map((r) => ({ name: r.fn.metadata.name, methods: r.methods ? [...r.methods] : ['*'], route: r.matcher.template }));
+  }
+
+  async listen(): Promise<string> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(this.options.port, this.options.host, () => resolve());
+    });
+    const address = this.#server.address() as AddressInfo;
+    return `http://${this.options.host}:${address.port}`;
+  }
+
+  async close(): Promise<void> {
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
+    const method = (req.method ?? 'GET').toUpperCase();
+    const candidates = this.#routes
+      .map((route) => ({ route, params: route.matcher.match(url.pathname) }))
+      .filter((c): c is { route: HttpRoute; params: Record<string, string> } => c.params !== undefined);
+    if (candidates.length === 0) {
+      res.writeHead(404).end();
+      return;
+    }
+    const chosen = candidates.find((c) => !c.route.methods || c.route.methods.has(method));
+    if (!chosen) {
+      res.writeHead(405).end();
+      return;
+    }
+    const body = await readBody(req);
+    if (body === undefined) {
+      res.writeHead(413, { 'content-type': 'text/plain' }).end(`request body over ${MAX_REQUEST_BYTES} bytes`);
+      return;
+    }
+    const headers: Record<string, string> = {};
+    for (const [key, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers[key] = Array.isArray(value) ? value.join(', ') : value;
+    }
+    const response = await invokeFunction(
+      this.core,
+      chosen.route.fn,
+      {
+        trigger: {
+          http: {
+            method,
+            url: url.toString(),
+            headers,
+            query: Object.fromEntries(url.searchParams),
+            params: chosen.params,
+            body: { bytes: body },
+          },
+        },
+      },
+      this.options.log,
+    );
+    const out = response.returnValue?.http;
+    if (!out) {
+      res.writeHead(204).end();
+      return;
+    }
+    const responseHeaders: Record<string, string> = { ...(out.headers ?? {}) };
+    res.writeHead(Number(out.statusCode ?? 200), responseHeaders);
+    res.end(typedDataToBuffer(out.body));
+  }
+}
+
+function readBody(req: http.IncomingMessage): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_REQUEST_BYTES) tooLarge = true;
+      else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(tooLarge ? undefined : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function typedDataToBuffer(data: RpcTypedData | null | undefined): Buffer {
+  if (!data) return Buffer.alloc(0);
+  if (data.bytes) return Buffer.from(data.bytes);
+  if (typeof data.string === 'string') return Buffer.from(data.string);
+  if (typeof data.json === 'string') return Buffer.from(data.json);
+  if (typeof data.int === 'number') return Buffer.from(String(data.int));
+  if (typeof data.double === 'number') return Buffer.from(String(data.double));
+  return Buffer.alloc(0);
+}

@@ -1,0 +1,59 @@
+// `npm start`: Azurite plus the local Functions host, with the app settings of local.settings.json
+// (or local.settings.example.json when there is none), the way `func start` would run the app.
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { startAzurite, type RunningAzurite } from '../storage/azurite';
+import { startLocalHost } from './localHost';
+
+const DEVELOPMENT_STORAGE = 'UseDevelopmentStorage=true';
+
+async function main(): Promise<void> {
+  const projectRoot = path.resolve(__dirname, '..', '..', '..');
+  const settingsFile = ['local.settings.json', 'local.settings.example.json']
+    .map((name) => path.join(projectRoot, name))
+    .find((file) => existsSync(file));
+  if (settingsFile) {
+    const values = (JSON.parse(readFileSync(settingsFile, 'utf8')) as { Values?: Record<string, string> }).Values ?? {};
+    // As with func start, variables already set in the environment win over the file.
+    for (const [key, value] of Object.entries(values)) process.env[key] ??= value;
+    console.log(`settings: ${path.relative(projectRoot, settingsFile)}`);
+  }
+
+  let azurite: RunningAzurite | undefined;
+  if ((process.env['AzureWebJobsStorage'] ?? DEVELOPMENT_STORAGE) === DEVELOPMENT_STORAGE) {
+    const location = path.join(projectRoot, '.azurite');
+    try {
+      azurite = await startAzurite({ location });
+    } catch (error) {
+      throw new Error(
+        `${(error as Error).message}. Is another Azurite already using ports 10000-10002? Stop it, or set AzureWebJobsStorage to its connection string.`,
+      );
+    }
+    process.env['AzureWebJobsStorage'] = azurite.connectionString;
+    console.log(`azurite: blob, queue and table on 127.0.0.1:10000-10002, data in ${path.relative(projectRoot, location)}/`);
+  }
+
+  const host = await startLocalHost({
+    projectRoot,
+    httpPort: Number(process.env['FUNCTIONS_HTTPWORKER_PORT'] ?? process.env['PORT'] ?? 7071),
+  });
+  console.log(`functions host: ${host.url}`);
+  for (const fn of host.functions) console.log(`  ${fn.name}: ${fn.trigger}`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal}: stopping`);
+    await host.stop();
+    await azurite?.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,86 @@
+// Queue triggers: one pump per function, messages decoded as host.json's messageEncoding says, and
+// poison messages moved to `<queue>-poison` after maxDequeueCount failed tries.
+import type { DequeuedMessageItem, QueueServiceClient } from '@azure/storage-queue';
+import type { HostConfig } from './hostConfig';
+import type { FunctionsCore, RegisteredFunction } from './functionsCore';
+import { invokeFunction, type InvocationLog } from './invoke';
+import { QueuePump } from './queuePump';
+
+export interface QueueTriggerOptions {
+  config: HostConfig['queues'];
+  clientsFor(connectionSetting: string): { queues: QueueServiceClient };
+  resolveSetting(value: string): string;
+  log: InvocationLog;
+  onError(message: string): void;
+}
+
+export class QueueTriggerListener {
+  readonly #pumps: { pump: QueuePump; poisonName: string; queues: QueueServiceClient }[];
+
+  constructor(
+    private readonly core: FunctionsCore,
+    functions: RegisteredFunction[],
+    private readonly options: QueueTriggerOptions,
+  ) {
+    this.#pumps = functions.flatMap((fn) => {
+      const binding = Object.values(fn.metadata.bindings).find((b) => b.type === 'queueTrigger');
+      if (!binding) return [];
+      const queueName = options.resolveSetting(String(binding['queueName'])).toLowerCase();
+      const connection = typeof binding['connection'] === 'string' && binding['connection'] ? binding['connection'] : 'AzureWebJobsStorage';
+      const { queues } = options.clientsFor(connection);
+      const queue = queues.getQueueClient(queueName);
+      const poison = queues.getQueueClient(`${queueName}-poison`);
+      const pump = new QueuePump(
+        queue,
+        { ...options.config, leaseInMs: 10 * 60_000 },
+        (message) => this.#execute(fn, message),
+        async (message) => {
+          options.onError(`queue ${queueName}: message ${message.messageId} moved to ${queueName}-poison after ${message.dequeueCount} tries`);
+          await poison.createIfNotExists();
+          await poison.sendMessage(message.messageText);
+        },
+        options.onError,
+      );
+      return [{ pump, poisonName: `${queueName}-poison`, queues }];
+    });
+  }
+
+  async start(): Promise<void> {
+    await Promise.all(this.#pumps.map(({ pump }) => pump.queue.createIfNotExists()));
+    for (const { pump } of this.#pumps) pump.start();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.#pumps.map(({ pump }) => pump.stop()));
+  }
+
+  async #execute(fn: RegisteredFunction, message: DequeuedMessageItem): Promise<void> {
+    const text = this.options.config.messageEncoding === 'base64' ? decodeBase64Strict(message.messageText) : message.messageText;
+    await invokeFunction(
+      this.core,
+      fn,
+      {
+        trigger: { string: text },
+        triggerMetadata: {
+          QueueTrigger: { string: text },
+          Id: { string: message.messageId },
+          DequeueCount: { int: message.dequeueCount },
+          InsertionTime: { string: message.insertedOn.toISOString() },
+          ExpirationTime: { string: message.expiresOn.toISOString() },
+          NextVisibleTime: { string: message.nextVisibleOn.toISOString() },
+          PopReceipt: { string: message.popReceipt },
+        },
+      },
+      this.options.log,
+    );
+  }
+}
+
+/** As the Functions host does with messageEncoding base64: a message that is not base64 fails (and ends as poison). */
+export function decodeBase64Strict(text: string): string {
+  const normalized = text.replace(/\s+/g, '');
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(normalized) || normalized.length % 4 !== 0) {
+    throw new Error('the message is not valid base64 (host.json extensions.queues.messageEncoding is "base64")');
+  }
+  return Buffer.from(normalized, 'base64').toString('utf8');
+}

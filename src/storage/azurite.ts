@@ -1,0 +1,108 @@
+// Starts Azurite's blob, queue and table servers inside this process, for `npm start` and for tests.
+// Azurite has no public API for this; these deep imports are the classes its own CLI uses (pinned 3.35).
+import * as path from 'node:path';
+import { AZURITE_ACCOUNT_KEY, AZURITE_ACCOUNT_NAME } from '../config';
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+interface AzuriteServer {
+  start(): Promise<void>;
+  close(): Promise<void>;
+  getHttpServerAddress(): string;
+}
+type ServerConstructor = new (configuration: unknown) => AzuriteServer;
+type ConfigurationConstructor = new (...args: unknown[]) => unknown;
+
+function load<T>(modulePath: string): T {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  return (require(`azurite/dist/src/${modulePath}`) as { default: T }).default;
+}
+
+export interface StartAzuriteOptions {
+  /** Folder for Azurite's data; omit to keep everything in memory (tests). */
+  location?: string;
+  host?: string;
+  /** Ports; 0 picks free ones. Defaults are Azurite's own: 10000, 10001, 10002. */
+  blobPort?: number;
+  queuePort?: number;
+  tablePort?: number;
+}
+
+export interface RunningAzurite {
+  connectionString: string;
+  blobEndpoint: string;
+  queueEndpoint: string;
+  tableEndpoint: string;
+  close(): Promise<void>;
+}
+
+export async function startAzurite(options: StartAzuriteOptions = {}): Promise<RunningAzurite> {
+  const host = options.host ?? '127.0.0.1';
+  const inMemory = options.location === undefined;
+  const location = options.location ?? '.';
+  const loose = true;
+  const skipApiVersionCheck = true;
+  const accessLog = false;
+  const debugLog = false;
+
+  const BlobConfiguration = load<ConfigurationConstructor>('blob/BlobConfiguration');
+  const BlobServer = load<ServerConstructor>('blob/BlobServer');
+  const QueueConfiguration = load<ConfigurationConstructor>('queue/QueueConfiguration');
+  const QueueServer = load<ServerConstructor>('queue/QueueServer');
+  const TableConfiguration = load<ConfigurationConstructor>('table/TableConfiguration');
+  const TableServer = load<ServerConstructor>('table/TableServer');
+
+  // Argument order follows each Configuration constructor of Azurite 3.35.
+  const blob = new BlobServer(
+    new BlobConfiguration(
+      host, options.blobPort ?? 10000, 5,
+      path.join(location, '__azurite_db_blob__.json'), path.join(location, '__azurite_db_blob_extent__.json'),
+      [{ locationId: 'Default', locationPath: path.join(location, '__blobstorage__'), maxConcurrency: 10 }],
+      accessLog, undefined, debugLog, undefined, loose, skipApiVersionCheck,
+      '', '', '', undefined, false, inMemory,
+    ),
+  );
+  const queue = new QueueServer(
+    new QueueConfiguration(
+      host, options.queuePort ?? 10001, 5,
+      path.join(location, '__azurite_db_queue__.json'), path.join(location, '__azurite_db_queue_extent__.json'),
+      [{ locationId: 'Default', locationPath: path.join(location, '__queuestorage__'), maxConcurrency: 1 }],
+      accessLog, undefined, debugLog, undefined, loose, skipApiVersionCheck,
+      '', '', '', undefined, false, inMemory,
+    ),
+  );
+  const table = new TableServer(
+    new TableConfiguration(
+      host, options.tablePort ?? 10002, 5,
+      path.join(location, '__azurite_db_table__.json'),
+      debugLog, accessLog, undefined, undefined, loose, skipApiVersionCheck,
+      '', '', '', undefined, false, inMemory,
+    ),
+  );
+
+  const servers = [blob, queue, table];
+  const started: AzuriteServer[] = [];
+  try {
+    for (const server of servers) {
+      await server.start();
+      started.push(server);
+    }
+  } catch (error) {
+    await Promise.allSettled(started.map((server) => server.close()));
+    throw new Error(`Azurite could not start on ${host}: ${(error as Error).message}`, { cause: error });
+  }
+
+  const blobEndpoint = `${blob.getHttpServerAddress()}/${AZURITE_ACCOUNT_NAME}`;
+  const queueEndpoint = `${queue.getHttpServerAddress()}/${AZURITE_ACCOUNT_NAME}`;
+  const tableEndpoint = `${table.getHttpServerAddress()}/${AZURITE_ACCOUNT_NAME}`;
+  return {
+    blobEndpoint,
+    queueEndpoint,
+    tableEndpoint,
+    connectionString:
+      `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT_NAME};AccountKey=${AZURITE_ACCOUNT_KEY};` +
+      `BlobEndpoint=${blobEndpoint};QueueEndpoint=${queueEndpoint};TableEndpoint=${tableEndpoint};`,
+    close: async () => {
+      await Promise.allSettled(servers.map((server) => server.close()));
+    },
+  };
+}
