@@ -69,7 +69,8 @@ export async function uploadFolder(blobs: BlobServiceClient, dir: string, option
         metadata: { source: 'upload', original_file: asciiOnly(path.basename(item.file)) },
       });
       bytes += content.length;
-      options.onProgress?.(++done, files.length, item);
+      done += 1;
+      options.onProgress?.(done, files.length, item);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 8) }, worker));

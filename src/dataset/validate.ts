@@ -81,7 +81,11 @@ async function readHeader(content: Buffer): Promise<Header> {
   let metadata: Metadata;
   try {
     metadata = await sharp(content).metadata();
-  } catch {
+  } catch (error) {
+    const claimed = sniffImageSignature(content);
+    if (claimed) {
+      throw new ImageRejectedError('corrupt-image', `the file starts like a ${claimed} but its header is damaged: ${(error as Error).message}`);
+    }
     throw new ImageRejectedError('not-an-image', describeNonImage(content));
   }
   // libvips reports AVIF and HEIC both as "heif"; only AV1-coded files can be decoded here.
@@ -140,6 +144,17 @@ function describeUnsupported(format: string): string {
   if (format === 'svg') return `SVG is a vector format that can carry scripts and external references: ${accepted}`;
   if (format === 'heic') return `HEIC photos cannot be decoded here (no HEVC decoder): convert to JPEG; ${accepted}`;
   return `${format.toUpperCase()} is not accepted: ${accepted}`;
+}
+
+/** The raster format a file's first bytes announce, whether or not the rest is intact. */
+function sniffImageSignature(content: Buffer): string | undefined {
+  const starts = (...bytes: number[]) => bytes.every((byte, i) => content[i] === byte);
+  if (starts(0xff, 0xd8, 0xff)) return 'JPEG';
+  if (starts(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a)) return 'PNG';
+  if (content.subarray(0, 4).toString('latin1') === 'GIF8') return 'GIF';
+  if (content.subarray(0, 4).toString('latin1') === 'RIFF' && content.subarray(8, 12).toString('latin1') === 'WEBP') return 'WebP';
+  if (starts(0x49, 0x49, 0x2a, 0x00) || starts(0x4d, 0x4d, 0x00, 0x2a)) return 'TIFF';
+  return undefined;
 }
 
 /** Names what a non-image file most likely is, so the reason helps (an error page saved as .jpg is common). */

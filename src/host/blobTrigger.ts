@@ -7,7 +7,7 @@ import { RestError, type BlobServiceClient, type ContainerClient } from '@azure/
 import type { DequeuedMessageItem, QueueClient, QueueServiceClient } from '@azure/storage-queue';
 import type { FunctionsCore, RegisteredFunction, RpcTypedData } from './functionsCore';
 import { invokeFunction, type InvocationLog } from './invoke';
-import { QueuePump, type QueuePumpOptions } from './queuePump';
+import { MESSAGE_LEASE_MS, QueuePump, type QueuePumpOptions } from './queuePump';
 
 export const HOSTS_CONTAINER = 'azure-webjobs-hosts';
 export const BLOB_POISON_QUEUE = 'webjobs-blobtrigger-poison';
@@ -102,7 +102,7 @@ export class BlobTriggerListener {
     });
     this.#pump = new QueuePump(
       this.#queue,
-      { leaseInMs: 10 * 60_000, ...options.queue },
+      { leaseInMs: MESSAGE_LEASE_MS, ...options.queue },
       (message) => this.#execute(message),
       (message) => this.#poison(message),
       options.onError,

@@ -58,6 +58,11 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
   const load = options.loadModule ?? ((file: string) => Promise.resolve(require(file) as unknown));
   for (const file of files) await load(file);
   const functions = [...core.functions];
+  if (functions.length === 0) {
+    throw new Error(
+      `the function files registered nothing: was @azure/functions loaded (and switched to test mode) before the local host started? Files: ${files.join(', ')}`,
+    );
+  }
 
   const resolveSetting = (value: string) =>
     value.replace(/%([^%]+)%/g, (_, name: string) => {

@@ -17,6 +17,8 @@ export interface QueuePumpOptions {
 export type MessageHandler = (message: DequeuedMessageItem) => Promise<void>;
 
 const MIN_POLLING_INTERVAL_MS = 100;
+/** How long a message stays invisible while handled (renewed as it runs): a killed host's work returns this soon. */
+export const MESSAGE_LEASE_MS = 15_000;
 
 export class QueuePump {
   #running = false;
@@ -75,34 +77,55 @@ export class QueuePump {
     this.#inFlight.add(task);
   }
 
-  async #process(message: DequeuedMessageItem): Promise<void> {
+  async #process(received: DequeuedMessageItem): Promise<void> {
+    const message = { ...received };
     try {
-      if (message.dequeueCount > this.options.maxDequeueCount) {
-        // Already failed the allowed number of times (e.g. the host died while handling it).
-        await this.poison(message);
-      } else {
-        try {
-          await this.handle(message);
-        } catch (error) {
-          this.onError(
-            `queue ${this.queue.name}: message ${message.messageId} failed (try ${message.dequeueCount} of ${this.options.maxDequeueCount}): ${(error as Error).message}`,
-          );
-          if (message.dequeueCount < this.options.maxDequeueCount) {
-            await this.queue.updateMessage(
-              message.messageId,
-              message.popReceipt,
-              undefined,
-              Math.ceil(this.options.visibilityTimeoutInMs / 1000),
-            );
-            return;
-          }
-          await this.poison(message);
+      let failure: unknown;
+      if (message.dequeueCount <= this.options.maxDequeueCount) {
+        failure = await this.#runWithLease(message);
+        if (failure === undefined) {
+          await this.queue.deleteMessage(message.messageId, message.popReceipt);
+          return;
+        }
+        this.onError(
+          `queue ${this.queue.name}: message ${message.messageId} failed (try ${message.dequeueCount} of ${this.options.maxDequeueCount}): ${(failure as Error).message ?? String(failure)}`,
+        );
+        if (message.dequeueCount < this.options.maxDequeueCount) {
+          await this.queue.updateMessage(message.messageId, message.popReceipt, undefined, Math.ceil(this.options.visibilityTimeoutInMs / 1000));
+          return;
         }
       }
+      // Failed its last allowed try, or arrived already past it (a host died while handling it).
+      await this.poison(message);
       await this.queue.deleteMessage(message.messageId, message.popReceipt);
     } catch (error) {
       // The message stays in the queue and comes back after its lease: nothing is lost.
       this.onError(`queue ${this.queue.name}: bookkeeping for message ${message.messageId} failed: ${(error as Error).message}`);
+    }
+  }
+
+  /**
+   * Runs the handler while renewing the message's lease; returns what it threw, or undefined. The lease is
+   * short so that a killed host's messages come back soon; renewals change the pop receipt, kept in `message`.
+   */
+  async #runWithLease(message: DequeuedMessageItem): Promise<unknown> {
+    let renewing: Promise<void> = Promise.resolve();
+    const renewal = setInterval(() => {
+      renewing = this.queue
+        .updateMessage(message.messageId, message.popReceipt, undefined, Math.ceil(this.options.leaseInMs / 1000))
+        .then((response) => {
+          if (response.popReceipt) message.popReceipt = response.popReceipt;
+        })
+        .catch((error: unknown) => this.onError(`queue ${this.queue.name}: lease renewal for ${message.messageId} failed: ${(error as Error).message}`));
+    }, this.options.leaseInMs / 3);
+    try {
+      await this.handle(message);
+      return undefined;
+    } catch (error) {
+      return error ?? new Error('handler failed without an error');
+    } finally {
+      clearInterval(renewal);
+      await renewing;
     }
   }
 

@@ -4,7 +4,7 @@ import type { DequeuedMessageItem, QueueServiceClient } from '@azure/storage-que
 import type { HostConfig } from './hostConfig';
 import type { FunctionsCore, RegisteredFunction } from './functionsCore';
 import { invokeFunction, type InvocationLog } from './invoke';
-import { QueuePump } from './queuePump';
+import { MESSAGE_LEASE_MS, QueuePump } from './queuePump';
 
 export interface QueueTriggerOptions {
   config: HostConfig['queues'];
@@ -32,7 +32,7 @@ export class QueueTriggerListener {
       const poison = queues.getQueueClient(`${queueName}-poison`);
       const pump = new QueuePump(
         queue,
-        { ...options.config, leaseInMs: 10 * 60_000 },
+        { ...options.config, leaseInMs: MESSAGE_LEASE_MS },
         (message) => this.#execute(fn, message),
         async (message) => {
           options.onError(`queue ${queueName}: message ${message.messageId} moved to ${queueName}-poison after ${message.dequeueCount} tries`);

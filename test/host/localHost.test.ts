@@ -1,0 +1,192 @@
+// The local host running the app's real function files against Azurite: HTTP routes, the blob trigger
+// end to end (upload with the CLI, ingest, dataset endpoint), queue poison handling, timers, restarts.
+import { readdirSync } from 'node:fs';
+import { mkdtemp, writeFile, mkdir, copyFile } from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { uploadFolder } from '../../src/cli/upload';
+import { startLocalHost, type RunningHost } from '../../src/host/localHost';
+import { parseHostConfig } from '../../src/host/hostConfig';
+import { startTestStorage, type TestStorage } from '../support/azurite';
+import { noiseImage } from '../support/images';
+import { sharedPath } from '../support/shared';
+
+const projectRoot = path.resolve(__dirname, '..', '..');
+const appFunctionFiles = readdirSync(path.join(projectRoot, 'functions'))
+  .filter((name) => name.endsWith('.ts'))
+  .map((name) => path.join(projectRoot, 'functions', name));
+const probeFile = path.join(projectRoot, 'test', 'fixtures', 'functions', 'probes.ts');
+
+let storage: TestStorage;
+let host: RunningHost;
+// Imported only after the host has installed @azure/functions-core (a static import would register too early).
+let calls: typeof import('../fixtures/functions/probes').calls;
+const hostConfig = parseHostConfig({
+  version: '2.0',
+  extensions: { queues: { maxPollingInterval: '00:00:00.200', visibilityTimeout: '00:00:00', maxDequeueCount: 3, batchSize: 4, messageEncoding: 'base64' } },
+});
+
+async function startHost(): Promise<RunningHost> {
+  return startLocalHost({
+    projectRoot,
+    functionFiles: [...appFunctionFiles, probeFile],
+    loadModule: (file) => import(file),
+    settings: process.env,
+    httpPort: 0,
+    hostId: 'test-host',
+    blobScanIntervalInMs: 200,
+    hostConfig,
+    logger: { log: () => undefined },
+  });
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutInMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutInMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function getJson(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(url);
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+beforeAll(async () => {
+  storage = await startTestStorage();
+  process.env['AzureWebJobsStorage'] = storage.azurite.connectionString;
+  process.env['PROBE_QUEUE'] = 'probe-jobs';
+  host = await startHost();
+  ({ calls } = (await import(probeFile)) as typeof import('../fixtures/functions/probes'));
+});
+
+afterAll(async () => {
+  await host?.stop();
+  await storage?.azurite.close();
+});
+
+describe('local host', () => {
+  it('loads every registration from the function files', () => {
+    expect(host.functions.map((f) => f.name).sort()).toEqual(
+      ['datasetImages', 'datasetList', 'datasetSummary', 'health', 'ingest', 'probeBlob', 'probeQueue', 'probeTimer'].sort(),
+    );
+    expect(host.functions.find((f) => f.name === 'ingest')?.trigger).toBe('blob incoming/{dataset}/{label}/{name}');
+  });
+
+  it('serves HTTP functions under /api, with 404 and 405 for unknown routes and methods', async () => {
+    const health = await getJson(`${host.url}/api/health`);
+    expect(health).toEqual({ status: 200, body: { status: 'ok', checks: { settings: 'ok', storage: 'ok' } } });
+    expect((await fetch(`${host.url}/api/nothing-here`)).status).toBe(404);
+    expect((await fetch(`${host.url}/api/health`, { method: 'POST' })).status).toBe(405);
+  });
+
+  it('answers bad dataset requests with 4xx and a message', async () => {
+    const unknown = await getJson(`${host.url}/api/datasets/no-such-set`);
+    expect(unknown.status).toBe(404);
+    expect(unknown.body['message']).toMatch(/no images/);
+    const badName = await getJson(`${host.url}/api/datasets/Bad..Name`);
+    expect(badName.status).toBe(400);
+    expect(badName.body['message']).toMatch(/dataset name/);
+  });
+
+  it('ingests a folder uploaded like `icf upload` within seconds, and reports the right counts', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'icf-upload-'));
+    const dhashDir = sharedPath('fixtures', 'dhash');
+    await mkdir(path.join(dir, 'dog'));
+    await mkdir(path.join(dir, 'eagle'));
+    await mkdir(path.join(dir, 'noise'));
+    for (const name of ['dog.jpg', 'dog_q30.jpg', 'dog_cmyk.jpg']) await copyFile(path.join(dhashDir, name), path.join(dir, 'dog', name));
+    for (const name of ['eagle.jpg', 'eagle_lossless.png']) await copyFile(path.join(dhashDir, name), path.join(dir, 'eagle', name));
+    for (let i = 0; i < 6; i++) await writeFile(path.join(dir, 'noise', `n${i}.jpg`), await noiseImage(300 + i));
+    await writeFile(path.join(dir, 'noise', 'broken.jpg'), Buffer.from('GIF89a this is not really anything'));
+
+    const started = Date.now();
+    const upload = await uploadFolder(storage.clients.blobs, dir, { dataset: 'demo' });
+    expect(upload).toMatchObject({ uploaded: 12, skipped: [] });
+
+    const summary = await waitFor('all 12 images in the catalog', async () => {
+      const { status, body } = await getJson(`${host.url}/api/datasets/demo`);
+      const images = body['images'] as Record<string, number> | undefined;
+      const total = images ? Object.values(images).reduce((a, b) => a + b, 0) : 0;
+      return status === 200 && total === 12 ? body : undefined;
+    });
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(summary['images']).toEqual({ accepted: 8, duplicate: 0, nearDuplicate: 3, rejected: 1 });
+    expect(summary['labels']).toEqual({
+      dog: { train: 1, test: 0 },
+      eagle: { train: 1, test: 0 },
+      noise: { train: 5, test: 1 },
+    });
+
+    const rejected = await getJson(`${host.url}/api/datasets/demo/images?status=rejected`);
+    expect(rejected.status).toBe(200);
+    const items = rejected.body['images'] as { name: string; reasonCode: string; reason: string }[];
+    expect(items).toHaveLength(1);
+    expect(items[0]).toMatchObject({ name: 'broken.jpg', reasonCode: 'corrupt-image' });
+
+    const dogs = await getJson(`${host.url}/api/datasets/demo/images?label=dog&status=nearDuplicate`);
+    expect((dogs.body['images'] as unknown[]).length).toBe(2);
+    expect((await getJson(`${host.url}/api/datasets/demo/images?status=bogus`)).status).toBe(400);
+    expect((await getJson(`${host.url}/api/datasets`)).body).toEqual({ datasets: ['demo'] });
+  });
+
+  it('finishes a batch after the host is stopped half way and started again: every blob catalogued once', async () => {
+    const container = storage.clients.blobs.getContainerClient('incoming');
+    const names = Array.from({ length: 20 }, (_, i) => `restart/shapes/img-${i}.jpg`);
+    await Promise.all(names.map(async (name, i) => {
+      const content = await noiseImage(900 + i);
+      await container.getBlockBlobClient(name).uploadData(content);
+    }));
+    await host.scanBlobsNow();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await host.stop();
+    host = await startHost();
+    const summary = await waitFor('the restarted host to finish the batch', async () => {
+      const { status, body } = await getJson(`${host.url}/api/datasets/restart`);
+      return status === 200 && (body['images'] as Record<string, number>)['accepted'] === 20 ? body : undefined;
+    });
+    expect(summary['labels']).toEqual({ shapes: { train: 16, test: 4 } });
+    const listed = await getJson(`${host.url}/api/datasets/restart/images?pageSize=1000`);
+    expect((listed.body['images'] as unknown[]).length).toBe(20);
+  });
+});
+
+describe('queue and blob trigger retries', () => {
+  it('moves a queue message that keeps failing to <queue>-poison after maxDequeueCount tries', async () => {
+    const queue = storage.clients.queues.getQueueClient('probe-jobs');
+    await queue.sendMessage(Buffer.from(JSON.stringify({ fail: true, id: 'bad' })).toString('base64'));
+    await queue.sendMessage(Buffer.from(JSON.stringify({ fail: false, id: 'good' })).toString('base64'));
+    const poison = storage.clients.queues.getQueueClient('probe-jobs-poison');
+    const peeked = await waitFor('a poison message', async () => {
+      if (!(await poison.exists())) return undefined;
+      const result = await poison.peekMessages();
+      return result.peekedMessageItems[0];
+    });
+    expect(JSON.parse(Buffer.from(peeked.messageText, 'base64').toString())).toEqual({ fail: true, id: 'bad' });
+    const attempts = calls.queue.filter((c) => (c as { message: { id: string } }).message.id === 'bad');
+    expect(attempts.map((c) => (c as { dequeueCount: number }).dequeueCount)).toEqual([1, 2, 3]);
+    expect(calls.queue.filter((c) => (c as { message: { id: string } }).message.id === 'good')).toHaveLength(1);
+  });
+
+  it('sends a blob whose function keeps failing to webjobs-blobtrigger-poison, and does not retry it forever', async () => {
+    const container = storage.clients.blobs.getContainerClient('probe-fail');
+    await container.createIfNotExists();
+    await container.getBlockBlobClient('doomed.txt').upload('x', 1);
+    const poison = storage.clients.queues.getQueueClient('webjobs-blobtrigger-poison');
+    const message = await waitFor('a blob poison message', async () => (await poison.peekMessages()).peekedMessageItems[0]);
+    expect(JSON.parse(message.messageText)).toMatchObject({ FunctionId: 'probeBlob', ContainerName: 'probe-fail', BlobName: 'doomed.txt' });
+    expect(calls.blobAttempts).toBe(3);
+    await host.scanBlobsNow();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(calls.blobAttempts).toBe(3);
+  });
+
+  it('runs a runOnStartup timer with its schedule status', () => {
+    expect(calls.timer.length).toBeGreaterThanOrEqual(1);
+    expect(calls.timer[0]).toMatchObject({ isPastDue: false });
+  });
+});
