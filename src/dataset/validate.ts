@@ -80,7 +80,8 @@ async function readHeader(content: Buffer): Promise<Header> {
   }
   let metadata: Metadata;
   try {
-    metadata = await sharp(content).metadata();
+    // Only the header is read here; the pixel limit is applied below with a message that names the setting.
+    metadata = await sharp(content, { limitInputPixels: false }).metadata();
   } catch (error) {
     const claimed = sniffImageSignature(content);
     if (claimed) {
