@@ -1,0 +1,83 @@
+// The icf command as a user runs it (the built bin, in a child process).
+import { execFile } from 'node:child_process';
+import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestStorage, type TestStorage } from '../support/azurite';
+import { noiseImage } from '../support/images';
+import { sharedPath } from '../support/shared';
+
+const run = promisify(execFile);
+const icf = path.resolve(__dirname, '..', '..', 'bin', 'icf.js');
+
+async function icfRun(args: string[], env: Record<string, string> = {}) {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [icf, ...args], { env: { ...process.env, ...env } });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+let storage: TestStorage;
+beforeAll(async () => {
+  storage = await startTestStorage();
+});
+afterAll(async () => {
+  await storage.azurite.close();
+});
+
+describe('icf dhash', () => {
+  it('prints HEX  FILE per file, matching imagehash', async () => {
+    const dir = sharedPath('fixtures', 'dhash');
+    const golden = JSON.parse(readFileSync(path.join(dir, 'golden.json'), 'utf8')) as { files: Record<string, { dhash16: string }> };
+    const names = ['dog.jpg', 'eagle_cmyk.jpg', 'dog_rgba.png'];
+    const result = await icfRun(['dhash', ...names.map((name) => path.join(dir, name))]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe(names.map((name) => `${golden.files[name]!.dhash16}  ${path.join(dir, name)}\n`).join(''));
+  });
+
+  it('reports unreadable files on stderr and exits 1, still hashing the others', async () => {
+    const dir = sharedPath('fixtures', 'dhash');
+    const result = await icfRun(['dhash', path.join(dir, 'dog.jpg'), '/no/such/file.jpg']);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/^[0-9a-f]{64}  /);
+    expect(result.stderr).toMatch(/\/no\/such\/file\.jpg: .*ENOENT/);
+  });
+
+  it('explains usage errors', async () => {
+    expect(await icfRun(['dhash'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/at least one FILE/) });
+    expect(await icfRun(['frobnicate'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/unknown command "frobnicate"/) });
+  });
+});
+
+describe('icf upload', () => {
+  it('uploads DIR/<label>/<file> to incoming/NAME/<label>/ and names what it skipped', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'icf-cli-'));
+    await mkdir(path.join(dir, 'striped'));
+    await mkdir(path.join(dir, 'dotted'));
+    await writeFile(path.join(dir, 'striped', 'a.jpg'), await noiseImage(1));
+    await writeFile(path.join(dir, 'dotted', 'B.JPG'), await noiseImage(2));
+    await writeFile(path.join(dir, 'loose.jpg'), await noiseImage(3));
+    const result = await icfRun(['upload', dir, '--dataset', 'shirts', '--connection-string', storage.azurite.connectionString]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/uploaded 2 files \(\d+ bytes\) to incoming\/shirts\//);
+    expect(result.stderr).toMatch(/skipped loose\.jpg/);
+    const names: string[] = [];
+    for await (const blob of storage.clients.blobs.getContainerClient('incoming').listBlobsFlat({ includeMetadata: true })) {
+      names.push(blob.name);
+      expect(blob.metadata).toMatchObject({ source: 'upload' });
+    }
+    expect(names.sort()).toEqual(['shirts/dotted/B.JPG', 'shirts/striped/a.jpg']);
+  });
+
+  it('refuses a bad dataset name before uploading anything', async () => {
+    const result = await icfRun(['upload', os.tmpdir(), '--dataset', 'Bad Name', '--connection-string', storage.azurite.connectionString]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/dataset name "Bad Name" is invalid/);
+  });
+});
