@@ -10,7 +10,7 @@ export const AZURITE_ACCOUNT_KEY =
 const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 const settingsSchema = z.object({
-  AzureWebJobsStorage: z.string().min(1, 'is required (a storage connection string, e.g. UseDevelopmentStorage=true)'),
+  AzureWebJobsStorage: z.string({ error: 'is required (a storage connection string, e.g. UseDevelopmentStorage=true)' }),
   INGEST_MAX_FILE_BYTES: integer(1, 1024 * 1024 * 1024).default(50 * 1024 * 1024),
   INGEST_MAX_PIXELS: integer(1, 1_000_000_000).default(64_000_000),
   INGEST_MIN_SIDE_PX: integer(1, 10_000).default(64),

@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { loadSettings } from '../src/config';
+import { ConfigurationError } from '../src/errors';
+
+describe('loadSettings', () => {
+  it('applies the defaults', () => {
+    const settings = loadSettings({ AzureWebJobsStorage: 'UseDevelopmentStorage=true' });
+    expect(settings).toEqual({
+      storageConnectionString: 'UseDevelopmentStorage=true',
+      ingest: { maxFileBytes: 52428800, maxPixels: 64000000, minSidePx: 64, maxAspectRatio: 8 },
+      dedup: { nearDuplicateMaxBits: 24, splitGroupMaxBits: 48, testFraction: 0.2 },
+    });
+  });
+
+  it('treats empty values as unset', () => {
+    expect(loadSettings({ AzureWebJobsStorage: 'x', SPLIT_TEST_FRACTION: '' }).dedup.testFraction).toBe(0.2);
+  });
+
+  it.each([
+    [{}, /AzureWebJobsStorage: is required/],
+    [{ AzureWebJobsStorage: 'x', SPLIT_TEST_FRACTION: '0.9' }, /SPLIT_TEST_FRACTION/],
+    [{ AzureWebJobsStorage: 'x', INGEST_MIN_SIDE_PX: 'ten' }, /INGEST_MIN_SIDE_PX/],
+    [{ AzureWebJobsStorage: 'x', DEDUP_NEAR_DUPLICATE_MAX_BITS: '40', SPLIT_GROUP_MAX_BITS: '30' }, /SPLIT_GROUP_MAX_BITS \(30\) must be at least DEDUP_NEAR_DUPLICATE_MAX_BITS/],
+  ])('names the bad setting: %j', (env, message) => {
+    expect(() => loadSettings(env)).toThrow(ConfigurationError);
+    expect(() => loadSettings(env)).toThrow(message);
+  });
+});
