@@ -131,6 +131,17 @@ export interface CatalogCommit {
   stats: DatasetStats;
 }
 
+/** What the in-memory dataset state needs of an image row. */
+export interface IndexEntry {
+  id: string;
+  status: ImageStatus;
+  label: string;
+  contentSha256: string;
+  sequence: number;
+  dhash?: string;
+  split?: Split;
+}
+
 export class CatalogConflictError extends Error {
   override name = 'CatalogConflictError';
 }
@@ -150,17 +161,6 @@ export class Catalog {
     try {
       const entity = await this.table.getEntity<ImageEntity>(dataset, imageId);
       return { record: fromImageEntity(entity), etag: entity.etag };
-    } catch (error) {
-      if (isStatus(error, 404)) return undefined;
-      throw error;
-    }
-  }
-
-  /** The image that holds the claim on this content hash, if any. */
-  async getHashClaim(dataset: string, contentSha256: string): Promise<string | undefined> {
-    try {
-      const entity = await this.table.getEntity<HashClaimEntity>(dataset, HASH_ROW_PREFIX + contentSha256);
-      return entity.imageId;
     } catch (error) {
       if (isStatus(error, 404)) return undefined;
       throw error;
@@ -201,10 +201,11 @@ export class Catalog {
   }
 
   /**
-   * Writes the record, the hash claim and the new statistics in one transaction. Throws
-   * CatalogConflictError when another ingest of the dataset committed first (the caller re-reads and retries).
+   * Writes the record, the hash claim and the new statistics in one transaction and returns the statistics
+   * row's new ETag. Throws CatalogConflictError when another ingest of the dataset committed first (the
+   * caller re-reads and retries).
    */
-  async commit(commit: CatalogCommit): Promise<void> {
+  async commit(commit: CatalogCommit): Promise<string> {
     const { record, replaces, stats } = commit;
     const transaction = new TableTransaction();
     const entity = toImageEntity(record);
@@ -232,7 +233,11 @@ export class Catalog {
       transaction.createEntity(statsEntity);
     }
     try {
-      await this.table.submitTransaction(transaction.actions);
+      const response = await this.table.submitTransaction(transaction.actions);
+      // Sub-responses come in the order of the actions; the statistics row is the last.
+      const statsEtag = response.subResponses[transaction.actions.length - 1]?.etag;
+      if (!statsEtag) throw new Error('the table service returned no ETag for the statistics row');
+      return statsEtag;
     } catch (error) {
       // 409: a row already exists (hash claimed, stats created); 412: the stats row changed under us.
       if (isStatus(error, 409) || isStatus(error, 412)) {
@@ -242,23 +247,21 @@ export class Catalog {
     }
   }
 
-  /** Accepted images (id, dHash, split) for building a near-duplicate index; with `afterSequence`, only changes. */
-  async *listIndexEntries(
-    dataset: string,
-    afterSequence = 0,
-  ): AsyncIterable<{ id: string; status: ImageStatus; dhash?: string; split?: Split; label: string; sequence: number }> {
+  /** Accepted images for building a dataset's in-memory state; with `afterSequence`, every image changed since. */
+  async *listIndexEntries(dataset: string, afterSequence = 0): AsyncIterable<IndexEntry> {
     const filter =
       afterSequence > 0
         ? odata`PartitionKey eq ${dataset} and kind eq 'image' and sequence gt ${afterSequence}`
         : odata`PartitionKey eq ${dataset} and kind eq 'image' and status eq 'accepted'`;
     const rows = this.table.listEntities<ImageEntity>({
-      queryOptions: { filter, select: ['RowKey', 'status', 'dhash', 'split', 'label', 'sequence'] },
+      queryOptions: { filter, select: ['RowKey', 'status', 'dhash', 'split', 'label', 'sequence', 'contentSha256'] },
     });
     for await (const row of rows) {
       yield {
         id: row.rowKey,
         status: row.status,
         label: row.label,
+        contentSha256: row.contentSha256,
         sequence: row.sequence,
         ...(row.dhash ? { dhash: row.dhash } : {}),
         ...(row.split ? { split: row.split as Split } : {}),

@@ -6,7 +6,6 @@ import {
   Catalog,
   CatalogConflictError,
   type DatasetStats,
-  emptyStats,
   type ImageRecord,
   type ImageStatus,
   imageIdFor,
@@ -14,7 +13,8 @@ import {
   INVALID_DATASET_PARTITION,
   isStatus,
 } from './catalog';
-import { DatasetIndexes } from './datasetIndex';
+import { DatasetStates, type DatasetState } from './datasetState';
+import { KeyedMutex } from './keyedMutex';
 import { dhashFromPixels } from './dhash';
 import { parseImagePath } from './names';
 import { chooseSplit } from './split';
@@ -66,8 +66,9 @@ export class Ingestor {
   readonly #quarantine: ContainerClient;
   readonly #ingest: IngestSettings;
   readonly #dedup: DedupSettings;
-  readonly #indexes: DatasetIndexes;
+  readonly #states: DatasetStates;
   readonly #logger: IngestLogger;
+  readonly #commits = new KeyedMutex();
 
   constructor(options: IngestorOptions) {
     this.#catalog = options.catalog;
@@ -75,7 +76,7 @@ export class Ingestor {
     this.#quarantine = options.quarantine;
     this.#ingest = options.ingest;
     this.#dedup = options.dedup;
-    this.#indexes = new DatasetIndexes(options.catalog, options.dedup.splitGroupMaxBits);
+    this.#states = new DatasetStates(options.catalog, options.dedup.splitGroupMaxBits);
     this.#logger = options.logger ?? { info: () => undefined, warn: () => undefined };
   }
 
@@ -136,7 +137,8 @@ export class Ingestor {
       });
     }
 
-    const record = await this.#decideAndCommit(base, rejection, previous);
+    // Validation and hashing above run in parallel; deciding and committing run one at a time per dataset.
+    const record = await this.#commits.run(dataset, () => this.#decideAndCommit(base, rejection, previous));
     if (record.status === 'rejected') {
       this.#logger.warn(`ingest: rejected ${blob.blobName}: ${record.reason ?? ''}`);
       await this.#moveToQuarantine(blob, record);
@@ -151,10 +153,10 @@ export class Ingestor {
     rejection: ImageRejectedError | undefined,
     previous: { record: ImageRecord; etag: string } | undefined,
   ): Promise<ImageRecord> {
+    const state = await this.#states.get(base.dataset);
     let replaces = previous;
     for (let attempt = 1; attempt <= MAX_COMMIT_ATTEMPTS; attempt++) {
-      const stats = (await this.#catalog.getStats(base.dataset)) ?? emptyStats(base.dataset);
-      const record: ImageRecord = { ...base, sequence: stats.sequence + 1 };
+      const record: ImageRecord = { ...base, sequence: state.stats.sequence + 1 };
       if (rejection) {
         Object.assign(record, {
           status: 'rejected',
@@ -163,21 +165,22 @@ export class Ingestor {
           container: QUARANTINE_CONTAINER,
         });
       } else {
-        await this.#classify(record, stats);
+        this.#classify(record, state);
       }
-      const nextStats = applyToStats(stats, record, replaces?.record);
+      const nextStats = applyToStats(state.stats, record, replaces?.record);
       try {
-        await this.#catalog.commit({
+        const etag = await this.#catalog.commit({
           record,
           ...(replaces ? { replaces } : {}),
           claimHash: record.status === 'accepted',
           stats: nextStats,
         });
-        this.#indexes.noteCommitted(record.dataset, { id: imageIdOf(record), ...record });
+        this.#states.committed(state, { id: imageIdOf(record), ...record }, { ...nextStats, etag });
         return record;
       } catch (error) {
         if (!(error instanceof CatalogConflictError)) throw error;
-        // Someone else committed: maybe even this very blob (a concurrent retry). Re-read and decide again.
+        // Another process committed to this dataset first (maybe this very blob): catch up and decide again.
+        await this.#states.refresh(state);
         const current = await this.#catalog.getImage(base.dataset, imageIdOf(base));
         if (current && current.record.contentSha256 === base.contentSha256) return current.record;
         replaces = current;
@@ -186,34 +189,36 @@ export class Ingestor {
     throw new Error(`ingest of ${base.blobName}: gave up after ${MAX_COMMIT_ATTEMPTS} conflicting commits`);
   }
 
-  /** Sets status, split and relations of a valid image against the dataset as of `stats`. */
-  async #classify(record: ImageRecord, stats: DatasetStats): Promise<void> {
-    const claimedBy = await this.#catalog.getHashClaim(record.dataset, record.contentSha256);
-    if (claimedBy && claimedBy !== imageIdOf(record)) {
+  /** Sets status, split and relations of a valid image against what the dataset holds. */
+  #classify(record: ImageRecord, state: DatasetState): void {
+    const self = imageIdOf(record);
+    const claimedBy = state.imageWithHash(record.contentSha256);
+    if (claimedBy && claimedBy !== self) {
       Object.assign(record, {
         status: 'duplicate',
         relatedTo: claimedBy,
         distanceBits: 0,
         reasonCode: 'exact-duplicate',
-        reason: `same bytes as ${describeId(claimedBy)}`,
+        reason: `same bytes as ${describeId(record.dataset, claimedBy)}`,
       });
       return;
     }
-    const index = await this.#indexes.get(record.dataset, stats.sequence);
-    const dhash = record.dhash!;
-    const near = index.nearest(dhash, this.#dedup.nearDuplicateMaxBits);
-    if (near && near.id !== imageIdOf(record)) {
+    // One lookup at the looser grouping radius answers both questions: the nearest other image decides.
+    const nearest = state.index
+      .search(record.dhash!, this.#dedup.splitGroupMaxBits, { limit: 2 })
+      .find((match) => match.id !== self);
+    if (nearest && nearest.distance <= this.#dedup.nearDuplicateMaxBits) {
       Object.assign(record, {
         status: 'nearDuplicate',
-        relatedTo: near.id,
-        distanceBits: near.distance,
+        relatedTo: nearest.id,
+        distanceBits: nearest.distance,
         reasonCode: 'near-duplicate',
-        reason: `${near.distance} of 256 dHash bits from ${describeId(near.id)} (threshold ${this.#dedup.nearDuplicateMaxBits})`,
+        reason: `${nearest.distance} of 256 dHash bits from ${describeId(record.dataset, nearest.id)} (threshold ${this.#dedup.nearDuplicateMaxBits})`,
       });
       return;
     }
-    const neighbour = index.nearest(dhash, this.#dedup.splitGroupMaxBits);
-    const counts = stats.labels[record.label] ?? { train: 0, test: 0 };
+    const neighbour = nearest;
+    const counts = state.stats.labels[record.label] ?? { train: 0, test: 0 };
     const decision = chooseSplit(counts, this.#dedup.testFraction, neighbour?.value.split);
     Object.assign(record, { status: 'accepted', split: decision.split, splitRule: decision.rule });
     if (neighbour && decision.rule === 'group') {
@@ -264,9 +269,8 @@ function imageIdOf(record: ImageRecord): string {
   return record.dataset === INVALID_DATASET_PARTITION ? imageIdForBlob(record.blobName) : imageIdFor(record.label, record.name);
 }
 
-function describeId(id: string): string {
-  const path = decodeURIComponent(id.replace(/^img:/, ''));
-  return `${INCOMING_CONTAINER}/…/${path}`;
+function describeId(dataset: string, id: string): string {
+  return `${dataset}/${decodeURIComponent(id.replace(/^img:/, ''))}`;
 }
 
 function outcome(id: string, record: ImageRecord, alreadyIngested: boolean): IngestOutcome {

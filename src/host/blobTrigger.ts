@@ -11,6 +11,7 @@ import { MESSAGE_LEASE_MS, QueuePump, type QueuePumpOptions } from './queuePump'
 
 export const HOSTS_CONTAINER = 'azure-webjobs-hosts';
 export const BLOB_POISON_QUEUE = 'webjobs-blobtrigger-poison';
+const SCAN_PARALLELISM = 16;
 
 /** The message the host's blob-trigger queue carries (the Functions host's field names). */
 interface BlobTriggerMessage {
@@ -152,13 +153,20 @@ export class BlobTriggerListener {
 
   async #scanAll(): Promise<void> {
     for (const watch of this.#watches) {
+      const pending: Promise<void>[] = [];
       for await (const blob of watch.container.listBlobsFlat()) {
-        if (this.#stopped) return;
+        if (this.#stopped) break;
         const etag = blob.properties.etag ?? '';
         if (!watch.pattern.match(blob.name) || watch.seen.get(blob.name) === etag) continue;
-        await this.#handOver(watch, blob.name, etag, blob.properties.blobType ?? 'BlockBlob');
-        watch.seen.set(blob.name, etag);
+        pending.push(
+          this.#handOver(watch, blob.name, etag, blob.properties.blobType ?? 'BlockBlob').then(() => {
+            watch.seen.set(blob.name, etag);
+          }),
+        );
+        // Hand over in bounded parallel batches: a large upload is queued quickly without flooding storage.
+        if (pending.length >= SCAN_PARALLELISM) await Promise.all(pending.splice(0));
       }
+      await Promise.all(pending);
     }
   }
 
@@ -192,11 +200,11 @@ export class BlobTriggerListener {
     const watch = this.#watches.find((w) => w.fn.metadata.name === message.FunctionId);
     if (!watch) throw new Error(`blob trigger message for unknown function "${message.FunctionId}"`);
     const blob = watch.container.getBlockBlobClient(message.BlobName);
+    let properties: Awaited<ReturnType<typeof blob.download>>;
     let content: Buffer;
-    let properties: Awaited<ReturnType<typeof blob.getProperties>>;
     try {
-      properties = await blob.getProperties();
-      content = await blob.downloadToBuffer();
+      properties = await blob.download();
+      content = await readAll(properties.readableStreamBody!);
     } catch (error) {
       // Deleted since it was found: there is nothing left to process, as on Azure.
       if (error instanceof RestError && error.statusCode === 404) return;
@@ -235,6 +243,12 @@ export class BlobTriggerListener {
       await this.#receipt(watch, message.BlobName, message.ETag).upload('', 0, { metadata: { completed: 'true', poisoned: 'true' } });
     }
   }
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  return Buffer.concat(chunks);
 }
 
 function parseMessage(text: string): BlobTriggerMessage {

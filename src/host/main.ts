@@ -2,7 +2,7 @@
 // (or local.settings.example.json when there is none), the way `func start` would run the app.
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { startAzurite, type RunningAzurite } from '../storage/azurite';
+import { startAzuriteProcess, type RunningAzurite } from '../storage/azurite';
 import { startLocalHost } from './localHost';
 
 const DEVELOPMENT_STORAGE = 'UseDevelopmentStorage=true';
@@ -22,13 +22,7 @@ async function main(): Promise<void> {
   let azurite: RunningAzurite | undefined;
   if ((process.env['AzureWebJobsStorage'] ?? DEVELOPMENT_STORAGE) === DEVELOPMENT_STORAGE) {
     const location = path.join(projectRoot, '.azurite');
-    try {
-      azurite = await startAzurite({ location });
-    } catch (error) {
-      throw new Error(
-        `${(error as Error).message}. Is another Azurite already using ports 10000-10002? Stop it, or set AzureWebJobsStorage to its connection string.`,
-      );
-    }
+    azurite = await startAzuriteProcess({ location });
     process.env['AzureWebJobsStorage'] = azurite.connectionString;
     console.log(`azurite: blob, queue and table on 127.0.0.1:10000-10002, data in ${path.relative(projectRoot, location)}/`);
   }

@@ -1,5 +1,7 @@
 // Starts Azurite's blob, queue and table servers inside this process, for `npm start` and for tests.
 // Azurite has no public API for this; these deep imports are the classes its own CLI uses (pinned 3.35).
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { AZURITE_ACCOUNT_KEY, AZURITE_ACCOUNT_NAME } from '../config';
 
@@ -39,6 +41,7 @@ export async function startAzurite(options: StartAzuriteOptions = {}): Promise<R
   const host = options.host ?? '127.0.0.1';
   const inMemory = options.location === undefined;
   const location = options.location ?? '.';
+  if (!inMemory) mkdirSync(location, { recursive: true });
   const loose = true;
   const skipApiVersionCheck = true;
   const accessLog = false;
@@ -88,7 +91,12 @@ export async function startAzurite(options: StartAzuriteOptions = {}): Promise<R
     }
   } catch (error) {
     await Promise.allSettled(started.map((server) => server.close()));
-    throw new Error(`Azurite could not start on ${host}: ${(error as Error).message}`, { cause: error });
+    const inUse = (error as NodeJS.ErrnoException).code === 'EADDRINUSE';
+    throw new Error(
+      `Azurite could not start on ${host}: ${(error as Error).message}` +
+        (inUse ? '. Is another Azurite already using these ports? Stop it, or set AzureWebJobsStorage to its connection string.' : ''),
+      { cause: error },
+    );
   }
 
   const blobEndpoint = `${blob.getHttpServerAddress()}/${AZURITE_ACCOUNT_NAME}`;
@@ -103,6 +111,56 @@ export async function startAzurite(options: StartAzuriteOptions = {}): Promise<R
       `BlobEndpoint=${blobEndpoint};QueueEndpoint=${queueEndpoint};TableEndpoint=${tableEndpoint};`,
     close: async () => {
       await Promise.allSettled(servers.map((server) => server.close()));
+    },
+  };
+}
+
+/**
+ * Starts Azurite as a child process on its default ports (for `npm start`): it then has an event loop of its
+ * own instead of sharing one with the functions it serves.
+ */
+export async function startAzuriteProcess(options: { location: string; host?: string }): Promise<RunningAzurite> {
+  const host = options.host ?? '127.0.0.1';
+  mkdirSync(options.location, { recursive: true });
+  const cli = require.resolve('azurite/dist/src/azurite.js');
+  const child = spawn(
+    process.execPath,
+    [cli, '--location', options.location, '--silent', '--skipApiVersionCheck', '--loose', '--disableTelemetry',
+      '--blobHost', host, '--queueHost', host, '--tableHost', host],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const stopChild = () => child.kill('SIGTERM');
+  process.once('exit', stopChild);
+  await new Promise<void>((resolve, reject) => {
+    let output = '';
+    const onOutput = (chunk: Buffer) => {
+      output += chunk.toString();
+      if ((output.match(/successfully listening at/g) ?? []).length >= 3) resolve();
+    };
+    child.stdout!.on('data', onOutput);
+    child.stderr!.on('data', onOutput);
+    child.once('exit', (code) => {
+      const inUse = /EADDRINUSE/.test(output);
+      reject(new Error(`Azurite exited (${code}) before it was ready${inUse ? ': its ports are in use. Is another Azurite running? Stop it, or set AzureWebJobsStorage to its connection string' : `: ${output.trim().slice(-500)}`}`));
+    });
+  });
+  const endpoint = (port: number) => `http://${host}:${port}/${AZURITE_ACCOUNT_NAME}`;
+  const blobEndpoint = endpoint(10000);
+  const queueEndpoint = endpoint(10001);
+  const tableEndpoint = endpoint(10002);
+  return {
+    blobEndpoint,
+    queueEndpoint,
+    tableEndpoint,
+    connectionString:
+      `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT_NAME};AccountKey=${AZURITE_ACCOUNT_KEY};` +
+      `BlobEndpoint=${blobEndpoint};QueueEndpoint=${queueEndpoint};TableEndpoint=${tableEndpoint};`,
+    close: async () => {
+      process.removeListener('exit', stopChild);
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
     },
   };
 }
