@@ -1,7 +1,7 @@
 // Every rejection class, and every kind of real raster photo a user may have, through validateImage.
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import sharp from 'sharp';
+import sharp, { type Sharp, type SharpOptions } from 'sharp';
 import { describe, expect, it } from 'vitest';
 import type { IngestSettings } from '../../src/config';
 import { dhashFromPixels } from '../../src/dataset/dhash';
@@ -22,7 +22,7 @@ async function rejection(content: Buffer, overrides: Partial<IngestSettings> = {
   throw new Error('expected a rejection, but the image was accepted');
 }
 
-async function rgbNoise(width: number, height: number, seed = 1): Promise<sharp.Sharp> {
+async function rgbNoise(width: number, height: number, seed = 1): Promise<Sharp> {
   return sharp(await noiseImage(seed, { width, height, format: 'png' }));
 }
 
@@ -134,7 +134,7 @@ describe('accepted raster photos', () => {
 
   it('animated GIF: the first frame', async () => {
     const frames = await Promise.all([1, 2, 3].map(async (seed) => (await rgbNoise(200, 150, seed)).raw().toBuffer()));
-    const gif = await sharp(Buffer.concat(frames), { raw: { width: 200, height: 450, channels: 3, pageHeight: 150 } } as sharp.SharpOptions)
+    const gif = await sharp(Buffer.concat(frames), { raw: { width: 200, height: 450, channels: 3, pageHeight: 150 } } as SharpOptions)
       .gif({ loop: 0, delay: [100, 100, 100] })
       .toBuffer();
     const image = await validateImage(gif, settings);
