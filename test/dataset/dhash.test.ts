@@ -2,12 +2,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeLikePillow, type RawPixels } from '../../src/dataset/decode';
-import { DHASH_SIZE, dhashFromPixels, dhashOfImage, greyResizeLikePillow, hammingDistance } from '../../src/dataset/dhash';
+import { DHASH_SIZE, dhashFromPixels, dhashOfImage, hammingDistance } from '../../src/dataset/dhash';
 import {
   lanczosCoeffs,
   pillowCmykToRgb,
   pillowGreyscale,
+  pillowGreyResize,
   pillowLanczosResize,
+  simdAvailable,
 } from '../../src/dataset/pillow';
 
 /** /work/shared beside the project (and ../shared beside the clone in CI). */
@@ -47,9 +49,10 @@ describe('dhash against imagehash 4.3.2 / Pillow 9.4 golden values', () => {
     expect([pixels.width, pixels.height]).toEqual(entry.size);
     expect(pixels.colourspace).toBe(entry.mode === 'CMYK' ? 'cmyk' : entry.mode === 'L' ? 'grey' : 'rgb');
     expect(dhashFromPixels(pixels)).toBe(entry.dhash16);
-    // The fused fast path and the plain Pillow functions agree pixel for pixel.
-    const plain = pillowLanczosResize(pillowGreyscale(pixels), pixels.width, pixels.height, 17, 16);
-    expect(Buffer.from(greyResizeLikePillow(pixels, 17, 16)).equals(Buffer.from(plain))).toBe(true);
+    // The fast paths (WebAssembly SIMD and fused JS) and the plain Pillow functions agree pixel for pixel.
+    const plain = Buffer.from(pillowLanczosResize(pillowGreyscale(pixels), pixels.width, pixels.height, 17, 16));
+    expect(Buffer.from(pillowGreyResize(pixels, 17, 16)).equals(plain)).toBe(true);
+    expect(Buffer.from(pillowGreyResize(pixels, 17, 16, 'js')).equals(plain)).toBe(true);
   });
 
   it.runIf(haveFixtures)('dhashOfImage gives the golden hash', async () => {
@@ -157,6 +160,44 @@ describe('Pillow arithmetic', () => {
     const grey = Uint8Array.from({ length: 17 * 16 }, (_, i) => (i * 37) % 256);
     expect(Array.from(pillowLanczosResize(grey, 17, 16, 17, 16))).toEqual(Array.from(grey));
     expect(() => pillowLanczosResize(grey, 17, 16, 0, 16)).toThrow(RangeError);
+  });
+});
+
+describe('fast paths agree with the reference functions', () => {
+  it('the hand-assembled WebAssembly SIMD kernel validates and is in use', () => {
+    // Node 20 always has WebAssembly SIMD; if this fails the kernel bytes are broken and hashing silently runs ~8x slower in JS.
+    expect(simdAvailable()).toBe(true);
+  });
+
+  it('SIMD, fused JS and pillowLanczosResize(pillowGreyscale()) give the same pixels on random images', () => {
+    let seed = 7;
+    const rnd = (n: number): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return (seed >>> 8) % n;
+    };
+    const kinds = [
+      [1, 'grey'],
+      [2, 'grey'],
+      [3, 'rgb'],
+      [4, 'rgb'],
+      [4, 'cmyk'],
+    ] as const;
+    for (let t = 0; t < 300; t++) {
+      // Mostly small, sometimes wide and tall enough for several bands of the SIMD path.
+      const width = 1 + rnd(t % 10 === 0 ? 1500 : 90);
+      const height = 1 + rnd(t % 10 === 0 ? 400 : 90);
+      const [channels, colourspace] = kinds[rnd(kinds.length)]!;
+      const data = new Uint8Array(width * height * channels);
+      const style = rnd(3); // noise, black/white edges (clipping), smooth ramps
+      for (let i = 0; i < data.length; i++) data[i] = style === 0 ? rnd(256) : style === 1 ? (rnd(2) ? 255 : 0) : (i * 7 + (i >> 5)) & 255;
+      const px: RawPixels = { data, width, height, channels, colourspace };
+      const outW = 1 + rnd(40);
+      const outH = 1 + rnd(40);
+      const label = `${width}x${height}x${channels} ${colourspace} -> ${outW}x${outH}`;
+      const ref = Buffer.from(pillowLanczosResize(pillowGreyscale(px), width, height, outW, outH));
+      expect(Buffer.from(pillowGreyResize(px, outW, outH)).equals(ref), label).toBe(true);
+      expect(Buffer.from(pillowGreyResize(px, outW, outH, 'js')).equals(ref), label).toBe(true);
+    }
   });
 });
 

@@ -1,0 +1,69 @@
+/**
+ * Difference hash, bit-compatible with Python's `str(imagehash.dhash(Image.open(f), hash_size))`
+ * (imagehash 4.3.2 on Pillow 9.4): greyscale "L", Lanczos resize to (hashSize+1) x hashSize,
+ * bit = right neighbour brighter than left, row-major, packed most significant bit first.
+ */
+import { decodeLikePillow, type DecodeOptions, type RawPixels } from './decode';
+import { pillowGreyResize } from './pillow';
+
+export const DHASH_SIZE = 16;
+
+function checkHashSize(hashSize: number): void {
+  if (!Number.isInteger(hashSize) || hashSize < 2) {
+    // imagehash asserts hash_size >= 2
+    throw new RangeError(`hashSize must be an integer >= 2, got ${hashSize}`);
+  }
+}
+
+const HEX = '0123456789abcdef';
+
+/** dHash of decoded pixels: hashSize² bits as ceil(hashSize²/4) lowercase hex digits (64 for 16). */
+export function dhashFromPixels(pixels: RawPixels, hashSize: number = DHASH_SIZE): string {
+  checkHashSize(hashSize);
+  const w = hashSize + 1;
+  const small = pillowGreyResize(pixels, w, hashSize);
+  const nbits = hashSize * hashSize;
+  // imagehash formats int(bitstring, 2) zero-padded to ceil(n/4) digits: the first bit is
+  // the most significant, so when n is not a multiple of 4 the padding sits at the front.
+  const digits = Math.ceil(nbits / 4);
+  let out = '';
+  let nibble = 0;
+  let filled = digits * 4 - nbits; // leading zero bits of the first digit
+  for (let row = 0; row < hashSize; row++) {
+    const base = row * w;
+    for (let col = 0; col < hashSize; col++) {
+      nibble = (nibble << 1) | (small[base + col + 1]! > small[base + col]! ? 1 : 0);
+      if (++filled === 4) {
+        out += HEX[nibble]!;
+        nibble = 0;
+        filled = 0;
+      }
+    }
+  }
+  return out;
+}
+
+/** Decode as Pillow would, then hash: same string as imagehash's for the same file. */
+export async function dhashOfImage(input: Buffer, options: DecodeOptions): Promise<string> {
+  return dhashFromPixels(await decodeLikePillow(input, options), DHASH_SIZE);
+}
+
+const POPCOUNT4 = [0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4];
+
+function hexValue(s: string, i: number, which: string): number {
+  const c = s.charCodeAt(i);
+  if (c >= 48 && c <= 57) return c - 48;
+  const lower = c | 0x20; // accept upper case too
+  if (lower >= 97 && lower <= 102) return lower - 87;
+  throw new RangeError(`hammingDistance: ${which} hash has non-hex character ${JSON.stringify(s[i])} at ${i}`);
+}
+
+/** Number of differing bits between two hex hashes of equal length. */
+export function hammingDistance(a: string, b: string): number {
+  if (a.length !== b.length) {
+    throw new RangeError(`hammingDistance: hashes differ in length (${a.length} vs ${b.length} hex digits)`);
+  }
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d += POPCOUNT4[hexValue(a, i, 'first') ^ hexValue(b, i, 'second')]!;
+  return d;
+}
