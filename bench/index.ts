@@ -10,6 +10,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { HammingIndex, HASH_WORDS, linearScan, packHash, unpackHash } from '../src/dataset/hammingIndex';
+import { mulberry32 } from '../src/util/seededRandom';
 
 const N = Number(process.argv[2] ?? 1_000_000);
 if (!Number.isInteger(N) || N < 1) throw new RangeError(`size must be a positive integer, got ${process.argv[2]}`);
@@ -19,17 +20,6 @@ const RADII = [24, 48] as const;
 const INDEX_QUERIES: Record<number, number> = { 24: 2000, 48: 500 };
 const SCAN_QUERIES = 15;
 
-/** mulberry32: tiny, fast, seeded, good enough for uniform random hashes. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 /** A forced full GC so heap figures mean live data, not garbage (npm runs node without --expose-gc). */
 function collectGarbage(): void {

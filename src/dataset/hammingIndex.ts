@@ -172,26 +172,33 @@ export function hammingDistance(hexA: string, hexB: string): number {
  * entry as soon as its partial distance exceeds the radius, which is the fair
  * version of a scan to compare the index with.
  */
+/**
+ * Exact distance between the stored hash at `offset` and `query`, or a value above `radius` as soon as the
+ * first half shows it cannot be within: most random entries are rejected after four words.
+ */
+function distanceWithin(words: Uint32Array, offset: number, query: Uint32Array, radius: number): number {
+  const d =
+    popcount32(words[offset]! ^ query[0]!) +
+    popcount32(words[offset + 1]! ^ query[1]!) +
+    popcount32(words[offset + 2]! ^ query[2]!) +
+    popcount32(words[offset + 3]! ^ query[3]!);
+  if (d > radius) return d;
+  return (
+    d +
+    popcount32(words[offset + 4]! ^ query[4]!) +
+    popcount32(words[offset + 5]! ^ query[5]!) +
+    popcount32(words[offset + 6]! ^ query[6]!) +
+    popcount32(words[offset + 7]! ^ query[7]!)
+  );
+}
+
 export function linearScan(words: Uint32Array, count: number, query: Uint32Array, radius: number): ScanHit[] {
   if (count * HASH_WORDS > words.length) {
     throw new RangeError(`count ${count} exceeds the ${words.length / HASH_WORDS} hashes in words`);
   }
   const hits: ScanHit[] = [];
-  const q0 = query[0]!, q1 = query[1]!, q2 = query[2]!, q3 = query[3]!;
-  const q4 = query[4]!, q5 = query[5]!, q6 = query[6]!, q7 = query[7]!;
   for (let i = 0, o = 0; i < count; i++, o += HASH_WORDS) {
-    // Two halves with an early exit: most random entries are rejected after four words.
-    let d =
-      popcount32(words[o]! ^ q0) +
-      popcount32(words[o + 1]! ^ q1) +
-      popcount32(words[o + 2]! ^ q2) +
-      popcount32(words[o + 3]! ^ q3);
-    if (d > radius) continue;
-    d +=
-      popcount32(words[o + 4]! ^ q4) +
-      popcount32(words[o + 5]! ^ q5) +
-      popcount32(words[o + 6]! ^ q6) +
-      popcount32(words[o + 7]! ^ q7);
+    const d = distanceWithin(words, o, query, radius);
     if (d <= radius) hits.push({ index: i, distance: d });
   }
   return hits;
@@ -512,25 +519,11 @@ export class HammingIndex<T = undefined> {
     const epoch = this.nextEpoch();
     const seen = this.seen;
     const words = this.words;
-    const q0 = q[0]!, q1 = q[1]!, q2 = q[2]!, q3 = q[3]!;
-    const q4 = q[4]!, q5 = q[5]!, q6 = q[6]!, q7 = q[7]!;
     for (let i = 0; i < nc; i++) {
       const slot = cand[i]!;
       if (seen[slot] === epoch) continue; // already verified via another substring
       seen[slot] = epoch;
-      // Exact distance, in two halves: a random entry usually fails after four words.
-      const o = slot * HASH_WORDS;
-      let d =
-        popcount32(words[o]! ^ q0) +
-        popcount32(words[o + 1]! ^ q1) +
-        popcount32(words[o + 2]! ^ q2) +
-        popcount32(words[o + 3]! ^ q3);
-      if (d > radius) continue;
-      d +=
-        popcount32(words[o + 4]! ^ q4) +
-        popcount32(words[o + 5]! ^ q5) +
-        popcount32(words[o + 6]! ^ q6) +
-        popcount32(words[o + 7]! ^ q7);
+      const d = distanceWithin(words, slot * HASH_WORDS, q, radius);
       if (d <= radius) {
         slots.push(slot);
         distances.push(d);

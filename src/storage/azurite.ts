@@ -99,20 +99,14 @@ export async function startAzurite(options: StartAzuriteOptions = {}): Promise<R
     );
   }
 
-  const blobEndpoint = `${blob.getHttpServerAddress()}/${AZURITE_ACCOUNT_NAME}`;
-  const queueEndpoint = `${queue.getHttpServerAddress()}/${AZURITE_ACCOUNT_NAME}`;
-  const tableEndpoint = `${table.getHttpServerAddress()}/${AZURITE_ACCOUNT_NAME}`;
-  return {
-    blobEndpoint,
-    queueEndpoint,
-    tableEndpoint,
-    connectionString:
-      `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT_NAME};AccountKey=${AZURITE_ACCOUNT_KEY};` +
-      `BlobEndpoint=${blobEndpoint};QueueEndpoint=${queueEndpoint};TableEndpoint=${tableEndpoint};`,
-    close: async () => {
+  return describeAzurite(
+    `${blob.getHttpServerAddress()}/${AZURITE_ACCOUNT_NAME}`,
+    `${queue.getHttpServerAddress()}/${AZURITE_ACCOUNT_NAME}`,
+    `${table.getHttpServerAddress()}/${AZURITE_ACCOUNT_NAME}`,
+    async () => {
       await Promise.allSettled(servers.map((server) => server.close()));
     },
-  };
+  );
 }
 
 /**
@@ -145,9 +139,16 @@ export async function startAzuriteProcess(options: { location: string; host?: st
     });
   });
   const endpoint = (port: number) => `http://${host}:${port}/${AZURITE_ACCOUNT_NAME}`;
-  const blobEndpoint = endpoint(10000);
-  const queueEndpoint = endpoint(10001);
-  const tableEndpoint = endpoint(10002);
+  return describeAzurite(endpoint(10000), endpoint(10001), endpoint(10002), async () => {
+    process.removeListener('exit', stopChild);
+    if (child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  });
+}
+
+function describeAzurite(blobEndpoint: string, queueEndpoint: string, tableEndpoint: string, close: () => Promise<void>): RunningAzurite {
   return {
     blobEndpoint,
     queueEndpoint,
@@ -155,12 +156,6 @@ export async function startAzuriteProcess(options: { location: string; host?: st
     connectionString:
       `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT_NAME};AccountKey=${AZURITE_ACCOUNT_KEY};` +
       `BlobEndpoint=${blobEndpoint};QueueEndpoint=${queueEndpoint};TableEndpoint=${tableEndpoint};`,
-    close: async () => {
-      process.removeListener('exit', stopChild);
-      if (child.exitCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
-    },
+    close,
   };
 }

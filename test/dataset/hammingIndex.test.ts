@@ -8,20 +8,11 @@ import {
   popcount32,
   unpackHash,
 } from '../../src/dataset/hammingIndex';
+import { mulberry32 } from '../../src/util/seededRandom';
 
 // ---------------------------------------------------------------------------
 // helpers
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 function randomHex(rand: () => number): string {
   const w = new Uint32Array(HASH_WORDS);

@@ -1,17 +1,8 @@
 // Synthetic test images made with sharp: distinct noise pictures (far apart in dHash) and edited copies.
 import sharp from 'sharp';
+import { seededRandom } from '../../src/util/seededRandom';
 
-/** A deterministic pseudo-random generator (mulberry32), so that test images are the same every run. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 /** Blocky random noise: smooth enough to survive resizing, distinct for every seed. */
 export async function noiseImage(seed: number, options: { width?: number; height?: number; format?: 'jpeg' | 'png' } = {}): Promise<Buffer> {
