@@ -50,6 +50,17 @@ describe('ingest', () => {
     expect(['train', 'test']).toContain(record.split);
   });
 
+  it('judges files by content, not by extension (upper-case, missing or wrong)', async () => {
+    for (const [name, content] of [
+      ['animals/bird/EAGLE.JPG', fixture('eagle_q30.jpg')],
+      ['animals/bird/no-extension', fixture('flower.jpg')],
+      ['animals/bird/really-a-png.jpg', fixture('eagle_lossless.png')],
+    ] as const) {
+      const outcome = await services.ingestor.ingest(await put(name, content));
+      expect(outcome.status, name).not.toBe('rejected');
+    }
+  });
+
   it('is idempotent: the same blob again changes nothing', async () => {
     const blob = await put('animals/dog/dog-again.jpg', fixture('eagle.jpg'));
     const first = await services.ingestor.ingest(blob);
