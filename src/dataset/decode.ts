@@ -6,6 +6,7 @@
  * them with its own arithmetic, see pillow.ts, not with a colour profile).
  */
 import sharp from 'sharp';
+import { readQuickHeader } from './imageHeader';
 
 export interface RawPixels {
   data: Uint8Array;
@@ -24,37 +25,12 @@ export interface DecodeOptions {
 type Layout = 'grey' | 'cmyk' | 'default';
 
 /**
- * Reads the component count from a JPEG's SOF segment, or undefined when the
- * stream is not one we can walk (then sharp's metadata decides).
- */
-function jpegComponents(buf: Uint8Array): number | undefined {
-  if (buf.length < 4 || buf[0] !== 0xff || buf[1] !== 0xd8) return undefined;
-  let i = 2;
-  while (i + 3 < buf.length) {
-    if (buf[i] !== 0xff) return undefined;
-    while (i < buf.length && buf[i] === 0xff) i++; // fill bytes
-    const marker = buf[i];
-    i++;
-    if (marker === undefined) return undefined;
-    if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) continue; // no length
-    if (marker === 0xd9 || marker === 0xda) return undefined; // EOI/SOS before any SOF
-    if (i + 1 >= buf.length) return undefined;
-    const len = (buf[i]! << 8) | buf[i + 1]!;
-    const isSof = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
-    if (isSof) return buf[i + 7];
-    if (len < 2) return undefined;
-    i += len;
-  }
-  return undefined;
-}
-
-/**
  * Cheap header sniffing (microseconds) instead of a sharp metadata() round trip
  * (a second header parse on the thread pool) for the common formats.
  */
 function sniffLayout(buf: Uint8Array): Layout | undefined {
   if (buf.length >= 4 && buf[0] === 0xff && buf[1] === 0xd8 && buf[2] === 0xff) {
-    const n = jpegComponents(buf);
+    const n = readQuickHeader(buf)?.components;
     if (n === 1) return 'grey';
     if (n === 3) return 'default';
     if (n === 4) return 'cmyk'; // CMYK or YCCK: libjpeg hands back CMYK either way, as it does to Pillow

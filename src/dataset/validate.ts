@@ -3,6 +3,7 @@ import sharp, { type Metadata } from 'sharp';
 import type { IngestSettings } from '../config';
 import { decodeBmp, isBmp, readBmpHeader } from './bmp';
 import { decodeLikePillow, type RawPixels } from './decode';
+import { readQuickHeader } from './imageHeader';
 
 export type RejectionCode =
   | 'invalid-name'
@@ -77,6 +78,11 @@ async function readHeader(content: Buffer): Promise<Header> {
     } catch (error) {
       throw new ImageRejectedError('corrupt-image', `the BMP file is damaged: ${(error as Error).message}`);
     }
+  }
+  const quick = readQuickHeader(content);
+  if (quick) {
+    const { format, width, height, orientation } = quick;
+    return { format, width, height, pages: 1, ...(orientation ? { orientation } : {}) };
   }
   let metadata: Metadata;
   try {
