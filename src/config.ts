@@ -17,6 +17,7 @@ const settingsSchema = z.object({
   INGEST_MAX_ASPECT_RATIO: z.coerce.number().min(1).max(1000).default(8),
   DEDUP_NEAR_DUPLICATE_MAX_BITS: integer(0, 128).default(24),
   SPLIT_GROUP_MAX_BITS: integer(0, 128).default(48),
+  DEDUP_MAX_RELATIVE_DISTANCE: z.coerce.number().min(0).max(1).default(0.4),
   SPLIT_TEST_FRACTION: z.coerce.number().gt(0).max(0.5).default(0.2),
 });
 
@@ -34,6 +35,12 @@ export interface DedupSettings {
   nearDuplicateMaxBits: number;
   /** At or below this distance an image joins its neighbour's side of the split (a looser threshold). */
   splitGroupMaxBits: number;
+  /**
+   * Both decisions also need distance / (set bits of both hashes) at or below this. dHash bits mark
+   * brightness steps, so photos of different objects on a plain background have nearly empty hashes
+   * that lie close in absolute terms; measured against how much each hash holds, they are far apart.
+   */
+  maxRelativeDistance: number;
   /** Share of each label's images that go to the test split. */
   testFraction: number;
 }
@@ -68,6 +75,7 @@ export function loadSettings(env: RawSettings = process.env): AppSettings {
     dedup: {
       nearDuplicateMaxBits: s.DEDUP_NEAR_DUPLICATE_MAX_BITS,
       splitGroupMaxBits: s.SPLIT_GROUP_MAX_BITS,
+      maxRelativeDistance: s.DEDUP_MAX_RELATIVE_DISTANCE,
       testFraction: s.SPLIT_TEST_FRACTION,
     },
   };

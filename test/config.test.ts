@@ -8,7 +8,7 @@ describe('loadSettings', () => {
     expect(settings).toEqual({
       storageConnectionString: 'UseDevelopmentStorage=true',
       ingest: { maxFileBytes: 52428800, maxPixels: 64000000, minSidePx: 64, maxAspectRatio: 8 },
-      dedup: { nearDuplicateMaxBits: 24, splitGroupMaxBits: 48, testFraction: 0.2 },
+      dedup: { nearDuplicateMaxBits: 24, splitGroupMaxBits: 48, maxRelativeDistance: 0.4, testFraction: 0.2 },
     });
   });
 

@@ -10,6 +10,7 @@ import type { Split } from './split';
 export interface IndexedImage {
   split: Split;
   label: string;
+  dhash: string;
 }
 
 export interface DatasetState {
@@ -41,7 +42,7 @@ class LoadedState implements DatasetState {
     if (previousHash !== undefined && this.#idsByHash.get(previousHash) === entry.id) this.#idsByHash.delete(previousHash);
     this.#hashesById.delete(entry.id);
     if (entry.status === 'accepted' && entry.dhash && entry.split) {
-      this.index.add(entry.id, entry.dhash, { split: entry.split, label: entry.label });
+      this.index.add(entry.id, entry.dhash, { split: entry.split, label: entry.label, dhash: entry.dhash });
       this.#idsByHash.set(entry.contentSha256, entry.id);
       this.#hashesById.set(entry.id, entry.contentSha256);
     } else {

@@ -67,3 +67,19 @@ export function hammingDistance(a: string, b: string): number {
   for (let i = 0; i < a.length; i++) d += POPCOUNT4[hexValue(a, i, 'first') ^ hexValue(b, i, 'second')]!;
   return d;
 }
+
+/** Number of set bits in a hex hash. */
+export function setBits(hash: string): number {
+  let bits = 0;
+  for (let i = 0; i < hash.length; i++) bits += POPCOUNT4[hexValue(hash, i, 'the')]!;
+  return bits;
+}
+
+/**
+ * Distance relative to what the two hashes hold: 0 for equal hashes, about 1 for unrelated ones. Two
+ * all-zero hashes (perfectly flat images) count as equal.
+ */
+export function relativeDistance(distance: number, hashA: string, hashB: string): number {
+  const held = setBits(hashA) + setBits(hashB);
+  return held === 0 ? 0 : distance / held;
+}

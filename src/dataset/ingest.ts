@@ -15,13 +15,16 @@ import {
 } from './catalog';
 import { DatasetStates, type DatasetState } from './datasetState';
 import { KeyedMutex } from './keyedMutex';
-import { dhashFromPixels } from './dhash';
+import { dhashFromPixels, relativeDistance } from './dhash';
 import { parseImagePath } from './names';
 import { chooseSplit } from './split';
 import { ImageRejectedError, validateImage, type ValidImage } from './validate';
 
 export const INCOMING_CONTAINER = 'incoming';
 export const QUARANTINE_CONTAINER = 'quarantine';
+
+/** How many of the closest images are weighed as neighbours (nearest first). */
+const NEIGHBOUR_CANDIDATES = 32;
 
 /** Commits that lose a race re-read and decide again; this many losses in a row is a real problem. */
 const MAX_COMMIT_ATTEMPTS = 50;
@@ -203,10 +206,12 @@ export class Ingestor {
       });
       return;
     }
-    // One lookup at the looser grouping radius answers both questions: the nearest other image decides.
+    // One lookup at the looser grouping radius answers both questions: the nearest other image that is
+    // close relative to what the hashes hold decides (plain-background photos have nearly empty hashes).
+    const dhash = record.dhash!;
     const nearest = state.index
-      .search(record.dhash!, this.#dedup.splitGroupMaxBits, { limit: 2 })
-      .find((match) => match.id !== self);
+      .search(dhash, this.#dedup.splitGroupMaxBits, { limit: NEIGHBOUR_CANDIDATES })
+      .find((match) => match.id !== self && relativeDistance(match.distance, dhash, match.value.dhash) <= this.#dedup.maxRelativeDistance);
     if (nearest && nearest.distance <= this.#dedup.nearDuplicateMaxBits) {
       Object.assign(record, {
         status: 'nearDuplicate',

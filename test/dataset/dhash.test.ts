@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeLikePillow, type RawPixels } from '../../src/dataset/decode';
-import { DHASH_SIZE, dhashFromPixels, dhashOfImage, hammingDistance } from '../../src/dataset/dhash';
+import { DHASH_SIZE, dhashFromPixels, dhashOfImage, hammingDistance, relativeDistance, setBits } from '../../src/dataset/dhash';
 import {
   lanczosCoeffs,
   pillowCmykToRgb,
@@ -213,5 +213,19 @@ describe('hammingDistance', () => {
     expect(() => hammingDistance('00', '000')).toThrow(/length/);
     expect(() => hammingDistance('0g', '00')).toThrow(/non-hex/);
     expect(() => hammingDistance('00', '0g')).toThrow(RangeError);
+  });
+});
+
+describe('relativeDistance', () => {
+  it('measures distance against the set bits of both hashes', () => {
+    const zeros = '0'.repeat(64);
+    const ones = 'f'.repeat(64);
+    expect(setBits(zeros)).toBe(0);
+    expect(setBits(ones)).toBe(256);
+    expect(setBits('8' + '0'.repeat(62) + '1')).toBe(2);
+    expect(relativeDistance(0, zeros, zeros)).toBe(0);
+    // Two sparse hashes with disjoint bits: small in bits, as far apart as hashes can be relatively.
+    expect(relativeDistance(2, '8' + '0'.repeat(63), '0'.repeat(63) + '1')).toBe(1);
+    expect(relativeDistance(16, ones, ones)).toBeCloseTo(16 / 512);
   });
 });
