@@ -20,7 +20,8 @@ import { loadSettings } from '../src/config';
 import { decodeLikePillow, type RawPixels } from '../src/dataset/decode';
 import { validateImage } from '../src/dataset/validate';
 import { dhashFromPixels, DHASH_SIZE } from '../src/dataset/dhash';
-import { pillowGreyResize, pillowGreyscale, pillowLanczosResize, simdAvailable } from '../src/dataset/pillow';
+import { pillowGreyscale, pillowLanczosResize } from '../src/dataset/pillow';
+import { pillowGreyResize, simdAvailable } from '../src/dataset/pillowSimd';
 import type { IngestWorkerData, IngestWorkerReply, IngestWorkerRequest } from './ingestWorker';
 
 const ROUNDS = Math.max(1, Number(process.env['BENCH_ROUNDS'] ?? 7) || 7);

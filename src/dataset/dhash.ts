@@ -4,7 +4,7 @@
  * bit = right neighbour brighter than left, row-major, packed most significant bit first.
  */
 import { decodeLikePillow, type DecodeOptions, type RawPixels } from './decode';
-import { pillowGreyResize } from './pillow';
+import { pillowGreyResize } from './pillowSimd';
 
 export const DHASH_SIZE = 16;
 

@@ -3,14 +3,8 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeLikePillow, type RawPixels } from '../../src/dataset/decode';
 import { DHASH_SIZE, dhashFromPixels, dhashOfImage, hammingDistance, relativeDistance, setBits } from '../../src/dataset/dhash';
-import {
-  lanczosCoeffs,
-  pillowCmykToRgb,
-  pillowGreyscale,
-  pillowGreyResize,
-  pillowLanczosResize,
-  simdAvailable,
-} from '../../src/dataset/pillow';
+import { lanczosCoeffs, pillowCmykToRgb, pillowGreyscale, pillowLanczosResize } from '../../src/dataset/pillow';
+import { pillowGreyResize, simdAvailable } from '../../src/dataset/pillowSimd';
 
 /** /work/shared beside the project (and ../shared beside the clone in CI). */
 const FIXTURES = path.resolve(__dirname, '../../../shared/fixtures/dhash');
