@@ -1,5 +1,6 @@
 // `npm start`: Azurite plus the local Functions host, with the app settings of local.settings.json
 // (or local.settings.example.json when there is none), the way `func start` would run the app.
+// `npm start -- --in-memory` keeps Azurite's data in memory only (nothing written, all gone on exit).
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { startAzuriteProcess, type RunningAzurite } from '../storage/azurite';
@@ -22,9 +23,12 @@ async function main(): Promise<void> {
   let azurite: RunningAzurite | undefined;
   if ((process.env['AzureWebJobsStorage'] ?? DEVELOPMENT_STORAGE) === DEVELOPMENT_STORAGE) {
     const location = path.join(projectRoot, '.azurite');
-    azurite = await startAzuriteProcess({ location });
+    const inMemory = process.argv.includes('--in-memory');
+    azurite = await startAzuriteProcess({ location, inMemory });
     process.env['AzureWebJobsStorage'] = azurite.connectionString;
-    console.log(`azurite: blob, queue and table on 127.0.0.1:10000-10002, data in ${path.relative(projectRoot, location)}/`);
+    console.log(
+      `azurite: blob, queue and table on 127.0.0.1:10000-10002, ${inMemory ? 'data in memory only' : `data in ${path.relative(projectRoot, location)}/`}`,
+    );
   }
 
   const host = await startLocalHost({

@@ -113,14 +113,14 @@ export async function startAzurite(options: StartAzuriteOptions = {}): Promise<R
  * Starts Azurite as a child process on its default ports (for `npm start`): it then has an event loop of its
  * own instead of sharing one with the functions it serves.
  */
-export async function startAzuriteProcess(options: { location: string; host?: string }): Promise<RunningAzurite> {
+export async function startAzuriteProcess(options: { location: string; host?: string; inMemory?: boolean }): Promise<RunningAzurite> {
   const host = options.host ?? '127.0.0.1';
-  mkdirSync(options.location, { recursive: true });
+  if (!options.inMemory) mkdirSync(options.location, { recursive: true });
   const cli = require.resolve('azurite/dist/src/azurite.js');
   const child = spawn(
     process.execPath,
-    [cli, '--location', options.location, '--silent', '--skipApiVersionCheck', '--loose', '--disableTelemetry',
-      '--blobHost', host, '--queueHost', host, '--tableHost', host],
+    [cli, ...(options.inMemory ? ['--inMemoryPersistence'] : ['--location', options.location]),
+      '--silent', '--skipApiVersionCheck', '--loose', '--disableTelemetry', '--blobHost', host, '--queueHost', host, '--tableHost', host],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const stopChild = () => child.kill('SIGTERM');
