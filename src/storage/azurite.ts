@@ -110,42 +110,65 @@ export async function startAzurite(options: StartAzuriteOptions = {}): Promise<R
 }
 
 /**
- * Starts Azurite as a child process on its default ports (for `npm start`): it then has an event loop of its
- * own instead of sharing one with the functions it serves.
+ * Starts Azurite as a child process (for `npm start`): it then has an event loop of its own instead of
+ * sharing one with the functions it serves. Ports default to Azurite's own; 0 picks free ones.
  */
-export async function startAzuriteProcess(options: { location: string; host?: string; inMemory?: boolean }): Promise<RunningAzurite> {
+export async function startAzuriteProcess(options: StartAzuriteOptions & { inMemory?: boolean }): Promise<RunningAzurite> {
   const host = options.host ?? '127.0.0.1';
-  if (!options.inMemory) mkdirSync(options.location, { recursive: true });
+  const inMemory = options.inMemory ?? options.location === undefined;
+  if (!inMemory) mkdirSync(options.location!, { recursive: true });
   const cli = require.resolve('azurite/dist/src/azurite.js');
   const child = spawn(
     process.execPath,
-    [cli, ...(options.inMemory ? ['--inMemoryPersistence'] : ['--location', options.location]),
-      '--silent', '--skipApiVersionCheck', '--loose', '--disableTelemetry', '--blobHost', host, '--queueHost', host, '--tableHost', host],
+    [
+      cli,
+      ...(inMemory ? ['--inMemoryPersistence'] : ['--location', options.location!]),
+      '--silent', '--skipApiVersionCheck', '--loose', '--disableTelemetry',
+      '--blobHost', host, '--blobPort', String(options.blobPort ?? 10000),
+      '--queueHost', host, '--queuePort', String(options.queuePort ?? 10001),
+      '--tableHost', host, '--tablePort', String(options.tablePort ?? 10002),
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const stopChild = () => child.kill('SIGTERM');
   process.once('exit', stopChild);
-  await new Promise<void>((resolve, reject) => {
+  const urls = await new Promise<Record<string, string>>((resolve, reject) => {
     let output = '';
+    const found: Record<string, string> = {};
     const onOutput = (chunk: Buffer) => {
       output += chunk.toString();
-      if ((output.match(/successfully listening at/g) ?? []).length >= 3) resolve();
+      for (const match of output.matchAll(/Azurite (Blob|Queue|Table) service is successfully listening at (\S+)/g)) {
+        found[match[1]!] = match[2]!;
+      }
+      if (found['Blob'] && found['Queue'] && found['Table']) resolve(found);
     };
     child.stdout!.on('data', onOutput);
     child.stderr!.on('data', onOutput);
     child.once('exit', (code) => {
+      process.removeListener('exit', stopChild);
       const inUse = /EADDRINUSE/.test(output);
-      reject(new Error(`Azurite exited (${code}) before it was ready${inUse ? ': its ports are in use. Is another Azurite running? Stop it, or set AzureWebJobsStorage to its connection string' : `: ${output.trim().slice(-500)}`}`));
+      reject(
+        new Error(
+          `Azurite exited (${code}) before it was ready` +
+            (inUse
+              ? ': its ports are in use. Is another Azurite running? Stop it, or set AzureWebJobsStorage to its connection string'
+              : `: ${output.trim().slice(-500)}`),
+        ),
+      );
     });
   });
-  const endpoint = (port: number) => `http://${host}:${port}/${AZURITE_ACCOUNT_NAME}`;
-  return describeAzurite(endpoint(10000), endpoint(10001), endpoint(10002), async () => {
-    process.removeListener('exit', stopChild);
-    if (child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
-  });
+  return describeAzurite(
+    `${urls['Blob']}/${AZURITE_ACCOUNT_NAME}`,
+    `${urls['Queue']}/${AZURITE_ACCOUNT_NAME}`,
+    `${urls['Table']}/${AZURITE_ACCOUNT_NAME}`,
+    async () => {
+      process.removeListener('exit', stopChild);
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  );
 }
 
 function describeAzurite(blobEndpoint: string, queueEndpoint: string, tableEndpoint: string, close: () => Promise<void>): RunningAzurite {
