@@ -10,6 +10,8 @@ import type { LabelCounts, Split } from './split';
 export const CATALOG_TABLE = 'imagecatalog';
 /** Partition for blobs whose path names no valid dataset: they are still recorded. */
 export const INVALID_DATASET_PARTITION = '~invalid';
+/** Partition listing the datasets (one row each), so that listing them reads one partition, not the table. */
+const DATASETS_PARTITION = '~datasets';
 
 const STATS_ROW = 'stats';
 const IMAGE_ROW_PREFIX = 'img:';
@@ -188,15 +190,13 @@ export class Catalog {
     }
   }
 
-  /** Datasets that have a statistics row, in name order. */
+  /** Datasets that have images, in name order. */
   async listDatasets(): Promise<string[]> {
     const names: string[] = [];
-    const rows = this.table.listEntities<{ partitionKey: string }>({
-      queryOptions: { filter: odata`RowKey eq ${STATS_ROW}`, select: ['PartitionKey'] },
+    const rows = this.table.listEntities<{ rowKey: string }>({
+      queryOptions: { filter: odata`PartitionKey eq ${DATASETS_PARTITION}`, select: ['RowKey'] },
     });
-    for await (const row of rows) {
-      if (row.partitionKey !== INVALID_DATASET_PARTITION) names.push(row.partitionKey);
-    }
+    for await (const row of rows) names.push(row.rowKey);
     return names.sort();
   }
 
@@ -207,6 +207,11 @@ export class Catalog {
    */
   async commit(commit: CatalogCommit): Promise<string> {
     const { record, replaces, stats } = commit;
+    if (!stats.etag && record.dataset !== INVALID_DATASET_PARTITION) {
+      // A dataset's first image: list the dataset (idempotent; a listed dataset whose first commit then
+      // fails shows as a dataset with no images yet).
+      await this.table.upsertEntity({ partitionKey: DATASETS_PARTITION, rowKey: record.dataset }, 'Replace');
+    }
     const transaction = new TableTransaction();
     const entity = toImageEntity(record);
     if (replaces) {
