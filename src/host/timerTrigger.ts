@@ -57,8 +57,13 @@ export class TimerTriggerListener {
       const status = await this.#readStatus(timer);
       const now = this.#now();
       const pastDue = status !== undefined && new Date(status.Next) < now;
-      if (timer.runOnStartup || pastDue) this.#fire(timer, pastDue, status);
-      else this.#arm(timer, status);
+      if (timer.runOnStartup || pastDue) {
+        this.#fire(timer, pastDue, status);
+      } else {
+        // Record the next occurrence now, so that a host that is down at that time finds it past due.
+        if (!status) await this.#writeStatus(timer, { Last: now.toISOString(), Next: timer.schedule.next(now).toISOString(), LastUpdated: now.toISOString() });
+        this.#arm(timer);
+      }
     }
   }
 
@@ -68,14 +73,17 @@ export class TimerTriggerListener {
     await Promise.allSettled([...this.#running]);
   }
 
-  #arm(timer: Timer, status: ScheduleStatus | undefined): void {
+  #arm(timer: Timer): void {
     if (this.#stopped) return;
     const now = this.#now();
     const next = timer.schedule.next(now);
     const wait = next.getTime() - now.getTime();
     timer.handle = setTimeout(() => {
-      if (this.#now() < next) this.#arm(timer, status);
-      else this.#fire(timer, false, status);
+      if (this.#now() < next) {
+        this.#arm(timer);
+        return;
+      }
+      void this.#readStatus(timer).then((status) => this.#fire(timer, false, status));
     }, Math.min(wait, MAX_TIMEOUT_MS));
   }
 
@@ -106,7 +114,7 @@ export class TimerTriggerListener {
     this.#running.add(run);
     void run.finally(() => {
       this.#running.delete(run);
-      this.#arm(timer, status);
+      this.#arm(timer);
     });
   }
 

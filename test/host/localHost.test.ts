@@ -60,6 +60,12 @@ beforeAll(async () => {
   storage = await startTestStorage();
   process.env['AzureWebJobsStorage'] = storage.azurite.connectionString;
   process.env['PROBE_QUEUE'] = 'probe-jobs';
+  // A schedule status whose next occurrence passed while the host was down: the timer must run past due.
+  const hosts = storage.clients.blobs.getContainerClient('azure-webjobs-hosts');
+  await hosts.createIfNotExists();
+  const hourAgo = new Date(Date.now() - 3600_000).toISOString();
+  const status = JSON.stringify({ Last: hourAgo, Next: hourAgo, LastUpdated: hourAgo });
+  await hosts.getBlockBlobClient('timers/test-host/probeEverySecond/status').upload(status, status.length);
   host = await startHost();
   ({ calls } = (await import(probeFile)) as typeof import('../fixtures/functions/probes'));
 });
@@ -72,7 +78,7 @@ afterAll(async () => {
 describe('local host', () => {
   it('loads every registration from the function files', () => {
     expect(host.functions.map((f) => f.name).sort()).toEqual(
-      ['datasetImages', 'datasetList', 'datasetSummary', 'health', 'ingest', 'probeBlob', 'probeQueue', 'probeTimer'].sort(),
+      ['datasetImages', 'datasetList', 'datasetSummary', 'health', 'ingest', 'probeBlob', 'probeEverySecond', 'probeQueue', 'probeTimer'].sort(),
     );
     expect(host.functions.find((f) => f.name === 'ingest')?.trigger).toBe('blob incoming/{dataset}/{label}/{name}');
   });
@@ -185,8 +191,14 @@ describe('queue and blob trigger retries', () => {
     expect(calls.blobAttempts).toBe(3);
   });
 
-  it('runs a runOnStartup timer with its schedule status', () => {
+  it('runs a runOnStartup timer', () => {
     expect(calls.timer.length).toBeGreaterThanOrEqual(1);
     expect(calls.timer[0]).toMatchObject({ isPastDue: false });
+  });
+
+  it('runs a timer missed while the host was down as past due, then on its schedule', async () => {
+    await waitFor('three runs of the every-second timer', async () => (calls.everySecond.length >= 3 ? true : undefined), 10_000);
+    expect(calls.everySecond[0]).toMatchObject({ isPastDue: true, scheduleStatus: { next: expect.any(String) } });
+    expect(calls.everySecond.slice(1).every((timer) => !timer.isPastDue)).toBe(true);
   });
 });
