@@ -37,8 +37,3 @@ export function getServices(): Promise<Services> {
   });
   return shared;
 }
-
-/** Forgets the process-wide services (tests that change settings between hosts). */
-export function resetServices(): void {
-  shared = undefined;
-}

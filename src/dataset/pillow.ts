@@ -14,11 +14,6 @@ export const HALF = 1 << (PRECISION_BITS - 1);
 export const CLIP_HIGH = 1 << (PRECISION_BITS + 8);
 const LANCZOS_SUPPORT = 3;
 
-/** Pillow's L conversion (ITU-R 601-2 luma with its 16-bit integer weights). */
-export function pillowLuma(r: number, g: number, b: number): number {
-  return (r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16;
-}
-
 /** Pillow's MULDIV255: a*b/255 rounded, using its shift trick (not exact division). */
 function muldiv255(a: number, b: number): number {
   const tmp = a * b + 128;
@@ -78,7 +73,8 @@ function checkPixels(pixels: RawPixels): void {
 }
 
 /**
- * Converts `count` pixels starting at pixel `start` to Pillow's L into `out` at `outOffset`.
+ * Converts `count` pixels starting at pixel `start` to Pillow's L into `out` at `outOffset`:
+ * `(R*19595 + G*38470 + B*7471 + 0x8000) >> 16`, ITU-R 601-2 luma in Pillow's 16-bit integer weights.
  * Shared by the whole-image conversion and the fused paths (pillowGreyResize).
  */
 export function greyscaleSpan(

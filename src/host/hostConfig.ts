@@ -41,9 +41,6 @@ export interface HostConfig {
   functionTimeoutInMs: number;
 }
 
-/** Blob triggers give up after this many failures, whatever host.json says (as the Functions host does). */
-export const BLOB_TRIGGER_MAX_DEQUEUE_COUNT = 5;
-
 export function readHostConfig(file: string): HostConfig {
   let json: unknown;
   try {

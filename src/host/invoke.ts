@@ -49,11 +49,3 @@ export async function invokeFunction(
   const result = await invocation.invokeFunction(context, inputs, fn.callback);
   return invocation.getResponse(context, result);
 }
-
-export function typedString(value: string): RpcTypedData {
-  return { string: value };
-}
-
-export function typedJson(value: unknown): RpcTypedData {
-  return { json: JSON.stringify(value) };
-}
