@@ -1,6 +1,7 @@
 // The one place where app settings are read and validated. Everything else receives typed values.
 import { z } from 'zod';
 import { ConfigurationError } from './errors';
+import { parseSchedule } from './host/ncrontab';
 
 /** Azurite's well-known development account (public, documented by Microsoft). */
 export const AZURITE_ACCOUNT_NAME = 'devstoreaccount1';
@@ -19,6 +20,24 @@ const settingsSchema = z.object({
   SPLIT_GROUP_MAX_BITS: integer(0, 128).default(48),
   DEDUP_MAX_RELATIVE_DISTANCE: z.coerce.number().min(0).max(1).default(0.4),
   SPLIT_TEST_FRACTION: z.coerce.number().gt(0).max(0.5).default(0.2),
+  COLLECT_SCHEDULE: z
+    .string()
+    .default('0 0 3 * * *')
+    .superRefine((value, context) => {
+      try {
+        parseSchedule(value);
+      } catch (error) {
+        context.addIssue({ code: 'custom', message: (error as Error).message });
+      }
+    }),
+  BING_SEARCH_ENDPOINT: z.url({ message: 'must be a URL such as https://api.cognitive.microsoft.com' }).default('https://api.cognitive.microsoft.com'),
+  BING_SEARCH_KEY: z.string().optional(),
+  OPENVERSE_ENDPOINT: z.url({ message: 'must be a URL such as https://api.openverse.org' }).default('https://api.openverse.org'),
+  COLLECT_DOWNLOAD_TIMEOUT_MS: integer(100, 600_000).default(20_000),
+  COLLECT_DOWNLOAD_MAX_BYTES: integer(1, 1024 * 1024 * 1024).default(20 * 1024 * 1024),
+  COLLECT_MAX_REDIRECTS: integer(0, 20).default(5),
+  COLLECT_DOWNLOAD_CONCURRENCY: integer(1, 64).default(4),
+  COLLECT_ALLOW_PRIVATE_ADDRESSES: z.enum(['true', 'false'], { message: 'must be true or false' }).default('false'),
 });
 
 export type RawSettings = Record<string, string | undefined>;
@@ -45,10 +64,26 @@ export interface DedupSettings {
   testFraction: number;
 }
 
+export interface CollectSettings {
+  /** NCRONTAB schedule of the scheduled collection runs (read by the timer binding as %COLLECT_SCHEDULE%). */
+  schedule: string;
+  bing: { endpoint: string; key?: string };
+  openverse: { endpoint: string };
+  download: {
+    timeoutInMs: number;
+    maxBytes: number;
+    maxRedirects: number;
+    concurrency: number;
+    /** Allow downloads from private, loopback and link-local addresses (tests, on-premises sources). */
+    allowPrivateAddresses: boolean;
+  };
+}
+
 export interface AppSettings {
   storageConnectionString: string;
   ingest: IngestSettings;
   dedup: DedupSettings;
+  collect: CollectSettings;
 }
 
 /** Reads and validates the app settings; a bad value throws a ConfigurationError that names the setting. */
@@ -77,6 +112,18 @@ export function loadSettings(env: RawSettings = process.env): AppSettings {
       splitGroupMaxBits: s.SPLIT_GROUP_MAX_BITS,
       maxRelativeDistance: s.DEDUP_MAX_RELATIVE_DISTANCE,
       testFraction: s.SPLIT_TEST_FRACTION,
+    },
+    collect: {
+      schedule: s.COLLECT_SCHEDULE,
+      bing: { endpoint: s.BING_SEARCH_ENDPOINT, ...(s.BING_SEARCH_KEY ? { key: s.BING_SEARCH_KEY } : {}) },
+      openverse: { endpoint: s.OPENVERSE_ENDPOINT },
+      download: {
+        timeoutInMs: s.COLLECT_DOWNLOAD_TIMEOUT_MS,
+        maxBytes: s.COLLECT_DOWNLOAD_MAX_BYTES,
+        maxRedirects: s.COLLECT_MAX_REDIRECTS,
+        concurrency: s.COLLECT_DOWNLOAD_CONCURRENCY,
+        allowPrivateAddresses: s.COLLECT_ALLOW_PRIVATE_ADDRESSES === 'true',
+      },
     },
   };
 }

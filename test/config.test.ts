@@ -9,6 +9,12 @@ describe('loadSettings', () => {
       storageConnectionString: 'UseDevelopmentStorage=true',
       ingest: { maxFileBytes: 52428800, maxPixels: 64000000, minSidePx: 64, maxAspectRatio: 8 },
       dedup: { nearDuplicateMaxBits: 24, splitGroupMaxBits: 48, maxRelativeDistance: 0.4, testFraction: 0.2 },
+      collect: {
+        schedule: '0 0 3 * * *',
+        bing: { endpoint: 'https://api.cognitive.microsoft.com' },
+        openverse: { endpoint: 'https://api.openverse.org' },
+        download: { timeoutInMs: 20_000, maxBytes: 20_971_520, maxRedirects: 5, concurrency: 4, allowPrivateAddresses: false },
+      },
     });
   });
 
@@ -21,6 +27,9 @@ describe('loadSettings', () => {
     [{ AzureWebJobsStorage: 'x', SPLIT_TEST_FRACTION: '0.9' }, /SPLIT_TEST_FRACTION/],
     [{ AzureWebJobsStorage: 'x', INGEST_MIN_SIDE_PX: 'ten' }, /INGEST_MIN_SIDE_PX/],
     [{ AzureWebJobsStorage: 'x', DEDUP_NEAR_DUPLICATE_MAX_BITS: '40', SPLIT_GROUP_MAX_BITS: '30' }, /SPLIT_GROUP_MAX_BITS \(30\) must be at least DEDUP_NEAR_DUPLICATE_MAX_BITS/],
+    [{ AzureWebJobsStorage: 'x', COLLECT_SCHEDULE: '0 */5 * * *' }, /COLLECT_SCHEDULE: .*need six/],
+    [{ AzureWebJobsStorage: 'x', BING_SEARCH_ENDPOINT: 'not a url' }, /BING_SEARCH_ENDPOINT: must be a URL/],
+    [{ AzureWebJobsStorage: 'x', COLLECT_ALLOW_PRIVATE_ADDRESSES: 'yes' }, /COLLECT_ALLOW_PRIVATE_ADDRESSES: must be true or false/],
   ])('names the bad setting: %j', (env, message) => {
     expect(() => loadSettings(env)).toThrow(ConfigurationError);
     expect(() => loadSettings(env)).toThrow(message);

@@ -7,8 +7,8 @@ export interface JsonResponse {
   headers?: Record<string, string>;
 }
 
-export function ok(body: unknown): JsonResponse {
-  return { status: 200, jsonBody: body };
+export function ok(body: unknown, status = 200): JsonResponse {
+  return { status, jsonBody: body };
 }
 
 /** A 4xx for errors the caller can fix, a 500 (message kept out of the body) for the rest. */
@@ -16,8 +16,9 @@ export function errorResponse(error: unknown, log: (message: string) => void): J
   if (error instanceof InvalidArgumentError) return { status: 400, jsonBody: { error: 'BadRequest', message: error.message } };
   if (error instanceof NotFoundError) return { status: 404, jsonBody: { error: 'NotFound', message: error.message } };
   if (error instanceof ConfigurationError) {
+    // Setting names and what is wrong with them are no secret, and the caller needs them to get it fixed.
     log(error.message);
-    return { status: 500, jsonBody: { error: 'Misconfigured', message: 'the app settings are invalid; see the function log' } };
+    return { status: 500, jsonBody: { error: 'Misconfigured', message: error.message } };
   }
   log(error instanceof Error ? (error.stack ?? error.message) : String(error));
   return { status: 500, jsonBody: { error: 'InternalError', message: 'an unexpected error occurred; see the function log' } };

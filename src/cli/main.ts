@@ -5,14 +5,21 @@ import { SingleBar, Presets } from 'cli-progress';
 import { dhashFromPixels } from '../dataset/dhash';
 import { decodeRasterLikePillow } from '../dataset/validate';
 import { InvalidArgumentError } from '../errors';
+import { describePlan, runCollection } from './collect';
 import { uploadFolder } from './upload';
 
 const USAGE = `usage:
   icf dhash FILE...                 print each file's 256-bit dHash (imagehash-compatible) like sha256sum
   icf upload DIR --dataset NAME     upload DIR/<label>/<file> to incoming/NAME/<label>/<file>
+  icf collect plan FILE             print the queries and labels a collection plan makes
+  icf collect run --dataset NAME    start a collection run and follow its progress
 options for upload:
   --connection-string CS            storage account (default: $AzureWebJobsStorage, else the local Azurite)
-  --concurrency N                   parallel uploads (default 8)`;
+  --concurrency N                   parallel uploads (default 8)
+options for collect run:
+  --plan FILE                       store this plan for the dataset first
+  --url URL                         the app (default: $ICF_URL, else http://localhost:7071)
+  --key KEY                         function key (default: $ICF_FUNCTION_KEY; not needed locally)`;
 
 /** The decoder's pixel limit for hashing from the command line (the ingest limit is an app setting). */
 const CLI_MAX_PIXELS = 256_000_000;
@@ -25,6 +32,8 @@ export async function run(argv: string[], out: NodeJS.WritableStream = process.s
         return await dhashCommand(rest, out, err);
       case 'upload':
         return await uploadCommand(rest, out, err);
+      case 'collect':
+        return await collectCommand(rest, out);
       case undefined:
       case '-h':
       case '--help':
@@ -84,6 +93,30 @@ async function uploadCommand(args: string[], out: NodeJS.WritableStream, err: No
   for (const skipped of result.skipped) err.write(`icf: skipped ${skipped} (files must be in DIR/<label>/)\n`);
   out.write(`uploaded ${result.uploaded} files (${result.bytes} bytes) to incoming/${dataset}/\n`);
   return result.uploaded > 0 ? 0 : 1;
+}
+
+async function collectCommand(args: string[], out: NodeJS.WritableStream): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === 'plan') {
+    if (rest.length !== 1) throw new InvalidArgumentError(`collect plan needs one FILE\n${USAGE}`);
+    await describePlan(rest[0]!, out);
+    return 0;
+  }
+  if (sub === 'run') {
+    const options = parseOptions(rest, ['dataset', 'plan', 'url', 'key']);
+    const dataset = options.named['dataset'];
+    if (!dataset || options.positional.length > 0) throw new InvalidArgumentError(`collect run needs --dataset NAME\n${USAGE}`);
+    const key = options.named['key'] ?? process.env['ICF_FUNCTION_KEY'];
+    const report = await runCollection({
+      dataset,
+      baseUrl: options.named['url'] ?? process.env['ICF_URL'] ?? 'http://localhost:7071',
+      out,
+      ...(key ? { key } : {}),
+      ...(options.named['plan'] ? { planFile: options.named['plan'] } : {}),
+    });
+    return report.queriesFailed === 0 ? 0 : 1;
+  }
+  throw new InvalidArgumentError(`collect needs "plan" or "run"\n${USAGE}`);
 }
 
 function parseOptions(args: string[], known: string[]): { positional: string[]; named: Record<string, string> } {

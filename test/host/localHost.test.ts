@@ -60,6 +60,7 @@ beforeAll(async () => {
   storage = await startTestStorage();
   process.env['AzureWebJobsStorage'] = storage.azurite.connectionString;
   process.env['PROBE_QUEUE'] = 'probe-jobs';
+  process.env['COLLECT_SCHEDULE'] = '0 0 3 * * *';
   // A schedule status whose next occurrence passed while the host was down: the timer must run past due.
   const hosts = storage.clients.blobs.getContainerClient('azure-webjobs-hosts');
   await hosts.createIfNotExists();
@@ -78,8 +79,13 @@ afterAll(async () => {
 describe('local host', () => {
   it('loads every registration from the function files', () => {
     expect(host.functions.map((f) => f.name).sort()).toEqual(
-      ['datasetImages', 'datasetList', 'datasetSummary', 'health', 'ingest', 'probeBlob', 'probeEverySecond', 'probeQueue', 'probeTimer'].sort(),
+      [
+        'collectionPlan', 'collectRuns', 'collectScheduled', 'collectStart', 'collectStatus', 'datasetImages', 'datasetList',
+        'datasetSummary', 'health', 'ingest', 'probeBlob', 'probeEverySecond', 'probeQueue', 'probeTimer', 'searchWorker',
+      ].sort(),
     );
+    expect(host.functions.find((f) => f.name === 'collectScheduled')?.trigger).toBe('timer %COLLECT_SCHEDULE%');
+    expect(host.functions.find((f) => f.name === 'searchWorker')?.trigger).toBe('queue search-jobs');
     expect(host.functions.find((f) => f.name === 'ingest')?.trigger).toBe('blob incoming/{dataset}/{label}/{name}');
   });
 

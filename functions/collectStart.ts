@@ -1,0 +1,18 @@
+// POST /api/datasets/{dataset}/collect: start a collection run of the dataset's plan now.
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { errorResponse, ok } from '../src/api/responses';
+import { getServices } from '../src/services';
+
+export async function collectStart(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  try {
+    const { collector } = await getServices();
+    const dataset = request.params['dataset'] ?? '';
+    const { runId, queries } = await collector.startRun(dataset, 'http');
+    const statusUrl = `${new URL(request.url).origin}/api/datasets/${dataset}/collect/${runId}`;
+    return { ...ok({ runId, queries, statusUrl }, 202), headers: { location: statusUrl } };
+  } catch (error) {
+    return errorResponse(error, (message) => context.error(message));
+  }
+}
+
+app.http('collectStart', { methods: ['POST'], authLevel: 'function', route: 'datasets/{dataset}/collect', handler: collectStart });

@@ -1,0 +1,29 @@
+// GET and PUT /api/datasets/{dataset}/collection-plan: read, or validate and store, the dataset's plan.
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { errorResponse, ok } from '../src/api/responses';
+import { synthesizeQueries } from '../src/collect/plan';
+import { InvalidArgumentError } from '../src/errors';
+import { getServices } from '../src/services';
+
+export async function collectionPlan(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  try {
+    const { collector } = await getServices();
+    const dataset = request.params['dataset'] ?? '';
+    if (request.method === 'GET') {
+      const plan = await collector.loadPlan(dataset);
+      return ok({ plan, queries: synthesizeQueries(plan) });
+    }
+    let body: unknown;
+    try {
+      body = await request.json();
+    } catch {
+      throw new InvalidArgumentError('the request body must be a JSON collection plan');
+    }
+    const plan = await collector.savePlan(dataset, body);
+    return ok({ plan, queries: synthesizeQueries(plan) });
+  } catch (error) {
+    return errorResponse(error, (message) => context.error(message));
+  }
+}
+
+app.http('collectionPlan', { methods: ['GET', 'PUT'], authLevel: 'function', route: 'datasets/{dataset}/collection-plan', handler: collectionPlan });

@@ -1,0 +1,90 @@
+// `icf collect plan FILE` and `icf collect run --dataset NAME`: plans checked offline, runs through the HTTP API.
+import { readFile } from 'node:fs/promises';
+import { Presets, SingleBar } from 'cli-progress';
+import { parsePlan, synthesizeQueries } from '../collect/plan';
+import type { RunReport } from '../collect/runs';
+import { InvalidArgumentError } from '../errors';
+
+export async function readPlanFile(file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new InvalidArgumentError(`cannot read plan "${file}": ${(error as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new InvalidArgumentError(`${file} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/** Prints the queries and labels a plan makes. */
+export async function describePlan(file: string, out: NodeJS.WritableStream): Promise<void> {
+  const plan = parsePlan(await readPlanFile(file), file);
+  const queries = synthesizeQueries(plan);
+  const labels = [...new Set(queries.map((q) => q.label))];
+  out.write(
+    `${queries.length} queries, ${labels.length} labels (${labels.join(', ')}); ${plan.imagesPerQuery} images per query from ${plan.provider} (at most ${queries.length * plan.imagesPerQuery} images)\n`,
+  );
+  const width = Math.max(...queries.map((q) => q.query.length));
+  for (const q of queries) out.write(`${q.query.padEnd(width)}  -> ${q.label}\n`);
+}
+
+export interface RunOptions {
+  dataset: string;
+  baseUrl: string;
+  key?: string;
+  planFile?: string;
+  pollIntervalInMs?: number;
+  out: NodeJS.WritableStream;
+}
+
+/** Starts a run through the HTTP API (storing the plan first when given) and follows it to the end. */
+export async function runCollection(options: RunOptions): Promise<RunReport> {
+  const api = async (method: string, path: string, body?: unknown) => {
+    const url = new URL(`/api/datasets/${encodeURIComponent(options.dataset)}${path}`, options.baseUrl);
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method,
+        headers: { 'content-type': 'application/json', ...(options.key ? { 'x-functions-key': options.key } : {}) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    } catch (error) {
+      throw new Error(`cannot reach ${options.baseUrl} (${(error as Error).message}); is the app running (npm start)?`);
+    }
+    const json = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+    if (!response.ok) throw new Error(`${method} ${url.pathname}: ${response.status} ${String(json['message'] ?? response.statusText)}`);
+    return json;
+  };
+
+  if (options.planFile) await api('PUT', '/collection-plan', await readPlanFile(options.planFile));
+  const started = await api('POST', '/collect');
+  const runId = String(started['runId']);
+  const total = Number(started['queries']);
+  options.out.write(`run ${runId}: ${total} queries\n`);
+  const interactive = (options.out as NodeJS.WriteStream).isTTY === true;
+  const bar = new SingleBar(
+    { format: 'collect [{bar}] {value}/{total} queries, {downloaded} downloaded', stream: options.out as NodeJS.WriteStream, noTTYOutput: !interactive, notTTYSchedule: 5000 },
+    Presets.shades_classic,
+  );
+  bar.start(total, 0, { downloaded: 0 });
+  for (;;) {
+    const report = (await api('GET', `/collect/${encodeURIComponent(runId)}`)) as unknown as RunReport;
+    bar.update(report.queriesDone, { downloaded: report.imagesDownloaded });
+    if (report.status === 'done') {
+      bar.stop();
+      const skipped = Object.entries(report.skipped).map(([reason, count]) => `${count} ${reason}`).join(', ');
+      options.out.write(
+        `done: ${report.imagesFound} found, ${report.imagesDownloaded} downloaded${skipped ? `, skipped: ${skipped}` : ''}` +
+          `${report.queriesFailed ? `; ${report.queriesFailed} queries failed` : ''}\n`,
+      );
+      for (const failed of report.queryReports.filter((q) => q.status === 'failed')) {
+        options.out.write(`  failed: "${failed.query}": ${failed.error ?? ''}\n`);
+      }
+      return report;
+    }
+    await new Promise((resolve) => setTimeout(resolve, options.pollIntervalInMs ?? 1000));
+  }
+}

@@ -1,0 +1,272 @@
+// Collection runs: a run turns a dataset's plan into one search job per query on the search-jobs queue;
+// a worker runs one job: search, download each result safely, and drop it into incoming/{dataset}/{label}/
+// with its provenance, where ingest takes over.
+import { createHash } from 'node:crypto';
+import type { ContainerClient } from '@azure/storage-blob';
+import type { QueueClient } from '@azure/storage-queue';
+import type { CollectSettings } from '../config';
+import { InvalidArgumentError, NotFoundError } from '../errors';
+import { isStatus } from '../dataset/catalog';
+import { assertDatasetName } from '../dataset/names';
+import { parsePlan, synthesizeQueries, type CollectionPlan } from './plan';
+import type { QueryReport, RunRecord, RunReport, RunStore, RunTrigger, SkippedResult } from './runs';
+import {
+  DownloadRefusedError,
+  SearchProviderError,
+  type DownloadedImage,
+  type DownloadOptions,
+  type ImageResult,
+  type ImageSearchProvider,
+  type SearchFilters,
+} from './types';
+
+export const CONFIG_CONTAINER = 'config';
+export const SEARCH_JOBS_QUEUE = 'search-jobs';
+const PLAN_FILE = 'collection.json';
+
+/** One query of one run: the message on the search-jobs queue. */
+export interface SearchJob {
+  dataset: string;
+  runId: string;
+  index: number;
+  query: string;
+  label: string;
+  provider: CollectionPlan['provider'];
+  count: number;
+  filters: SearchFilters;
+}
+
+export interface CollectorLogger {
+  info(message: string): void;
+  warn(message: string): void;
+}
+
+export interface CollectorOptions {
+  config: ContainerClient;
+  incoming: ContainerClient;
+  jobs: QueueClient;
+  runs: RunStore;
+  settings: CollectSettings;
+  /** The provider a plan names; throws a ConfigurationError when its settings are missing. */
+  provider(name: CollectionPlan['provider']): ImageSearchProvider;
+  download(url: string, options: DownloadOptions): Promise<DownloadedImage>;
+  logger?: CollectorLogger;
+}
+
+export class Collector {
+  readonly #options: CollectorOptions;
+  readonly #logger: CollectorLogger;
+
+  constructor(options: CollectorOptions) {
+    this.#options = options;
+    this.#logger = options.logger ?? { info: () => undefined, warn: () => undefined };
+  }
+
+  async ensureStorage(): Promise<void> {
+    await Promise.all([
+      this.#options.config.createIfNotExists(),
+      this.#options.incoming.createIfNotExists(),
+      this.#options.jobs.createIfNotExists(),
+      this.#options.runs.ensureTable(),
+    ]);
+  }
+
+  /** Validates and stores a dataset's plan; returns it as parsed. */
+  async savePlan(dataset: string, json: unknown): Promise<CollectionPlan> {
+    assertDatasetName(dataset);
+    const plan = parsePlan(json, `collection plan for "${dataset}"`);
+    const body = JSON.stringify(json, null, 2);
+    await this.#options.config
+      .getBlockBlobClient(`${dataset}/${PLAN_FILE}`)
+      .upload(body, Buffer.byteLength(body), { blobHTTPHeaders: { blobContentType: 'application/json' } });
+    return plan;
+  }
+
+  async loadPlan(dataset: string): Promise<CollectionPlan> {
+    assertDatasetName(dataset);
+    const blobName = `${dataset}/${PLAN_FILE}`;
+    let text: string;
+    try {
+      text = (await this.#options.config.getBlockBlobClient(blobName).downloadToBuffer()).toString('utf8');
+    } catch (error) {
+      if (isStatus(error, 404)) throw new NotFoundError(`dataset "${dataset}" has no collection plan (${CONFIG_CONTAINER}/${blobName})`);
+      throw error;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (error) {
+      throw new InvalidArgumentError(`${CONFIG_CONTAINER}/${blobName} is not valid JSON: ${(error as Error).message}`);
+    }
+    return parsePlan(json, `${CONFIG_CONTAINER}/${blobName}`);
+  }
+
+  /** Datasets that have a plan blob. */
+  async listPlannedDatasets(): Promise<string[]> {
+    const datasets: string[] = [];
+    for await (const blob of this.#options.config.listBlobsFlat()) {
+      const [dataset, file, ...rest] = blob.name.split('/');
+      if (dataset && file === PLAN_FILE && rest.length === 0) datasets.push(dataset);
+    }
+    return datasets.sort();
+  }
+
+  /** Starts a run of the dataset's plan: one job per query on the search-jobs queue. */
+  async startRun(dataset: string, trigger: RunTrigger): Promise<{ runId: string; queries: number }> {
+    const plan = await this.loadPlan(dataset);
+    // Resolving the provider now reports missing settings to the caller instead of in every job.
+    this.#options.provider(plan.provider);
+    const queries = synthesizeQueries(plan);
+    const runs = this.#options.runs;
+    const runId = runs.newRunId();
+    await runs.createRun({
+      dataset,
+      runId,
+      trigger,
+      provider: plan.provider,
+      queries: queries.length,
+      imagesPerQuery: plan.imagesPerQuery,
+      startedAt: new Date().toISOString(),
+    });
+    for (const [index, planned] of queries.entries()) {
+      const job: SearchJob = {
+        dataset,
+        runId,
+        index,
+        query: planned.query,
+        label: planned.label,
+        provider: plan.provider,
+        count: plan.imagesPerQuery,
+        filters: plan.filters,
+      };
+      // The Functions host reads queue messages as base64 (host.json messageEncoding).
+      await this.#options.jobs.sendMessage(Buffer.from(JSON.stringify(job)).toString('base64'));
+    }
+    this.#logger.info(`collect: run ${runId} of "${dataset}" started with ${queries.length} queries (${plan.provider})`);
+    return { runId, queries: queries.length };
+  }
+
+  listRuns(dataset: string): Promise<RunRecord[]> {
+    assertDatasetName(dataset);
+    return this.#options.runs.listRuns(dataset);
+  }
+
+  getRun(dataset: string, runId: string): Promise<RunReport> {
+    assertDatasetName(dataset);
+    return this.#options.runs.getReport(dataset, runId);
+  }
+
+  /**
+   * Runs one search job. Failures that a retry cannot fix (a bad key or endpoint), and any failure on the
+   * last allowed try, are recorded in the run's report; other failures throw so that the queue retries.
+   */
+  async runJob(input: unknown, options: { isLastAttempt: boolean }): Promise<QueryReport> {
+    const job = parseJob(input);
+    const report: QueryReport = {
+      index: job.index,
+      query: job.query,
+      label: job.label,
+      status: 'done',
+      found: 0,
+      downloaded: 0,
+      skipped: {},
+      skippedDetails: [],
+      finishedAt: '',
+    };
+    try {
+      const provider = this.#options.provider(job.provider);
+      const { results } = await provider.search({ query: job.query, count: job.count, filters: job.filters });
+      report.found = results.length;
+      await this.#fetchAll(job, results, report);
+    } catch (error) {
+      const permanent = error instanceof SearchProviderError && error.statusCode !== undefined && error.statusCode < 500 && error.statusCode !== 429;
+      if (!permanent && !options.isLastAttempt) throw error;
+      Object.assign(report, { status: 'failed', error: (error as Error).message });
+    }
+    report.finishedAt = new Date().toISOString();
+    await this.#options.runs.recordQuery(job.dataset, job.runId, report);
+    this.#logger.info(
+      `collect: "${job.query}" ${report.status}: ${report.found} found, ${report.downloaded} downloaded, ${Object.values(report.skipped).reduce((a, b) => a + b, 0)} skipped`,
+    );
+    return report;
+  }
+
+  async #fetchAll(job: SearchJob, results: ImageResult[], report: QueryReport): Promise<void> {
+    let next = 0;
+    const worker = async () => {
+      while (next < results.length) {
+        const result = results[next++]!;
+        try {
+          await this.#fetchOne(job, result);
+          report.downloaded += 1;
+        } catch (error) {
+          if (!(error instanceof DownloadRefusedError)) throw error;
+          report.skipped[error.reason] = (report.skipped[error.reason] ?? 0) + 1;
+          const detail: SkippedResult = { url: result.contentUrl, reason: error.reason, message: error.message };
+          report.skippedDetails.push(detail);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: this.#options.settings.download.concurrency }, worker));
+  }
+
+  async #fetchOne(job: SearchJob, result: ImageResult): Promise<void> {
+    const runs = this.#options.runs;
+    if (await runs.wasDownloaded(job.dataset, result.contentUrl)) {
+      throw new DownloadRefusedError('already-downloaded', `${result.contentUrl} was downloaded into "${job.dataset}" before`);
+    }
+    const content = result.content ?? (await this.#options.download(result.contentUrl, this.#options.settings.download)).content;
+    const blobName = `${job.dataset}/${job.label}/${blobFileName(job.provider, result)}`;
+    await this.#options.incoming.getBlockBlobClient(blobName).uploadData(content, { metadata: provenance(job, result) });
+    await runs.markDownloaded(job.dataset, result.contentUrl, blobName);
+  }
+}
+
+/** The same URL always lands at the same name: a repeated download replaces, never multiplies. */
+function blobFileName(provider: string, result: ImageResult): string {
+  const digest = createHash('sha256').update(result.contentUrl).digest('hex').slice(0, 20);
+  const extension = ({ jpeg: 'jpg', jpg: 'jpg', png: 'png', gif: 'gif', webp: 'webp', bmp: 'bmp', tiff: 'tif', avif: 'avif' } as Record<string, string>)[
+    (result.encodingFormat ?? '').toLowerCase()
+  ];
+  return `${provider}-${digest}${extension ? `.${extension}` : ''}`;
+}
+
+/** Search provenance as blob metadata (ingest records it in the catalog). Values are ASCII: URLs stay encoded. */
+function provenance(job: SearchJob, result: ImageResult): Record<string, string> {
+  const fields: Record<string, string | undefined> = {
+    source: 'search',
+    provider: job.provider,
+    query: job.query,
+    run_id: job.runId,
+    content_url: result.contentUrl,
+    host_page_url: result.hostPageUrl,
+    image_id: result.imageId,
+    license_filter: job.filters.license ?? [job.filters.requireCommercialUse ? 'commercial' : '', job.filters.requireModification ? 'modification' : ''].filter(Boolean).join(','),
+    license: result.license,
+    license_url: result.licenseUrl,
+    creator: result.creator,
+    attribution: result.attribution,
+  };
+  return Object.fromEntries(
+    Object.entries(fields)
+      .filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== '')
+      .map(([key, value]) => [key, encodeURI(value).slice(0, 2000)]),
+  );
+}
+
+function parseJob(input: unknown): SearchJob {
+  const job = input as Partial<SearchJob> | null;
+  if (
+    !job ||
+    typeof job.dataset !== 'string' ||
+    typeof job.runId !== 'string' ||
+    typeof job.index !== 'number' ||
+    typeof job.query !== 'string' ||
+    typeof job.label !== 'string' ||
+    typeof job.provider !== 'string' ||
+    typeof job.count !== 'number'
+  ) {
+    throw new InvalidArgumentError(`not a search job: ${JSON.stringify(input)?.slice(0, 200)}`);
+  }
+  return { ...(job as SearchJob), filters: job.filters ?? {} };
+}

@@ -1,0 +1,214 @@
+// Collection end to end on the local host: a scheduled run against a fake Bing v7 service fills the catalog
+// with deduplicated, split images carrying provenance; a second run fetches nothing twice; the offline
+// provider runs the same path with no network; and the SSRF guard refuses loopback and metadata targets.
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunReport } from '../../src/collect/runs';
+import { startLocalHost, type RunningHost } from '../../src/host/localHost';
+import { createServices, type Services } from '../../src/services';
+import { startTestStorage, type TestStorage } from '../support/azurite';
+import { startFakeBing, type FakeBing, type FakeImage } from '../support/fakeBing';
+import { noiseImage } from '../support/images';
+
+const projectRoot = path.resolve(__dirname, '..', '..');
+const functionFiles = readdirSync(path.join(projectRoot, 'functions'))
+  .filter((name) => name.endsWith('.ts'))
+  .map((name) => path.join(projectRoot, 'functions', name));
+
+let storage: TestStorage;
+let bing: FakeBing;
+let host: RunningHost;
+let services: Services;
+const images = new Map<string, FakeImage[]>();
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutInMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutInMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+async function api<T>(method: string, route: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const response = await fetch(`${host.url}/api/${route}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: response.status, body: (await response.json()) as T };
+}
+
+async function finishedRun(dataset: string, runId: string): Promise<RunReport> {
+  return waitFor(`run ${runId}`, async () => {
+    const { body } = await api<RunReport>('GET', `datasets/${dataset}/collect/${runId}`);
+    return body.status === 'done' ? body : undefined;
+  });
+}
+
+async function catalogTotal(dataset: string): Promise<number> {
+  const stats = await services.catalog.getStats(dataset);
+  return stats ? Object.values(stats.images).reduce((a, b) => a + b, 0) : 0;
+}
+
+beforeAll(async () => {
+  storage = await startTestStorage();
+  // Each query finds 6 distinct photos; "striped shirt" also finds a byte copy of one "dotted shirt"
+  // photo, an HTML error page served as a JPEG, and an image over the download size limit.
+  for (const [q, query] of ['striped shirt', 'dotted shirt'].entries()) {
+    const list: FakeImage[] = [];
+    for (let i = 0; i < 6; i++) list.push({ id: `q${q}-${i}`, bytes: await noiseImage(40_000 + q * 100 + i), width: 160, height: 120 });
+    images.set(query, list);
+  }
+  images.get('striped shirt')!.push(
+    { id: 'copy', bytes: images.get('dotted shirt')![0]!.bytes, width: 160, height: 120 },
+    { id: 'error-page', bytes: Buffer.from('<!DOCTYPE html><html><body>Forbidden</body></html>'), width: 160, height: 120, encodingFormat: 'jpeg' },
+    // A real JPEG with 700 kB of trailing bytes: over the limit, whatever the picture.
+    { id: 'huge', bytes: Buffer.concat([await noiseImage(49_999), randomBytes(700_000)]), width: 160, height: 120 },
+  );
+  bing = await startFakeBing({ catalog: (query) => images.get(query) ?? [] });
+
+  Object.assign(process.env, {
+    AzureWebJobsStorage: storage.azurite.connectionString,
+    COLLECT_SCHEDULE: '0 0 3 * * *',
+    BING_SEARCH_ENDPOINT: bing.endpoint,
+    BING_SEARCH_KEY: bing.key,
+    COLLECT_ALLOW_PRIVATE_ADDRESSES: 'true',
+    COLLECT_DOWNLOAD_MAX_BYTES: '600000',
+  });
+  services = await createServices();
+  await services.collector.savePlan('shirts', {
+    dimensions: { item: ['shirt'], attribute: ['striped', 'dotted'] },
+    template: '{attribute} {item}',
+    labelFrom: 'attribute',
+    imagesPerQuery: 20,
+    filters: { imageType: 'Photo', safeSearch: 'Strict', market: 'en-US' },
+  });
+  // The timer's next occurrence passed while the host was down: it fires as past due right at start.
+  const hosts = storage.clients.blobs.getContainerClient('azure-webjobs-hosts');
+  await hosts.createIfNotExists();
+  const hourAgo = new Date(Date.now() - 3600_000).toISOString();
+  const status = JSON.stringify({ Last: hourAgo, Next: hourAgo, LastUpdated: hourAgo });
+  await hosts.getBlockBlobClient('timers/collect-test/collectScheduled/status').upload(status, status.length);
+
+  host = await startLocalHost({
+    projectRoot,
+    functionFiles,
+    loadModule: (file) => import(file),
+    httpPort: 0,
+    hostId: 'collect-test',
+    blobScanIntervalInMs: 200,
+    logger: { log: () => undefined },
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await host?.stop();
+  await bing?.close();
+  await storage?.azurite.close();
+});
+
+describe('a scheduled run against a Bing v7 service', () => {
+  it('fills the catalog with deduplicated, split images carrying their provenance', async () => {
+    const runs = await waitFor('the scheduled run', async () => {
+      const { body } = await api<{ runs: { runId: string; trigger: string }[] }>('GET', 'datasets/shirts/collect');
+      return body.runs.length > 0 ? body.runs : undefined;
+    });
+    expect(runs[0]).toMatchObject({ trigger: 'schedule', provider: 'bing' });
+    const report = await finishedRun('shirts', runs[0]!.runId);
+    expect(report).toMatchObject({ queries: 2, queriesDone: 2, queriesFailed: 0, imagesFound: 15, imagesDownloaded: 13 });
+    expect(report.skipped).toEqual({ 'not-an-image': 1, 'too-large': 1 });
+    const striped = report.queryReports.find((q) => q.query === 'striped shirt')!;
+    expect(striped.skippedDetails.map((d) => d.reason).sort()).toEqual(['not-an-image', 'too-large']);
+    // The filters reached the service through the SDK.
+    expect(bing.searchRequests()[0]!.query).toMatchObject({ q: 'striped shirt', imageType: 'Photo', safeSearch: 'Strict', mkt: 'en-US' });
+
+    await waitFor('13 images in the catalog', async () => ((await catalogTotal('shirts')) === 13 ? true : undefined));
+    const stats = (await services.catalog.getStats('shirts'))!;
+    expect(stats.images).toEqual({ accepted: 12, duplicate: 1, nearDuplicate: 0, rejected: 0 });
+    expect(stats.labels).toEqual({ striped: { train: 5, test: 1 }, dotted: { train: 5, test: 1 } });
+    const listed = await services.catalog.listImages('shirts', { status: 'accepted', label: 'striped', pageSize: 100 });
+    expect(listed.images[0]!.provenance).toMatchObject({
+      source: 'search',
+      provider: 'bing',
+      query: encodeURI('striped shirt'),
+      run_id: runs[0]!.runId,
+      content_url: expect.stringContaining(bing.endpoint),
+      image_id: expect.any(String),
+    });
+  });
+
+  it('does not fetch a URL it already downloaded into the dataset', async () => {
+    const downloadsBefore = bing.requests.filter((r) => r.path.startsWith('/images/')).length;
+    const started = await api<{ runId: string; queries: number }>('POST', 'datasets/shirts/collect');
+    expect(started.status).toBe(202);
+    const report = await finishedRun('shirts', started.body.runId);
+    expect(report.imagesDownloaded).toBe(0);
+    expect(report.skipped['already-downloaded']).toBe(13);
+    const downloadsAfter = bing.requests.filter((r) => r.path.startsWith('/images/')).length;
+    expect(downloadsAfter - downloadsBefore).toBe(2); // only the two that were refused before are tried again
+  });
+
+  it('reports a plan-less dataset and a bad plan with 4xx and a message', async () => {
+    const missing = await api<{ message: string }>('POST', 'datasets/no-plan-here/collect');
+    expect(missing.status).toBe(404);
+    expect(missing.body.message).toMatch(/no collection plan/);
+    const bad = await api<{ message: string }>('PUT', 'datasets/shirts/collection-plan', { dimensions: { item: ['x'] }, template: '{item}', labelFrom: 'colour' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.message).toMatch(/labelFrom: "colour" is not a dimension/);
+  });
+});
+
+describe('the offline provider', () => {
+  it('runs the whole path with no network, started from the CLI', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'icf-plan-'));
+    const planFile = path.join(dir, 'plan.json');
+    await writeFile(
+      planFile,
+      JSON.stringify({
+        dimensions: { item: ['t-shirt', 'hoodie'], attribute: ['striped', 'dotted', 'leopard'] },
+        template: '{attribute} {item}',
+        labelFrom: 'attribute',
+        imagesPerQuery: 4,
+        provider: 'offline',
+      }),
+    );
+    const { stdout } = await promisify(execFile)(process.execPath, [
+      path.join(projectRoot, 'bin', 'icf.js'), 'collect', 'run', '--dataset', 'demo-offline', '--plan', planFile, '--url', host.url,
+    ]);
+    expect(stdout).toMatch(/run .*: 6 queries/);
+    expect(stdout).toMatch(/done: 24 found, 24 downloaded/);
+    await waitFor('24 offline images in the catalog', async () => ((await catalogTotal('demo-offline')) === 24 ? true : undefined));
+    const stats = (await services.catalog.getStats('demo-offline'))!;
+    expect(Object.keys(stats.labels).sort()).toEqual(['dotted', 'leopard', 'striped']);
+    expect(stats.images.rejected).toBe(0);
+    for (const counts of Object.values(stats.labels)) expect(counts.test).toBeGreaterThanOrEqual(1);
+  }, 120_000);
+});
+
+describe('the SSRF guard', () => {
+  it('refuses results that point at loopback or the metadata address, and reports them', async () => {
+    const guarded = await createServices({ ...process.env, COLLECT_ALLOW_PRIVATE_ADDRESSES: 'false', COLLECT_DOWNLOAD_TIMEOUT_MS: '3000' });
+    images.set('leopard vest', [
+      { id: 'metadata', bytes: await noiseImage(1), width: 160, height: 120, contentUrl: 'http://169.254.169.254/latest/meta-data/iam/security-credentials/' },
+      { id: 'loopback', bytes: await noiseImage(2), width: 160, height: 120 },
+    ]);
+    const report = await guarded.collector.runJob(
+      { dataset: 'guarded', runId: 'r1', index: 0, query: 'leopard vest', label: 'leopard', provider: 'bing', count: 10, filters: {} },
+      { isLastAttempt: true },
+    );
+    expect(report).toMatchObject({ status: 'done', found: 2, downloaded: 0, skipped: { 'blocked-address': 2 } });
+    expect(report.skippedDetails.map((d) => d.url).sort()).toEqual([
+      expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/images\/loopback/),
+      'http://169.254.169.254/latest/meta-data/iam/security-credentials/',
+    ]);
+    expect(bing.requests.some((r) => r.path.includes('loopback'))).toBe(false);
+  });
+});

@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { parsePlan, synthesizeQueries } from '../../src/collect/plan';
+import { InvalidArgumentError } from '../../src/errors';
+
+const clothing = {
+  dimensions: {
+    item: ['blouse', 'hoodie', 'pullover', 'sweater', 'shirt', 't-shirt', 'vest'],
+    attribute: ['striped', 'dotted', 'leopard'],
+  },
+  template: '{attribute} {item}',
+  labelFrom: 'attribute',
+};
+
+describe('collection plans', () => {
+  it('synthesises the 7 x 3 example into 21 queries labelled by attribute', () => {
+    const plan = parsePlan(clothing);
+    expect(plan).toMatchObject({ imagesPerQuery: 50, provider: 'bing', filters: { imageType: 'Photo', safeSearch: 'Strict' } });
+    const queries = synthesizeQueries(plan);
+    expect(queries).toHaveLength(21);
+    expect(queries[0]).toEqual({ query: 'striped blouse', label: 'striped', terms: { item: 'blouse', attribute: 'striped' } });
+    expect(queries.find((q) => q.query === 'leopard t-shirt')?.label).toBe('leopard');
+    expect(new Set(queries.map((q) => q.label))).toEqual(new Set(['striped', 'dotted', 'leopard']));
+    expect(new Set(queries.map((q) => q.query)).size).toBe(21);
+  });
+
+  it('labels by item, or by both dimensions joined with "-"', () => {
+    expect(new Set(synthesizeQueries(parsePlan({ ...clothing, labelFrom: 'item' })).map((q) => q.label)).size).toBe(7);
+    const both = synthesizeQueries(parsePlan({ ...clothing, labelFrom: ['attribute', 'item'] }));
+    expect(both.map((q) => q.label)).toContain('leopard-t-shirt');
+    expect(new Set(both.map((q) => q.label)).size).toBe(21);
+  });
+
+  it('takes one dimension, or three', () => {
+    expect(synthesizeQueries(parsePlan({ dimensions: { animal: ['cat', 'dog'] }, template: '{animal} photo', labelFrom: 'animal' }))).toHaveLength(2);
+    const three = parsePlan({ dimensions: { a: ['x', 'y'], b: ['p', 'q'], c: ['1', '2', '3'] }, template: '{a} {b} {c}', labelFrom: ['c'] });
+    expect(synthesizeQueries(three)).toHaveLength(12);
+  });
+
+  it.each([
+    [{ ...clothing, labelFrom: 'colour' }, /labelFrom: "colour" is not a dimension/],
+    [{ ...clothing, template: '{pattern} {item}' }, /template: \{pattern\} is not a dimension/],
+    [{ ...clothing, template: '{item}' }, /template: dimension "attribute" is not used/],
+    [{ ...clothing, imagesPerQuery: 0 }, /imagesPerQuery/],
+    [{ ...clothing, provider: 'google' }, /provider/],
+    [{ ...clothing, filters: { safeSearch: 'Maybe' } }, /filters\.safeSearch/],
+    [{ ...clothing, filters: { market: 'english' } }, /filters\.market: must be a market code/],
+    [{ ...clothing, filters: { colour: 'red' } }, /filters/],
+    [{ ...clothing, dimensions: { item: [], attribute: ['a'] } }, /dimensions\.item: needs at least one term/],
+    [{ ...clothing, dimensions: { item: ['a', 'a'], attribute: ['b'] } }, /dimensions\.item: "a" appears twice/],
+    [{ ...clothing, dimensions: { item: ['shirt'], attribute: ['../etc'] } }, /labelFrom: label "\.\.\/etc" is invalid/],
+    [{ ...clothing, extra: true }, /extra/],
+    ['not an object', /expected object/],
+  ])('names the bad field: %#', (json, message) => {
+    expect(() => parsePlan(json)).toThrow(InvalidArgumentError);
+    expect(() => parsePlan(json)).toThrow(message);
+  });
+});
