@@ -81,3 +81,23 @@ describe('icf upload', () => {
     expect(result.stderr).toMatch(/dataset name "Bad Name" is invalid/);
   });
 });
+
+describe('icf collect plan', () => {
+  it('prints the queries and labels a plan makes', async () => {
+    const result = await icfRun(['collect', 'plan', path.resolve(__dirname, '..', '..', 'examples', 'clothing-bing.json')]);
+    expect(result.code).toBe(0);
+    const lines = result.stdout.trim().split('\n');
+    expect(lines[0]).toBe('21 queries, 3 labels (striped, dotted, leopard); 50 images per query from bing (at most 1050 images)');
+    expect(lines).toHaveLength(22);
+    expect(lines.some((line) => /^leopard t-shirt +-> leopard$/.test(line))).toBe(true);
+  });
+
+  it('names the bad field of an invalid plan', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'icf-plan-'));
+    const file = path.join(dir, 'bad.json');
+    await writeFile(file, JSON.stringify({ dimensions: { item: ['shirt'] }, template: '{item}', labelFrom: 'item', imagesPerQuery: -1 }));
+    const result = await icfRun(['collect', 'plan', file]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/imagesPerQuery/);
+  });
+});
