@@ -6,7 +6,7 @@ import type { ContainerClient } from '@azure/storage-blob';
 import type { QueueClient } from '@azure/storage-queue';
 import type { CollectSettings } from '../config';
 import { InvalidArgumentError, NotFoundError } from '../errors';
-import { isStatus } from '../dataset/catalog';
+import { isStatus } from '../storage/tables';
 import { assertDatasetName } from '../dataset/names';
 import { parsePlan, synthesizeQueries, type CollectionPlan } from './plan';
 import type { QueryReport, RunRecord, RunReport, RunStore, RunTrigger, SkippedResult } from './runs';

@@ -4,7 +4,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { odata, type TableClient } from '@azure/data-tables';
 import { NotFoundError } from '../errors';
-import { isStatus } from '../dataset/catalog';
+import { ensureTable, isStatus } from '../storage/tables';
 
 export const RUNS_TABLE = 'collectruns';
 /** Skipped results kept per query in its row, with their reasons (the counts cover all). */
@@ -51,30 +51,19 @@ export interface RunReport extends RunRecord {
   queryReports: QueryReport[];
 }
 
-interface QueryRow {
+/** A query's report as a table row: the structured fields as JSON text. */
+type QueryRow = Omit<QueryReport, 'skipped' | 'skippedDetails'> & {
   partitionKey: string;
   rowKey: string;
-  index: number;
-  query: string;
-  label: string;
-  status: 'done' | 'failed';
-  found: number;
-  downloaded: number;
   skipped: string;
   skippedDetails: string;
-  error?: string;
-  finishedAt: string;
-}
+};
 
 export class RunStore {
   constructor(private readonly table: TableClient) {}
 
-  async ensureTable(): Promise<void> {
-    try {
-      await this.table.createTable();
-    } catch (error) {
-      if (!isStatus(error, 409)) throw error;
-    }
+  ensureTable(): Promise<void> {
+    return ensureTable(this.table);
   }
 
   newRunId(): string {

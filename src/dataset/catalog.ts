@@ -3,7 +3,8 @@
 // image, claim its hash and update the counts, all or nothing; the statistics row's ETag serialises
 // concurrent ingests of a dataset (optimistic concurrency).
 import { createHash } from 'node:crypto';
-import { RestError, TableClient, TableTransaction, odata, type TableEntityResult } from '@azure/data-tables';
+import { TableClient, TableTransaction, odata, type TableEntityResult } from '@azure/data-tables';
+import { ensureTable, isStatus } from '../storage/tables';
 import { InvalidArgumentError, NotFoundError } from '../errors';
 import type { LabelCounts, Split } from './split';
 
@@ -151,12 +152,8 @@ export class CatalogConflictError extends Error {
 export class Catalog {
   constructor(private readonly table: TableClient) {}
 
-  async ensureTable(): Promise<void> {
-    try {
-      await this.table.createTable();
-    } catch (error) {
-      if (!isStatus(error, 409)) throw error;
-    }
+  ensureTable(): Promise<void> {
+    return ensureTable(this.table);
   }
 
   async getImage(dataset: string, imageId: string): Promise<{ record: ImageRecord; etag: string } | undefined> {
@@ -351,8 +348,4 @@ function toStatsEntity(stats: DatasetStats): StatsEntity {
 
 function sha256Hex(text: string): string {
   return createHash('sha256').update(text).digest('hex');
-}
-
-export function isStatus(error: unknown, status: number): boolean {
-  return error instanceof RestError && error.statusCode === status;
 }

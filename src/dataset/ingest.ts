@@ -11,8 +11,8 @@ import {
   imageIdFor,
   imageIdForBlob,
   INVALID_DATASET_PARTITION,
-  isStatus,
 } from './catalog';
+import { isStatus } from '../storage/tables';
 import { DatasetStates, type DatasetState } from './datasetState';
 import { KeyedMutex } from './keyedMutex';
 import { dhashFromPixels, relativeDistance } from './dhash';
