@@ -1,41 +1,13 @@
 // The Bing provider through the real SDK (and ms-rest-js's HTTP stack) against the fake v7 service on loopback.
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BingImageSearchProvider } from '../../src/collect/providers/bing';
-import type { RetryOptions } from '../../src/collect/providers/retry';
-import { SearchProviderError, type SearchRequest } from '../../src/collect/types';
+import { SearchProviderError } from '../../src/collect/types';
 import { BING_SEARCH_PATH, startFakeBing, type FakeBing, type FakeImage } from '../support/fakeBing';
-
-/** Bytes that start like a JPEG (enough for the fake to call them jpeg) and differ per id. */
-function fakeJpeg(id: string): Buffer {
-  return Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.from(id)]);
-}
+import { closedOrigin, startRecordingServer } from '../support/fakeHttp';
+import { fakeJpeg, recordingRetry, searchRequest } from '../support/searchProviders';
 
 function catalogOf(n: number, prefix = 'img'): FakeImage[] {
   return Array.from({ length: n }, (_, i) => ({ id: `${prefix}${i}`, bytes: fakeJpeg(`${prefix}${i}`), width: 400 + i, height: 300 }));
-}
-
-/** Records the waits instead of sleeping; jitter pinned so delays are exact. */
-function recordingRetry(overrides: Partial<RetryOptions> = {}): { retry: RetryOptions; waits: number[] } {
-  const waits: number[] = [];
-  return {
-    waits,
-    retry: {
-      maxRetries: 3,
-      baseDelayInMs: 100,
-      maxDelayInMs: 5_000,
-      random: () => 1,
-      sleep: async (ms) => {
-        waits.push(ms);
-      },
-      ...overrides,
-    },
-  };
-}
-
-function request(query: string, count: number, filters: SearchRequest['filters'] = {}): SearchRequest {
-  return { query, count, filters };
 }
 
 let fake: FakeBing;
@@ -52,7 +24,7 @@ describe('BingImageSearchProvider paging', () => {
   it('pages with count and offset until the count is reached, through the SDK path and key header', async () => {
     const provider = new BingImageSearchProvider({ endpoint: fake.endpoint, key: fake.key, pageSize: 35, retry: recordingRetry().retry });
 
-    const response = await provider.search(request('red apples', 50));
+    const response = await provider.search(searchRequest('red apples', 50));
 
     expect(response.results).toHaveLength(50);
     expect(response.totalEstimatedMatches).toBe(80);
@@ -84,7 +56,7 @@ describe('BingImageSearchProvider paging', () => {
     fake.setCatalog(() => catalogOf(20));
     const provider = new BingImageSearchProvider({ endpoint: fake.endpoint, key: fake.key, pageSize: 35 });
 
-    const response = await provider.search(request('pears', 50));
+    const response = await provider.search(searchRequest('pears', 50));
 
     expect(response.results.map((r) => r.imageId)).toEqual(catalogOf(20).map((i) => i.id));
     // The second page comes back empty, which ends the search.
@@ -101,9 +73,9 @@ describe('BingImageSearchProvider paging', () => {
     fake.setCatalog(() => catalogOf(200));
     const provider = new BingImageSearchProvider({ endpoint: fake.endpoint, key: fake.key });
 
-    expect((await provider.search(request('plums', 0))).results).toEqual([]);
+    expect((await provider.search(searchRequest('plums', 0))).results).toEqual([]);
     expect(fake.searchRequests()).toHaveLength(0);
-    const response = await provider.search(request('plums', 160));
+    const response = await provider.search(searchRequest('plums', 160));
     expect(response.results).toHaveLength(160);
     expect(fake.searchRequests().map((r) => [r.query['count'], r.query['offset']])).toEqual([
       ['150', '0'],
@@ -116,7 +88,7 @@ describe('BingImageSearchProvider paging', () => {
     fake.setCatalog(() => [...images, { ...images[2]!, id: 'again', contentUrl: `${fake.endpoint}/images/img2.jpg` }, ...catalogOf(5, 'more')]);
     const provider = new BingImageSearchProvider({ endpoint: fake.endpoint, key: fake.key, pageSize: 8 });
 
-    const response = await provider.search(request('figs', 15));
+    const response = await provider.search(searchRequest('figs', 15));
 
     expect(response.results).toHaveLength(15);
     expect(new Set(response.results.map((r) => r.contentUrl)).size).toBe(15);
@@ -130,7 +102,7 @@ describe('BingImageSearchProvider paging', () => {
     ]);
     const provider = new BingImageSearchProvider({ endpoint: fake.endpoint, key: fake.key });
 
-    const response = await provider.search(request('anything', 5));
+    const response = await provider.search(searchRequest('anything', 5));
 
     expect(response.results.map((r) => r.contentUrl)).toEqual(['http://169.254.169.254/latest/meta-data/', 'http://127.0.0.1:1/secret.jpg']);
   });
@@ -141,7 +113,7 @@ describe('BingImageSearchProvider filters', () => {
     const provider = new BingImageSearchProvider({ endpoint: fake.endpoint, key: fake.key });
 
     const response = await provider.search(
-      request('cats', 10, {
+      searchRequest('cats', 10, {
         imageType: 'Photo',
         safeSearch: 'Strict',
         license: 'ShareCommercially',
@@ -170,13 +142,13 @@ describe('BingImageSearchProvider filters', () => {
 
   it('leaves unset filters off the query string', async () => {
     const provider = new BingImageSearchProvider({ endpoint: fake.endpoint, key: fake.key });
-    await provider.search(request('dogs', 3));
+    await provider.search(searchRequest('dogs', 3));
     expect(Object.keys(fake.searchRequests()[0]!.query).sort()).toEqual(['count', 'offset', 'q']);
   });
 
   it('reports a filter value the service rejects, naming the parameter', async () => {
     const provider = new BingImageSearchProvider({ endpoint: fake.endpoint, key: fake.key });
-    const error = await provider.search(request('dogs', 3, { imageType: 'Bogus' })).catch((e: unknown) => e);
+    const error = await provider.search(searchRequest('dogs', 3, { imageType: 'Bogus' })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SearchProviderError);
     expect((error as SearchProviderError).statusCode).toBe(400);
     expect((error as Error).message).toContain('rejected the request (HTTP 400: InvalidRequest/ParameterInvalidValue');
@@ -189,7 +161,7 @@ describe('BingImageSearchProvider errors', () => {
   it('says BING_SEARCH_KEY is wrong for the endpoint on 401, without retrying', async () => {
     const provider = new BingImageSearchProvider({ endpoint: fake.endpoint, key: 'not-the-key', retry: recordingRetry().retry });
 
-    const error = await provider.search(request('cats', 5)).catch((e: unknown) => e);
+    const error = await provider.search(searchRequest('cats', 5)).catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(SearchProviderError);
     expect((error as SearchProviderError).statusCode).toBe(401);
@@ -201,7 +173,7 @@ describe('BingImageSearchProvider errors', () => {
   it('says the key is wrong (or out of quota) on 403', async () => {
     fake.failNext(1, { kind: 'forbidden' });
     const provider = new BingImageSearchProvider({ endpoint: fake.endpoint, key: fake.key, retry: recordingRetry().retry });
-    const error = await provider.search(request('cats', 5)).catch((e: unknown) => e);
+    const error = await provider.search(searchRequest('cats', 5)).catch((e: unknown) => e);
     expect((error as SearchProviderError).statusCode).toBe(403);
     expect((error as Error).message).toContain('BING_SEARCH_KEY is wrong for the endpoint');
     expect((error as Error).message).toContain('quota');
@@ -210,23 +182,22 @@ describe('BingImageSearchProvider errors', () => {
 
   it('says BING_SEARCH_ENDPOINT is wrong on 404 and shows the URL the SDK built', async () => {
     // Some other web server: it knows nothing of /bing/v7.0 and answers 404 with a page, not JSON.
-    const other = http.createServer((_req, res) => {
+    const other = await startRecordingServer((_req, res) => {
       res.writeHead(404, { 'Content-Type': 'text/html' });
       res.end('<h1>Not Found</h1>');
     });
-    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
-    const endpoint = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+    const endpoint = other.origin;
     try {
       const provider = new BingImageSearchProvider({ endpoint: `${endpoint}/`, key: fake.key, retry: recordingRetry().retry });
 
-      const error = await provider.search(request('cats', 5)).catch((e: unknown) => e);
+      const error = await provider.search(searchRequest('cats', 5)).catch((e: unknown) => e);
 
       expect(error).toBeInstanceOf(SearchProviderError);
       expect((error as SearchProviderError).statusCode).toBe(404);
       expect((error as Error).message).toContain(`answered 404 for ${endpoint}/bing/v7.0/images/search:`);
       expect((error as Error).message).toContain(`BING_SEARCH_ENDPOINT (${endpoint}) is wrong`);
     } finally {
-      await new Promise<void>((resolve) => other.close(() => resolve()));
+      await other.close();
     }
   });
 
@@ -237,9 +208,8 @@ describe('BingImageSearchProvider errors', () => {
   });
 
   it('says it could not reach the endpoint when nothing listens there', async () => {
-    const closedPort = await unusedPort();
-    const provider = new BingImageSearchProvider({ endpoint: `http://127.0.0.1:${closedPort}`, key: 'k', retry: recordingRetry().retry });
-    const error = await provider.search(request('cats', 5)).catch((e: unknown) => e);
+    const provider = new BingImageSearchProvider({ endpoint: await closedOrigin(), key: 'k', retry: recordingRetry().retry });
+    const error = await provider.search(searchRequest('cats', 5)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SearchProviderError);
     expect((error as Error).message).toMatch(/Could not reach BING_SEARCH_ENDPOINT http:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/);
   });
@@ -254,7 +224,7 @@ describe('BingImageSearchProvider errors', () => {
     const controller = new AbortController();
     controller.abort();
     const provider = new BingImageSearchProvider({ endpoint: fake.endpoint, key: fake.key });
-    await expect(provider.search({ ...request('cats', 5), signal: controller.signal })).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(provider.search({ ...searchRequest('cats', 5), signal: controller.signal })).rejects.toMatchObject({ name: 'AbortError' });
   });
 });
 
@@ -268,7 +238,7 @@ describe('BingImageSearchProvider retries', () => {
       retry: { maxRetries: 2, baseDelayInMs: 10, maxDelayInMs: 2_000 },
     });
 
-    const response = await provider.search(request('cats', 5));
+    const response = await provider.search(searchRequest('cats', 5));
 
     expect(response.results).toHaveLength(5);
     const [first, second] = fake.searchRequests();
@@ -283,7 +253,7 @@ describe('BingImageSearchProvider retries', () => {
     const { retry, waits } = recordingRetry({ random: () => 0.5 });
     const provider = new BingImageSearchProvider({ endpoint: fake.endpoint, key: fake.key, retry });
 
-    const response = await provider.search(request('cats', 5));
+    const response = await provider.search(searchRequest('cats', 5));
 
     expect(response.results).toHaveLength(5);
     expect(fake.searchRequests()).toHaveLength(4);
@@ -296,7 +266,7 @@ describe('BingImageSearchProvider retries', () => {
     const { retry, waits } = recordingRetry({ maxRetries: 2 });
     const provider = new BingImageSearchProvider({ endpoint: fake.endpoint, key: fake.key, retry });
 
-    const error = await provider.search(request('cats', 5)).catch((e: unknown) => e);
+    const error = await provider.search(searchRequest('cats', 5)).catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(SearchProviderError);
     expect((error as SearchProviderError).statusCode).toBe(503);
@@ -311,7 +281,7 @@ describe('BingImageSearchProvider retries', () => {
     const { retry, waits } = recordingRetry();
     const provider = new BingImageSearchProvider({ endpoint: fake.endpoint, key: fake.key, retry });
 
-    const error = await provider.search(request('cats', 5)).catch((e: unknown) => e);
+    const error = await provider.search(searchRequest('cats', 5)).catch((e: unknown) => e);
 
     expect((error as SearchProviderError).statusCode).toBe(429);
     expect((error as Error).message).toContain('asked to wait 120 s');
@@ -324,12 +294,12 @@ describe('BingImageSearchProvider retries', () => {
     const provider = new BingImageSearchProvider({ endpoint: fake.endpoint, key: fake.key, retry: recordingRetry({ maxRetries: 0 }).retry });
 
     fake.failNext(1, { kind: 'throttle', retryAfterSeconds: 1 });
-    const throttled = await provider.search(request('cats', 5)).catch((e: unknown) => e);
+    const throttled = await provider.search(searchRequest('cats', 5)).catch((e: unknown) => e);
     expect((throttled as Error).message).toContain('gave up after 1 try');
     expect(fake.searchRequests()).toHaveLength(1);
 
     fake.failNext(1, { kind: 'server-error' });
-    const failed = await provider.search(request('cats', 5)).catch((e: unknown) => e);
+    const failed = await provider.search(searchRequest('cats', 5)).catch((e: unknown) => e);
     expect((failed as SearchProviderError).statusCode).toBe(500);
     expect(fake.searchRequests()).toHaveLength(2);
   });
@@ -339,7 +309,7 @@ describe('BingImageSearchProvider retries', () => {
     const { retry, waits } = recordingRetry();
     const provider = new BingImageSearchProvider({ endpoint: fake.endpoint, key: fake.key, retry, timeoutInMs: 200 });
 
-    const response = await provider.search(request('cats', 5));
+    const response = await provider.search(searchRequest('cats', 5));
 
     expect(response.results).toHaveLength(5);
     expect(fake.searchRequests()).toHaveLength(2);
@@ -347,7 +317,7 @@ describe('BingImageSearchProvider retries', () => {
 
     fake.failNext(1, { kind: 'hang' });
     const impatient = new BingImageSearchProvider({ endpoint: fake.endpoint, key: fake.key, retry: recordingRetry({ maxRetries: 0 }).retry, timeoutInMs: 200 });
-    await expect(impatient.search(request('cats', 5))).rejects.toThrow(/gave up after 1 try \(last answer: no answer within 200 ms\)/);
+    await expect(impatient.search(searchRequest('cats', 5))).rejects.toThrow(/gave up after 1 try \(last answer: no answer within 200 ms\)/);
   });
 
   it('retries a dropped connection', async () => {
@@ -355,18 +325,10 @@ describe('BingImageSearchProvider retries', () => {
     const { retry, waits } = recordingRetry();
     const provider = new BingImageSearchProvider({ endpoint: fake.endpoint, key: fake.key, retry });
 
-    const response = await provider.search(request('cats', 5));
+    const response = await provider.search(searchRequest('cats', 5));
 
     expect(response.results).toHaveLength(5);
     expect(fake.searchRequests()).toHaveLength(2);
     expect(waits).toEqual([100]);
   });
 });
-
-async function unusedPort(): Promise<number> {
-  const server = http.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}

@@ -15,6 +15,7 @@ import { createServices, type Services } from '../../src/services';
 import { startTestStorage, type TestStorage } from '../support/azurite';
 import { startFakeBing, type FakeBing, type FakeImage } from '../support/fakeBing';
 import { noiseImage } from '../support/images';
+import { waitFor } from '../support/waitFor';
 
 const projectRoot = path.resolve(__dirname, '..', '..');
 const functionFiles = readdirSync(path.join(projectRoot, 'functions'))
@@ -26,16 +27,6 @@ let bing: FakeBing;
 let host: RunningHost;
 let services: Services;
 const images = new Map<string, FakeImage[]>();
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutInMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutInMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 async function api<T>(method: string, route: string, body?: unknown): Promise<{ status: number; body: T }> {
   const response = await fetch(`${host.url}/api/${route}`, {
@@ -50,7 +41,7 @@ async function finishedRun(dataset: string, runId: string): Promise<RunReport> {
   return waitFor(`run ${runId}`, async () => {
     const { body } = await api<RunReport>('GET', `datasets/${dataset}/collect/${runId}`);
     return body.status === 'done' ? body : undefined;
-  });
+  }, 60_000);
 }
 
 async function catalogTotal(dataset: string): Promise<number> {
@@ -120,7 +111,7 @@ describe('a scheduled run against a Bing v7 service', () => {
     const runs = await waitFor('the scheduled run', async () => {
       const { body } = await api<{ runs: { runId: string; trigger: string }[] }>('GET', 'datasets/shirts/collect');
       return body.runs.length > 0 ? body.runs : undefined;
-    });
+    }, 60_000);
     expect(runs[0]).toMatchObject({ trigger: 'schedule', provider: 'bing' });
     const report = await finishedRun('shirts', runs[0]!.runId);
     expect(report).toMatchObject({ queries: 2, queriesDone: 2, queriesFailed: 0, imagesFound: 15, imagesDownloaded: 13 });
@@ -130,7 +121,7 @@ describe('a scheduled run against a Bing v7 service', () => {
     // The filters reached the service through the SDK.
     expect(bing.searchRequests()[0]!.query).toMatchObject({ q: 'striped shirt', imageType: 'Photo', safeSearch: 'Strict', mkt: 'en-US' });
 
-    await waitFor('13 images in the catalog', async () => ((await catalogTotal('shirts')) === 13 ? true : undefined));
+    await waitFor('13 images in the catalog', async () => ((await catalogTotal('shirts')) === 13 ? true : undefined), 60_000);
     const stats = (await services.catalog.getStats('shirts'))!;
     expect(stats.images).toEqual({ accepted: 12, duplicate: 1, nearDuplicate: 0, rejected: 0 });
     expect(stats.labels).toEqual({ striped: { train: 5, test: 1 }, dotted: { train: 5, test: 1 } });
@@ -185,7 +176,7 @@ describe('the offline provider', () => {
     ]);
     expect(stdout).toMatch(/run .*: 6 queries/);
     expect(stdout).toMatch(/done: 24 found, 24 downloaded/);
-    await waitFor('24 offline images in the catalog', async () => ((await catalogTotal('demo-offline')) === 24 ? true : undefined));
+    await waitFor('24 offline images in the catalog', async () => ((await catalogTotal('demo-offline')) === 24 ? true : undefined), 60_000);
     const stats = (await services.catalog.getStats('demo-offline'))!;
     expect(Object.keys(stats.labels).sort()).toEqual(['dotted', 'leopard', 'striped']);
     expect(stats.images.rejected).toBe(0);

@@ -1,41 +1,15 @@
 // The Openverse provider through real fetch against the fake Openverse API on loopback.
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { OpenverseProvider } from '../../src/collect/providers/openverse';
-import type { RetryOptions } from '../../src/collect/providers/retry';
-import { SearchProviderError, type SearchRequest } from '../../src/collect/types';
+import { SearchProviderError } from '../../src/collect/types';
 import { OPENVERSE_SEARCH_PATH, startFakeOpenverse, type FakeOpenverse, type FakeOpenverseImage, type OpenverseLicense } from '../support/fakeOpenverse';
-
-function fakeJpeg(id: string): Buffer {
-  return Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.from(id)]);
-}
+import { closedOrigin, startRecordingServer } from '../support/fakeHttp';
+import { fakeJpeg, recordingRetry, searchRequest } from '../support/searchProviders';
 
 const LICENCES: OpenverseLicense[] = ['by', 'by-sa', 'by-nd', 'by-nc', 'by-nc-sa', 'by-nc-nd', 'cc0', 'pdm'];
 
 function catalogOf(n: number, overrides: (i: number) => Partial<FakeOpenverseImage> = () => ({})): FakeOpenverseImage[] {
   return Array.from({ length: n }, (_, i) => ({ id: `ov${i}`, bytes: fakeJpeg(`ov${i}`), width: 600 + i, height: 400, ...overrides(i) }));
-}
-
-function recordingRetry(overrides: Partial<RetryOptions> = {}): { retry: RetryOptions; waits: number[] } {
-  const waits: number[] = [];
-  return {
-    waits,
-    retry: {
-      maxRetries: 3,
-      baseDelayInMs: 100,
-      maxDelayInMs: 5_000,
-      random: () => 1,
-      sleep: async (ms) => {
-        waits.push(ms);
-      },
-      ...overrides,
-    },
-  };
-}
-
-function request(query: string, count: number, filters: SearchRequest['filters'] = {}): SearchRequest {
-  return { query, count, filters };
 }
 
 let fake: FakeOpenverse;
@@ -52,7 +26,7 @@ describe('OpenverseProvider paging and results', () => {
   it('pages until the count is reached and maps licence and attribution into the results', async () => {
     const provider = new OpenverseProvider({ endpoint: fake.endpoint, retry: recordingRetry().retry });
 
-    const response = await provider.search(request('red apples', 45));
+    const response = await provider.search(searchRequest('red apples', 45));
 
     expect(response.results).toHaveLength(45);
     expect(response.totalEstimatedMatches).toBe(50);
@@ -83,7 +57,7 @@ describe('OpenverseProvider paging and results', () => {
     fake.setCatalog(() => catalogOf(25));
     const provider = new OpenverseProvider({ endpoint: fake.endpoint });
 
-    const response = await provider.search(request('pears', 100));
+    const response = await provider.search(searchRequest('pears', 100));
 
     expect(response.results).toHaveLength(25);
     expect(fake.searchRequests().map((r) => r.query['page'])).toEqual(['1', '2']);
@@ -96,7 +70,7 @@ describe('OpenverseProvider paging and results', () => {
     fake.setCatalog(() => catalogOf(1000));
     const provider = new OpenverseProvider({ endpoint: fake.endpoint });
 
-    const response = await provider.search(request('many', 500));
+    const response = await provider.search(searchRequest('many', 500));
 
     expect(response.results).toHaveLength(400);
     expect(fake.searchRequests().map((r) => r.query['page'])).toEqual(Array.from({ length: 20 }, (_, i) => String(i + 1)));
@@ -109,7 +83,7 @@ describe('OpenverseProvider paging and results', () => {
     ]);
     const provider = new OpenverseProvider({ endpoint: fake.endpoint });
 
-    const [bare] = (await provider.search(request('bare', 5))).results;
+    const [bare] = (await provider.search(searchRequest('bare', 5))).results;
 
     expect(bare).toEqual({
       contentUrl: `${fake.endpoint}/images/bare.bin`,
@@ -131,7 +105,7 @@ describe('OpenverseProvider paging and results', () => {
     };
     const provider = new OpenverseProvider({ endpoint: `${fake.endpoint}/`, fetch: recordingFetch });
 
-    await provider.search(request('kites', 3));
+    await provider.search(searchRequest('kites', 3));
 
     expect(seen).toEqual([`${fake.endpoint}/v1/images/?q=kites&page=1&page_size=20&mature=false`]);
     expect(fake.searchRequests()[0]!.headers['user-agent']).toMatch(/^image-classifier-functions\//);
@@ -145,7 +119,7 @@ describe('OpenverseProvider filters', () => {
 
   it('asks for commercial-use licences, and gets no NC licence back', async () => {
     const provider = new OpenverseProvider({ endpoint: fake.endpoint });
-    const response = await provider.search(request('boats', 40, { requireCommercialUse: true }));
+    const response = await provider.search(searchRequest('boats', 40, { requireCommercialUse: true }));
 
     expect(fake.searchRequests()[0]!.query['license_type']).toBe('commercial');
     expect(response.results.length).toBeGreaterThan(0);
@@ -154,7 +128,7 @@ describe('OpenverseProvider filters', () => {
 
   it('asks for modifiable licences, and gets no ND licence back', async () => {
     const provider = new OpenverseProvider({ endpoint: fake.endpoint });
-    const response = await provider.search(request('boats', 40, { requireModification: true }));
+    const response = await provider.search(searchRequest('boats', 40, { requireModification: true }));
 
     expect(fake.searchRequests()[0]!.query['license_type']).toBe('modification');
     expect(response.results.every((r) => !r.license!.includes('nd'))).toBe(true);
@@ -162,7 +136,7 @@ describe('OpenverseProvider filters', () => {
 
   it('asks for both together, and the licence and attribution of what comes back say so', async () => {
     const provider = new OpenverseProvider({ endpoint: fake.endpoint });
-    const response = await provider.search(request('boats', 40, { requireCommercialUse: true, requireModification: true }));
+    const response = await provider.search(searchRequest('boats', 40, { requireCommercialUse: true, requireModification: true }));
 
     expect(fake.searchRequests()[0]!.query['license_type']).toBe('commercial,modification');
     expect(new Set(response.results.map((r) => r.license))).toEqual(new Set(['by 4.0', 'by-sa 4.0', 'cc0 1.0', 'pdm 1.0']));
@@ -174,8 +148,8 @@ describe('OpenverseProvider filters', () => {
   it('leaves mature results out unless safe search is off', async () => {
     const provider = new OpenverseProvider({ endpoint: fake.endpoint });
 
-    const safe = await provider.search(request('boats', 40, { safeSearch: 'Moderate' }));
-    const off = await provider.search(request('boats', 40, { safeSearch: 'Off' }));
+    const safe = await provider.search(searchRequest('boats', 40, { safeSearch: 'Moderate' }));
+    const off = await provider.search(searchRequest('boats', 40, { safeSearch: 'Off' }));
 
     expect(fake.searchRequests().map((r) => r.query['mature'])).toEqual(['false', 'false', 'true', 'true']);
     expect(safe.results.map((r) => r.imageId)).not.toContain('ov0');
@@ -191,7 +165,7 @@ describe('OpenverseProvider filters', () => {
     ]);
     const provider = new OpenverseProvider({ endpoint: fake.endpoint });
 
-    const response = await provider.search(request('boats', 10, { imageType: 'Photo', minWidth: 800 }));
+    const response = await provider.search(searchRequest('boats', 10, { imageType: 'Photo', minWidth: 800 }));
 
     expect(fake.searchRequests()[0]!.query['category']).toBe('photograph');
     expect(fake.searchRequests()[0]!.query['minWidth']).toBeUndefined();
@@ -203,7 +177,7 @@ describe('OpenverseProvider errors and retries', () => {
   it('explains the 401 Openverse gives an anonymous client asking for more than 20 a page', async () => {
     const provider = new OpenverseProvider({ endpoint: fake.endpoint, pageSize: 50, retry: recordingRetry().retry });
 
-    const error = await provider.search(request('boats', 60)).catch((e: unknown) => e);
+    const error = await provider.search(searchRequest('boats', 60)).catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(SearchProviderError);
     expect((error as SearchProviderError).statusCode).toBe(401);
@@ -215,7 +189,7 @@ describe('OpenverseProvider errors and retries', () => {
   it('says the endpoint wants credentials on any other 401', async () => {
     fake.failNext(1, { kind: 'unauthorized' });
     const provider = new OpenverseProvider({ endpoint: fake.endpoint, retry: recordingRetry().retry });
-    const error = await provider.search(request('boats', 5)).catch((e: unknown) => e);
+    const error = await provider.search(searchRequest('boats', 5)).catch((e: unknown) => e);
     expect((error as SearchProviderError).statusCode).toBe(401);
     expect((error as Error).message).toContain('OPENVERSE_ENDPOINT');
     expect((error as Error).message).toContain('Invalid token.');
@@ -225,7 +199,7 @@ describe('OpenverseProvider errors and retries', () => {
     fake.failNext(1, { kind: 'throttle', retryAfterSeconds: 1 });
     const provider = new OpenverseProvider({ endpoint: fake.endpoint, retry: { maxRetries: 2, baseDelayInMs: 10, maxDelayInMs: 2_000 } });
 
-    const response = await provider.search(request('boats', 5));
+    const response = await provider.search(searchRequest('boats', 5));
 
     expect(response.results).toHaveLength(5);
     const [first, second] = fake.searchRequests();
@@ -241,7 +215,7 @@ describe('OpenverseProvider errors and retries', () => {
     const { retry, waits } = recordingRetry({ random: () => 0 });
     const provider = new OpenverseProvider({ endpoint: fake.endpoint, retry });
 
-    const response = await provider.search(request('boats', 5));
+    const response = await provider.search(searchRequest('boats', 5));
 
     expect(response.results).toHaveLength(5);
     expect(fake.searchRequests()).toHaveLength(4);
@@ -254,7 +228,7 @@ describe('OpenverseProvider errors and retries', () => {
     const { retry, waits } = recordingRetry({ maxRetries: 2 });
     const provider = new OpenverseProvider({ endpoint: fake.endpoint, retry });
 
-    const error = await provider.search(request('boats', 5)).catch((e: unknown) => e);
+    const error = await provider.search(searchRequest('boats', 5)).catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(SearchProviderError);
     expect((error as SearchProviderError).statusCode).toBe(503);
@@ -269,13 +243,13 @@ describe('OpenverseProvider errors and retries', () => {
     const { retry, waits } = recordingRetry();
     const provider = new OpenverseProvider({ endpoint: fake.endpoint, retry, timeoutInMs: 200 });
 
-    expect((await provider.search(request('boats', 5))).results).toHaveLength(5);
+    expect((await provider.search(searchRequest('boats', 5))).results).toHaveLength(5);
     expect(fake.searchRequests()).toHaveLength(2);
     expect(waits).toEqual([100]);
 
     fake.failNext(1, { kind: 'hang' });
     const impatient = new OpenverseProvider({ endpoint: fake.endpoint, retry: recordingRetry({ maxRetries: 0 }).retry, timeoutInMs: 200 });
-    await expect(impatient.search(request('boats', 5))).rejects.toThrow(/gave up after 1 try \(last answer: no answer within 200 ms\)/);
+    await expect(impatient.search(searchRequest('boats', 5))).rejects.toThrow(/gave up after 1 try \(last answer: no answer within 200 ms\)/);
   });
 
   it('retries a dropped connection', async () => {
@@ -283,39 +257,33 @@ describe('OpenverseProvider errors and retries', () => {
     const { retry, waits } = recordingRetry();
     const provider = new OpenverseProvider({ endpoint: fake.endpoint, retry });
 
-    expect((await provider.search(request('boats', 5))).results).toHaveLength(5);
+    expect((await provider.search(searchRequest('boats', 5))).results).toHaveLength(5);
     expect(waits).toEqual([100]);
   });
 
   it('says OPENVERSE_ENDPOINT is wrong when the path is unknown there or the answer is not Openverse’s', async () => {
-    const other = http.createServer((req, res) => {
+    const other = await startRecordingServer((req, res) => {
       const body = req.url?.startsWith('/api/') ? '{"items":[]}' : '{"message":"no such route"}';
       res.writeHead(req.url?.startsWith('/api/') ? 200 : 404, { 'Content-Type': 'application/json' });
       res.end(body);
     });
-    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
-    const origin = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+    const { origin } = other;
     try {
-      const notFound = await new OpenverseProvider({ endpoint: origin }).search(request('boats', 5)).catch((e: unknown) => e);
+      const notFound = await new OpenverseProvider({ endpoint: origin }).search(searchRequest('boats', 5)).catch((e: unknown) => e);
       expect((notFound as SearchProviderError).statusCode).toBe(404);
       expect((notFound as Error).message).toContain(`answered 404 for ${origin}/v1/images/: OPENVERSE_ENDPOINT (${origin}) is wrong`);
 
-      const wrongShape = await new OpenverseProvider({ endpoint: `${origin}/api` }).search(request('boats', 5)).catch((e: unknown) => e);
+      const wrongShape = await new OpenverseProvider({ endpoint: `${origin}/api` }).search(searchRequest('boats', 5)).catch((e: unknown) => e);
       expect(wrongShape).toBeInstanceOf(SearchProviderError);
       expect((wrongShape as Error).message).toMatch(/OPENVERSE_ENDPOINT \(.*\/api\) is probably wrong: the answer is not an Openverse image search: result_count/);
     } finally {
-      await new Promise<void>((resolve) => other.close(() => resolve()));
+      await other.close();
     }
   });
 
   it('says it could not reach the endpoint when nothing listens there', async () => {
-    const server = http.createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const port = (server.address() as AddressInfo).port;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-
-    const error = await new OpenverseProvider({ endpoint: `http://127.0.0.1:${port}`, retry: recordingRetry().retry })
-      .search(request('boats', 5))
+    const error = await new OpenverseProvider({ endpoint: await closedOrigin(), retry: recordingRetry().retry })
+      .search(searchRequest('boats', 5))
       .catch((e: unknown) => e);
 
     expect((error as Error).message).toMatch(/Could not reach OPENVERSE_ENDPOINT http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/);
@@ -330,7 +298,7 @@ describe('OpenverseProvider errors and retries', () => {
     const controller = new AbortController();
     controller.abort();
     const provider = new OpenverseProvider({ endpoint: fake.endpoint, retry: recordingRetry().retry });
-    await expect(provider.search({ ...request('boats', 5), signal: controller.signal })).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(provider.search({ ...searchRequest('boats', 5), signal: controller.signal })).rejects.toMatchObject({ name: 'AbortError' });
     expect(fake.searchRequests()).toHaveLength(0);
   });
 });

@@ -11,6 +11,7 @@ import { parseHostConfig } from '../../src/host/hostConfig';
 import { startTestStorage, type TestStorage } from '../support/azurite';
 import { noiseImage } from '../support/images';
 import { sharedPath } from '../support/shared';
+import { waitFor } from '../support/waitFor';
 
 const projectRoot = path.resolve(__dirname, '..', '..');
 const appFunctionFiles = readdirSync(path.join(projectRoot, 'functions'))
@@ -39,16 +40,6 @@ async function startHost(): Promise<RunningHost> {
     hostConfig,
     logger: { log: () => undefined },
   });
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutInMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutInMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 async function getJson(url: string): Promise<{ status: number; body: Record<string, unknown> }> {

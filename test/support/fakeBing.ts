@@ -1,8 +1,22 @@
 // A fake Bing Image Search v7 service on 127.0.0.1: the wire format the SDK (@azure/cognitiveservices-imagesearch)
 // speaks, a per-query image catalog, and the images themselves, so that a downloader can fetch what a search found.
 // Shapes follow the v7 reference: the Images answer, ImageObject values and the ErrorResponse of failed requests.
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type * as http from 'node:http';
+import {
+  type CommonFailure,
+  contentTypeOf,
+  extensionOf,
+  failConnection,
+  FailureScript,
+  formatOf,
+  type RecordedRequest,
+  retryAfterHeaders,
+  sendImage,
+  sendJson,
+  startRecordingServer,
+} from './fakeHttp';
+
+export { contentTypeOf, formatOf, type RecordedRequest };
 
 /** The path the SDK requests: its baseUri is "{Endpoint}/bing/v7.0" and the operation path "images/search". */
 export const BING_SEARCH_PATH = '/bing/v7.0/images/search';
@@ -23,27 +37,14 @@ export interface FakeImage {
 /** The images a query finds, in rank order (the fake pages through them with count and offset). */
 export type FakeCatalog = (query: string) => FakeImage[];
 
-export interface RecordedRequest {
-  method: string;
-  path: string;
-  query: Record<string, string>;
-  headers: http.IncomingHttpHeaders;
-  /** Date.now() on arrival, to measure the waits between tries. */
-  receivedAt: number;
-}
-
-/** A scripted answer to the next search request(s), instead of results. */
+/**
+ * A scripted answer to the next search request(s), instead of results: throttle is a 429 RateLimitExceeded,
+ * server-error a 5xx with the ServerError body, and reset and hang act on the connection (see fakeHttp).
+ */
 export type ScriptedFailure =
-  /** 429 RateLimitExceeded, with `Retry-After: <seconds>` when retryAfterSeconds is given. */
-  | { kind: 'throttle'; retryAfterSeconds?: number }
-  /** A 5xx with the ServerError body (500 unless status says otherwise). */
-  | { kind: 'server-error'; status?: number }
+  | CommonFailure
   /** 403 InsufficientAuthorization (what Bing answers when a key's quota is spent). */
-  | { kind: 'forbidden' }
-  /** Drops the connection without an answer. */
-  | { kind: 'reset' }
-  /** Never answers (until the client gives up or the fake closes), to exercise timeouts. */
-  | { kind: 'hang' };
+  | { kind: 'forbidden' };
 
 export interface FakeBingOptions {
   /** The subscription key the fake accepts (a default one is made up). */
@@ -81,38 +82,21 @@ const DEFAULT_COUNT = 35;
 export async function startFakeBing(options: FakeBingOptions = {}): Promise<FakeBing> {
   const key = options.key ?? 'fake-bing-key-0123456789abcdef';
   let catalog: FakeCatalog = options.catalog ?? (() => []);
-  const requests: RecordedRequest[] = [];
-  const searchRequests: RecordedRequest[] = [];
-  const script: ScriptedFailure[] = [];
+  const script = new FailureScript<ScriptedFailure>();
   // Every image any catalog call returned, by id, so that /images/<id>.<ext> can serve it afterwards.
   const served = new Map<string, FakeImage>();
-  let origin = '';
-
-  const server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    const recorded: RecordedRequest = {
-      method: req.method ?? 'GET',
-      path: url.pathname,
-      query: Object.fromEntries(url.searchParams),
-      headers: req.headers,
-      receivedAt: Date.now(),
-    };
-    requests.push(recorded);
-
+  const server = await startRecordingServer((req, res, url) => {
     if (url.pathname === BING_SEARCH_PATH) {
-      searchRequests.push(recorded);
-      if (req.method !== 'GET') return sendJson(res, 405, errorResponse('InvalidRequest', 'ParameterInvalidValue', 'Only GET is supported.'));
-      const failure = script.shift();
+      if (req.method !== 'GET') return sendBingJson(res, 405, errorResponse('InvalidRequest', 'ParameterInvalidValue', 'Only GET is supported.'));
+      const failure = script.next();
       if (failure) return sendFailure(res, failure);
       return search(url.searchParams, req.headers, res);
     }
     const image = /^\/(images|thumbnails)\/([^/.]+)(\.[a-z0-9]+)?$/.exec(url.pathname);
     if (image && req.method === 'GET') {
       const found = served.get(decodeURIComponent(image[2]!));
-      if (!found) return sendJson(res, 404, { statusCode: 404, message: 'Resource not found' });
-      res.writeHead(200, { 'Content-Type': contentTypeOf(found.bytes), 'Content-Length': found.bytes.length });
-      res.end(found.bytes);
-      return;
+      if (!found) return sendBingJson(res, 404, { statusCode: 404, message: 'Resource not found' });
+      return sendImage(res, found.bytes);
     }
     const page = /^\/pages\/([^/]+)$/.exec(url.pathname);
     if (page && req.method === 'GET') {
@@ -121,13 +105,14 @@ export async function startFakeBing(options: FakeBingOptions = {}): Promise<Fake
       return;
     }
     // What the API gateway in front of Bing answers for a path it does not know (a wrong endpoint).
-    return sendJson(res, 404, { statusCode: 404, message: 'Resource not found' });
+    return sendBingJson(res, 404, { statusCode: 404, message: 'Resource not found' });
   });
+  const { origin } = server;
 
   function search(params: URLSearchParams, headers: http.IncomingHttpHeaders, res: http.ServerResponse): void {
     const presented = headers['ocp-apim-subscription-key'];
     if (presented !== key) {
-      return sendJson(
+      return sendBingJson(
         res,
         401,
         errorResponse('InvalidAuthorization', 'AuthorizationMissing', 'Authorization is required.', {
@@ -137,21 +122,21 @@ export async function startFakeBing(options: FakeBingOptions = {}): Promise<Fake
     }
     const q = params.get('q');
     if (q === null || q.trim() === '') {
-      return sendJson(res, 400, errorResponse('InvalidRequest', 'ParameterMissing', 'Required parameter is missing.', { parameter: 'q' }));
+      return sendBingJson(res, 400, errorResponse('InvalidRequest', 'ParameterMissing', 'Required parameter is missing.', { parameter: 'q' }));
     }
     for (const [name, allowed] of Object.entries(ENUMS)) {
       const value = params.get(name);
       if (value !== null && !allowed.some((a) => a.toLowerCase() === value.toLowerCase())) {
-        return sendJson(res, 400, invalidValue(name, value));
+        return sendBingJson(res, 400, invalidValue(name, value));
       }
     }
     const mkt = params.get('mkt');
-    if (mkt !== null && !/^[a-z]{2}-[A-Z]{2}$/.test(mkt)) return sendJson(res, 400, invalidValue('mkt', mkt));
+    if (mkt !== null && !/^[a-z]{2}-[A-Z]{2}$/.test(mkt)) return sendBingJson(res, 400, invalidValue('mkt', mkt));
     const numbers: Record<string, number | undefined> = {};
     for (const name of ['count', 'offset', 'minWidth', 'minHeight']) {
       const raw = params.get(name);
       if (raw === null) continue;
-      if (!/^\d+$/.test(raw)) return sendJson(res, 400, invalidValue(name, raw));
+      if (!/^\d+$/.test(raw)) return sendBingJson(res, 400, invalidValue(name, raw));
       numbers[name] = Number(raw);
     }
 
@@ -163,7 +148,7 @@ export async function startFakeBing(options: FakeBingOptions = {}): Promise<Fake
     for (const image of all) served.set(image.id, image);
     const page = all.slice(offset, offset + count);
     const query = new URLSearchParams({ q });
-    sendJson(res, 200, {
+    sendBingJson(res, 200, {
       _type: 'Images',
       instrumentation: { _type: 'ResponseInstrumentation' },
       readLink: `${origin}/api/v7/images/search?${query}`,
@@ -201,50 +186,30 @@ export async function startFakeBing(options: FakeBingOptions = {}): Promise<Fake
     };
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-
   return {
     endpoint: origin,
     key,
-    url: (path) => new URL(path, origin).toString(),
-    requests,
-    searchRequests: () => [...searchRequests],
-    failNext(count, failure) {
-      for (let i = 0; i < count; i++) script.push(failure);
-    },
+    url: server.url,
+    requests: server.requests,
+    searchRequests: () => server.requests.filter((r) => r.path === BING_SEARCH_PATH),
+    failNext: (count, failure) => script.add(count, failure),
     setCatalog(next) {
       catalog = next;
     },
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.closeAllConnections();
-        server.close((error) => (error ? reject(error) : resolve()));
-      }),
+    close: server.close,
   };
 }
 
 function sendFailure(res: http.ServerResponse, failure: ScriptedFailure): void {
   switch (failure.kind) {
     case 'throttle':
-      return sendJson(
-        res,
-        429,
-        errorResponse('RateLimitExceeded', undefined, 'Rate limit is exceeded.'),
-        failure.retryAfterSeconds !== undefined ? { 'Retry-After': String(failure.retryAfterSeconds) } : {},
-      );
+      return sendBingJson(res, 429, errorResponse('RateLimitExceeded', undefined, 'Rate limit is exceeded.'), retryAfterHeaders(failure.retryAfterSeconds));
     case 'server-error':
-      return sendJson(res, failure.status ?? 500, errorResponse('ServerError', 'UnexpectedError', 'An unexpected error has occurred.'));
+      return sendBingJson(res, failure.status ?? 500, errorResponse('ServerError', 'UnexpectedError', 'An unexpected error has occurred.'));
     case 'forbidden':
-      return sendJson(res, 403, errorResponse('InsufficientAuthorization', 'AuthorizationExpired', 'Out of call volume quota.'));
-    case 'reset':
-      res.socket?.destroy();
-      return;
-    case 'hang':
-      return;
+      return sendBingJson(res, 403, errorResponse('InsufficientAuthorization', 'AuthorizationExpired', 'Out of call volume quota.'));
+    default:
+      return failConnection(res, failure);
   }
 }
 
@@ -261,34 +226,9 @@ function invalidValue(parameter: string, value: string): Record<string, unknown>
   return errorResponse('InvalidRequest', 'ParameterInvalidValue', 'Parameter has invalid value.', { parameter, value });
 }
 
-function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'Content-Type': 'application/json; charset=utf-8',
-    'Content-Length': Buffer.byteLength(text),
-    'BingAPIs-TraceId': 'fake-trace-id',
-    ...headers,
-  });
-  res.end(text);
-}
-
-/** The image format the bytes start with, in Bing's encodingFormat words; 'unknown' otherwise. */
-export function formatOf(bytes: Buffer): string {
-  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpeg';
-  if (bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) return 'png';
-  if (bytes.subarray(0, 3).toString('latin1') === 'GIF') return 'gif';
-  if (bytes.subarray(0, 4).toString('latin1') === 'RIFF' && bytes.subarray(8, 12).toString('latin1') === 'WEBP') return 'webp';
-  if (bytes.subarray(0, 2).toString('latin1') === 'BM') return 'bmp';
-  return 'unknown';
-}
-
-function extensionOf(format: string): string {
-  return format === 'jpeg' ? 'jpg' : format === 'unknown' ? 'bin' : format;
-}
-
-export function contentTypeOf(bytes: Buffer): string {
-  const format = formatOf(bytes);
-  return format === 'unknown' ? 'application/octet-stream' : `image/${format}`;
+/** JSON as Bing sends it: with a charset and a trace id. */
+function sendBingJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  sendJson(res, status, body, { 'Content-Type': 'application/json; charset=utf-8', 'BingAPIs-TraceId': 'fake-trace-id', ...headers });
 }
 
 function escapeHtml(text: string): string {

@@ -1,8 +1,21 @@
 // A fake Openverse API on 127.0.0.1: GET /v1/images/ with the real API's parameters, limits and response shape
 // (result_count, page_count, page_size, page, results[]), licence groups as the API defines them, and the images
 // themselves, served so that a downloader can fetch what a search found.
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type * as http from 'node:http';
+import {
+  type CommonFailure,
+  extensionOf,
+  failConnection,
+  FailureScript,
+  formatOf,
+  type RecordedRequest,
+  retryAfterHeaders,
+  sendImage,
+  sendJson,
+  startRecordingServer,
+} from './fakeHttp';
+
+export type { RecordedRequest };
 
 export const OPENVERSE_SEARCH_PATH = '/v1/images/';
 /** Openverse's limits for anonymous clients: larger page_size is a 401, a later page a 400. */
@@ -40,26 +53,14 @@ export interface FakeOpenverseImage {
 
 export type FakeOpenverseCatalog = (query: string) => FakeOpenverseImage[];
 
-export interface RecordedRequest {
-  method: string;
-  path: string;
-  query: Record<string, string>;
-  headers: http.IncomingHttpHeaders;
-  /** Date.now() on arrival, to measure the waits between tries. */
-  receivedAt: number;
-}
-
+/**
+ * Throttle is a 429 as Django REST framework's throttling answers it, server-error a 5xx with Django's HTML error
+ * page, and reset and hang act on the connection (see fakeHttp).
+ */
 export type ScriptedFailure =
-  /** 429 as Django REST framework's throttling answers it, with `Retry-After: <seconds>` when given. */
-  | { kind: 'throttle'; retryAfterSeconds?: number }
-  /** A 5xx with Django's HTML error page (500 unless status says otherwise). */
-  | { kind: 'server-error'; status?: number }
+  | CommonFailure
   /** 401 as for a bad or expired token. */
-  | { kind: 'unauthorized' }
-  /** Drops the connection without an answer. */
-  | { kind: 'reset' }
-  /** Never answers (until the client gives up or the fake closes), to exercise timeouts. */
-  | { kind: 'hang' };
+  | { kind: 'unauthorized' };
 
 export interface FakeOpenverseOptions {
   catalog?: FakeOpenverseCatalog;
@@ -79,27 +80,12 @@ export interface FakeOpenverse {
 
 export async function startFakeOpenverse(options: FakeOpenverseOptions = {}): Promise<FakeOpenverse> {
   let catalog: FakeOpenverseCatalog = options.catalog ?? (() => []);
-  const requests: RecordedRequest[] = [];
-  const searchRequests: RecordedRequest[] = [];
-  const script: ScriptedFailure[] = [];
+  const script = new FailureScript<ScriptedFailure>();
   const served = new Map<string, FakeOpenverseImage>();
-  let origin = '';
-
-  const server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    const recorded: RecordedRequest = {
-      method: req.method ?? 'GET',
-      path: url.pathname,
-      query: Object.fromEntries(url.searchParams),
-      headers: req.headers,
-      receivedAt: Date.now(),
-    };
-    requests.push(recorded);
-
+  const server = await startRecordingServer((req, res, url) => {
     if (url.pathname === OPENVERSE_SEARCH_PATH) {
-      searchRequests.push(recorded);
       if (req.method !== 'GET') return sendJson(res, 405, { detail: `Method "${req.method}" not allowed.` });
-      const failure = script.shift();
+      const failure = script.next();
       if (failure) return sendFailure(res, failure);
       return search(url.searchParams, res);
     }
@@ -113,9 +99,7 @@ export async function startFakeOpenverse(options: FakeOpenverseOptions = {}): Pr
     if (media && req.method === 'GET') {
       const found = served.get(decodeURIComponent(media[1] ?? media[2]!));
       if (!found) return sendJson(res, 404, { detail: 'Not found.' });
-      res.writeHead(200, { 'Content-Type': contentTypeOf(found.bytes), 'Content-Length': found.bytes.length });
-      res.end(found.bytes);
-      return;
+      return sendImage(res, found.bytes, openverseFormatOf(found.bytes));
     }
     const landing = /^\/landing\/([^/]+)$/.exec(url.pathname);
     if (landing && req.method === 'GET') {
@@ -125,6 +109,7 @@ export async function startFakeOpenverse(options: FakeOpenverseOptions = {}): Pr
     }
     return sendJson(res, 404, { detail: 'Not found.' });
   });
+  const { origin } = server;
 
   function search(params: URLSearchParams, res: http.ServerResponse): void {
     const pageSize = integerParam(params, 'page_size', OPENVERSE_MAX_ANONYMOUS_PAGE_SIZE);
@@ -180,7 +165,7 @@ export async function startFakeOpenverse(options: FakeOpenverseOptions = {}): Pr
     const title = image.title ?? `Image ${image.id}`;
     const creator = image.creator ?? 'Fake Photographer';
     const marked = license === 'cc0' || license === 'pdm';
-    const sniffed = extensionOf(image.bytes);
+    const sniffed = extensionOf(openverseFormatOf(image.bytes));
     return {
       id: image.id,
       title,
@@ -213,28 +198,16 @@ export async function startFakeOpenverse(options: FakeOpenverseOptions = {}): Pr
     };
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-
   return {
     endpoint: origin,
-    url: (path) => new URL(path, origin).toString(),
-    requests,
-    searchRequests: () => [...searchRequests],
-    failNext(count, failure) {
-      for (let i = 0; i < count; i++) script.push(failure);
-    },
+    url: server.url,
+    requests: server.requests,
+    searchRequests: () => server.requests.filter((r) => r.path === OPENVERSE_SEARCH_PATH),
+    failNext: (count, failure) => script.add(count, failure),
     setCatalog(next) {
       catalog = next;
     },
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.closeAllConnections();
-        server.close((error) => (error ? reject(error) : resolve()));
-      }),
+    close: server.close,
   };
 }
 
@@ -257,7 +230,7 @@ function sendFailure(res: http.ServerResponse, failure: ScriptedFailure): void {
         res,
         429,
         { detail: seconds !== undefined ? `Request was throttled. Expected available in ${seconds} seconds.` : 'Request was throttled.' },
-        seconds !== undefined ? { 'Retry-After': String(seconds) } : {},
+        retryAfterHeaders(seconds),
       );
     }
     case 'server-error': {
@@ -268,29 +241,13 @@ function sendFailure(res: http.ServerResponse, failure: ScriptedFailure): void {
     }
     case 'unauthorized':
       return sendJson(res, 401, { detail: 'Invalid token.' });
-    case 'reset':
-      res.socket?.destroy();
-      return;
-    case 'hang':
-      return;
+    default:
+      return failConnection(res, failure);
   }
 }
 
-function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers });
-  res.end(text);
-}
-
-function extensionOf(bytes: Buffer): string {
-  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpg';
-  if (bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) return 'png';
-  if (bytes.subarray(0, 3).toString('latin1') === 'GIF') return 'gif';
-  if (bytes.subarray(0, 4).toString('latin1') === 'RIFF' && bytes.subarray(8, 12).toString('latin1') === 'WEBP') return 'webp';
-  return 'bin';
-}
-
-function contentTypeOf(bytes: Buffer): string {
-  const extension = extensionOf(bytes);
-  return extension === 'bin' ? 'application/octet-stream' : `image/${extension === 'jpg' ? 'jpeg' : extension}`;
+/** The sniffed format, where this fake knows no BMP: such bytes are 'unknown' (filetype null, application/octet-stream). */
+function openverseFormatOf(bytes: Buffer): string {
+  const format = formatOf(bytes);
+  return format === 'bmp' ? 'unknown' : format;
 }
