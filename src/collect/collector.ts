@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import type { ContainerClient } from '@azure/storage-blob';
 import type { QueueClient } from '@azure/storage-queue';
 import type { CollectSettings } from '../config';
-import { InvalidArgumentError, NotFoundError } from '../errors';
+import { ConfigurationError, InvalidArgumentError, NotFoundError } from '../errors';
 import { isStatus } from '../storage/tables';
 import { assertDatasetName } from '../dataset/names';
 import { parsePlan, synthesizeQueries, type CollectionPlan } from './plan';
@@ -179,7 +179,10 @@ export class Collector {
       report.found = results.length;
       await this.#fetchAll(job, results, report);
     } catch (error) {
-      const permanent = error instanceof SearchProviderError && error.statusCode !== undefined && error.statusCode < 500 && error.statusCode !== 429;
+      // A bad key, endpoint or setting stays bad however often the queue retries.
+      const permanent =
+        error instanceof ConfigurationError ||
+        (error instanceof SearchProviderError && error.statusCode !== undefined && error.statusCode < 500 && error.statusCode !== 429);
       if (!permanent && !options.isLastAttempt) throw error;
       Object.assign(report, { status: 'failed', error: (error as Error).message });
     }

@@ -203,3 +203,26 @@ describe('the SSRF guard', () => {
     expect(bing.requests.some((r) => r.path.includes('loopback'))).toBe(false);
   });
 });
+
+describe('failed queries', () => {
+  it('records a bad key as a failed query at once, with a message naming the setting', async () => {
+    const wrongKey = await createServices({ ...process.env, BING_SEARCH_KEY: 'not-the-key' });
+    const report = await wrongKey.collector.runJob(
+      { dataset: 'shirts', runId: 'bad-key', index: 0, query: 'striped shirt', label: 'striped', provider: 'bing', count: 5, filters: {} },
+      { isLastAttempt: false },
+    );
+    expect(report.status).toBe('failed');
+    expect(report.error).toMatch(/BING_SEARCH_KEY/);
+  });
+
+  it('lets the queue retry a transient failure, and records it on the last try', async () => {
+    const job = { dataset: 'shirts', runId: 'flaky', index: 0, query: 'striped shirt', label: 'striped', provider: 'bing', count: 5, filters: {} };
+    // The provider makes 5 tries of its own (DEFAULT_RETRY_OPTIONS): fail them all, twice.
+    bing.failNext(5, { kind: 'server-error', status: 503 });
+    await expect(services.collector.runJob(job, { isLastAttempt: false })).rejects.toThrow(/5 tries|503/);
+    bing.failNext(5, { kind: 'server-error', status: 503 });
+    const report = await services.collector.runJob(job, { isLastAttempt: true });
+    expect(report.status).toBe('failed');
+    expect(report.error).toMatch(/503|tries/);
+  }, 120_000);
+});
