@@ -1,5 +1,6 @@
 // The parts of host.json that the local host honours, validated, with the Functions host's defaults.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { z } from 'zod';
 import { ConfigurationError } from '../errors';
 
@@ -80,4 +81,13 @@ function parseTimeSpanInMs(value: string): number {
   return (
     ((Number(days ?? 0) * 24 + Number(hours)) * 3600 + Number(minutes) * 60 + Number(seconds) + Number(fraction ?? 0)) * 1000
   );
+}
+
+/** The app's host.json: the nearest one in `startDir` or a folder above it (source and compiled layouts differ). */
+export function findHostJson(startDir: string): string {
+  for (let dir = path.resolve(startDir); ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, 'host.json');
+    if (existsSync(candidate)) return candidate;
+    if (path.dirname(dir) === dir) throw new ConfigurationError(`no host.json in ${startDir} or any folder above it`);
+  }
 }
