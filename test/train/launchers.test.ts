@@ -1,0 +1,92 @@
+// Launchers: a local child process, and a Container Apps job execution started through the real ARM SDK
+// against a fake Resource Manager that checks what the SDK sends.
+import * as https from 'node:https';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AccessToken, TokenCredential } from '@azure/identity';
+import { ContainerAppsLauncher, LocalLauncher, type LaunchRequest } from '../../src/train/launchers';
+import { startFakeArm, type FakeArm } from '../support/fakeArm';
+
+const request: LaunchRequest = { dataset: 'clothes', jobId: 'job-42' };
+
+describe('LocalLauncher', () => {
+  it('runs the trainer with the job in its environment and reports its exit', async () => {
+    const exits: { code: number | null; stderrTail: string }[] = [];
+    let exited: () => void = () => undefined;
+    const done = new Promise<void>((resolve) => (exited = resolve));
+    const launcher = new LocalLauncher({
+      command: [process.execPath, '-e', 'console.error(`training ${process.env.TRAIN_DATASET}/${process.env.TRAIN_JOB_ID}`); process.exit(3)'],
+      onExit: (_request, exit) => {
+        exits.push(exit);
+        exited();
+      },
+    });
+    const launched = await launcher.launch(request);
+    expect(launched.executionName).toMatch(/^pid-\d+$/);
+    await done;
+    expect(exits[0]).toMatchObject({ code: 3, stderrTail: expect.stringContaining('training clothes/job-42') });
+  });
+
+  it('says so when the trainer cannot start', async () => {
+    const launcher = new LocalLauncher({ command: ['/no/such/trainer'] });
+    await expect(launcher.launch(request)).rejects.toThrow(/the trainer could not start/);
+  });
+});
+
+describe('ContainerAppsLauncher', () => {
+  let arm: FakeArm;
+  const credential: TokenCredential = {
+    getToken: async (): Promise<AccessToken> => ({ token: 'fake-arm-token', expiresOnTimestamp: Date.now() + 3600_000 }),
+  };
+  let launcher: ContainerAppsLauncher;
+
+  beforeAll(async () => {
+    arm = await startFakeArm();
+    launcher = new ContainerAppsLauncher({
+      subscriptionId: '00000000-0000-0000-0000-000000000001',
+      resourceGroup: 'rg-icf',
+      jobName: 'icf-trainer',
+      containerName: 'trainer',
+      image: 'icfregistry.azurecr.io/trainer:1',
+      environment: { ICF_BACKBONE: 'resnet50-keras' },
+      secretEnvironment: { AzureWebJobsStorage: 'storage-connection' },
+      credential,
+      clientOptions: { endpoint: arm.endpoint, agent: new https.Agent({ ca: arm.ca }) },
+    });
+  });
+  afterAll(async () => {
+    await arm.close();
+  });
+
+  it('starts a job execution with the job identity as environment overrides, and returns its name', async () => {
+    const launched = await launcher.launch(request);
+    expect(launched.executionName).toBe('trainer-job-exec-1');
+    const start = arm.requests.find((r) => r.method === 'POST')!;
+    expect(start.path).toBe('/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-icf/providers/Microsoft.App/jobs/icf-trainer/start');
+    expect(start.query['api-version']).toMatch(/^\d{4}-\d{2}-\d{2}/);
+    expect(start.authorization).toBe('Bearer fake-arm-token');
+    expect(start.body).toEqual({
+      containers: [
+        {
+          name: 'trainer',
+          image: 'icfregistry.azurecr.io/trainer:1',
+          env: [
+            { name: 'ICF_BACKBONE', value: 'resnet50-keras' },
+            { name: 'TRAIN_DATASET', value: 'clothes' },
+            { name: 'TRAIN_JOB_ID', value: 'job-42' },
+            { name: 'AzureWebJobsStorage', secretRef: 'storage-connection' },
+          ],
+        },
+      ],
+    });
+    expect(arm.requests.some((r) => r.method === 'GET' && r.path === '/operations/start-1')).toBe(true);
+  });
+
+  it('surfaces ARM errors', async () => {
+    arm.failNextStart(403, 'AuthorizationFailed', 'The client does not have authorization to perform action Microsoft.App/jobs/start/action');
+    await expect(launcher.launch(request)).rejects.toThrow(/AuthorizationFailed|authorization/);
+  });
+
+  it('refuses incomplete configuration, naming the field', () => {
+    expect(() => new ContainerAppsLauncher({ subscriptionId: 's', resourceGroup: '', jobName: 'j', containerName: 'c', image: 'i', credential })).toThrow(/resourceGroup is required/);
+  });
+});
