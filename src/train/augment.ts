@@ -1,0 +1,153 @@
+// Augmentation policy per dataset, and the views of an image the trainer feeds the backbone: the plain view
+// (resized straight to the input size, as the reference outputs were made) and augmented views (flips, a
+// small rotation, a zoomed crop, brightness and contrast), each drawn deterministically from a seed.
+import sharp from 'sharp';
+import { z } from 'zod';
+import { InvalidArgumentError } from '../errors';
+import { seededRandom } from '../util/seededRandom';
+
+const policySchema = z
+  .object({
+    horizontalFlip: z.boolean(),
+    verticalFlip: z.boolean(),
+    /** Rotation drawn uniformly from [-max, max] degrees. */
+    maxRotationDeg: z.number().min(0).max(45),
+    /** Zoom drawn from [1, max]: a crop of 1/zoom of each side, at a random place. */
+    maxZoom: z.number().min(1).max(2),
+    /** Brightness and contrast each drawn from [1 - lighting, 1 + lighting]. */
+    lighting: z.number().min(0).max(0.9),
+  })
+  .strict();
+
+export type AugmentationPolicy = z.infer<typeof policySchema>;
+
+/** Common practice for photos (fastai's defaults): flips hurt text and help satellite images, so it is per dataset. */
+export const DEFAULT_AUGMENTATION: Readonly<AugmentationPolicy> = {
+  horizontalFlip: true,
+  verticalFlip: false,
+  maxRotationDeg: 10,
+  maxZoom: 1.1,
+  lighting: 0.2,
+};
+
+/** Validates a (partial) policy over the defaults; errors name the field. */
+export function parseAugmentationPolicy(json: unknown): AugmentationPolicy {
+  const merged = typeof json === 'object' && json !== null && !Array.isArray(json) ? { ...DEFAULT_AUGMENTATION, ...json } : json;
+  const parsed = policySchema.safeParse(merged);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(policy)'}: ${issue.message}`);
+    throw new InvalidArgumentError(`augmentation policy is invalid: ${problems.join('; ')}`);
+  }
+  return parsed.data;
+}
+
+/** One drawn augmentation. */
+export interface Augmentation {
+  flipHorizontal: boolean;
+  flipVertical: boolean;
+  rotationDeg: number;
+  zoom: number;
+  /** Where the zoomed crop sits, 0..1 along each axis of the room left around it. */
+  cropX: number;
+  cropY: number;
+  brightness: number;
+  contrast: number;
+}
+
+export const IDENTITY_AUGMENTATION: Readonly<Augmentation> = {
+  flipHorizontal: false,
+  flipVertical: false,
+  rotationDeg: 0,
+  zoom: 1,
+  cropX: 0.5,
+  cropY: 0.5,
+  brightness: 1,
+  contrast: 1,
+};
+
+export function sampleAugmentation(policy: AugmentationPolicy, seed: number): Augmentation {
+  const random = seededRandom(seed);
+  const between = (low: number, high: number) => low + (high - low) * random();
+  return {
+    flipHorizontal: policy.horizontalFlip && random() < 0.5,
+    flipVertical: policy.verticalFlip && random() < 0.5,
+    rotationDeg: between(-policy.maxRotationDeg, policy.maxRotationDeg),
+    zoom: between(1, policy.maxZoom),
+    cropX: random(),
+    cropY: random(),
+    brightness: between(1 - policy.lighting, 1 + policy.lighting),
+    contrast: between(1 - policy.lighting, 1 + policy.lighting),
+  };
+}
+
+/** An RGB view of `size` x `size`, as float32 NCHW values 0..255 (one image of a batch). */
+export interface ImageView {
+  size: number;
+  data: Float32Array;
+}
+
+/**
+ * Renders one view: EXIF orientation applied (training wants the picture upright), alpha removed, then the
+ * augmentation, then a straight resize to size x size (no aspect-preserving crop: what the backbone's
+ * reference outputs used).
+ */
+export async function renderView(input: Buffer, augmentation: Augmentation = IDENTITY_AUGMENTATION, size = 224): Promise<ImageView> {
+  // Each step starts from raw pixels: sharp orders the operations of one pipeline its own way.
+  let pixels = await sharp(input, { failOn: 'truncated' }).autoOrient().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  const fromRaw = () => sharp(pixels.data, { raw: { width: pixels.info.width, height: pixels.info.height, channels: 3 } });
+
+  if (augmentation.rotationDeg !== 0) {
+    // Rotate, then keep the largest upright rectangle inside the rotated picture: no filled corners.
+    const inner = largestInscribedRectangle(pixels.info.width, pixels.info.height, (augmentation.rotationDeg * Math.PI) / 180);
+    const rotated = await fromRaw().rotate(augmentation.rotationDeg).raw().toBuffer({ resolveWithObject: true });
+    const width = Math.min(inner.width, rotated.info.width);
+    const height = Math.min(inner.height, rotated.info.height);
+    const left = Math.floor((rotated.info.width - width) / 2);
+    const top = Math.floor((rotated.info.height - height) / 2);
+    pixels = await sharp(rotated.data, { raw: { width: rotated.info.width, height: rotated.info.height, channels: 3 } })
+      .extract({ left, top, width, height })
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+  }
+  if (augmentation.zoom > 1) {
+    const { width, height } = pixels.info;
+    const cropWidth = Math.max(1, Math.round(width / augmentation.zoom));
+    const cropHeight = Math.max(1, Math.round(height / augmentation.zoom));
+    const left = Math.round((width - cropWidth) * augmentation.cropX);
+    const top = Math.round((height - cropHeight) * augmentation.cropY);
+    pixels = await fromRaw().extract({ left, top, width: cropWidth, height: cropHeight }).raw().toBuffer({ resolveWithObject: true });
+  }
+  let image = fromRaw().resize(size, size, { fit: 'fill' });
+  if (augmentation.flipHorizontal) image = image.flop();
+  if (augmentation.flipVertical) image = image.flip();
+  if (augmentation.brightness !== 1 || augmentation.contrast !== 1) {
+    // Contrast around mid-grey, then brightness as a gain: v' = ((v - 128) * c + 128) * b.
+    const gain = augmentation.contrast * augmentation.brightness;
+    image = image.linear(gain, (128 - 128 * augmentation.contrast) * augmentation.brightness);
+  }
+  const { data, info } = await image.raw().toBuffer({ resolveWithObject: true });
+  if (info.channels !== 3 || info.width !== size || info.height !== size) {
+    throw new Error(`view came out ${info.width}x${info.height}x${info.channels}, not ${size}x${size}x3`);
+  }
+  return { size, data: toNchw(data, size) };
+}
+
+/** The largest axis-aligned rectangle of the original's aspect inside a w x h picture rotated by `angle`. */
+export function largestInscribedRectangle(width: number, height: number, angle: number): { width: number; height: number } {
+  const sin = Math.abs(Math.sin(angle));
+  const cos = Math.abs(Math.cos(angle));
+  // Scale s so that the scaled rectangle (s·w, s·h), rotated back, fits in w x h.
+  const scale = Math.min(width / (width * cos + height * sin), height / (width * sin + height * cos));
+  return { width: Math.max(1, Math.floor(width * scale)), height: Math.max(1, Math.floor(height * scale)) };
+}
+
+function toNchw(rgb: Uint8Array, size: number): Float32Array {
+  const plane = size * size;
+  const out = new Float32Array(3 * plane);
+  for (let i = 0, p = 0; p < plane; p++, i += 3) {
+    out[p] = rgb[i]!;
+    out[plane + p] = rgb[i + 1]!;
+    out[2 * plane + p] = rgb[i + 2]!;
+  }
+  return out;
+}

@@ -1,0 +1,104 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import {
+  DEFAULT_AUGMENTATION,
+  IDENTITY_AUGMENTATION,
+  largestInscribedRectangle,
+  parseAugmentationPolicy,
+  renderView,
+  sampleAugmentation,
+} from '../../src/train/augment';
+import { InvalidArgumentError } from '../../src/errors';
+import { sharedPath } from '../support/shared';
+
+const photo = (name: string) => readFileSync(path.join(sharedPath('fixtures', 'dhash'), name));
+
+function meanAbsDifference(a: Float32Array, b: Float32Array): number {
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += Math.abs(a[i]! - b[i]!);
+  return sum / a.length;
+}
+
+function mean(a: Float32Array): number {
+  return a.reduce((s, v) => s + v, 0) / a.length;
+}
+
+describe('augmentation policy', () => {
+  it('fills defaults and names bad fields', () => {
+    expect(parseAugmentationPolicy({})).toEqual(DEFAULT_AUGMENTATION);
+    expect(parseAugmentationPolicy({ verticalFlip: true, maxRotationDeg: 0 })).toMatchObject({ verticalFlip: true, maxRotationDeg: 0, maxZoom: 1.1 });
+    expect(() => parseAugmentationPolicy({ maxZoom: 0.5 })).toThrow(InvalidArgumentError);
+    expect(() => parseAugmentationPolicy({ maxZoom: 0.5 })).toThrow(/maxZoom/);
+    expect(() => parseAugmentationPolicy({ shear: 3 })).toThrow(/shear|unrecognized/i);
+  });
+
+  it('draws augmentations within the policy, the same for the same seed', () => {
+    for (let seed = 0; seed < 200; seed++) {
+      const a = sampleAugmentation(DEFAULT_AUGMENTATION, seed);
+      expect(a).toEqual(sampleAugmentation(DEFAULT_AUGMENTATION, seed));
+      expect(a.flipVertical).toBe(false);
+      expect(Math.abs(a.rotationDeg)).toBeLessThanOrEqual(10);
+      expect(a.zoom).toBeGreaterThanOrEqual(1);
+      expect(a.zoom).toBeLessThanOrEqual(1.1);
+      expect(a.brightness).toBeGreaterThanOrEqual(0.8);
+      expect(a.contrast).toBeLessThanOrEqual(1.2);
+    }
+    const flips = Array.from({ length: 200 }, (_, seed) => sampleAugmentation(DEFAULT_AUGMENTATION, seed).flipHorizontal).filter(Boolean).length;
+    expect(flips).toBeGreaterThan(70);
+    expect(flips).toBeLessThan(130);
+  });
+});
+
+describe('renderView', () => {
+  it('without augmentation is the straight 224x224 resize the backbone reference used', async () => {
+    const view = await renderView(photo('dog.jpg'));
+    const { data } = await sharp(photo('dog.jpg')).removeAlpha().resize(224, 224, { fit: 'fill' }).raw().toBuffer({ resolveWithObject: true });
+    expect(view.size).toBe(224);
+    expect(view.data.length).toBe(3 * 224 * 224);
+    // NCHW: channel planes of 224 x 224.
+    expect(view.data[0]).toBe(data[0]);
+    expect(view.data[224 * 224]).toBe(data[1]);
+    expect(view.data[2 * 224 * 224 + 5]).toBe(data[5 * 3 + 2]);
+  });
+
+  it('applies EXIF orientation so the picture is upright', async () => {
+    const upright = await renderView(photo('dog_exif6.jpg'));
+    const rotatedByHand = await renderView(await sharp(photo('dog.jpg')).rotate(90).jpeg({ quality: 100 }).toBuffer());
+    expect(meanAbsDifference(upright.data, rotatedByHand.data)).toBeLessThan(3);
+    expect(meanAbsDifference(upright.data, (await renderView(photo('dog.jpg'))).data)).toBeGreaterThan(20);
+  });
+
+  it('flips exactly', async () => {
+    const plain = await renderView(photo('eagle.jpg'));
+    const flipped = await renderView(photo('eagle.jpg'), { ...IDENTITY_AUGMENTATION, flipHorizontal: true });
+    for (const [y, x] of [[0, 0], [100, 17], [223, 223]] as const) {
+      expect(flipped.data[y * 224 + x]).toBe(plain.data[y * 224 + (223 - x)]);
+    }
+  });
+
+  it('rotates without filling corners', async () => {
+    const white = await sharp({ create: { width: 400, height: 300, channels: 3, background: '#ffffff' } }).png().toBuffer();
+    const view = await renderView(white, { ...IDENTITY_AUGMENTATION, rotationDeg: 15 });
+    expect(view.data.reduce((m, v) => Math.min(m, v), 255)).toBeGreaterThan(240);
+    const inner = largestInscribedRectangle(400, 300, (15 * Math.PI) / 180);
+    expect(inner.width).toBeLessThan(400);
+    expect(inner.width / inner.height).toBeCloseTo(400 / 300, 1);
+  });
+
+  it('zooms into the chosen part, and changes brightness and contrast', async () => {
+    // Left half black, right half white: a 2x zoom at the left edge sees only black.
+    const halves = await sharp({ create: { width: 200, height: 200, channels: 3, background: '#000000' } })
+      .composite([{ input: { create: { width: 100, height: 200, channels: 3, background: '#ffffff' } }, left: 100, top: 0 }])
+      .png()
+      .toBuffer();
+    const left = await renderView(halves, { ...IDENTITY_AUGMENTATION, zoom: 2, cropX: 0, cropY: 0.5 });
+    expect(left.data.reduce((m, v) => Math.max(m, v), 0)).toBe(0);
+    const grey = await sharp({ create: { width: 100, height: 100, channels: 3, background: '#646464' } }).png().toBuffer();
+    const brighter = await renderView(grey, { ...IDENTITY_AUGMENTATION, brightness: 1.2 });
+    expect(mean(brighter.data)).toBeCloseTo(120, 0);
+    const flatter = await renderView(grey, { ...IDENTITY_AUGMENTATION, contrast: 0.5 });
+    expect(mean(flatter.data)).toBeCloseTo(114, 0);
+  });
+});
