@@ -6,11 +6,13 @@ import { dhashFromPixels } from '../dataset/dhash';
 import { decodeRasterLikePillow } from '../dataset/validate';
 import { InvalidArgumentError } from '../errors';
 import { describePlan, runCollection } from './collect';
+import { printImagenetTop5 } from './imagenet';
 import { uploadFolder } from './upload';
 
 const USAGE = `usage:
   icf dhash FILE...                 print each file's 256-bit dHash (imagehash-compatible) like sha256sum
   icf upload DIR --dataset NAME     upload DIR/<label>/<file> to incoming/NAME/<label>/<file>
+  icf imagenet FILE...              print the backbone's top-5 ImageNet classes for each image
   icf collect plan FILE             print the queries and labels a collection plan makes
   icf collect run --dataset NAME    start a collection run and follow its progress
 options for upload:
@@ -34,6 +36,9 @@ export async function run(argv: string[], out: NodeJS.WritableStream = process.s
         return await uploadCommand(rest, out, err);
       case 'collect':
         return await collectCommand(rest, out);
+      case 'imagenet':
+        if (rest.length === 0) throw new InvalidArgumentError(`imagenet needs at least one FILE\n${USAGE}`);
+        return await printImagenetTop5(rest, out, err);
       case undefined:
       case '-h':
       case '--help':

@@ -101,3 +101,19 @@ describe('icf collect plan', () => {
     expect(result.stderr).toMatch(/imagesPerQuery/);
   });
 });
+
+describe('icf imagenet', () => {
+  it("prints the backbone's top-5 ImageNet classes, as the reference outputs have them", async () => {
+    const golden = JSON.parse(readFileSync(sharedPath('fixtures', 'backbone', 'resnet50-keras-golden.json'), 'utf8')) as {
+      photos_resized_to_224x224_fill: { top3: Record<string, { label: string; probability: number }[]> };
+    };
+    const eagle = golden.photos_resized_to_224x224_fill.top3['eagle.jpg']![0]!;
+    const result = await icfRun(['imagenet', path.join(sharedPath('fixtures', 'dhash'), 'eagle.jpg')]);
+    expect(result.code).toBe(0);
+    const lines = result.stdout.trim().split('\n');
+    expect(lines).toHaveLength(6);
+    const [, probability, label] = /^\s+(\d\.\d{4})\s+(\S+) \(\d+\)$/.exec(lines[1]!)!;
+    expect(label).toBe(eagle.label);
+    expect(Math.abs(Number(probability) - eagle.probability)).toBeLessThan(0.01);
+  }, 180_000);
+});

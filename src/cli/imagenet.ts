@@ -1,0 +1,30 @@
+// `icf imagenet FILE...`: the backbone's top-5 ImageNet classes for each image (a quick check that the
+// backbone, its preprocessing and the image decoding agree).
+import { readFile } from 'node:fs/promises';
+import * as ort from 'onnxruntime-node';
+import { renderView } from '../train/augment';
+import { loadBackbone } from '../train/backbone';
+
+export async function printImagenetTop5(files: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  const backbone = await loadBackbone({ log: (message) => err.write(`${message}\n`) });
+  let failures = 0;
+  try {
+    for (const file of files) {
+      try {
+        const view = await renderView(await readFile(file), undefined, backbone.inputSize);
+        const input = new ort.Tensor('float32', view.data, [1, 3, view.size, view.size]);
+        const outputs = await backbone.session.run({ [backbone.inputName]: input }, [backbone.outputNames.probabilities]);
+        const probabilities = outputs[backbone.outputNames.probabilities]!.data as Float32Array;
+        const top = [...probabilities.keys()].sort((a, b) => probabilities[b]! - probabilities[a]!).slice(0, 5);
+        out.write(`${file}\n`);
+        for (const index of top) out.write(`  ${probabilities[index]!.toFixed(4)}  ${backbone.labels[index]} (${index})\n`);
+      } catch (error) {
+        failures++;
+        err.write(`icf: ${file}: ${(error as Error).message}\n`);
+      }
+    }
+  } finally {
+    await backbone.session.release();
+  }
+  return failures === 0 ? 0 : 1;
+}
