@@ -1,0 +1,49 @@
+// A head fused onto the real backbone gives softmax(features · W + b), carries its labels, and drops the
+// ImageNet classifier.
+import { readFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { onnx } from 'onnx-proto';
+import { describe, expect, it } from 'vitest';
+import { fuseLinearHead } from '../../src/onnx/fuseHead';
+import { renderView } from '../../src/train/augment';
+import { loadBackbone } from '../../src/train/backbone';
+import { seededRandom } from '../../src/util/seededRandom';
+import { sharedPath } from '../support/shared';
+
+describe('fuseLinearHead', () => {
+  it('reproduces softmax(features · W + b) in one model', async () => {
+    const backbone = await loadBackbone();
+    const labels = ['cat', 'dog', 'eagle'];
+    const random = seededRandom(7);
+    const weights = Float32Array.from({ length: 2048 * 3 }, () => (random() - 0.5) * 0.05);
+    const bias = Float32Array.from([0.1, -0.2, 0.3]);
+    const fused = fuseLinearHead(new Uint8Array(await readFile(backbone.modelPath)), { weights, bias, labels }, {
+      featuresOutput: 'features',
+      probabilitiesOutput: 'probabilities',
+      metadata: { preprocessing: 'NCHW float32 RGB 0..255, 224x224 straight resize' },
+    });
+
+    const view = await renderView(await readFile(path.join(sharedPath('fixtures', 'dhash'), 'eagle.jpg')));
+    const input = new ort.Tensor('float32', view.data, [1, 3, 224, 224]);
+    const features = (await backbone.session.run({ input }, ['features']))['features']!.data as Float32Array;
+    await backbone.session.release();
+    const logits = [0, 1, 2].map((c) => bias[c]! + features.reduce((sum, f, d) => sum + f * weights[d * 3 + c]!, 0));
+    const max = Math.max(...logits);
+    const exps = logits.map((l) => Math.exp(l - max));
+    const expected = exps.map((e) => e / exps.reduce((a, b) => a + b, 0));
+
+    const session = await ort.InferenceSession.create(fused, { executionProviders: ['cpu'] });
+    const outputs = await session.run({ input });
+    const probabilities = Array.from(outputs['probabilities']!.data as Float32Array);
+    await session.release();
+    expect(probabilities).toHaveLength(3);
+    probabilities.forEach((p, i) => expect(p).toBeCloseTo(expected[i]!, 4));
+
+    const model = onnx.ModelProto.decode(fused);
+    expect(JSON.parse((model.metadataProps ?? []).find((e) => e.key === 'labels')!.value!)).toEqual(labels);
+    expect((model.graph!.output ?? []).map((o) => o.name).sort()).toEqual(['features', 'probabilities']);
+    // The ImageNet classifier's 2048 x 1000 weights are gone.
+    expect((model.graph!.initializer ?? []).some((t) => t.dims?.map(Number).join('x') === '2048x1000')).toBe(false);
+  }, 120_000);
+});
