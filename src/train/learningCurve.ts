@@ -1,0 +1,187 @@
+// Learning curves: train on growing, nested, stratified shares of the training set and read off whether accuracy
+// has converged or more images would likely help.
+import { seededRandom } from '../util/seededRandom';
+
+/** Shares of the training set to train on: 10 %, 20 %, ..., 100 %. */
+export function learningCurveShares(): number[] {
+  // From integers, so that 0.3 is 0.3 and not 0.30000000000000004.
+  return Array.from({ length: 10 }, (_, i) => (i + 1) / 10);
+}
+
+/** Training-set indices per label, either by class index or by label name. */
+export type IndicesByLabel = readonly (readonly number[])[] | Readonly<Record<string, readonly number[]>>;
+
+/**
+ * The same share of every label's indices (rounded, at least one per non-empty label), sorted ascending.
+ * Each label's indices are sorted and then shuffled with a generator seeded from (seed, label key), and the subset
+ * is a prefix of that order: so a larger share contains every smaller one (nested), the result depends only on the
+ * seed and the index sets (not on their order), and adding a label leaves the others' subsets unchanged.
+ */
+export function stratifiedSubset(indicesByLabel: IndicesByLabel, share: number, seed: number): number[] {
+  if (typeof share !== 'number' || !(share > 0 && share <= 1)) {
+    throw new RangeError(`stratifiedSubset: share must be in (0, 1], got ${String(share)}`);
+  }
+  if (typeof seed !== 'number' || !Number.isInteger(seed)) {
+    throw new RangeError(`stratifiedSubset: seed must be an integer, got ${String(seed)}`);
+  }
+  if (typeof indicesByLabel !== 'object' || indicesByLabel === null) {
+    throw new TypeError('stratifiedSubset: indicesByLabel must be an array or a record of index arrays');
+  }
+  const chosen: number[] = [];
+  for (const [key, indices] of Object.entries(indicesByLabel)) {
+    if (!Array.isArray(indices)) throw new TypeError(`stratifiedSubset: indicesByLabel[${key}] must be an array`);
+    indices.forEach((index: unknown, i) => {
+      if (typeof index !== 'number' || !Number.isInteger(index) || index < 0) {
+        throw new RangeError(`stratifiedSubset: indicesByLabel[${key}][${i}] must be a non-negative integer, got ${String(index)}`);
+      }
+    });
+    if (indices.length === 0) continue;
+    const order = shuffle([...indices].sort((a, b) => a - b), seededRandom(mixSeed(seed, key)));
+    const take = Math.max(1, Math.round(share * order.length));
+    chosen.push(...order.slice(0, take));
+  }
+  return chosen.sort((a, b) => a - b);
+}
+
+export interface LearningCurveAssessment {
+  /** True when doubling the data would likely add less than `minGainPerDoubling` accuracy. */
+  converged: boolean;
+  /** One or two plain sentences for the user. */
+  verdict: string;
+  /** Fitted accuracy gain from 10 % more images than the largest size measured (fraction, e.g. 0.004 = 0.4 points). */
+  slopePer10Percent: number;
+  /** Fitted accuracy gain from doubling the images (fraction). */
+  gainPerDoubling: number;
+  /** Standard error of gainPerDoubling from the fit's scatter; null when only two points were fitted. */
+  gainUncertainty: number | null;
+  /** How many of the largest sizes the fit used. */
+  pointsFitted: number;
+}
+
+export interface AssessOptions {
+  /** Below this gain per doubling (a fraction) the curve counts as converged; default 0.01, one percentage point. */
+  minGainPerDoubling?: number;
+}
+
+interface CurvePoint {
+  trainingImages: number;
+  accuracy: number;
+  trainAccuracy?: number;
+}
+
+/**
+ * Method: least-squares line of accuracy against log2(training images) over the end of the curve, namely the
+ * points within the last doubling of the data (images >= half the largest size; at least the last 3 points). On
+ * that scale the slope is directly the gain per doubling, and learning curves are close to straight there
+ * (power-law behaviour) where on a linear scale they bend. The gain from doubling again is extrapolated from that
+ * slope (one doubling ahead only, and capped at 100 %); the scatter of the points around the line gives its
+ * standard error, which the verdict mentions when it is large compared with the slope.
+ */
+export function assessLearningCurve(points: readonly CurvePoint[], options: AssessOptions = {}): LearningCurveAssessment {
+  const minGain = options.minGainPerDoubling ?? 0.01;
+  if (!Array.isArray(points)) throw new TypeError('assessLearningCurve: points must be an array');
+  points.forEach((p, i) => {
+    if (!(Number.isFinite(p.trainingImages) && p.trainingImages > 0)) {
+      throw new RangeError(`assessLearningCurve: points[${i}].trainingImages must be a positive number, got ${String(p.trainingImages)}`);
+    }
+    if (!(p.accuracy >= 0 && p.accuracy <= 1)) {
+      throw new RangeError(`assessLearningCurve: points[${i}].accuracy must be in [0, 1], got ${String(p.accuracy)}`);
+    }
+  });
+  const sorted = [...points].sort((a, b) => a.trainingImages - b.trainingImages);
+  const distinct = new Set(sorted.map((p) => p.trainingImages)).size;
+  if (distinct < 2) {
+    throw new RangeError(`assessLearningCurve: needs points at two or more training sizes, got ${distinct}`);
+  }
+  const largest = sorted[sorted.length - 1]!.trainingImages;
+  let take = Math.min(sorted.length, Math.max(3, sorted.filter((p) => p.trainingImages >= largest / 2).length));
+  while (new Set(sorted.slice(-take).map((p) => p.trainingImages)).size < 2) take += 1;
+  const fitted = sorted.slice(-take);
+
+  const xs = fitted.map((p) => Math.log2(p.trainingImages));
+  const ys = fitted.map((p) => p.accuracy);
+  const meanX = mean(xs);
+  const meanY = mean(ys);
+  const sxx = xs.reduce((total, x) => total + (x - meanX) ** 2, 0);
+  const slope = xs.reduce((total, x, i) => total + (x - meanX) * (ys[i]! - meanY), 0) / sxx;
+  const at = (images: number): number => meanY + slope * (Math.log2(images) - meanX);
+  const residuals = xs.map((x, i) => ys[i]! - (meanY + slope * (x - meanX)));
+  const scatter = take > 2 ? Math.sqrt(residuals.reduce((total, r) => total + r * r, 0) / (take - 2)) : null;
+  const uncertainty = scatter === null ? null : scatter / Math.sqrt(sxx);
+
+  // The fitted value rather than the last measurement: with noisy points it is the better estimate of today's level.
+  const atLargest = Math.min(1, Math.max(0, at(largest)));
+  const projected = Math.min(1, atLargest + slope);
+  const converged = slope < minGain;
+  const span = `the last ${take} sizes, ${fitted[0]!.trainingImages} to ${largest} images`;
+  const sentences: string[] = [];
+  if (converged) {
+    sentences.push(
+      slope <= 0
+        ? `Accuracy has converged at about ${pct(atLargest)}: it did not rise over ${span} (${signedPoints(slope)} per doubling), so more images of the same kind are unlikely to help.`
+        : `Accuracy has converged at about ${pct(atLargest)}: over ${span} it gained only ${signedPoints(slope)} per doubling of the data, so twice as many images would likely add little.`,
+    );
+  } else {
+    sentences.push(
+      `Accuracy is still rising, by about ${signedPoints(slope)} each time the training images double (over ${span}): ` +
+        `doubling to about ${Math.round(largest * 2)} images would likely take it from ${pct(atLargest)} to about ${pct(projected)}.`,
+    );
+  }
+  if (uncertainty !== null && scatter !== null && 2 * uncertainty > Math.max(Math.abs(slope), minGain)) {
+    sentences.push(
+      `The points scatter by about ±${(scatter * 100).toFixed(1)} points around the trend, so this is rough: ` +
+        `the gain per doubling is likely between ${signedPoints(slope - 2 * uncertainty)} and ${signedPoints(slope + 2 * uncertainty)}.`,
+    );
+  }
+  const lastTrain = [...sorted].reverse().find((p) => p.trainAccuracy !== undefined)?.trainAccuracy;
+  if (lastTrain !== undefined) {
+    const gap = lastTrain - atLargest;
+    if (gap >= 0.1) {
+      sentences.push(
+        converged
+          ? `Training accuracy (${pct(lastTrain)}) is well above it, so the model overfits; more varied images or stronger augmentation may help more than more of the same.`
+          : `Training accuracy (${pct(lastTrain)}) is well above it, which also says the model is still data-limited.`,
+      );
+    } else if (converged && gap < 0.03 && atLargest < 0.95) {
+      sentences.push(`Training accuracy (${pct(lastTrain)}) is about the same, so the model, not the amount of data, limits accuracy.`);
+    }
+  }
+  return {
+    converged,
+    verdict: sentences.join(' '),
+    slopePer10Percent: slope * Math.log2(1.1),
+    gainPerDoubling: slope,
+    gainUncertainty: uncertainty,
+    pointsFitted: take,
+  };
+}
+
+/** Fisher–Yates in place with the given [0, 1) generator. */
+function shuffle<T>(items: T[], random: () => number): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+  return items;
+}
+
+/** One seed per label from the run's seed and the label's key (FNV-1a), so labels shuffle independently. */
+function mixSeed(seed: number, key: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
+  return (Math.imul(seed >>> 0, 0x9e3779b1) ^ hash) >>> 0;
+}
+
+function mean(values: readonly number[]): number {
+  return values.reduce((total, value) => total + value, 0) / values.length;
+}
+
+function pct(value: number): string {
+  return `${(value * 100).toFixed(1)}%`;
+}
+
+/** A signed accuracy difference in percentage points. */
+function signedPoints(value: number): string {
+  const rounded = (value * 100).toFixed(1);
+  return `${value >= 0 ? '+' : ''}${rounded === '-0.0' ? '0.0' : rounded} points`;
+}
