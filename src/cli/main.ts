@@ -6,6 +6,7 @@ import { dhashFromPixels } from '../dataset/dhash';
 import { decodeRasterLikePillow } from '../dataset/validate';
 import { InvalidArgumentError } from '../errors';
 import { describePlan, runCollection } from './collect';
+import { EVAL_USAGE, evalCommand } from './eval';
 import { printImagenetTop5 } from './imagenet';
 import { uploadFolder } from './upload';
 
@@ -15,6 +16,7 @@ const USAGE = `usage:
   icf imagenet FILE...              print the backbone's top-5 ImageNet classes for each image
   icf collect plan FILE             print the queries and labels a collection plan makes
   icf collect run --dataset NAME    start a collection run and follow its progress
+${EVAL_USAGE}
 options for upload:
   --connection-string CS            storage account (default: $AzureWebJobsStorage, else the local Azurite)
   --concurrency N                   parallel uploads (default 8)
@@ -36,6 +38,8 @@ export async function run(argv: string[], out: NodeJS.WritableStream = process.s
         return await uploadCommand(rest, out, err);
       case 'collect':
         return await collectCommand(rest, out);
+      case 'eval':
+        return await evalCommand(rest, out, err);
       case 'imagenet':
         if (rest.length === 0) throw new InvalidArgumentError(`imagenet needs at least one FILE\n${USAGE}`);
         return await printImagenetTop5(rest, out, err);

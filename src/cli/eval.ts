@@ -1,0 +1,102 @@
+// `icf eval DIR`: k-fold cross-validation of backbone features + linear head on a labelled folder, offline.
+import { InvalidArgumentError } from '../errors';
+import { evaluateFolder, type FolderEvaluation, type HeadSettings } from '../train/evaluateFolder';
+
+export const EVAL_USAGE = `  icf eval DIR [options]            k-fold cross-validation of the classifier on DIR/<label>/<image>
+options for eval:
+  --folds K                         stratified folds (default 5)
+  --augment N                       augmented views per training image besides the plain one (default 0)
+  --seed S                          folds, augmentation and training seed (default 0)
+  --epochs N  --learning-rate LR  --batch-size N  --patience N  --validation-share X
+  --weight-decay X  --decay-mode l2|decoupled  --label-smoothing X
+  --standardize                     train on standardised features (folded into W, b afterwards)
+  --no-refit                        keep the early-stopped weights instead of retraining on all training images
+  --cuda                            try the CUDA execution provider (falls back to CPU with a warning)
+  --json                            print the whole result as JSON`;
+
+const VALUE_OPTIONS = ['folds', 'augment', 'seed', 'epochs', 'learning-rate', 'batch-size', 'patience', 'validation-share', 'weight-decay', 'decay-mode', 'label-smoothing'] as const;
+const FLAGS = ['json', 'standardize', 'no-refit', 'cuda'] as const;
+type ValueOption = (typeof VALUE_OPTIONS)[number];
+type Flag = (typeof FLAGS)[number];
+
+export async function evalCommand(args: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  const positional: string[] = [];
+  const values: Partial<Record<ValueOption, string>> = {};
+  const flags = new Set<Flag>();
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (!arg.startsWith('--')) {
+      positional.push(arg);
+      continue;
+    }
+    const [key, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+    if ((FLAGS as readonly string[]).includes(key)) {
+      if (inline !== undefined) throw new InvalidArgumentError(`--${key} takes no value`);
+      flags.add(key as Flag);
+    } else if ((VALUE_OPTIONS as readonly string[]).includes(key)) {
+      const value = inline ?? args[++i];
+      if (value === undefined) throw new InvalidArgumentError(`--${key} needs a value`);
+      values[key as ValueOption] = value;
+    } else throw new InvalidArgumentError(`unknown option --${key} for eval\n${EVAL_USAGE}`);
+  }
+  if (positional.length !== 1) throw new InvalidArgumentError(`eval needs exactly one DIR\n${EVAL_USAGE}`);
+  const number = (key: ValueOption): number | undefined => {
+    const text = values[key];
+    if (text === undefined) return undefined;
+    const value = Number(text);
+    if (text.trim() === '' || !Number.isFinite(value)) throw new InvalidArgumentError(`--${key} must be a number, got "${text}"`);
+    return value;
+  };
+  const mode = values['decay-mode'];
+  if (mode !== undefined && mode !== 'l2' && mode !== 'decoupled') throw new InvalidArgumentError(`--decay-mode must be l2 or decoupled, got "${mode}"`);
+  const head: HeadSettings = {};
+  const set = <K extends keyof HeadSettings>(key: K, value: HeadSettings[K] | undefined) => {
+    if (value !== undefined) head[key] = value;
+  };
+  set('epochs', number('epochs'));
+  set('learningRate', number('learning-rate'));
+  set('batchSize', number('batch-size'));
+  set('patience', number('patience'));
+  set('validationShare', number('validation-share'));
+  set('weightDecay', number('weight-decay'));
+  set('weightDecayMode', mode);
+  set('labelSmoothing', number('label-smoothing'));
+  if (flags.has('standardize')) head.standardize = true;
+  if (flags.has('no-refit')) head.refit = false;
+  if (flags.has('cuda')) head.executionProviders = ['cuda', 'cpu'];
+
+  const folds = number('folds');
+  const augment = number('augment');
+  const seed = number('seed');
+  const json = flags.has('json');
+  const result = await evaluateFolder(positional[0]!, {
+    head,
+    ...(folds !== undefined ? { folds } : {}),
+    ...(augment !== undefined ? { augment } : {}),
+    ...(seed !== undefined ? { seed } : {}),
+    // Progress goes to stderr so that --json output stays machine-readable.
+    onProgress: (message) => err.write(`${message}\n`),
+  });
+  out.write(json ? `${JSON.stringify(result, null, 2)}\n` : formatEvaluation(result));
+  return 0;
+}
+
+export function formatEvaluation(r: FolderEvaluation): string {
+  const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
+  const lines: string[] = [];
+  const settings = Object.entries(r.head).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : String(v)}`);
+  lines.push(`${r.imageCount} images, ${r.labels.length} labels, ${r.folds}-fold stratified CV, seed ${r.seed}, ${r.augment} augmented views per training image${settings.length ? `, ${settings.join(', ')}` : ''}`);
+  lines.push(`time: backbone ${r.seconds.backbone.toFixed(1)} s, features ${r.seconds.features.toFixed(1)} s, training ${r.seconds.training.toFixed(1)} s, total ${r.seconds.total.toFixed(1)} s`);
+  for (const f of r.perFold) lines.push(`fold ${f.fold}: ${pct(f.accuracy)} of ${f.testCount} (best epoch ${f.bestEpoch})`);
+  const correct = Math.round(r.pooled.accuracy * r.pooled.count);
+  lines.push(`accuracy: ${pct(r.meanAccuracy)} ± ${pct(r.stdAccuracy)} (mean ± sample std over folds); pooled ${pct(r.pooled.accuracy)} (${correct}/${r.pooled.count}); top-2 ${pct(r.pooled.topK[2] ?? NaN)}`);
+  const width = Math.max(5, ...r.labels.map((l) => l.length));
+  lines.push(`${'label'.padEnd(width)}  precision  recall     f1  support`);
+  const row = (name: string, s: { precision: number; recall: number; f1: number }, support: number) =>
+    `${name.padEnd(width)}  ${s.precision.toFixed(3).padStart(9)}  ${s.recall.toFixed(3).padStart(6)}  ${s.f1.toFixed(3).padStart(5)}  ${String(support).padStart(7)}`;
+  for (const c of r.pooled.perClass) lines.push(row(c.label, c, c.support));
+  lines.push(row('macro', r.pooled.macro, r.pooled.count));
+  lines.push(`confusion matrix (rows: truth, columns: predicted, order as above):`);
+  for (const [i, counts] of r.pooled.confusionMatrix.entries()) lines.push(`${r.labels[i]!.padEnd(width)}  ${counts.map((n) => String(n).padStart(4)).join('')}`);
+  return `${lines.join('\n')}\n`;
+}

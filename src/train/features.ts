@@ -1,0 +1,135 @@
+// Backbone features of images, one vector per view: view 0 is the plain view (what inference sees), views 1..n are
+// augmented views drawn deterministically from (seed, image content, view). Results may be cached on disk so that
+// re-running an evaluation with other head settings does not pay for the backbone again.
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { InvalidArgumentError } from '../errors';
+import { DEFAULT_AUGMENTATION, IDENTITY_AUGMENTATION, renderView, sampleAugmentation, type AugmentationPolicy } from './augment';
+import type { Backbone } from './backbone';
+
+export interface FeatureOptions {
+  /** Views per image, the first being the plain view; default 1 (plain only). */
+  augmentations?: number;
+  /** Augmentation policy of views 1..n; default DEFAULT_AUGMENTATION. */
+  policy?: AugmentationPolicy;
+  /** Seed of the augmented views; default 0. */
+  seed?: number;
+  /** Images per backbone run; default 16. */
+  batchSize?: number;
+  /** Called after each batch with views done and views in all. */
+  onProgress?: (done: number, total: number) => void;
+  /** Feature cache folder; false disables it. Default $ICF_CACHE_DIR/features, else <project>/.cache/features. */
+  cacheDir?: string | false;
+}
+
+/** What the backbone must offer: a session with an NCHW input and a `features` output. */
+export type FeatureBackbone = Pick<Backbone, 'session' | 'modelPath' | 'inputName' | 'inputSize' | 'outputNames' | 'featureLength'>;
+
+/** Returns features[image][view], each a Float32Array of the backbone's feature length. */
+export async function extractFeatures(backbone: FeatureBackbone, images: readonly Buffer[], options: FeatureOptions = {}): Promise<Float32Array[][]> {
+  const views = options.augmentations ?? 1;
+  if (!Number.isInteger(views) || views < 1 || views > 64) throw new InvalidArgumentError(`augmentations must be an integer from 1 to 64 (views per image, the first plain), got ${views}`);
+  const batchSize = options.batchSize ?? 16;
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 256) throw new InvalidArgumentError(`batchSize must be an integer from 1 to 256, got ${batchSize}`);
+  const seed = options.seed ?? 0;
+  if (!Number.isInteger(seed)) throw new InvalidArgumentError(`seed must be an integer, got ${seed}`);
+  const policy = options.policy ?? DEFAULT_AUGMENTATION;
+  const cacheDir = options.cacheDir === false ? undefined : path.resolve(options.cacheDir ?? defaultFeatureCacheDir());
+  // The model file name carries the package and converter version: a different backbone never reads these files.
+  const backboneId = path.basename(backbone.modelPath).replace(/\.onnx$/, '');
+  const policyId = sha256(JSON.stringify(policy)).slice(0, 12);
+
+  interface Job {
+    image: number;
+    view: number;
+    viewSeed: number;
+    cacheFile: string | undefined;
+  }
+  const result: Float32Array[][] = images.map(() => new Array<Float32Array>(views));
+  const pending: Job[] = [];
+  for (let image = 0; image < images.length; image++) {
+    const digest = sha256(images[image]!);
+    for (let view = 0; view < views; view++) {
+      // Seeded by content, not position: the same photo gets the same views whatever folder order it comes in.
+      const viewSeed = view === 0 ? 0 : Number.parseInt(sha256(`${digest}:${seed}:${view}`).slice(0, 8), 16);
+      const key = view === 0 ? `${digest}-plain` : `${digest}-${policyId}-${viewSeed.toString(16)}`;
+      const cacheFile = cacheDir ? path.join(cacheDir, backboneId, digest.slice(0, 2), `${key}.f32`) : undefined;
+      const cached = cacheFile ? await readCached(cacheFile, backbone.featureLength) : undefined;
+      if (cached) result[image]![view] = cached;
+      else pending.push({ image, view, viewSeed, cacheFile });
+    }
+  }
+
+  const total = images.length * views;
+  let done = total - pending.length;
+  options.onProgress?.(done, total);
+  const size = backbone.inputSize;
+  const render = (job: Job) => renderView(images[job.image]!, job.view === 0 ? IDENTITY_AUGMENTATION : sampleAugmentation(policy, job.viewSeed), size);
+  const renderBatch = async (jobs: Job[]): Promise<Float32Array> => {
+    const plane = 3 * size * size;
+    const input = new Float32Array(jobs.length * plane);
+    const rendered = await Promise.all(jobs.map(render));
+    rendered.forEach((view, i) => input.set(view.data, i * plane));
+    return input;
+  };
+  // Render the next batch (sharp, libuv threads) while the backbone runs on this one.
+  let next = pending.length > 0 ? renderBatch(pending.slice(0, batchSize)) : undefined;
+  for (let start = 0; start < pending.length; start += batchSize) {
+    const jobs = pending.slice(start, start + batchSize);
+    const input = await next!;
+    next = start + batchSize < pending.length ? renderBatch(pending.slice(start + batchSize, start + 2 * batchSize)) : undefined;
+    // Avoid an unhandled rejection if the prefetch fails while the backbone runs; it is awaited next round.
+    next?.catch(() => undefined);
+    const output = await backbone.session.run({ [backbone.inputName]: new ort.Tensor('float32', input, [jobs.length, 3, size, size]) });
+    const features = output[backbone.outputNames.features];
+    if (!features) throw new Error(`backbone has no "${backbone.outputNames.features}" output`);
+    const data = features.data as Float32Array;
+    const length = backbone.featureLength;
+    if (data.length !== jobs.length * length) throw new Error(`backbone returned ${data.length} feature values for ${jobs.length} views of ${length}`);
+    for (let i = 0; i < jobs.length; i++) {
+      const job = jobs[i]!;
+      const vector = data.slice(i * length, (i + 1) * length);
+      result[job.image]![job.view] = vector;
+      if (job.cacheFile) await writeCached(job.cacheFile, vector);
+    }
+    done += jobs.length;
+    options.onProgress?.(done, total);
+  }
+  return result;
+}
+
+export function defaultFeatureCacheDir(): string {
+  const fromEnv = process.env['ICF_CACHE_DIR'];
+  if (fromEnv) return path.join(fromEnv, 'features');
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json'))) return path.join(dir, '.cache', 'features');
+    if (path.dirname(dir) === dir) throw new Error(`no package.json above ${__dirname}; pass cacheDir or set ICF_CACHE_DIR`);
+  }
+}
+
+function sha256(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+async function readCached(file: string, length: number): Promise<Float32Array | undefined> {
+  try {
+    const bytes = await fs.readFile(file);
+    // A truncated or foreign file is ignored (and rewritten), never trusted.
+    if (bytes.byteLength !== length * 4) return undefined;
+    const out = new Float32Array(length);
+    new Uint8Array(out.buffer).set(bytes);
+    return out;
+  } catch {
+    return undefined;
+  }
+}
+
+async function writeCached(file: string, vector: Float32Array): Promise<void> {
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await fs.writeFile(tmp, new Uint8Array(vector.buffer, vector.byteOffset, vector.byteLength));
+  await fs.rename(tmp, file); // atomic: a concurrent reader sees all or nothing
+}
