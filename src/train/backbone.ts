@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { cacheDir } from '../util/paths';
 import * as ort from 'onnxruntime-node';
 import { CONVERTER_VERSION, convertTfjsLayersModel } from '../onnx/tfjsToOnnx';
 import { IMAGENET_LABELS } from './imagenetLabels';
@@ -49,7 +50,7 @@ interface Pacote {
 /** Makes sure the converted ONNX file is in the cache (fetching and converting on first use) and returns where it is. */
 export async function ensureBackboneModel(options: BackboneOptions = {}): Promise<BackboneModel> {
   const log = options.log ?? ((): void => undefined);
-  const dir = path.resolve(options.cacheDir ?? defaultCacheDir());
+  const dir = path.resolve(options.cacheDir ?? cacheDir('backbones'));
   // The converter version is part of the name so a changed converter never serves a stale graph.
   const modelPath = path.join(dir, `resnet50-imagenet-${BACKBONE_PACKAGE.replace('@', '-')}-c${CONVERTER_VERSION}.onnx`);
   const result = (converted: boolean): BackboneModel => ({
@@ -119,16 +120,3 @@ async function convertPackage(modelDir: string): Promise<Uint8Array> {
   });
 }
 
-function defaultCacheDir(): string {
-  const fromEnv = process.env['ICF_CACHE_DIR'];
-  if (fromEnv) return path.join(fromEnv, 'backbones');
-  return path.join(projectRoot(), '.cache', 'backbones');
-}
-
-/** The nearest folder above this file with a package.json (works from src/ under vitest and from dist/ when built). */
-function projectRoot(): string {
-  for (let dir = __dirname; ; dir = path.dirname(dir)) {
-    if (existsSync(path.join(dir, 'package.json'))) return dir;
-    if (path.dirname(dir) === dir) throw new Error(`no package.json above ${__dirname}; pass cacheDir or set ICF_CACHE_DIR`);
-  }
-}

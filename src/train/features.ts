@@ -2,11 +2,11 @@
 // augmented views drawn deterministically from (seed, image content, view). Results may be cached on disk so that
 // re-running an evaluation with other head settings does not pay for the backbone again.
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { InvalidArgumentError } from '../errors';
+import { cacheDir as defaultCacheDir } from '../util/paths';
 import { DEFAULT_AUGMENTATION, IDENTITY_AUGMENTATION, renderView, sampleAugmentation, type AugmentationPolicy } from './augment';
 import type { Backbone } from './backbone';
 
@@ -37,7 +37,7 @@ export async function extractFeatures(backbone: FeatureBackbone, images: readonl
   const seed = options.seed ?? 0;
   if (!Number.isInteger(seed)) throw new InvalidArgumentError(`seed must be an integer, got ${seed}`);
   const policy = options.policy ?? DEFAULT_AUGMENTATION;
-  const cacheDir = options.cacheDir === false ? undefined : path.resolve(options.cacheDir ?? defaultFeatureCacheDir());
+  const cacheDir = options.cacheDir === false ? undefined : path.resolve(options.cacheDir ?? defaultCacheDir('features'));
   // The model file name carries the package and converter version: a different backbone never reads these files.
   const backboneId = path.basename(backbone.modelPath).replace(/\.onnx$/, '');
   const policyId = sha256(JSON.stringify(policy)).slice(0, 12);
@@ -101,14 +101,6 @@ export async function extractFeatures(backbone: FeatureBackbone, images: readonl
   return result;
 }
 
-export function defaultFeatureCacheDir(): string {
-  const fromEnv = process.env['ICF_CACHE_DIR'];
-  if (fromEnv) return path.join(fromEnv, 'features');
-  for (let dir = __dirname; ; dir = path.dirname(dir)) {
-    if (existsSync(path.join(dir, 'package.json'))) return path.join(dir, '.cache', 'features');
-    if (path.dirname(dir) === dir) throw new Error(`no package.json above ${__dirname}; pass cacheDir or set ICF_CACHE_DIR`);
-  }
-}
 
 function sha256(data: string | Buffer): string {
   return createHash('sha256').update(data).digest('hex');
