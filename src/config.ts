@@ -38,6 +38,12 @@ const settingsSchema = z.object({
   COLLECT_MAX_REDIRECTS: integer(0, 20).default(5),
   COLLECT_DOWNLOAD_CONCURRENCY: integer(1, 64).default(4),
   COLLECT_ALLOW_PRIVATE_ADDRESSES: z.enum(['true', 'false'], { message: 'must be true or false' }).default('false'),
+  TRAIN_LAUNCHER: z.enum(['local', 'containerapps'], { message: 'must be local or containerapps' }).default('local'),
+  TRAIN_CONTAINERAPPS_SUBSCRIPTION_ID: z.string().optional(),
+  TRAIN_CONTAINERAPPS_RESOURCE_GROUP: z.string().optional(),
+  TRAIN_CONTAINERAPPS_JOB_NAME: z.string().optional(),
+  TRAIN_CONTAINERAPPS_CONTAINER_NAME: z.string().default('trainer'),
+  TRAIN_CONTAINERAPPS_IMAGE: z.string().optional(),
 });
 
 export type RawSettings = Record<string, string | undefined>;
@@ -79,11 +85,16 @@ export interface CollectSettings {
   };
 }
 
+export type TrainSettings =
+  | { launcher: 'local' }
+  | { launcher: 'containerapps'; subscriptionId: string; resourceGroup: string; jobName: string; containerName: string; image: string };
+
 export interface AppSettings {
   storageConnectionString: string;
   ingest: IngestSettings;
   dedup: DedupSettings;
   collect: CollectSettings;
+  train: TrainSettings;
 }
 
 /** Reads and validates the app settings; a bad value throws a ConfigurationError that names the setting. */
@@ -99,8 +110,24 @@ export function loadSettings(env: RawSettings = process.env): AppSettings {
       `Invalid app settings: SPLIT_GROUP_MAX_BITS (${s.SPLIT_GROUP_MAX_BITS}) must be at least DEDUP_NEAR_DUPLICATE_MAX_BITS (${s.DEDUP_NEAR_DUPLICATE_MAX_BITS})`,
     );
   }
+  let train: TrainSettings = { launcher: 'local' };
+  if (s.TRAIN_LAUNCHER === 'containerapps') {
+    const missing = (['TRAIN_CONTAINERAPPS_SUBSCRIPTION_ID', 'TRAIN_CONTAINERAPPS_RESOURCE_GROUP', 'TRAIN_CONTAINERAPPS_JOB_NAME', 'TRAIN_CONTAINERAPPS_IMAGE'] as const).filter(
+      (name) => !s[name],
+    );
+    if (missing.length > 0) throw new ConfigurationError(`Invalid app settings: TRAIN_LAUNCHER is containerapps, so ${missing.join(', ')} must be set`);
+    train = {
+      launcher: 'containerapps',
+      subscriptionId: s.TRAIN_CONTAINERAPPS_SUBSCRIPTION_ID!,
+      resourceGroup: s.TRAIN_CONTAINERAPPS_RESOURCE_GROUP!,
+      jobName: s.TRAIN_CONTAINERAPPS_JOB_NAME!,
+      containerName: s.TRAIN_CONTAINERAPPS_CONTAINER_NAME,
+      image: s.TRAIN_CONTAINERAPPS_IMAGE!,
+    };
+  }
   return {
     storageConnectionString: s.AzureWebJobsStorage,
+    train,
     ingest: {
       maxFileBytes: s.INGEST_MAX_FILE_BYTES,
       maxPixels: s.INGEST_MAX_PIXELS,

@@ -8,6 +8,12 @@ import { RunStore, RUNS_TABLE } from './collect/runs';
 import type { ImageSearchProvider } from './collect/types';
 import { loadSettings, type AppSettings, type CollectSettings, type RawSettings } from './config';
 import { ConfigurationError } from './errors';
+import { JobStore, JOBS_TABLE, TRAIN_JOBS_QUEUE } from './train/jobs';
+import { ContainerAppsLauncher, LocalLauncher, type Launcher } from './train/launchers';
+import { ModelRegistry, MODELS_CONTAINER } from './train/models';
+import { projectRoot } from './util/paths';
+import * as path from 'node:path';
+import type { QueueClient } from '@azure/storage-queue';
 import { Catalog, CATALOG_TABLE } from './dataset/catalog';
 import { INCOMING_CONTAINER, Ingestor, QUARANTINE_CONTAINER, type IngestLogger } from './dataset/ingest';
 import { createStorageClients, type StorageClients } from './storage/clients';
@@ -18,6 +24,15 @@ export interface Services {
   catalog: Catalog;
   ingestor: Ingestor;
   collector: Collector;
+  training: Training;
+}
+
+export interface Training {
+  jobs: JobStore;
+  models: ModelRegistry;
+  queue: QueueClient;
+  /** The configured launcher (TRAIN_LAUNCHER), created on first use. */
+  launcher(): Launcher;
 }
 
 export async function createServices(env: RawSettings = process.env, logger?: IngestLogger): Promise<Services> {
@@ -42,8 +57,52 @@ export async function createServices(env: RawSettings = process.env, logger?: In
     download: downloadImage,
     ...(logger ? { logger } : {}),
   });
-  await Promise.all([ingestor.ensureStorage(), collector.ensureStorage()]);
-  return { settings, storage, catalog, ingestor, collector };
+  const training = createTraining(settings, storage);
+  await Promise.all([
+    ingestor.ensureStorage(),
+    collector.ensureStorage(),
+    training.jobs.ensureTable(),
+    training.models.ensureContainer(),
+    training.queue.createIfNotExists(),
+  ]);
+  return { settings, storage, catalog, ingestor, collector, training };
+}
+
+function createTraining(settings: AppSettings, storage: StorageClients): Training {
+  const jobs = new JobStore(storage.table(JOBS_TABLE));
+  let launcher: Launcher | undefined;
+  const create = (): Launcher => {
+    const train = settings.train;
+    if (train.launcher === 'containerapps') return new ContainerAppsLauncher(train);
+    return new LocalLauncher({
+      command: [process.execPath, path.join(projectRoot(), 'dist', 'src', 'train', 'main.js')],
+      cwd: projectRoot(),
+      env: { AzureWebJobsStorage: settings.storageConnectionString },
+      // A trainer that dies without reporting leaves its job failed, not running forever.
+      onExit: (request, exit) => {
+        if (exit.code === 0) return;
+        void jobs
+          .get(request.dataset, request.jobId)
+          .then((job) =>
+            job.status === 'succeeded' || job.status === 'failed'
+              ? undefined
+              : jobs.update(request.dataset, request.jobId, {
+                  status: 'failed',
+                  stage: 'failed',
+                  finishedAt: new Date().toISOString(),
+                  error: `the trainer exited with ${exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`}: ${exit.stderrTail.trim().split('\n').slice(-3).join(' | ')}`,
+                }),
+          )
+          .catch((error: unknown) => console.error(`train: could not mark job ${request.jobId} failed: ${(error as Error).message}`));
+      },
+    });
+  };
+  return {
+    jobs,
+    models: new ModelRegistry(storage.blobs.getContainerClient(MODELS_CONTAINER)),
+    queue: storage.queues.getQueueClient(TRAIN_JOBS_QUEUE),
+    launcher: () => (launcher ??= create()),
+  };
 }
 
 /** Creates each search provider on first use, from the settings it needs. */

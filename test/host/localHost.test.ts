@@ -73,6 +73,7 @@ describe('local host', () => {
       [
         'collectionPlan', 'collectRuns', 'collectScheduled', 'collectStart', 'collectStatus', 'datasetImages', 'datasetList',
         'datasetSummary', 'health', 'ingest', 'probeBlob', 'probeEverySecond', 'probeQueue', 'probeTimer', 'searchWorker',
+        'trainJob', 'trainLauncher', 'trainStart',
       ].sort(),
     );
     expect(host.functions.find((f) => f.name === 'collectScheduled')?.trigger).toBe('timer %COLLECT_SCHEDULE%');

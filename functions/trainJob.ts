@@ -1,0 +1,17 @@
+// GET /api/datasets/{dataset}/jobs/{jobId}: a training job's status, stage, progress and metrics.
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { errorResponse, ok } from '../src/api/responses';
+import { assertDatasetName } from '../src/dataset/names';
+import { getServices } from '../src/services';
+
+export async function trainJob(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  try {
+    const { training } = await getServices();
+    const dataset = assertDatasetName(request.params['dataset'] ?? '');
+    return ok(await training.jobs.get(dataset, request.params['jobId'] ?? ''));
+  } catch (error) {
+    return errorResponse(error, (message) => context.error(message));
+  }
+}
+
+app.http('trainJob', { methods: ['GET'], authLevel: 'function', route: 'datasets/{dataset}/jobs/{jobId}', handler: trainJob });

@@ -1,0 +1,156 @@
+// Training jobs in Azure Table storage (table `trainjobs`, one partition per dataset): what was asked, where
+// the job is (queued, running, succeeded, failed), its stage and progress, and its results.
+import { randomUUID } from 'node:crypto';
+import type { TableClient } from '@azure/data-tables';
+import { z } from 'zod';
+import { InvalidArgumentError, NotFoundError } from '../errors';
+import { ensureTable, isStatus } from '../storage/tables';
+import { parseAugmentationPolicy, type AugmentationPolicy } from './augment';
+
+export const JOBS_TABLE = 'trainjobs';
+export const TRAIN_JOBS_QUEUE = 'train-jobs';
+
+const optionsSchema = z
+  .object({
+    backbone: z.enum(['resnet50-keras']).default('resnet50-keras'),
+    epochs: z.number().int().min(1).max(1000).default(200),
+    /** Augmented views per training image, besides the plain one (0: no augmentation). */
+    augmentedViews: z.number().int().min(0).max(16).default(2),
+    augmentation: z.record(z.string(), z.unknown()).default({}),
+    /** Publish even if the new model is worse than the current one. */
+    force: z.boolean().default(false),
+  })
+  .strict();
+
+export interface TrainOptions {
+  backbone: 'resnet50-keras';
+  epochs: number;
+  augmentedViews: number;
+  augmentation: AugmentationPolicy;
+  force: boolean;
+}
+
+/** Validates a train request's options; errors name the field. */
+export function parseTrainOptions(json: unknown): TrainOptions {
+  const parsed = optionsSchema.safeParse(json ?? {});
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(options)'}: ${issue.message}`);
+    throw new InvalidArgumentError(`train options are invalid: ${problems.join('; ')}`);
+  }
+  return { ...parsed.data, augmentation: parseAugmentationPolicy(parsed.data.augmentation) };
+}
+
+export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed';
+
+export interface TrainJob {
+  dataset: string;
+  jobId: string;
+  status: JobStatus;
+  /** What the trainer is doing: queued, launching, loading, features, training, evaluating, publishing, done. */
+  stage: string;
+  /** 0..1 within the whole job. */
+  progress: number;
+  options: TrainOptions;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  launcher?: string;
+  executionName?: string;
+  error?: string;
+  /** Test-split summary once evaluated. */
+  metrics?: Record<string, unknown>;
+  modelVersion?: string;
+  /** Whether the model became the dataset's current one, and why (not) in `publishNote`. */
+  published?: boolean;
+  publishNote?: string;
+}
+
+interface JobEntity {
+  partitionKey: string;
+  rowKey: string;
+  status: JobStatus;
+  stage: string;
+  progress: number;
+  options: string;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  launcher?: string;
+  executionName?: string;
+  error?: string;
+  metrics?: string;
+  modelVersion?: string;
+  published?: boolean;
+  publishNote?: string;
+}
+
+export class JobStore {
+  constructor(private readonly table: TableClient) {}
+
+  ensureTable(): Promise<void> {
+    return ensureTable(this.table);
+  }
+
+  async create(dataset: string, options: TrainOptions): Promise<TrainJob> {
+    const job: TrainJob = {
+      dataset,
+      jobId: `${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${randomUUID().slice(0, 8)}`,
+      status: 'queued',
+      stage: 'queued',
+      progress: 0,
+      options,
+      createdAt: new Date().toISOString(),
+    };
+    await this.table.createEntity(toEntity(job));
+    return job;
+  }
+
+  async get(dataset: string, jobId: string): Promise<TrainJob> {
+    try {
+      return fromEntity(await this.table.getEntity<JobEntity>(dataset, jobId));
+    } catch (error) {
+      if (isStatus(error, 404)) throw new NotFoundError(`dataset "${dataset}" has no training job "${jobId}"`);
+      throw error;
+    }
+  }
+
+  /** Merges fields into the job (the trainer reports stage and progress as it goes). */
+  async update(dataset: string, jobId: string, changes: Partial<Omit<TrainJob, 'dataset' | 'jobId' | 'options' | 'createdAt'>>): Promise<void> {
+    const entity: { partitionKey: string; rowKey: string; [key: string]: unknown } = { partitionKey: dataset, rowKey: jobId };
+    for (const [key, value] of Object.entries(changes)) {
+      if (value === undefined) continue;
+      entity[key] = key === 'metrics' ? JSON.stringify(value) : value;
+    }
+    await this.table.updateEntity(entity, 'Merge');
+  }
+}
+
+function toEntity(job: TrainJob): JobEntity {
+  const { dataset, jobId, options, metrics, ...rest } = job;
+  const entity: JobEntity = {
+    partitionKey: dataset,
+    rowKey: jobId,
+    ...rest,
+    options: JSON.stringify(options),
+    ...(metrics ? { metrics: JSON.stringify(metrics) } : {}),
+  };
+  return Object.fromEntries(Object.entries(entity).filter(([, value]) => value !== undefined)) as unknown as JobEntity;
+}
+
+function fromEntity(entity: JobEntity): TrainJob {
+  const { partitionKey, rowKey, options, metrics, ...rest } = entity;
+  const job: TrainJob = {
+    dataset: partitionKey,
+    jobId: rowKey,
+    status: rest.status,
+    stage: rest.stage,
+    progress: rest.progress,
+    options: JSON.parse(options) as TrainOptions,
+    createdAt: rest.createdAt,
+  };
+  for (const key of ['startedAt', 'finishedAt', 'launcher', 'executionName', 'error', 'modelVersion', 'published', 'publishNote'] as const) {
+    if (rest[key] !== undefined && rest[key] !== null) Object.assign(job, { [key]: rest[key] });
+  }
+  if (metrics) job.metrics = JSON.parse(metrics) as Record<string, unknown>;
+  return job;
+}

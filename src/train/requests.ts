@@ -1,0 +1,48 @@
+// Training requests: a job is recorded and queued on train-jobs; the queue function launches the trainer.
+import type { Catalog } from '../dataset/catalog';
+import { assertDatasetName } from '../dataset/names';
+import { InvalidArgumentError } from '../errors';
+import type { Training } from '../services';
+import { parseTrainOptions, type TrainJob } from './jobs';
+
+export interface TrainMessage {
+  dataset: string;
+  jobId: string;
+}
+
+/** Validates the options, records the job and queues it. */
+export async function requestTraining(training: Training, catalog: Catalog, dataset: string, body: unknown): Promise<TrainJob> {
+  assertDatasetName(dataset);
+  const options = parseTrainOptions(body);
+  const stats = await catalog.requireStats(dataset);
+  const trainable = Object.values(stats.labels).filter((counts) => counts.train > 0).length;
+  if (trainable < 2) throw new InvalidArgumentError(`dataset "${dataset}" has ${trainable} label(s) with training images; training needs at least 2`);
+  const job = await training.jobs.create(dataset, options);
+  const message: TrainMessage = { dataset, jobId: job.jobId };
+  // The Functions host reads queue messages as base64 (host.json messageEncoding).
+  await training.queue.sendMessage(Buffer.from(JSON.stringify(message)).toString('base64'));
+  return job;
+}
+
+/** Starts the trainer for a queued job and returns once it runs (the trainer reports progress itself). */
+export async function launchTraining(training: Training, input: unknown): Promise<void> {
+  const message = input as Partial<TrainMessage> | null;
+  if (!message || typeof message.dataset !== 'string' || typeof message.jobId !== 'string') {
+    throw new InvalidArgumentError(`not a training message: ${JSON.stringify(input)?.slice(0, 200)}`);
+  }
+  const job = await training.jobs.get(message.dataset, message.jobId);
+  if (job.status !== 'queued') return; // a replayed message: the job was launched already
+  const launcher = training.launcher();
+  await training.jobs.update(job.dataset, job.jobId, { stage: 'launching', launcher: launcher.name });
+  try {
+    const { executionName } = await launcher.launch({ dataset: job.dataset, jobId: job.jobId });
+    await training.jobs.update(job.dataset, job.jobId, { executionName });
+  } catch (error) {
+    await training.jobs.update(job.dataset, job.jobId, {
+      status: 'failed',
+      stage: 'failed',
+      finishedAt: new Date().toISOString(),
+      error: `the trainer could not be launched (${launcher.name}): ${(error as Error).message}`,
+    });
+  }
+}

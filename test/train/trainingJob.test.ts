@@ -1,0 +1,132 @@
+// Training end to end on the local stack: POST /train queues a job, the train-jobs function launches the
+// built trainer as a child process, and the job ends with a published, self-contained ONNX model, its
+// metrics, plots and learning curve. A trainer that fails leaves its job failed and the current model as it was.
+import { readdirSync } from 'node:fs';
+import * as path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { renderGarment } from '../../src/collect/syntheticImages';
+import { INCOMING_CONTAINER } from '../../src/dataset/ingest';
+import { startLocalHost, type RunningHost } from '../../src/host/localHost';
+import { createServices, type Services } from '../../src/services';
+import { renderView } from '../../src/train/augment';
+import type { TrainJob } from '../../src/train/jobs';
+import { startTestStorage, type TestStorage } from '../support/azurite';
+import { waitFor } from '../support/waitFor';
+
+const projectRoot = path.resolve(__dirname, '..', '..');
+const functionFiles = readdirSync(path.join(projectRoot, 'functions'))
+  .filter((name) => name.endsWith('.ts'))
+  .map((name) => path.join(projectRoot, 'functions', name));
+
+let storage: TestStorage;
+let services: Services;
+let host: RunningHost;
+
+async function api<T>(method: string, route: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const response = await fetch(`${host.url}/api/${route}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: response.status, body: (await response.json()) as T };
+}
+
+async function finished(dataset: string, jobId: string): Promise<TrainJob> {
+  return waitFor(
+    `training job ${jobId}`,
+    async () => {
+      const { body } = await api<TrainJob>('GET', `datasets/${dataset}/jobs/${jobId}`);
+      return body.status === 'succeeded' || body.status === 'failed' ? body : undefined;
+    },
+    170_000,
+  );
+}
+
+beforeAll(async () => {
+  storage = await startTestStorage();
+  Object.assign(process.env, { AzureWebJobsStorage: storage.azurite.connectionString, COLLECT_SCHEDULE: '0 0 3 * * *' });
+  services = await createServices();
+  const incoming = services.storage.blobs.getContainerClient(INCOMING_CONTAINER);
+  for (const pattern of ['striped', 'dotted', 'leopard']) {
+    for (let i = 0; i < 8; i++) {
+      const blobName = `tees/${pattern}/${pattern}-${i}.jpg`;
+      const content = await renderGarment({ item: 't-shirt', pattern, seed: 500 + i * 7 + pattern.length });
+      await incoming.getBlockBlobClient(blobName).uploadData(content);
+      await services.ingestor.ingest({ blobName, content });
+    }
+  }
+  host = await startLocalHost({
+    projectRoot,
+    functionFiles,
+    loadModule: (file) => import(file),
+    httpPort: 0,
+    hostId: 'train-test',
+    blobScanIntervalInMs: 60_000,
+    logger: { log: () => undefined },
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await host?.stop();
+  await storage?.azurite.close();
+});
+
+describe('a training job', () => {
+  it('publishes a model with metrics, plots and a learning curve, which reproduces the predictions on its own', async () => {
+    const started = await api<{ jobId: string; statusUrl: string }>('POST', 'datasets/tees/train', { epochs: 60, augmentedViews: 1 });
+    expect(started.status).toBe(202);
+    const job = await finished('tees', started.body.jobId);
+    expect(job.error).toBeUndefined();
+    expect(job).toMatchObject({ status: 'succeeded', stage: 'done', progress: 1, launcher: 'local', published: true, modelVersion: started.body.jobId });
+    expect((job.metrics as { accuracy: number }).accuracy).toBeGreaterThanOrEqual(0.8);
+
+    const models = services.storage.blobs.getContainerClient('models');
+    const names: string[] = [];
+    for await (const blob of models.listBlobsFlat({ prefix: `tees/${job.jobId}/` })) names.push(blob.name.split('/').pop()!);
+    expect(names.sort()).toEqual(['confusion-matrix.svg', 'learning-curve.svg', 'metrics.json', 'model.onnx', 'per-class.svg', 'training.log']);
+    const metrics = JSON.parse((await models.getBlockBlobClient(`tees/${job.jobId}/metrics.json`).downloadToBuffer()).toString()) as {
+      labels: string[];
+      confusionMatrix: number[][];
+      learningCurve: { points: { trainingImages: number; accuracy: number }[]; verdict: string };
+    };
+    expect(metrics.labels).toEqual(['dotted', 'leopard', 'striped']);
+    expect(metrics.learningCurve.points.length).toBeGreaterThanOrEqual(3);
+    expect(metrics.learningCurve.verdict).toMatch(/\w/);
+    const pointer = JSON.parse((await models.getBlockBlobClient('tees/current.json').downloadToBuffer()).toString()) as { version: string };
+    expect(pointer.version).toBe(job.jobId);
+
+    // The published model alone: a test image's own label comes out on top.
+    const model = await models.getBlockBlobClient(`tees/${job.jobId}/model.onnx`).downloadToBuffer();
+    const session = await ort.InferenceSession.create(model, { executionProviders: ['cpu'] });
+    const { images } = await services.catalog.listImages('tees', { status: 'accepted', label: 'leopard' });
+    const testImage = images.find((image) => image.split === 'test')!;
+    const view = await renderView(await services.storage.blobs.getContainerClient(INCOMING_CONTAINER).getBlockBlobClient(testImage.blobName).downloadToBuffer());
+    const output = await session.run({ input: new ort.Tensor('float32', view.data, [1, 3, 224, 224]) });
+    const probabilities = Array.from(output['probabilities']!.data as Float32Array);
+    await session.release();
+    expect(metrics.labels[probabilities.indexOf(Math.max(...probabilities))]).toBe('leopard');
+  }, 200_000);
+
+  it('fails clearly when the trainer cannot finish, and leaves the current model as it was', async () => {
+    const before = JSON.parse((await services.storage.blobs.getContainerClient('models').getBlockBlobClient('tees/current.json').downloadToBuffer()).toString()) as { version: string };
+    // An accepted image whose file has gone: the trainer cannot read its data set.
+    await services.storage.blobs.getContainerClient(INCOMING_CONTAINER).deleteBlob('tees/striped/striped-0.jpg');
+    const started = await api<{ jobId: string }>('POST', 'datasets/tees/train', { epochs: 5 });
+    const job = await finished('tees', started.body.jobId);
+    expect(job.status).toBe('failed');
+    expect(job.error).toMatch(/BlobNotFound|does not exist|404/);
+    const after = JSON.parse((await services.storage.blobs.getContainerClient('models').getBlockBlobClient('tees/current.json').downloadToBuffer()).toString()) as { version: string };
+    expect(after.version).toBe(before.version);
+  }, 200_000);
+
+  it('refuses bad requests with a 4xx naming the problem', async () => {
+    const badOption = await api<{ message: string }>('POST', 'datasets/tees/train', { epochs: 0 });
+    expect(badOption.status).toBe(400);
+    expect(badOption.body.message).toMatch(/epochs/);
+    const unknown = await api<{ message: string }>('POST', 'datasets/no-such-set/train', {});
+    expect(unknown.status).toBe(404);
+    const missingJob = await api<{ message: string }>('GET', 'datasets/tees/jobs/nope');
+    expect(missingJob.status).toBe(404);
+  });
+});
