@@ -39,6 +39,11 @@ const settingsSchema = z.object({
   COLLECT_DOWNLOAD_CONCURRENCY: integer(1, 64).default(4),
   COLLECT_ALLOW_PRIVATE_ADDRESSES: z.enum(['true', 'false'], { message: 'must be true or false' }).default('false'),
   TRAIN_LAUNCHER: z.enum(['local', 'containerapps'], { message: 'must be local or containerapps' }).default('local'),
+  TRAIN_EXECUTION_PROVIDERS: z
+    .string()
+    .default('cpu')
+    .transform((value) => value.split(',').map((name) => name.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(['cuda', 'webgpu', 'cpu'], { message: 'lists execution providers from cuda, webgpu, cpu, e.g. "cuda,cpu"' })).min(1)),
   TRAIN_CONTAINERAPPS_SUBSCRIPTION_ID: z.string().optional(),
   TRAIN_CONTAINERAPPS_RESOURCE_GROUP: z.string().optional(),
   TRAIN_CONTAINERAPPS_JOB_NAME: z.string().optional(),
@@ -85,9 +90,13 @@ export interface CollectSettings {
   };
 }
 
-export type TrainSettings =
+export type TrainSettings = {
+  /** ONNX Runtime providers for the trainer, in order; CPU is the fallback when others cannot load. */
+  executionProviders: string[];
+} & (
   | { launcher: 'local' }
-  | { launcher: 'containerapps'; subscriptionId: string; resourceGroup: string; jobName: string; containerName: string; image: string };
+  | { launcher: 'containerapps'; subscriptionId: string; resourceGroup: string; jobName: string; containerName: string; image: string }
+);
 
 export interface AppSettings {
   storageConnectionString: string;
@@ -110,7 +119,7 @@ export function loadSettings(env: RawSettings = process.env): AppSettings {
       `Invalid app settings: SPLIT_GROUP_MAX_BITS (${s.SPLIT_GROUP_MAX_BITS}) must be at least DEDUP_NEAR_DUPLICATE_MAX_BITS (${s.DEDUP_NEAR_DUPLICATE_MAX_BITS})`,
     );
   }
-  let train: TrainSettings = { launcher: 'local' };
+  let train: TrainSettings = { launcher: 'local', executionProviders: s.TRAIN_EXECUTION_PROVIDERS };
   if (s.TRAIN_LAUNCHER === 'containerapps') {
     const missing = (['TRAIN_CONTAINERAPPS_SUBSCRIPTION_ID', 'TRAIN_CONTAINERAPPS_RESOURCE_GROUP', 'TRAIN_CONTAINERAPPS_JOB_NAME', 'TRAIN_CONTAINERAPPS_IMAGE'] as const).filter(
       (name) => !s[name],
@@ -118,6 +127,7 @@ export function loadSettings(env: RawSettings = process.env): AppSettings {
     if (missing.length > 0) throw new ConfigurationError(`Invalid app settings: TRAIN_LAUNCHER is containerapps, so ${missing.join(', ')} must be set`);
     train = {
       launcher: 'containerapps',
+      executionProviders: s.TRAIN_EXECUTION_PROVIDERS,
       subscriptionId: s.TRAIN_CONTAINERAPPS_SUBSCRIPTION_ID!,
       resourceGroup: s.TRAIN_CONTAINERAPPS_RESOURCE_GROUP!,
       jobName: s.TRAIN_CONTAINERAPPS_JOB_NAME!,

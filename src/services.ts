@@ -73,11 +73,18 @@ function createTraining(settings: AppSettings, storage: StorageClients): Trainin
   let launcher: Launcher | undefined;
   const create = (): Launcher => {
     const train = settings.train;
-    if (train.launcher === 'containerapps') return new ContainerAppsLauncher(train);
+    if (train.launcher === 'containerapps') {
+      return new ContainerAppsLauncher({
+        ...train,
+        environment: { TRAIN_EXECUTION_PROVIDERS: train.executionProviders.join(',') },
+        // The job keeps the storage connection string as its secret "storage-connection" (infra sets it).
+        secretEnvironment: { AzureWebJobsStorage: 'storage-connection' },
+      });
+    }
     return new LocalLauncher({
       command: [process.execPath, path.join(projectRoot(), 'dist', 'src', 'train', 'main.js')],
       cwd: projectRoot(),
-      env: { AzureWebJobsStorage: settings.storageConnectionString },
+      env: { AzureWebJobsStorage: settings.storageConnectionString, TRAIN_EXECUTION_PROVIDERS: settings.train.executionProviders.join(',') },
       // A trainer that dies without reporting leaves its job failed, not running forever.
       onExit: (request, exit) => {
         if (exit.code === 0) return;

@@ -15,7 +15,7 @@ describe('loadSettings', () => {
         openverse: { endpoint: 'https://api.openverse.org' },
         download: { timeoutInMs: 20_000, maxBytes: 20_971_520, maxRedirects: 5, concurrency: 4, allowPrivateAddresses: false },
       },
-      train: { launcher: 'local' },
+      train: { launcher: 'local', executionProviders: ['cpu'] },
     });
   });
 
@@ -31,6 +31,7 @@ describe('loadSettings', () => {
     [{ AzureWebJobsStorage: 'x', COLLECT_SCHEDULE: '0 */5 * * *' }, /COLLECT_SCHEDULE: .*need six/],
     [{ AzureWebJobsStorage: 'x', BING_SEARCH_ENDPOINT: 'not a url' }, /BING_SEARCH_ENDPOINT: must be a URL/],
     [{ AzureWebJobsStorage: 'x', COLLECT_ALLOW_PRIVATE_ADDRESSES: 'yes' }, /COLLECT_ALLOW_PRIVATE_ADDRESSES: must be true or false/],
+    [{ AzureWebJobsStorage: 'x', TRAIN_EXECUTION_PROVIDERS: 'cuda,tpu' }, /TRAIN_EXECUTION_PROVIDERS/],
     [{ AzureWebJobsStorage: 'x', TRAIN_LAUNCHER: 'containerapps', TRAIN_CONTAINERAPPS_JOB_NAME: 'j' }, /TRAIN_CONTAINERAPPS_SUBSCRIPTION_ID, TRAIN_CONTAINERAPPS_RESOURCE_GROUP, TRAIN_CONTAINERAPPS_IMAGE must be set/],
   ])('names the bad setting: %j', (env, message) => {
     expect(() => loadSettings(env)).toThrow(ConfigurationError);

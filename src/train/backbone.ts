@@ -92,9 +92,20 @@ export async function ensureBackboneModel(options: BackboneOptions = {}): Promis
 }
 
 /** Ensures the model is cached, then opens an onnxruntime CPU session on it. */
-export async function loadBackbone(options: BackboneOptions = {}): Promise<Backbone> {
+export async function loadBackbone(options: BackboneOptions & { executionProviders?: readonly string[] } = {}): Promise<Backbone> {
   const model = await ensureBackboneModel(options);
-  const session = await ort.InferenceSession.create(model.modelPath, { executionProviders: ['cpu'] });
+  const providers = options.executionProviders ?? ['cpu'];
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(model.modelPath, { executionProviders: [...providers] });
+  } catch (error) {
+    // onnxruntime-node throws when a listed provider (CUDA, WebGPU) cannot load, rather than falling back.
+    if (providers.length === 1 && providers[0] === 'cpu') throw error;
+    (options.log ?? console.warn)(
+      `WARNING: execution providers [${providers.join(', ')}] are unavailable (${(error as Error).message.split('\n')[0]}); running the backbone on CPU instead`,
+    );
+    session = await ort.InferenceSession.create(model.modelPath, { executionProviders: ['cpu'] });
+  }
   return { ...model, session };
 }
 

@@ -15,6 +15,7 @@ async function main(): Promise<void> {
       incoming: services.storage.blobs.getContainerClient(INCOMING_CONTAINER),
       jobs: services.training.jobs,
       models: services.training.models,
+      executionProviders: services.settings.train.executionProviders,
     },
     dataset,
     jobId,

@@ -21,8 +21,8 @@ export interface TrainerDependencies {
   incoming: ContainerClient;
   jobs: JobStore;
   models: ModelRegistry;
-  /** Default: the cached ResNet50 backbone. */
-  loadBackbone?: () => Promise<Backbone>;
+  /** ONNX Runtime providers in order (CPU is the fallback); default ['cpu']. */
+  executionProviders?: readonly string[];
   log?: (message: string) => void;
 }
 
@@ -53,7 +53,8 @@ export async function runTrainingJob(deps: TrainerDependencies, dataset: string,
     const [trainBytes, testBytes] = await Promise.all([download(deps.incoming, train), download(deps.incoming, test)]);
 
     await stage('features', 0.1);
-    backbone = await (deps.loadBackbone ?? (() => loadBackbone({ log })))();
+    const executionProviders = deps.executionProviders ?? ['cpu'];
+    backbone = await loadBackbone({ log, executionProviders });
     const views = 1 + job.options.augmentedViews;
     const trainFeatures = await extractFeatures(backbone, trainBytes, {
       augmentations: views,
@@ -64,7 +65,7 @@ export async function runTrainingJob(deps: TrainerDependencies, dataset: string,
     const testFeatures = (await extractFeatures(backbone, testBytes)).map((perView) => perView[0]!);
 
     await stage('training', 0.6);
-    const head = await fitHead(trainFeatures, train, labels.length, job.options);
+    const head = await fitHead(trainFeatures, train, labels.length, job.options, executionProviders);
     log(`head: best epoch ${head.bestEpoch} of ${head.history.length}, providers ${head.executionProviders.join(',')}`);
 
     await stage('evaluating', 0.75);
@@ -182,7 +183,13 @@ async function download(container: ContainerClient, images: LabelledImage[]): Pr
   return out;
 }
 
-function fitHead(features: Float32Array[][], images: LabelledImage[], classCount: number, options: TrainOptions): Promise<TrainedHead> {
+function fitHead(
+  features: Float32Array[][],
+  images: LabelledImage[],
+  classCount: number,
+  options: TrainOptions,
+  executionProviders: readonly string[] = ['cpu'],
+): Promise<TrainedHead> {
   const rows: Float32Array[] = [];
   const labels: number[] = [];
   const groups: number[] = [];
@@ -193,7 +200,7 @@ function fitHead(features: Float32Array[][], images: LabelledImage[], classCount
       groups.push(image);
     }
   });
-  return trainHead({ features: rows, labels, groups, classCount, epochs: options.epochs, seed: 1 });
+  return trainHead({ features: rows, labels, groups, classCount, epochs: options.epochs, seed: 1, executionProviders });
 }
 
 /** softmax(x · W + b) for one feature vector. */

