@@ -11,11 +11,10 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
-COPY package.json package-lock.json .npmrc ./
-# Unlike the CPU-only development install, let onnxruntime-node fetch its CUDA 12 provider here.
-RUN npm config set onnxruntime-node-install cuda12 \
- && ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci --no-audit --no-fund --ignore-scripts \
- && npm rebuild onnxruntime-node sharp --foreground-scripts
+# Not the project's .npmrc: it tells onnxruntime-node to skip its CUDA provider, which this image wants.
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund --ignore-scripts \
+ && ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node sharp --foreground-scripts
 COPY tsconfig.json tsconfig.build.json host.json ./
 COPY functions ./functions
 COPY src ./src
