@@ -1,5 +1,6 @@
 // `icf eval DIR`: k-fold cross-validation of backbone features + linear head on a labelled folder, offline.
 import { InvalidArgumentError } from '../errors';
+import { parseArgs } from './options';
 import { evaluateFolder, type FolderEvaluation, type HeadSettings } from '../train/evaluateFolder';
 
 export const EVAL_USAGE = `  icf eval DIR [options]            k-fold cross-validation of the classifier on DIR/<label>/<image>
@@ -17,28 +18,9 @@ options for eval:
 const VALUE_OPTIONS = ['folds', 'augment', 'seed', 'epochs', 'learning-rate', 'batch-size', 'patience', 'validation-share', 'weight-decay', 'decay-mode', 'label-smoothing'] as const;
 const FLAGS = ['json', 'standardize', 'no-refit', 'cuda'] as const;
 type ValueOption = (typeof VALUE_OPTIONS)[number];
-type Flag = (typeof FLAGS)[number];
 
 export async function evalCommand(args: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
-  const positional: string[] = [];
-  const values: Partial<Record<ValueOption, string>> = {};
-  const flags = new Set<Flag>();
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    if (!arg.startsWith('--')) {
-      positional.push(arg);
-      continue;
-    }
-    const [key, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
-    if ((FLAGS as readonly string[]).includes(key)) {
-      if (inline !== undefined) throw new InvalidArgumentError(`--${key} takes no value`);
-      flags.add(key as Flag);
-    } else if ((VALUE_OPTIONS as readonly string[]).includes(key)) {
-      const value = inline ?? args[++i];
-      if (value === undefined) throw new InvalidArgumentError(`--${key} needs a value`);
-      values[key as ValueOption] = value;
-    } else throw new InvalidArgumentError(`unknown option --${key} for eval\n${EVAL_USAGE}`);
-  }
+  const { positional, values, flags } = parseArgs(args, { values: VALUE_OPTIONS, flags: FLAGS, usage: EVAL_USAGE, command: 'eval' });
   if (positional.length !== 1) throw new InvalidArgumentError(`eval needs exactly one DIR\n${EVAL_USAGE}`);
   const number = (key: ValueOption): number | undefined => {
     const text = values[key];

@@ -6,6 +6,7 @@ import { dhashFromPixels } from '../dataset/dhash';
 import { decodeRasterLikePillow } from '../dataset/validate';
 import { InvalidArgumentError } from '../errors';
 import { describePlan, runCollection } from './collect';
+import { parseArgs } from './options';
 import { EVAL_USAGE, evalCommand } from './eval';
 import { printImagenetTop5 } from './imagenet';
 import { uploadFolder } from './upload';
@@ -76,7 +77,8 @@ async function dhashCommand(files: string[], out: NodeJS.WritableStream, err: No
 }
 
 async function uploadCommand(args: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
-  const options = parseOptions(args, ['dataset', 'connection-string', 'concurrency']);
+  const { positional, values } = parseArgs(args, { values: ['dataset', 'connection-string', 'concurrency'], usage: USAGE });
+  const options = { positional, named: values };
   const dir = options.positional[0];
   const dataset = options.named['dataset'];
   if (!dir || options.positional.length > 1 || !dataset) throw new InvalidArgumentError(`upload needs DIR and --dataset NAME\n${USAGE}`);
@@ -112,7 +114,8 @@ async function collectCommand(args: string[], out: NodeJS.WritableStream): Promi
     return 0;
   }
   if (sub === 'run') {
-    const options = parseOptions(rest, ['dataset', 'plan', 'url', 'key']);
+    const { positional, values } = parseArgs(rest, { values: ['dataset', 'plan', 'url', 'key'], usage: USAGE });
+    const options = { positional, named: values };
     const dataset = options.named['dataset'];
     if (!dataset || options.positional.length > 0) throw new InvalidArgumentError(`collect run needs --dataset NAME\n${USAGE}`);
     const key = options.named['key'] ?? process.env['ICF_FUNCTION_KEY'];
@@ -128,23 +131,6 @@ async function collectCommand(args: string[], out: NodeJS.WritableStream): Promi
   throw new InvalidArgumentError(`collect needs "plan" or "run"\n${USAGE}`);
 }
 
-function parseOptions(args: string[], known: string[]): { positional: string[]; named: Record<string, string> } {
-  const positional: string[] = [];
-  const named: Record<string, string> = {};
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    if (!arg.startsWith('--')) {
-      positional.push(arg);
-      continue;
-    }
-    const [key, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
-    if (!known.includes(key)) throw new InvalidArgumentError(`unknown option --${key}\n${USAGE}`);
-    const value = inline ?? args[++i];
-    if (value === undefined) throw new InvalidArgumentError(`--${key} needs a value`);
-    named[key] = value;
-  }
-  return { positional, named };
-}
 
 if (require.main === module) {
   run(process.argv.slice(2)).then((code) => {
