@@ -42,8 +42,11 @@ export interface ValidImage {
   pixels: RawPixels;
 }
 
-/** Validates and decodes `content`; throws ImageRejectedError with the reason when it is not a usable photo. */
-export async function validateImage(content: Buffer, settings: IngestSettings): Promise<ValidImage> {
+/**
+ * The checks that need no decoding (size, format, pixel limit, dimensions); throws ImageRejectedError. Serving
+ * uses these alone and lets its one decode find damaged data.
+ */
+export async function checkImageHeader(content: Buffer, settings: IngestSettings): Promise<Omit<ValidImage, 'pixels'>> {
   if (content.length === 0) throw new ImageRejectedError('empty-file', 'the file is empty (0 bytes)');
   if (content.length > settings.maxFileBytes) {
     throw new ImageRejectedError(
@@ -57,7 +60,12 @@ export async function validateImage(content: Buffer, settings: IngestSettings): 
     throw new ImageRejectedError('unsupported-format', describeUnsupported(header.format));
   }
   checkDimensions(header.width, header.height, settings);
+  return header;
+}
 
+/** Validates and decodes `content`; throws ImageRejectedError with the reason when it is not a usable photo. */
+export async function validateImage(content: Buffer, settings: IngestSettings): Promise<ValidImage> {
+  const header = await checkImageHeader(content, settings);
   const pixels = await decodePixels(content, header.format, settings.maxPixels);
   return { ...header, pixels };
 }

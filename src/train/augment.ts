@@ -1,9 +1,10 @@
 // Augmentation policy per dataset, and the views of an image the trainer feeds the backbone: the plain view
 // (resized straight to the input size, as the reference outputs were made) and augmented views (flips, a
 // small rotation, a zoomed crop, brightness and contrast), each drawn deterministically from a seed.
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { z } from 'zod';
 import { InvalidArgumentError } from '../errors';
+import { decodeBmp, isBmp } from '../dataset/bmp';
 import { seededRandom } from '../util/seededRandom';
 
 const policySchema = z
@@ -93,7 +94,7 @@ export interface ImageView {
  */
 export async function renderView(input: Buffer, augmentation: Augmentation = IDENTITY_AUGMENTATION, size = 224): Promise<ImageView> {
   // Each step starts from raw pixels: sharp orders the operations of one pipeline its own way.
-  let pixels = await sharp(input, { failOn: 'truncated' }).autoOrient().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  let pixels = await decodeUpright(input).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
   const fromRaw = () => sharp(pixels.data, { raw: { width: pixels.info.width, height: pixels.info.height, channels: 3 } });
 
   if (augmentation.rotationDeg !== 0) {
@@ -130,6 +131,15 @@ export async function renderView(input: Buffer, augmentation: Augmentation = IDE
     throw new Error(`view came out ${info.width}x${info.height}x${info.channels}, not ${size}x${size}x3`);
   }
   return { size, data: toNchw(data, size) };
+}
+
+/** The picture upright; BMP through our own decoder, since libvips has none (ingest accepts BMP). */
+function decodeUpright(input: Buffer): Sharp {
+  if (isBmp(input)) {
+    const bmp = decodeBmp(input, { limitInputPixels: 268_402_689 });
+    return sharp(bmp.data, { raw: { width: bmp.width, height: bmp.height, channels: bmp.channels } });
+  }
+  return sharp(input, { failOn: 'truncated' }).autoOrient();
 }
 
 /** The largest axis-aligned rectangle of the original's aspect inside a w x h picture rotated by `angle`. */

@@ -71,9 +71,9 @@ describe('local host', () => {
   it('loads every registration from the function files', () => {
     expect(host.functions.map((f) => f.name).sort()).toEqual(
       [
-        'collectionPlan', 'collectRuns', 'collectScheduled', 'collectStart', 'collectStatus', 'datasetImages', 'datasetList',
+        'classify', 'collectionPlan', 'collectRuns', 'collectScheduled', 'collectStart', 'collectStatus', 'datasetImages', 'datasetList',
         'datasetSummary', 'health', 'ingest', 'probeBlob', 'probeEverySecond', 'probeQueue', 'probeTimer', 'searchWorker',
-        'trainJob', 'trainLauncher', 'trainStart',
+        'modelList', 'trainJob', 'trainLauncher', 'trainStart',
       ].sort(),
     );
     expect(host.functions.find((f) => f.name === 'collectScheduled')?.trigger).toBe('timer %COLLECT_SCHEDULE%');

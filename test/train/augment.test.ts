@@ -11,6 +11,7 @@ import {
   sampleAugmentation,
 } from '../../src/train/augment';
 import { InvalidArgumentError } from '../../src/errors';
+import { encodeBmp24 } from '../support/images';
 import { sharedPath } from '../support/shared';
 
 const photo = (name: string) => readFileSync(path.join(sharedPath('fixtures', 'dhash'), name));
@@ -68,6 +69,14 @@ describe('renderView', () => {
     const rotatedByHand = await renderView(await sharp(photo('dog.jpg')).rotate(90).jpeg({ quality: 100 }).toBuffer());
     expect(meanAbsDifference(upright.data, rotatedByHand.data)).toBeLessThan(3);
     expect(meanAbsDifference(upright.data, (await renderView(photo('dog.jpg'))).data)).toBeGreaterThan(20);
+  });
+
+  it('reads BMP, which ingest accepts and libvips cannot decode', async () => {
+    const { data, info } = await sharp(photo('dog.jpg')).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const bmp = encodeBmp24(data, info.width, info.height);
+    const fromBmp = await renderView(bmp);
+    const fromJpeg = await renderView(await sharp(data, { raw: { width: info.width, height: info.height, channels: 3 } }).png().toBuffer());
+    expect(meanAbsDifference(fromBmp.data, fromJpeg.data)).toBeLessThan(0.01);
   });
 
   it('flips exactly', async () => {

@@ -1,0 +1,269 @@
+// Serving models: per dataset, the current model (the registry's pointer) loaded once into an onnxruntime
+// session that concurrent requests share. The pointer is re-checked at most every `recheckIntervalInMs` with
+// a blob-properties read (its ETag); when it moved, the new version loads in the background and replaces the
+// old one atomically. Requests hold a lease, so one in flight finishes on the session it started with; a
+// replaced session is released once its last lease is returned.
+import * as os from 'node:os';
+import type { ContainerClient } from '@azure/storage-blob';
+import * as ort from 'onnxruntime-node';
+import type { Catalog } from '../dataset/catalog';
+import { assertDatasetName } from '../dataset/names';
+import { NotFoundError } from '../errors';
+import { isStatus } from '../storage/tables';
+import type { ModelPointer, ModelRegistry } from '../train/models';
+import { Batcher, type BatcherOptions } from './batcher';
+
+/** The dataset has no published model yet (maps to 503). */
+export class NoModelError extends Error {
+  override name = 'NoModelError';
+  constructor(readonly dataset: string) {
+    super(`dataset "${dataset}" has no trained model yet; POST /train first`);
+  }
+}
+
+export interface LoadedModel {
+  dataset: string;
+  version: string;
+  labels: string[];
+  pointer: ModelPointer;
+  session: ort.InferenceSession;
+  inputName: string;
+  outputName: string;
+  /** Collects concurrent single images into one session.run. */
+  batcher: Batcher;
+}
+
+export interface ModelLease {
+  model: LoadedModel;
+  /** Gives the session back; call exactly once, when the request no longer needs it. */
+  release(): void;
+}
+
+export interface ModelCacheOptions {
+  /** Least time between two pointer checks of a dataset; default 5000. */
+  recheckIntervalInMs?: number;
+  /** Threads per session; default: the cores available. */
+  intraOpNumThreads?: number;
+  batch?: BatcherOptions;
+  /** Reports background failures (a reload that failed keeps the old model serving). */
+  log?: (message: string) => void;
+}
+
+interface Slot {
+  model: LoadedModel;
+  etag: string;
+  leases: number;
+  retired: boolean;
+}
+
+interface DatasetEntry {
+  current?: Slot;
+  /** The single-flight first load (or reload) in progress. */
+  loading?: Promise<Slot>;
+  checkedAt: number;
+  checking?: Promise<void>;
+}
+
+const POINTER = 'current.json';
+
+export class ModelCache {
+  readonly #entries = new Map<string, DatasetEntry>();
+  readonly #recheckIntervalInMs: number;
+  readonly #threads: number;
+  #closed = false;
+
+  constructor(
+    private readonly registry: ModelRegistry,
+    private readonly container: ContainerClient,
+    private readonly options: ModelCacheOptions = {},
+  ) {
+    this.#recheckIntervalInMs = options.recheckIntervalInMs ?? 5000;
+    this.#threads = options.intraOpNumThreads ?? os.availableParallelism();
+  }
+
+  /** The dataset's current model, loading it on first use; throws NoModelError when none is published. */
+  async acquire(dataset: string): Promise<ModelLease> {
+    let entry = this.#entries.get(dataset);
+    if (!entry) this.#entries.set(dataset, (entry = { checkedAt: 0 }));
+    let slot = entry.current;
+    if (!slot) {
+      // Concurrent first requests share one load; a failed load (no model) is not cached, so the next request asks again.
+      entry.loading ??= this.#loadCurrent(dataset).finally(() => {
+        entry.loading = undefined;
+      });
+      const loaded = await entry.loading;
+      if (!entry.current) this.#install(entry, loaded);
+      slot = entry.current!;
+    } else if (Date.now() - entry.checkedAt >= this.#recheckIntervalInMs && !entry.checking) {
+      // Checked in the background: the request does not wait for the blob read, nor for a new version to load.
+      entry.checking = this.#recheck(dataset, entry).finally(() => {
+        entry.checking = undefined;
+      });
+    }
+    slot.leases++;
+    let released = false;
+    const held = slot;
+    return {
+      model: held.model,
+      release: () => {
+        if (released) return;
+        released = true;
+        held.leases--;
+        if (held.retired && held.leases === 0) void this.#dispose(held);
+      },
+    };
+  }
+
+  /** Checks the pointer now and, when it moved, waits for the new version to be serving (tests, warm-up). */
+  async refresh(dataset: string): Promise<void> {
+    const entry = this.#entries.get(dataset);
+    if (!entry?.current) return;
+    await (entry.checking ??= this.#recheck(dataset, entry).finally(() => {
+      entry.checking = undefined;
+    }));
+  }
+
+  /** Versions currently loaded, per dataset. */
+  loaded(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [dataset, entry] of this.#entries) if (entry.current) out[dataset] = entry.current.model.version;
+    return out;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const slots = [...this.#entries.values()].flatMap((entry) => (entry.current ? [entry.current] : []));
+    this.#entries.clear();
+    for (const slot of slots) {
+      slot.retired = true;
+      if (slot.leases === 0) await this.#dispose(slot);
+    }
+  }
+
+  #install(entry: DatasetEntry, slot: Slot): void {
+    const previous = entry.current;
+    entry.current = slot;
+    entry.checkedAt = Date.now();
+    if (previous) {
+      previous.retired = true;
+      if (previous.leases === 0) void this.#dispose(previous);
+    }
+  }
+
+  async #recheck(dataset: string, entry: DatasetEntry): Promise<void> {
+    try {
+      entry.checkedAt = Date.now();
+      let etag: string | undefined;
+      try {
+        etag = (await this.container.getBlockBlobClient(`${dataset}/${POINTER}`).getProperties()).etag;
+      } catch (error) {
+        // The pointer was deleted: keep serving what is loaded rather than failing every request.
+        if (isStatus(error, 404)) return;
+        throw error;
+      }
+      if (!entry.current || etag === entry.current.etag) return;
+      const slot = await this.#loadCurrent(dataset);
+      if (this.#closed) return void (await slot.model.session.release());
+      if (entry.current && slot.model.version === entry.current.model.version) {
+        // Same version re-published (e.g. pointer rewritten): keep the loaded session, remember the new ETag.
+        entry.current.etag = slot.etag;
+        await slot.model.session.release();
+        return;
+      }
+      this.#install(entry, slot);
+    } catch (error) {
+      this.options.log?.(`serve: could not reload the model of "${dataset}": ${(error as Error).message}; the loaded version keeps serving`);
+    }
+  }
+
+  async #loadCurrent(dataset: string): Promise<Slot> {
+    const current = await this.registry.current(dataset);
+    if (!current) throw new NoModelError(dataset);
+    const { pointer, etag } = current;
+    const bytes = await this.container.getBlockBlobClient(`${dataset}/${pointer.version}/model.onnx`).downloadToBuffer();
+    const session = await ort.InferenceSession.create(bytes, {
+      executionProviders: ['cpu'],
+      graphOptimizationLevel: 'all',
+      intraOpNumThreads: this.#threads,
+    });
+    const inputName = session.inputNames[0]!;
+    const outputName = session.outputNames.includes('probabilities') ? 'probabilities' : session.outputNames[0]!;
+    const model: LoadedModel = {
+      dataset,
+      version: pointer.version,
+      labels: pointer.labels,
+      pointer,
+      session,
+      inputName,
+      outputName,
+      batcher: new Batcher(session, inputName, outputName, this.options.batch),
+    };
+    return { model, etag, leases: 0, retired: false };
+  }
+
+  async #dispose(slot: Slot): Promise<void> {
+    try {
+      await slot.model.session.release();
+    } catch (error) {
+      this.options.log?.(`serve: releasing model ${slot.model.dataset}/${slot.model.version} failed: ${(error as Error).message}`);
+    }
+  }
+}
+
+export interface StoredModelVersion {
+  version: string;
+  serving: boolean;
+  storedAt?: string;
+  /** From metrics.json (absent when the version has none). */
+  metrics?: { accuracy?: number; count?: number; macroF1?: number; topK?: Record<string, number>; labels?: string[] };
+}
+
+export interface ModelList {
+  dataset: string;
+  /** The pointer: the version that serves, or null before the first model. */
+  serving: { version: string; accuracy: number; publishedAt: string; labels: string[] } | null;
+  versions: StoredModelVersion[];
+}
+
+/** The versions stored under models/{dataset}/ (newest first) with their metrics summary, and which one serves. */
+export async function listModels(container: ContainerClient, registry: ModelRegistry, catalog: Catalog, dataset: string): Promise<ModelList> {
+  assertDatasetName(dataset);
+  const [current, prefixes] = await Promise.all([registry.current(dataset), listVersionPrefixes(container, dataset)]);
+  if (prefixes.length === 0 && !current && !(await catalog.getStats(dataset))) throw new NotFoundError(`dataset "${dataset}" does not exist`);
+  const versions = await Promise.all(
+    prefixes.map(async (version): Promise<StoredModelVersion> => {
+      const blob = container.getBlockBlobClient(`${dataset}/${version}/metrics.json`);
+      const entry: StoredModelVersion = { version, serving: current?.pointer.version === version };
+      try {
+        const [content, properties] = await Promise.all([blob.downloadToBuffer(), blob.getProperties()]);
+        if (properties.lastModified) entry.storedAt = properties.lastModified.toISOString();
+        const metrics = JSON.parse(content.toString('utf8')) as { accuracy?: number; count?: number; macro?: { f1?: number }; topK?: Record<string, number>; labels?: string[] };
+        entry.metrics = {
+          ...(metrics.accuracy !== undefined ? { accuracy: metrics.accuracy } : {}),
+          ...(metrics.count !== undefined ? { count: metrics.count } : {}),
+          ...(metrics.macro?.f1 !== undefined ? { macroF1: metrics.macro.f1 } : {}),
+          ...(metrics.topK ? { topK: metrics.topK } : {}),
+          ...(metrics.labels ? { labels: metrics.labels } : {}),
+        };
+      } catch (error) {
+        if (!isStatus(error, 404)) throw error;
+      }
+      return entry;
+    }),
+  );
+  versions.sort((a, b) => (b.storedAt ?? '').localeCompare(a.storedAt ?? '') || b.version.localeCompare(a.version));
+  const pointer = current?.pointer;
+  return {
+    dataset,
+    serving: pointer ? { version: pointer.version, accuracy: pointer.accuracy, publishedAt: pointer.publishedAt, labels: pointer.labels } : null,
+    versions,
+  };
+}
+
+async function listVersionPrefixes(container: ContainerClient, dataset: string): Promise<string[]> {
+  const versions: string[] = [];
+  for await (const item of container.listBlobsByHierarchy('/', { prefix: `${dataset}/` })) {
+    if (item.kind === 'prefix') versions.push(item.name.slice(dataset.length + 1).replace(/\/$/, ''));
+  }
+  return versions;
+}

@@ -1,0 +1,114 @@
+// The classify request body: a raw image (application/octet-stream, image/*, or no content type) or
+// multipart/form-data with one or more files. Limits are the ingest's: each file at most
+// INGEST_MAX_FILE_BYTES; a multipart body at most that times MAX_FILES_PER_REQUEST (plus 64 KiB of part headers).
+import busboy from 'busboy';
+import { InvalidArgumentError } from '../errors';
+
+/** Files one multipart request may carry (one model batch). */
+export const MAX_FILES_PER_REQUEST = 16;
+
+/** An error with its own HTTP status (413, 415) that the shared errorResponse does not know. */
+export class HttpStatusError extends Error {
+  override name = 'HttpStatusError';
+  constructor(
+    readonly status: number,
+    readonly error: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface UploadedFile {
+  /** The form field's file name, or undefined for a raw body. */
+  fileName?: string;
+  content: Buffer;
+}
+
+export interface ClassifyBody {
+  kind: 'raw' | 'multipart';
+  files: UploadedFile[];
+}
+
+function tooLarge(what: string, bytes: number | string, limit: number): HttpStatusError {
+  return new HttpStatusError(413, 'PayloadTooLarge', `${what} has ${bytes} bytes, more than the limit of ${limit} (INGEST_MAX_FILE_BYTES)`);
+}
+
+/** Splits a request body into image files; throws 400, 413 or 415 (HttpStatusError / InvalidArgumentError). */
+export async function parseClassifyBody(contentType: string | null | undefined, body: Buffer, maxFileBytes: number): Promise<ClassifyBody> {
+  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type === 'multipart/form-data') {
+    // Room for the parts' headers and boundaries besides the files themselves.
+    const limit = maxFileBytes * MAX_FILES_PER_REQUEST + 64 * 1024;
+    if (body.length > limit) throw tooLarge('the multipart body', body.length, limit);
+    const files = await parseMultipart(contentType!, body, maxFileBytes);
+    if (files.length === 0) throw new InvalidArgumentError('the multipart body has no file; send the image(s) as file fields');
+    return { kind: 'multipart', files };
+  }
+  if (type === '' || type === 'application/octet-stream' || type.startsWith('image/')) {
+    if (body.length === 0) throw new InvalidArgumentError('the request body is empty; send the image bytes (or multipart/form-data with files)');
+    if (body.length > maxFileBytes) throw tooLarge('the image', body.length, maxFileBytes);
+    return { kind: 'raw', files: [{ content: body }] };
+  }
+  throw new HttpStatusError(
+    415,
+    'UnsupportedMediaType',
+    `content type "${type}" is not accepted: send the image bytes as application/octet-stream or image/*, or files as multipart/form-data`,
+  );
+}
+
+function parseMultipart(contentType: string, body: Buffer, maxFileBytes: number): Promise<UploadedFile[]> {
+  return new Promise((resolve, reject) => {
+    let parser: busboy.Busboy;
+    try {
+      parser = busboy({ headers: { 'content-type': contentType }, limits: { fileSize: maxFileBytes, files: MAX_FILES_PER_REQUEST } });
+    } catch (error) {
+      // A multipart content type without a boundary, for one.
+      reject(new InvalidArgumentError(`the multipart body cannot be read: ${(error as Error).message}`));
+      return;
+    }
+    const files: Promise<UploadedFile>[] = [];
+    let failure: Error | undefined;
+    parser.on('file', (_field, stream, info) => {
+      files.push(
+        new Promise((done) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          stream.on('data', (chunk: Buffer) => {
+            size += chunk.length;
+            chunks.push(chunk);
+          });
+          // busboy truncates at fileSize and says so with 'limit'.
+          stream.on('limit', () => {
+            failure ??= tooLarge(`file "${info.filename}"`, `more than ${size}`, maxFileBytes);
+          });
+          stream.on('close', () => done({ fileName: info.filename, content: Buffer.concat(chunks) }));
+        }),
+      );
+    });
+    parser.on('filesLimit', () => {
+      failure ??= new HttpStatusError(413, 'PayloadTooLarge', `more than ${MAX_FILES_PER_REQUEST} files in one request; split the batch`);
+    });
+    parser.on('error', (error: Error) => reject(new InvalidArgumentError(`the multipart body cannot be read: ${error.message}`)));
+    parser.on('close', () => {
+      void Promise.all(files).then((all) => (failure ? reject(failure) : resolve(all)));
+    });
+    parser.end(body);
+  });
+}
+
+/** Parses `top` (1..labels, default 5, capped at the label count) and `threshold` (0..1, optional). */
+export function parseClassifyQuery(query: URLSearchParams, labelCount: number): { top: number; threshold?: number } {
+  const rawTop = query.get('top');
+  let top = Math.min(5, labelCount);
+  if (rawTop !== null && rawTop !== '') {
+    const parsed = Number(rawTop);
+    if (!Number.isInteger(parsed) || parsed < 1) throw new InvalidArgumentError(`top must be a whole number from 1 to ${labelCount}, not "${rawTop}"`);
+    top = Math.min(parsed, labelCount);
+  }
+  const rawThreshold = query.get('threshold');
+  if (rawThreshold === null || rawThreshold === '') return { top };
+  const threshold = Number(rawThreshold);
+  if (!Number.isFinite(threshold) || threshold < 0 || threshold > 1) throw new InvalidArgumentError(`threshold must be a number from 0 to 1, not "${rawThreshold}"`);
+  return { top, threshold };
+}

@@ -1,0 +1,246 @@
+// Serving end to end on the local host: a model trained by POST /train answers POST /classify over HTTP with
+// the trainer's own numbers, a retrain swaps the model under load without a failed request, and
+// GET /models lists the versions and which one serves.
+import { readdirSync } from 'node:fs';
+import * as path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { renderGarment } from '../../src/collect/syntheticImages';
+import { INCOMING_CONTAINER } from '../../src/dataset/ingest';
+import { startLocalHost, type RunningHost } from '../../src/host/localHost';
+import { createServices, type Services } from '../../src/services';
+import { renderView } from '../../src/train/augment';
+import type { TrainJob } from '../../src/train/jobs';
+import { startTestStorage, type TestStorage } from '../support/azurite';
+import { waitFor } from '../support/waitFor';
+
+const projectRoot = path.resolve(__dirname, '..', '..');
+const functionFiles = readdirSync(path.join(projectRoot, 'functions'))
+  .filter((name) => name.endsWith('.ts'))
+  .map((name) => path.join(projectRoot, 'functions', name));
+const MAX_FILE_BYTES = 1_000_000;
+
+interface Prediction {
+  label: string;
+  probability: number;
+}
+interface SingleResponse {
+  dataset: string;
+  modelVersion: string;
+  predictions: Prediction[];
+  timingInMs: { decode: number; inference: number; total: number };
+}
+interface ErrorBody {
+  error: string;
+  message: string;
+}
+
+let storage: TestStorage;
+let services: Services;
+let host: RunningHost;
+let firstVersion: string;
+const testImages: { label: string; content: Buffer }[] = [];
+
+async function api<T>(method: string, route: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const response = await fetch(`${host.url}/api/${route}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: response.status, body: (await response.json()) as T };
+}
+
+async function classify<T>(dataset: string, body: Buffer | FormData, contentType?: string, query = ''): Promise<{ status: number; body: T }> {
+  const response = await fetch(`${host.url}/api/datasets/${dataset}/classify${query}`, {
+    method: 'POST',
+    ...(contentType ? { headers: { 'content-type': contentType } } : {}),
+    body,
+  });
+  return { status: response.status, body: (await response.json()) as T };
+}
+
+async function train(options: Record<string, unknown>): Promise<TrainJob> {
+  const started = await api<{ jobId: string }>('POST', 'datasets/tees/train', options);
+  expect(started.status).toBe(202);
+  return waitFor(
+    `training job ${started.body.jobId}`,
+    async () => {
+      const { body } = await api<TrainJob>('GET', `datasets/tees/jobs/${started.body.jobId}`);
+      return body.status === 'succeeded' || body.status === 'failed' ? body : undefined;
+    },
+    120_000,
+  );
+}
+
+beforeAll(async () => {
+  storage = await startTestStorage();
+  Object.assign(process.env, {
+    AzureWebJobsStorage: storage.azurite.connectionString,
+    COLLECT_SCHEDULE: '0 0 3 * * *',
+    INGEST_MAX_FILE_BYTES: String(MAX_FILE_BYTES),
+    // Short, so the swap test does not wait 5 s for the pointer check.
+    SERVE_MODEL_RECHECK_MS: '200',
+  });
+  services = await createServices();
+  const incoming = services.storage.blobs.getContainerClient(INCOMING_CONTAINER);
+  for (const pattern of ['striped', 'dotted', 'leopard']) {
+    for (let i = 0; i < 8; i++) {
+      const blobName = `tees/${pattern}/${pattern}-${i}.jpg`;
+      const content = await renderGarment({ item: 't-shirt', pattern, seed: 500 + i * 7 + pattern.length });
+      await incoming.getBlockBlobClient(blobName).uploadData(content);
+      await services.ingestor.ingest({ blobName, content });
+    }
+  }
+  // A dataset with images but no model yet (503, not 404).
+  const lone = await renderGarment({ item: 't-shirt', pattern: 'striped', seed: 9 });
+  await incoming.getBlockBlobClient('untrained/striped/a.jpg').uploadData(lone);
+  await services.ingestor.ingest({ blobName: 'untrained/striped/a.jpg', content: lone });
+
+  host = await startLocalHost({
+    projectRoot,
+    functionFiles,
+    loadModule: (file) => import(file),
+    httpPort: 0,
+    hostId: 'serve-test',
+    blobScanIntervalInMs: 60_000,
+    logger: { log: () => undefined },
+  });
+  const job = await train({ epochs: 40, augmentedViews: 0 });
+  expect(job.error).toBeUndefined();
+  expect(job.published).toBe(true);
+  firstVersion = job.jobId;
+  for (const label of ['leopard', 'dotted']) {
+    const { images } = await services.catalog.listImages('tees', { status: 'accepted', label });
+    const image = images.find((candidate) => candidate.split === 'test')!;
+    testImages.push({ label, content: await incoming.getBlockBlobClient(image.blobName).downloadToBuffer() });
+  }
+}, 150_000);
+
+afterAll(async () => {
+  await host?.stop();
+  await storage?.azurite.close();
+});
+
+describe('POST /classify', () => {
+  it("returns the right label with the trainer's probabilities", async () => {
+    const image = testImages[0]!;
+    const response = await classify<SingleResponse>('tees', image.content, 'image/jpeg', '?top=3');
+    expect(response.status).toBe(200);
+    expect(response.body.modelVersion).toBe(firstVersion);
+    expect(response.body.predictions).toHaveLength(3);
+    expect(response.body.predictions[0]!.label).toBe(image.label);
+    const probabilities = response.body.predictions.map((p) => p.probability);
+    expect([...probabilities].sort((a, b) => b - a)).toEqual(probabilities);
+    expect(response.body.timingInMs.total).toBeGreaterThanOrEqual(response.body.timingInMs.inference);
+
+    // The reference is the trainer's side, computed here directly: the published model file (the backbone with
+    // the trained head fused in, which the trainer checks against its own evaluation) run by onnxruntime with
+    // default options at batch 1 on renderView's identity view, the exact input the trainer evaluates.
+    const model = await services.storage.blobs.getContainerClient('models').getBlockBlobClient(`tees/${firstVersion}/model.onnx`).downloadToBuffer();
+    const session = await ort.InferenceSession.create(model, { executionProviders: ['cpu'] });
+    const view = await renderView(image.content);
+    const output = await session.run({ input: new ort.Tensor('float32', view.data, [1, 3, 224, 224]) });
+    const reference = Array.from(output['probabilities']!.data as Float32Array);
+    await session.release();
+    const labels = ['dotted', 'leopard', 'striped'];
+    for (const prediction of response.body.predictions) {
+      expect(Math.abs(prediction.probability - reference[labels.indexOf(prediction.label)]!)).toBeLessThan(1e-5);
+    }
+    // Default top is 5, capped at the 3 labels; raw octet-stream works too.
+    const all = await classify<SingleResponse>('tees', image.content, 'application/octet-stream');
+    expect(all.body.predictions.map((p) => p.label).sort()).toEqual(labels);
+    for (const prediction of all.body.predictions) {
+      expect(Math.abs(prediction.probability - reference[labels.indexOf(prediction.label)]!)).toBeLessThan(1e-5);
+    }
+  });
+
+  it('classifies a multipart batch, one result per file in order', async () => {
+    const form = new FormData();
+    form.append('a', new Blob([testImages[1]!.content], { type: 'image/jpeg' }), 'dotted.jpg');
+    form.append('b', new Blob([testImages[0]!.content], { type: 'image/jpeg' }), 'leopard.jpg');
+    const response = await classify<{ modelVersion: string; results: { fileName: string; predictions: Prediction[] }[] }>('tees', form, undefined, '?top=1');
+    expect(response.status).toBe(200);
+    expect(response.body.results.map((r) => [r.fileName, r.predictions[0]!.label, r.predictions.length])).toEqual([
+      ['dotted.jpg', 'dotted', 1],
+      ['leopard.jpg', 'leopard', 1],
+    ]);
+  });
+
+  it('refuses bad requests with 400, 413, 415, 404 and 503', async () => {
+    const image = testImages[0]!.content;
+    const empty = await classify<ErrorBody>('tees', Buffer.alloc(0), 'image/jpeg');
+    expect([empty.status, empty.body.error]).toEqual([400, 'BadRequest']);
+    const notImage = await classify<ErrorBody>('tees', Buffer.from('hello, not a picture at all'), 'application/octet-stream');
+    expect(notImage.status).toBe(400);
+    expect(notImage.body.message).toMatch(/image|format/i);
+    const corrupt = await classify<ErrorBody>('tees', image.subarray(0, Math.floor(image.length / 2)), 'image/jpeg');
+    expect(corrupt.status).toBe(400);
+    const tiny = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#888' } }).png().toBuffer();
+    const tooSmall = await classify<ErrorBody>('tees', tiny, 'image/png');
+    expect(tooSmall.status).toBe(400);
+    expect(tooSmall.body.message).toMatch(/8/);
+    const badTop = await classify<ErrorBody>('tees', image, 'image/jpeg', '?top=0');
+    expect(badTop.status).toBe(400);
+
+    const huge = Buffer.concat([image, Buffer.alloc(MAX_FILE_BYTES)]);
+    const tooLarge = await classify<ErrorBody>('tees', huge, 'image/jpeg');
+    expect([tooLarge.status, tooLarge.body.error]).toEqual([413, 'PayloadTooLarge']);
+    const form = new FormData();
+    form.append('big', new Blob([huge], { type: 'image/jpeg' }), 'big.jpg');
+    const tooLargeFile = await classify<ErrorBody>('tees', form);
+    expect(tooLargeFile.status).toBe(413);
+    expect(tooLargeFile.body.message).toMatch(/big\.jpg/);
+
+    for (const type of ['text/plain', 'application/json']) {
+      const unsupported = await classify<ErrorBody>('tees', image, type);
+      expect([unsupported.status, unsupported.body.error]).toEqual([415, 'UnsupportedMediaType']);
+    }
+    const unknown = await classify<ErrorBody>('no-such-set', image, 'image/jpeg');
+    expect([unknown.status, unknown.body.error]).toEqual([404, 'NotFound']);
+    const untrained = await classify<ErrorBody>('untrained', image, 'image/jpeg');
+    expect(untrained.status).toBe(503);
+    expect(untrained.body.message).toMatch(/no trained model yet; POST \/train first/);
+  });
+
+  it('swaps to a retrained model under concurrent load without a failed request, and lists both versions', async () => {
+    const seen: { status: number; version?: string }[] = [];
+    let stop = false;
+    const client = async () => {
+      while (!stop) {
+        const image = testImages[seen.length % 2]!;
+        const response = await classify<SingleResponse | ErrorBody>('tees', image.content, 'image/jpeg');
+        seen.push({ status: response.status, ...('modelVersion' in response.body ? { version: response.body.modelVersion } : {}) });
+      }
+    };
+    const clients = Array.from({ length: 4 }, () => client());
+    const job = await train({ epochs: 20, augmentedViews: 0, force: true });
+    expect(job.error).toBeUndefined();
+    expect(job.published).toBe(true);
+    await waitFor('the new version to serve', async () => (seen.at(-1)?.version === job.jobId ? true : undefined), 20_000);
+    // A few more requests on the new model.
+    const after = seen.length;
+    await waitFor('requests after the swap', async () => (seen.length >= after + 8 ? true : undefined), 20_000);
+    stop = true;
+    await Promise.all(clients);
+
+    expect(seen.filter((s) => s.status !== 200)).toEqual([]);
+    const versions = seen.map((s) => s.version);
+    expect(versions).toContain(firstVersion);
+    const firstNew = versions.indexOf(job.jobId);
+    expect(firstNew).toBeGreaterThan(0);
+    // Once the new model answered, requests started later never go back to the old one (allowing the few in flight).
+    expect(versions.slice(firstNew + 8).every((v) => v === job.jobId)).toBe(true);
+
+    const list = await api<{ serving: { version: string }; versions: { version: string; serving: boolean; metrics?: { accuracy?: number } }[] }>('GET', 'datasets/tees/models');
+    expect(list.status).toBe(200);
+    expect(list.body.serving.version).toBe(job.jobId);
+    const byVersion = new Map(list.body.versions.map((v) => [v.version, v]));
+    expect(byVersion.get(firstVersion)).toMatchObject({ serving: false });
+    expect(byVersion.get(job.jobId)).toMatchObject({ serving: true });
+    expect(typeof byVersion.get(firstVersion)!.metrics?.accuracy).toBe('number');
+    expect((await api('GET', 'datasets/no-such-set/models')).status).toBe(404);
+    const untrained = await api<{ serving: null; versions: unknown[] }>('GET', 'datasets/untrained/models');
+    expect(untrained.body).toMatchObject({ serving: null, versions: [] });
+  }, 120_000);
+});

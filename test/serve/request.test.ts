@@ -1,0 +1,48 @@
+// Body and query parsing of POST /classify, without a host or a model.
+import { describe, expect, it } from 'vitest';
+import { InvalidArgumentError } from '../../src/errors';
+import { HttpStatusError, parseClassifyBody, parseClassifyQuery } from '../../src/serve/request';
+
+async function multipart(files: { name: string; content: Buffer }[]): Promise<{ type: string; body: Buffer }> {
+  const form = new FormData();
+  for (const file of files) form.append('file', new Blob([file.content]), file.name);
+  const request = new Request('http://x/', { method: 'POST', body: form });
+  return { type: request.headers.get('content-type')!, body: Buffer.from(await request.arrayBuffer()) };
+}
+
+describe('parseClassifyBody', () => {
+  it('takes a raw body as one file and multipart files in order', async () => {
+    expect(await parseClassifyBody('image/png', Buffer.from('abc'), 10)).toEqual({ kind: 'raw', files: [{ content: Buffer.from('abc') }] });
+    expect((await parseClassifyBody(undefined, Buffer.from('abc'), 10)).kind).toBe('raw');
+    const { type, body } = await multipart([
+      { name: 'a.jpg', content: Buffer.from('first') },
+      { name: 'b.jpg', content: Buffer.from('second') },
+    ]);
+    const parsed = await parseClassifyBody(type, body, 10);
+    expect(parsed.files.map((f) => [f.fileName, f.content.toString()])).toEqual([
+      ['a.jpg', 'first'],
+      ['b.jpg', 'second'],
+    ]);
+  });
+
+  it('refuses with 400, 413 and 415', async () => {
+    await expect(parseClassifyBody('image/jpeg', Buffer.alloc(0), 10)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(parseClassifyBody('image/jpeg', Buffer.alloc(11), 10)).rejects.toMatchObject({ status: 413 });
+    await expect(parseClassifyBody('text/plain', Buffer.from('x'), 10)).rejects.toMatchObject({ status: 415 });
+    await expect(parseClassifyBody('application/json', Buffer.from('{}'), 10)).rejects.toBeInstanceOf(HttpStatusError);
+    const big = await multipart([{ name: 'big.jpg', content: Buffer.alloc(11) }]);
+    await expect(parseClassifyBody(big.type, big.body, 10)).rejects.toMatchObject({ status: 413, message: expect.stringMatching(/big\.jpg/) });
+    const none = await multipart([]);
+    await expect(parseClassifyBody(none.type, none.body, 10)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(parseClassifyBody('multipart/form-data', Buffer.from('x'), 10)).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+});
+
+describe('parseClassifyQuery', () => {
+  it('defaults top to 5 capped at the labels, and checks top and threshold', () => {
+    expect(parseClassifyQuery(new URLSearchParams(), 3)).toEqual({ top: 3 });
+    expect(parseClassifyQuery(new URLSearchParams('top=2&threshold=0.5'), 10)).toEqual({ top: 2, threshold: 0.5 });
+    expect(() => parseClassifyQuery(new URLSearchParams('top=0'), 3)).toThrow(/top/);
+    expect(() => parseClassifyQuery(new URLSearchParams('threshold=2'), 3)).toThrow(/threshold/);
+  });
+});
