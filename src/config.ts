@@ -38,6 +38,8 @@ const settingsSchema = z.object({
   COLLECT_MAX_REDIRECTS: integer(0, 20).default(5),
   COLLECT_DOWNLOAD_CONCURRENCY: integer(1, 64).default(4),
   COLLECT_ALLOW_PRIVATE_ADDRESSES: z.enum(['true', 'false'], { message: 'must be true or false' }).default('false'),
+  SERVE_MODEL_RECHECK_MS: integer(0, 3_600_000).default(5000),
+  SERVE_BATCH_WINDOW_MS: integer(0, 1000).default(0),
   TRAIN_LAUNCHER: z.enum(['local', 'containerapps'], { message: 'must be local or containerapps' }).default('local'),
   TRAIN_EXECUTION_PROVIDERS: z
     .string()
@@ -98,8 +100,16 @@ export type TrainSettings = {
   | { launcher: 'containerapps'; subscriptionId: string; resourceGroup: string; jobName: string; containerName: string; image: string }
 );
 
+export interface ServeSettings {
+  /** How often a served model's pointer is re-read for a newer version. */
+  modelRecheckInMs: number;
+  /** How long an image arriving at an idle model waits for company in a batch (0: runs at once). */
+  batchWindowInMs: number;
+}
+
 export interface AppSettings {
   storageConnectionString: string;
+  serve: ServeSettings;
   ingest: IngestSettings;
   dedup: DedupSettings;
   collect: CollectSettings;
@@ -137,6 +147,7 @@ export function loadSettings(env: RawSettings = process.env): AppSettings {
   }
   return {
     storageConnectionString: s.AzureWebJobsStorage,
+    serve: { modelRecheckInMs: s.SERVE_MODEL_RECHECK_MS, batchWindowInMs: s.SERVE_BATCH_WINDOW_MS },
     train,
     ingest: {
       maxFileBytes: s.INGEST_MAX_FILE_BYTES,

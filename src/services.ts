@@ -12,6 +12,8 @@ import { JobStore, JOBS_TABLE, TRAIN_JOBS_QUEUE } from './train/jobs';
 import { ContainerAppsLauncher, LocalLauncher, type Launcher } from './train/launchers';
 import { ModelRegistry, MODELS_CONTAINER } from './train/models';
 import { projectRoot } from './util/paths';
+import { Classifier } from './serve/classifier';
+import { ModelCache } from './serve/modelCache';
 import * as path from 'node:path';
 import type { QueueClient } from '@azure/storage-queue';
 import { Catalog, CATALOG_TABLE } from './dataset/catalog';
@@ -25,6 +27,8 @@ export interface Services {
   ingestor: Ingestor;
   collector: Collector;
   training: Training;
+  /** Classifies images with each dataset's current model (models loaded once, shared, swapped when retrained). */
+  classifier: Classifier;
 }
 
 export interface Training {
@@ -65,7 +69,15 @@ export async function createServices(env: RawSettings = process.env, logger?: In
     training.models.ensureContainer(),
     training.queue.createIfNotExists(),
   ]);
-  return { settings, storage, catalog, ingestor, collector, training };
+  const classifier = new Classifier(
+    new ModelCache(training.models, storage.blobs.getContainerClient(MODELS_CONTAINER), {
+      recheckIntervalInMs: settings.serve.modelRecheckInMs,
+      batch: { windowInMs: settings.serve.batchWindowInMs, maxBatch: 16 },
+      log: (message) => console.error(message),
+    }),
+    settings.ingest,
+  );
+  return { settings, storage, catalog, ingestor, collector, training, classifier };
 }
 
 function createTraining(settings: AppSettings, storage: StorageClients): Training {

@@ -1,5 +1,8 @@
 // Maps domain results and errors to HTTP responses (plain objects that @azure/functions accepts).
+import { ImageRejectedError } from '../dataset/validate';
 import { ConfigurationError, InvalidArgumentError, NotFoundError } from '../errors';
+import { NoModelError } from '../serve/modelCache';
+import { HttpStatusError } from '../serve/request';
 
 export interface JsonResponse {
   status: number;
@@ -13,6 +16,12 @@ export function ok(body: unknown, status = 200): JsonResponse {
 
 /** A 4xx for errors the caller can fix, a 500 (message kept out of the body) for the rest. */
 export function errorResponse(error: unknown, log: (message: string) => void): JsonResponse {
+  if (error instanceof HttpStatusError) return { status: error.status, jsonBody: { error: error.error, message: error.message } };
+  if (error instanceof NoModelError) return { status: 503, jsonBody: { error: 'NoModel', message: error.message } };
+  if (error instanceof ImageRejectedError) {
+    const tooLarge = error.code === 'file-too-large';
+    return { status: tooLarge ? 413 : 400, jsonBody: { error: tooLarge ? 'PayloadTooLarge' : 'BadRequest', message: error.message, code: error.code } };
+  }
   if (error instanceof InvalidArgumentError) return { status: 400, jsonBody: { error: 'BadRequest', message: error.message } };
   if (error instanceof NotFoundError) return { status: 404, jsonBody: { error: 'NotFound', message: error.message } };
   if (error instanceof ConfigurationError) {

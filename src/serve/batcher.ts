@@ -1,9 +1,10 @@
-// Collects single images that arrive within a short window into one session.run: a batch of N costs less
-// than N runs of one (fewer kernel launches, better use of the threads), at the price of the window.
+// Batches single images into one session.run: a batch of N costs less than N runs of one. An image that
+// arrives while the session is idle runs at once (no added latency); images that arrive while a run is busy
+// wait for it and then go together. An optional window makes the first image wait for company as well.
 import * as ort from 'onnxruntime-node';
 
 export interface BatcherOptions {
-  /** How long the first image of a batch waits for company; 0 runs every submission on its own. Default 2. */
+  /** How long an image arriving at an idle session waits for company; default 0 (runs at once). */
   windowInMs?: number;
   /** Most images in one run; default 16. */
   maxBatch?: number;
@@ -20,6 +21,7 @@ export class Batcher {
   readonly #maxBatch: number;
   #queue: Pending[] = [];
   #timer: NodeJS.Timeout | undefined;
+  #running = false;
 
   constructor(
     private readonly session: ort.InferenceSession,
@@ -27,17 +29,17 @@ export class Batcher {
     private readonly outputName: string,
     options: BatcherOptions = {},
   ) {
-    this.#windowInMs = options.windowInMs ?? 2;
+    this.#windowInMs = options.windowInMs ?? 0;
     this.#maxBatch = options.maxBatch ?? 16;
   }
 
   /** One view (3 x size x size NCHW floats); resolves with its output row. */
   submit(view: Float32Array): Promise<Float32Array> {
-    if (this.#windowInMs <= 0) return this.run([view]).then((rows) => rows[0]!);
     return new Promise((resolve, reject) => {
       this.#queue.push({ data: view, resolve, reject });
-      if (this.#queue.length >= this.#maxBatch) this.#flush();
-      else this.#timer ??= setTimeout(() => this.#flush(), this.#windowInMs);
+      if (this.#running) return; // the busy run's end picks it up
+      if (this.#windowInMs > 0 && this.#queue.length < this.#maxBatch) this.#timer ??= setTimeout(() => this.#flush(), this.#windowInMs);
+      else this.#flush();
     });
   }
 
@@ -54,12 +56,18 @@ export class Batcher {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
     const batch = this.#queue.splice(0, this.#maxBatch);
-    if (this.#queue.length > 0) this.#timer = setTimeout(() => this.#flush(), this.#windowInMs);
     if (batch.length === 0) return;
-    this.#runOnce(batch.map((p) => p.data)).then(
-      (rows) => batch.forEach((p, i) => p.resolve(rows[i]!)),
-      (error: unknown) => batch.forEach((p) => p.reject(error)),
-    );
+    this.#running = true;
+    this.#runOnce(batch.map((p) => p.data))
+      .then(
+        (rows) => batch.forEach((p, i) => p.resolve(rows[i]!)),
+        (error: unknown) => batch.forEach((p) => p.reject(error)),
+      )
+      .finally(() => {
+        this.#running = false;
+        // Whatever arrived during the run goes next, together.
+        if (this.#queue.length > 0) this.#flush();
+      });
   }
 
   async #runOnce(views: Float32Array[]): Promise<Float32Array[]> {

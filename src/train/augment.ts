@@ -1,7 +1,7 @@
 // Augmentation policy per dataset, and the views of an image the trainer feeds the backbone: the plain view
 // (resized straight to the input size, as the reference outputs were made) and augmented views (flips, a
 // small rotation, a zoomed crop, brightness and contrast), each drawn deterministically from a seed.
-import sharp, { type Sharp } from 'sharp';
+import sharp, { type OutputInfo, type Sharp } from 'sharp';
 import { z } from 'zod';
 import { InvalidArgumentError } from '../errors';
 import { decodeBmp, isBmp } from '../dataset/bmp';
@@ -93,6 +93,11 @@ export interface ImageView {
  * reference outputs used).
  */
 export async function renderView(input: Buffer, augmentation: Augmentation = IDENTITY_AUGMENTATION, size = 224): Promise<ImageView> {
+  if (isIdentity(augmentation)) {
+    // The plain view (training's view 0, and every served image) in one pipeline: one decode, as cheap as it gets.
+    const plain = await decodeUpright(input).removeAlpha().toColourspace('srgb').resize(size, size, { fit: 'fill' }).raw().toBuffer({ resolveWithObject: true });
+    return { size, data: toNchw(checkView(plain, size), size) };
+  }
   // Each step starts from raw pixels: sharp orders the operations of one pipeline its own way.
   let pixels = await decodeUpright(input).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
   const fromRaw = () => sharp(pixels.data, { raw: { width: pixels.info.width, height: pixels.info.height, channels: 3 } });
@@ -126,11 +131,22 @@ export async function renderView(input: Buffer, augmentation: Augmentation = IDE
     const gain = augmentation.contrast * augmentation.brightness;
     image = image.linear(gain, (128 - 128 * augmentation.contrast) * augmentation.brightness);
   }
-  const { data, info } = await image.raw().toBuffer({ resolveWithObject: true });
+  return { size, data: toNchw(checkView(await image.raw().toBuffer({ resolveWithObject: true }), size), size) };
+}
+
+/** Changes whenever views come out differently, so that cached features of older views are not reused. */
+export const VIEW_VERSION = 'v2';
+
+function isIdentity(a: Augmentation): boolean {
+  return !a.flipHorizontal && !a.flipVertical && a.rotationDeg === 0 && a.zoom === 1 && a.brightness === 1 && a.contrast === 1;
+}
+
+function checkView(output: { data: Buffer; info: OutputInfo }, size: number): Buffer {
+  const { info } = output;
   if (info.channels !== 3 || info.width !== size || info.height !== size) {
     throw new Error(`view came out ${info.width}x${info.height}x${info.channels}, not ${size}x${size}x3`);
   }
-  return { size, data: toNchw(data, size) };
+  return output.data;
 }
 
 /** The picture upright; BMP through our own decoder, since libvips has none (ingest accepts BMP). */

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { InvalidArgumentError } from '../errors';
 import { cacheDir as defaultCacheDir } from '../util/paths';
-import { DEFAULT_AUGMENTATION, IDENTITY_AUGMENTATION, renderView, sampleAugmentation, type AugmentationPolicy } from './augment';
+import { DEFAULT_AUGMENTATION, IDENTITY_AUGMENTATION, renderView, sampleAugmentation, VIEW_VERSION, type AugmentationPolicy } from './augment';
 import type { Backbone } from './backbone';
 
 export interface FeatureOptions {
@@ -56,7 +56,7 @@ export async function extractFeatures(backbone: FeatureBackbone, images: readonl
       // Seeded by content, not position: the same photo gets the same views whatever folder order it comes in.
       const viewSeed = view === 0 ? 0 : Number.parseInt(sha256(`${digest}:${seed}:${view}`).slice(0, 8), 16);
       const key = view === 0 ? `${digest}-plain` : `${digest}-${policyId}-${viewSeed.toString(16)}`;
-      const cacheFile = cacheDir ? path.join(cacheDir, backboneId, digest.slice(0, 2), `${key}.f32`) : undefined;
+      const cacheFile = cacheDir ? path.join(cacheDir, backboneId, VIEW_VERSION, digest.slice(0, 2), `${key}.f32`) : undefined;
       const cached = cacheFile ? await readCached(cacheFile, backbone.featureLength) : undefined;
       if (cached) result[image]![view] = cached;
       else pending.push({ image, view, viewSeed, cacheFile });
