@@ -3,24 +3,20 @@
 // provider runs the same path with no network; and the SSRF guard refuses loopback and metadata targets.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunReport } from '../../src/collect/runs';
-import { startLocalHost, type RunningHost } from '../../src/host/localHost';
+import type { RunningHost } from '../../src/host/localHost';
 import { createServices, type Services } from '../../src/services';
+import { projectRoot, startAppHost } from '../support/appHost';
 import { startTestStorage, type TestStorage } from '../support/azurite';
 import { startFakeBing, type FakeBing, type FakeImage } from '../support/fakeBing';
 import { noiseImage } from '../support/images';
 import { waitFor } from '../support/waitFor';
 
-const projectRoot = path.resolve(__dirname, '..', '..');
-const functionFiles = readdirSync(path.join(projectRoot, 'functions'))
-  .filter((name) => name.endsWith('.ts'))
-  .map((name) => path.join(projectRoot, 'functions', name));
 
 let storage: TestStorage;
 let bing: FakeBing;
@@ -89,15 +85,7 @@ beforeAll(async () => {
   const status = JSON.stringify({ Last: hourAgo, Next: hourAgo, LastUpdated: hourAgo });
   await hosts.getBlockBlobClient('timers/collect-test/collectScheduled/status').upload(status, status.length);
 
-  host = await startLocalHost({
-    projectRoot,
-    functionFiles,
-    loadModule: (file) => import(file),
-    httpPort: 0,
-    hostId: 'collect-test',
-    blobScanIntervalInMs: 200,
-    logger: { log: () => undefined },
-  });
+  host = await startAppHost({ hostId: 'collect-test', blobScanIntervalInMs: 200 });
 }, 120_000);
 
 afterAll(async () => {

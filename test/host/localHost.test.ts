@@ -1,22 +1,18 @@
 // The local host running the app's real function files against Azurite: HTTP routes, the blob trigger
 // end to end (upload with the CLI, ingest, dataset endpoint), queue poison handling, timers, restarts.
-import { readdirSync } from 'node:fs';
 import { mkdtemp, writeFile, mkdir, copyFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uploadFolder } from '../../src/cli/upload';
-import { startLocalHost, type RunningHost } from '../../src/host/localHost';
+import type { RunningHost } from '../../src/host/localHost';
 import { parseHostConfig } from '../../src/host/hostConfig';
+import { projectRoot, startAppHost } from '../support/appHost';
 import { startTestStorage, type TestStorage } from '../support/azurite';
 import { noiseImage } from '../support/images';
 import { sharedPath } from '../support/shared';
 import { waitFor } from '../support/waitFor';
 
-const projectRoot = path.resolve(__dirname, '..', '..');
-const appFunctionFiles = readdirSync(path.join(projectRoot, 'functions'))
-  .filter((name) => name.endsWith('.ts'))
-  .map((name) => path.join(projectRoot, 'functions', name));
 const probeFile = path.join(projectRoot, 'test', 'fixtures', 'functions', 'probes.ts');
 
 let storage: TestStorage;
@@ -29,17 +25,7 @@ const hostConfig = parseHostConfig({
 });
 
 async function startHost(): Promise<RunningHost> {
-  return startLocalHost({
-    projectRoot,
-    functionFiles: [...appFunctionFiles, probeFile],
-    loadModule: (file) => import(file),
-    settings: process.env,
-    httpPort: 0,
-    hostId: 'test-host',
-    blobScanIntervalInMs: 200,
-    hostConfig,
-    logger: { log: () => undefined },
-  });
+  return startAppHost({ hostId: 'test-host', blobScanIntervalInMs: 200, extraFunctionFiles: [probeFile], hostConfig });
 }
 
 async function getJson(url: string): Promise<{ status: number; body: Record<string, unknown> }> {

@@ -1,24 +1,19 @@
 // Serving end to end on the local host: a model trained by POST /train answers POST /classify over HTTP with
 // the trainer's own numbers, a retrain swaps the model under load without a failed request, and
 // GET /models lists the versions and which one serves.
-import { readdirSync } from 'node:fs';
-import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderGarment } from '../../src/collect/syntheticImages';
 import { INCOMING_CONTAINER } from '../../src/dataset/ingest';
-import { startLocalHost, type RunningHost } from '../../src/host/localHost';
+import type { RunningHost } from '../../src/host/localHost';
 import { createServices, type Services } from '../../src/services';
 import { renderView } from '../../src/train/augment';
 import type { TrainJob } from '../../src/train/jobs';
+import { startAppHost, seedGarments } from '../support/appHost';
 import { startTestStorage, type TestStorage } from '../support/azurite';
 import { waitFor } from '../support/waitFor';
 
-const projectRoot = path.resolve(__dirname, '..', '..');
-const functionFiles = readdirSync(path.join(projectRoot, 'functions'))
-  .filter((name) => name.endsWith('.ts'))
-  .map((name) => path.join(projectRoot, 'functions', name));
 const MAX_FILE_BYTES = 1_000_000;
 
 interface Prediction {
@@ -84,28 +79,13 @@ beforeAll(async () => {
   });
   services = await createServices();
   const incoming = services.storage.blobs.getContainerClient(INCOMING_CONTAINER);
-  for (const pattern of ['striped', 'dotted', 'leopard']) {
-    for (let i = 0; i < 8; i++) {
-      const blobName = `tees/${pattern}/${pattern}-${i}.jpg`;
-      const content = await renderGarment({ item: 't-shirt', pattern, seed: 500 + i * 7 + pattern.length });
-      await incoming.getBlockBlobClient(blobName).uploadData(content);
-      await services.ingestor.ingest({ blobName, content });
-    }
-  }
+  await seedGarments(services, 'tees');
   // A dataset with images but no model yet (503, not 404).
   const lone = await renderGarment({ item: 't-shirt', pattern: 'striped', seed: 9 });
   await incoming.getBlockBlobClient('untrained/striped/a.jpg').uploadData(lone);
   await services.ingestor.ingest({ blobName: 'untrained/striped/a.jpg', content: lone });
 
-  host = await startLocalHost({
-    projectRoot,
-    functionFiles,
-    loadModule: (file) => import(file),
-    httpPort: 0,
-    hostId: 'serve-test',
-    blobScanIntervalInMs: 60_000,
-    logger: { log: () => undefined },
-  });
+  host = await startAppHost({ hostId: 'serve-test' });
   const job = await train({ epochs: 40, augmentedViews: 0 });
   expect(job.error).toBeUndefined();
   expect(job.published).toBe(true);

@@ -1,23 +1,17 @@
 // Training end to end on the local stack: POST /train queues a job, the train-jobs function launches the
 // built trainer as a child process, and the job ends with a published, self-contained ONNX model, its
 // metrics, plots and learning curve. A trainer that fails leaves its job failed and the current model as it was.
-import { readdirSync } from 'node:fs';
-import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { renderGarment } from '../../src/collect/syntheticImages';
 import { INCOMING_CONTAINER } from '../../src/dataset/ingest';
-import { startLocalHost, type RunningHost } from '../../src/host/localHost';
+import type { RunningHost } from '../../src/host/localHost';
 import { createServices, type Services } from '../../src/services';
 import { renderView } from '../../src/train/augment';
 import type { TrainJob } from '../../src/train/jobs';
+import { startAppHost, seedGarments } from '../support/appHost';
 import { startTestStorage, type TestStorage } from '../support/azurite';
 import { waitFor } from '../support/waitFor';
 
-const projectRoot = path.resolve(__dirname, '..', '..');
-const functionFiles = readdirSync(path.join(projectRoot, 'functions'))
-  .filter((name) => name.endsWith('.ts'))
-  .map((name) => path.join(projectRoot, 'functions', name));
 
 let storage: TestStorage;
 let services: Services;
@@ -47,24 +41,8 @@ beforeAll(async () => {
   storage = await startTestStorage();
   Object.assign(process.env, { AzureWebJobsStorage: storage.azurite.connectionString, COLLECT_SCHEDULE: '0 0 3 * * *' });
   services = await createServices();
-  const incoming = services.storage.blobs.getContainerClient(INCOMING_CONTAINER);
-  for (const pattern of ['striped', 'dotted', 'leopard']) {
-    for (let i = 0; i < 8; i++) {
-      const blobName = `tees/${pattern}/${pattern}-${i}.jpg`;
-      const content = await renderGarment({ item: 't-shirt', pattern, seed: 500 + i * 7 + pattern.length });
-      await incoming.getBlockBlobClient(blobName).uploadData(content);
-      await services.ingestor.ingest({ blobName, content });
-    }
-  }
-  host = await startLocalHost({
-    projectRoot,
-    functionFiles,
-    loadModule: (file) => import(file),
-    httpPort: 0,
-    hostId: 'train-test',
-    blobScanIntervalInMs: 60_000,
-    logger: { log: () => undefined },
-  });
+  await seedGarments(services, 'tees');
+  host = await startAppHost({ hostId: 'train-test' });
 }, 120_000);
 
 afterAll(async () => {
