@@ -3,12 +3,13 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import { errorResponse, ok } from '../src/api/responses';
 import { assertDatasetName } from '../src/dataset/names';
 import { getServices } from '../src/services';
+import { currentJob } from '../src/train/requests';
 
 export async function trainJob(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   try {
     const { training } = await getServices();
     const dataset = assertDatasetName(request.params['dataset'] ?? '');
-    return ok(await training.jobs.get(dataset, request.params['jobId'] ?? ''));
+    return ok(await currentJob(training, dataset, request.params['jobId'] ?? ''));
   } catch (error) {
     return errorResponse(error, (message) => context.error(message));
   }

@@ -19,6 +19,11 @@ export interface Launched {
 export interface Launcher {
   readonly name: 'local' | 'containerapps';
   launch(request: LaunchRequest): Promise<Launched>;
+  /**
+   * Where a launched execution stands, for launchers that cannot see their trainer exit: 'running', 'ended'
+   * (it finished, whatever it reported) or 'failed' (it died: the job must not stay "running").
+   */
+  executionState?(executionName: string): Promise<'running' | 'ended' | 'failed'>;
 }
 
 /** The environment variables that tell a trainer which job it runs. */
@@ -106,5 +111,19 @@ export class ContainerAppsLauncher implements Launcher {
     });
     if (!execution.name) throw new Error(`Azure did not return an execution name for job ${this.options.jobName}`);
     return { executionName: execution.name };
+  }
+
+  async executionState(executionName: string): Promise<'running' | 'ended' | 'failed'> {
+    const execution = await this.#client.jobExecution(this.options.resourceGroup, this.options.jobName, executionName);
+    switch (execution.status) {
+      case 'Succeeded':
+        return 'ended';
+      case 'Failed':
+      case 'Stopped':
+      case 'Degraded':
+        return 'failed';
+      default:
+        return 'running';
+    }
   }
 }

@@ -46,3 +46,27 @@ export async function launchTraining(training: Training, input: unknown): Promis
     });
   }
 }
+
+/**
+ * The job as stored, after checking that a Container Apps execution it waits on is still alive: an execution
+ * that ended without the trainer reporting (killed, out of memory, image not found) leaves the job failed.
+ */
+export async function currentJob(training: Training, dataset: string, jobId: string): Promise<TrainJob> {
+  const job = await training.jobs.get(dataset, jobId);
+  if (job.status !== 'running' && job.status !== 'queued') return job;
+  if (!job.executionName || job.launcher !== 'containerapps') return job;
+  const launcher = training.launcher();
+  if (launcher.name !== 'containerapps' || !launcher.executionState) return job;
+  const state = await launcher.executionState(job.executionName);
+  if (state === 'running') return job;
+  const latest = await training.jobs.get(dataset, jobId);
+  if (latest.status === 'succeeded' || latest.status === 'failed') return latest;
+  const failed = {
+    status: 'failed' as const,
+    stage: 'failed',
+    finishedAt: new Date().toISOString(),
+    error: `the Container Apps execution ${job.executionName} ${state === 'failed' ? 'failed' : 'ended'} without the trainer reporting a result; see its logs`,
+  };
+  await training.jobs.update(dataset, jobId, failed);
+  return { ...latest, ...failed };
+}

@@ -24,6 +24,8 @@ export interface FakeArm {
   requests: ArmRequest[];
   /** Answer the next start request with this status and ARM error code instead. */
   failNextStart(status: number, code: string, message: string): void;
+  /** The status GET .../executions/{name} reports (Running until set). */
+  setExecutionStatus(name: string, status: string): void;
   close(): Promise<void>;
 }
 
@@ -39,6 +41,7 @@ export async function startFakeArm(): Promise<FakeArm> {
   const requests: ArmRequest[] = [];
   let failure: { status: number; code: string; message: string } | undefined;
   let executions = 0;
+  const executionStatus = new Map<string, string>();
 
   const server = https.createServer({ key, cert }, (req, res) => {
     const chunks: Buffer[] = [];
@@ -70,6 +73,12 @@ export async function startFakeArm(): Promise<FakeArm> {
         json(202, {}, { location: operation, 'retry-after': '0' });
         return;
       }
+      const execution = /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.App\/jobs\/[^/]+\/executions\/([^/]+)$/.exec(url.pathname);
+      if (req.method === 'GET' && execution) {
+        const name = execution[1]!;
+        json(200, { name, id: url.pathname, properties: { status: executionStatus.get(name) ?? 'Running', startTime: new Date().toISOString() } });
+        return;
+      }
       const poll = /^\/operations\/start-(\d+)$/.exec(url.pathname);
       if (req.method === 'GET' && poll) {
         const name = `trainer-job-exec-${poll[1]}`;
@@ -86,6 +95,9 @@ export async function startFakeArm(): Promise<FakeArm> {
     requests,
     failNextStart: (status, code, message) => {
       failure = { status, code, message };
+    },
+    setExecutionStatus: (name, status) => {
+      executionStatus.set(name, status);
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -81,6 +81,15 @@ describe('ContainerAppsLauncher', () => {
     expect(arm.requests.some((r) => r.method === 'GET' && r.path === '/operations/start-1')).toBe(true);
   });
 
+  it('reads an execution\'s state: running, ended, or failed', async () => {
+    expect(await launcher.executionState('trainer-job-exec-1')).toBe('running');
+    arm.setExecutionStatus('trainer-job-exec-1', 'Failed');
+    expect(await launcher.executionState('trainer-job-exec-1')).toBe('failed');
+    arm.setExecutionStatus('trainer-job-exec-1', 'Succeeded');
+    expect(await launcher.executionState('trainer-job-exec-1')).toBe('ended');
+    expect(arm.requests.at(-1)).toMatchObject({ method: 'GET', path: expect.stringMatching(/\/jobs\/icf-trainer\/executions\/trainer-job-exec-1$/) });
+  });
+
   it('surfaces ARM errors', async () => {
     arm.failNextStart(403, 'AuthorizationFailed', 'The client does not have authorization to perform action Microsoft.App/jobs/start/action');
     await expect(launcher.launch(request)).rejects.toThrow(/AuthorizationFailed|authorization/);

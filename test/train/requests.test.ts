@@ -1,0 +1,60 @@
+// A Container Apps execution that dies without the trainer reporting leaves its job failed, not "running".
+import * as https from 'node:https';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AccessToken } from '@azure/identity';
+import type { Training } from '../../src/services';
+import { JobStore, JOBS_TABLE, parseTrainOptions } from '../../src/train/jobs';
+import { ContainerAppsLauncher } from '../../src/train/launchers';
+import { ModelRegistry } from '../../src/train/models';
+import { currentJob } from '../../src/train/requests';
+import { startTestStorage, type TestStorage } from '../support/azurite';
+import { startFakeArm, type FakeArm } from '../support/fakeArm';
+
+let storage: TestStorage;
+let arm: FakeArm;
+let training: Training;
+
+beforeAll(async () => {
+  storage = await startTestStorage();
+  arm = await startFakeArm();
+  const jobs = new JobStore(storage.clients.table(JOBS_TABLE));
+  await jobs.ensureTable();
+  const launcher = new ContainerAppsLauncher({
+    subscriptionId: 'sub',
+    resourceGroup: 'rg',
+    jobName: 'icf-trainer',
+    containerName: 'trainer',
+    image: 'trainer:1',
+    credential: { getToken: async (): Promise<AccessToken> => ({ token: 't', expiresOnTimestamp: Date.now() + 3600_000 }) },
+    clientOptions: { endpoint: arm.endpoint, agent: new https.Agent({ ca: arm.ca }) },
+  });
+  training = {
+    jobs,
+    models: new ModelRegistry(storage.clients.blobs.getContainerClient('models')),
+    queue: storage.clients.queues.getQueueClient('train-jobs'),
+    launcher: () => launcher,
+  };
+});
+afterAll(async () => {
+  await arm.close();
+  await storage.azurite.close();
+});
+
+describe('currentJob', () => {
+  it('leaves a running job alone while its execution runs, and fails it once the execution died', async () => {
+    const job = await training.jobs.create('clothes', parseTrainOptions({}));
+    await training.jobs.update('clothes', job.jobId, { status: 'running', stage: 'features', launcher: 'containerapps', executionName: 'exec-7' });
+    expect((await currentJob(training, 'clothes', job.jobId)).status).toBe('running');
+    arm.setExecutionStatus('exec-7', 'Failed');
+    const failed = await currentJob(training, 'clothes', job.jobId);
+    expect(failed).toMatchObject({ status: 'failed', error: expect.stringMatching(/execution exec-7 failed without the trainer reporting/) });
+    expect((await training.jobs.get('clothes', job.jobId)).status).toBe('failed');
+  });
+
+  it('keeps what the trainer reported when it finished', async () => {
+    const job = await training.jobs.create('clothes', parseTrainOptions({}));
+    await training.jobs.update('clothes', job.jobId, { status: 'succeeded', stage: 'done', launcher: 'containerapps', executionName: 'exec-8' });
+    arm.setExecutionStatus('exec-8', 'Succeeded');
+    expect((await currentJob(training, 'clothes', job.jobId)).status).toBe('succeeded');
+  });
+});
