@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunReport } from '../../src/collect/runs';
 import type { RunningHost } from '../../src/host/localHost';
 import { createServices, type Services } from '../../src/services';
-import { projectRoot, startAppHost } from '../support/appHost';
+import { callApi, projectRoot, startAppHost } from '../support/appHost';
 import { startTestStorage, type TestStorage } from '../support/azurite';
 import { startFakeBing, type FakeBing, type FakeImage } from '../support/fakeBing';
 import { noiseImage } from '../support/images';
@@ -24,13 +24,8 @@ let host: RunningHost;
 let services: Services;
 const images = new Map<string, FakeImage[]>();
 
-async function api<T>(method: string, route: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const response = await fetch(`${host.url}/api/${route}`, {
-    method,
-    headers: { 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: response.status, body: (await response.json()) as T };
+function api<T>(method: string, route: string, body?: unknown): Promise<{ status: number; body: T }> {
+  return callApi<T>(host, method, route, body);
 }
 
 async function finishedRun(dataset: string, runId: string): Promise<RunReport> {

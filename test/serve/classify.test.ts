@@ -10,7 +10,7 @@ import type { RunningHost } from '../../src/host/localHost';
 import { createServices, type Services } from '../../src/services';
 import { renderView } from '../../src/train/augment';
 import type { TrainJob } from '../../src/train/jobs';
-import { startAppHost, seedGarments } from '../support/appHost';
+import { callApi, seedGarments, startAppHost } from '../support/appHost';
 import { startTestStorage, type TestStorage } from '../support/azurite';
 import { waitFor } from '../support/waitFor';
 
@@ -37,13 +37,8 @@ let host: RunningHost;
 let firstVersion: string;
 const testImages: { label: string; content: Buffer }[] = [];
 
-async function api<T>(method: string, route: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const response = await fetch(`${host.url}/api/${route}`, {
-    method,
-    headers: { 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: response.status, body: (await response.json()) as T };
+function api<T>(method: string, route: string, body?: unknown): Promise<{ status: number; body: T }> {
+  return callApi<T>(host, method, route, body);
 }
 
 async function classify<T>(dataset: string, body: Buffer | FormData, contentType?: string, query = ''): Promise<{ status: number; body: T }> {

@@ -40,3 +40,13 @@ export async function seedGarments(services: Services, dataset: string): Promise
     }
   }
 }
+
+/** A JSON call to the host's API: `route` is under /api. */
+export async function callApi<T>(host: RunningHost, method: string, route: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const response = await fetch(`${host.url}/api/${route}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: response.status, body: (await response.json()) as T };
+}

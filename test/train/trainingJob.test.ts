@@ -8,7 +8,7 @@ import type { RunningHost } from '../../src/host/localHost';
 import { createServices, type Services } from '../../src/services';
 import { renderView } from '../../src/train/augment';
 import type { TrainJob } from '../../src/train/jobs';
-import { startAppHost, seedGarments } from '../support/appHost';
+import { callApi, seedGarments, startAppHost } from '../support/appHost';
 import { startTestStorage, type TestStorage } from '../support/azurite';
 import { waitFor } from '../support/waitFor';
 
@@ -17,13 +17,8 @@ let storage: TestStorage;
 let services: Services;
 let host: RunningHost;
 
-async function api<T>(method: string, route: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const response = await fetch(`${host.url}/api/${route}`, {
-    method,
-    headers: { 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: response.status, body: (await response.json()) as T };
+function api<T>(method: string, route: string, body?: unknown): Promise<{ status: number; body: T }> {
+  return callApi<T>(host, method, route, body);
 }
 
 async function finished(dataset: string, jobId: string): Promise<TrainJob> {
