@@ -1,10 +1,11 @@
 // Collection runs in Azure Table storage: a row per run, a row per query once it has run, and a row per
 // content URL already downloaded into a dataset. A run's report is read back by aggregating its query rows,
 // so that queries running in parallel never contend for one row.
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { odata, type TableClient } from '@azure/data-tables';
 import { NotFoundError } from '../errors';
 import { ensureTable, isStatus } from '../storage/tables';
+import { timeSortableId } from '../util/ids';
 
 export const RUNS_TABLE = 'collectruns';
 /** Skipped results kept per query in its row, with their reasons (the counts cover all). */
@@ -67,8 +68,7 @@ export class RunStore {
   }
 
   newRunId(): string {
-    // Sortable by time, unique without coordination.
-    return `${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${randomUUID().slice(0, 8)}`;
+    return timeSortableId();
   }
 
   async createRun(run: RunRecord): Promise<void> {

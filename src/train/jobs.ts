@@ -1,10 +1,10 @@
 // Training jobs in Azure Table storage (table `trainjobs`, one partition per dataset): what was asked, where
 // the job is (queued, running, succeeded, failed), its stage and progress, and its results.
-import { randomUUID } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 import { InvalidArgumentError, NotFoundError } from '../errors';
 import { ensureTable, isStatus } from '../storage/tables';
+import { timeSortableId } from '../util/ids';
 import { parseAugmentationPolicy, type AugmentationPolicy } from './augment';
 
 export const JOBS_TABLE = 'trainjobs';
@@ -65,24 +65,13 @@ export interface TrainJob {
   publishNote?: string;
 }
 
-interface JobEntity {
+/** A job as a table row: the structured fields as JSON text. */
+type JobEntity = Omit<TrainJob, 'dataset' | 'jobId' | 'options' | 'metrics'> & {
   partitionKey: string;
   rowKey: string;
-  status: JobStatus;
-  stage: string;
-  progress: number;
   options: string;
-  createdAt: string;
-  startedAt?: string;
-  finishedAt?: string;
-  launcher?: string;
-  executionName?: string;
-  error?: string;
   metrics?: string;
-  modelVersion?: string;
-  published?: boolean;
-  publishNote?: string;
-}
+};
 
 export class JobStore {
   constructor(private readonly table: TableClient) {}
@@ -94,7 +83,7 @@ export class JobStore {
   async create(dataset: string, options: TrainOptions): Promise<TrainJob> {
     const job: TrainJob = {
       dataset,
-      jobId: `${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${randomUUID().slice(0, 8)}`,
+      jobId: timeSortableId(),
       status: 'queued',
       stage: 'queued',
       progress: 0,

@@ -219,7 +219,8 @@ function shuffle<T>(items: T[], random: () => number): void {
   }
 }
 
-interface AdamState {
+/** The head's weights and Adam's moments, as the training-step graph reads and writes them. */
+export interface AdamState {
   w: Float32Array;
   b: Float32Array;
   mW: Float32Array;

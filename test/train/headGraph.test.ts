@@ -1,5 +1,6 @@
 // The ONNX training step of the linear head against a plain-JS computation of the same loss, gradients and Adam step.
 import * as ort from 'onnxruntime-node';
+import type { AdamState } from '../../src/train/trainHead';
 import { describe, expect, it } from 'vitest';
 import { buildInferenceGraph, buildScoringGraph, buildTrainingStepGraph, STEP_INPUTS, STEP_OUTPUTS, type HeadKind } from '../../src/train/headGraph';
 import { seededRandom } from '../../src/util/seededRandom';
@@ -8,15 +9,7 @@ const B = 7;
 const D = 5;
 const C = 3;
 
-interface State {
-  w: Float32Array;
-  b: Float32Array;
-  mW: Float32Array;
-  vW: Float32Array;
-  mb: Float32Array;
-  vb: Float32Array;
-  t: number;
-}
+type State = AdamState;
 
 function randomArray(length: number, random: () => number, scale = 1): Float32Array {
   return Float32Array.from({ length }, () => (random() * 2 - 1) * scale);
