@@ -16,7 +16,7 @@ import { isStatus } from '../storage/tables';
 import { DatasetStates, type DatasetState } from './datasetState';
 import { KeyedMutex } from './keyedMutex';
 import { dhashFromPixels, relativeDistance } from './dhash';
-import { parseImagePath } from './names';
+import { labelsOf, parseImagePath } from './names';
 import { chooseSplit } from './split';
 import { ImageRejectedError, validateImage, type ValidImage } from './validate';
 
@@ -223,7 +223,7 @@ export class Ingestor {
       return;
     }
     const neighbour = nearest;
-    const counts = state.stats.labels[record.label] ?? { train: 0, test: 0 };
+    const counts = labelsOf(record.label).map((label) => state.stats.labels[label] ?? { train: 0, test: 0 });
     const decision = chooseSplit(counts, this.#dedup.testFraction, neighbour?.value.split);
     Object.assign(record, { status: 'accepted', split: decision.split, splitRule: decision.rule });
     if (neighbour && decision.rule === 'group') {
@@ -257,15 +257,19 @@ function applyToStats(stats: DatasetStats, record: ImageRecord, replaced?: Image
     labels: Object.fromEntries(Object.entries(stats.labels).map(([label, counts]) => [label, { ...counts }])),
     sequence: record.sequence,
   };
+  // A multi-label image counts once for each of its labels.
   if (replaced) {
     next.images[replaced.status] -= 1;
-    const counts = next.labels[replaced.label];
-    if (replaced.status === 'accepted' && replaced.split && counts) counts[replaced.split] -= 1;
+    if (replaced.status === 'accepted' && replaced.split) {
+      for (const label of labelsOf(replaced.label)) {
+        const counts = next.labels[label];
+        if (counts) counts[replaced.split] -= 1;
+      }
+    }
   }
   next.images[record.status] += 1;
   if (record.status === 'accepted' && record.split) {
-    const counts = (next.labels[record.label] ??= { train: 0, test: 0 });
-    counts[record.split] += 1;
+    for (const label of labelsOf(record.label)) (next.labels[label] ??= { train: 0, test: 0 })[record.split] += 1;
   }
   return next;
 }

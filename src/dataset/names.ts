@@ -44,9 +44,39 @@ export function assertLabelName(value: string): string {
   return value;
 }
 
+/**
+ * Joins the labels of a multi-label image in its folder name: `incoming/{dataset}/can+carton/{file}`. '+' cannot
+ * occur in a label, so the folder name says unambiguously which labels an image has, whoever uploaded it.
+ */
+export const LABEL_SET_SEPARATOR = '+';
+
+/** The labels a label folder names: one, or several joined by '+'. */
+export function labelsOf(labelFolder: string): string[] {
+  return labelFolder.split(LABEL_SET_SEPARATOR);
+}
+
+/** The label folder for a set of labels: sorted and without repeats, so one set has one folder. */
+export function labelFolderFor(labels: readonly string[]): string {
+  if (labels.length === 0) throw new InvalidArgumentError('an image needs at least one label');
+  for (const label of labels) assertLabelName(label);
+  return [...new Set(labels)].sort().join(LABEL_SET_SEPARATOR);
+}
+
+/** A label folder: one label, or several different labels joined by '+'. */
+export function checkLabelFolder(value: string): string | undefined {
+  const labels = labelsOf(value);
+  for (const label of labels) {
+    const problem = checkLabelName(label);
+    if (problem) return labels.length > 1 ? `label set "${printable(value)}": ${problem}` : problem;
+  }
+  if (new Set(labels).size !== labels.length) return `label set "${printable(value)}" names a label twice`;
+  return undefined;
+}
+
 /** The parts of `{dataset}/{label}/{name}` inside the incoming container. */
 export interface ImagePath {
   dataset: string;
+  /** The label folder: one label, or a multi-label image's labels joined by '+'. */
   label: string;
   name: string;
 }
@@ -58,7 +88,7 @@ export function parseImagePath(blobName: string): { path: ImagePath } | { proble
     return { problem: `blob "${printable(blobName)}" is not of the form {dataset}/{label}/{file}` };
   }
   const [dataset, label, name] = parts as [string, string, string];
-  const problem = checkDatasetName(dataset) ?? checkLabelName(label) ?? checkFileName(name);
+  const problem = checkDatasetName(dataset) ?? checkLabelFolder(label) ?? checkFileName(name);
   return problem ? { problem } : { path: { dataset, label, name } };
 }
 

@@ -1,7 +1,7 @@
 // Read-side views of a dataset for the HTTP API.
 import { InvalidArgumentError } from '../errors';
 import { IMAGE_STATUSES, type Catalog, type ImageStatus } from './catalog';
-import { assertDatasetName, assertLabelName } from './names';
+import { assertDatasetName, checkLabelFolder, labelsOf } from './names';
 
 export interface DatasetSummary {
   dataset: string;
@@ -29,7 +29,10 @@ export async function listDatasetImages(catalog: Catalog, dataset: string, query
     throw new InvalidArgumentError(`status "${status}" is not one of ${IMAGE_STATUSES.join(', ')}`);
   }
   const label = query.label || undefined;
-  if (label !== undefined) assertLabelName(label);
+  if (label !== undefined) {
+    const problem = checkLabelFolder(label);
+    if (problem) throw new InvalidArgumentError(problem);
+  }
   let pageSize = 100;
   if (query.pageSize) {
     pageSize = Number(query.pageSize);
@@ -38,10 +41,12 @@ export async function listDatasetImages(catalog: Catalog, dataset: string, query
     }
   }
   await catalog.requireStats(dataset);
-  return catalog.listImages(dataset, {
+  const page = await catalog.listImages(dataset, {
     pageSize,
     ...(status ? { status: status as ImageStatus } : {}),
     ...(label ? { label } : {}),
     ...(query.continuationToken ? { continuationToken: query.continuationToken } : {}),
   });
+  // `label` is the image's label folder; `labels` spells out a multi-label image's set.
+  return { ...page, images: page.images.map((image) => ({ ...image, labels: labelsOf(image.label) })) };
 }

@@ -1,17 +1,21 @@
-// Trains the linear softmax head on backbone features with ONNX Runtime: the training-step graph of headGraph.ts run
-// once per minibatch (Adam), seeded shuffling, early stopping on a stratified validation part of the training data
-// (best weights restored), optional per-dimension standardisation folded into W and b at the end so that inference
-// stays probabilities = softmax(X·W + b) on raw features.
+// Trains the linear head on backbone features with ONNX Runtime: softmax for single-label data, sigmoid for
+// multi-label data. The training-step graph of headGraph.ts runs once per minibatch (Adam), with seeded shuffling,
+// early stopping on a stratified validation part of the training data (best weights restored), and optional
+// per-dimension standardisation folded into W and b at the end, so that inference stays
+// probabilities = softmax(X·W + b) (or sigmoid) on raw features.
 import * as ort from 'onnxruntime-node';
 import { InvalidArgumentError } from '../errors';
 import { seededRandom } from '../util/seededRandom';
-import { buildScoringGraph, buildTrainingStepGraph, SCORE_INPUTS, SCORE_OUTPUT, STEP_INPUTS, STEP_OUTPUTS } from './headGraph';
+import { buildScoringGraph, buildTrainingStepGraph, SCORE_INPUTS, SCORE_OUTPUT, STEP_INPUTS, STEP_OUTPUTS, type HeadKind } from './headGraph';
+import { evaluateMultiLabel } from './metrics';
 
 export interface TrainHeadOptions {
   /** One vector per row, or all rows flat (N×D, row-major; then featureCount is required). */
   features: readonly Float32Array[] | Float32Array;
-  /** Class index of each row. */
-  labels: readonly number[];
+  /** Single-label data (a softmax head): the class index of each row. Give this or `labelSets`. */
+  labels?: readonly number[];
+  /** Multi-label data (a sigmoid head): the class indices each row has, possibly none. Give this or `labels`. */
+  labelSets?: readonly (readonly number[])[];
   classCount: number;
   /** D when `features` is flat. */
   featureCount?: number;
@@ -30,9 +34,12 @@ export interface TrainHeadOptions {
   weightDecay?: number;
   /** 'l2': λ/2·‖W‖² in the loss (λW in the gradient); 'decoupled': AdamW. Default 'l2'. */
   weightDecayMode?: 'l2' | 'decoupled';
-  /** Target 1-ε on the true class and ε/C spread over all; default 0. */
+  /** Target 1-ε on the true class and ε/C spread over all; default 0 (softmax heads only). */
   labelSmoothing?: number;
-  /** Share of the groups (stratified by class) held out for early stopping; 0 trains all epochs on everything. Default 0.2. */
+  /**
+   * Share of the groups (stratified by class; for multi-label rows by their rarest label) held out for early stopping
+   * and, for sigmoid heads, choosing the decision threshold; 0 trains all epochs on everything. Default 0.2.
+   */
   validationShare?: number;
   /** Epochs without a better validation score before stopping; default 15. */
   patience?: number;
@@ -57,12 +64,16 @@ export interface EpochRecord {
   epoch: number;
   /** Mean training loss over the epoch's minibatches (cross-entropy + L2 term). */
   loss: number;
-  /** Absent when there is no validation part. */
+  /** Softmax heads: top-1 accuracy on the validation part (absent without one). */
   validationAccuracy?: number;
+  /** Sigmoid heads: mean average precision over the labels on the validation part (absent without one). */
+  validationMeanAP?: number;
+  /** Cross-entropy (softmax) or binary cross-entropy summed over the labels (sigmoid), per row. */
   validationLoss?: number;
 }
 
 export interface TrainedHead {
+  kind: HeadKind;
   /** [D,C] row-major, applied to raw (unstandardised) features. */
   weights: Float32Array;
   bias: Float32Array;
@@ -71,6 +82,12 @@ export interface TrainedHead {
   history: EpochRecord[];
   /** 1-based epoch whose weights were kept (the last one when there is no validation). */
   bestEpoch: number;
+  /**
+   * Sigmoid heads: a label is predicted when its probability is at least this. Chosen on the validation part at the
+   * best epoch as the threshold that gets the most whole label sets right (0.5 unless another is strictly better,
+   * and 0.5 without a validation part).
+   */
+  threshold?: number;
   /** Providers the sessions actually ran on. */
   executionProviders: string[];
 }
@@ -84,16 +101,22 @@ export async function trainHead(options: TrainHeadOptions): Promise<TrainedHead>
   const providers = await chooseProviders(options.executionProviders ?? ['cpu'], log);
   const sessionOptions: ort.InferenceSession.SessionOptions = { executionProviders: providers };
   // Created once per run: building a session costs far more than a step.
-  const step = await ort.InferenceSession.create(buildTrainingStepGraph(D, C, 'softmax'), sessionOptions);
-  const score = await ort.InferenceSession.create(buildScoringGraph(D, C, 'softmax'), sessionOptions);
+  const step = await ort.InferenceSession.create(buildTrainingStepGraph(D, C, o.kind), sessionOptions);
+  const score = await ort.InferenceSession.create(buildScoringGraph(D, C, o.kind), sessionOptions);
   try {
-    const { trainRows, validationRows } = splitValidation(o.labels, o.groups, C, o.validationShare, o.seed);
+    const { trainRows, validationRows } = splitValidation(o.strata, o.groups, C, o.validationShare, o.seed);
     const first = await runTraining(o, step, score, trainRows, validationRows, o.epochs);
     if (!o.refit || validationRows.length === 0) return { ...first, executionProviders: providers };
-    // Refit: the held-out rows are data too; the validation run only chose how long to train.
+    // Refit: the held-out rows are data too; the validation run only chose how long to train (and the threshold).
     const all = rows.map((_, i) => i);
     const refit = await runTraining(o, step, score, all, [], first.bestEpoch);
-    return { ...refit, history: first.history, bestEpoch: first.bestEpoch, executionProviders: providers };
+    return {
+      ...refit,
+      history: first.history,
+      bestEpoch: first.bestEpoch,
+      ...(first.threshold !== undefined ? { threshold: first.threshold } : {}),
+      executionProviders: providers,
+    };
   } finally {
     await Promise.all([step.release(), score.release()]);
   }
@@ -102,7 +125,11 @@ export async function trainHead(options: TrainHeadOptions): Promise<TrainedHead>
 interface CheckedOptions {
   rows: Float32Array[];
   D: number;
-  labels: readonly number[];
+  kind: HeadKind;
+  /** Per row, its target vector of C values (one-hot, smoothed, or 0/1 per label). */
+  targets: Float32Array[];
+  /** Per row, the class its group is stratified by (its class; for multi-label rows their rarest label, or C for none). */
+  strata: readonly number[];
   groups: readonly number[];
   classCount: number;
   epochs: number;
@@ -110,7 +137,6 @@ interface CheckedOptions {
   learningRate: number;
   weightDecay: number;
   weightDecayMode: 'l2' | 'decoupled';
-  labelSmoothing: number;
   validationShare: number;
   patience: number;
   refit: boolean;
@@ -138,12 +164,6 @@ function checkOptions(options: TrainHeadOptions): CheckedOptions {
     });
   }
   if (rows.length === 0 || D === 0) throw new InvalidArgumentError('features is empty: there is nothing to train on');
-  if (options.labels.length !== rows.length) throw new InvalidArgumentError(`labels has ${options.labels.length} entries for ${rows.length} feature rows`);
-  options.labels.forEach((label, i) => {
-    if (!Number.isInteger(label) || label < 0 || label >= C) throw new InvalidArgumentError(`labels[${i}] = ${label} is not a class index 0..${C - 1}`);
-  });
-  const groups = options.groups ?? rows.map((_, i) => i);
-  if (groups.length !== rows.length) throw new InvalidArgumentError(`groups has ${groups.length} entries for ${rows.length} feature rows`);
   const int = (name: string, value: number, min: number, max: number) => {
     if (!Number.isInteger(value) || value < min || value > max) throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}, got ${value}`);
     return value;
@@ -152,12 +172,56 @@ function checkOptions(options: TrainHeadOptions): CheckedOptions {
     if (!Number.isFinite(value) || value < min || value > max || (openMin && value === min)) throw new InvalidArgumentError(`${name} must be a number in ${openMin ? '(' : '['}${min}, ${max}], got ${value}`);
     return value;
   };
+  const isClass = (label: number) => Number.isInteger(label) && label >= 0 && label < C;
+  if ((options.labels === undefined) === (options.labelSets === undefined)) {
+    throw new InvalidArgumentError('give either labels (one class per row: a softmax head) or labelSets (the classes of each row: a sigmoid head)');
+  }
+  const field = options.labels ? 'labels' : 'labelSets';
+  const count = (options.labels ?? options.labelSets)!.length;
+  if (count !== rows.length) throw new InvalidArgumentError(`${field} has ${count} entries for ${rows.length} feature rows`);
+  const labelSmoothing = real('labelSmoothing', options.labelSmoothing ?? 0, 0, 0.99);
+  let targets: Float32Array[];
+  let strata: number[];
+  if (options.labels) {
+    options.labels.forEach((label, i) => {
+      if (!isClass(label)) throw new InvalidArgumentError(`labels[${i}] = ${label} is not a class index 0..${C - 1}`);
+    });
+    targets = options.labels.map((label) => {
+      const y = new Float32Array(C).fill(labelSmoothing / C);
+      y[label]! += 1 - labelSmoothing;
+      return y;
+    });
+    strata = [...options.labels];
+  } else {
+    if (labelSmoothing !== 0) throw new InvalidArgumentError('labelSmoothing applies to softmax heads (labels), not to labelSets');
+    const sets = options.labelSets!;
+    const frequency = new Array<number>(C).fill(0);
+    sets.forEach((set, i) => {
+      if (!Array.isArray(set)) throw new InvalidArgumentError(`labelSets[${i}] must be an array of class indices`);
+      set.forEach((label, j) => {
+        if (!isClass(label)) throw new InvalidArgumentError(`labelSets[${i}][${j}] = ${label} is not a class index 0..${C - 1}`);
+      });
+      if (new Set(set).size !== set.length) throw new InvalidArgumentError(`labelSets[${i}] names a class twice`);
+      for (const label of set) frequency[label]! += 1;
+    });
+    targets = sets.map((set) => {
+      const y = new Float32Array(C);
+      for (const label of set) y[label] = 1;
+      return y;
+    });
+    // Stratifying by the rarest label keeps rare labels in both parts (as iterative stratification would, roughly).
+    strata = sets.map((set) => (set.length === 0 ? C : set.reduce((rarest, label) => (frequency[label]! < frequency[rarest]! ? label : rarest))));
+  }
+  const groups = options.groups ?? rows.map((_, i) => i);
+  if (groups.length !== rows.length) throw new InvalidArgumentError(`groups has ${groups.length} entries for ${rows.length} feature rows`);
   const mode = options.weightDecayMode ?? 'l2';
   if (mode !== 'l2' && mode !== 'decoupled') throw new InvalidArgumentError(`weightDecayMode must be "l2" or "decoupled", got ${String(mode)}`);
   return {
     rows,
     D,
-    labels: options.labels,
+    kind: options.labels ? 'softmax' : 'sigmoid',
+    targets,
+    strata,
     groups,
     classCount: C,
     epochs: int('epochs', options.epochs ?? 100, 1, 100_000),
@@ -165,7 +229,6 @@ function checkOptions(options: TrainHeadOptions): CheckedOptions {
     learningRate: real('learningRate', options.learningRate ?? 1e-3, 0, 10, true),
     weightDecay: real('weightDecay', options.weightDecay ?? 1e-4, 0, 10),
     weightDecayMode: mode,
-    labelSmoothing: real('labelSmoothing', options.labelSmoothing ?? 0, 0, 0.99),
     validationShare: real('validationShare', options.validationShare ?? 0.2, 0, 0.9),
     patience: int('patience', options.patience ?? 15, 1, 100_000),
     refit: options.refit ?? true,
@@ -190,7 +253,8 @@ async function chooseProviders(requested: readonly string[], log: (message: stri
 }
 
 /** Stratified over groups: each class gives round(share × its groups) groups (at least one when it has two or more). */
-function splitValidation(labels: readonly number[], groups: readonly number[], classCount: number, share: number, seed: number): { trainRows: number[]; validationRows: number[] } {
+function splitValidation(strata: readonly number[], groups: readonly number[], classCount: number, share: number, seed: number): { trainRows: number[]; validationRows: number[] } {
+  const labels = strata;
   const all = labels.map((_, i) => i);
   if (share === 0) return { trainRows: all, validationRows: [] };
   const groupClass = new Map<number, number>();
@@ -198,9 +262,10 @@ function splitValidation(labels: readonly number[], groups: readonly number[], c
     const group = groups[i]!;
     const known = groupClass.get(group);
     if (known === undefined) groupClass.set(group, label);
-    else if (known !== label) throw new InvalidArgumentError(`group ${group} holds rows of classes ${known} and ${label}; a group must be one class`);
+    else if (known !== label) throw new InvalidArgumentError(`group ${group} holds rows of classes ${known} and ${label}; a group's rows must have the same labels`);
   });
-  const byClass = Array.from({ length: classCount }, () => [] as number[]);
+  // One more stratum for multi-label rows without any label.
+  const byClass = Array.from({ length: classCount + 1 }, () => [] as number[]);
   for (const [group, label] of [...groupClass].sort((a, b) => a[0] - b[0])) byClass[label]!.push(group);
   const random = seededRandom(seed ^ 0x5eed);
   const held = new Set<number>();
@@ -231,7 +296,7 @@ export interface AdamState {
 }
 
 async function runTraining(o: CheckedOptions, step: ort.InferenceSession, score: ort.InferenceSession, trainRows: number[], validationRows: number[], epochs: number): Promise<Omit<TrainedHead, 'executionProviders'>> {
-  const { D, rows, labels } = o;
+  const { D, rows, targets } = o;
   const C = o.classCount;
   // Standardisation fitted on the training rows only; σ floored so dead (always-zero) ReLU features stay zero.
   const mean = new Float64Array(D);
@@ -258,11 +323,6 @@ async function runTraining(o: CheckedOptions, step: ort.InferenceSession, score:
       for (let d = 0; d < D; d++) into[offset + d] = (row[d]! - mean[d]!) * scale[d]!;
     });
   };
-  const target = (label: number) => {
-    const y = new Float32Array(C).fill(o.labelSmoothing / C);
-    y[label]! += 1 - o.labelSmoothing;
-    return y;
-  };
   const validationX = new Float32Array(validationRows.length * D);
   copyRows(validationRows, validationX);
 
@@ -286,7 +346,7 @@ async function runTraining(o: CheckedOptions, step: ort.InferenceSession, score:
   const batchX = new Float32Array(Math.min(o.batchSize, order.length) * D);
   const batchY = new Float32Array(Math.min(o.batchSize, order.length) * C);
   const history: EpochRecord[] = [];
-  let best: { epoch: number; accuracy: number; loss: number; w: Float32Array; b: Float32Array } = { epoch: 0, accuracy: -1, loss: Infinity, w: state.w, b: state.b };
+  let best: { epoch: number; score: number; loss: number; w: Float32Array; b: Float32Array; probabilities?: Float32Array } = { epoch: 0, score: -1, loss: Infinity, w: state.w, b: state.b };
   let sinceBest = 0;
 
   for (let epoch = 1; epoch <= epochs; epoch++) {
@@ -296,7 +356,7 @@ async function runTraining(o: CheckedOptions, step: ort.InferenceSession, score:
       const batch = order.slice(start, start + o.batchSize);
       const n = batch.length;
       copyRows(batch, batchX);
-      batch.forEach((i, r) => batchY.set(target(labels[i]!), r * C));
+      batch.forEach((i, r) => batchY.set(targets[i]!, r * C));
       const out = await step.run({
         [STEP_INPUTS.x]: tensor(batchX.subarray(0, n * D), [n, D]),
         [STEP_INPUTS.y]: tensor(batchY.subarray(0, n * C), [n, C]),
@@ -319,24 +379,17 @@ async function runTraining(o: CheckedOptions, step: ort.InferenceSession, score:
     if (validationRows.length > 0) {
       const out = await score.run({ [SCORE_INPUTS.x]: tensor(validationX, [validationRows.length, D]), [SCORE_INPUTS.w]: tensor(state.w, [D, C]), [SCORE_INPUTS.b]: tensor(state.b, [C]) });
       const p = out[SCORE_OUTPUT]!.data as Float32Array;
-      let correct = 0;
-      let loss = 0;
-      validationRows.forEach((i, r) => {
-        const row = p.subarray(r * C, (r + 1) * C);
-        let arg = 0;
-        for (let c = 1; c < C; c++) if (row[c]! > row[arg]!) arg = c;
-        if (arg === labels[i]) correct++;
-        loss -= Math.log(Math.max(row[labels[i]!]!, 1e-12));
-      });
-      record.validationAccuracy = correct / validationRows.length;
-      record.validationLoss = loss / validationRows.length;
-      // Accuracy on a few dozen rows moves in coarse steps; the validation loss breaks ties.
-      if (record.validationAccuracy > best.accuracy || (record.validationAccuracy === best.accuracy && record.validationLoss < best.loss)) {
-        best = { epoch, accuracy: record.validationAccuracy, loss: record.validationLoss, w: state.w, b: state.b };
+      const { score: validationScore, loss } = o.kind === 'softmax' ? scoreSoftmax(p, validationRows, targets, C) : scoreSigmoid(p, validationRows, targets, C);
+      if (o.kind === 'softmax') record.validationAccuracy = validationScore;
+      else record.validationMeanAP = validationScore;
+      record.validationLoss = loss;
+      // Scores on a few dozen rows move in coarse steps; the validation loss breaks ties.
+      if (validationScore > best.score || (validationScore === best.score && loss < best.loss)) {
+        best = { epoch, score: validationScore, loss, w: state.w, b: state.b, probabilities: p };
         sinceBest = 0;
       } else sinceBest++;
     } else {
-      best = { epoch, accuracy: -1, loss: record.loss, w: state.w, b: state.b };
+      best = { epoch, score: -1, loss: record.loss, w: state.w, b: state.b };
     }
     history.push(record);
     if (sinceBest >= o.patience) break;
@@ -354,5 +407,53 @@ async function runTraining(o: CheckedOptions, step: ort.InferenceSession, score:
     }
     bias[c] = shift;
   }
-  return { weights, bias, featureCount: D, classCount: C, history, bestEpoch: best.epoch };
+  const head = { kind: o.kind, weights, bias, featureCount: D, classCount: C, history, bestEpoch: best.epoch };
+  if (o.kind === 'softmax') return head;
+  return { ...head, threshold: best.probabilities ? chooseThreshold(best.probabilities, validationRows, targets, C) : 0.5 };
+}
+
+/** Top-1 accuracy and mean cross-entropy of softmax outputs `p` ([rows, C]) against one-hot `targets`. */
+function scoreSoftmax(p: Float32Array, rows: readonly number[], targets: readonly Float32Array[], C: number): { score: number; loss: number } {
+  let correct = 0;
+  let loss = 0;
+  rows.forEach((i, r) => {
+    const row = p.subarray(r * C, (r + 1) * C);
+    const y = targets[i]!;
+    let arg = 0;
+    let truth = 0;
+    for (let c = 1; c < C; c++) {
+      if (row[c]! > row[arg]!) arg = c;
+      if (y[c]! > y[truth]!) truth = c;
+    }
+    if (arg === truth) correct++;
+    loss -= Math.log(Math.max(row[truth]!, 1e-12));
+  });
+  return { score: correct / rows.length, loss: loss / rows.length };
+}
+
+/** Mean AP and binary cross-entropy (summed over labels, mean over rows) of sigmoid outputs against 0/1 targets. */
+function scoreSigmoid(p: Float32Array, rows: readonly number[], targets: readonly Float32Array[], C: number): { score: number; loss: number } {
+  let loss = 0;
+  rows.forEach((i, r) => {
+    const y = targets[i]!;
+    for (let c = 0; c < C; c++) {
+      const q = Math.min(Math.max(p[r * C + c]!, 1e-12), 1 - 1e-12);
+      loss -= y[c]! * Math.log(q) + (1 - y[c]!) * Math.log(1 - q);
+    }
+  });
+  const { mAP } = evaluateMultiLabel(multiLabelInput(p, rows, targets, C));
+  return { score: mAP ?? 0, loss: loss / rows.length };
+}
+
+/** The threshold that gets the most validation label sets exactly right (ties to 0.5). */
+function chooseThreshold(p: Float32Array, rows: readonly number[], targets: readonly Float32Array[], C: number): number {
+  return evaluateMultiLabel(multiLabelInput(p, rows, targets, C)).bestThreshold.zeroOne.threshold;
+}
+
+function multiLabelInput(p: Float32Array, rows: readonly number[], targets: readonly Float32Array[], C: number) {
+  return {
+    labels: Array.from({ length: C }, (_, c) => `class ${c}`),
+    truth: rows.map((i) => Array.from(targets[i]!, (v) => (v === 1 ? 1 : 0))),
+    scores: rows.map((_, r) => Array.from(p.subarray(r * C, (r + 1) * C))),
+  };
 }

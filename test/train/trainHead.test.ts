@@ -86,4 +86,40 @@ describe('trainHead', () => {
     await expect(trainHead({ ...base, features: new Float32Array(10) })).rejects.toThrow('featureCount (a positive integer) is required');
     await expect(trainHead({ ...base, features: [new Float32Array(3), new Float32Array(4)] , labels: [0, 1] })).rejects.toThrow('features[1] has 4 values; features[0] has 3');
   });
+
+  it('trains a sigmoid head on multi-label rows and chooses its threshold on the validation part', async () => {
+    // Four labels, each present in about 40% of rows independently (some rows have none); label c raises dimensions c and c+4.
+    const L = 4;
+    const make = (n: number, seed: number) => {
+      const random = seededRandom(seed);
+      const labelSets = Array.from({ length: n }, () => [0, 1, 2, 3].filter(() => random() < 0.4));
+      const features = labelSets.map((set) => Float32Array.from({ length: D }, (_, d) => (d < 2 * L && set.includes(d % L) ? 1.5 : 0) + random()));
+      return { features, labelSets };
+    };
+    const train = make(200, 11);
+    const test = make(100, 12);
+    const head = await trainHead({ ...train, classCount: L, epochs: 300, learningRate: 0.02, seed: 1, log: () => undefined });
+    expect(head.kind).toBe('sigmoid');
+    expect(head.history[0]!.validationMeanAP).toBeGreaterThan(0);
+    expect(head.history[0]!.validationAccuracy).toBeUndefined();
+    expect(head.threshold).toBeGreaterThan(0.05);
+    expect(head.threshold).toBeLessThan(0.95);
+    // Exact label sets on unseen rows, with the weights applied as sigmoid(x·W + b) >= threshold.
+    let exact = 0;
+    test.features.forEach((x, i) => {
+      const predicted = [0, 1, 2, 3].filter((c) => 1 / (1 + Math.exp(-x.reduce((sum, v, d) => sum + v * head.weights[d * L + c]!, head.bias[c]!))) >= head.threshold!);
+      if (predicted.join() === test.labelSets[i]!.join()) exact++;
+    });
+    expect(exact / test.features.length).toBeGreaterThan(0.9);
+  });
+
+  it('rejects mixed or malformed multi-label arguments', async () => {
+    const features = [new Float32Array(4), new Float32Array(4)];
+    const base = { features, classCount: 3, log: () => undefined };
+    await expect(trainHead({ ...base })).rejects.toThrow('give either labels (one class per row: a softmax head) or labelSets');
+    await expect(trainHead({ ...base, labels: [0, 1], labelSets: [[0], [1]] })).rejects.toThrow('give either labels');
+    await expect(trainHead({ ...base, labelSets: [[0], [1, 3]] })).rejects.toThrow('labelSets[1][1] = 3 is not a class index 0..2');
+    await expect(trainHead({ ...base, labelSets: [[0, 0], [1]] })).rejects.toThrow('labelSets[0] names a class twice');
+    await expect(trainHead({ ...base, labelSets: [[0], [1]], labelSmoothing: 0.1 })).rejects.toThrow('labelSmoothing applies to softmax heads');
+  });
 });
