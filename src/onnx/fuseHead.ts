@@ -1,5 +1,5 @@
-// Fuses a trained linear head onto the backbone: one self-contained ONNX model (backbone, head and softmax)
-// whose metadata carries the labels and the preprocessing, so any ONNX runtime reproduces the predictions.
+// Fuses a trained linear head onto the backbone: one self-contained ONNX model (backbone, head, and softmax or
+// sigmoid) whose metadata carries the labels and the preprocessing, so any ONNX runtime reproduces the predictions.
 import { onnx } from 'onnx-proto';
 
 export interface HeadWeights {
@@ -7,6 +7,8 @@ export interface HeadWeights {
   weights: Float32Array;
   bias: Float32Array;
   labels: readonly string[];
+  /** 'softmax' (single-label, the default) or 'sigmoid' (multi-label: one independent probability per label). */
+  activation?: 'softmax' | 'sigmoid';
 }
 
 export interface FuseOptions {
@@ -40,13 +42,15 @@ export function fuseLinearHead(backboneOnnx: Uint8Array, head: HeadWeights, opti
     ...(graph.node ?? []).filter((node) => !(node.output ?? []).includes(options.probabilitiesOutput)),
     onnx.NodeProto.create({ opType: 'MatMul', name: `${prefix}matmul`, input: [options.featuresOutput, `${prefix}weights`], output: [`${prefix}scores`] }),
     onnx.NodeProto.create({ opType: 'Add', name: `${prefix}add`, input: [`${prefix}scores`, `${prefix}bias`], output: [`${prefix}logits`] }),
-    onnx.NodeProto.create({
-      opType: 'Softmax',
-      name: `${prefix}softmax`,
-      input: [`${prefix}logits`],
-      output: [options.probabilitiesOutput],
-      attribute: [onnx.AttributeProto.create({ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: -1 })],
-    }),
+    head.activation === 'sigmoid'
+      ? onnx.NodeProto.create({ opType: 'Sigmoid', name: `${prefix}sigmoid`, input: [`${prefix}logits`], output: [options.probabilitiesOutput] })
+      : onnx.NodeProto.create({
+          opType: 'Softmax',
+          name: `${prefix}softmax`,
+          input: [`${prefix}logits`],
+          output: [options.probabilitiesOutput],
+          attribute: [onnx.AttributeProto.create({ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: -1 })],
+        }),
   ];
   const batch = featuresInfo.type?.tensorType?.shape?.dim?.[0] ?? onnx.TensorShapeProto.Dimension.create({ dimParam: 'N' });
   graph.output = [

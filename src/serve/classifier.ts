@@ -1,7 +1,8 @@
 // Classifies images with a dataset's current model: the ingest's validation (same reasons, same pixel
 // limits), then exactly the trainer's preprocessing (renderView with the identity augmentation), then the
-// fused model (backbone + head + softmax), which outputs probabilities.
+// fused model (backbone + head + softmax, or sigmoid for multi-label models), which outputs probabilities.
 import type { IngestSettings } from '../config';
+import type { ModelTask } from '../train/models';
 import { checkImageHeader, ImageRejectedError } from '../dataset/validate';
 import { IDENTITY_AUGMENTATION, renderView } from '../train/augment';
 import type { ModelCache } from './modelCache';
@@ -25,17 +26,27 @@ export interface ImageResult {
 }
 
 export interface ClassifyOptions {
+  /** At most this many predictions per image, most probable first. */
   top: number;
   /**
-   * For multi-label models (probabilities per label, not summing to 1): keep labels at or above it. The trainer
-   * makes single-label models only, for which it is accepted and ignored (top N is the answer).
+   * Multi-label models (one independent probability per label): the labels at or above it are the answer; default
+   * the threshold the trainer chose. Single-label models ignore it: their answer is the top N.
    */
   threshold?: number;
+}
+
+/** What the request options may depend on. */
+export interface ServedModelInfo {
+  task: ModelTask;
+  labels: readonly string[];
 }
 
 export interface ClassifyOutcome {
   dataset: string;
   modelVersion: string;
+  task: ModelTask;
+  /** Multi-label models: the threshold applied. */
+  threshold?: number;
   labels: string[];
   results: ImageResult[];
   timingInMs: Timing;
@@ -50,12 +61,14 @@ export class Classifier {
   ) {}
 
   /** The model is acquired first (NoModelError before any decoding); each image is validated (ImageRejectedError). */
-  async classify(dataset: string, files: UploadedFile[], options: (labelCount: number) => ClassifyOptions): Promise<ClassifyOutcome> {
+  async classify(dataset: string, files: UploadedFile[], options: (model: ServedModelInfo) => ClassifyOptions): Promise<ClassifyOutcome> {
     const started = performance.now();
     const lease = await this.cache.acquire(dataset);
     try {
       const { model } = lease;
-      const chosen = options(model.labels.length);
+      const task = model.pointer.task;
+      const chosen = options({ task, labels: model.labels });
+      const threshold = task === 'multi-label' ? (chosen.threshold ?? model.pointer.threshold ?? 0.5) : undefined;
       const views = await Promise.all(
         files.map(async (file) => {
           const begin = performance.now();
@@ -77,22 +90,34 @@ export class Classifier {
       const total = performance.now() - started;
       const results = rows.map((row, i): ImageResult => {
         const result: ImageResult = {
-          predictions: topPredictions(row, model.labels, chosen),
+          predictions: topPredictions(row, model.labels, { top: chosen.top, ...(threshold !== undefined ? { threshold } : {}) }),
           timingInMs: { decode: round(views[i]!.decode), inference: round(inference / rows.length), total: round(total / rows.length) },
         };
         if (files[i]!.fileName !== undefined) result.fileName = files[i]!.fileName;
         return result;
       });
       const decode = views.reduce((sum, v) => sum + v.decode, 0);
-      return { dataset, modelVersion: model.version, labels: model.labels, results, timingInMs: { decode: round(decode), inference: round(inference), total: round(total) } };
+      return {
+        dataset,
+        modelVersion: model.version,
+        task,
+        ...(threshold !== undefined ? { threshold } : {}),
+        labels: model.labels,
+        results,
+        timingInMs: { decode: round(decode), inference: round(inference), total: round(total) },
+      };
     } finally {
       lease.release();
     }
   }
 }
 
+/** The `top` most probable labels; with a threshold (multi-label models), only those at or above it. */
 export function topPredictions(probabilities: Float32Array, labels: readonly string[], options: ClassifyOptions): Prediction[] {
+  // Compared in float32, the probabilities' own precision: a threshold of 0.45 keeps a probability of float32(0.45).
+  const threshold = options.threshold === undefined ? undefined : Math.fround(options.threshold);
   return Array.from(probabilities, (probability, i) => ({ label: labels[i] ?? `#${i}`, probability }))
+    .filter((prediction) => threshold === undefined || prediction.probability >= threshold)
     .sort((a, b) => b.probability - a.probability)
     .slice(0, options.top);
 }

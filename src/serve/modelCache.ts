@@ -215,13 +215,14 @@ export interface StoredModelVersion {
   serving: boolean;
   storedAt?: string;
   /** From metrics.json (absent when the version has none). */
-  metrics?: { accuracy?: number; count?: number; macroF1?: number; topK?: Record<string, number>; labels?: string[] };
+  /** accuracy: top-1 (single-label) or exact label sets at the threshold (multi-label). */
+  metrics?: { task?: string; accuracy?: number; mAP?: number; threshold?: number; count?: number; macroF1?: number; topK?: Record<string, number>; labels?: string[] };
 }
 
 export interface ModelList {
   dataset: string;
   /** The pointer: the version that serves, or null before the first model. */
-  serving: { version: string; accuracy: number; publishedAt: string; labels: string[] } | null;
+  serving: Pick<ModelPointer, 'version' | 'task' | 'accuracy' | 'mAP' | 'threshold' | 'publishedAt' | 'labels'> | null;
   versions: StoredModelVersion[];
 }
 
@@ -237,9 +238,23 @@ export async function listModels(container: ContainerClient, registry: ModelRegi
       try {
         const [content, properties] = await Promise.all([blob.downloadToBuffer(), blob.getProperties()]);
         if (properties.lastModified) entry.storedAt = properties.lastModified.toISOString();
-        const metrics = JSON.parse(content.toString('utf8')) as { accuracy?: number; count?: number; macro?: { f1?: number }; topK?: Record<string, number>; labels?: string[] };
+        const metrics = JSON.parse(content.toString('utf8')) as {
+          task?: string;
+          accuracy?: number;
+          zeroOneAccuracy?: number;
+          mAP?: number | null;
+          threshold?: number;
+          count?: number;
+          macro?: { f1?: number };
+          topK?: Record<string, number>;
+          labels?: string[];
+        };
+        const accuracy = metrics.accuracy ?? metrics.zeroOneAccuracy;
         entry.metrics = {
-          ...(metrics.accuracy !== undefined ? { accuracy: metrics.accuracy } : {}),
+          ...(metrics.task !== undefined ? { task: metrics.task } : {}),
+          ...(accuracy !== undefined ? { accuracy } : {}),
+          ...(typeof metrics.mAP === 'number' ? { mAP: metrics.mAP } : {}),
+          ...(metrics.task === 'multi-label' && metrics.threshold !== undefined ? { threshold: metrics.threshold } : {}),
           ...(metrics.count !== undefined ? { count: metrics.count } : {}),
           ...(metrics.macro?.f1 !== undefined ? { macroF1: metrics.macro.f1 } : {}),
           ...(metrics.topK ? { topK: metrics.topK } : {}),
@@ -255,7 +270,17 @@ export async function listModels(container: ContainerClient, registry: ModelRegi
   const pointer = current?.pointer;
   return {
     dataset,
-    serving: pointer ? { version: pointer.version, accuracy: pointer.accuracy, publishedAt: pointer.publishedAt, labels: pointer.labels } : null,
+    serving: pointer
+      ? {
+          version: pointer.version,
+          task: pointer.task,
+          accuracy: pointer.accuracy,
+          ...(pointer.mAP !== undefined ? { mAP: pointer.mAP } : {}),
+          ...(pointer.threshold !== undefined ? { threshold: pointer.threshold } : {}),
+          publishedAt: pointer.publishedAt,
+          labels: pointer.labels,
+        }
+      : null,
     versions,
   };
 }

@@ -3,6 +3,7 @@
 // INGEST_MAX_FILE_BYTES; a multipart body at most that times MAX_FILES_PER_REQUEST (plus 64 KiB of part headers).
 import busboy from 'busboy';
 import { InvalidArgumentError } from '../errors';
+import type { ClassifyOptions, ServedModelInfo } from './classifier';
 
 /** Files one multipart request may carry (one model batch). */
 export const MAX_FILES_PER_REQUEST = 16;
@@ -97,10 +98,14 @@ function parseMultipart(contentType: string, body: Buffer, maxFileBytes: number)
   });
 }
 
-/** Parses `top` (1..labels, default 5, capped at the label count) and `threshold` (0..1, optional). */
-export function parseClassifyQuery(query: URLSearchParams, labelCount: number): { top: number; threshold?: number } {
+/**
+ * Parses `top` (1..labels, capped at the label count; default 5 for single-label models and every label over the
+ * threshold for multi-label ones) and `threshold` (0..1, optional).
+ */
+export function parseClassifyQuery(query: URLSearchParams, model: ServedModelInfo): ClassifyOptions {
+  const labelCount = model.labels.length;
   const rawTop = query.get('top');
-  let top = Math.min(5, labelCount);
+  let top = model.task === 'multi-label' ? labelCount : Math.min(5, labelCount);
   if (rawTop !== null && rawTop !== '') {
     const parsed = Number(rawTop);
     if (!Number.isInteger(parsed) || parsed < 1) throw new InvalidArgumentError(`top must be a whole number from 1 to ${labelCount}, not "${rawTop}"`);

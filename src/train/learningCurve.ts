@@ -61,6 +61,8 @@ export interface LearningCurveAssessment {
 export interface AssessOptions {
   /** Below this gain per doubling (a fraction) the curve counts as converged; default 0.01, one percentage point. */
   minGainPerDoubling?: number;
+  /** What the points measure, for the verdict: default 'accuracy' (e.g. 'mAP' for multi-label models). */
+  metric?: string;
 }
 
 interface CurvePoint {
@@ -78,6 +80,9 @@ interface CurvePoint {
  * standard error, which the verdict mentions when it is large compared with the slope.
  */
 export function assessLearningCurve(points: readonly CurvePoint[], options: AssessOptions = {}): LearningCurveAssessment {
+  const metric = options.metric ?? 'accuracy';
+  // 'accuracy' starts a sentence as 'Accuracy'; an acronym such as 'mAP' stays as it is.
+  const Metric = metric === metric.toLowerCase() ? metric.charAt(0).toUpperCase() + metric.slice(1) : metric;
   const minGain = options.minGainPerDoubling ?? 0.01;
   if (!Array.isArray(points)) throw new TypeError('assessLearningCurve: points must be an array');
   points.forEach((p, i) => {
@@ -118,12 +123,12 @@ export function assessLearningCurve(points: readonly CurvePoint[], options: Asse
   if (converged) {
     sentences.push(
       slope <= 0
-        ? `Accuracy has converged at about ${pct(atLargest)}: it did not rise over ${span} (${signedPoints(slope)} per doubling), so more images of the same kind are unlikely to help.`
-        : `Accuracy has converged at about ${pct(atLargest)}: over ${span} it gained only ${signedPoints(slope)} per doubling of the data, so twice as many images would likely add little.`,
+        ? `${Metric} has converged at about ${pct(atLargest)}: it did not rise over ${span} (${signedPoints(slope)} per doubling), so more images of the same kind are unlikely to help.`
+        : `${Metric} has converged at about ${pct(atLargest)}: over ${span} it gained only ${signedPoints(slope)} per doubling of the data, so twice as many images would likely add little.`,
     );
   } else {
     sentences.push(
-      `Accuracy is still rising, by about ${signedPoints(slope)} each time the training images double (over ${span}): ` +
+      `${Metric} is still rising, by about ${signedPoints(slope)} each time the training images double (over ${span}): ` +
         `doubling to about ${Math.round(largest * 2)} images would likely take it from ${pct(atLargest)} to about ${pct(projected)}.`,
     );
   }
@@ -143,7 +148,7 @@ export function assessLearningCurve(points: readonly CurvePoint[], options: Asse
           : `Training accuracy (${pct(lastTrain)}) is well above it, which also says the model is still data-limited.`,
       );
     } else if (converged && gap < 0.03 && atLargest < 0.95) {
-      sentences.push(`Training accuracy (${pct(lastTrain)}) is about the same, so the model, not the amount of data, limits accuracy.`);
+      sentences.push(`Training accuracy (${pct(lastTrain)}) is about the same, so the model, not the amount of data, limits ${metric}.`);
     }
   }
   return {

@@ -7,14 +7,29 @@ import { isStatus } from '../storage/tables';
 export const MODELS_CONTAINER = 'models';
 const POINTER = 'current.json';
 
+export type ModelTask = 'single-label' | 'multi-label';
+
 export interface ModelPointer {
   version: string;
   jobId: string;
-  /** Accuracy on the test split; higher is better. */
+  task: ModelTask;
+  /**
+   * On the test split: top-1 accuracy (single-label), or the share of images whose whole label set is right at
+   * `threshold` (multi-label). Single-label models are compared by it.
+   */
   accuracy: number;
+  /** Multi-label: mean average precision on the test split, which multi-label models are compared by. */
+  mAP?: number;
+  /** Multi-label: a label is predicted when its probability is at least this (chosen by the trainer). */
+  threshold?: number;
   testImages: number;
   labels: string[];
   publishedAt: string;
+}
+
+/** The figure two models of one task are compared by, with its name. */
+function qualityOf(pointer: ModelPointer): { name: string; value: number } {
+  return pointer.task === 'multi-label' ? { name: 'test mAP', value: pointer.mAP ?? 0 } : { name: 'test accuracy', value: pointer.accuracy };
 }
 
 export interface PromotionResult {
@@ -57,13 +72,18 @@ export class ModelRegistry {
 
   /** Makes `candidate` the current model if it is at least as good as the current one (or `force`). */
   async promote(dataset: string, candidate: ModelPointer, options: { force: boolean }): Promise<PromotionResult> {
+    const ours = qualityOf(candidate);
     for (let attempt = 0; attempt < 10; attempt++) {
       const current = await this.current(dataset);
-      if (current && !options.force && candidate.accuracy < current.pointer.accuracy) {
+      const theirs = current ? qualityOf(current.pointer) : undefined;
+      // A dataset that became multi-label (or stopped being) has no comparable model: the new task's first one wins.
+      const comparable = current !== undefined && current.pointer.task === candidate.task;
+      const worse = comparable && ours.value < theirs!.value;
+      if (current && !options.force && worse) {
         return {
           promoted: false,
           previous: current.pointer,
-          note: `not published: test accuracy ${percent(candidate.accuracy)} is below the current model's ${percent(current.pointer.accuracy)} (version ${current.pointer.version}); train with force to publish anyway`,
+          note: `not published: ${ours.name} ${percent(ours.value)} is below the current model's ${percent(theirs!.value)} (version ${current.pointer.version}); train with force to publish anyway`,
         };
       }
       const body = JSON.stringify(candidate, null, 2);
@@ -77,9 +97,11 @@ export class ModelRegistry {
         if (isStatus(error, 412) || isStatus(error, 409)) continue;
         throw error;
       }
-      const note = current
-        ? `published: test accuracy ${percent(candidate.accuracy)} against ${percent(current.pointer.accuracy)} of version ${current.pointer.version}${options.force && candidate.accuracy < current.pointer.accuracy ? ' (forced)' : ''}`
-        : `published: the dataset's first model, test accuracy ${percent(candidate.accuracy)}`;
+      const note = !current
+        ? `published: the dataset's first model, ${ours.name} ${percent(ours.value)}`
+        : comparable
+          ? `published: ${ours.name} ${percent(ours.value)} against ${percent(theirs!.value)} of version ${current.pointer.version}${worse ? ' (forced)' : ''}`
+          : `published: the dataset's first ${candidate.task} model, ${ours.name} ${percent(ours.value)} (version ${current.pointer.version} was ${current.pointer.task})`;
       return { promoted: true, note, ...(current ? { previous: current.pointer } : {}) };
     }
     throw new Error(`the current-model pointer of "${dataset}" kept changing; try again`);

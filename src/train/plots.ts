@@ -284,7 +284,8 @@ export function precisionRecallSvg(curves: readonly PrecisionRecallCurve[]): str
 }
 
 /** Accuracy against the number of training images, with training accuracy when given and the verdict underneath. */
-export function learningCurveSvg(points: readonly LearningCurvePoint[], verdict?: string): string {
+export function learningCurveSvg(points: readonly LearningCurvePoint[], verdict?: string, options: { metric?: string } = {}): string {
+  const metric = options.metric ?? 'accuracy';
   if (points.length === 0) throw new RangeError('learningCurveSvg: points is empty');
   const sorted = [...points].sort((a, b) => a.trainingImages - b.trainingImages);
   const hasTrain = sorted.some((p) => p.trainAccuracy !== undefined);
@@ -324,7 +325,7 @@ export function learningCurveSvg(points: readonly LearningCurvePoint[], verdict?
   parts.push(
     `<rect x="${left}" y="${top}" width="${plotWidth}" height="${plotHeight}" fill="none" stroke="#999"/>`,
     text(left + plotWidth / 2, top + plotHeight + 38, 'Training images', { size: 13, anchor: 'middle' }),
-    text(16, top + plotHeight / 2, 'Accuracy', { size: 13, anchor: 'middle', rotate: -90 }),
+    text(16, top + plotHeight / 2, metric === metric.toLowerCase() ? metric.charAt(0).toUpperCase() + metric.slice(1) : metric, { size: 13, anchor: 'middle', rotate: -90 }),
   );
   const validationColor = PALETTE[0]!;
   const trainColor = PALETTE[1]!;
@@ -341,7 +342,7 @@ export function learningCurveSvg(points: readonly LearningCurvePoint[], verdict?
   const labelPoints = sorted.length <= 12;
   for (const p of sorted) {
     parts.push(
-      `<circle cx="${num(x(p.trainingImages))}" cy="${num(y(p.accuracy))}" r="4" fill="${validationColor}"><title>${p.trainingImages} images: accuracy ${percent(p.accuracy, 1)}</title></circle>`,
+      `<circle cx="${num(x(p.trainingImages))}" cy="${num(y(p.accuracy))}" r="4" fill="${validationColor}"><title>${p.trainingImages} images: ${metric} ${percent(p.accuracy, 1)}</title></circle>`,
     );
     if (labelPoints) {
       parts.push(text(x(p.trainingImages), y(p.accuracy) + 17, percent(p.accuracy, 1), { size: 10, anchor: 'middle', fill: validationColor }));
@@ -350,10 +351,10 @@ export function learningCurveSvg(points: readonly LearningCurvePoint[], verdict?
   // Legend, bottom right inside the plot where curves rarely are.
   const legend = hasTrain
     ? [
-        { name: 'validation accuracy', color: validationColor, dash: '' },
-        { name: 'training accuracy', color: trainColor, dash: '6 4' },
+        { name: `validation ${metric}`, color: validationColor, dash: '' },
+        { name: `training ${metric}`, color: trainColor, dash: '6 4' },
       ]
-    : [{ name: 'validation accuracy', color: validationColor, dash: '' }];
+    : [{ name: `validation ${metric}`, color: validationColor, dash: '' }];
   legend.forEach((entry, i) => {
     const lx = left + plotWidth - 170;
     const ly = top + plotHeight - 14 - (legend.length - 1 - i) * 18;

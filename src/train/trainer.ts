@@ -1,18 +1,19 @@
 // The trainer: one training job from the catalog's fixed splits to a published model. Features of the frozen
-// backbone (plain and augmented views, cached on disk), a linear head trained with ONNX Runtime, evaluation on
-// the test split, a learning curve, plots, one fused ONNX model, and a pointer that moves only to a model at
-// least as good as the current one.
+// backbone (plain and augmented views, cached on disk), a linear head trained with ONNX Runtime (softmax, or sigmoid
+// when images carry several labels), evaluation on the test split, a learning curve, plots, one fused ONNX model,
+// and a pointer that moves only to a model at least as good as the current one.
 import { readFile } from 'node:fs/promises';
 import type { ContainerClient } from '@azure/storage-blob';
 import { fuseLinearHead } from '../onnx/fuseHead';
 import type { Catalog, ImageRecord } from '../dataset/catalog';
+import { labelsOf } from '../dataset/names';
 import { loadBackbone, type Backbone } from './backbone';
 import { extractFeatures } from './features';
 import type { JobStore, TrainOptions } from './jobs';
 import { assessLearningCurve, learningCurveShares, stratifiedSubset } from './learningCurve';
-import { evaluateSingleLabel } from './metrics';
-import type { ModelRegistry } from './models';
-import { confusionMatrixSvg, learningCurveSvg, perClassBarsSvg } from './plots';
+import { evaluateMultiLabel, evaluateSingleLabel } from './metrics';
+import type { ModelPointer, ModelRegistry, ModelTask } from './models';
+import { confusionMatrixSvg, learningCurveSvg, perClassBarsSvg, precisionRecallSvg } from './plots';
 import { trainHead, type TrainedHead } from './trainHead';
 import { startGpuMonitor } from './gpuMonitor';
 
@@ -28,7 +29,8 @@ export interface TrainerDependencies {
 
 interface LabelledImage {
   record: ImageRecord;
-  labelIndex: number;
+  /** Indices into the dataset's sorted labels: one, or several for a multi-label image. */
+  labelIndices: number[];
 }
 
 /** Runs the job to the end; a failure leaves the job failed with its error, and the current model untouched. */
@@ -48,8 +50,8 @@ export async function runTrainingJob(deps: TrainerDependencies, dataset: string,
   const gpu = startGpuMonitor({ log });
   let backbone: Backbone | undefined;
   try {
-    const { labels, train, test } = await loadSplits(deps.catalog, dataset);
-    log(`dataset "${dataset}": ${labels.length} labels (${labels.join(', ')}), ${train.length} train and ${test.length} test images`);
+    const { labels, task, train, test } = await loadSplits(deps.catalog, dataset);
+    log(`dataset "${dataset}": ${task}, ${labels.length} labels (${labels.join(', ')}), ${train.length} train and ${test.length} test images`);
     const [trainBytes, testBytes] = await Promise.all([download(deps.incoming, train), download(deps.incoming, test)]);
 
     await stage('features', 0.1);
@@ -65,23 +67,24 @@ export async function runTrainingJob(deps: TrainerDependencies, dataset: string,
     const testFeatures = (await extractFeatures(backbone, testBytes)).map((perView) => perView[0]!);
 
     await stage('training', 0.6);
-    const head = await fitHead(trainFeatures, train, labels.length, job.options, executionProviders);
-    log(`head: best epoch ${head.bestEpoch} of ${head.history.length}, providers ${head.executionProviders.join(',')}`);
+    const head = await fitHead(trainFeatures, train, labels.length, task, job.options, executionProviders);
+    log(`head: ${head.kind}, best epoch ${head.bestEpoch} of ${head.history.length}${head.threshold !== undefined ? `, threshold ${head.threshold.toFixed(3)}` : ''}, providers ${head.executionProviders.join(',')}`);
 
     await stage('evaluating', 0.75);
-    const metrics = evaluateSingleLabel({ labels, truth: test.map((t) => t.labelIndex), scores: testFeatures.map((f) => scoreHead(head, f)) });
-    log(`test accuracy ${(metrics.accuracy * 100).toFixed(1)}% on ${metrics.count} images`);
+    const evaluation = evaluate(task, labels, test, testFeatures.map((f) => scoreHead(head, f)), head.threshold);
+    log(`test ${evaluation.headline} on ${test.length} images`);
 
     await stage('learning-curve', 0.8);
-    const curve = await learningCurve(trainFeatures, train, test, testFeatures, labels.length, job.options);
-    const assessment = assessLearningCurve(curve);
+    const curve = await learningCurve(trainFeatures, train, test, testFeatures, labels.length, task, job.options);
+    const metric = task === 'multi-label' ? 'mAP' : 'accuracy';
+    const assessment = assessLearningCurve(curve, { metric });
     log(`learning curve: ${assessment.verdict}`);
 
     await stage('publishing', 0.95);
     const gpuSummary = await gpu.stop();
     const model = fuseLinearHead(
       new Uint8Array(await readFile(backbone.modelPath)),
-      { weights: head.weights, bias: head.bias, labels },
+      { weights: head.weights, bias: head.bias, labels, activation: head.kind },
       {
         featuresOutput: backbone.outputNames.features,
         probabilitiesOutput: 'probabilities',
@@ -89,7 +92,8 @@ export async function runTrainingJob(deps: TrainerDependencies, dataset: string,
           dataset,
           version: jobId,
           backbone: job.options.backbone,
-          task: 'single-label',
+          task,
+          ...(head.threshold !== undefined ? { threshold: String(head.threshold) } : {}),
           preprocessing: JSON.stringify({
             input: 'input: float32 NCHW [N,3,224,224], RGB 0..255',
             resize: 'straight to 224x224 (no aspect-preserving crop), EXIF orientation applied, alpha removed',
@@ -99,25 +103,35 @@ export async function runTrainingJob(deps: TrainerDependencies, dataset: string,
       },
     );
     const summary = {
-      accuracy: metrics.accuracy,
-      topK: metrics.topK,
-      macroF1: metrics.macro.f1,
-      testImages: metrics.count,
+      task,
+      ...evaluation.summary,
+      testImages: test.length,
       trainImages: train.length,
       learningCurve: { converged: assessment.converged, verdict: assessment.verdict, gainPerDoubling: assessment.gainPerDoubling },
       ...(gpuSummary ? { gpu: gpuSummary } : {}),
     };
     await deps.models.storeVersion(dataset, jobId, {
       'model.onnx': Buffer.from(model),
-      'metrics.json': JSON.stringify({ labels, ...metrics, learningCurve: { points: curve, ...assessment }, head: { bestEpoch: head.bestEpoch, history: head.history }, gpu: gpuSummary ?? null, options: job.options }, null, 2),
-      'confusion-matrix.svg': confusionMatrixSvg(labels, metrics.confusionMatrix),
-      'per-class.svg': perClassBarsSvg(metrics.perClass),
-      'learning-curve.svg': learningCurveSvg(curve, assessment.verdict),
+      'metrics.json': JSON.stringify(
+        {
+          task,
+          labels,
+          ...evaluation.metrics,
+          learningCurve: { metric, points: curve, ...assessment },
+          head: { kind: head.kind, bestEpoch: head.bestEpoch, history: head.history, ...(head.threshold !== undefined ? { threshold: head.threshold } : {}) },
+          gpu: gpuSummary ?? null,
+          options: job.options,
+        },
+        null,
+        2,
+      ),
+      ...evaluation.plots,
+      'learning-curve.svg': learningCurveSvg(curve, assessment.verdict, { metric }),
       'training.log': `${lines.join('\n')}\n`,
     });
     const promotion = await deps.models.promote(
       dataset,
-      { version: jobId, jobId, accuracy: metrics.accuracy, testImages: metrics.count, labels, publishedAt: new Date().toISOString() },
+      { version: jobId, jobId, task, ...evaluation.pointer, testImages: test.length, labels, publishedAt: new Date().toISOString() },
       { force: job.options.force },
     );
     log(promotion.note);
@@ -142,8 +156,11 @@ export async function runTrainingJob(deps: TrainerDependencies, dataset: string,
   }
 }
 
-/** The accepted images of the dataset with their fixed splits; a clear error when there is nothing to learn from. */
-async function loadSplits(catalog: Catalog, dataset: string): Promise<{ labels: string[]; train: LabelledImage[]; test: LabelledImage[] }> {
+/**
+ * The accepted images of the dataset with their fixed splits, and its task: multi-label as soon as one image carries
+ * several labels. A clear error when there is nothing to learn from.
+ */
+async function loadSplits(catalog: Catalog, dataset: string): Promise<{ labels: string[]; task: ModelTask; train: LabelledImage[]; test: LabelledImage[] }> {
   const records: ImageRecord[] = [];
   let continuationToken: string | undefined;
   do {
@@ -151,16 +168,58 @@ async function loadSplits(catalog: Catalog, dataset: string): Promise<{ labels: 
     records.push(...page.images);
     continuationToken = page.continuationToken;
   } while (continuationToken);
-  const labels = [...new Set(records.map((r) => r.label))].sort();
+  const labelSets = records.map((record) => labelsOf(record.label));
+  const labels = [...new Set(labelSets.flat())].sort();
   if (labels.length < 2) throw new Error(`dataset "${dataset}" has ${labels.length} label(s) with accepted images; training needs at least 2`);
+  const task: ModelTask = labelSets.some((set) => set.length > 1) ? 'multi-label' : 'single-label';
   const index = new Map(labels.map((label, i) => [label, i]));
-  const withLabels = records.map((record) => ({ record, labelIndex: index.get(record.label)! }));
+  const withLabels = records.map((record, i) => ({ record, labelIndices: labelSets[i]!.map((label) => index.get(label)!) }));
   const train = withLabels.filter((r) => r.record.split === 'train');
   const test = withLabels.filter((r) => r.record.split === 'test');
-  const untrained = labels.filter((label) => !train.some((t) => t.record.label === label));
+  const trained = new Set(train.flatMap((t) => t.labelIndices));
+  const untrained = labels.filter((_, i) => !trained.has(i));
   if (untrained.length > 0) throw new Error(`labels without training images: ${untrained.join(', ')}`);
   if (test.length === 0) throw new Error(`dataset "${dataset}" has no test images yet (a label needs 2 images to get one)`);
-  return { labels, train, test };
+  return { labels, task, train, test };
+}
+
+interface Evaluation {
+  /** One line for the log. */
+  headline: string;
+  /** The job report's figures. */
+  summary: Record<string, unknown>;
+  /** metrics.json's evaluation part. */
+  metrics: Record<string, unknown>;
+  plots: Record<string, string>;
+  pointer: Pick<ModelPointer, 'accuracy' | 'mAP' | 'threshold'>;
+}
+
+/** Test-split metrics and plots: accuracy and a confusion matrix, or per-label AP and precision-recall curves. */
+function evaluate(task: ModelTask, labels: string[], test: LabelledImage[], scores: number[][], threshold: number | undefined): Evaluation {
+  const percent = (value: number) => `${(value * 100).toFixed(1)}%`;
+  if (task === 'single-label') {
+    const metrics = evaluateSingleLabel({ labels, truth: test.map((t) => t.labelIndices[0]!), scores });
+    return {
+      headline: `accuracy ${percent(metrics.accuracy)}`,
+      summary: { accuracy: metrics.accuracy, topK: metrics.topK, macroF1: metrics.macro.f1 },
+      metrics: { ...metrics },
+      plots: { 'confusion-matrix.svg': confusionMatrixSvg(labels, metrics.confusionMatrix), 'per-class.svg': perClassBarsSvg(metrics.perClass) },
+      pointer: { accuracy: metrics.accuracy },
+    };
+  }
+  const truth = test.map((t) => labels.map((_, c) => (t.labelIndices.includes(c) ? 1 : 0)));
+  const metrics = evaluateMultiLabel({ labels, truth, scores, threshold: threshold ?? 0.5 });
+  const mAP = metrics.mAP ?? 0;
+  return {
+    headline: `mAP ${percent(mAP)}, exact label sets ${percent(metrics.zeroOneAccuracy)} at threshold ${metrics.threshold.toFixed(3)}`,
+    summary: { mAP, accuracy: metrics.zeroOneAccuracy, hammingAccuracy: metrics.hammingAccuracy, threshold: metrics.threshold },
+    metrics: { ...metrics },
+    plots: {
+      'precision-recall.svg': precisionRecallSvg(metrics.perLabel.map((l) => ({ label: l.label, points: l.curve, ap: l.ap }))),
+      'per-class.svg': perClassBarsSvg(metrics.perLabel),
+    },
+    pointer: { accuracy: metrics.zeroOneAccuracy, mAP, threshold: metrics.threshold },
+  };
 }
 
 async function download(container: ContainerClient, images: LabelledImage[]): Promise<Buffer[]> {
@@ -187,23 +246,25 @@ function fitHead(
   features: Float32Array[][],
   images: LabelledImage[],
   classCount: number,
+  task: ModelTask,
   options: TrainOptions,
   executionProviders: readonly string[] = ['cpu'],
 ): Promise<TrainedHead> {
   const rows: Float32Array[] = [];
-  const labels: number[] = [];
+  const labelSets: number[][] = [];
   const groups: number[] = [];
   features.forEach((views, image) => {
     for (const view of views) {
       rows.push(view);
-      labels.push(images[image]!.labelIndex);
+      labelSets.push(images[image]!.labelIndices);
       groups.push(image);
     }
   });
-  return trainHead({ features: rows, labels, groups, classCount, epochs: options.epochs, seed: 1, executionProviders });
+  const targets = task === 'multi-label' ? { labelSets } : { labels: labelSets.map((set) => set[0]!) };
+  return trainHead({ features: rows, ...targets, groups, classCount, epochs: options.epochs, seed: 1, executionProviders });
 }
 
-/** softmax(x · W + b) for one feature vector. */
+/** softmax(x · W + b), or the sigmoid of each logit for a multi-label head, for one feature vector. */
 function scoreHead(head: TrainedHead, x: Float32Array): number[] {
   const logits = new Array<number>(head.classCount).fill(0);
   for (let c = 0; c < head.classCount; c++) {
@@ -211,30 +272,45 @@ function scoreHead(head: TrainedHead, x: Float32Array): number[] {
     for (let d = 0; d < head.featureCount; d++) sum += x[d]! * head.weights[d * head.classCount + c]!;
     logits[c] = sum;
   }
+  if (head.kind === 'sigmoid') return logits.map((z) => 1 / (1 + Math.exp(-z)));
   const max = Math.max(...logits);
   const exps = logits.map((l) => Math.exp(l - max));
   const total = exps.reduce((a, b) => a + b, 0);
   return exps.map((e) => e / total);
 }
 
-/** Test accuracy of heads trained on growing, nested, stratified shares of the training images. */
+/**
+ * Test accuracy (multi-label: test mAP) of heads trained on growing, nested, stratified shares of the training
+ * images; multi-label images are stratified by their rarest label.
+ */
 async function learningCurve(
   trainFeatures: Float32Array[][],
   train: LabelledImage[],
   test: LabelledImage[],
   testFeatures: Float32Array[],
   classCount: number,
+  task: ModelTask,
   options: TrainOptions,
 ): Promise<{ trainingImages: number; accuracy: number }[]> {
+  const frequency = new Array<number>(classCount).fill(0);
+  for (const image of train) for (const c of image.labelIndices) frequency[c]! += 1;
   const byLabel: number[][] = Array.from({ length: classCount }, () => []);
-  train.forEach((image, i) => byLabel[image.labelIndex]!.push(i));
+  train.forEach((image, i) => byLabel[image.labelIndices.reduce((rarest, c) => (frequency[c]! < frequency[rarest]! ? c : rarest))]!.push(i));
+  const labels = Array.from({ length: classCount }, (_, c) => String(c));
   const points: { trainingImages: number; accuracy: number }[] = [];
   for (const share of learningCurveShares()) {
     const subset = stratifiedSubset(byLabel, share, 7);
     if (points.length > 0 && subset.length === points[points.length - 1]!.trainingImages) continue;
-    const head = await fitHead(subset.map((i) => trainFeatures[i]!), subset.map((i) => train[i]!), classCount, options);
-    const correct = test.filter((image, i) => argmax(scoreHead(head, testFeatures[i]!)) === image.labelIndex).length;
-    points.push({ trainingImages: subset.length, accuracy: correct / test.length });
+    const images = subset.map((i) => train[i]!);
+    // A share too small to hold every label trains no comparable model: start the curve where it does.
+    if (new Set(images.flatMap((image) => image.labelIndices)).size < classCount) continue;
+    const head = await fitHead(subset.map((i) => trainFeatures[i]!), images, classCount, task, options);
+    const scores = testFeatures.map((x) => scoreHead(head, x));
+    const value =
+      task === 'multi-label'
+        ? (evaluateMultiLabel({ labels, truth: test.map((t) => labels.map((_, c) => (t.labelIndices.includes(c) ? 1 : 0))), scores }).mAP ?? 0)
+        : test.filter((image, i) => argmax(scores[i]!) === image.labelIndices[0]).length / test.length;
+    points.push({ trainingImages: subset.length, accuracy: value });
   }
   return points;
 }

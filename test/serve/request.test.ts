@@ -1,6 +1,7 @@
 // Body and query parsing of POST /classify, without a host or a model.
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../src/errors';
+import { topPredictions } from '../../src/serve/classifier';
 import { HttpStatusError, parseClassifyBody, parseClassifyQuery } from '../../src/serve/request';
 
 async function multipart(files: { name: string; content: Buffer }[]): Promise<{ type: string; body: Buffer }> {
@@ -39,10 +40,30 @@ describe('parseClassifyBody', () => {
 });
 
 describe('parseClassifyQuery', () => {
+  const single = (n: number) => ({ task: 'single-label' as const, labels: Array.from({ length: n }, (_, i) => `l${i}`) });
+  const multi = (n: number) => ({ ...single(n), task: 'multi-label' as const });
   it('defaults top to 5 capped at the labels, and checks top and threshold', () => {
-    expect(parseClassifyQuery(new URLSearchParams(), 3)).toEqual({ top: 3 });
-    expect(parseClassifyQuery(new URLSearchParams('top=2&threshold=0.5'), 10)).toEqual({ top: 2, threshold: 0.5 });
-    expect(() => parseClassifyQuery(new URLSearchParams('top=0'), 3)).toThrow(/top/);
-    expect(() => parseClassifyQuery(new URLSearchParams('threshold=2'), 3)).toThrow(/threshold/);
+    expect(parseClassifyQuery(new URLSearchParams(), single(3))).toEqual({ top: 3 });
+    expect(parseClassifyQuery(new URLSearchParams(), single(10))).toEqual({ top: 5 });
+    expect(parseClassifyQuery(new URLSearchParams('top=2&threshold=0.5'), single(10))).toEqual({ top: 2, threshold: 0.5 });
+    expect(() => parseClassifyQuery(new URLSearchParams('top=0'), single(3))).toThrow(/top/);
+    expect(() => parseClassifyQuery(new URLSearchParams('threshold=2'), single(3))).toThrow(/threshold/);
+  });
+
+  it('lets a multi-label answer hold every label over the threshold unless top is given', () => {
+    expect(parseClassifyQuery(new URLSearchParams(), multi(10))).toEqual({ top: 10 });
+    expect(parseClassifyQuery(new URLSearchParams('top=2&threshold=0.3'), multi(10))).toEqual({ top: 2, threshold: 0.3 });
+  });
+});
+
+describe('topPredictions', () => {
+  const labels = ['a', 'b', 'c', 'd'];
+  const p = Float32Array.from([0.1, 0.7, 0.45, 0.9]);
+  it('gives the top N, most probable first', () => {
+    expect(topPredictions(p, labels, { top: 2 }).map((x) => x.label)).toEqual(['d', 'b']);
+  });
+  it('keeps only the labels at or over a threshold', () => {
+    expect(topPredictions(p, labels, { top: 4, threshold: 0.45 }).map((x) => x.label)).toEqual(['d', 'b', 'c']);
+    expect(topPredictions(p, labels, { top: 4, threshold: 0.95 })).toEqual([]);
   });
 });

@@ -1,9 +1,11 @@
-// The app's own function files on the local host, as the end-to-end tests run them, and a small data set of
-// generated garments (three patterns) to train on.
+// The app's own function files on the local host, as the end-to-end tests run them, and small data sets of
+// generated garments (three patterns) to train on: one garment per image, or two (multi-label).
 import { readdirSync } from 'node:fs';
 import * as path from 'node:path';
+import sharp from 'sharp';
 import { renderGarment } from '../../src/collect/syntheticImages';
 import { INCOMING_CONTAINER } from '../../src/dataset/ingest';
+import { labelFolderFor } from '../../src/dataset/names';
 import type { HostConfig } from '../../src/host/hostConfig';
 import { startLocalHost, type RunningHost } from '../../src/host/localHost';
 import type { Services } from '../../src/services';
@@ -49,4 +51,27 @@ export async function callApi<T>(host: RunningHost, method: string, route: strin
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   return { status: response.status, body: (await response.json()) as T };
+}
+
+/**
+ * Uploads and ingests a multi-label set: 6 images of each label set of the three patterns (one pattern, or two
+ * different ones), each image two generated t-shirts side by side, in `incoming/{dataset}/{a+b}/`.
+ */
+export async function seedGarmentPairs(services: Services, dataset: string): Promise<string[][]> {
+  const incoming = services.storage.blobs.getContainerClient(INCOMING_CONTAINER);
+  const sets = [['dotted'], ['leopard'], ['striped'], ['dotted', 'leopard'], ['dotted', 'striped'], ['leopard', 'striped']];
+  for (const [s, set] of sets.entries()) {
+    for (let i = 0; i < 6; i++) {
+      const seed = 900 + s * 50 + i * 7;
+      const halves = await Promise.all([0, 1].map((side) => renderGarment({ item: 't-shirt', pattern: set[side] ?? set[0]!, seed: seed + side, width: 240, height: 240 })));
+      const content = await sharp({ create: { width: 480, height: 240, channels: 3, background: '#ffffff' } })
+        .composite(halves.map((input, side) => ({ input, left: side * 240, top: 0 })))
+        .jpeg({ quality: 90 })
+        .toBuffer();
+      const blobName = `${dataset}/${labelFolderFor(set)}/${set.join('-')}-${i}.jpg`;
+      await incoming.getBlockBlobClient(blobName).uploadData(content);
+      await services.ingestor.ingest({ blobName, content });
+    }
+  }
+  return sets;
 }

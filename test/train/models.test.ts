@@ -8,6 +8,7 @@ let registry: ModelRegistry;
 const model = (version: string, accuracy: number): ModelPointer => ({
   version,
   jobId: `job-${version}`,
+  task: 'single-label',
   accuracy,
   testImages: 60,
   labels: ['a', 'b'],
@@ -32,6 +33,19 @@ describe('ModelRegistry', () => {
     expect(await registry.promote('shirts', model('v3', 0.8), { force: false })).toMatchObject({ promoted: true });
     expect(await registry.promote('shirts', model('v4', 0.5), { force: true })).toMatchObject({ promoted: true, note: expect.stringMatching(/forced/) });
     expect((await registry.current('shirts'))!.pointer.version).toBe('v4');
+  });
+
+  it('compares multi-label models by mAP, and lets a dataset that changed task publish its first model of the new task', async () => {
+    const multi = (version: string, mAP: number, accuracy: number): ModelPointer => ({ ...model(version, accuracy), task: 'multi-label', mAP, threshold: 0.4 });
+    await registry.promote('fridge', model('s1', 0.9), { force: false });
+    expect(await registry.promote('fridge', multi('m1', 0.6, 0.3), { force: false })).toMatchObject({
+      promoted: true,
+      note: expect.stringMatching(/first multi-label model, test mAP 60\.0% \(version s1 was single-label\)/),
+    });
+    // Better exact-match accuracy does not make up for a lower mAP.
+    expect(await registry.promote('fridge', multi('m2', 0.55, 0.5), { force: false })).toMatchObject({ promoted: false, note: expect.stringMatching(/test mAP 55\.0% is below the current model's 60\.0%/) });
+    expect(await registry.promote('fridge', multi('m3', 0.7, 0.2), { force: false })).toMatchObject({ promoted: true, note: expect.stringMatching(/test mAP 70\.0% against 60\.0%/) });
+    expect((await registry.current('fridge'))!.pointer).toMatchObject({ version: 'm3', task: 'multi-label', threshold: 0.4 });
   });
 
   it('lets exactly the best of concurrent jobs end up current', async () => {
