@@ -108,6 +108,7 @@ describe('ingest', () => {
       ['Bad_Dataset/dog/a.jpg', /dataset name/],
       ['animals/../a.jpg', /label/],
       ['animals/dog/sub/a.jpg', /not of the form/],
+      ['animals/dog+dog/a.jpg', /names a label twice/],
     ] as const) {
       const outcome = await services.ingestor.ingest(await put(name, await noiseImage(1)));
       expect(outcome.status, name).toBe('rejected');

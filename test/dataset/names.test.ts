@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkDatasetName, checkFileName, checkLabelName, parseImagePath } from '../../src/dataset/names';
+import { checkDatasetName, checkFileName, checkLabelFolder, checkLabelName, labelFolderFor, labelsOf, parseImagePath } from '../../src/dataset/names';
 
 describe('names', () => {
   it.each(['clothes', 'my-set-2', 'abc'])('accepts dataset %s', (name) => expect(checkDatasetName(name)).toBeUndefined());
@@ -17,5 +17,17 @@ describe('names', () => {
     expect(parseImagePath('clothes/striped/IMG_1.JPG')).toEqual({ path: { dataset: 'clothes', label: 'striped', name: 'IMG_1.JPG' } });
     expect(parseImagePath('clothes/img.jpg')).toEqual({ problem: expect.stringMatching(/not of the form/) });
     expect(parseImagePath('clothes/../x.jpg')).toEqual({ problem: expect.stringMatching(/label/) });
+  });
+
+  it('reads a multi-label image\'s labels from its folder, a+b, and names a bad set', () => {
+    expect(parseImagePath('fridge/can+carton/1.jpg')).toEqual({ path: { dataset: 'fridge', label: 'can+carton', name: '1.jpg' } });
+    expect(labelsOf('can+carton')).toEqual(['can', 'carton']);
+    expect(labelsOf('can')).toEqual(['can']);
+    expect(labelFolderFor(['milk bottle', 'can', 'can'])).toBe('can+milk bottle');
+    expect(() => labelFolderFor([])).toThrow('an image needs at least one label');
+    expect(() => labelFolderFor(['ok', 'a/b'])).toThrow(/label "a\/b" is invalid/);
+    expect(checkLabelFolder('can+can')).toBe('label set "can+can" names a label twice');
+    expect(checkLabelFolder('can+')).toMatch(/^label set "can\+": label "" is invalid/);
+    expect(checkLabelFolder('+can')).toMatch(/label set/);
   });
 });
