@@ -1,15 +1,17 @@
-// `icf eval DIR`: k-fold cross-validation of backbone features + linear head on a labelled folder, offline.
+// `icf eval DIR`: k-fold cross-validation of backbone features + linear head on a labelled folder, offline: a softmax
+// head on DIR/<label>/<image>, a sigmoid head on a multi-label folder (DIR/images/ and DIR/labels.csv).
 import { InvalidArgumentError } from '../errors';
 import { parseArgs } from './options';
-import { evaluateFolder, type FolderEvaluation, type HeadSettings } from '../train/evaluateFolder';
+import { evaluateFolder, type FolderEvaluation, type HeadSettings, type MultiLabelFolderEvaluation, type SingleLabelFolderEvaluation } from '../train/evaluateFolder';
 
-export const EVAL_USAGE = `  icf eval DIR [options]            k-fold cross-validation of the classifier on DIR/<label>/<image>
+export const EVAL_USAGE = `  icf eval DIR [options]            k-fold cross-validation of the classifier on DIR/<label>/<image>, or of a
+                                    multi-label classifier when DIR has labels.csv and images/
 options for eval:
-  --folds K                         stratified folds (default 5)
+  --folds K                         stratified folds (default 5; multi-label: iteratively stratified)
   --augment N                       augmented views per training image besides the plain one (default 0)
   --seed S                          folds, augmentation and training seed (default 0)
   --epochs N  --learning-rate LR  --batch-size N  --patience N  --validation-share X
-  --weight-decay X  --decay-mode l2|decoupled  --label-smoothing X
+  --weight-decay X  --decay-mode l2|decoupled  --label-smoothing X (single-label only)
   --standardize                     train on standardised features (folded into W, b afterwards)
   --no-refit                        keep the early-stopped weights instead of retraining on all training images
   --cuda                            try the CUDA execution provider (falls back to CPU with a warning)
@@ -63,12 +65,22 @@ export async function evalCommand(args: string[], out: NodeJS.WritableStream, er
   return 0;
 }
 
+const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
+
 export function formatEvaluation(r: FolderEvaluation): string {
-  const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
-  const lines: string[] = [];
+  return r.task === 'multi-label' ? formatMultiLabel(r) : formatSingleLabel(r);
+}
+
+function headerLines(r: FolderEvaluation, what: string): string[] {
   const settings = Object.entries(r.head).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : String(v)}`);
-  lines.push(`${r.imageCount} images, ${r.labels.length} labels, ${r.folds}-fold stratified CV, seed ${r.seed}, ${r.augment} augmented views per training image${settings.length ? `, ${settings.join(', ')}` : ''}`);
-  lines.push(`time: backbone ${r.seconds.backbone.toFixed(1)} s, features ${r.seconds.features.toFixed(1)} s, training ${r.seconds.training.toFixed(1)} s, total ${r.seconds.total.toFixed(1)} s`);
+  return [
+    `${r.imageCount} images, ${r.labels.length} labels${what}, ${r.folds}-fold ${r.task === 'multi-label' ? 'iteratively ' : ''}stratified CV, seed ${r.seed}, ${r.augment} augmented views per training image${settings.length ? `, ${settings.join(', ')}` : ''}`,
+    `time: backbone ${r.seconds.backbone.toFixed(1)} s, features ${r.seconds.features.toFixed(1)} s, training ${r.seconds.training.toFixed(1)} s, total ${r.seconds.total.toFixed(1)} s`,
+  ];
+}
+
+function formatSingleLabel(r: SingleLabelFolderEvaluation): string {
+  const lines = headerLines(r, '');
   for (const f of r.perFold) lines.push(`fold ${f.fold}: ${pct(f.accuracy)} of ${f.testCount} (best epoch ${f.bestEpoch})`);
   const correct = Math.round(r.pooled.accuracy * r.pooled.count);
   lines.push(`accuracy: ${pct(r.meanAccuracy)} ± ${pct(r.stdAccuracy)} (mean ± sample std over folds); pooled ${pct(r.pooled.accuracy)} (${correct}/${r.pooled.count}); top-2 ${pct(r.pooled.topK[2] ?? NaN)}`);
@@ -80,5 +92,26 @@ export function formatEvaluation(r: FolderEvaluation): string {
   lines.push(row('macro', r.pooled.macro, r.pooled.count));
   lines.push(`confusion matrix (rows: truth, columns: predicted, order as above):`);
   for (const [i, counts] of r.pooled.confusionMatrix.entries()) lines.push(`${r.labels[i]!.padEnd(width)}  ${counts.map((n) => String(n).padStart(4)).join('')}`);
+  return `${lines.join('\n')}\n`;
+}
+
+function formatMultiLabel(r: MultiLabelFolderEvaluation): string {
+  const lines = headerLines(r, ' (multi-label, labels.csv)');
+  const n = r.unlisted.length;
+  if (n > 0) lines.push(`left out: ${n} ${n === 1 ? 'entry' : 'entries'} of images/ not listed in labels.csv`);
+  for (const f of r.perFold) {
+    lines.push(`fold ${f.fold}: mAP ${f.mAP.toFixed(3)}, exact match ${pct(f.exactMatch)} of ${f.testCount} (threshold ${f.threshold.toFixed(2)}, best epoch ${f.bestEpoch})`);
+  }
+  const p = r.pooled;
+  const exact = Math.round(p.exactMatch * p.count);
+  lines.push(`mAP: ${p.mAP.toFixed(3)} pooled; ${r.meanMAP.toFixed(3)} ± ${r.stdMAP.toFixed(3)} (mean ± sample std over folds)`);
+  lines.push(`exact match: ${pct(p.exactMatch)} pooled (${exact}/${p.count}); ${pct(r.meanExactMatch)} ± ${pct(r.stdExactMatch)} over folds; Hamming accuracy ${pct(p.hammingAccuracy)}`);
+  lines.push(`(AP ranks the pooled out-of-fold scores; each image is decided by its fold's head at that head's threshold)`);
+  const width = Math.max(5, ...r.labels.map((l) => l.length));
+  lines.push(`${'label'.padEnd(width)}     AP  precision  recall     f1  support`);
+  const row = (name: string, ap: number | null, s: { precision: number; recall: number; f1: number }, support: number | string) =>
+    `${name.padEnd(width)}  ${(ap === null ? '-' : ap.toFixed(3)).padStart(5)}  ${s.precision.toFixed(3).padStart(9)}  ${s.recall.toFixed(3).padStart(6)}  ${s.f1.toFixed(3).padStart(5)}  ${String(support).padStart(7)}`;
+  for (const l of p.perLabel) lines.push(row(l.label, l.ap, l, l.support));
+  lines.push(row('macro', p.mAP, p.macro, p.count));
   return `${lines.join('\n')}\n`;
 }

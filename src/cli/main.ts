@@ -13,7 +13,9 @@ import { uploadFolder } from './upload';
 
 const USAGE = `usage:
   icf dhash FILE...                 print each file's 256-bit dHash (imagehash-compatible) like sha256sum
-  icf upload DIR --dataset NAME     upload DIR/<label>/<file> to incoming/NAME/<label>/<file>
+  icf upload DIR --dataset NAME     upload DIR/<label>/<file> to incoming/NAME/<label>/<file>; or, when DIR has
+                                    labels.csv (filename,labels; labels separated by spaces), each image it
+                                    lists from DIR/images/ to incoming/NAME/<label>+<label>.../<file>
   icf imagenet FILE...              print the backbone's top-5 ImageNet classes for each image
   icf collect plan FILE             print the queries and labels a collection plan makes
   icf collect run --dataset NAME    start a collection run and follow its progress
@@ -101,7 +103,8 @@ async function uploadCommand(args: string[], out: NodeJS.WritableStream, err: No
     },
   });
   if (started) bar.stop();
-  for (const skipped of result.skipped) err.write(`icf: skipped ${skipped} (files must be in DIR/<label>/)\n`);
+  const why = result.layout === 'multi-label' ? 'not listed in labels.csv' : 'files must be in DIR/<label>/';
+  for (const skipped of result.skipped) err.write(`icf: skipped ${skipped} (${why})\n`);
   out.write(`uploaded ${result.uploaded} files (${result.bytes} bytes) to incoming/${dataset}/\n`);
   return result.uploaded > 0 ? 0 : 1;
 }

@@ -1,15 +1,20 @@
-// Uploads DIR/<label>/<file> into incoming/<dataset>/<label>/<file>, where ingest picks the files up.
+// Uploads DIR/<label>/<file> into incoming/<dataset>/<label>/<file>, where ingest picks the files up; or, for a
+// multi-label folder (DIR/images/ and DIR/labels.csv), each listed image into incoming/<dataset>/<a>+<b>/<file>.
 import { readdir, readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { BlobServiceClient } from '@azure/storage-blob';
 import { InvalidArgumentError } from '../errors';
 import { INCOMING_CONTAINER } from '../dataset/ingest';
-import { assertDatasetName } from '../dataset/names';
+import { IMAGES_FOLDER, isMultiLabelFolder, readMultiLabelFolder } from '../dataset/labelsCsv';
+import { assertDatasetName, labelFolderFor } from '../dataset/names';
 
 export interface UploadFile {
+  /** The label folder: the label, or a multi-label image's labels joined by '+' (labelFolderFor). */
   label: string;
   name: string;
   file: string;
+  /** Multi-label folders: the image's labels, as labels.csv lists them. */
+  labels?: string[];
 }
 
 export interface UploadOptions {
@@ -19,10 +24,27 @@ export interface UploadOptions {
 }
 
 export interface UploadResult {
+  /** 'multi-label' when DIR has labels.csv. */
+  layout: 'single-label' | 'multi-label';
   uploaded: number;
   bytes: number;
-  /** Files outside DIR/<label>/ (loose files, deeper folders): not uploaded, listed for the user. */
+  /**
+   * Not uploaded, listed for the user: files outside DIR/<label>/ (loose files, deeper folders), or, for a
+   * multi-label folder, entries of images/ that labels.csv does not list (as `images/<name>`).
+   */
   skipped: string[];
+}
+
+/**
+ * The images labels.csv lists, each with its label folder; a bad labels.csv (invalid labels, missing images...)
+ * fails here, before anything is uploaded.
+ */
+export async function findMultiLabelFiles(dir: string): Promise<{ files: UploadFile[]; skipped: string[] }> {
+  const folder = await readMultiLabelFolder(dir);
+  return {
+    files: folder.files.map((f) => ({ label: labelFolderFor(f.labels), name: f.name, file: f.path, labels: f.labels })),
+    skipped: folder.unlisted.map((name) => `${IMAGES_FOLDER}/${name}`),
+  };
 }
 
 /** The files to upload: one folder per label, files directly inside it (hidden files skipped). */
@@ -54,7 +76,8 @@ export async function findLabelledFiles(dir: string): Promise<{ files: UploadFil
 export async function uploadFolder(blobs: BlobServiceClient, dir: string, options: UploadOptions): Promise<UploadResult> {
   assertDatasetName(options.dataset);
   if (!(await stat(dir).catch(() => undefined))?.isDirectory()) throw new InvalidArgumentError(`"${dir}" is not a folder`);
-  const { files, skipped } = await findLabelledFiles(dir);
+  const layout = (await isMultiLabelFolder(dir)) ? 'multi-label' : 'single-label';
+  const { files, skipped } = layout === 'multi-label' ? await findMultiLabelFiles(dir) : await findLabelledFiles(dir);
   const container = blobs.getContainerClient(INCOMING_CONTAINER);
   await container.createIfNotExists();
   let next = 0;
@@ -64,9 +87,14 @@ export async function uploadFolder(blobs: BlobServiceClient, dir: string, option
     while (next < files.length) {
       const item = files[next++]!;
       const content = await readFile(item.file);
-      // Names are checked by ingest, which records a clear reason for a bad one: upload as they are.
+      // Folder and file names are checked by ingest, which records a clear reason for a bad one: upload as they are
+      // (labels.csv, which only this tool reads, was checked above).
       await container.getBlockBlobClient(`${options.dataset}/${item.label}/${item.name}`).uploadData(content, {
-        metadata: { source: 'upload', original_file: asciiOnly(path.basename(item.file)) },
+        metadata: {
+          source: 'upload',
+          original_file: asciiOnly(path.basename(item.file)),
+          ...(item.labels ? { labels: asciiOnly(item.labels.join(' ')) } : {}),
+        },
       });
       bytes += content.length;
       done += 1;
@@ -74,7 +102,7 @@ export async function uploadFolder(blobs: BlobServiceClient, dir: string, option
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 8) }, worker));
-  return { uploaded: done, bytes, skipped };
+  return { layout, uploaded: done, bytes, skipped };
 }
 
 function asciiOnly(text: string): string {

@@ -457,3 +457,22 @@ function multiLabelInput(p: Float32Array, rows: readonly number[], targets: read
     scores: rows.map((_, r) => Array.from(p.subarray(r * C, (r + 1) * C))),
   };
 }
+
+/**
+ * The head's probabilities for one feature vector in plain numbers: softmax(x·W + b), or the sigmoid of each logit
+ * for a multi-label head. What the fused model computes, in double precision, for evaluation in JavaScript.
+ */
+export function headProbabilities(head: Pick<TrainedHead, 'kind' | 'weights' | 'bias' | 'classCount'>, x: Float32Array): number[] {
+  const C = head.classCount;
+  const logits = Float64Array.from(head.bias);
+  for (let d = 0; d < x.length; d++) {
+    const v = x[d]!;
+    if (v === 0) continue; // pooled ReLU features are often exactly zero
+    for (let c = 0; c < C; c++) logits[c]! += v * head.weights[d * C + c]!;
+  }
+  if (head.kind === 'sigmoid') return Array.from(logits, (z) => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z))));
+  const max = Math.max(...logits);
+  const exps = Array.from(logits, (z) => Math.exp(z - max));
+  const total = exps.reduce((a, b) => a + b, 0);
+  return exps.map((e) => e / total);
+}

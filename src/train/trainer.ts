@@ -14,7 +14,7 @@ import { assessLearningCurve, learningCurveShares, stratifiedSubset } from './le
 import { evaluateMultiLabel, evaluateSingleLabel } from './metrics';
 import type { ModelPointer, ModelRegistry, ModelTask } from './models';
 import { confusionMatrixSvg, learningCurveSvg, perClassBarsSvg, precisionRecallSvg } from './plots';
-import { trainHead, type TrainedHead } from './trainHead';
+import { headProbabilities, trainHead, type TrainedHead } from './trainHead';
 import { startGpuMonitor } from './gpuMonitor';
 
 export interface TrainerDependencies {
@@ -71,7 +71,7 @@ export async function runTrainingJob(deps: TrainerDependencies, dataset: string,
     log(`head: ${head.kind}, best epoch ${head.bestEpoch} of ${head.history.length}${head.threshold !== undefined ? `, threshold ${head.threshold.toFixed(3)}` : ''}, providers ${head.executionProviders.join(',')}`);
 
     await stage('evaluating', 0.75);
-    const evaluation = evaluate(task, labels, test, testFeatures.map((f) => scoreHead(head, f)), head.threshold);
+    const evaluation = evaluate(task, labels, test, testFeatures.map((f) => headProbabilities(head, f)), head.threshold);
     log(`test ${evaluation.headline} on ${test.length} images`);
 
     await stage('learning-curve', 0.8);
@@ -264,21 +264,6 @@ function fitHead(
   return trainHead({ features: rows, ...targets, groups, classCount, epochs: options.epochs, seed: 1, executionProviders });
 }
 
-/** softmax(x · W + b), or the sigmoid of each logit for a multi-label head, for one feature vector. */
-function scoreHead(head: TrainedHead, x: Float32Array): number[] {
-  const logits = new Array<number>(head.classCount).fill(0);
-  for (let c = 0; c < head.classCount; c++) {
-    let sum = head.bias[c]!;
-    for (let d = 0; d < head.featureCount; d++) sum += x[d]! * head.weights[d * head.classCount + c]!;
-    logits[c] = sum;
-  }
-  if (head.kind === 'sigmoid') return logits.map((z) => 1 / (1 + Math.exp(-z)));
-  const max = Math.max(...logits);
-  const exps = logits.map((l) => Math.exp(l - max));
-  const total = exps.reduce((a, b) => a + b, 0);
-  return exps.map((e) => e / total);
-}
-
 /**
  * Test accuracy (multi-label: test mAP) of heads trained on growing, nested, stratified shares of the training
  * images; multi-label images are stratified by their rarest label.
@@ -305,7 +290,7 @@ async function learningCurve(
     // A share too small to hold every label trains no comparable model: start the curve where it does.
     if (new Set(images.flatMap((image) => image.labelIndices)).size < classCount) continue;
     const head = await fitHead(subset.map((i) => trainFeatures[i]!), images, classCount, task, options);
-    const scores = testFeatures.map((x) => scoreHead(head, x));
+    const scores = testFeatures.map((x) => headProbabilities(head, x));
     const value =
       task === 'multi-label'
         ? (evaluateMultiLabel({ labels, truth: test.map((t) => labels.map((_, c) => (t.labelIndices.includes(c) ? 1 : 0))), scores }).mAP ?? 0)

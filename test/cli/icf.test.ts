@@ -75,6 +75,37 @@ describe('icf upload', () => {
     expect(names.sort()).toEqual(['shirts/dotted/B.JPG', 'shirts/striped/a.jpg']);
   });
 
+  it('uploads a multi-label folder (images/ + labels.csv) to incoming/NAME/<a>+<b>/ with its labels', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'icf-cli-'));
+    await mkdir(path.join(dir, 'images'));
+    for (const [i, name] of ['1.jpg', '2.jpg', '3.jpg', '4.jpg'].entries()) await writeFile(path.join(dir, 'images', name), await noiseImage(10 + i));
+    await writeFile(path.join(dir, 'labels.csv'), '\uFEFFfilename,labels\r\n1.jpg,milk_bottle carton\r\n2.jpg,can\r\n"3.jpg","crème can"\r\n');
+    const result = await icfRun(['upload', dir, '--dataset', 'fridge', '--connection-string', storage.azurite.connectionString]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/uploaded 3 files \(\d+ bytes\) to incoming\/fridge\//);
+    expect(result.stderr).toBe('icf: skipped images/4.jpg (not listed in labels.csv)\n');
+    const blobs: Record<string, Record<string, string> | undefined> = {};
+    for await (const blob of storage.clients.blobs.getContainerClient('incoming').listBlobsFlat({ prefix: 'fridge/', includeMetadata: true })) blobs[blob.name] = blob.metadata;
+    expect(blobs).toEqual({
+      'fridge/can/2.jpg': { source: 'upload', original_file: '2.jpg', labels: 'can' },
+      'fridge/can+crème/3.jpg': { source: 'upload', original_file: '3.jpg', labels: 'cr_me can' },
+      'fridge/carton+milk_bottle/1.jpg': { source: 'upload', original_file: '1.jpg', labels: 'milk_bottle carton' },
+    });
+  });
+
+  it('refuses a bad labels.csv, naming the line, before uploading anything', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'icf-cli-'));
+    await mkdir(path.join(dir, 'images'));
+    await writeFile(path.join(dir, 'images', '1.jpg'), await noiseImage(20));
+    await writeFile(path.join(dir, 'labels.csv'), 'filename,labels\n1.jpg,can\n2.jpg,carton\n');
+    const result = await icfRun(['upload', dir, '--dataset', 'fridge-bad', '--connection-string', storage.azurite.connectionString]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe('icf: labels.csv line 3: images/2.jpg does not exist\n');
+    const names: string[] = [];
+    for await (const blob of storage.clients.blobs.getContainerClient('incoming').listBlobsFlat({ prefix: 'fridge-bad/' })) names.push(blob.name);
+    expect(names).toEqual([]);
+  });
+
   it('refuses a bad dataset name before uploading anything', async () => {
     const result = await icfRun(['upload', os.tmpdir(), '--dataset', 'Bad Name', '--connection-string', storage.azurite.connectionString]);
     expect(result.code).toBe(2);

@@ -1,5 +1,6 @@
-// k-fold evaluation end to end on a tiny synthetic folder (real backbone, loaded from the cache after the first run),
-// plus the fold assignment and the `icf eval` command.
+// k-fold evaluation end to end on tiny synthetic folders (real backbone, loaded from the cache after the first run),
+// single-label (DIR/<label>/<image>) and multi-label (DIR/images/ + DIR/labels.csv), plus the fold assignments and
+// the `icf eval` command.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -8,7 +9,14 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/cli/main';
 import { loadBackbone, type Backbone } from '../../src/train/backbone';
-import { evaluateFolder, stratifiedFolds, type FolderEvaluation } from '../../src/train/evaluateFolder';
+import {
+  evaluateFolder,
+  multiLabelFolds,
+  stratifiedFolds,
+  type FolderEvaluation,
+  type MultiLabelFolderEvaluation,
+  type SingleLabelFolderEvaluation,
+} from '../../src/train/evaluateFolder';
 import { seededRandom } from '../../src/util/seededRandom';
 
 const LABELS = ['red-stripes', 'green-checks', 'blue-rings'];
@@ -16,8 +24,12 @@ let dir: string;
 let cacheDir: string;
 let backbone: Backbone;
 
-/** Very different pictures per label; each image jittered (period, phase, tint, noise) so no two are equal. */
-async function picture(label: number, seed: number): Promise<Buffer> {
+/**
+ * Very different pictures per label; each image jittered (period, phase, tint, noise) so no two are equal. With
+ * several labels the picture is cut into vertical bands, one label's pattern in each.
+ */
+async function picture(labelOrLabels: number | readonly number[], seed: number): Promise<Buffer> {
+  const bands = typeof labelOrLabels === 'number' ? [labelOrLabels] : labelOrLabels;
   const random = seededRandom(seed);
   const width = 96 + Math.floor(random() * 64);
   const height = 96 + Math.floor(random() * 64);
@@ -26,6 +38,7 @@ async function picture(label: number, seed: number): Promise<Buffer> {
   const pixels = Buffer.alloc(width * height * 3);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
+      const label = bands[Math.floor((x * bands.length) / width)]!;
       let on: boolean;
       if (label === 0) on = Math.floor((y + phase) / period) % 2 === 0;
       else if (label === 1) on = (Math.floor((x + phase) / period) + Math.floor(y / period)) % 2 === 0;
@@ -39,6 +52,25 @@ async function picture(label: number, seed: number): Promise<Buffer> {
   return sharp(pixels, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
 }
 
+/** The multi-label folder: every label alone and every pair (side by side), 4 images each; 12 images per label. */
+const LABEL_SETS = [[0], [1], [2], [0, 1], [0, 2], [1, 2]];
+
+function capture() {
+  let text = '';
+  const stream = new Writable({ write: (chunk: Buffer, _encoding, done) => ((text += chunk.toString()), done()) });
+  return { stream, text: () => text };
+}
+
+function singleLabel(result: FolderEvaluation): SingleLabelFolderEvaluation {
+  if (result.task !== 'single-label') throw new Error(`expected a single-label evaluation, got ${result.task}`);
+  return result;
+}
+
+function multiLabel(result: FolderEvaluation): MultiLabelFolderEvaluation {
+  if (result.task !== 'multi-label') throw new Error(`expected a multi-label evaluation, got ${result.task}`);
+  return result;
+}
+
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'icf-eval-'));
   cacheDir = path.join(dir, '.features');
@@ -47,6 +79,19 @@ beforeAll(async () => {
     for (let i = 0; i < 6; i++) writeFileSync(path.join(dir, 'photos', name, `${i}.jpg`), await picture(label, 100 * label + i));
   }
   writeFileSync(path.join(dir, 'photos', LABELS[0]!, 'notes.txt'), 'not an image: skipped');
+  // Multi-label: DIR/images/ and DIR/labels.csv (CRLF and a quoted field, as spreadsheets write them).
+  mkdirSync(path.join(dir, 'fridge', 'images'), { recursive: true });
+  const rows = ['filename,labels'];
+  for (const [s, set] of LABEL_SETS.entries()) {
+    for (let i = 0; i < 4; i++) {
+      const name = `${s}-${i}.jpg`;
+      writeFileSync(path.join(dir, 'fridge', 'images', name), await picture(i % 2 === 0 ? set : [...set].reverse(), 1000 + 10 * s + i));
+      const labels = set.map((label) => LABELS[label]!).join(' ');
+      rows.push(i === 0 ? `"${name}",${labels}` : `${name},${labels}`);
+    }
+  }
+  writeFileSync(path.join(dir, 'fridge', 'labels.csv'), `${rows.join('\r\n')}\r\n`);
+  writeFileSync(path.join(dir, 'fridge', 'images', 'unlisted.jpg'), await picture(0, 999));
   backbone = await loadBackbone();
 }, 120_000);
 
@@ -73,10 +118,11 @@ describe('stratifiedFolds', () => {
 });
 
 describe('evaluateFolder', () => {
-  let result: FolderEvaluation;
+  let result: SingleLabelFolderEvaluation;
 
   it('cross-validates the synthetic folder with high accuracy (augmented training views)', async () => {
-    result = await evaluateFolder(path.join(dir, 'photos'), { folds: 3, augment: 1, seed: 0, backbone, cacheDir });
+    result = singleLabel(await evaluateFolder(path.join(dir, 'photos'), { folds: 3, augment: 1, seed: 0, backbone, cacheDir }));
+    expect(result.task).toBe('single-label');
     expect(result.labels).toEqual([...LABELS].sort());
     expect(result.imageCount).toBe(18);
     expect(result.perFold.map((f) => f.testCount)).toEqual([6, 6, 6]);
@@ -87,17 +133,12 @@ describe('evaluateFolder', () => {
   }, 60_000);
 
   it('is reproducible and fast from the feature cache', async () => {
-    const again = await evaluateFolder(path.join(dir, 'photos'), { folds: 3, augment: 1, seed: 0, backbone, cacheDir });
+    const again = singleLabel(await evaluateFolder(path.join(dir, 'photos'), { folds: 3, augment: 1, seed: 0, backbone, cacheDir }));
     expect(again.perFold).toEqual(result.perFold);
     expect(again.seconds.features).toBeLessThan(result.seconds.features);
   }, 60_000);
 
   it('icf eval prints the summary and JSON, and rejects bad options', async () => {
-    const capture = () => {
-      let text = '';
-      const stream = new Writable({ write: (chunk: Buffer, _encoding, done) => ((text += chunk.toString()), done()) });
-      return { stream, text: () => text };
-    };
     const out = capture();
     const err = capture();
     expect(await run(['eval', path.join(dir, 'photos'), '--folds', '3', '--seed', '1'], out.stream, err.stream)).toBe(0);
@@ -108,7 +149,7 @@ describe('evaluateFolder', () => {
 
     const json = capture();
     expect(await run(['eval', path.join(dir, 'photos'), '--folds=3', '--json', '--standardize', '--weight-decay', '0.01'], json.stream, capture().stream)).toBe(0);
-    const parsed = JSON.parse(json.text()) as FolderEvaluation;
+    const parsed = singleLabel(JSON.parse(json.text()) as FolderEvaluation);
     expect(parsed.folds).toBe(3);
     expect(parsed.head).toEqual({ weightDecay: 0.01, standardize: true });
     expect(parsed.pooled.accuracy).toBeGreaterThanOrEqual(0.9);
@@ -123,4 +164,99 @@ describe('evaluateFolder', () => {
     expect(await run(['eval', path.join(dir, 'photos'), '--bogus'], capture().stream, bad.stream)).toBe(2);
     expect(bad.text()).toMatch(/unknown option --bogus for eval/);
   }, 60_000);
+});
+
+describe('multiLabelFolds', () => {
+  it('keeps fold sizes within one and puts every label with >= k images in every fold, deterministically', () => {
+    for (let trial = 0; trial < 300; trial++) {
+      const random = seededRandom(trial);
+      const n = 10 + Math.floor(random() * 80);
+      const C = 2 + Math.floor(random() * 6);
+      const k = 2 + Math.floor(random() * 4);
+      const prevalence = Array.from({ length: C }, () => 0.05 + random() * 0.6);
+      const sets = Array.from({ length: n }, () => {
+        const set = prevalence.flatMap((p, c) => (random() < p ? [c] : []));
+        return set.length > 0 ? set : [Math.floor(random() * C)];
+      });
+      const counts = Array.from({ length: C }, (_, c) => sets.filter((set) => set.includes(c)).length);
+      const present = counts.filter((count) => count > 0);
+      if (Math.min(...present) < k) {
+        expect(() => multiLabelFolds(sets, k, trial)).toThrow(`${k} folds need at least ${k} images per label; the smallest label has ${Math.min(...present)}`);
+        continue;
+      }
+      const folds = multiLabelFolds(sets, k, trial);
+      expect(multiLabelFolds(sets, k, trial)).toEqual(folds);
+      const sizes = Array.from({ length: k }, (_, f) => folds.filter((fold) => fold === f).length);
+      expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(1);
+      for (let c = 0; c < C; c++) {
+        if (counts[c]! < k) continue;
+        for (let f = 0; f < k; f++) expect(sets.some((set, i) => folds[i] === f && set.includes(c)), `trial ${trial}: label ${c} in fold ${f}`).toBe(true);
+      }
+    }
+  });
+
+  it('names the label that is too small', () => {
+    expect(() => multiLabelFolds([[0, 1], [0], [0, 1]], 3, 0, ['can', 'carton'])).toThrow('3 folds need at least 3 images per label; the smallest label (carton) has 2');
+    expect(() => multiLabelFolds([[0], [1]], 1, 0)).toThrow('folds must be an integer of at least 2, got 1');
+  });
+});
+
+describe('evaluateFolder on a multi-label folder', () => {
+  it('cross-validates a sigmoid head: per-fold and pooled mAP well above chance', async () => {
+    const progress: string[] = [];
+    const result = multiLabel(await evaluateFolder(path.join(dir, 'fridge'), { folds: 3, seed: 0, backbone, cacheDir, onProgress: (m) => progress.push(m) }));
+    expect(result.labels).toEqual([...LABELS].sort());
+    expect(result.imageCount).toBe(24);
+    expect(result.unlisted).toEqual(['unlisted.jpg']);
+    expect(progress.some((m) => m.includes('left out 1 entry of images/ that labels.csv does not list: images/unlisted.jpg'))).toBe(true);
+    expect(result.perFold.map((f) => f.testCount)).toEqual([8, 8, 8]);
+    for (const f of result.perFold) {
+      expect(f.threshold).toBeGreaterThan(0);
+      expect(f.threshold).toBeLessThan(1);
+      expect(f.mAP).toBeGreaterThan(0.8);
+    }
+    expect(result.meanMAP).toBeCloseTo(result.perFold.reduce((a, f) => a + f.mAP, 0) / 3, 10);
+    const p = result.pooled;
+    expect(p.count).toBe(24);
+    expect(p.perLabel.map((l) => l.support)).toEqual([12, 12, 12]);
+    // Chance: AP ≈ prevalence, 0.5 here.
+    expect(p.mAP).toBeGreaterThan(0.9);
+    expect(p.hammingAccuracy).toBeGreaterThan(0.8);
+    expect(p.exactMatch).toBeGreaterThan(0.5);
+    expect(p.macro.f1).toBeCloseTo(p.perLabel.reduce((a, l) => a + l.f1, 0) / 3, 10);
+  }, 60_000);
+
+  it('icf eval prints the per-label table, and refuses label smoothing and too many folds', async () => {
+    const out = capture();
+    expect(await run(['eval', path.join(dir, 'fridge'), '--folds', '3'], out.stream, capture().stream)).toBe(0);
+    const text = out.text();
+    expect(text).toMatch(/^24 images, 3 labels \(multi-label, labels\.csv\), 3-fold iteratively stratified CV, seed 0, 0 augmented views per training image\n/);
+    expect(text).toMatch(/left out: 1 entry of images\/ not listed in labels\.csv/);
+    expect(text).toMatch(/fold 3: mAP \d\.\d{3}, exact match \d+\.\d% of 8 \(threshold \d\.\d\d, best epoch \d+\)/);
+    expect(text).toMatch(/mAP: \d\.\d{3} pooled; \d\.\d{3} ± \d\.\d{3} \(mean ± sample std over folds\)/);
+    expect(text).toMatch(/exact match: \d+\.\d% pooled \(\d+\/24\); \d+\.\d% ± \d+\.\d% over folds; Hamming accuracy \d+\.\d%/);
+    expect(text).toMatch(/label\s+AP\s+precision\s+recall\s+f1\s+support/);
+    expect(text).toMatch(/green-checks\s+\d\.\d{3}\s+\d\.\d{3}\s+\d\.\d{3}\s+\d\.\d{3}\s+12\n/);
+    expect(text).toMatch(/macro\s+\d\.\d{3}\s+\d\.\d{3}\s+\d\.\d{3}\s+\d\.\d{3}\s+24\n$/);
+
+    const json = capture();
+    expect(await run(['eval', path.join(dir, 'fridge'), '--folds', '3', '--json'], json.stream, capture().stream)).toBe(0);
+    const parsed = multiLabel(JSON.parse(json.text()) as FolderEvaluation);
+    expect(parsed.pooled.perLabel.map((l) => l.label)).toEqual([...LABELS].sort());
+
+    const bad = capture();
+    expect(await run(['eval', path.join(dir, 'fridge'), '--label-smoothing', '0.1'], capture().stream, bad.stream)).toBe(2);
+    expect(bad.text()).toMatch(/label smoothing applies to single-label folders \(a softmax head\); .*fridge has labels\.csv, so it is evaluated as multi-label/);
+    expect(await run(['eval', path.join(dir, 'fridge'), '--folds', '13'], capture().stream, bad.stream)).toBe(2);
+    expect(bad.text()).toMatch(/13 folds need at least 13 images per label; the smallest label \(blue-rings\) has 12/);
+  }, 60_000);
+
+  it('names the line of a bad labels.csv', async () => {
+    const broken = path.join(dir, 'broken');
+    mkdirSync(path.join(broken, 'images'), { recursive: true });
+    writeFileSync(path.join(broken, 'labels.csv'), 'filename,labels\n1.jpg,can\n2.jpg,x/y\n');
+    const bad = capture();
+    expect(await run(['eval', broken], capture().stream, bad.stream)).toBe(2);
+    expect(bad.text()).toMatch(/^icf: labels\.csv line 3: label "x\/y" is invalid/);
+  });
 });
