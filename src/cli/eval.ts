@@ -14,11 +14,13 @@ options for eval:
   --weight-decay X  --decay-mode l2|decoupled  --label-smoothing X (single-label only)
   --standardize                     train on standardised features (folded into W, b afterwards)
   --no-refit                        keep the early-stopped weights instead of retraining on all training images
-  --cuda                            try the CUDA execution provider (falls back to CPU with a warning)
+  --providers LIST                  ONNX Runtime providers for the backbone, e.g. webgpu,cpu or cuda,cpu
+                                    (falls back to CPU with a warning; the head trains on CPU)
   --json                            print the whole result as JSON`;
 
-const VALUE_OPTIONS = ['folds', 'augment', 'seed', 'epochs', 'learning-rate', 'batch-size', 'patience', 'validation-share', 'weight-decay', 'decay-mode', 'label-smoothing'] as const;
-const FLAGS = ['json', 'standardize', 'no-refit', 'cuda'] as const;
+const VALUE_OPTIONS = ['folds', 'augment', 'seed', 'epochs', 'learning-rate', 'batch-size', 'patience', 'validation-share', 'weight-decay', 'decay-mode', 'label-smoothing', 'providers'] as const;
+const FLAGS = ['json', 'standardize', 'no-refit'] as const;
+const PROVIDERS = ['cuda', 'webgpu', 'cpu'];
 type ValueOption = (typeof VALUE_OPTIONS)[number];
 
 export async function evalCommand(args: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
@@ -47,7 +49,9 @@ export async function evalCommand(args: string[], out: NodeJS.WritableStream, er
   set('labelSmoothing', number('label-smoothing'));
   if (flags.has('standardize')) head.standardize = true;
   if (flags.has('no-refit')) head.refit = false;
-  if (flags.has('cuda')) head.executionProviders = ['cuda', 'cpu'];
+  const providers = values['providers']?.split(',').map((name) => name.trim());
+  const unknown = providers?.find((name) => !PROVIDERS.includes(name));
+  if (providers && (providers.length === 0 || unknown !== undefined)) throw new InvalidArgumentError(`--providers lists execution providers from ${PROVIDERS.join(', ')}, e.g. webgpu,cpu; got "${values['providers']}"`);
 
   const folds = number('folds');
   const augment = number('augment');
@@ -58,6 +62,7 @@ export async function evalCommand(args: string[], out: NodeJS.WritableStream, er
     ...(folds !== undefined ? { folds } : {}),
     ...(augment !== undefined ? { augment } : {}),
     ...(seed !== undefined ? { seed } : {}),
+    ...(providers ? { executionProviders: providers } : {}),
     // Progress goes to stderr so that --json output stays machine-readable.
     onProgress: (message) => err.write(`${message}\n`),
   });

@@ -40,6 +40,8 @@ export interface BackboneModel {
 
 export interface Backbone extends BackboneModel {
   session: ort.InferenceSession;
+  /** The providers the session was created with (what was asked for, less any that could not load). */
+  executionProviders: string[];
 }
 
 // pacote ships no type declarations; this is the one call we use.
@@ -91,22 +93,26 @@ export async function ensureBackboneModel(options: BackboneOptions = {}): Promis
   return result(true);
 }
 
-/** Ensures the model is cached, then opens an onnxruntime CPU session on it. */
+/** Ensures the model is cached, then opens an onnxruntime session on it with the first providers that load. */
 export async function loadBackbone(options: BackboneOptions & { executionProviders?: readonly string[] } = {}): Promise<Backbone> {
   const model = await ensureBackboneModel(options);
-  const providers = options.executionProviders ?? ['cpu'];
-  let session: ort.InferenceSession;
-  try {
-    session = await ort.InferenceSession.create(model.modelPath, { executionProviders: [...providers] });
-  } catch (error) {
-    // onnxruntime-node throws when a listed provider (CUDA, WebGPU) cannot load, rather than falling back.
-    if (providers.length === 1 && providers[0] === 'cpu') throw error;
-    (options.log ?? console.warn)(
-      `WARNING: execution providers [${providers.join(', ')}] are unavailable (${(error as Error).message.split('\n')[0]}); running the backbone on CPU instead`,
-    );
-    session = await ort.InferenceSession.create(model.modelPath, { executionProviders: ['cpu'] });
+  // onnxruntime-node throws when a listed provider (CUDA, WebGPU) cannot load, rather than falling back: drop the
+  // first one and try the rest (cuda,webgpu,cpu: WebGPU where the CUDA libraries are missing), saying so each time.
+  let providers = [...(options.executionProviders ?? ['cpu'])];
+  if (!providers.includes('cpu')) providers.push('cpu');
+  for (;;) {
+    try {
+      const session = await ort.InferenceSession.create(model.modelPath, { executionProviders: providers });
+      return { ...model, session, executionProviders: providers };
+    } catch (error) {
+      if (providers.length === 1) throw error;
+      const rest = providers.slice(1);
+      (options.log ?? console.warn)(
+        `WARNING: execution provider ${providers[0]} is unavailable (${(error as Error).message.split('\n')[0]}); running the backbone on [${rest.join(', ')}] instead`,
+      );
+      providers = rest;
+    }
   }
-  return { ...model, session };
 }
 
 /** Reads model.json and its shards (concatenated in manifest order) and converts them. */

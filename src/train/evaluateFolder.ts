@@ -20,7 +20,7 @@ const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.ti
 
 export type HeadSettings = Pick<
   TrainHeadOptions,
-  'epochs' | 'batchSize' | 'learningRate' | 'weightDecay' | 'weightDecayMode' | 'labelSmoothing' | 'validationShare' | 'patience' | 'refit' | 'standardize' | 'executionProviders'
+  'epochs' | 'batchSize' | 'learningRate' | 'weightDecay' | 'weightDecayMode' | 'labelSmoothing' | 'validationShare' | 'patience' | 'refit' | 'standardize'
 >;
 
 export interface EvaluateFolderOptions {
@@ -32,6 +32,8 @@ export interface EvaluateFolderOptions {
   /** Seeds the folds, the augmented views and the head; default 0. */
   seed?: number;
   head?: HeadSettings;
+  /** ONNX Runtime providers for the backbone when this loads it (CPU is the fallback, with a warning); default ['cpu']. */
+  executionProviders?: readonly string[];
   /** A loaded backbone to reuse (it is not released); default: loadBackbone(), released at the end. */
   backbone?: Backbone;
   /** Feature cache folder, or false; default as extractFeatures. */
@@ -434,7 +436,7 @@ async function evaluateMultiLabelFolder(dir: string, started: number, options: E
 /** Backbone features of each image (view 0 plain, then `augment` augmented views), and the time they took. */
 async function featuresOf(paths: readonly string[], started: number, options: EvaluateFolderOptions): Promise<{ features: Float32Array[][]; backboneSeconds: number; featureSeconds: number }> {
   const progress = options.onProgress ?? ((): void => undefined);
-  const backbone = options.backbone ?? (await loadBackbone({ log: progress }));
+  const backbone = options.backbone ?? (await loadBackbone({ log: progress, ...(options.executionProviders ? { executionProviders: options.executionProviders } : {}) }));
   const backboneSeconds = (Date.now() - started) / 1000;
   const featuresStarted = Date.now();
   try {

@@ -52,6 +52,7 @@ describe('icf dhash', () => {
   it('explains usage errors', async () => {
     expect(await icfRun(['dhash'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/at least one FILE/) });
     expect(await icfRun(['frobnicate'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/unknown command "frobnicate"/) });
+    expect(await icfRun(['eval', os.tmpdir(), '--providers', 'tpu,cpu'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--providers lists execution providers from cuda, webgpu, cpu, e\.g\. webgpu,cpu; got "tpu,cpu"/) });
   });
 });
 
