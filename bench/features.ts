@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   let features: Float32Array[][] = [];
   for (let round = 0; round < ROUNDS; round++) {
     let t = performance.now();
-    features = await extractFeatures(backbone, buffers, { cacheDir: false, batchSize: BATCH });
+    features = await extractFeatures(backbone, buffers, { cache: false, batchSize: BATCH });
     ours.push(performance.now() - t);
 
     t = performance.now();

@@ -446,7 +446,7 @@ async function featuresOf(paths: readonly string[], started: number, options: Ev
       augmentations: 1 + (options.augment ?? 0),
       seed: options.seed ?? 0,
       ...(options.policy ? { policy: options.policy } : {}),
-      ...(options.cacheDir !== undefined ? { cacheDir: options.cacheDir } : {}),
+      ...(options.cacheDir !== undefined ? { cache: options.cacheDir } : {}),
       onProgress: (done, total) => {
         if (done === total || done - reported >= 100) {
           reported = done;

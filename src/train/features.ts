@@ -1,14 +1,15 @@
 // Backbone features of images, one vector per view: view 0 is the plain view (what inference sees), views 1..n are
-// augmented views drawn deterministically from (seed, image content, view). Results may be cached on disk so that
-// re-running an evaluation with other head settings does not pay for the backbone again.
+// augmented views drawn deterministically from (seed, image content, view). Results are cached (on disk or in blob
+// storage, see featureCache.ts) so that retraining, or re-running an evaluation with other head settings, does not
+// pay for the backbone again.
 import { createHash } from 'node:crypto';
-import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { InvalidArgumentError } from '../errors';
 import { cacheDir as defaultCacheDir } from '../util/paths';
 import { DEFAULT_AUGMENTATION, IDENTITY_AUGMENTATION, renderView, sampleAugmentation, VIEW_VERSION, type AugmentationPolicy } from './augment';
 import type { Backbone } from './backbone';
+import { DiskFeatureCache, type FeatureCache } from './featureCache';
 
 export interface FeatureOptions {
   /** Views per image, the first being the plain view; default 1 (plain only). */
@@ -19,10 +20,13 @@ export interface FeatureOptions {
   seed?: number;
   /** Images per backbone run; default 16. */
   batchSize?: number;
-  /** Called after each batch with views done and views in all. */
+  /** Called once the cached views are in (done = views found in the cache), then after each batch. */
   onProgress?: (done: number, total: number) => void;
-  /** Feature cache folder; false disables it. Default $ICF_CACHE_DIR/features, else <project>/.cache/features. */
-  cacheDir?: string | false;
+  /**
+   * Where features are cached: a FeatureCache, a folder, or false for none. Default the folder
+   * $ICF_CACHE_DIR/features, else <project>/.cache/features.
+   */
+  cache?: FeatureCache | string | false;
 }
 
 /** What the backbone must offer: a session with an NCHW input and a `features` output. */
@@ -37,7 +41,8 @@ export async function extractFeatures(backbone: FeatureBackbone, images: readonl
   const seed = options.seed ?? 0;
   if (!Number.isInteger(seed)) throw new InvalidArgumentError(`seed must be an integer, got ${seed}`);
   const policy = options.policy ?? DEFAULT_AUGMENTATION;
-  const cacheDir = options.cacheDir === false ? undefined : path.resolve(options.cacheDir ?? defaultCacheDir('features'));
+  const cache =
+    options.cache === false ? undefined : typeof options.cache === 'object' ? options.cache : new DiskFeatureCache(path.resolve(options.cache ?? defaultCacheDir('features')));
   // The model file name carries the package and converter version: a different backbone never reads these files.
   const backboneId = path.basename(backbone.modelPath).replace(/\.onnx$/, '');
   const policyId = sha256(JSON.stringify(policy)).slice(0, 12);
@@ -46,22 +51,26 @@ export async function extractFeatures(backbone: FeatureBackbone, images: readonl
     image: number;
     view: number;
     viewSeed: number;
-    cacheFile: string | undefined;
+    cacheKey: string;
   }
   const result: Float32Array[][] = images.map(() => new Array<Float32Array>(views));
-  const pending: Job[] = [];
+  const jobs: Job[] = [];
   for (let image = 0; image < images.length; image++) {
     const digest = sha256(images[image]!);
     for (let view = 0; view < views; view++) {
       // Seeded by content, not position: the same photo gets the same views whatever folder order it comes in.
       const viewSeed = view === 0 ? 0 : Number.parseInt(sha256(`${digest}:${seed}:${view}`).slice(0, 8), 16);
       const key = view === 0 ? `${digest}-plain` : `${digest}-${policyId}-${viewSeed.toString(16)}`;
-      const cacheFile = cacheDir ? path.join(cacheDir, backboneId, VIEW_VERSION, digest.slice(0, 2), `${key}.f32`) : undefined;
-      const cached = cacheFile ? await readCached(cacheFile, backbone.featureLength) : undefined;
-      if (cached) result[image]![view] = cached;
-      else pending.push({ image, view, viewSeed, cacheFile });
+      jobs.push({ image, view, viewSeed, cacheKey: `${backboneId}/${VIEW_VERSION}/${digest.slice(0, 2)}/${key}.f32` });
     }
   }
+  const cached = cache ? await cache.read(jobs.map((job) => job.cacheKey), backbone.featureLength) : [];
+  const pending: Job[] = [];
+  jobs.forEach((job, i) => {
+    const vector = cached[i];
+    if (vector) result[job.image]![job.view] = vector;
+    else pending.push(job);
+  });
 
   const total = images.length * views;
   let done = total - pending.length;
@@ -77,6 +86,8 @@ export async function extractFeatures(backbone: FeatureBackbone, images: readonl
   };
   // Render the next batch (sharp, libuv threads) while the backbone runs on this one.
   let next = pending.length > 0 ? renderBatch(pending.slice(0, batchSize)) : undefined;
+  const writes: Promise<void>[] = [];
+  let writeError: unknown;
   for (let start = 0; start < pending.length; start += batchSize) {
     const jobs = pending.slice(start, start + batchSize);
     const input = await next!;
@@ -93,35 +104,18 @@ export async function extractFeatures(backbone: FeatureBackbone, images: readonl
       const job = jobs[i]!;
       const vector = data.slice(i * length, (i + 1) * length);
       result[job.image]![job.view] = vector;
-      if (job.cacheFile) await writeCached(job.cacheFile, vector);
+      // Written while the backbone carries on; all writes are awaited before returning, and a failed one fails the call.
+      if (cache) writes.push(cache.write(job.cacheKey, vector).catch((error: unknown) => void (writeError ??= error)));
     }
     done += jobs.length;
     options.onProgress?.(done, total);
   }
+  await Promise.all(writes);
+  if (writeError !== undefined) throw writeError;
   return result;
 }
 
 
 function sha256(data: string | Buffer): string {
   return createHash('sha256').update(data).digest('hex');
-}
-
-async function readCached(file: string, length: number): Promise<Float32Array | undefined> {
-  try {
-    const bytes = await fs.readFile(file);
-    // A truncated or foreign file is ignored (and rewritten), never trusted.
-    if (bytes.byteLength !== length * 4) return undefined;
-    const out = new Float32Array(length);
-    new Uint8Array(out.buffer).set(bytes);
-    return out;
-  } catch {
-    return undefined;
-  }
-}
-
-async function writeCached(file: string, vector: Float32Array): Promise<void> {
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  await fs.writeFile(tmp, new Uint8Array(vector.buffer, vector.byteOffset, vector.byteLength));
-  await fs.rename(tmp, file); // atomic: a concurrent reader sees all or nothing
 }

@@ -2,6 +2,7 @@
 //   TRAIN_DATASET=<dataset> TRAIN_JOB_ID=<job> AzureWebJobsStorage=<connection> node dist/src/train/main.js
 import { createServices } from '../services';
 import { INCOMING_CONTAINER } from '../dataset/ingest';
+import { BlobFeatureCache, FEATURES_CONTAINER } from './featureCache';
 import { runTrainingJob } from './trainer';
 
 async function main(): Promise<void> {
@@ -15,6 +16,7 @@ async function main(): Promise<void> {
       incoming: services.storage.blobs.getContainerClient(INCOMING_CONTAINER),
       jobs: services.training.jobs,
       models: services.training.models,
+      features: new BlobFeatureCache(services.storage.blobs.getContainerClient(FEATURES_CONTAINER)),
       executionProviders: services.settings.train.executionProviders,
     },
     dataset,

@@ -68,6 +68,12 @@ describe('a training job', () => {
     expect(metrics.learningCurve.verdict).toMatch(/\w/);
     const pointer = JSON.parse((await models.getBlockBlobClient('tees/current.json').downloadToBuffer()).toString()) as { version: string };
     expect(pointer.version).toBe(job.jobId);
+    // The features went to blob storage, where the next job (another container, another disk) finds them.
+    const log = (await models.getBlockBlobClient(`tees/${job.jobId}/training.log`).downloadToBuffer()).toString();
+    expect(log).toMatch(/features: 0 of 36 training views from the cache, 36 to compute/);
+    let cached = 0;
+    for await (const _ of services.storage.blobs.getContainerClient('features').listBlobsFlat()) cached++;
+    expect(cached).toBe(36 + 6); // 18 training images x 2 views, and the 6 test images' plain views
 
     // The published model alone: a test image's own label comes out on top.
     const model = await models.getBlockBlobClient(`tees/${job.jobId}/model.onnx`).downloadToBuffer();
