@@ -19,6 +19,7 @@ import type { QueueClient } from '@azure/storage-queue';
 import { Catalog, CATALOG_TABLE } from './dataset/catalog';
 import { INCOMING_CONTAINER, Ingestor, QUARANTINE_CONTAINER, type IngestLogger } from './dataset/ingest';
 import { createStorageClients, type StorageClients } from './storage/clients';
+import { BACKBONES_CONTAINER, BackboneRegistry } from './train/backbones';
 
 export interface Services {
   settings: AppSettings;
@@ -34,6 +35,8 @@ export interface Services {
 export interface Training {
   jobs: JobStore;
   models: ModelRegistry;
+  /** Backbones registered besides the built-in one. */
+  backbones: BackboneRegistry;
   queue: QueueClient;
   /** The configured launcher (TRAIN_LAUNCHER), created on first use. */
   launcher(): Launcher;
@@ -119,6 +122,7 @@ function createTraining(settings: AppSettings, storage: StorageClients): Trainin
   return {
     jobs,
     models: new ModelRegistry(storage.blobs.getContainerClient(MODELS_CONTAINER)),
+    backbones: new BackboneRegistry(storage.blobs.getContainerClient(BACKBONES_CONTAINER)),
     queue: storage.queues.getQueueClient(TRAIN_JOBS_QUEUE),
     launcher: () => (launcher ??= create()),
   };

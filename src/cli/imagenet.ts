@@ -3,7 +3,8 @@
 import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import { renderView } from '../train/augment';
-import { loadBackbone } from '../train/backbone';
+import { BACKBONE_OUTPUTS, loadBackbone } from '../train/backbone';
+import { IMAGENET_LABELS } from '../train/imagenetLabels';
 
 export async function printImagenetTop5(files: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   const backbone = await loadBackbone({ log: (message) => err.write(`${message}\n`) });
@@ -13,11 +14,12 @@ export async function printImagenetTop5(files: string[], out: NodeJS.WritableStr
       try {
         const view = await renderView(await readFile(file), undefined, backbone.inputSize);
         const input = new ort.Tensor('float32', view.data, [1, 3, view.size, view.size]);
-        const outputs = await backbone.session.run({ [backbone.inputName]: input }, [backbone.outputNames.probabilities]);
-        const probabilities = outputs[backbone.outputNames.probabilities]!.data as Float32Array;
+        // The built-in backbone keeps its ImageNet classifier as a second output.
+        const outputs = await backbone.session.run({ [backbone.inputName]: input }, [BACKBONE_OUTPUTS.probabilities]);
+        const probabilities = outputs[BACKBONE_OUTPUTS.probabilities]!.data as Float32Array;
         const top = [...probabilities.keys()].sort((a, b) => probabilities[b]! - probabilities[a]!).slice(0, 5);
         out.write(`${file}\n`);
-        for (const index of top) out.write(`  ${probabilities[index]!.toFixed(4)}  ${backbone.labels[index]} (${index})\n`);
+        for (const index of top) out.write(`  ${probabilities[index]!.toFixed(4)}  ${IMAGENET_LABELS[index]} (${index})\n`);
       } catch (error) {
         failures++;
         err.write(`icf: ${file}: ${(error as Error).message}\n`);

@@ -5,6 +5,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import { dhashFromPixels } from '../dataset/dhash';
 import { decodeRasterLikePillow } from '../dataset/validate';
 import { InvalidArgumentError } from '../errors';
+import { BACKBONE_USAGE, backboneCommand } from './backbone';
 import { describePlan, runCollection } from './collect';
 import { parseArgs } from './options';
 import { EVAL_USAGE, evalCommand } from './eval';
@@ -20,6 +21,7 @@ const USAGE = `usage:
   icf collect plan FILE             print the queries and labels a collection plan makes
   icf collect run --dataset NAME    start a collection run and follow its progress
 ${EVAL_USAGE}
+${BACKBONE_USAGE}
 options for upload:
   --connection-string CS            storage account (default: $AzureWebJobsStorage, else the local Azurite)
   --concurrency N                   parallel uploads (default 8)
@@ -43,6 +45,8 @@ export async function run(argv: string[], out: NodeJS.WritableStream = process.s
         return await collectCommand(rest, out);
       case 'eval':
         return await evalCommand(rest, out, err);
+      case 'backbone':
+        return await backboneCommand(rest, out);
       case 'imagenet':
         if (rest.length === 0) throw new InvalidArgumentError(`imagenet needs at least one FILE\n${USAGE}`);
         return await printImagenetTop5(rest, out, err);

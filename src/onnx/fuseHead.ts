@@ -1,6 +1,7 @@
 // Fuses a trained linear head onto the backbone: one self-contained ONNX model (backbone, head, and softmax or
 // sigmoid) whose metadata carries the labels and the preprocessing, so any ONNX runtime reproduces the predictions.
 import { onnx } from 'onnx-proto';
+import { pruneUnreachable } from './prune';
 
 export interface HeadWeights {
   /** Row-major [featureLength, classCount]. */
@@ -72,22 +73,6 @@ export function fuseLinearHead(backboneOnnx: Uint8Array, head: HeadWeights, opti
     ...Object.entries(options.metadata).map(([key, value]) => onnx.StringStringEntryProto.create({ key, value })),
   ];
   return onnx.ModelProto.encode(model).finish();
-}
-
-/** Drops the nodes and initializers no output needs any more (the backbone's ImageNet classifier). */
-function pruneUnreachable(graph: onnx.IGraphProto): void {
-  const needed = new Set((graph.output ?? []).map((output) => output.name!));
-  const nodes = graph.node ?? [];
-  const kept: onnx.INodeProto[] = [];
-  for (let i = nodes.length - 1; i >= 0; i--) {
-    const node = nodes[i]!;
-    if ((node.output ?? []).some((name) => needed.has(name))) {
-      kept.push(node);
-      for (const input of node.input ?? []) needed.add(input);
-    }
-  }
-  graph.node = kept.reverse();
-  graph.initializer = (graph.initializer ?? []).filter((tensor) => needed.has(tensor.name!));
 }
 
 function floatTensor(name: string, dims: number[], data: Float32Array): onnx.ITensorProto {

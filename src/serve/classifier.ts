@@ -4,7 +4,7 @@
 import type { IngestSettings } from '../config';
 import type { ModelTask } from '../train/models';
 import { checkImageHeader, ImageRejectedError } from '../dataset/validate';
-import { IDENTITY_AUGMENTATION, renderView } from '../train/augment';
+import { IDENTITY_AUGMENTATION, renderView, type ImageView } from '../train/augment';
 import type { ModelCache } from './modelCache';
 import type { UploadedFile } from './request';
 
@@ -52,8 +52,6 @@ export interface ClassifyOutcome {
   timingInMs: Timing;
 }
 
-const INPUT_SIZE = 224;
-
 export class Classifier {
   constructor(
     private readonly cache: ModelCache,
@@ -69,23 +67,18 @@ export class Classifier {
       const task = model.pointer.task;
       const chosen = options({ task, labels: model.labels });
       const threshold = task === 'multi-label' ? (chosen.threshold ?? model.pointer.threshold ?? 0.5) : undefined;
-      const views = await Promise.all(
-        files.map(async (file) => {
-          const begin = performance.now();
-          // Ingest's header checks, then one decode: the trainer's own preprocessing, which refuses damaged data.
-          const header = await checkImageHeader(file.content, this.ingest);
-          let view;
-          try {
-            view = await renderView(file.content, IDENTITY_AUGMENTATION, INPUT_SIZE);
-          } catch (error) {
-            throw new ImageRejectedError('corrupt-image', `the ${header.format.toUpperCase()} data cannot be decoded: ${(error as Error).message}`);
-          }
-          return { view, decode: performance.now() - begin };
-        }),
-      );
+      // One image goes through the batcher, to share a run with concurrent requests; it is reserved before its
+      // decode so that a run about to start waits for it. Several images make one batch of their own.
+      const reservation = files.length === 1 ? model.batcher.reserve() : undefined;
+      let views: { view: ImageView; decode: number }[];
+      try {
+        views = await Promise.all(files.map((file) => this.#decode(file, model.pointer.inputSize)));
+      } catch (error) {
+        reservation?.cancel();
+        throw error;
+      }
       const inferenceStart = performance.now();
-      // One image: through the batcher, to share a run with concurrent requests. Several: one batch of their own.
-      const rows = views.length === 1 ? [await model.batcher.submit(views[0]!.view.data)] : await model.batcher.run(views.map((v) => v.view.data));
+      const rows = reservation ? [await reservation.submit(views[0]!.view.data)] : await model.batcher.run(views.map((v) => v.view.data));
       const inference = performance.now() - inferenceStart;
       const total = performance.now() - started;
       const results = rows.map((row, i): ImageResult => {
@@ -109,6 +102,19 @@ export class Classifier {
     } finally {
       lease.release();
     }
+  }
+
+  /** Ingest's header checks, then one decode: the trainer's own preprocessing, which refuses damaged data. */
+  async #decode(file: UploadedFile, size: number): Promise<{ view: ImageView; decode: number }> {
+    const begin = performance.now();
+    const header = await checkImageHeader(file.content, this.ingest);
+    let view;
+    try {
+      view = await renderView(file.content, IDENTITY_AUGMENTATION, size);
+    } catch (error) {
+      throw new ImageRejectedError('corrupt-image', `the ${header.format.toUpperCase()} data cannot be decoded: ${(error as Error).message}`);
+    }
+    return { view, decode: performance.now() - begin };
   }
 }
 

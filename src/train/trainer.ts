@@ -7,7 +7,8 @@ import type { ContainerClient } from '@azure/storage-blob';
 import { fuseLinearHead } from '../onnx/fuseHead';
 import type { Catalog, ImageRecord } from '../dataset/catalog';
 import { labelsOf } from '../dataset/names';
-import { loadBackbone, type Backbone } from './backbone';
+import { DEFAULT_BACKBONE, loadBackbone, type Backbone } from './backbone';
+import type { BackboneRegistry } from './backbones';
 import type { FeatureCache } from './featureCache';
 import { extractFeatures } from './features';
 import type { JobStore, TrainOptions } from './jobs';
@@ -23,6 +24,8 @@ export interface TrainerDependencies {
   incoming: ContainerClient;
   jobs: JobStore;
   models: ModelRegistry;
+  /** Backbones registered besides the built-in one (needed when a job names one). */
+  backbones?: BackboneRegistry;
   /** Where backbone features are kept between jobs (the entry point: the `features` container); default the disk cache. */
   features?: FeatureCache;
   /**
@@ -63,7 +66,11 @@ export async function runTrainingJob(deps: TrainerDependencies, dataset: string,
 
     await stage('features', 0.1);
     const executionProviders = deps.executionProviders ?? ['cpu'];
-    backbone = await loadBackbone({ log, executionProviders });
+    const name = job.options.backbone;
+    if (name !== DEFAULT_BACKBONE && !deps.backbones) throw new Error(`backbone "${name}" is a registered one, and this trainer was given no backbone registry`);
+    const registered = name === DEFAULT_BACKBONE ? undefined : await deps.backbones!.ensureModel(name, { log });
+    backbone = await loadBackbone({ log, executionProviders, ...(registered ? { model: registered } : {}) });
+    log(`backbone: ${backbone.name}, ${backbone.inputSize}x${backbone.inputSize} input, ${backbone.featureLength} features, providers ${backbone.executionProviders.join(',')}`);
     const views = 1 + job.options.augmentedViews;
     const cache = deps.features ? { cache: deps.features } : {};
     let fromCache: number | undefined;
@@ -112,9 +119,9 @@ export async function runTrainingJob(deps: TrainerDependencies, dataset: string,
           task,
           ...(head.threshold !== undefined ? { threshold: String(head.threshold) } : {}),
           preprocessing: JSON.stringify({
-            input: 'input: float32 NCHW [N,3,224,224], RGB 0..255',
-            resize: 'straight to 224x224 (no aspect-preserving crop), EXIF orientation applied, alpha removed',
-            normalization: 'inside the graph (Keras caffe: RGB to BGR, minus mean [103.939, 116.779, 123.68])',
+            input: `input: float32 NCHW [N,3,${backbone.inputSize},${backbone.inputSize}], RGB 0..255`,
+            resize: `straight to ${backbone.inputSize}x${backbone.inputSize} (no aspect-preserving crop), EXIF orientation applied, alpha removed`,
+            normalization: `inside the graph (${backbone.normalization})`,
           }),
         },
       },
@@ -148,7 +155,17 @@ export async function runTrainingJob(deps: TrainerDependencies, dataset: string,
     });
     const promotion = await deps.models.promote(
       dataset,
-      { version: jobId, jobId, task, ...evaluation.pointer, testImages: test.length, labels, publishedAt: new Date().toISOString() },
+      {
+        version: jobId,
+        jobId,
+        task,
+        backbone: backbone.name,
+        inputSize: backbone.inputSize,
+        ...evaluation.pointer,
+        testImages: test.length,
+        labels,
+        publishedAt: new Date().toISOString(),
+      },
       { force: job.options.force },
     );
     log(promotion.note);

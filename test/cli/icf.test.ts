@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestStorage, type TestStorage } from '../support/azurite';
 import { noiseImage } from '../support/images';
+import { TINY_CNN, tinyCnn } from '../support/onnxModels';
 import { sharedPath } from '../support/shared';
 
 const run = promisify(execFile);
@@ -148,4 +149,23 @@ describe('icf imagenet', () => {
     expect(label).toBe(eagle.label);
     expect(Math.abs(Number(probability) - eagle.probability)).toBeLessThan(0.01);
   }, 180_000);
+});
+
+describe('icf backbone', () => {
+  it('registers an ONNX backbone with its preprocessing, lists it, and names bad options', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'icf-backbone-'));
+    const file = path.join(dir, 'tiny.onnx');
+    await writeFile(file, tinyCnn());
+    const cs = ['--connection-string', storage.azurite.connectionString];
+    const registered = await icfRun([
+      'backbone', 'register', 'tiny-cnn', file, '--features-output', TINY_CNN.featuresOutput, '--input-size', String(TINY_CNN.inputSize),
+      '--channels', 'bgr', '--scale', String(TINY_CNN.scale), '--mean', TINY_CNN.mean.join(','), '--std', TINY_CNN.std.join(','), ...cs,
+    ]);
+    expect(registered).toMatchObject({ code: 0, stdout: expect.stringMatching(/^registered tiny-cnn: 32x32 input, 16 features from "pool"/) });
+    const listed = await icfRun(['backbone', 'list', ...cs]);
+    expect(listed.stdout).toMatch(/resnet50-keras \(built in\)[\s\S]*\ntiny-cnn: 32x32 input, 16 features/);
+    expect(await icfRun(['backbone', 'register', 'tiny-cnn', file, '--features-output', 'pool', '--channels', 'rgba', ...cs])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--channels must be rgb or bgr, got "rgba"/) });
+    expect(await icfRun(['backbone', 'register', 'tiny-cnn', file, '--features-output', 'pool', '--mean', '1,2', ...cs])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--mean needs three numbers/) });
+    expect(await icfRun(['backbone', 'register', 'tiny-cnn', file, ...cs])).toMatchObject({ code: 2, stderr: expect.stringMatching(/needs NAME, MODEL\.onnx and --features-output/) });
+  });
 });

@@ -41,7 +41,7 @@ async function run(input: Float32Array, batch = 1): Promise<{ features: Float32A
   const feeds = { [backbone.inputName]: new ort.Tensor('float32', input, [batch, 3, size, size]) };
   const out = await backbone.session.run(feeds);
   const features = out[backbone.outputNames.features];
-  const probabilities = out[backbone.outputNames.probabilities];
+  const probabilities = out[backbone.outputNames.probabilities!];
   if (!features || !probabilities) throw new Error('backbone outputs missing');
   expect(features.dims).toEqual([batch, backbone.featureLength]);
   expect(probabilities.dims).toEqual([batch, 1000]);
@@ -55,7 +55,7 @@ function expectMatches(probabilities: Float32Array, expected: Prediction[]): voi
     const diff = Math.abs((probabilities[e.index] as number) - e.probability);
     maxProbabilityDifference = Math.max(maxProbabilityDifference, diff);
     expect(diff, `probability of ${e.label}`).toBeLessThan(PROBABILITY_TOLERANCE);
-    expect(backbone.labels[e.index]).toBe(e.label);
+    expect(backbone.labels![e.index]).toBe(e.label);
   }
 }
 

@@ -9,6 +9,8 @@ const model = (version: string, accuracy: number): ModelPointer => ({
   version,
   jobId: `job-${version}`,
   task: 'single-label',
+  backbone: 'resnet50-keras',
+  inputSize: 224,
   accuracy,
   testImages: 60,
   labels: ['a', 'b'],

@@ -6,6 +6,7 @@ import type { Training } from '../../src/services';
 import { JobStore, JOBS_TABLE, parseTrainOptions } from '../../src/train/jobs';
 import { ContainerAppsLauncher } from '../../src/train/launchers';
 import { ModelRegistry } from '../../src/train/models';
+import { BackboneRegistry } from '../../src/train/backbones';
 import { currentJob } from '../../src/train/requests';
 import { startTestStorage, type TestStorage } from '../support/azurite';
 import { startFakeArm, type FakeArm } from '../support/fakeArm';
@@ -31,6 +32,7 @@ beforeAll(async () => {
   training = {
     jobs,
     models: new ModelRegistry(storage.clients.blobs.getContainerClient('models')),
+    backbones: new BackboneRegistry(storage.clients.blobs.getContainerClient('backbones')),
     queue: storage.clients.queues.getQueueClient('train-jobs'),
     launcher: () => launcher,
   };
