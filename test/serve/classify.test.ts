@@ -7,11 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderGarment } from '../../src/collect/syntheticImages';
 import { INCOMING_CONTAINER } from '../../src/dataset/ingest';
 import type { RunningHost } from '../../src/host/localHost';
-import { createServices, type Services } from '../../src/services';
+import type { Services } from '../../src/services';
 import { renderView } from '../../src/train/augment';
 import type { TrainJob } from '../../src/train/jobs';
-import { callApi, seedGarments, startAppHost } from '../support/appHost';
-import { startTestStorage, type TestStorage } from '../support/azurite';
+import { callApi, seedGarments, startAppStack, type AppStack } from '../support/appHost';
 import { waitFor } from '../support/waitFor';
 
 const MAX_FILE_BYTES = 1_000_000;
@@ -31,7 +30,7 @@ interface ErrorBody {
   message: string;
 }
 
-let storage: TestStorage;
+let stack: AppStack;
 let services: Services;
 let host: RunningHost;
 let firstVersion: string;
@@ -64,23 +63,23 @@ async function train(options: Record<string, unknown>): Promise<TrainJob> {
 }
 
 beforeAll(async () => {
-  storage = await startTestStorage();
-  Object.assign(process.env, {
-    AzureWebJobsStorage: storage.azurite.connectionString,
-    COLLECT_SCHEDULE: '0 0 3 * * *',
-    INGEST_MAX_FILE_BYTES: String(MAX_FILE_BYTES),
-    // Short, so the swap test does not wait 5 s for the pointer check.
-    SERVE_MODEL_RECHECK_MS: '200',
+  stack = await startAppStack({
+    hostId: 'serve-test',
+    env: {
+      INGEST_MAX_FILE_BYTES: String(MAX_FILE_BYTES),
+      // Short, so the swap test does not wait 5 s for the pointer check.
+      SERVE_MODEL_RECHECK_MS: '200',
+    },
+    seed: async (created) => {
+      await seedGarments(created, 'tees');
+      // A dataset with images but no model yet (503, not 404).
+      const lone = await renderGarment({ item: 't-shirt', pattern: 'striped', seed: 9 });
+      await created.storage.blobs.getContainerClient(INCOMING_CONTAINER).getBlockBlobClient('untrained/striped/a.jpg').uploadData(lone);
+      await created.ingestor.ingest({ blobName: 'untrained/striped/a.jpg', content: lone });
+    },
   });
-  services = await createServices();
+  ({ services, host } = stack);
   const incoming = services.storage.blobs.getContainerClient(INCOMING_CONTAINER);
-  await seedGarments(services, 'tees');
-  // A dataset with images but no model yet (503, not 404).
-  const lone = await renderGarment({ item: 't-shirt', pattern: 'striped', seed: 9 });
-  await incoming.getBlockBlobClient('untrained/striped/a.jpg').uploadData(lone);
-  await services.ingestor.ingest({ blobName: 'untrained/striped/a.jpg', content: lone });
-
-  host = await startAppHost({ hostId: 'serve-test' });
   const job = await train({ epochs: 40, augmentedViews: 0 });
   expect(job.error).toBeUndefined();
   expect(job.published).toBe(true);
@@ -93,8 +92,7 @@ beforeAll(async () => {
 }, 150_000);
 
 afterAll(async () => {
-  await host?.stop();
-  await storage?.azurite.close();
+  await stack?.close();
 });
 
 describe('POST /classify', () => {

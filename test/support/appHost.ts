@@ -8,7 +8,8 @@ import { INCOMING_CONTAINER } from '../../src/dataset/ingest';
 import { labelFolderFor } from '../../src/dataset/names';
 import type { HostConfig } from '../../src/host/hostConfig';
 import { startLocalHost, type RunningHost } from '../../src/host/localHost';
-import type { Services } from '../../src/services';
+import { createServices, type Services } from '../../src/services';
+import { startTestStorage, type TestStorage } from './azurite';
 
 export const projectRoot = path.resolve(__dirname, '..', '..');
 
@@ -28,6 +29,35 @@ export function startAppHost(options: { hostId: string; blobScanIntervalInMs?: n
     ...(options.hostConfig ? { hostConfig: options.hostConfig } : {}),
     logger: { log: () => undefined },
   });
+}
+
+export interface AppStack {
+  storage: TestStorage;
+  services: Services;
+  host: RunningHost;
+  /** Stops the host, then Azurite. */
+  close(): Promise<void>;
+}
+
+/**
+ * What the end-to-end tests run against: a fresh Azurite, the app's settings pointing at it (plus `env`), the
+ * services, data seeded through them, and the app on the local host.
+ */
+export async function startAppStack(options: { hostId: string; env?: Record<string, string>; seed?: (services: Services) => Promise<unknown> }): Promise<AppStack> {
+  const storage = await startTestStorage();
+  Object.assign(process.env, { AzureWebJobsStorage: storage.azurite.connectionString, COLLECT_SCHEDULE: '0 0 3 * * *', ...options.env });
+  const services = await createServices();
+  await options.seed?.(services);
+  const host = await startAppHost({ hostId: options.hostId });
+  return {
+    storage,
+    services,
+    host,
+    close: async () => {
+      await host.stop();
+      await storage.azurite.close();
+    },
+  };
 }
 
 /** Uploads and ingests 8 generated t-shirts of each pattern into `dataset` (labels: striped, dotted, leopard). */

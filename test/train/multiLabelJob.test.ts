@@ -4,14 +4,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INCOMING_CONTAINER } from '../../src/dataset/ingest';
 import type { RunningHost } from '../../src/host/localHost';
-import { createServices, type Services } from '../../src/services';
+import type { Services } from '../../src/services';
 import type { TrainJob } from '../../src/train/jobs';
 import type { ModelPointer } from '../../src/train/models';
-import { callApi, seedGarmentPairs, startAppHost } from '../support/appHost';
-import { startTestStorage, type TestStorage } from '../support/azurite';
+import { callApi, seedGarmentPairs, startAppStack, type AppStack } from '../support/appHost';
 import { waitFor } from '../support/waitFor';
 
-let storage: TestStorage;
+let stack: AppStack;
 let services: Services;
 let host: RunningHost;
 
@@ -20,16 +19,12 @@ function api<T>(method: string, route: string, body?: unknown): Promise<{ status
 }
 
 beforeAll(async () => {
-  storage = await startTestStorage();
-  Object.assign(process.env, { AzureWebJobsStorage: storage.azurite.connectionString, COLLECT_SCHEDULE: '0 0 3 * * *' });
-  services = await createServices();
-  await seedGarmentPairs(services, 'pairs');
-  host = await startAppHost({ hostId: 'multi-label-test' });
+  stack = await startAppStack({ hostId: 'multi-label-test', seed: (created) => seedGarmentPairs(created, 'pairs') });
+  ({ services, host } = stack);
 }, 120_000);
 
 afterAll(async () => {
-  await host?.stop();
-  await storage?.azurite.close();
+  await stack?.close();
 });
 
 describe('a multi-label data set', () => {

@@ -5,31 +5,26 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INCOMING_CONTAINER } from '../../src/dataset/ingest';
 import type { RunningHost } from '../../src/host/localHost';
-import { createServices, type Services } from '../../src/services';
+import type { Services } from '../../src/services';
 import { IDENTITY_AUGMENTATION, renderView } from '../../src/train/augment';
 import type { TrainJob } from '../../src/train/jobs';
 import type { ModelPointer } from '../../src/train/models';
-import { callApi, seedGarments, startAppHost } from '../support/appHost';
-import { startTestStorage, type TestStorage } from '../support/azurite';
+import { callApi, seedGarments, startAppStack, type AppStack } from '../support/appHost';
 import { TINY_CNN, tinyCnn } from '../support/onnxModels';
 import { waitFor } from '../support/waitFor';
 
-let storage: TestStorage;
+let stack: AppStack;
 let services: Services;
 let host: RunningHost;
 const preprocessing = { inputSize: TINY_CNN.inputSize, channelOrder: TINY_CNN.channelOrder, scale: TINY_CNN.scale, mean: TINY_CNN.mean, std: TINY_CNN.std };
 
 beforeAll(async () => {
-  storage = await startTestStorage();
-  Object.assign(process.env, { AzureWebJobsStorage: storage.azurite.connectionString, COLLECT_SCHEDULE: '0 0 3 * * *' });
-  services = await createServices();
-  await seedGarments(services, 'tees');
-  host = await startAppHost({ hostId: 'backbone-test' });
+  stack = await startAppStack({ hostId: 'backbone-test', seed: (created) => seedGarments(created, 'tees') });
+  ({ services, host } = stack);
 }, 120_000);
 
 afterAll(async () => {
-  await host?.stop();
-  await storage?.azurite.close();
+  await stack?.close();
 });
 
 describe('a registered backbone', () => {

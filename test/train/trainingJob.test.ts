@@ -5,15 +5,14 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INCOMING_CONTAINER } from '../../src/dataset/ingest';
 import type { RunningHost } from '../../src/host/localHost';
-import { createServices, type Services } from '../../src/services';
+import type { Services } from '../../src/services';
 import { renderView } from '../../src/train/augment';
 import type { TrainJob } from '../../src/train/jobs';
-import { callApi, seedGarments, startAppHost } from '../support/appHost';
-import { startTestStorage, type TestStorage } from '../support/azurite';
+import { callApi, seedGarments, startAppStack, type AppStack } from '../support/appHost';
 import { waitFor } from '../support/waitFor';
 
 
-let storage: TestStorage;
+let stack: AppStack;
 let services: Services;
 let host: RunningHost;
 
@@ -33,16 +32,12 @@ async function finished(dataset: string, jobId: string): Promise<TrainJob> {
 }
 
 beforeAll(async () => {
-  storage = await startTestStorage();
-  Object.assign(process.env, { AzureWebJobsStorage: storage.azurite.connectionString, COLLECT_SCHEDULE: '0 0 3 * * *' });
-  services = await createServices();
-  await seedGarments(services, 'tees');
-  host = await startAppHost({ hostId: 'train-test' });
+  stack = await startAppStack({ hostId: 'train-test', seed: (created) => seedGarments(created, 'tees') });
+  ({ services, host } = stack);
 }, 120_000);
 
 afterAll(async () => {
-  await host?.stop();
-  await storage?.azurite.close();
+  await stack?.close();
 });
 
 describe('a training job', () => {
