@@ -73,7 +73,7 @@ export async function runTrainingJob(deps: TrainerDependencies, dataset: string,
     log(`backbone: ${backbone.name}, ${backbone.inputSize}x${backbone.inputSize} input, ${backbone.featureLength} features, providers ${backbone.executionProviders.join(',')}`);
     const views = 1 + job.options.augmentedViews;
     const cache = deps.features ? { cache: deps.features } : {};
-    let fromCache: number | undefined;
+    let cacheReported = false;
     const trainFeatures = await extractFeatures(backbone, trainBytes, {
       augmentations: views,
       policy: job.options.augmentation,
@@ -81,8 +81,8 @@ export async function runTrainingJob(deps: TrainerDependencies, dataset: string,
       ...cache,
       onProgress: (done, total) => {
         // The first call counts the views the cache already had.
-        if (fromCache === undefined) {
-          fromCache = done;
+        if (!cacheReported) {
+          cacheReported = true;
           log(`features: ${done} of ${total} training views from the cache, ${total - done} to compute`);
         }
         void deps.jobs.update(dataset, jobId, { progress: 0.1 + 0.5 * (done / total) });
