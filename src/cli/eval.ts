@@ -14,11 +14,13 @@ options for eval:
   --weight-decay X  --decay-mode l2|decoupled  --label-smoothing X (single-label only)
   --standardize                     train on standardised features (folded into W, b afterwards)
   --no-refit                        keep the early-stopped weights instead of retraining on all training images
+  --input-size S                    the backbone's input side, a multiple of 32 from 128 to 512 (default 224;
+                                    larger sees finer detail and costs more)
   --providers LIST                  ONNX Runtime providers for the backbone, e.g. webgpu,cpu or cuda,cpu
                                     (falls back to CPU with a warning; the head trains on CPU)
   --json                            print the whole result as JSON`;
 
-const VALUE_OPTIONS = ['folds', 'augment', 'seed', 'epochs', 'learning-rate', 'batch-size', 'patience', 'validation-share', 'weight-decay', 'decay-mode', 'label-smoothing', 'providers'] as const;
+const VALUE_OPTIONS = ['folds', 'augment', 'seed', 'epochs', 'learning-rate', 'batch-size', 'patience', 'validation-share', 'weight-decay', 'decay-mode', 'label-smoothing', 'providers', 'input-size'] as const;
 const FLAGS = ['json', 'standardize', 'no-refit'] as const;
 const PROVIDERS = ['cuda', 'webgpu', 'cpu'];
 type ValueOption = (typeof VALUE_OPTIONS)[number];
@@ -63,6 +65,7 @@ export async function evalCommand(args: string[], out: NodeJS.WritableStream, er
     ...(augment !== undefined ? { augment } : {}),
     ...(seed !== undefined ? { seed } : {}),
     ...(providers ? { executionProviders: providers } : {}),
+    ...(number('input-size') !== undefined ? { inputSize: number('input-size')! } : {}),
     // Progress goes to stderr so that --json output stays machine-readable.
     onProgress: (message) => err.write(`${message}\n`),
   });
@@ -80,7 +83,7 @@ function headerLines(r: FolderEvaluation, what: string): string[] {
   const settings = Object.entries(r.head).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : String(v)}`);
   return [
     `${r.imageCount} images, ${r.labels.length} labels${what}, ${r.folds}-fold ${r.task === 'multi-label' ? 'iteratively ' : ''}stratified CV, seed ${r.seed}, ${r.augment} augmented views per training image${settings.length ? `, ${settings.join(', ')}` : ''}`,
-    `time: backbone ${r.seconds.backbone.toFixed(1)} s, features ${r.seconds.features.toFixed(1)} s, training ${r.seconds.training.toFixed(1)} s, total ${r.seconds.total.toFixed(1)} s`,
+    `time (${r.inputSize}x${r.inputSize} input): backbone ${r.seconds.backbone.toFixed(1)} s, features ${r.seconds.features.toFixed(1)} s, training ${r.seconds.training.toFixed(1)} s, total ${r.seconds.total.toFixed(1)} s`,
   ];
 }
 

@@ -13,7 +13,7 @@ import { InvalidArgumentError, NotFoundError } from '../errors';
 import { prepareBackbone, type PrepareBackboneOptions } from '../onnx/prepareBackbone';
 import { isStatus } from '../storage/tables';
 import { cacheDir } from '../util/paths';
-import { BACKBONE_INPUT_NAME, BACKBONE_OUTPUTS, DEFAULT_BACKBONE, type BackboneModel } from './backbone';
+import { BACKBONE_INPUT_NAME, BACKBONE_OUTPUTS, checkBuiltInInputSize, DEFAULT_BACKBONE, type BackboneModel } from './backbone';
 
 export const BACKBONES_CONTAINER = 'backbones';
 const SPEC = 'backbone.json';
@@ -95,11 +95,23 @@ export class BackboneRegistry {
     return specs.filter((spec): spec is BackboneSpec => spec !== undefined);
   }
 
-  /** Throws a 400-type error naming what is registered when `name` is neither built in nor registered. */
-  async check(name: string): Promise<void> {
-    if (name === DEFAULT_BACKBONE || (await this.get(name))) return;
-    const known = [DEFAULT_BACKBONE, ...(await this.list()).map((spec) => spec.name)];
-    throw new InvalidArgumentError(`backbone "${name}" is not registered; known: ${known.join(', ')} (register one with icf backbone register)`);
+  /**
+   * Throws a 400-type error when `name` is neither built in nor registered (naming what is), or when `inputSize` is
+   * not the size a registered backbone takes.
+   */
+  async check(name: string, inputSize?: number): Promise<void> {
+    if (name === DEFAULT_BACKBONE) {
+      if (inputSize !== undefined) checkBuiltInInputSize(inputSize);
+      return;
+    }
+    const spec = await this.get(name);
+    if (!spec) {
+      const known = [DEFAULT_BACKBONE, ...(await this.list()).map((registered) => registered.name)];
+      throw new InvalidArgumentError(`backbone "${name}" is not registered; known: ${known.join(', ')} (register one with icf backbone register)`);
+    }
+    if (inputSize !== undefined && inputSize !== spec.inputSize) {
+      throw new InvalidArgumentError(`backbone "${name}" takes ${spec.inputSize}x${spec.inputSize} images only (its registered size); inputSize ${inputSize} applies to ${DEFAULT_BACKBONE}`);
+    }
   }
 
   /** The registered backbone as a local file (downloaded once per content into the backbone cache). */

@@ -10,7 +10,7 @@ import { IMAGES_FOLDER, isMultiLabelFolder, LABELS_CSV, readMultiLabelFolder } f
 import { InvalidArgumentError } from '../errors';
 import { seededRandom } from '../util/seededRandom';
 import type { AugmentationPolicy } from './augment';
-import { loadBackbone, type Backbone } from './backbone';
+import { BACKBONE_INPUT_SIZE, ensureBackboneModel, loadBackbone, withInputSize, type Backbone } from './backbone';
 import { extractFeatures } from './features';
 import { evaluateMultiLabel, evaluateSingleLabel, type LabelScores, type SingleLabelMetrics } from './metrics';
 import { headProbabilities, trainHead, type TrainHeadOptions } from './trainHead';
@@ -34,6 +34,8 @@ export interface EvaluateFolderOptions {
   head?: HeadSettings;
   /** ONNX Runtime providers for the backbone when this loads it (CPU is the fallback, with a warning); default ['cpu']. */
   executionProviders?: readonly string[];
+  /** Input size of the built-in backbone when this loads it (a multiple of 32 from 128 to 512); default 224. */
+  inputSize?: number;
   /** A loaded backbone to reuse (it is not released); default: loadBackbone(), released at the end. */
   backbone?: Backbone;
   /** Feature cache folder, or false; default as extractFeatures. */
@@ -56,6 +58,8 @@ export interface SingleLabelFolderEvaluation {
   task: 'single-label';
   labels: string[];
   imageCount: number;
+  /** The backbone's input side. */
+  inputSize: number;
   folds: number;
   augment: number;
   seed: number;
@@ -101,6 +105,8 @@ export interface MultiLabelFolderEvaluation {
   task: 'multi-label';
   labels: string[];
   imageCount: number;
+  /** The backbone's input side. */
+  inputSize: number;
   /** Entries of images/ without a row in labels.csv: left out. */
   unlisted: string[];
   folds: number;
@@ -289,7 +295,7 @@ export async function evaluateFolder(dir: string, options: EvaluateFolderOptions
   const truthOf = files.map((f) => f.label);
   const foldOf = stratifiedFolds(truthOf, folds, seed);
 
-  const { features, backboneSeconds, featureSeconds } = await featuresOf(files.map((f) => f.path), started, options);
+  const { features, inputSize, backboneSeconds, featureSeconds } = await featuresOf(files.map((f) => f.path), started, options);
 
   const trainingStarted = Date.now();
   const C = labels.length;
@@ -318,6 +324,7 @@ export async function evaluateFolder(dir: string, options: EvaluateFolderOptions
     task: 'single-label',
     labels,
     imageCount: files.length,
+    inputSize,
     folds,
     augment,
     seed,
@@ -350,7 +357,7 @@ async function evaluateMultiLabelFolder(dir: string, started: number, options: E
     progress(`left out ${unlisted.length} ${unlisted.length === 1 ? 'entry' : 'entries'} of ${IMAGES_FOLDER}/ that ${LABELS_CSV} does not list: ${shown}${unlisted.length > 5 ? ', ...' : ''}`);
   }
 
-  const { features, backboneSeconds, featureSeconds } = await featuresOf(files.map((f) => f.path), started, options);
+  const { features, inputSize, backboneSeconds, featureSeconds } = await featuresOf(files.map((f) => f.path), started, options);
 
   const trainingStarted = Date.now();
   const truth = sets.map((set) => labels.map((_, c) => (set.includes(c) ? 1 : 0)));
@@ -411,6 +418,7 @@ async function evaluateMultiLabelFolder(dir: string, started: number, options: E
     task: 'multi-label',
     labels,
     imageCount: files.length,
+    inputSize,
     unlisted,
     folds,
     augment,
@@ -434,9 +442,15 @@ async function evaluateMultiLabelFolder(dir: string, started: number, options: E
 }
 
 /** Backbone features of each image (view 0 plain, then `augment` augmented views), and the time they took. */
-async function featuresOf(paths: readonly string[], started: number, options: EvaluateFolderOptions): Promise<{ features: Float32Array[][]; backboneSeconds: number; featureSeconds: number }> {
+async function featuresOf(paths: readonly string[], started: number, options: EvaluateFolderOptions): Promise<{ features: Float32Array[][]; inputSize: number; backboneSeconds: number; featureSeconds: number }> {
   const progress = options.onProgress ?? ((): void => undefined);
-  const backbone = options.backbone ?? (await loadBackbone({ log: progress, ...(options.executionProviders ? { executionProviders: options.executionProviders } : {}) }));
+  const backbone =
+    options.backbone ??
+    (await loadBackbone({
+      log: progress,
+      model: withInputSize(await ensureBackboneModel({ log: progress }), options.inputSize ?? BACKBONE_INPUT_SIZE),
+      ...(options.executionProviders ? { executionProviders: options.executionProviders } : {}),
+    }));
   const backboneSeconds = (Date.now() - started) / 1000;
   const featuresStarted = Date.now();
   try {
@@ -454,7 +468,7 @@ async function featuresOf(paths: readonly string[], started: number, options: Ev
         }
       },
     });
-    return { features, backboneSeconds, featureSeconds: (Date.now() - featuresStarted) / 1000 };
+    return { features, inputSize: backbone.inputSize, backboneSeconds, featureSeconds: (Date.now() - featuresStarted) / 1000 };
   } finally {
     if (!options.backbone) await backbone.session.release();
   }

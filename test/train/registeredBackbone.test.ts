@@ -44,6 +44,11 @@ describe('a registered backbone', () => {
     expect(unknown.status).toBe(400);
     expect(unknown.body.message).toBe('backbone "mobilenet-v9" is not registered; known: resnet50-keras, tiny-cnn (register one with icf backbone register)');
 
+    const wrongSize = await callApi<{ message: string }>(host, 'POST', 'datasets/tees/train', { backbone: 'tiny-cnn', inputSize: 64 });
+    expect(wrongSize).toMatchObject({ status: 400, body: { message: 'backbone "tiny-cnn" takes 32x32 images only (its registered size); inputSize 64 applies to resnet50-keras' } });
+    const oddSize = await callApi<{ message: string }>(host, 'POST', 'datasets/tees/train', { inputSize: 300 });
+    expect(oddSize).toMatchObject({ status: 400, body: { message: 'inputSize must be a multiple of 32 from 128 to 512, got 300' } });
+
     const started = await callApi<{ jobId: string }>(host, 'POST', 'datasets/tees/train', { backbone: 'tiny-cnn', epochs: 40, augmentedViews: 0 });
     expect(started.status).toBe(202);
     const job = await waitFor(`job ${started.body.jobId}`, async () => {
