@@ -40,6 +40,7 @@ const settingsSchema = z.object({
   COLLECT_ALLOW_PRIVATE_ADDRESSES: z.enum(['true', 'false'], { message: 'must be true or false' }).default('false'),
   SERVE_MODEL_RECHECK_MS: integer(0, 3_600_000).default(5000),
   SERVE_BATCH_WINDOW_MS: integer(0, 1000).default(0),
+  SERVE_BATCH_MAX_WAIT_MS: integer(0, 1000).default(50),
   TRAIN_LAUNCHER: z.enum(['local', 'containerapps'], { message: 'must be local or containerapps' }).default('local'),
   TRAIN_EXECUTION_PROVIDERS: z
     .string()
@@ -105,6 +106,8 @@ export interface ServeSettings {
   modelRecheckInMs: number;
   /** How long an image arriving at an idle model waits for company in a batch (0: runs at once). */
   batchWindowInMs: number;
+  /** Longest a queued image waits under load for the images the load promises (reserved, or the recent peak). */
+  batchMaxWaitInMs: number;
 }
 
 export interface AppSettings {
@@ -147,7 +150,7 @@ export function loadSettings(env: RawSettings = process.env): AppSettings {
   }
   return {
     storageConnectionString: s.AzureWebJobsStorage,
-    serve: { modelRecheckInMs: s.SERVE_MODEL_RECHECK_MS, batchWindowInMs: s.SERVE_BATCH_WINDOW_MS },
+    serve: { modelRecheckInMs: s.SERVE_MODEL_RECHECK_MS, batchWindowInMs: s.SERVE_BATCH_WINDOW_MS, batchMaxWaitInMs: s.SERVE_BATCH_MAX_WAIT_MS },
     train,
     ingest: {
       maxFileBytes: s.INGEST_MAX_FILE_BYTES,

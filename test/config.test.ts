@@ -15,7 +15,7 @@ describe('loadSettings', () => {
         openverse: { endpoint: 'https://api.openverse.org' },
         download: { timeoutInMs: 20_000, maxBytes: 20_971_520, maxRedirects: 5, concurrency: 4, allowPrivateAddresses: false },
       },
-      serve: { modelRecheckInMs: 5000, batchWindowInMs: 0 },
+      serve: { modelRecheckInMs: 5000, batchWindowInMs: 0, batchMaxWaitInMs: 50 },
       train: { launcher: 'local', executionProviders: ['cpu'] },
     });
   });
