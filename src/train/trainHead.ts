@@ -195,14 +195,12 @@ function checkOptions(options: TrainHeadOptions): CheckedOptions {
   } else {
     if (labelSmoothing !== 0) throw new InvalidArgumentError('labelSmoothing applies to softmax heads (labels), not to labelSets');
     const sets = options.labelSets!;
-    const frequency = new Array<number>(C).fill(0);
     sets.forEach((set, i) => {
       if (!Array.isArray(set)) throw new InvalidArgumentError(`labelSets[${i}] must be an array of class indices`);
       set.forEach((label, j) => {
         if (!isClass(label)) throw new InvalidArgumentError(`labelSets[${i}][${j}] = ${label} is not a class index 0..${C - 1}`);
       });
       if (new Set(set).size !== set.length) throw new InvalidArgumentError(`labelSets[${i}] names a class twice`);
-      for (const label of set) frequency[label]! += 1;
     });
     targets = sets.map((set) => {
       const y = new Float32Array(C);
@@ -210,7 +208,7 @@ function checkOptions(options: TrainHeadOptions): CheckedOptions {
       return y;
     });
     // Stratifying by the rarest label keeps rare labels in both parts (as iterative stratification would, roughly).
-    strata = sets.map((set) => (set.length === 0 ? C : set.reduce((rarest, label) => (frequency[label]! < frequency[rarest]! ? label : rarest))));
+    strata = rarestLabels(sets, C);
   }
   const groups = options.groups ?? rows.map((_, i) => i);
   if (groups.length !== rows.length) throw new InvalidArgumentError(`groups has ${groups.length} entries for ${rows.length} feature rows`);
@@ -252,13 +250,19 @@ async function chooseProviders(requested: readonly string[], log: (message: stri
   }
 }
 
+/** Each multi-label row's rarest label over all rows (the stratum it is split by), or `classCount` for a row without labels. */
+export function rarestLabels(labelSets: readonly (readonly number[])[], classCount: number): number[] {
+  const frequency = new Array<number>(classCount).fill(0);
+  for (const set of labelSets) for (const label of set) frequency[label]! += 1;
+  return labelSets.map((set) => (set.length === 0 ? classCount : set.reduce((rarest, label) => (frequency[label]! < frequency[rarest]! ? label : rarest))));
+}
+
 /** Stratified over groups: each class gives round(share × its groups) groups (at least one when it has two or more). */
 function splitValidation(strata: readonly number[], groups: readonly number[], classCount: number, share: number, seed: number): { trainRows: number[]; validationRows: number[] } {
-  const labels = strata;
-  const all = labels.map((_, i) => i);
+  const all = strata.map((_, i) => i);
   if (share === 0) return { trainRows: all, validationRows: [] };
   const groupClass = new Map<number, number>();
-  labels.forEach((label, i) => {
+  strata.forEach((label, i) => {
     const group = groups[i]!;
     const known = groupClass.get(group);
     if (known === undefined) groupClass.set(group, label);

@@ -16,7 +16,7 @@ import { assessLearningCurve, learningCurveShares, stratifiedSubset } from './le
 import { evaluateMultiLabel, evaluateSingleLabel } from './metrics';
 import type { ModelPointer, ModelRegistry, ModelTask } from './models';
 import { confusionMatrixSvg, learningCurveSvg, perClassBarsSvg, precisionRecallSvg } from './plots';
-import { headProbabilities, trainHead, type TrainedHead } from './trainHead';
+import { headProbabilities, rarestLabels, trainHead, type TrainedHead } from './trainHead';
 import { startGpuMonitor } from './gpuMonitor';
 
 export interface TrainerDependencies {
@@ -310,10 +310,8 @@ async function learningCurve(
   task: ModelTask,
   options: TrainOptions,
 ): Promise<{ trainingImages: number; accuracy: number }[]> {
-  const frequency = new Array<number>(classCount).fill(0);
-  for (const image of train) for (const c of image.labelIndices) frequency[c]! += 1;
   const byLabel: number[][] = Array.from({ length: classCount }, () => []);
-  train.forEach((image, i) => byLabel[image.labelIndices.reduce((rarest, c) => (frequency[c]! < frequency[rarest]! ? c : rarest))]!.push(i));
+  rarestLabels(train.map((image) => image.labelIndices), classCount).forEach((label, i) => byLabel[label]!.push(i));
   const labels = Array.from({ length: classCount }, (_, c) => String(c));
   const points: { trainingImages: number; accuracy: number }[] = [];
   for (const share of learningCurveShares()) {
