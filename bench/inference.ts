@@ -102,7 +102,7 @@ async function main(): Promise<void> {
   });
   const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
   try {
-    const started = (await (await fetch(`${host.url}/api/datasets/bench/train`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ epochs: 20, augmentedViews: 0 }) })).json()) as { jobId: string };
+    const started = (await (await fetch(`${host.url}/api/datasets/bench/train`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ augmentedViews: 0 }) })).json()) as { jobId: string };
     for (;;) {
       const job = (await (await fetch(`${host.url}/api/datasets/bench/jobs/${started.jobId}`)).json()) as { status: string; error?: string };
       if (job.status === 'failed') throw new Error(`training failed: ${job.error}`);

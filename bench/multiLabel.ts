@@ -34,7 +34,7 @@ function median(values: number[]): number {
 }
 
 /** Writes the scenes and labels.csv into `dir`; returns each scene's labels. */
-async function buildScenes(root: string, dir: string): Promise<string[][]> {
+export async function buildScenes(root: string, dir: string): Promise<string[][]> {
   const random = seededRandom(2026);
   const pools = new Map(readdirSync(root).sort().map((label) => [label, shuffle(readdirSync(path.join(root, label)).sort(), random)]));
   const scenes: string[][] = [];
@@ -113,7 +113,9 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  });
+}

@@ -2,26 +2,47 @@
 // head on DIR/<label>/<image>, a sigmoid head on a multi-label folder (DIR/images/ and DIR/labels.csv).
 import { InvalidArgumentError } from '../errors';
 import { parseArgs } from './options';
-import { evaluateFolder, type FolderEvaluation, type HeadSettings, type MultiLabelFolderEvaluation, type SingleLabelFolderEvaluation } from '../train/evaluateFolder';
+import {
+  evaluateFolder,
+  type FolderEvaluation,
+  type HeadSettings,
+  type MultiLabelFolderEvaluation,
+  type RecipeRestrictions,
+  type SingleLabelFolderEvaluation,
+} from '../train/evaluateFolder';
+import { CENTRE_CROP, SQUASH, type ViewResize } from '../train/preprocessing';
+import type { CandidateReport } from '../train/recipe';
 
 export const EVAL_USAGE = `  icf eval DIR [options]            k-fold cross-validation of the classifier on DIR/<label>/<image>, or of a
                                     multi-label classifier when DIR has labels.csv and images/
 options for eval:
+                                    In every fold the trainer's recipe search picks preprocessing, views,
+                                    test-time mirroring and L2 strength by inner cross-validation (nested CV)
   --folds K                         stratified folds (default 5; multi-label: iteratively stratified)
-  --augment N                       augmented views per training image besides the plain one (default 0)
+  --augment N                       augmented views of the search's richest candidate (default 2)
   --seed S                          folds, augmentation and training seed (default 0)
+  --resize centre-crop|squash       search this preprocessing only
+  --no-mirror                       no mirror views (in training or at test time)
+  --no-tta                          no test-time mirroring
+  --budget S                        the recipe search's time budget in seconds (default 300)
+  --solver adam                     the previous trainer instead: a minibatch Adam head with early stopping on
+                                    squashed views (--augment N: its augmented views, default 0), tuned with
   --epochs N  --learning-rate LR  --batch-size N  --patience N  --validation-share X
   --weight-decay X  --decay-mode l2|decoupled  --label-smoothing X (single-label only)
-  --standardize                     train on standardised features (folded into W, b afterwards)
-  --no-refit                        keep the early-stopped weights instead of retraining on all training images
+  --standardize  --no-refit
   --input-size S                    the backbone's input side, a multiple of 32 from 128 to 512 (default 224;
                                     larger sees finer detail and costs more)
   --providers LIST                  ONNX Runtime providers for the backbone, e.g. webgpu,cpu or cuda,cpu
                                     (falls back to CPU with a warning; the head trains on CPU)
   --json                            print the whole result as JSON`;
 
-const VALUE_OPTIONS = ['folds', 'augment', 'seed', 'epochs', 'learning-rate', 'batch-size', 'patience', 'validation-share', 'weight-decay', 'decay-mode', 'label-smoothing', 'providers', 'input-size'] as const;
-const FLAGS = ['json', 'standardize', 'no-refit'] as const;
+const VALUE_OPTIONS = [
+  'folds', 'augment', 'seed', 'resize', 'budget', 'solver',
+  'epochs', 'learning-rate', 'batch-size', 'patience', 'validation-share', 'weight-decay', 'decay-mode', 'label-smoothing',
+  'providers', 'input-size',
+] as const;
+const FLAGS = ['json', 'standardize', 'no-refit', 'no-mirror', 'no-tta'] as const;
+const RESIZES: Record<string, ViewResize> = { 'centre-crop': CENTRE_CROP, squash: SQUASH };
 const PROVIDERS = ['cuda', 'webgpu', 'cpu'];
 type ValueOption = (typeof VALUE_OPTIONS)[number];
 
@@ -55,12 +76,25 @@ export async function evalCommand(args: string[], out: NodeJS.WritableStream, er
   const unknown = providers?.find((name) => !PROVIDERS.includes(name));
   if (providers && (providers.length === 0 || unknown !== undefined)) throw new InvalidArgumentError(`--providers lists execution providers from ${PROVIDERS.join(', ')}, e.g. webgpu,cpu; got "${values['providers']}"`);
 
+  const solver = values['solver'];
+  if (solver !== undefined && solver !== 'adam' && solver !== 'recipe') throw new InvalidArgumentError(`--solver must be recipe or adam, got "${solver}"`);
+  if (solver !== 'adam' && Object.keys(head).length > 0) throw new InvalidArgumentError(`--${Object.keys(head).map((k) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`))[0]} tunes the Adam head: add --solver adam`);
+  const resizeName = values['resize'];
+  if (resizeName !== undefined && !(resizeName in RESIZES)) throw new InvalidArgumentError(`--resize must be centre-crop or squash, got "${resizeName}"`);
+  const search: RecipeRestrictions = {};
+  if (resizeName !== undefined) search.resizes = [RESIZES[resizeName]!];
+  if (flags.has('no-mirror')) search.allowMirror = false;
+  if (flags.has('no-tta')) search.allowTestTimeMirror = false;
+  const budget = number('budget');
+  if (budget !== undefined) search.budgetInMs = budget * 1000;
   const folds = number('folds');
   const augment = number('augment');
   const seed = number('seed');
   const json = flags.has('json');
   const result = await evaluateFolder(positional[0]!, {
     head,
+    search,
+    ...(solver === 'adam' ? { solver } : {}),
     ...(folds !== undefined ? { folds } : {}),
     ...(augment !== undefined ? { augment } : {}),
     ...(seed !== undefined ? { seed } : {}),
@@ -80,16 +114,36 @@ export function formatEvaluation(r: FolderEvaluation): string {
 }
 
 function headerLines(r: FolderEvaluation, what: string): string[] {
-  const settings = Object.entries(r.head).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : String(v)}`);
+  const head = r.solver === 'adam' ? `the Adam head, ${r.augment} augmented views per training image` : `the recipe search in every fold (nested CV)`;
   return [
-    `${r.imageCount} images, ${r.labels.length} labels${what}, ${r.folds}-fold ${r.task === 'multi-label' ? 'iteratively ' : ''}stratified CV, seed ${r.seed}, ${r.augment} augmented views per training image${settings.length ? `, ${settings.join(', ')}` : ''}`,
+    `${r.imageCount} images, ${r.labels.length} labels${what}, ${r.folds}-fold ${r.task === 'multi-label' ? 'iteratively ' : ''}stratified CV, seed ${r.seed}, ${head}`,
     `time (${r.inputSize}x${r.inputSize} input): backbone ${r.seconds.backbone.toFixed(1)} s, features ${r.seconds.features.toFixed(1)} s, training ${r.seconds.training.toFixed(1)} s, total ${r.seconds.total.toFixed(1)} s`,
+  ];
+}
+
+/** Each candidate of the recipe search: its mean inner-CV score over the folds, and how many folds chose it. */
+export function candidateLines(perFold: readonly { candidates?: CandidateReport[] }[], metric: string): string[] {
+  const byName = new Map<string, { scores: number[]; chosen: number }>();
+  for (const fold of perFold) {
+    for (const candidate of fold.candidates ?? []) {
+      const entry = byName.get(candidate.name) ?? { scores: [], chosen: 0 };
+      entry.scores.push(candidate.score);
+      if (candidate.chosen) entry.chosen++;
+      byName.set(candidate.name, entry);
+    }
+  }
+  if (byName.size === 0) return [];
+  const width = Math.max(...[...byName.keys()].map((name) => name.length));
+  return [
+    `recipe candidates (inner-CV ${metric} inside each fold's training part, mean over folds; folds that chose it):`,
+    ...[...byName].map(([name, e]) => `  ${name.padEnd(width)}  ${pct(e.scores.reduce((a, b) => a + b, 0) / e.scores.length)}  ${e.chosen}/${perFold.length}`),
   ];
 }
 
 function formatSingleLabel(r: SingleLabelFolderEvaluation): string {
   const lines = headerLines(r, '');
-  for (const f of r.perFold) lines.push(`fold ${f.fold}: ${pct(f.accuracy)} of ${f.testCount} (best epoch ${f.bestEpoch})`);
+  for (const f of r.perFold) lines.push(`fold ${f.fold}: ${pct(f.accuracy)} of ${f.testCount} (${f.head})`);
+  lines.push(...candidateLines(r.perFold, 'accuracy'));
   const correct = Math.round(r.pooled.accuracy * r.pooled.count);
   lines.push(`accuracy: ${pct(r.meanAccuracy)} ± ${pct(r.stdAccuracy)} (mean ± sample std over folds); pooled ${pct(r.pooled.accuracy)} (${correct}/${r.pooled.count}); top-2 ${pct(r.pooled.topK[2] ?? NaN)}`);
   const width = Math.max(5, ...r.labels.map((l) => l.length));
@@ -108,8 +162,9 @@ function formatMultiLabel(r: MultiLabelFolderEvaluation): string {
   const n = r.unlisted.length;
   if (n > 0) lines.push(`left out: ${n} ${n === 1 ? 'entry' : 'entries'} of images/ not listed in labels.csv`);
   for (const f of r.perFold) {
-    lines.push(`fold ${f.fold}: mAP ${f.mAP.toFixed(3)}, exact match ${pct(f.exactMatch)} of ${f.testCount} (threshold ${f.threshold.toFixed(2)}, best epoch ${f.bestEpoch})`);
+    lines.push(`fold ${f.fold}: mAP ${f.mAP.toFixed(3)}, exact match ${pct(f.exactMatch)} of ${f.testCount} (threshold ${f.threshold.toFixed(2)}, ${f.head})`);
   }
+  lines.push(...candidateLines(r.perFold, 'mAP'));
   const p = r.pooled;
   const exact = Math.round(p.exactMatch * p.count);
   lines.push(`mAP: ${p.mAP.toFixed(3)} pooled; ${r.meanMAP.toFixed(3)} ± ${r.stdMAP.toFixed(3)} (mean ± sample std over folds)`);

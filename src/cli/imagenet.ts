@@ -5,6 +5,7 @@ import * as ort from 'onnxruntime-node';
 import { renderView } from '../train/augment';
 import { BACKBONE_OUTPUTS, loadBackbone } from '../train/backbone';
 import { IMAGENET_LABELS } from '../train/imagenetLabels';
+import { SQUASH } from '../train/preprocessing';
 
 export async function printImagenetTop5(files: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   const backbone = await loadBackbone({ log: (message) => err.write(`${message}\n`) });
@@ -12,7 +13,8 @@ export async function printImagenetTop5(files: string[], out: NodeJS.WritableStr
   try {
     for (const file of files) {
       try {
-        const view = await renderView(await readFile(file), undefined, backbone.inputSize);
+        // Squashed, as the backbone's reference outputs (../shared/fixtures/backbone) were made.
+        const view = await renderView(await readFile(file), { size: backbone.inputSize, resize: SQUASH });
         const input = new ort.Tensor('float32', view.data, [1, 3, view.size, view.size]);
         // The built-in backbone keeps its ImageNet classifier as a second output.
         const outputs = await backbone.session.run({ [backbone.inputName]: input }, [BACKBONE_OUTPUTS.probabilities]);

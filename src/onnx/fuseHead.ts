@@ -19,6 +19,22 @@ export interface FuseOptions {
   probabilitiesOutput: string;
   /** Extra metadata (preprocessing, backbone, dataset, version...), stored as model metadata_props. */
   metadata: Record<string, string>;
+  /**
+   * Test-time augmentation inside the model: each input runs through the backbone as it is and mirrored left to
+   * right (a Slice with step -1 on the width axis), and the head reads the mean of the two feature vectors, so a
+   * caller still sends one plain view. Needs a backbone importing ONNX opset 10 or later.
+   */
+  testTimeMirror?: boolean;
+}
+
+/** The oldest default-domain opset with Slice steps, which test-time mirroring needs. */
+const MIRROR_MIN_OPSET = 10;
+
+/** Whether the model's default-domain opset allows test-time mirroring. */
+export function supportsTestTimeMirror(modelOnnx: Uint8Array): boolean {
+  const model = onnx.ModelProto.decode(modelOnnx);
+  const version = (model.opsetImport ?? []).find((entry) => !entry.domain || entry.domain === 'ai.onnx')?.version;
+  return Number(version ?? 0) >= MIRROR_MIN_OPSET;
 }
 
 export function fuseLinearHead(backboneOnnx: Uint8Array, head: HeadWeights, options: FuseOptions): Uint8Array {
@@ -32,6 +48,7 @@ export function fuseLinearHead(backboneOnnx: Uint8Array, head: HeadWeights, opti
     throw new RangeError(`head: ${head.weights.length} weights and ${head.bias.length} biases do not fit ${classCount} labels`);
   }
   const featureLength = head.weights.length / classCount;
+  if (options.testTimeMirror) addTestTimeMirror(model, options.featuresOutput, featureLength);
 
   const prefix = 'head_';
   graph.initializer = [
@@ -73,6 +90,51 @@ export function fuseLinearHead(backboneOnnx: Uint8Array, head: HeadWeights, opti
     ...Object.entries(options.metadata).map(([key, value]) => onnx.StringStringEntryProto.create({ key, value })),
   ];
   return onnx.ModelProto.encode(model).finish();
+}
+
+/** Rewires the graph so that `featuresOutput` is the mean of the features of each input and its mirror image. */
+function addTestTimeMirror(model: onnx.ModelProto, featuresOutput: string, featureLength: number): void {
+  if (!supportsTestTimeMirror(onnx.ModelProto.encode(model).finish())) throw new RangeError(`test-time mirroring needs a backbone importing ONNX opset ${MIRROR_MIN_OPSET} or later`);
+  const graph = model.graph!;
+  const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
+  const input = (graph.input ?? []).find((value) => !initializers.has(value.name))?.name;
+  if (!input) throw new Error('the backbone has no image input');
+  const p = 'tta_';
+  const both = `${p}both`;
+  const viewFeatures = `${p}view_features`;
+  for (const node of graph.node ?? []) {
+    node.input = (node.input ?? []).map((name) => (name === input ? both : name));
+    node.output = (node.output ?? []).map((name) => (name === featuresOutput ? viewFeatures : name));
+  }
+  for (const node of graph.node ?? []) node.input = (node.input ?? []).map((name) => (name === featuresOutput ? viewFeatures : name));
+  const int64 = (name: string, values: bigint[], dims = [values.length]) =>
+    onnx.TensorProto.create({ name, dims, dataType: onnx.TensorProto.DataType.INT64, rawData: new Uint8Array(BigInt64Array.from(values).buffer) });
+  graph.initializer = [
+    ...(graph.initializer ?? []),
+    int64(`${p}starts`, [-1n]),
+    // Past the first column whatever the width: Slice clamps it.
+    int64(`${p}ends`, [-(2n ** 62n)]),
+    int64(`${p}axes`, [3n]),
+    int64(`${p}steps`, [-1n]),
+    int64(`${p}shape`, [2n, -1n, BigInt(featureLength)]),
+    int64(`${p}first`, [0n], []),
+    int64(`${p}second`, [1n], []),
+    floatTensor(`${p}two`, [], new Float32Array([2])),
+  ];
+  const at = (opType: string, inputs: string[], output: string, attribute: onnx.IAttributeProto[] = []) =>
+    onnx.NodeProto.create({ opType, name: output, input: inputs, output: [output], attribute });
+  const axis = (i: number) => [onnx.AttributeProto.create({ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i })];
+  graph.node = [
+    at('Slice', [input, `${p}starts`, `${p}ends`, `${p}axes`, `${p}steps`], `${p}mirrored`),
+    at('Concat', [input, `${p}mirrored`], both, axis(0)),
+    ...(graph.node ?? []),
+    // [2N, F] -> [2, N, F]: the plain views' features, then the mirrored ones'; their mean, (a + b) / 2.
+    at('Reshape', [viewFeatures, `${p}shape`], `${p}pairs`),
+    at('Gather', [`${p}pairs`, `${p}first`], `${p}plain`, axis(0)),
+    at('Gather', [`${p}pairs`, `${p}second`], `${p}mirror`, axis(0)),
+    at('Add', [`${p}plain`, `${p}mirror`], `${p}sum`),
+    at('Div', [`${p}sum`, `${p}two`], featuresOutput),
+  ];
 }
 
 function floatTensor(name: string, dims: number[], data: Float32Array): onnx.ITensorProto {

@@ -1,10 +1,11 @@
 // Classifies images with a dataset's current model: the ingest's validation (same reasons, same pixel
-// limits), then exactly the trainer's preprocessing (renderView with the identity augmentation), then the
+// limits), then exactly the trainer's preprocessing (renderView's plain view with the model's resize), then the
 // fused model (backbone + head + softmax, or sigmoid for multi-label models), which outputs probabilities.
 import type { IngestSettings } from '../config';
 import type { ModelTask } from '../train/models';
 import { checkImageHeader, ImageRejectedError } from '../dataset/validate';
-import { IDENTITY_AUGMENTATION, renderView, type ImageView } from '../train/augment';
+import { renderView, type ImageView } from '../train/augment';
+import type { ViewResize } from '../train/preprocessing';
 import type { ModelCache } from './modelCache';
 import type { UploadedFile } from './request';
 
@@ -72,7 +73,7 @@ export class Classifier {
       const reservation = files.length === 1 ? model.batcher.reserve() : undefined;
       let views: { view: ImageView; decode: number }[];
       try {
-        views = await Promise.all(files.map((file) => this.#decode(file, model.pointer.inputSize)));
+        views = await Promise.all(files.map((file) => this.#decode(file, model.pointer.inputSize, model.resize)));
       } catch (error) {
         reservation?.cancel();
         throw error;
@@ -105,12 +106,12 @@ export class Classifier {
   }
 
   /** Ingest's header checks, then one decode: the trainer's own preprocessing, which refuses damaged data. */
-  async #decode(file: UploadedFile, size: number): Promise<{ view: ImageView; decode: number }> {
+  async #decode(file: UploadedFile, size: number, resize: ViewResize): Promise<{ view: ImageView; decode: number }> {
     const begin = performance.now();
     const header = await checkImageHeader(file.content, this.ingest);
     let view;
     try {
-      view = await renderView(file.content, IDENTITY_AUGMENTATION, size);
+      view = await renderView(file.content, { size, resize });
     } catch (error) {
       throw new ImageRejectedError('corrupt-image', `the ${header.format.toUpperCase()} data cannot be decoded: ${(error as Error).message}`);
     }

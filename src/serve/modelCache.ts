@@ -11,6 +11,7 @@ import { assertDatasetName } from '../dataset/names';
 import { NotFoundError } from '../errors';
 import { isStatus } from '../storage/tables';
 import type { ModelPointer, ModelRegistry } from '../train/models';
+import { parseViewResize, type ViewResize } from '../train/preprocessing';
 import { Batcher, type BatcherOptions } from './batcher';
 
 /** The dataset has no published model yet (maps to 503). */
@@ -26,6 +27,8 @@ export interface LoadedModel {
   version: string;
   labels: string[];
   pointer: ModelPointer;
+  /** How images are rendered for it: the pointer's recipe (models from before it was recorded squash). */
+  resize: ViewResize;
   session: ort.InferenceSession;
   inputName: string;
   outputName: string;
@@ -202,6 +205,7 @@ export class ModelCache {
       version: pointer.version,
       labels: pointer.labels,
       pointer,
+      resize: parseViewResize(pointer.resize, `models/${dataset}/current.json resize`),
       session,
       inputName,
       outputName,

@@ -1,11 +1,13 @@
 // Augmentation policy per dataset, and the views of an image the trainer feeds the backbone: the plain view
-// (resized straight to the input size, as the reference outputs were made) and augmented views (flips, a
-// small rotation, a zoomed crop, brightness and contrast), each drawn deterministically from a seed.
+// (the preprocessing's region of the picture, by default its central 224/256 square, scaled to the input size),
+// its mirror image, and augmented views (flips, a small rotation, a random crop, brightness and contrast), each
+// drawn deterministically from a seed.
 import sharp, { type OutputInfo, type Sharp } from 'sharp';
 import { z } from 'zod';
 import { InvalidArgumentError } from '../errors';
 import { decodeBmp, isBmp } from '../dataset/bmp';
 import { seededRandom } from '../util/seededRandom';
+import { CENTRE_CROP, plainRegion, type ViewResize } from './preprocessing';
 
 const policySchema = z
   .object({
@@ -87,15 +89,31 @@ export interface ImageView {
   data: Float32Array;
 }
 
+export interface RenderOptions {
+  /** Default the identity: the plain view. */
+  augmentation?: Augmentation;
+  /** Side of the square view; default 224. */
+  size?: number;
+  /** How the picture becomes a square; default CENTRE_CROP. */
+  resize?: ViewResize;
+}
+
 /**
  * Renders one view: EXIF orientation applied (training wants the picture upright), alpha removed, then the
- * augmentation, then a straight resize to size x size (no aspect-preserving crop: what the backbone's
- * reference outputs used).
+ * augmentation, then the preprocessing's region scaled to size x size. An augmented view's crop is the plain
+ * view's square shrunk by the zoom, anywhere in the picture (Resize(256) + RandomCrop(224), with zoom), or for
+ * `squash` the whole picture shrunk by the zoom.
  */
-export async function renderView(input: Buffer, augmentation: Augmentation = IDENTITY_AUGMENTATION, size = 224): Promise<ImageView> {
+export async function renderView(input: Buffer, options: RenderOptions = {}): Promise<ImageView> {
+  const augmentation = options.augmentation ?? IDENTITY_AUGMENTATION;
+  const size = options.size ?? 224;
+  const resize = options.resize ?? CENTRE_CROP;
   if (isIdentity(augmentation)) {
     // The plain view (training's view 0, and every served image) in one pipeline: one decode, as cheap as it gets.
-    const plain = await decodeUpright(input).removeAlpha().toColourspace('srgb').resize(size, size, { fit: 'fill' }).raw().toBuffer({ resolveWithObject: true });
+    const { image, width, height } = await decodeUprightWithSize(input);
+    const region = plainRegion(width, height, resize);
+    const cropped = region.width === width && region.height === height ? image : image.extract(region);
+    const plain = await cropped.removeAlpha().toColourspace('srgb').resize(size, size, { fit: 'fill' }).raw().toBuffer({ resolveWithObject: true });
     return { size, data: toNchw(checkView(plain, size), size) };
   }
   // Each step starts from raw pixels: sharp orders the operations of one pipeline its own way.
@@ -115,15 +133,15 @@ export async function renderView(input: Buffer, augmentation: Augmentation = IDE
       .raw()
       .toBuffer({ resolveWithObject: true });
   }
-  if (augmentation.zoom > 1) {
-    const { width, height } = pixels.info;
-    const cropWidth = Math.max(1, Math.round(width / augmentation.zoom));
-    const cropHeight = Math.max(1, Math.round(height / augmentation.zoom));
-    const left = Math.round((width - cropWidth) * augmentation.cropX);
-    const top = Math.round((height - cropHeight) * augmentation.cropY);
-    pixels = await fromRaw().extract({ left, top, width: cropWidth, height: cropHeight }).raw().toBuffer({ resolveWithObject: true });
-  }
-  let image = fromRaw().resize(size, size, { fit: 'fill' });
+  const { width, height } = pixels.info;
+  const region = plainRegion(width, height, resize);
+  const cropWidth = Math.max(1, Math.round(region.width / augmentation.zoom));
+  const cropHeight = Math.max(1, Math.round(region.height / augmentation.zoom));
+  // The plain region is central; a training crop may sit anywhere (for squash, within the shrunk whole picture).
+  // Floored like plainRegion, so that cropX = cropY = 0.5 is the plain view's region.
+  const left = Math.floor((width - cropWidth) * augmentation.cropX);
+  const top = Math.floor((height - cropHeight) * augmentation.cropY);
+  let image = (cropWidth === width && cropHeight === height ? fromRaw() : fromRaw().extract({ left, top, width: cropWidth, height: cropHeight })).resize(size, size, { fit: 'fill' });
   if (augmentation.flipHorizontal) image = image.flop();
   if (augmentation.flipVertical) image = image.flip();
   if (augmentation.brightness !== 1 || augmentation.contrast !== 1) {
@@ -134,8 +152,21 @@ export async function renderView(input: Buffer, augmentation: Augmentation = IDE
   return { size, data: toNchw(checkView(await image.raw().toBuffer({ resolveWithObject: true }), size), size) };
 }
 
+/**
+ * The view mirrored left to right, value for value: training's mirror view, and exactly what the fused model's
+ * test-time augmentation computes from the plain view (a Slice with step -1), so trainer and endpoint agree.
+ */
+export function mirrorView(view: ImageView): ImageView {
+  const { size, data } = view;
+  const out = new Float32Array(data.length);
+  for (let row = 0; row < data.length; row += size) {
+    for (let x = 0; x < size; x++) out[row + x] = data[row + size - 1 - x]!;
+  }
+  return { size, data: out };
+}
+
 /** Changes whenever views come out differently, so that cached features of older views are not reused. */
-export const VIEW_VERSION = 'v2';
+export const VIEW_VERSION = 'v3';
 
 function isIdentity(a: Augmentation): boolean {
   return !a.flipHorizontal && !a.flipVertical && a.rotationDeg === 0 && a.zoom === 1 && a.brightness === 1 && a.contrast === 1;
@@ -156,6 +187,18 @@ function decodeUpright(input: Buffer): Sharp {
     return sharp(bmp.data, { raw: { width: bmp.width, height: bmp.height, channels: bmp.channels } });
   }
   return sharp(input, { failOn: 'truncated' }).autoOrient();
+}
+
+/** decodeUpright, with the upright picture's size read from the header (EXIF orientations 5-8 swap the sides). */
+async function decodeUprightWithSize(input: Buffer): Promise<{ image: Sharp; width: number; height: number }> {
+  if (isBmp(input)) {
+    const bmp = decodeBmp(input, { limitInputPixels: 268_402_689 });
+    return { image: sharp(bmp.data, { raw: { width: bmp.width, height: bmp.height, channels: bmp.channels } }), width: bmp.width, height: bmp.height };
+  }
+  const meta = await sharp(input, { failOn: 'truncated' }).metadata();
+  if (!meta.width || !meta.height) throw new Error('the image header gives no size');
+  const swapped = (meta.orientation ?? 1) >= 5;
+  return { image: decodeUpright(input), width: swapped ? meta.height : meta.width, height: swapped ? meta.width : meta.height };
 }
 
 /** The largest axis-aligned rectangle of the original's aspect inside a w x h picture rotated by `angle`. */

@@ -8,12 +8,18 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { IMAGES_FOLDER, isMultiLabelFolder, LABELS_CSV, readMultiLabelFolder } from '../dataset/labelsCsv';
 import { InvalidArgumentError } from '../errors';
-import { seededRandom } from '../util/seededRandom';
 import type { AugmentationPolicy } from './augment';
 import { BACKBONE_INPUT_SIZE, ensureBackboneModel, loadBackbone, withInputSize, type Backbone } from './backbone';
 import { extractFeatures } from './features';
+import { multiLabelFolds, stratifiedFolds } from './folds';
+import type { HeadKind } from './headGraph';
 import { evaluateMultiLabel, evaluateSingleLabel, type LabelScores, type SingleLabelMetrics } from './metrics';
+import { resizeId, SQUASH } from './preprocessing';
+import { describeRecipe, headInput, searchRecipe, type CandidateReport, type RecipeSearchOptions, type ViewSet } from './recipe';
 import { headProbabilities, trainHead, type TrainHeadOptions } from './trainHead';
+
+/** What `search` may restrict: the preprocessing candidates, mirror views, test-time mirroring, time, or one fixed candidate. */
+export type RecipeRestrictions = Pick<RecipeSearchOptions, 'resizes' | 'allowMirror' | 'allowTestTimeMirror' | 'budgetInMs' | 'fixed'>;
 
 /** What sharp decodes and the collectors store. */
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif', '.bmp']);
@@ -26,11 +32,22 @@ export type HeadSettings = Pick<
 export interface EvaluateFolderOptions {
   /** Default 5. */
   folds?: number;
-  /** Augmented views per training image, besides the plain one; default 0. */
+  /**
+   * Augmented views per training image: for the recipe search, those of its richest candidate (default 2); for the
+   * Adam head, its training views besides the plain one (default 0).
+   */
   augment?: number;
   policy?: AugmentationPolicy;
   /** Seeds the folds, the augmented views and the head; default 0. */
   seed?: number;
+  /**
+   * 'recipe' (default): the trainer's own recipe search and logistic head in every fold (nested cross-validation).
+   * 'adam': the previous trainer's head (minibatch Adam with early stopping, squashed views), for comparison.
+   */
+  solver?: 'recipe' | 'adam';
+  /** Restricts the recipe search's candidates (to evaluate one of them alone, say). */
+  search?: RecipeRestrictions;
+  /** Settings of the Adam head. */
   head?: HeadSettings;
   /** ONNX Runtime providers for the backbone when this loads it (CPU is the fallback, with a warning); default ['cpu']. */
   executionProviders?: readonly string[];
@@ -47,7 +64,10 @@ export interface FoldResult {
   fold: number;
   testCount: number;
   accuracy: number;
-  bestEpoch: number;
+  /** What the fold's head was: the recipe it chose, or the Adam head's best epoch. */
+  head: string;
+  /** The recipe search's candidates with their inner-CV scores (solver 'recipe'). */
+  candidates?: CandidateReport[];
 }
 
 /** What evaluateFolder returns: `task` says which layout the folder has, and so which head was evaluated. */
@@ -63,7 +83,7 @@ export interface SingleLabelFolderEvaluation {
   folds: number;
   augment: number;
   seed: number;
-  head: HeadSettings;
+  solver: 'recipe' | 'adam';
   perFold: FoldResult[];
   /** Mean of the fold accuracies and their sample standard deviation (n - 1). */
   meanAccuracy: number;
@@ -82,9 +102,11 @@ export interface MultiLabelFoldResult {
   exactMatch: number;
   /** Share of right (image, label) decisions at the threshold: 1 − Hamming loss. */
   hammingAccuracy: number;
-  /** The fold head's decision threshold, chosen on its own validation part (TrainedHead.threshold). */
+  /** The fold head's decision threshold, chosen inside its training part. */
   threshold: number;
-  bestEpoch: number;
+  /** What the fold's head was: the recipe it chose, or the Adam head's best epoch. */
+  head: string;
+  candidates?: CandidateReport[];
 }
 
 /** A label's pooled scores: AP of the pooled out-of-fold scores; precision, recall and F1 from the pooled decisions, each image decided at its fold's threshold. */
@@ -112,7 +134,7 @@ export interface MultiLabelFolderEvaluation {
   folds: number;
   augment: number;
   seed: number;
-  head: HeadSettings;
+  solver: 'recipe' | 'adam';
   perFold: MultiLabelFoldResult[];
   /** Mean of the fold mAPs and exact-match accuracies, with their sample standard deviations (n - 1). */
   meanMAP: number;
@@ -152,135 +174,6 @@ export async function listLabelledImages(dir: string): Promise<LabelledFiles> {
   return { labels, files };
 }
 
-/** Fold index of each sample: each class shuffled (seeded) and dealt round-robin, continuing across classes so folds stay even. */
-export function stratifiedFolds(labels: readonly number[], folds: number, seed: number): number[] {
-  if (!Number.isInteger(folds) || folds < 2) throw new InvalidArgumentError(`folds must be an integer of at least 2, got ${folds}`);
-  const byClass = new Map<number, number[]>();
-  labels.forEach((label, i) => byClass.set(label, [...(byClass.get(label) ?? []), i]));
-  const smallest = Math.min(...[...byClass.values()].map((m) => m.length));
-  if (smallest < folds) throw new InvalidArgumentError(`${folds} folds need at least ${folds} images per label; the smallest label has ${smallest}`);
-  const random = seededRandom(seed);
-  const assignment = new Array<number>(labels.length).fill(-1);
-  let next = 0;
-  for (const label of [...byClass.keys()].sort((a, b) => a - b)) {
-    const members = byClass.get(label)!;
-    for (let i = members.length - 1; i > 0; i--) {
-      const j = Math.floor(random() * (i + 1));
-      [members[i], members[j]] = [members[j]!, members[i]!];
-    }
-    for (const member of members) assignment[member] = next++ % folds;
-  }
-  return assignment;
-}
-
-/**
- * Fold index of each multi-label sample: iterative stratification (Sechidis, Tsoumakas & Vlahavas, 2011). Labels are
- * taken rarest first; each of a label's unassigned samples (in seeded order) goes to the fold that still wants that
- * label most, then the one that wants samples most, ties broken at random (seeded). Then, where a label with at least
- * `folds` samples is still missing from a fold, samples are swapped between folds (sizes unchanged) while that
- * leaves fewer (label, fold) pairs missing, so that such a label is tested in every fold whenever a swap allows.
- * Samples without labels are dealt to the folds that want samples most.
- */
-export function multiLabelFolds(labelSets: readonly (readonly number[])[], folds: number, seed: number, labelNames?: readonly string[]): number[] {
-  if (!Number.isInteger(folds) || folds < 2) throw new InvalidArgumentError(`folds must be an integer of at least 2, got ${folds}`);
-  const C = Math.max(labelNames?.length ?? 0, ...labelSets.flatMap((set) => set.map((label) => label + 1)));
-  const counts = new Array<number>(C).fill(0);
-  for (const set of labelSets) for (const label of set) counts[label]! += 1;
-  const present = counts.map((_, c) => c).filter((c) => counts[c]! > 0);
-  if (present.length === 0) throw new InvalidArgumentError('no sample has a label: there is nothing to stratify');
-  const smallest = present.reduce((a, c) => (counts[c]! < counts[a]! ? c : a));
-  if (counts[smallest]! < folds) {
-    const name = labelNames?.[smallest] !== undefined ? ` (${labelNames[smallest]})` : '';
-    throw new InvalidArgumentError(`${folds} folds need at least ${folds} images per label; the smallest label${name} has ${counts[smallest]}`);
-  }
-  const random = seededRandom(seed);
-  const order = labelSets.map((_, i) => i);
-  for (let i = order.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [order[i], order[j]] = [order[j]!, order[i]!];
-  }
-  // What each fold still wants: samples, and samples of each label (fractions: n/k, count/k).
-  const wantSamples = new Array<number>(folds).fill(labelSets.length / folds);
-  const wantLabel = Array.from({ length: folds }, () => counts.map((n) => n / folds));
-  const remaining = [...counts];
-  const assignment = new Array<number>(labelSets.length).fill(-1);
-  // Fold sizes stay within one of each other: floor(n/k) each, and n mod k folds one more.
-  const size = new Array<number>(folds).fill(0);
-  const small = Math.floor(labelSets.length / folds);
-  let largeLeft = labelSets.length % folds;
-  const assign = (sample: number, key: (fold: number) => number[]) => {
-    let best: number[] = [];
-    let bestKey: number[] = [];
-    for (let fold = 0; fold < folds; fold++) {
-      if (size[fold]! > small || (size[fold] === small && largeLeft === 0)) continue;
-      const k = key(fold);
-      const cmp = compareKeys(k, bestKey);
-      if (best.length === 0 || cmp > 0) {
-        best = [fold];
-        bestKey = k;
-      } else if (cmp === 0) best.push(fold);
-    }
-    const fold = best[Math.floor(random() * best.length)]!;
-    assignment[sample] = fold;
-    if (size[fold]! === small) largeLeft--;
-    size[fold]! += 1;
-    wantSamples[fold]! -= 1;
-    for (const label of labelSets[sample]!) {
-      wantLabel[fold]![label]! -= 1;
-      remaining[label]! -= 1;
-    }
-  };
-  for (;;) {
-    let label = -1;
-    for (let c = 0; c < C; c++) if (remaining[c]! > 0 && (label < 0 || remaining[c]! < remaining[label]!)) label = c;
-    if (label < 0) break;
-    for (const sample of order) {
-      if (assignment[sample] === -1 && labelSets[sample]!.includes(label)) assign(sample, (fold) => [wantLabel[fold]![label]!, wantSamples[fold]!]);
-    }
-  }
-  for (const sample of order) if (assignment[sample] === -1) assign(sample, (fold) => [wantSamples[fold]!]);
-
-  // Repair: swap samples so that every label with >= folds samples is in every fold where possible.
-  const inFold = Array.from({ length: folds }, () => new Array<number>(C).fill(0));
-  labelSets.forEach((set, i) => set.forEach((label) => (inFold[assignment[i]!]![label]! += 1)));
-  const eligible = present.filter((c) => counts[c]! >= folds);
-  const missingIn = (fold: number) => eligible.filter((c) => inFold[fold]![c] === 0).length;
-  const move = (sample: number, from: number, to: number) => {
-    for (const label of labelSets[sample]!) {
-      inFold[from]![label]! -= 1;
-      inFold[to]![label]! += 1;
-    }
-    assignment[sample] = to;
-  };
-  repair: for (;;) {
-    for (const label of eligible) {
-      for (let fold = 0; fold < folds; fold++) {
-        if (inFold[fold]![label] !== 0) continue;
-        for (const x of order) {
-          const donor = assignment[x]!;
-          if (!labelSets[x]!.includes(label) || inFold[donor]![label]! < 2) continue;
-          for (const y of order) {
-            if (assignment[y] !== fold) continue;
-            const before = missingIn(fold) + missingIn(donor);
-            move(x, donor, fold);
-            move(y, fold, donor);
-            if (missingIn(fold) + missingIn(donor) < before) continue repair;
-            move(y, donor, fold);
-            move(x, fold, donor);
-          }
-        }
-      }
-    }
-    break;
-  }
-  return assignment;
-}
-
-function compareKeys(a: readonly number[], b: readonly number[]): number {
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! - (b[i] ?? -Infinity);
-  return 0;
-}
-
 export async function evaluateFolder(dir: string, options: EvaluateFolderOptions = {}): Promise<FolderEvaluation> {
   const started = Date.now();
   const folds = options.folds ?? 5;
@@ -289,33 +182,25 @@ export async function evaluateFolder(dir: string, options: EvaluateFolderOptions
   if (!Number.isInteger(augment) || augment < 0 || augment > 32) throw new InvalidArgumentError(`augment must be an integer from 0 to 32 (extra views per training image), got ${augment}`);
   if (!Number.isInteger(seed)) throw new InvalidArgumentError(`seed must be an integer, got ${seed}`);
   if (await isMultiLabelFolder(dir)) return evaluateMultiLabelFolder(dir, started, options);
-  const head = options.head ?? {};
   const progress = options.onProgress ?? ((): void => undefined);
   const { labels, files } = await listLabelledImages(dir);
   const truthOf = files.map((f) => f.label);
   const foldOf = stratifiedFolds(truthOf, folds, seed);
 
-  const { features, inputSize, backboneSeconds, featureSeconds } = await featuresOf(files.map((f) => f.path), started, options);
-
-  const trainingStarted = Date.now();
   const C = labels.length;
+  const { predictions, inputSize, seconds } = await crossValidate(files.map((f) => f.path), truthOf.map((label) => [label]), C, 'softmax', foldOf, started, options);
   const pooledScores = new Float32Array(files.length * C);
   const perFold: FoldResult[] = [];
-  for (let fold = 0; fold < folds; fold++) {
-    const { rows, targets, groups, testImages } = foldRows(features, foldOf, fold, truthOf);
-    const trained = await trainHead({ ...head, features: rows, labels: targets, groups, classCount: C, seed: seed + fold });
+  for (const [fold, predicted] of predictions.entries()) {
     let correct = 0;
-    for (const image of testImages) {
-      // Plain view only, and the folded weights: exactly what the deployed head computes.
-      const scores = headProbabilities(trained, features[image]![0]!);
+    predicted.testImages.forEach((image, i) => {
+      const scores = predicted.scores[i]!;
       pooledScores.set(scores, image * C);
-      let arg = 0;
-      for (let c = 1; c < C; c++) if (scores[c]! > scores[arg]!) arg = c;
-      if (arg === truthOf[image]) correct++;
-    }
-    const result = { fold: fold + 1, testCount: testImages.length, accuracy: correct / testImages.length, bestEpoch: trained.bestEpoch };
+      if (argmax(scores) === truthOf[image]) correct++;
+    });
+    const result: FoldResult = { fold: fold + 1, testCount: predicted.testImages.length, accuracy: correct / predicted.testImages.length, head: predicted.head, ...(predicted.candidates ? { candidates: predicted.candidates } : {}) };
     perFold.push(result);
-    progress(`fold ${result.fold}/${folds}: accuracy ${result.accuracy.toFixed(3)} on ${result.testCount} images (best epoch ${result.bestEpoch})`);
+    progress(`fold ${result.fold}/${folds}: accuracy ${result.accuracy.toFixed(3)} on ${result.testCount} images (${result.head})`);
   }
   const accuracies = perFold.map((f) => f.accuracy);
   const mean = accuracies.reduce((a, v) => a + v, 0) / folds;
@@ -328,12 +213,12 @@ export async function evaluateFolder(dir: string, options: EvaluateFolderOptions
     folds,
     augment,
     seed,
-    head,
+    solver: options.solver ?? 'recipe',
     perFold,
     meanAccuracy: mean,
     stdAccuracy: std,
     pooled: evaluateSingleLabel({ labels, truth: truthOf, scores: pooledScores, topK: [1, 2] }),
-    seconds: { backbone: backboneSeconds, features: featureSeconds, training: (Date.now() - trainingStarted) / 1000, total: (Date.now() - started) / 1000 },
+    seconds,
   };
 }
 
@@ -341,9 +226,8 @@ async function evaluateMultiLabelFolder(dir: string, started: number, options: E
   const folds = options.folds ?? 5;
   const augment = options.augment ?? 0;
   const seed = options.seed ?? 0;
-  const head = options.head ?? {};
   const progress = options.onProgress ?? ((): void => undefined);
-  if (head.labelSmoothing !== undefined) {
+  if (options.head?.labelSmoothing !== undefined) {
     throw new InvalidArgumentError(`label smoothing applies to single-label folders (a softmax head); ${dir} has ${LABELS_CSV}, so it is evaluated as multi-label (a sigmoid head)`);
   }
   const { labels, files, unlisted } = await readMultiLabelFolder(dir);
@@ -357,22 +241,18 @@ async function evaluateMultiLabelFolder(dir: string, started: number, options: E
     progress(`left out ${unlisted.length} ${unlisted.length === 1 ? 'entry' : 'entries'} of ${IMAGES_FOLDER}/ that ${LABELS_CSV} does not list: ${shown}${unlisted.length > 5 ? ', ...' : ''}`);
   }
 
-  const { features, inputSize, backboneSeconds, featureSeconds } = await featuresOf(files.map((f) => f.path), started, options);
-
-  const trainingStarted = Date.now();
+  const { predictions, inputSize, seconds } = await crossValidate(files.map((f) => f.path), sets, C, 'sigmoid', foldOf, started, options);
   const truth = sets.map((set) => labels.map((_, c) => (set.includes(c) ? 1 : 0)));
   const scores = new Array<number[]>(files.length);
   const thresholdOf = new Array<number>(files.length);
   const perFold: MultiLabelFoldResult[] = [];
-  for (let fold = 0; fold < folds; fold++) {
-    const { rows, targets, groups, testImages } = foldRows(features, foldOf, fold, sets);
-    const trained = await trainHead({ ...head, features: rows, labelSets: targets, groups, classCount: C, seed: seed + fold });
-    const threshold = trained.threshold ?? 0.5;
-    for (const image of testImages) {
-      // Plain view only, and the folded weights: exactly what the deployed head computes.
-      scores[image] = headProbabilities(trained, features[image]![0]!);
+  for (const [fold, predicted] of predictions.entries()) {
+    const threshold = predicted.threshold ?? 0.5;
+    const testImages = predicted.testImages;
+    testImages.forEach((image, i) => {
+      scores[image] = predicted.scores[i]!;
       thresholdOf[image] = threshold;
-    }
+    });
     const metrics = evaluateMultiLabel({ labels, truth: testImages.map((i) => truth[i]!), scores: testImages.map((i) => scores[i]!), threshold });
     const result: MultiLabelFoldResult = {
       fold: fold + 1,
@@ -381,10 +261,11 @@ async function evaluateMultiLabelFolder(dir: string, started: number, options: E
       exactMatch: metrics.zeroOneAccuracy,
       hammingAccuracy: metrics.hammingAccuracy,
       threshold,
-      bestEpoch: trained.bestEpoch,
+      head: predicted.head,
+      ...(predicted.candidates ? { candidates: predicted.candidates } : {}),
     };
     perFold.push(result);
-    progress(`fold ${result.fold}/${folds}: mAP ${result.mAP.toFixed(3)}, exact match ${result.exactMatch.toFixed(3)} on ${result.testCount} images (threshold ${threshold.toFixed(2)}, best epoch ${result.bestEpoch})`);
+    progress(`fold ${result.fold}/${folds}: mAP ${result.mAP.toFixed(3)}, exact match ${result.exactMatch.toFixed(3)} on ${result.testCount} images (threshold ${threshold.toFixed(2)}, ${result.head})`);
   }
 
   // AP ranks the pooled scores (no threshold involved); decisions are each image's fold head's, at its threshold.
@@ -423,7 +304,7 @@ async function evaluateMultiLabelFolder(dir: string, started: number, options: E
     folds,
     augment,
     seed,
-    head,
+    solver: options.solver ?? 'recipe',
     perFold,
     meanMAP: meanOf(perFold.map((f) => f.mAP)),
     stdMAP: stdOf(perFold.map((f) => f.mAP)),
@@ -437,12 +318,21 @@ async function evaluateMultiLabelFolder(dir: string, started: number, options: E
       perLabel,
       macro: { precision: meanOf(perLabel.map((l) => l.precision)), recall: meanOf(perLabel.map((l) => l.recall)), f1: meanOf(perLabel.map((l) => l.f1)) },
     },
-    seconds: { backbone: backboneSeconds, features: featureSeconds, training: (Date.now() - trainingStarted) / 1000, total: (Date.now() - started) / 1000 },
+    seconds,
   };
 }
 
-/** Backbone features of each image (view 0 plain, then `augment` augmented views), and the time they took. */
-async function featuresOf(paths: readonly string[], started: number, options: EvaluateFolderOptions): Promise<{ features: Float32Array[][]; inputSize: number; backboneSeconds: number; featureSeconds: number }> {
+interface FolderFeatures {
+  /** features[image][view] of every image of the folder for a view set (memoised). */
+  views(views: ViewSet): Promise<Float32Array[][]>;
+  inputSize: number;
+  /** Time so far: loading the backbone, extracting features, and the rest (training, search, scoring). */
+  seconds(): { backbone: number; features: number; training: number; total: number };
+  release(): Promise<void>;
+}
+
+/** The folder's images behind a memoised, cached feature extractor; the backbone is loaded here unless given. */
+async function featureSource(paths: readonly string[], started: number, options: EvaluateFolderOptions): Promise<FolderFeatures> {
   const progress = options.onProgress ?? ((): void => undefined);
   const backbone =
     options.backbone ??
@@ -452,44 +342,139 @@ async function featuresOf(paths: readonly string[], started: number, options: Ev
       ...(options.executionProviders ? { executionProviders: options.executionProviders } : {}),
     }));
   const backboneSeconds = (Date.now() - started) / 1000;
-  const featuresStarted = Date.now();
-  try {
-    const images = await Promise.all(paths.map((p) => fs.readFile(p)));
+  const images = await Promise.all(paths.map((p) => fs.readFile(p)));
+  const memo = new Map<string, Promise<Float32Array[][]>>();
+  let featureMs = 0;
+  const extract = async (views: ViewSet) => {
+    const begin = Date.now();
     let reported = 0;
-    const features = await extractFeatures(backbone, images, {
-      augmentations: 1 + (options.augment ?? 0),
-      seed: options.seed ?? 0,
-      ...(options.policy ? { policy: options.policy } : {}),
-      ...(options.cacheDir !== undefined ? { cache: options.cacheDir } : {}),
-      onProgress: (done, total) => {
-        if (done === total || done - reported >= 100) {
-          reported = done;
-          progress(`features: ${done}/${total} views`);
-        }
-      },
-    });
-    return { features, inputSize: backbone.inputSize, backboneSeconds, featureSeconds: (Date.now() - featuresStarted) / 1000 };
+    try {
+      return await extractFeatures(backbone, images, {
+        resize: views.resize,
+        mirror: views.mirror,
+        augmentedViews: views.augmentedViews,
+        seed: options.seed ?? 0,
+        ...(options.policy ? { policy: options.policy } : {}),
+        ...(options.cacheDir !== undefined ? { cache: options.cacheDir } : {}),
+        onProgress: (done, total) => {
+          if (done === total || done - reported >= 100) {
+            reported = done;
+            progress(`features (${resizeId(views.resize)}): ${done}/${total} views`);
+          }
+        },
+      });
+    } finally {
+      featureMs += Date.now() - begin;
+    }
+  };
+  return {
+    views: (views) => {
+      const key = `${resizeId(views.resize)}/${views.mirror}/${views.augmentedViews}`;
+      let features = memo.get(key);
+      if (!features) memo.set(key, (features = extract(views)));
+      return features;
+    },
+    inputSize: backbone.inputSize,
+    seconds: () => {
+      const total = (Date.now() - started) / 1000;
+      return { backbone: backboneSeconds, features: featureMs / 1000, training: total - backboneSeconds - featureMs / 1000, total };
+    },
+    release: async () => {
+      if (!options.backbone) await backbone.session.release();
+    },
+  };
+}
+
+/** Every fold's predictions, with the backbone loaded (unless given) and released around them. */
+async function crossValidate(
+  paths: readonly string[],
+  labelSets: readonly (readonly number[])[],
+  C: number,
+  kind: HeadKind,
+  foldOf: readonly number[],
+  started: number,
+  options: EvaluateFolderOptions,
+): Promise<{ predictions: FoldPrediction[]; inputSize: number; seconds: ReturnType<FolderFeatures['seconds']> }> {
+  const source = await featureSource(paths, started, options);
+  try {
+    const predictions: FoldPrediction[] = [];
+    const folds = Math.max(...foldOf) + 1;
+    for (let fold = 0; fold < folds; fold++) predictions.push(await predictFold(source, labelSets, C, kind, foldOf, fold, options));
+    return { predictions, inputSize: source.inputSize, seconds: source.seconds() };
   } finally {
-    if (!options.backbone) await backbone.session.release();
+    await source.release();
   }
 }
 
-/** One fold's training rows (every view of every image outside the fold, grouped by image) and its test images. */
-function foldRows<T>(features: readonly Float32Array[][], foldOf: readonly number[], fold: number, targetOf: readonly T[]): { rows: Float32Array[]; targets: T[]; groups: number[]; testImages: number[] } {
-  const rows: Float32Array[] = [];
-  const targets: T[] = [];
-  const groups: number[] = [];
-  const testImages: number[] = [];
-  features.forEach((views, image) => {
-    if (foldOf[image] === fold) {
-      testImages.push(image);
-      return;
+interface FoldPrediction {
+  testImages: number[];
+  /** Probabilities of each test image, as the deployed model computes them. */
+  scores: number[][];
+  threshold?: number;
+  head: string;
+  candidates?: CandidateReport[];
+}
+
+/** Trains on every fold but one (the trainer's recipe search, or the Adam head) and scores the held-out fold. */
+async function predictFold(
+  source: FolderFeatures,
+  labelSets: readonly (readonly number[])[],
+  C: number,
+  kind: HeadKind,
+  foldOf: readonly number[],
+  fold: number,
+  options: EvaluateFolderOptions,
+): Promise<FoldPrediction> {
+  const seed = options.seed ?? 0;
+  const trainImages = foldOf.map((f, i) => (f === fold ? -1 : i)).filter((i) => i >= 0);
+  const testImages = foldOf.map((f, i) => (f === fold ? i : -1)).filter((i) => i >= 0);
+  if (options.solver === 'adam') {
+    const features = await source.views({ resize: SQUASH, mirror: false, augmentedViews: options.augment ?? 0 });
+    const rows: Float32Array[] = [];
+    const groups: number[] = [];
+    const targets: (readonly number[])[] = [];
+    for (const image of trainImages) {
+      for (const view of features[image]!) {
+        rows.push(view);
+        groups.push(image);
+        targets.push(labelSets[image]!);
+      }
     }
-    for (const view of views) {
-      rows.push(view);
-      targets.push(targetOf[image]!);
-      groups.push(image);
-    }
+    const labels = kind === 'softmax' ? { labels: targets.map((set) => set[0]!) } : { labelSets: targets };
+    const trained = await trainHead({ ...options.head, features: rows, ...labels, groups, classCount: C, seed: seed + fold });
+    return {
+      testImages,
+      scores: testImages.map((image) => headProbabilities(trained, features[image]![0]!)),
+      ...(trained.threshold !== undefined ? { threshold: trained.threshold } : {}),
+      head: `Adam head, best epoch ${trained.bestEpoch}`,
+    };
+  }
+  const search = await searchRecipe({
+    ...options.search,
+    labelSets: trainImages.map((image) => labelSets[image]!),
+    classCount: C,
+    kind,
+    features: async (views) => {
+      const all = await source.views(views);
+      return trainImages.map((image) => all[image]!);
+    },
+    ...(options.augment !== undefined ? { augmentedViews: options.augment } : {}),
+    ...(options.policy ? { allowMirror: options.policy.horizontalFlip } : {}),
+    seed: seed * 100 + fold,
   });
-  return { rows, targets, groups, testImages };
+  const { recipe, head } = search;
+  const all = await source.views({ resize: recipe.resize, mirror: recipe.testTimeMirror, augmentedViews: 0 });
+  return {
+    testImages,
+    scores: testImages.map((image) => headProbabilities(head, headInput(all[image]!, recipe.testTimeMirror))),
+    ...(head.threshold !== undefined ? { threshold: head.threshold } : {}),
+    head: describeRecipe(recipe),
+    candidates: search.candidates,
+  };
+}
+
+function argmax(values: readonly number[]): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
+  return best;
 }

@@ -1,5 +1,6 @@
-// Backbone features of images, one vector per view: view 0 is the plain view (what inference sees), views 1..n are
-// augmented views drawn deterministically from (seed, image content, view). Results are cached (on disk or in blob
+// Backbone features of images, one vector per view: view 0 is the plain view (what inference sees), then, when asked,
+// its mirror image (a training view, and test-time augmentation's second view), then augmented views drawn
+// deterministically from (seed, image content, view). Results are cached (on disk or in blob
 // storage, see featureCache.ts) so that retraining, or re-running an evaluation with other head settings, does not
 // pay for the backbone again.
 import { createHash } from 'node:crypto';
@@ -7,13 +8,18 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { InvalidArgumentError } from '../errors';
 import { cacheDir as defaultCacheDir } from '../util/paths';
-import { DEFAULT_AUGMENTATION, IDENTITY_AUGMENTATION, renderView, sampleAugmentation, VIEW_VERSION, type AugmentationPolicy } from './augment';
+import { DEFAULT_AUGMENTATION, mirrorView, renderView, sampleAugmentation, VIEW_VERSION, type AugmentationPolicy, type ImageView } from './augment';
 import type { Backbone } from './backbone';
 import { DiskFeatureCache, type FeatureCache } from './featureCache';
+import { CENTRE_CROP, resizeId, type ViewResize } from './preprocessing';
 
 export interface FeatureOptions {
-  /** Views per image, the first being the plain view; default 1 (plain only). */
-  augmentations?: number;
+  /** How each picture becomes a square (the plain view and the crops of augmented views); default CENTRE_CROP. */
+  resize?: ViewResize;
+  /** Also the plain view mirrored, as view 1; default false. */
+  mirror?: boolean;
+  /** Augmented views per image after the plain (and mirror) view; default 0. */
+  augmentedViews?: number;
   /** Augmentation policy of views 1..n; default DEFAULT_AUGMENTATION. */
   policy?: AugmentationPolicy;
   /** Seed of the augmented views; default 0. */
@@ -32,10 +38,18 @@ export interface FeatureOptions {
 /** What the backbone must offer: a session with an NCHW input and a `features` output. */
 export type FeatureBackbone = Pick<Backbone, 'session' | 'modelPath' | 'inputName' | 'inputSize' | 'outputNames' | 'featureLength'>;
 
-/** Returns features[image][view], each a Float32Array of the backbone's feature length. */
+/**
+ * Returns features[image][view], each a Float32Array of the backbone's feature length: view 0 plain, then the mirror
+ * view when `mirror`, then the augmented views.
+ */
 export async function extractFeatures(backbone: FeatureBackbone, images: readonly Buffer[], options: FeatureOptions = {}): Promise<Float32Array[][]> {
-  const views = options.augmentations ?? 1;
-  if (!Number.isInteger(views) || views < 1 || views > 64) throw new InvalidArgumentError(`augmentations must be an integer from 1 to 64 (views per image, the first plain), got ${views}`);
+  const augmented = options.augmentedViews ?? 0;
+  if (!Number.isInteger(augmented) || augmented < 0 || augmented > 64) throw new InvalidArgumentError(`augmentedViews must be an integer from 0 to 64, got ${augmented}`);
+  const mirror = options.mirror ?? false;
+  const firstAugmented = mirror ? 2 : 1;
+  const views = firstAugmented + augmented;
+  const resize = options.resize ?? CENTRE_CROP;
+  const resizeName = resizeId(resize);
   const batchSize = options.batchSize ?? 16;
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 256) throw new InvalidArgumentError(`batchSize must be an integer from 1 to 256, got ${batchSize}`);
   const seed = options.seed ?? 0;
@@ -50,6 +64,7 @@ export async function extractFeatures(backbone: FeatureBackbone, images: readonl
   interface Job {
     image: number;
     view: number;
+    kind: 'plain' | 'mirror' | 'augmented';
     viewSeed: number;
     cacheKey: string;
   }
@@ -58,10 +73,12 @@ export async function extractFeatures(backbone: FeatureBackbone, images: readonl
   for (let image = 0; image < images.length; image++) {
     const digest = sha256(images[image]!);
     for (let view = 0; view < views; view++) {
-      // Seeded by content, not position: the same photo gets the same views whatever folder order it comes in.
-      const viewSeed = view === 0 ? 0 : Number.parseInt(sha256(`${digest}:${seed}:${view}`).slice(0, 8), 16);
-      const key = view === 0 ? `${digest}-plain` : `${digest}-${policyId}-${viewSeed.toString(16)}`;
-      jobs.push({ image, view, viewSeed, cacheKey: `${backboneId}/${backbone.inputSize}/${VIEW_VERSION}/${digest.slice(0, 2)}/${key}.f32` });
+      const kind = view === 0 ? 'plain' : view < firstAugmented ? 'mirror' : 'augmented';
+      // Seeded by content, not position: the same photo gets the same views whatever folder order it comes in; the
+      // n-th augmented view is the same whether or not a mirror view comes before it.
+      const viewSeed = kind === 'augmented' ? Number.parseInt(sha256(`${digest}:${seed}:${view - firstAugmented + 1}`).slice(0, 8), 16) : 0;
+      const key = kind === 'augmented' ? `${policyId}-${viewSeed.toString(16)}` : kind;
+      jobs.push({ image, view, kind, viewSeed, cacheKey: `${backboneId}/${backbone.inputSize}/${VIEW_VERSION}/${resizeName}/${digest.slice(0, 2)}/${digest}-${key}.f32` });
     }
   }
   const cached = cache ? await cache.read(jobs.map((job) => job.cacheKey), backbone.featureLength) : [];
@@ -76,7 +93,12 @@ export async function extractFeatures(backbone: FeatureBackbone, images: readonl
   let done = total - pending.length;
   options.onProgress?.(done, total);
   const size = backbone.inputSize;
-  const render = (job: Job) => renderView(images[job.image]!, job.view === 0 ? IDENTITY_AUGMENTATION : sampleAugmentation(policy, job.viewSeed), size);
+  const render = async (job: Job): Promise<ImageView> => {
+    const image = images[job.image]!;
+    if (job.kind === 'augmented') return renderView(image, { augmentation: sampleAugmentation(policy, job.viewSeed), size, resize });
+    const plain = await renderView(image, { size, resize });
+    return job.kind === 'mirror' ? mirrorView(plain) : plain;
+  };
   const renderBatch = async (jobs: Job[]): Promise<Float32Array> => {
     const plane = 3 * size * size;
     const input = new Float32Array(jobs.length * plane);

@@ -74,7 +74,6 @@ export function buildTrainingStepGraph(featureCount: number, classCount: number,
   g.addInput(I.decay, [1]);
 
   const scalar = (name: string, value: number) => g.addInitializer(g.uniqueName(name), [1], new Float32Array([value]));
-  const axis1 = g.addInitializer('axis_1', [1], new BigInt64Array([1n]));
   const axis0 = g.addInitializer('axis_0', [1], new BigInt64Array([0n]));
   const one = scalar('one', 1);
   const half = scalar('half', 0.5);
@@ -84,29 +83,7 @@ export function buildTrainingStepGraph(featureCount: number, classCount: number,
     return out;
   };
 
-  const logits = node('Gemm', [I.x, I.w, I.b], 'logits');
-  // Batch size as a float scalar, for the mean over rows.
-  const shape = node('Shape', [I.x], 'x_shape');
-  const batchIndex = g.addInitializer('batch_index', [], new BigInt64Array([0n]));
-  const batch = node('Cast', [node('Gather', [shape, batchIndex], 'batch_int')], 'batch_float', { to: 1 });
-
-  let rowLoss: string;
-  let probabilities: string;
-  if (kind === 'softmax') {
-    // log-softmax with the row maximum subtracted first: exp never overflows.
-    const shifted = node('Sub', [logits, node('ReduceMax', [logits], 'row_max', { axes: [1], keepdims: 1 })], 'shifted');
-    const expShifted = node('Exp', [shifted], 'exp_shifted');
-    const sumExp = node('ReduceSum', [expShifted, axis1], 'sum_exp', { keepdims: 1 });
-    const logProbabilities = node('Sub', [shifted, node('Log', [sumExp], 'log_sum_exp')], 'log_probabilities');
-    probabilities = node('Div', [expShifted, sumExp], 'probabilities');
-    // Cross-entropy of a row: -Σ_c y_c log p_c (y may be smoothed; rows need not be exactly one-hot).
-    rowLoss = node('Neg', [node('ReduceSum', [node('Mul', [I.y, logProbabilities], 'y_logp'), axis1], 'sum_y_logp', { keepdims: 0 })], 'row_loss');
-  } else {
-    // Binary cross-entropy from logits, stable form: softplus(z) - y·z = log(1 + e^z) - y·z, summed over labels.
-    probabilities = node('Sigmoid', [logits], 'probabilities');
-    const perLabel = node('Sub', [node('Softplus', [logits], 'softplus'), node('Mul', [I.y, logits], 'y_z')], 'bce');
-    rowLoss = node('ReduceSum', [perLabel, axis1], 'row_loss', { keepdims: 0 });
-  }
+  const { rowLoss, probabilities, batch } = addLoss(g, node, kind, I.x, I.y, I.w, I.b);
   const dataLoss = node('Div', [node('ReduceSum', [rowLoss, axis0], 'sum_loss', { keepdims: 1 }), batch], 'data_loss');
   const l2Loss = node('Mul', [node('Mul', [half, I.l2], 'half_l2'), node('ReduceSumSquare', [I.w], 'w_sq', { keepdims: 0 })], 'l2_loss');
   g.addNode('Add', [dataLoss, l2Loss], [O.loss]);
@@ -151,6 +128,34 @@ export function buildTrainingStepGraph(featureCount: number, classCount: number,
   return g.toBytes(PRODUCER);
 }
 
+type NodeAdder = (op: string, inputs: string[], base: string, attributes?: Record<string, AttributeValue>) => string;
+
+/** Logits X·W + b, the probabilities, each row's loss, and the batch size as a float: what both training graphs share. */
+function addLoss(g: OnnxGraphBuilder, node: NodeAdder, kind: HeadKind, x: string, y: string, w: string, b: string): { logits: string; rowLoss: string; probabilities: string; batch: string } {
+  const axis1 = g.addInitializer(g.uniqueName('axis_1'), [1], new BigInt64Array([1n]));
+  const logits = node('Gemm', [x, w, b], 'logits');
+  // Batch size as a float scalar, for the mean over rows.
+  const shape = node('Shape', [x], 'x_shape');
+  const batchIndex = g.addInitializer(g.uniqueName('batch_index'), [], new BigInt64Array([0n]));
+  const batch = node('Cast', [node('Gather', [shape, batchIndex], 'batch_int')], 'batch_float', { to: 1 });
+  if (kind === 'softmax') {
+    // log-softmax with the row maximum subtracted first: exp never overflows.
+    const shifted = node('Sub', [logits, node('ReduceMax', [logits], 'row_max', { axes: [1], keepdims: 1 })], 'shifted');
+    const expShifted = node('Exp', [shifted], 'exp_shifted');
+    const sumExp = node('ReduceSum', [expShifted, axis1], 'sum_exp', { keepdims: 1 });
+    const logProbabilities = node('Sub', [shifted, node('Log', [sumExp], 'log_sum_exp')], 'log_probabilities');
+    const probabilities = node('Div', [expShifted, sumExp], 'probabilities');
+    // Cross-entropy of a row: -Σ_c y_c log p_c (y may be smoothed; rows need not be exactly one-hot).
+    const rowLoss = node('Neg', [node('ReduceSum', [node('Mul', [y, logProbabilities], 'y_logp'), axis1], 'sum_y_logp', { keepdims: 0 })], 'row_loss');
+    return { logits, rowLoss, probabilities, batch };
+  }
+  // Binary cross-entropy from logits, stable form: softplus(z) - y·z = log(1 + e^z) - y·z, summed over labels.
+  const probabilities = node('Sigmoid', [logits], 'probabilities');
+  const perLabel = node('Sub', [node('Softplus', [logits], 'softplus'), node('Mul', [y, logits], 'y_z')], 'bce');
+  const rowLoss = node('ReduceSum', [perLabel, axis1], 'row_loss', { keepdims: 0 });
+  return { logits, rowLoss, probabilities, batch };
+}
+
 export const SCORE_INPUTS = { x: 'X', w: 'W', b: 'b' } as const;
 export const SCORE_OUTPUT = 'probabilities';
 
@@ -185,4 +190,60 @@ export function buildInferenceGraph(weights: Float32Array, bias: Float32Array, f
 function checkSizes(featureCount: number, classCount: number): void {
   if (!Number.isInteger(featureCount) || featureCount < 1) throw new RangeError(`featureCount must be a positive integer, got ${featureCount}`);
   if (!Number.isInteger(classCount) || classCount < 1) throw new RangeError(`classCount must be a positive integer, got ${classCount}`);
+}
+
+/** Names of the full-batch loss-and-gradient graph's inputs and outputs (the contract with logistic.ts). */
+export const GRADIENT_INPUTS = {
+  x: 'X',
+  y: 'Y',
+  w: 'W',
+  b: 'b',
+  /** [C]: the L2 strength of each class's weights (one value repeated for a softmax head). */
+  l2: 'l2',
+} as const;
+
+export const GRADIENT_OUTPUTS = {
+  /** [1]: mean cross-entropy (or binary cross-entropy summed over labels) over the rows, plus Σ_c l2_c/2·‖W_c‖². */
+  loss: 'loss',
+  gradW: 'grad_W',
+  gradB: 'grad_b',
+} as const;
+
+/**
+ * L2-regularised logistic regression's objective and its gradient over a whole data set at once: what a full-batch
+ * solver (L-BFGS, in logistic.ts) evaluates at each step. Softmax + cross-entropy, or for multi-label data
+ * independent sigmoids + binary cross-entropy, each label with its own L2 strength.
+ */
+export function buildLossGradientGraph(featureCount: number, classCount: number, kind: HeadKind = 'softmax'): Uint8Array {
+  checkSizes(featureCount, classCount);
+  const D = featureCount;
+  const C = classCount;
+  const g = new OnnxGraphBuilder(`head_loss_gradient_${kind}`);
+  const I = GRADIENT_INPUTS;
+  const O = GRADIENT_OUTPUTS;
+  g.addInput(I.x, ['batch', D]);
+  g.addInput(I.y, ['batch', C]);
+  g.addInput(I.w, [D, C]);
+  g.addInput(I.b, [C]);
+  g.addInput(I.l2, [C]);
+  const node = (op: string, inputs: string[], base: string, attributes: Record<string, AttributeValue> = {}) => {
+    const out = g.uniqueName(base);
+    g.addNode(op, inputs, [out], attributes);
+    return out;
+  };
+  const axis0 = g.addInitializer('axis_0', [1], new BigInt64Array([0n]));
+  const half = g.addInitializer('half', [1], new Float32Array([0.5]));
+  const { rowLoss, probabilities, batch } = addLoss(g, node, kind, I.x, I.y, I.w, I.b);
+  const dataLoss = node('Div', [node('ReduceSum', [rowLoss, axis0], 'sum_loss', { keepdims: 1 }), batch], 'data_loss');
+  // Σ_c l2_c/2 · Σ_d W_dc²: column sums of squares weighted by each class's strength.
+  const columnSquares = node('ReduceSum', [node('Mul', [I.w, I.w], 'w_sq'), axis0], 'column_sq', { keepdims: 0 });
+  const l2Loss = node('Mul', [half, node('ReduceSum', [node('Mul', [I.l2, columnSquares], 'weighted_sq'), axis0], 'sum_weighted_sq', { keepdims: 1 })], 'l2_loss');
+  g.addNode('Add', [dataLoss, l2Loss], [O.loss]);
+  const dLogits = node('Div', [node('Sub', [probabilities, I.y], 'p_minus_y'), batch], 'd_logits');
+  g.addNode('Add', [node('Gemm', [I.x, dLogits], 'xt_dlogits', { transA: 1 }), node('Mul', [I.l2, I.w], 'l2_w')], [O.gradW]);
+  g.addNode('ReduceSum', [dLogits, axis0], [O.gradB], { keepdims: 0 });
+  g.addOutput(O.loss, [1]);
+  g.addOutput(O.gradW, [D, C]);
+  g.addOutput(O.gradB, [C]);
+  return g.toBytes(PRODUCER);
 }

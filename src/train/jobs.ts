@@ -17,9 +17,10 @@ const optionsSchema = z
     backbone: z.string().min(1).max(63).default(DEFAULT_BACKBONE),
     /** Side of the square input: the built-in backbone takes any multiple of 32 from 128 to 512 (checked with the backbone). */
     inputSize: z.number().int().min(1).max(4096).optional(),
-    epochs: z.number().int().min(1).max(1000).default(200),
-    /** Augmented views per training image, besides the plain one (0: no augmentation). */
+    /** Augmented views per training image of the recipe search's richest candidate, besides the plain and mirror views. */
     augmentedViews: z.number().int().min(0).max(16).default(2),
+    /** The recipe search skips the stages that would end past this many seconds (and says so). */
+    searchBudgetInS: z.number().int().min(1).max(86_400).default(300),
     augmentation: z.record(z.string(), z.unknown()).default({}),
     /** Publish even if the new model is worse than the current one. */
     force: z.boolean().default(false),
@@ -30,8 +31,8 @@ export interface TrainOptions {
   backbone: string;
   /** Absent: the backbone's own size (224 for the built-in one). */
   inputSize?: number;
-  epochs: number;
   augmentedViews: number;
+  searchBudgetInS: number;
   augmentation: AugmentationPolicy;
   force: boolean;
 }

@@ -3,6 +3,7 @@
 // the test split, or when forced; the move is a conditional write, so two jobs cannot both win.
 import type { ContainerClient } from '@azure/storage-blob';
 import { isStatus } from '../storage/tables';
+import type { ViewResize } from './preprocessing';
 
 export const MODELS_CONTAINER = 'models';
 const POINTER = 'current.json';
@@ -16,6 +17,8 @@ export interface ModelPointer {
   /** The backbone inside the model, and the side of the square input it takes (the classifier renders to it). */
   backbone: string;
   inputSize: number;
+  /** How the classifier renders an image (absent in models published before it was recorded: squash). */
+  resize?: ViewResize;
   /**
    * On the test split: top-1 accuracy (single-label), or the share of images whose whole label set is right at
    * `threshold` (multi-label). Single-label models are compared by it.

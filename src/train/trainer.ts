@@ -4,19 +4,22 @@
 // and a pointer that moves only to a model at least as good as the current one.
 import { readFile } from 'node:fs/promises';
 import type { ContainerClient } from '@azure/storage-blob';
-import { fuseLinearHead } from '../onnx/fuseHead';
+import { fuseLinearHead, supportsTestTimeMirror } from '../onnx/fuseHead';
 import type { Catalog, ImageRecord } from '../dataset/catalog';
 import { labelsOf } from '../dataset/names';
 import { DEFAULT_BACKBONE, ensureBackboneModel, loadBackbone, withInputSize, type Backbone } from './backbone';
 import type { BackboneRegistry } from './backbones';
 import type { FeatureCache } from './featureCache';
 import { extractFeatures } from './features';
-import type { JobStore, TrainOptions } from './jobs';
+import type { JobStore } from './jobs';
 import { assessLearningCurve, learningCurveShares, stratifiedSubset } from './learningCurve';
 import { evaluateMultiLabel, evaluateSingleLabel } from './metrics';
 import type { ModelPointer, ModelRegistry, ModelTask } from './models';
 import { confusionMatrixSvg, learningCurveSvg, perClassBarsSvg, precisionRecallSvg } from './plots';
-import { headProbabilities, rarestLabels, trainHead, type TrainedHead } from './trainHead';
+import { LogisticSolver } from './logistic';
+import { describeResize, resizeId } from './preprocessing';
+import { describeRecipe, fitRecipe, headInput, searchRecipe, type Recipe, type RecipeSearchResult, type TrainedRecipeHead, type ViewSet } from './recipe';
+import { headProbabilities, rarestLabels } from './trainHead';
 import { startGpuMonitor } from './gpuMonitor';
 
 export interface TrainerDependencies {
@@ -71,35 +74,50 @@ export async function runTrainingJob(deps: TrainerDependencies, dataset: string,
     const stored = name === DEFAULT_BACKBONE ? await ensureBackboneModel({ log }) : await deps.backbones!.ensureModel(name, { log });
     backbone = await loadBackbone({ log, executionProviders, model: withInputSize(stored, job.options.inputSize ?? stored.inputSize) });
     log(`backbone: ${backbone.name}, ${backbone.inputSize}x${backbone.inputSize} input, ${backbone.featureLength} features, providers ${backbone.executionProviders.join(',')}`);
-    const views = 1 + job.options.augmentedViews;
     const cache = deps.features ? { cache: deps.features } : {};
-    let cacheReported = false;
-    const trainFeatures = await extractFeatures(backbone, trainBytes, {
-      augmentations: views,
-      policy: job.options.augmentation,
-      seed: 1,
-      ...cache,
-      onProgress: (done, total) => {
-        // The first call counts the views the cache already had.
-        if (!cacheReported) {
-          cacheReported = true;
-          log(`features: ${done} of ${total} training views from the cache, ${total - done} to compute`);
-        }
-        void deps.jobs.update(dataset, jobId, { progress: 0.1 + 0.5 * (done / total) });
-      },
+    const backboneBytes = new Uint8Array(await readFile(backbone.modelPath));
+    const trainViews = memoised((views: ViewSet) => {
+      let reported = false;
+      return extractFeatures(backbone!, trainBytes, {
+        resize: views.resize,
+        mirror: views.mirror,
+        augmentedViews: views.augmentedViews,
+        policy: job.options.augmentation,
+        seed: 1,
+        ...cache,
+        onProgress: (done, total) => {
+          // The first call counts the views the cache already had.
+          if (!reported) {
+            reported = true;
+            log(`features (${resizeId(views.resize)}, ${describeViews(views)}): ${done} of ${total} training views from the cache, ${total - done} to compute`);
+          }
+          void deps.jobs.update(dataset, jobId, { progress: 0.1 + 0.5 * (done / total) });
+        },
+      });
     });
-    const testFeatures = (await extractFeatures(backbone, testBytes, cache)).map((perView) => perView[0]!);
-
-    await stage('training', 0.6);
-    const head = await fitHead(trainFeatures, train, labels.length, task, job.options);
-    log(`head: ${head.kind}, best epoch ${head.bestEpoch} of ${head.history.length}${head.threshold !== undefined ? `, threshold ${head.threshold.toFixed(3)}` : ''}`);
+    const search = await searchRecipe({
+      labelSets: train.map((image) => image.labelIndices),
+      classCount: labels.length,
+      kind: task === 'multi-label' ? 'sigmoid' : 'softmax',
+      features: trainViews,
+      augmentedViews: job.options.augmentedViews,
+      allowMirror: job.options.augmentation.horizontalFlip,
+      allowTestTimeMirror: supportsTestTimeMirror(backboneBytes),
+      budgetInMs: job.options.searchBudgetInS * 1000,
+      seed: 1,
+      log,
+    });
+    const { recipe, head } = search;
+    for (const reason of search.skipped) log(`recipe search skipped ${reason}`);
+    log(`recipe: ${describeRecipe(recipe)} (search ${search.seconds.toFixed(1)} s; final fit ${search.finalFit.iterations} L-BFGS iterations${search.finalFit.converged ? '' : ', not converged'})`);
+    const testFeatures = (await extractFeatures(backbone, testBytes, { ...cache, resize: recipe.resize, mirror: recipe.testTimeMirror })).map((views) => headInput(views, recipe.testTimeMirror));
 
     await stage('evaluating', 0.75);
     const evaluation = evaluate(task, labels, test, testFeatures.map((f) => headProbabilities(head, f)), head.threshold);
     log(`test ${evaluation.headline} on ${test.length} images`);
 
     await stage('learning-curve', 0.8);
-    const curve = await learningCurve(trainFeatures, train, test, testFeatures, labels.length, task, job.options);
+    const curve = await learningCurve(await trainViews(recipe), train, test, testFeatures, recipe, head);
     const metric = task === 'multi-label' ? 'mAP' : 'accuracy';
     const assessment = assessLearningCurve(curve, { metric });
     log(`learning curve: ${assessment.verdict}`);
@@ -107,11 +125,12 @@ export async function runTrainingJob(deps: TrainerDependencies, dataset: string,
     await stage('publishing', 0.95);
     const gpuSummary = await gpu.stop();
     const model = fuseLinearHead(
-      new Uint8Array(await readFile(backbone.modelPath)),
+      backboneBytes,
       { weights: head.weights, bias: head.bias, labels, activation: head.kind },
       {
         featuresOutput: backbone.outputNames.features,
         probabilitiesOutput: 'probabilities',
+        testTimeMirror: recipe.testTimeMirror,
         metadata: {
           dataset,
           version: jobId,
@@ -120,8 +139,9 @@ export async function runTrainingJob(deps: TrainerDependencies, dataset: string,
           ...(head.threshold !== undefined ? { threshold: String(head.threshold) } : {}),
           preprocessing: JSON.stringify({
             input: `input: float32 NCHW [N,3,${backbone.inputSize},${backbone.inputSize}], RGB 0..255`,
-            resize: `straight to ${backbone.inputSize}x${backbone.inputSize} (no aspect-preserving crop), EXIF orientation applied, alpha removed`,
+            resize: { ...recipe.resize, description: `${describeResize(recipe.resize, backbone.inputSize)}; EXIF orientation applied, alpha removed` },
             normalization: `inside the graph (${backbone.normalization})`,
+            testTimeAugmentation: recipe.testTimeMirror ? 'inside the graph: the mean of the features of the input and its mirror image' : 'none',
           }),
         },
       },
@@ -131,6 +151,7 @@ export async function runTrainingJob(deps: TrainerDependencies, dataset: string,
       ...evaluation.summary,
       testImages: test.length,
       trainImages: train.length,
+      recipe: recipeSummary(search),
       learningCurve: { converged: assessment.converged, verdict: assessment.verdict, gainPerDoubling: assessment.gainPerDoubling },
       ...(gpuSummary ? { gpu: gpuSummary } : {}),
     };
@@ -142,7 +163,8 @@ export async function runTrainingJob(deps: TrainerDependencies, dataset: string,
           labels,
           ...evaluation.metrics,
           learningCurve: { metric, points: curve, ...assessment },
-          head: { kind: head.kind, bestEpoch: head.bestEpoch, history: head.history, ...(head.threshold !== undefined ? { threshold: head.threshold } : {}) },
+          head: { kind: head.kind, ...(head.threshold !== undefined ? { threshold: head.threshold } : {}), finalFit: search.finalFit },
+          recipe: { ...recipeSummary(search), recipe, candidates: search.candidates, innerFolds: search.innerFolds, seconds: search.seconds },
           gpu: gpuSummary ?? null,
           options: job.options,
         },
@@ -161,6 +183,7 @@ export async function runTrainingJob(deps: TrainerDependencies, dataset: string,
         task,
         backbone: backbone.name,
         inputSize: backbone.inputSize,
+        resize: recipe.resize,
         ...evaluation.pointer,
         testImages: test.length,
         labels,
@@ -276,59 +299,68 @@ async function download(container: ContainerClient, images: LabelledImage[]): Pr
   return out;
 }
 
-function fitHead(
-  features: Float32Array[][],
-  images: LabelledImage[],
-  classCount: number,
-  task: ModelTask,
-  options: TrainOptions,
-): Promise<TrainedHead> {
-  const rows: Float32Array[] = [];
-  const labelSets: number[][] = [];
-  const groups: number[] = [];
-  features.forEach((views, image) => {
-    for (const view of views) {
-      rows.push(view);
-      labelSets.push(images[image]!.labelIndices);
-      groups.push(image);
-    }
-  });
-  const targets = task === 'multi-label' ? { labelSets } : { labels: labelSets.map((set) => set[0]!) };
-  return trainHead({ features: rows, ...targets, groups, classCount, epochs: options.epochs, seed: 1 });
-}
-
 /**
- * Test accuracy (multi-label: test mAP) of heads trained on growing, nested, stratified shares of the training
- * images; multi-label images are stratified by their rarest label.
+ * Test accuracy (multi-label: test mAP) of the recipe's head fitted on growing, nested, stratified shares of the
+ * training images (the chosen strength and views; multi-label images stratified by their rarest label).
  */
 async function learningCurve(
   trainFeatures: Float32Array[][],
   train: LabelledImage[],
   test: LabelledImage[],
   testFeatures: Float32Array[],
-  classCount: number,
-  task: ModelTask,
-  options: TrainOptions,
+  recipe: Recipe,
+  final: TrainedRecipeHead,
 ): Promise<{ trainingImages: number; accuracy: number }[]> {
+  const classCount = final.classCount;
   const byLabel: number[][] = Array.from({ length: classCount }, () => []);
   rarestLabels(train.map((image) => image.labelIndices), classCount).forEach((label, i) => byLabel[label]!.push(i));
   const labels = Array.from({ length: classCount }, (_, c) => String(c));
   const points: { trainingImages: number; accuracy: number }[] = [];
-  for (const share of learningCurveShares()) {
-    const subset = stratifiedSubset(byLabel, share, 7);
-    if (points.length > 0 && subset.length === points[points.length - 1]!.trainingImages) continue;
-    const images = subset.map((i) => train[i]!);
-    // A share too small to hold every label trains no comparable model: start the curve where it does.
-    if (new Set(images.flatMap((image) => image.labelIndices)).size < classCount) continue;
-    const head = await fitHead(subset.map((i) => trainFeatures[i]!), images, classCount, task, options);
-    const scores = testFeatures.map((x) => headProbabilities(head, x));
-    const value =
-      task === 'multi-label'
-        ? (evaluateMultiLabel({ labels, truth: test.map((t) => labels.map((_, c) => (t.labelIndices.includes(c) ? 1 : 0))), scores }).mAP ?? 0)
-        : test.filter((image, i) => argmax(scores[i]!) === image.labelIndices[0]).length / test.length;
-    points.push({ trainingImages: subset.length, accuracy: value });
+  const solver = await LogisticSolver.create(final.featureCount, classCount, final.kind);
+  try {
+    for (const share of learningCurveShares()) {
+      const subset = stratifiedSubset(byLabel, share, 7);
+      if (points.length > 0 && subset.length === points[points.length - 1]!.trainingImages) continue;
+      const images = subset.map((i) => train[i]!);
+      // A share too small to hold every label trains no comparable model: start the curve where it does.
+      if (new Set(images.flatMap((image) => image.labelIndices)).size < classCount) continue;
+      // The problem is convex: starting from the final head changes the time it takes, not the answer.
+      const { head } = await fitRecipe(solver, subset.map((i) => trainFeatures[i]!), images.map((image) => image.labelIndices), recipe, final);
+      const scores = testFeatures.map((x) => headProbabilities(head, x));
+      const value =
+        final.kind === 'sigmoid'
+          ? (evaluateMultiLabel({ labels, truth: test.map((t) => labels.map((_, c) => (t.labelIndices.includes(c) ? 1 : 0))), scores }).mAP ?? 0)
+          : test.filter((image, i) => argmax(scores[i]!) === image.labelIndices[0]).length / test.length;
+      points.push({ trainingImages: subset.length, accuracy: value });
+    }
+  } finally {
+    await solver.release();
   }
   return points;
+}
+
+/** The search's outcome for the job report: the recipe in words, each candidate's inner-CV score, what it skipped. */
+function recipeSummary(search: RecipeSearchResult) {
+  return {
+    chosen: describeRecipe(search.recipe),
+    innerCV: Object.fromEntries(search.candidates.map((c) => [c.name, Number(c.score.toFixed(4))])),
+    skipped: search.skipped,
+  };
+}
+
+function describeViews(views: ViewSet): string {
+  return `plain${views.mirror ? ' + mirror' : ''}${views.augmentedViews > 0 ? ` + ${views.augmentedViews} augmented` : ''} views`;
+}
+
+/** One call per distinct view set: the search and the learning curve ask for the same views more than once. */
+function memoised(extract: (views: ViewSet) => Promise<Float32Array[][]>): (views: ViewSet) => Promise<Float32Array[][]> {
+  const calls = new Map<string, Promise<Float32Array[][]>>();
+  return (views) => {
+    const key = `${resizeId(views.resize)}/${views.mirror}/${views.augmentedViews}`;
+    let result = calls.get(key);
+    if (!result) calls.set(key, (result = extract(views)));
+    return result;
+  };
 }
 
 function argmax(values: number[]): number {

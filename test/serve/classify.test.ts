@@ -9,6 +9,8 @@ import { INCOMING_CONTAINER } from '../../src/dataset/ingest';
 import type { RunningHost } from '../../src/host/localHost';
 import type { Services } from '../../src/services';
 import { renderView } from '../../src/train/augment';
+import type { ModelPointer } from '../../src/train/models';
+import { parseViewResize } from '../../src/train/preprocessing';
 import type { TrainJob } from '../../src/train/jobs';
 import { callApi, seedGarments, startAppStack, type AppStack } from '../support/appHost';
 import { waitFor } from '../support/waitFor';
@@ -80,7 +82,7 @@ beforeAll(async () => {
   });
   ({ services, host } = stack);
   const incoming = services.storage.blobs.getContainerClient(INCOMING_CONTAINER);
-  const job = await train({ epochs: 40, augmentedViews: 0 });
+  const job = await train({ augmentedViews: 0 });
   expect(job.error).toBeUndefined();
   expect(job.published).toBe(true);
   firstVersion = job.jobId;
@@ -109,10 +111,14 @@ describe('POST /classify', () => {
 
     // The reference is the trainer's side, computed here directly: the published model file (the backbone with
     // the trained head fused in, which the trainer checks against its own evaluation) run by onnxruntime with
-    // default options at batch 1 on renderView's identity view, the exact input the trainer evaluates.
-    const model = await services.storage.blobs.getContainerClient('models').getBlockBlobClient(`tees/${firstVersion}/model.onnx`).downloadToBuffer();
+    // default options at batch 1 on renderView's plain view with the model's recorded resize, the exact input the
+    // trainer evaluates (test-time mirroring, when chosen, happens inside the model).
+    const models = services.storage.blobs.getContainerClient('models');
+    const model = await models.getBlockBlobClient(`tees/${firstVersion}/model.onnx`).downloadToBuffer();
+    const pointer = JSON.parse((await models.getBlockBlobClient(`tees/current.json`).downloadToBuffer()).toString()) as ModelPointer;
+    expect(pointer.version).toBe(firstVersion);
     const session = await ort.InferenceSession.create(model, { executionProviders: ['cpu'] });
-    const view = await renderView(image.content);
+    const view = await renderView(image.content, { resize: parseViewResize(pointer.resize) });
     const output = await session.run({ input: new ort.Tensor('float32', view.data, [1, 3, 224, 224]) });
     const reference = Array.from(output['probabilities']!.data as Float32Array);
     await session.release();
@@ -187,7 +193,7 @@ describe('POST /classify', () => {
       }
     };
     const clients = Array.from({ length: 4 }, () => client());
-    const job = await train({ epochs: 20, augmentedViews: 0, force: true });
+    const job = await train({ augmentedViews: 0, force: true });
     expect(job.error).toBeUndefined();
     expect(job.published).toBe(true);
     await waitFor('the new version to serve', async () => (seen.at(-1)?.version === job.jobId ? true : undefined), 20_000);

@@ -6,11 +6,13 @@ import {
   DEFAULT_AUGMENTATION,
   IDENTITY_AUGMENTATION,
   largestInscribedRectangle,
+  mirrorView,
   parseAugmentationPolicy,
   renderView,
   sampleAugmentation,
 } from '../../src/train/augment';
 import { InvalidArgumentError } from '../../src/errors';
+import { CENTRE_CROP, plainRegion, SQUASH } from '../../src/train/preprocessing';
 import { encodeBmp24 } from '../support/images';
 import { sharedPath } from '../support/shared';
 
@@ -53,8 +55,8 @@ describe('augmentation policy', () => {
 });
 
 describe('renderView', () => {
-  it('without augmentation is the straight 224x224 resize the backbone reference used', async () => {
-    const view = await renderView(photo('dog.jpg'));
+  it('squashed, the plain view is the straight 224x224 resize the backbone reference used', async () => {
+    const view = await renderView(photo('dog.jpg'), { resize: SQUASH });
     const { data } = await sharp(photo('dog.jpg')).removeAlpha().resize(224, 224, { fit: 'fill' }).raw().toBuffer({ resolveWithObject: true });
     expect(view.size).toBe(224);
     expect(view.data.length).toBe(3 * 224 * 224);
@@ -63,6 +65,36 @@ describe('renderView', () => {
     for (let p = 0; p < 224 * 224; p += 997) {
       for (let c = 0; c < 3; c++) expect(view.data[c * 224 * 224 + p]).toBe(data[p * 3 + c]);
     }
+  });
+
+  it('by default shows the central square of 224/256 of the shorter side, upscaling small pictures', async () => {
+    // A 100x160 portrait: its central 88x88 square (round(100 * 0.875)), from (6, 36), to 224x224.
+    const { data: raw, info } = await sharp(photo('dog.jpg')).resize(100, 160, { fit: 'fill' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const portrait = await sharp(raw, { raw: { width: info.width, height: info.height, channels: 3 } }).png().toBuffer();
+    const view = await renderView(portrait);
+    const { data } = await sharp(raw, { raw: { width: 100, height: 160, channels: 3 } }).extract({ left: 6, top: 36, width: 88, height: 88 }).resize(224, 224, { fit: 'fill' }).raw().toBuffer({ resolveWithObject: true });
+    for (let p = 0; p < 224 * 224; p += 499) {
+      for (let c = 0; c < 3; c++) expect(view.data[c * 224 * 224 + p]).toBe(data[p * 3 + c]);
+    }
+    expect(plainRegion(100, 160, CENTRE_CROP)).toEqual({ left: 6, top: 36, width: 88, height: 88 });
+    expect(plainRegion(512, 384, SQUASH)).toEqual({ left: 0, top: 0, width: 512, height: 384 });
+  });
+
+  it('crops in upright coordinates: EXIF orientation first, then the central square', async () => {
+    // dog_exif6.jpg holds dog.jpg's pixels with orientation 6: upright it is dog.jpg turned 90 degrees.
+    const upright = await renderView(photo('dog_exif6.jpg'));
+    const rotatedByHand = await renderView(await sharp(photo('dog.jpg')).rotate(90).png().toBuffer());
+    expect(meanAbsDifference(upright.data, rotatedByHand.data)).toBeLessThan(3);
+    expect(meanAbsDifference(upright.data, (await renderView(photo('dog.jpg'))).data)).toBeGreaterThan(20);
+  });
+
+  it('mirrors a view value for value', async () => {
+    const plain = await renderView(photo('eagle.jpg'));
+    const mirrored = mirrorView(plain);
+    for (const [y, x] of [[0, 0], [10, 3], [223, 100]] as const) {
+      for (let c = 0; c < 3; c++) expect(mirrored.data[c * 224 * 224 + y * 224 + x]).toBe(plain.data[c * 224 * 224 + y * 224 + 223 - x]);
+    }
+    expect(mirrorView(mirrored).data).toEqual(plain.data);
   });
 
   it('applies EXIF orientation so the picture is upright', async () => {
@@ -80,17 +112,17 @@ describe('renderView', () => {
     expect(meanAbsDifference(fromBmp.data, fromJpeg.data)).toBeLessThan(0.01);
   });
 
-  it('flips exactly', async () => {
+  it('flips an augmented view: the mirror image of the plain view, up to resampling', async () => {
+    // The plain view is one sharp pipeline (with JPEG shrink-on-load); augmented views resample decoded pixels.
     const plain = await renderView(photo('eagle.jpg'));
-    const flipped = await renderView(photo('eagle.jpg'), { ...IDENTITY_AUGMENTATION, flipHorizontal: true });
-    for (const [y, x] of [[0, 0], [100, 17], [223, 223]] as const) {
-      expect(flipped.data[y * 224 + x]).toBe(plain.data[y * 224 + (223 - x)]);
-    }
+    const flipped = await renderView(photo('eagle.jpg'), { augmentation: { ...IDENTITY_AUGMENTATION, flipHorizontal: true } });
+    expect(meanAbsDifference(flipped.data, mirrorView(plain).data)).toBeLessThan(1.5);
+    expect(meanAbsDifference(flipped.data, plain.data)).toBeGreaterThan(10);
   });
 
   it('rotates without filling corners', async () => {
     const white = await sharp({ create: { width: 400, height: 300, channels: 3, background: '#ffffff' } }).png().toBuffer();
-    const view = await renderView(white, { ...IDENTITY_AUGMENTATION, rotationDeg: 15 });
+    const view = await renderView(white, { augmentation: { ...IDENTITY_AUGMENTATION, rotationDeg: 15 } });
     expect(view.data.reduce((m, v) => Math.min(m, v), 255)).toBeGreaterThan(240);
     const inner = largestInscribedRectangle(400, 300, (15 * Math.PI) / 180);
     expect(inner.width).toBeLessThan(400);
@@ -103,12 +135,12 @@ describe('renderView', () => {
       .composite([{ input: { create: { width: 100, height: 200, channels: 3, background: '#ffffff' } }, left: 100, top: 0 }])
       .png()
       .toBuffer();
-    const left = await renderView(halves, { ...IDENTITY_AUGMENTATION, zoom: 2, cropX: 0, cropY: 0.5 });
+    const left = await renderView(halves, { augmentation: { ...IDENTITY_AUGMENTATION, zoom: 2, cropX: 0, cropY: 0.5 } });
     expect(left.data.reduce((m, v) => Math.max(m, v), 0)).toBe(0);
     const grey = await sharp({ create: { width: 100, height: 100, channels: 3, background: '#646464' } }).png().toBuffer();
-    const brighter = await renderView(grey, { ...IDENTITY_AUGMENTATION, brightness: 1.2 });
+    const brighter = await renderView(grey, { augmentation: { ...IDENTITY_AUGMENTATION, brightness: 1.2 } });
     expect(mean(brighter.data)).toBeCloseTo(120, 0);
-    const flatter = await renderView(grey, { ...IDENTITY_AUGMENTATION, contrast: 0.5 });
+    const flatter = await renderView(grey, { augmentation: { ...IDENTITY_AUGMENTATION, contrast: 0.5 } });
     expect(mean(flatter.data)).toBeCloseTo(114, 0);
   });
 });

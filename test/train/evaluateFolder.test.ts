@@ -9,10 +9,9 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/cli/main';
 import { loadBackbone, type Backbone } from '../../src/train/backbone';
+import { multiLabelFolds, stratifiedFolds } from '../../src/train/folds';
 import {
   evaluateFolder,
-  multiLabelFolds,
-  stratifiedFolds,
   type FolderEvaluation,
   type MultiLabelFolderEvaluation,
   type SingleLabelFolderEvaluation,
@@ -120,7 +119,7 @@ describe('stratifiedFolds', () => {
 describe('evaluateFolder', () => {
   let result: SingleLabelFolderEvaluation;
 
-  it('cross-validates the synthetic folder with high accuracy (augmented training views)', async () => {
+  it('cross-validates the synthetic folder with high accuracy, running the recipe search in every fold', async () => {
     result = singleLabel(await evaluateFolder(path.join(dir, 'photos'), { folds: 3, augment: 1, seed: 0, backbone, cacheDir }));
     expect(result.task).toBe('single-label');
     expect(result.labels).toEqual([...LABELS].sort());
@@ -130,11 +129,27 @@ describe('evaluateFolder', () => {
     expect(result.pooled.accuracy).toBeGreaterThanOrEqual(0.9);
     expect(result.meanAccuracy).toBeCloseTo(result.perFold.reduce((a, f) => a + f.accuracy, 0) / 3, 10);
     expect(result.pooled.perClass.map((c) => c.support)).toEqual([6, 6, 6]);
+    for (const fold of result.perFold) {
+      // Both preprocessings, the richer views and test-time mirroring were tried; exactly one candidate won.
+      const names = fold.candidates!.map((c) => c.name);
+      expect(names).toEqual(expect.arrayContaining([expect.stringMatching(/^centre-crop-0.875, plain views$/), expect.stringMatching(/^squash, plain views$/), expect.stringMatching(/plain \+ mirror \+ 1 augmented views$/), expect.stringMatching(/mirror at test time$/)]));
+      expect(fold.candidates!.filter((c) => c.chosen)).toHaveLength(1);
+      expect(fold.head).toMatch(/L2 strength/);
+    }
+  }, 60_000);
+
+  it('evaluates the previous Adam head on request', async () => {
+    const adam = singleLabel(await evaluateFolder(path.join(dir, 'photos'), { folds: 3, seed: 0, backbone, cacheDir, solver: 'adam', head: { epochs: 30 } }));
+    expect(adam.solver).toBe('adam');
+    expect(adam.perFold[0]!.head).toMatch(/Adam head, best epoch \d+/);
+    expect(adam.pooled.accuracy).toBeGreaterThanOrEqual(0.8);
   }, 60_000);
 
   it('is reproducible and fast from the feature cache', async () => {
     const again = singleLabel(await evaluateFolder(path.join(dir, 'photos'), { folds: 3, augment: 1, seed: 0, backbone, cacheDir }));
-    expect(again.perFold).toEqual(result.perFold);
+    // Everything but the candidates' timings.
+    const untimed = (r: SingleLabelFolderEvaluation) => r.perFold.map((f) => ({ ...f, candidates: f.candidates?.map(({ seconds: _, ...c }) => c) }));
+    expect(untimed(again)).toEqual(untimed(result));
     expect(again.seconds.features).toBeLessThan(result.seconds.features);
   }, 60_000);
 
@@ -148,10 +163,11 @@ describe('evaluateFolder', () => {
     expect(err.text()).toMatch(/fold 3\/3/);
 
     const json = capture();
-    expect(await run(['eval', path.join(dir, 'photos'), '--folds=3', '--json', '--standardize', '--weight-decay', '0.01'], json.stream, capture().stream)).toBe(0);
+    expect(await run(['eval', path.join(dir, 'photos'), '--folds=3', '--json', '--resize', 'centre-crop', '--no-tta'], json.stream, capture().stream)).toBe(0);
     const parsed = singleLabel(JSON.parse(json.text()) as FolderEvaluation);
     expect(parsed.folds).toBe(3);
-    expect(parsed.head).toEqual({ weightDecay: 0.01, standardize: true });
+    expect(parsed.solver).toBe('recipe');
+    for (const fold of parsed.perFold) expect(fold.candidates!.every((c) => c.name.startsWith('centre-crop') && !c.name.includes('at test time'))).toBe(true);
     expect(parsed.pooled.accuracy).toBeGreaterThanOrEqual(0.9);
 
     const bad = capture();
@@ -161,6 +177,10 @@ describe('evaluateFolder', () => {
     expect(bad.text()).toMatch(/7 folds need at least 7 images per label; the smallest label has 6/);
     expect(await run(['eval', path.join(dir, 'nowhere')], capture().stream, bad.stream)).toBe(2);
     expect(bad.text()).toMatch(/nowhere does not exist/);
+    expect(await run(['eval', path.join(dir, 'photos'), '--weight-decay', '0.01'], capture().stream, bad.stream)).toBe(2);
+    expect(bad.text()).toMatch(/--weight-decay tunes the Adam head: add --solver adam/);
+    expect(await run(['eval', path.join(dir, 'photos'), '--resize', 'stretch'], capture().stream, bad.stream)).toBe(2);
+    expect(bad.text()).toMatch(/--resize must be centre-crop or squash, got "stretch"/);
     expect(await run(['eval', path.join(dir, 'photos'), '--bogus'], capture().stream, bad.stream)).toBe(2);
     expect(bad.text()).toMatch(/unknown option --bogus for eval/);
   }, 60_000);
@@ -230,9 +250,9 @@ describe('evaluateFolder on a multi-label folder', () => {
     const out = capture();
     expect(await run(['eval', path.join(dir, 'fridge'), '--folds', '3'], out.stream, capture().stream)).toBe(0);
     const text = out.text();
-    expect(text).toMatch(/^24 images, 3 labels \(multi-label, labels\.csv\), 3-fold iteratively stratified CV, seed 0, 0 augmented views per training image\n/);
+    expect(text).toMatch(/^24 images, 3 labels \(multi-label, labels\.csv\), 3-fold iteratively stratified CV, seed 0, the recipe search in every fold \(nested CV\)\n/);
     expect(text).toMatch(/left out: 1 entry of images\/ not listed in labels\.csv/);
-    expect(text).toMatch(/fold 3: mAP \d\.\d{3}, exact match \d+\.\d% of 8 \(threshold \d\.\d\d, best epoch \d+\)/);
+    expect(text).toMatch(/fold 3: mAP \d\.\d{3}, exact match \d+\.\d% of 8 \(threshold \d\.\d\d, [^)]*L2 strength [^)]*\)/);
     expect(text).toMatch(/mAP: \d\.\d{3} pooled; \d\.\d{3} ± \d\.\d{3} \(mean ± sample std over folds\)/);
     expect(text).toMatch(/exact match: \d+\.\d% pooled \(\d+\/24\); \d+\.\d% ± \d+\.\d% over folds; Hamming accuracy \d+\.\d%/);
     expect(text).toMatch(/label\s+AP\s+precision\s+recall\s+f1\s+support/);
@@ -245,7 +265,7 @@ describe('evaluateFolder on a multi-label folder', () => {
     expect(parsed.pooled.perLabel.map((l) => l.label)).toEqual([...LABELS].sort());
 
     const bad = capture();
-    expect(await run(['eval', path.join(dir, 'fridge'), '--label-smoothing', '0.1'], capture().stream, bad.stream)).toBe(2);
+    expect(await run(['eval', path.join(dir, 'fridge'), '--solver', 'adam', '--label-smoothing', '0.1'], capture().stream, bad.stream)).toBe(2);
     expect(bad.text()).toMatch(/label smoothing applies to single-label folders \(a softmax head\); .*fridge has labels\.csv, so it is evaluated as multi-label/);
     expect(await run(['eval', path.join(dir, 'fridge'), '--folds', '13'], capture().stream, bad.stream)).toBe(2);
     expect(bad.text()).toMatch(/13 folds need at least 13 images per label; the smallest label \(blue-rings\) has 12/);

@@ -50,10 +50,10 @@ describe('extractFeatures with a cache', () => {
     const cache = new BlobFeatureCache(storage.clients.blobs.getContainerClient('features'));
     const images = await Promise.all([1, 2, 3].map((seed) => renderGarment({ item: 'shirt', pattern: 'dotted', seed, width: 240, height: 240 })));
     const first: number[] = [];
-    const computed = await extractFeatures(backbone, images.slice(0, 2), { augmentations: 2, cache, onProgress: (done) => first.push(done) });
+    const computed = await extractFeatures(backbone, images.slice(0, 2), { augmentedViews: 1, cache, onProgress: (done) => first.push(done) });
     expect(first[0]).toBe(0);
     const again: number[] = [];
-    const all = await extractFeatures(backbone, images, { augmentations: 2, cache, onProgress: (done) => again.push(done) });
+    const all = await extractFeatures(backbone, images, { augmentedViews: 1, cache, onProgress: (done) => again.push(done) });
     // The first two images' four views came from the cache; only the third image's two views ran.
     expect(again).toEqual([4, 6]);
     expect(Array.from(all[1]![1]!)).toEqual(Array.from(computed[1]![1]!));

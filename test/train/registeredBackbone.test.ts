@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INCOMING_CONTAINER } from '../../src/dataset/ingest';
 import type { RunningHost } from '../../src/host/localHost';
 import type { Services } from '../../src/services';
-import { IDENTITY_AUGMENTATION, renderView } from '../../src/train/augment';
+import { renderView } from '../../src/train/augment';
+import { parseViewResize } from '../../src/train/preprocessing';
 import type { TrainJob } from '../../src/train/jobs';
 import type { ModelPointer } from '../../src/train/models';
 import { callApi, seedGarments, startAppStack, type AppStack } from '../support/appHost';
@@ -49,7 +50,7 @@ describe('a registered backbone', () => {
     const oddSize = await callApi<{ message: string }>(host, 'POST', 'datasets/tees/train', { inputSize: 300 });
     expect(oddSize).toMatchObject({ status: 400, body: { message: 'inputSize must be a multiple of 32 from 128 to 512, got 300' } });
 
-    const started = await callApi<{ jobId: string }>(host, 'POST', 'datasets/tees/train', { backbone: 'tiny-cnn', epochs: 40, augmentedViews: 0 });
+    const started = await callApi<{ jobId: string }>(host, 'POST', 'datasets/tees/train', { backbone: 'tiny-cnn', augmentedViews: 0 });
     expect(started.status).toBe(202);
     const job = await waitFor(`job ${started.body.jobId}`, async () => {
       const { body } = await callApi<TrainJob>(host, 'GET', `datasets/tees/jobs/${started.body.jobId}`);
@@ -65,7 +66,7 @@ describe('a registered backbone', () => {
     const { images } = await services.catalog.listImages('tees', { status: 'accepted', label: 'dotted' });
     const content = await services.storage.blobs.getContainerClient(INCOMING_CONTAINER).getBlockBlobClient(images[0]!.blobName).downloadToBuffer();
     const session = await ort.InferenceSession.create(await models.getBlockBlobClient(`tees/${job.jobId}/model.onnx`).downloadToBuffer());
-    const view = await renderView(content, IDENTITY_AUGMENTATION, 32);
+    const view = await renderView(content, { size: 32, resize: parseViewResize(pointer.resize) });
     const expected = (await session.run({ input: new ort.Tensor('float32', view.data, [1, 3, 32, 32]) }))['probabilities']!.data as Float32Array;
     await session.release();
     const response = await fetch(`${host.url}/api/datasets/tees/classify?top=3`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: content });

@@ -8,6 +8,7 @@ import type { RunningHost } from '../../src/host/localHost';
 import type { Services } from '../../src/services';
 import { renderView } from '../../src/train/augment';
 import type { TrainJob } from '../../src/train/jobs';
+import type { Recipe } from '../../src/train/recipe';
 import { callApi, seedGarments, startAppStack, type AppStack } from '../support/appHost';
 import { waitFor } from '../support/waitFor';
 
@@ -42,7 +43,7 @@ afterAll(async () => {
 
 describe('a training job', () => {
   it('publishes a model with metrics, plots and a learning curve, which reproduces the predictions on its own', async () => {
-    const started = await api<{ jobId: string; statusUrl: string }>('POST', 'datasets/tees/train', { epochs: 60, augmentedViews: 1 });
+    const started = await api<{ jobId: string; statusUrl: string }>('POST', 'datasets/tees/train', { augmentedViews: 1 });
     expect(started.status).toBe(202);
     const job = await finished('tees', started.body.jobId);
     expect(job.error).toBeUndefined();
@@ -57,7 +58,14 @@ describe('a training job', () => {
       labels: string[];
       confusionMatrix: number[][];
       learningCurve: { points: { trainingImages: number; accuracy: number }[]; verdict: string };
+      recipe: { chosen: string; recipe: Recipe; candidates: { name: string; score: number; chosen: boolean }[]; innerFolds: number };
     };
+    // The recipe was chosen inside the training split, and the report says which and how each candidate scored.
+    expect(metrics.recipe.innerFolds).toBe(5);
+    expect(metrics.recipe.candidates.filter((c) => c.chosen)).toHaveLength(1);
+    expect(metrics.recipe.candidates.map((c) => c.name)).toEqual(expect.arrayContaining(['centre-crop-0.875, plain views', 'squash, plain views']));
+    expect((job.metrics as { recipe: { chosen: string } }).recipe.chosen).toBe(metrics.recipe.chosen);
+    const { recipe } = metrics.recipe;
     expect(metrics.labels).toEqual(['dotted', 'leopard', 'striped']);
     expect(metrics.learningCurve.points.length).toBeGreaterThanOrEqual(3);
     expect(metrics.learningCurve.verdict).toMatch(/\w/);
@@ -65,17 +73,20 @@ describe('a training job', () => {
     expect(pointer.version).toBe(job.jobId);
     // The features went to blob storage, where the next job (another container, another disk) finds them.
     const log = (await models.getBlockBlobClient(`tees/${job.jobId}/training.log`).downloadToBuffer()).toString();
-    expect(log).toMatch(/features: 0 of 36 training views from the cache, 36 to compute/);
+    expect(log).toMatch(/features \(centre-crop-0.875, plain views\): 0 of 18 training views from the cache, 18 to compute/);
+    expect(log).toMatch(/features \(squash, plain views\): 0 of 18 training views from the cache, 18 to compute/);
     let cached = 0;
     for await (const _ of services.storage.blobs.getContainerClient('features').listBlobsFlat()) cached++;
-    expect(cached).toBe(36 + 6); // 18 training images x 2 views, and the 6 test images' plain views
+    // 18 training images' plain views twice (both preprocessings), their mirror and augmented views in the chosen
+    // one, and the 6 test images' plain views (and mirror views when test-time mirroring won).
+    expect(cached).toBe(18 * 2 + 18 * 2 + 6 * (recipe.testTimeMirror ? 2 : 1));
 
     // The published model alone: a test image's own label comes out on top.
     const model = await models.getBlockBlobClient(`tees/${job.jobId}/model.onnx`).downloadToBuffer();
     const session = await ort.InferenceSession.create(model, { executionProviders: ['cpu'] });
     const { images } = await services.catalog.listImages('tees', { status: 'accepted', label: 'leopard' });
     const testImage = images.find((image) => image.split === 'test')!;
-    const view = await renderView(await services.storage.blobs.getContainerClient(INCOMING_CONTAINER).getBlockBlobClient(testImage.blobName).downloadToBuffer());
+    const view = await renderView(await services.storage.blobs.getContainerClient(INCOMING_CONTAINER).getBlockBlobClient(testImage.blobName).downloadToBuffer(), { resize: recipe.resize });
     const output = await session.run({ input: new ort.Tensor('float32', view.data, [1, 3, 224, 224]) });
     const probabilities = Array.from(output['probabilities']!.data as Float32Array);
     await session.release();
@@ -86,7 +97,7 @@ describe('a training job', () => {
     const before = JSON.parse((await services.storage.blobs.getContainerClient('models').getBlockBlobClient('tees/current.json').downloadToBuffer()).toString()) as { version: string };
     // An accepted image whose file has gone: the trainer cannot read its data set.
     await services.storage.blobs.getContainerClient(INCOMING_CONTAINER).deleteBlob('tees/striped/striped-0.jpg');
-    const started = await api<{ jobId: string }>('POST', 'datasets/tees/train', { epochs: 5 });
+    const started = await api<{ jobId: string }>('POST', 'datasets/tees/train', {});
     const job = await finished('tees', started.body.jobId);
     expect(job.status).toBe('failed');
     expect(job.error).toMatch(/BlobNotFound|does not exist|404/);
@@ -95,9 +106,9 @@ describe('a training job', () => {
   }, 200_000);
 
   it('refuses bad requests with a 4xx naming the problem', async () => {
-    const badOption = await api<{ message: string }>('POST', 'datasets/tees/train', { epochs: 0 });
+    const badOption = await api<{ message: string }>('POST', 'datasets/tees/train', { searchBudgetInS: 0 });
     expect(badOption.status).toBe(400);
-    expect(badOption.body.message).toMatch(/epochs/);
+    expect(badOption.body.message).toMatch(/searchBudgetInS/);
     const unknown = await api<{ message: string }>('POST', 'datasets/no-such-set/train', {});
     expect(unknown.status).toBe(404);
     const missingJob = await api<{ message: string }>('GET', 'datasets/tees/jobs/nope');

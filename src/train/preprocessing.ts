@@ -1,0 +1,50 @@
+// How a picture becomes the backbone's square input: the resize recipe of the plain view, shared by training,
+// evaluation, the fused model's metadata and the endpoint. The default is the way ImageNet backbones were trained
+// and evaluated (shorter side to 256, central 224 x 224; here 224/256 of the shorter side, scaled to any input size);
+// squashing the whole picture to a square is the other candidate the recipe search may choose.
+import { InvalidArgumentError } from '../errors';
+
+export type ViewResize =
+  /** The central square of `cropFraction` of the shorter side, scaled to size x size (aspect kept, small images upscaled). */
+  | { mode: 'centre-crop'; cropFraction: number }
+  /** The whole picture stretched to size x size (aspect not kept). */
+  | { mode: 'squash' };
+
+/** torchvision's Resize(256) + CenterCrop(224), the ImageNet evaluation practice. */
+export const CENTRE_CROP: Readonly<ViewResize> = { mode: 'centre-crop', cropFraction: 224 / 256 };
+export const SQUASH: Readonly<ViewResize> = { mode: 'squash' };
+
+/** A short stable name, for cache keys and reports: `centre-crop-0.875`, `squash`. */
+export function resizeId(resize: ViewResize): string {
+  return resize.mode === 'squash' ? 'squash' : `centre-crop-${Number(resize.cropFraction.toFixed(4))}`;
+}
+
+/** Validates a recipe read from a job, a pointer or model metadata; absent means `squash`, what models had before. */
+export function parseViewResize(json: unknown, field = 'resize'): ViewResize {
+  if (json === undefined || json === null) return { ...SQUASH };
+  if (typeof json !== 'object' || Array.isArray(json)) throw new InvalidArgumentError(`${field} must be an object such as {"mode":"centre-crop","cropFraction":0.875}`);
+  const { mode, cropFraction } = json as { mode?: unknown; cropFraction?: unknown };
+  if (mode === 'squash') return { mode };
+  if (mode !== 'centre-crop') throw new InvalidArgumentError(`${field}.mode must be "centre-crop" or "squash", got ${JSON.stringify(mode)}`);
+  if (typeof cropFraction !== 'number' || !(cropFraction > 0 && cropFraction <= 1)) {
+    throw new InvalidArgumentError(`${field}.cropFraction must be a number in (0, 1], got ${JSON.stringify(cropFraction)}`);
+  }
+  return { mode, cropFraction };
+}
+
+/** The region of an upright width x height picture that the plain view shows, in its pixels. */
+export function plainRegion(width: number, height: number, resize: ViewResize): { left: number; top: number; width: number; height: number } {
+  if (resize.mode === 'squash') return { left: 0, top: 0, width, height };
+  const side = Math.max(1, Math.min(width, height, Math.round(Math.min(width, height) * resize.cropFraction)));
+  return { left: Math.floor((width - side) / 2), top: Math.floor((height - side) / 2), width: side, height: side };
+}
+
+/** In words, for the model's metadata: enough for any runtime to reproduce the input. */
+export function describeResize(resize: ViewResize, size: number): string {
+  if (resize.mode === 'squash') return `the whole picture resized straight to ${size}x${size} (aspect not kept)`;
+  return (
+    `the central square of ${resize.cropFraction} of the shorter side (left = floor((w - side) / 2), top likewise, ` +
+    `side = round(min(w, h) * ${resize.cropFraction})) resized to ${size}x${size} (shorter side to ${Math.round(size / resize.cropFraction)} ` +
+    `then the central ${size}x${size}, as ImageNet models are evaluated); small pictures are upscaled`
+  );
+}

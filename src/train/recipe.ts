@@ -1,0 +1,552 @@
+// The recipe search: which preprocessing, training views, test-time augmentation and L2 strength the head gets,
+// chosen by cross-validation inside the training split alone (the test split stays for the reported figure).
+// Every candidate is an L2-regularised logistic regression on frozen backbone features (logistic.ts) whose
+// strength is chosen on a log grid by the same inner folds (warm-started from strong to weak); multi-label heads
+// choose one strength per label. The search is staged so that views are only extracted when a stage needs them:
+//   1. preprocessing: centre crop against squash, on plain views;
+//   2. training views, with the chosen preprocessing: plain + mirror, plain + mirror + augmented views;
+//   and, for every candidate whose held-out images have mirror features, test-time augmentation (the mean of the
+//   plain and mirrored view's features), adopted only when it scores strictly better, since it doubles serving work.
+// Ties go to the cheaper candidate. A time budget skips the stages that would overrun it, and says so.
+import { InvalidArgumentError } from '../errors';
+import { multiLabelFolds, stratifiedFolds } from './folds';
+import type { HeadKind } from './headGraph';
+import { LogisticSolver, type LogisticParameters } from './logistic';
+import { evaluateMultiLabel } from './metrics';
+import { CENTRE_CROP, resizeId, SQUASH, type ViewResize } from './preprocessing';
+
+/** Which views of each image a candidate trains on (view 0 plain, then the mirror view, then augmented views). */
+export interface ViewSet {
+  resize: ViewResize;
+  mirror: boolean;
+  augmentedViews: number;
+}
+
+/** Gives features[image][view] of the training images for a view set, in that order (extracting what is missing). */
+export type FeatureSource = (views: ViewSet) => Promise<Float32Array[][]>;
+
+export interface Recipe extends ViewSet {
+  /** Average the features of the plain and the mirrored view before the head, in training's scoring and in the model. */
+  testTimeMirror: boolean;
+  /**
+   * L2 strength per class, relative: λ_c = strength_c × mean ‖x‖² / images, so that it means the same whatever the
+   * features' scale and however many images (like scikit-learn's C, inverted). One value repeated for softmax heads.
+   */
+  strength: number[];
+}
+
+export interface CandidateReport {
+  /** e.g. "centre-crop-0.875, plain + mirror views, mirror at test time". */
+  name: string;
+  recipe: Recipe;
+  /** Inner-CV accuracy (single-label) or mAP (multi-label) of the out-of-fold predictions. */
+  score: number;
+  /** Inner-CV mean cross-entropy (single-label) or binary cross-entropy per label (multi-label). */
+  loss: number;
+  /** Seconds its strength path took (test-time variants share their training candidate's). */
+  seconds: number;
+  chosen: boolean;
+}
+
+export interface TrainedRecipeHead {
+  kind: HeadKind;
+  /** [D,C] row-major, applied to raw features (averaged over plain and mirror when recipe.testTimeMirror). */
+  weights: Float32Array;
+  bias: Float32Array;
+  featureCount: number;
+  classCount: number;
+  /** Multi-label heads: the threshold that gets the most out-of-fold label sets right (0.5 unless another is strictly better). */
+  threshold?: number;
+}
+
+export interface RecipeSearchResult {
+  recipe: Recipe;
+  head: TrainedRecipeHead;
+  candidates: CandidateReport[];
+  /** What the search did not try, and why (time, too few images, the policy). */
+  skipped: string[];
+  innerFolds: number;
+  /** L-BFGS iterations of the final fit, and whether it converged. */
+  finalFit: { iterations: number; converged: boolean };
+  seconds: number;
+}
+
+export interface RecipeSearchOptions {
+  /** Label indices of each training image (one for single-label data). */
+  labelSets: readonly (readonly number[])[];
+  classCount: number;
+  kind: HeadKind;
+  features: FeatureSource;
+  /** Augmented views of the richest candidate; default 2. */
+  augmentedViews?: number;
+  /** Whether mirror views are allowed (the augmentation policy's horizontalFlip); default true. */
+  allowMirror?: boolean;
+  /** Whether test-time mirroring may be chosen; default true. */
+  allowTestTimeMirror?: boolean;
+  /** One candidate alone (only its strength is searched): to measure a candidate, or to reuse a known recipe. */
+  fixed?: Omit<Recipe, 'strength'>;
+  /** Preprocessing candidates; default [CENTRE_CROP, SQUASH]. The first is used when the search cannot run. */
+  resizes?: readonly ViewResize[];
+  /** Inner folds; default 5 (fewer when a label has fewer images). */
+  folds?: number;
+  seed?: number;
+  /** Stages that would end past this are skipped; default 300 000. */
+  budgetInMs?: number;
+  /** Estimated milliseconds for the backbone to render one view, for the budget; default measured on the first extraction. */
+  msPerView?: number;
+  log?: (message: string) => void;
+}
+
+/** Relative strengths tried, strongest first (half-decade steps from 1e-1 to 1e-6): see Recipe.strength. */
+export const STRENGTH_GRID: readonly number[] = Array.from({ length: 11 }, (_, i) => 10 ** (-1 - 0.5 * i));
+/** Used when the training split is too small to cross-validate. */
+export const DEFAULT_STRENGTH = 10 ** -2.5;
+/** Strengths past the best one tried before the path stops. */
+const PATIENCE = 3;
+
+/** Runs the staged search and fits the chosen recipe's head on the whole training split. */
+export async function searchRecipe(options: RecipeSearchOptions): Promise<RecipeSearchResult> {
+  const started = Date.now();
+  const { labelSets, classCount: C, kind } = options;
+  const log = options.log ?? ((): void => undefined);
+  const budget = options.budgetInMs ?? 300_000;
+  const allowMirror = options.allowMirror ?? true;
+  const augmentedViews = options.augmentedViews ?? 2;
+  const resizes = options.resizes ?? [CENTRE_CROP, SQUASH];
+  if (resizes.length === 0) throw new InvalidArgumentError('resizes must name at least one preprocessing');
+  const n = labelSets.length;
+  const truth = labelSets.map((set) => targetRow(set, C, kind));
+  const folds = innerFolds(labelSets, C, kind, options.folds ?? 5, options.seed ?? 0);
+  const skipped: string[] = [];
+  const candidates: CandidateReport[] = [];
+  let msPerView = options.msPerView;
+  const timedFeatures = async (views: ViewSet, newViews: number) => {
+    const begin = Date.now();
+    const features = await options.features(views);
+    if (msPerView === undefined && newViews > 0) msPerView = (Date.now() - begin) / newViews;
+    return features;
+  };
+  let solver: LogisticSolver | undefined;
+  const solverFor = async (features: Float32Array[][]) => (solver ??= await LogisticSolver.create(features[0]![0]!.length, C, kind));
+  try {
+    if (!folds) {
+      skipped.push(`the search: the smallest label has fewer than 2 training images, so nothing can be cross-validated; used ${resizeId(resizes[0]!)}, the plain view and strength ${DEFAULT_STRENGTH}`);
+      const recipe: Recipe = { resize: resizes[0]!, mirror: false, augmentedViews: 0, testTimeMirror: false, strength: new Array<number>(C).fill(DEFAULT_STRENGTH) };
+      const features = await timedFeatures(recipe, n);
+      const fit = await fitRecipe(await solverFor(features), features, labelSets, recipe);
+      return { recipe, head: fit.head, candidates, skipped, innerFolds: 0, finalFit: fit.fit, seconds: (Date.now() - started) / 1000 };
+    }
+    const k = Math.max(...folds) + 1;
+    log(`recipe search: ${k} inner folds over ${n} training images`);
+    if (options.fixed) {
+      const fixed = options.fixed;
+      const features = await timedFeatures(fixed, n);
+      const path = await strengthPath(await solverFor(features), features, trainingViews(fixed), truth, folds, k, kind);
+      const best = fixed.testTimeMirror ? bestStrengths(path, features, truth, folds, kind, true) : path.best;
+      const recipe: Recipe = { ...fixed, strength: best.strength };
+      candidates.push({ name: describeRecipe(recipe).replace(/, L2 strength .*$/, ''), recipe, score: best.score, loss: best.loss, seconds: (Date.now() - started) / 1000, chosen: true });
+      const fit = await fitRecipe(await solverFor(features), features, labelSets, recipe, averageAt(path, recipe.strength));
+      if (kind === 'sigmoid') fit.head.threshold = oofThreshold(path, features, truth, folds, kind, recipe);
+      return { recipe, head: fit.head, candidates, skipped, innerFolds: k, finalFit: fit.fit, seconds: (Date.now() - started) / 1000 };
+    }
+
+    // Stage 1: preprocessing, plain views only.
+    interface Evaluated {
+      report: CandidateReport;
+      path: StrengthPath;
+      features: Float32Array[][];
+      viewIndices: number[];
+    }
+    const evaluated: Evaluated[] = [];
+    const evaluate = async (name: string, views: ViewSet, features: Float32Array[][], viewIndices: number[]): Promise<Evaluated> => {
+      const begin = Date.now();
+      const path = await strengthPath(await solverFor(features), features, viewIndices, truth, folds, k, kind);
+      const best = path.best;
+      const report: CandidateReport = {
+        name,
+        recipe: { ...views, testTimeMirror: false, strength: best.strength },
+        score: best.score,
+        loss: best.loss,
+        seconds: (Date.now() - begin) / 1000,
+        chosen: false,
+      };
+      log(`recipe search: ${name}: ${formatScore(kind, report)} (${report.seconds.toFixed(1)} s)`);
+      const result = { report, path, features, viewIndices };
+      candidates.push(report);
+      evaluated.push(result);
+      return result;
+    };
+    let stageOneSeconds = 0;
+    for (const [i, resize] of resizes.entries()) {
+      const views: ViewSet = { resize, mirror: false, augmentedViews: 0 };
+      if (i > 0) {
+        const estimate = n * (msPerView ?? 0) + stageOneSeconds * 1000;
+        if (Date.now() - started + estimate > budget) {
+          skipped.push(`${resizeId(resize)}: its plain views and strength path (about ${(estimate / 1000).toFixed(0)} s) would overrun the ${(budget / 1000).toFixed(0)} s budget`);
+          continue;
+        }
+      }
+      const begin = Date.now();
+      await evaluate(`${resizeId(resize)}, plain views`, views, await timedFeatures(views, n), [0]);
+      if (i === 0) stageOneSeconds = (Date.now() - begin) / 1000;
+    }
+    const bestOf = (list: Evaluated[]) => list.reduce((a, b) => (better(b.report, a.report) ? b : a));
+    const stageOne = bestOf(evaluated);
+    const resize = stageOne.report.recipe.resize;
+
+    // Stage 2: training views with the chosen preprocessing.
+    const richer: { name: string; views: ViewSet; indices: number[] }[] = [];
+    if (allowMirror) richer.push({ name: 'plain + mirror views', views: { resize, mirror: true, augmentedViews: 0 }, indices: [0, 1] });
+    else skipped.push('mirror views and test-time mirroring: the augmentation policy has horizontalFlip off');
+    if (augmentedViews > 0) {
+      const first = allowMirror ? 2 : 1;
+      richer.push({
+        name: `plain${allowMirror ? ' + mirror' : ''} + ${augmentedViews} augmented views`,
+        views: { resize, mirror: allowMirror, augmentedViews },
+        indices: Array.from({ length: first + augmentedViews }, (_, v) => v),
+      });
+    }
+    let all: Float32Array[][] | undefined;
+    if (richer.length > 0) {
+      const widest = richer[richer.length - 1]!.views;
+      const newViews = n * ((widest.mirror ? 1 : 0) + widest.augmentedViews);
+      // A strength path costs about its rows: stage 1's took stageOneSeconds on one view per image.
+      const estimate = newViews * (msPerView ?? 0) + richer.reduce((sum, r) => sum + r.indices.length, 0) * stageOneSeconds * 1000;
+      if (Date.now() - started + estimate > budget) {
+        skipped.push(`richer training views (${richer.map((r) => r.name).join('; ')}): extracting them and their strength paths (about ${(estimate / 1000).toFixed(0)} s) would overrun the ${(budget / 1000).toFixed(0)} s budget`);
+      } else {
+        all = await timedFeatures(widest, newViews);
+        for (const r of richer) await evaluate(`${resizeId(resize)}, ${r.name}`, r.views, all, r.indices);
+      }
+    }
+    // Test-time mirroring for every candidate of the chosen preprocessing, now that held-out mirror views exist.
+    if (all && allowMirror && (options.allowTestTimeMirror ?? true)) {
+      for (const candidate of evaluated.filter((e) => e.report.recipe.resize === resize)) {
+        const scored = bestStrengths(candidate.path, all, truth, folds, kind, true);
+        const report: CandidateReport = {
+          name: `${candidate.report.name}, mirror at test time`,
+          recipe: { ...candidate.report.recipe, testTimeMirror: true, strength: scored.strength },
+          score: scored.score,
+          loss: scored.loss,
+          seconds: 0,
+          chosen: false,
+        };
+        log(`recipe search: ${report.name}: ${formatScore(kind, report)}`);
+        candidates.push(report);
+        evaluated.push({ report, path: candidate.path, features: all, viewIndices: candidate.viewIndices });
+      }
+    }
+    // The winner: the best score; test-time mirroring must beat its own training candidate strictly on the score.
+    let winner = stageOne;
+    for (const candidate of evaluated) {
+      if (candidate.report.recipe.testTimeMirror) {
+        const base = evaluated.find((e) => !e.report.recipe.testTimeMirror && e.path === candidate.path)!;
+        if (!(candidate.report.score > base.report.score)) continue;
+      }
+      if (better(candidate.report, winner.report)) winner = candidate;
+    }
+    winner.report.chosen = true;
+    const recipe = winner.report.recipe;
+    log(`recipe search: chose ${winner.report.name}, strength ${recipe.strength.map((s) => s.toExponential(1)).filter((s, i, a) => a.indexOf(s) === i).join('/')}`);
+    const features = winner.features;
+    const fit = await fitRecipe(await solverFor(features), features, labelSets, recipe, averageAt(winner.path, recipe.strength));
+    if (kind === 'sigmoid') fit.head.threshold = oofThreshold(winner.path, features, truth, folds, kind, recipe);
+    return { recipe, head: fit.head, candidates, skipped, innerFolds: k, finalFit: fit.fit, seconds: (Date.now() - started) / 1000 };
+  } finally {
+    await solver?.release();
+  }
+}
+
+/** Fits the recipe's head on all training images (its views as rows), from `initial` when given. */
+export async function fitRecipe(
+  solver: LogisticSolver,
+  features: readonly Float32Array[][],
+  labelSets: readonly (readonly number[])[],
+  recipe: Recipe,
+  initial?: LogisticParameters,
+): Promise<{ head: TrainedRecipeHead; fit: { iterations: number; converged: boolean } }> {
+  const C = solver.classCount;
+  const viewIndices = trainingViews(recipe);
+  const images = features.map((_, i) => i);
+  const data = buildRows(features, images, viewIndices, labelSets.map((set) => targetRow(set, C, solver.kind)));
+  const l2 = l2For(recipe.strength, data.meanSquaredNorm, images.length);
+  const fit = await solver.fit(data, { l2, ...(initial ? { initial } : {}) });
+  return {
+    head: { kind: solver.kind, weights: fit.weights, bias: fit.bias, featureCount: solver.featureCount, classCount: C },
+    fit: { iterations: fit.iterations, converged: fit.converged },
+  };
+}
+
+/** Indices of a recipe's training views in features[image] (plain, mirror, augmented). */
+export function trainingViews(views: ViewSet): number[] {
+  return Array.from({ length: 1 + (views.mirror ? 1 : 0) + views.augmentedViews }, (_, v) => v);
+}
+
+/** The feature vector the head sees for an image: its plain view, or the mean of plain and mirror views. */
+export function headInput(views: readonly Float32Array[], testTimeMirror: boolean): Float32Array {
+  if (!testTimeMirror) return views[0]!;
+  const plain = views[0]!;
+  const mirror = views[1];
+  if (!mirror) throw new Error('test-time mirroring needs the mirror view (view 1)');
+  const out = new Float32Array(plain.length);
+  // (a + b) / 2 in float32, as the fused model's ReduceMean computes it.
+  for (let d = 0; d < plain.length; d++) out[d] = Math.fround(Math.fround(plain[d]! + mirror[d]!) / 2);
+  return out;
+}
+
+/** A short description of a recipe, for logs and reports. */
+export function describeRecipe(recipe: Recipe): string {
+  const views = `plain${recipe.mirror ? ' + mirror' : ''}${recipe.augmentedViews > 0 ? ` + ${recipe.augmentedViews} augmented` : ''} views`;
+  const strengths = [...new Set(recipe.strength.map((s) => s.toExponential(1)))];
+  return `${resizeId(recipe.resize)}, ${views}${recipe.testTimeMirror ? ', mirror at test time' : ''}, L2 strength ${strengths.join('/')}`;
+}
+
+interface PathPoint {
+  strength: number;
+  /** [fold] parameters fitted on the other folds. */
+  models: LogisticParameters[];
+}
+
+interface StrengthPath {
+  strengths: number[];
+  points: PathPoint[];
+  /** Best strength (per class for sigmoid heads) with its out-of-fold score and loss on plain views. */
+  best: { strength: number[]; score: number; loss: number };
+}
+
+/**
+ * Cross-validates the head along the strength grid, strongest first, each fold warm-started from its previous
+ * solution; stops PATIENCE strengths after the best one (per label for sigmoid heads).
+ */
+async function strengthPath(
+  solver: LogisticSolver,
+  features: readonly Float32Array[][],
+  viewIndices: readonly number[],
+  truth: readonly Float32Array[],
+  folds: readonly number[],
+  k: number,
+  kind: HeadKind,
+): Promise<StrengthPath> {
+  const C = solver.classCount;
+  const foldData = Array.from({ length: k }, (_, fold) => {
+    const images = folds.map((f, i) => (f === fold ? -1 : i)).filter((i) => i >= 0);
+    return { data: buildRows(features, images, viewIndices, truth), images: images.length };
+  });
+  const points: PathPoint[] = [];
+  const strengths: number[] = [];
+  let previous: LogisticParameters[] | undefined;
+  // Per class (single-label: one entry) the best loss so far and where.
+  const bestLoss = new Array<number>(kind === 'softmax' ? 1 : C).fill(Infinity);
+  const sinceBest = new Array<number>(kind === 'softmax' ? 1 : C).fill(0);
+  let bestScore: { score: number; loss: number } = { score: -Infinity, loss: Infinity };
+  for (const strength of STRENGTH_GRID) {
+    const models: LogisticParameters[] = [];
+    for (let fold = 0; fold < k; fold++) {
+      const { data, images } = foldData[fold]!;
+      const fit = await solver.fit(data, { l2: l2For(new Array<number>(C).fill(strength), data.meanSquaredNorm, images), ...(previous ? { initial: previous[fold]! } : {}) });
+      models.push({ weights: fit.weights, bias: fit.bias });
+    }
+    previous = models;
+    points.push({ strength, models });
+    strengths.push(strength);
+    const path = { strengths, points };
+    const scored = scoreAt(path, features, truth, folds, kind, false, new Array<number>(C).fill(points.length - 1));
+    if (kind === 'softmax') {
+      if (better(scored, bestScore)) {
+        bestScore = scored;
+        sinceBest[0] = 0;
+      } else sinceBest[0]! += 1;
+    } else {
+      scored.perClassLoss.forEach((loss, c) => {
+        if (loss < bestLoss[c]!) {
+          bestLoss[c] = loss;
+          sinceBest[c] = 0;
+        } else sinceBest[c]! += 1;
+      });
+    }
+    if (sinceBest.every((s) => s >= PATIENCE)) break;
+  }
+  const path = { strengths, points };
+  const chosen = bestStrengths(path, features, truth, folds, kind, false);
+  return { ...path, best: chosen };
+}
+
+/** The best strength(s) of a path and their score, scoring held-out images on plain views or with test-time mirroring. */
+function bestStrengths(
+  path: Pick<StrengthPath, 'strengths' | 'points'>,
+  features: readonly Float32Array[][],
+  truth: readonly Float32Array[],
+  folds: readonly number[],
+  kind: HeadKind,
+  testTimeMirror: boolean,
+): { strength: number[]; score: number; loss: number } {
+  const C = truth[0]!.length;
+  const scores = path.points.map((_, p) => scoreAt(path, features, truth, folds, kind, testTimeMirror, new Array<number>(C).fill(p)));
+  if (kind === 'softmax') {
+    let best = 0;
+    scores.forEach((s, p) => {
+      if (better(s, scores[best]!)) best = p;
+    });
+    return { strength: new Array<number>(C).fill(path.strengths[best]!), score: scores[best]!.score, loss: scores[best]!.loss };
+  }
+  // Sigmoid heads: each label its own strength, by its binary cross-entropy.
+  const indices = Array.from({ length: C }, (_, c) => scores.reduce((best, s, p) => (s.perClassLoss[c]! < scores[best]!.perClassLoss[c]! ? p : best), 0));
+  const combined = scoreAt(path, features, truth, folds, kind, testTimeMirror, indices);
+  return { strength: indices.map((p) => path.strengths[p]!), score: combined.score, loss: combined.loss };
+}
+
+/** The decision threshold that gets the most out-of-fold label sets right (0.5 unless another is strictly better). */
+function oofThreshold(path: StrengthPath, features: readonly Float32Array[][], truth: readonly Float32Array[], folds: readonly number[], kind: HeadKind, recipe: Recipe): number {
+  const oof = oofProbabilities(path, features, folds, kind, recipe.testTimeMirror, pointsOf(path, recipe.strength));
+  const C = recipe.strength.length;
+  return evaluateMultiLabel({ labels: Array.from({ length: C }, (_, c) => String(c)), truth: truth.map((row) => Array.from(row)), scores: oof }).bestThreshold.zeroOne.threshold;
+}
+
+/** The path point of each class's strength. */
+function pointsOf(path: Pick<StrengthPath, 'strengths'>, strengths: readonly number[]): number[] {
+  return strengths.map((s) => path.strengths.indexOf(s));
+}
+
+/** Out-of-fold probabilities of every image, each class c from the fold models of path point `pointOf[c]`. */
+function oofProbabilities(
+  path: Pick<StrengthPath, 'strengths' | 'points'>,
+  features: readonly Float32Array[][],
+  folds: readonly number[],
+  kind: HeadKind,
+  testTimeMirror: boolean,
+  pointOf: readonly number[],
+): number[][] {
+  return features.map((views, image) => {
+    const x = headInput(views, testTimeMirror);
+    const fold = folds[image]!;
+    const C = pointOf.length;
+    const logits = new Float64Array(C);
+    for (let c = 0; c < C; c++) {
+      const model = path.points[pointOf[c]!]!.models[fold]!;
+      let z = model.bias[c]!;
+      for (let d = 0; d < x.length; d++) z += x[d]! * model.weights[d * C + c]!;
+      logits[c] = z;
+    }
+    return activate(logits, kind);
+  });
+}
+
+function scoreAt(
+  path: Pick<StrengthPath, 'strengths' | 'points'>,
+  features: readonly Float32Array[][],
+  truth: readonly Float32Array[],
+  folds: readonly number[],
+  kind: HeadKind,
+  testTimeMirror: boolean,
+  indices: readonly number[],
+): { score: number; loss: number; perClassLoss: number[] } {
+  const probabilities = oofProbabilities(path, features, folds, kind, testTimeMirror, indices);
+  const C = indices.length;
+  const n = probabilities.length;
+  if (kind === 'softmax') {
+    let correct = 0;
+    let loss = 0;
+    probabilities.forEach((p, i) => {
+      const label = truth[i]!.indexOf(1);
+      if (argmax(p) === label) correct++;
+      loss -= Math.log(Math.max(p[label]!, 1e-12));
+    });
+    return { score: correct / n, loss: loss / n, perClassLoss: [loss / n] };
+  }
+  const perClassLoss = new Array<number>(C).fill(0);
+  probabilities.forEach((p, i) => {
+    for (let c = 0; c < C; c++) {
+      const q = Math.min(Math.max(p[c]!, 1e-12), 1 - 1e-12);
+      perClassLoss[c]! -= (truth[i]![c]! === 1 ? Math.log(q) : Math.log(1 - q)) / n;
+    }
+  });
+  const { mAP } = evaluateMultiLabel({ labels: Array.from({ length: C }, (_, c) => String(c)), truth: truth.map((row) => Array.from(row)), scores: probabilities });
+  return { score: mAP ?? 0, loss: perClassLoss.reduce((a, b) => a + b, 0) / C, perClassLoss };
+}
+
+/** The mean of the fold models at each class's strength: a warm start for the final fit. */
+function averageAt(path: StrengthPath, strengths: readonly number[]): LogisticParameters {
+  const first = path.points[0]!.models[0]!;
+  const C = first.bias.length;
+  const D = first.weights.length / C;
+  const weights = new Float32Array(D * C);
+  const bias = new Float32Array(C);
+  const pointOf = pointsOf(path, strengths);
+  for (let c = 0; c < C; c++) {
+    const point = path.points[pointOf[c]!]!;
+    const k = point.models.length;
+    for (const model of point.models) {
+      bias[c]! += model.bias[c]! / k;
+      for (let d = 0; d < D; d++) weights[d * C + c]! += model.weights[d * C + c]! / k;
+    }
+  }
+  return { weights, bias };
+}
+
+/** Rows of the given images' views, with their targets and the mean squared feature norm. */
+function buildRows(features: readonly Float32Array[][], images: readonly number[], viewIndices: readonly number[], truth: readonly Float32Array[]) {
+  const D = features[images[0] ?? 0]![0]!.length;
+  const C = truth[0]!.length;
+  const rows = images.length * viewIndices.length;
+  const x = new Float32Array(rows * D);
+  const y = new Float32Array(rows * C);
+  let r = 0;
+  let squared = 0;
+  for (const image of images) {
+    for (const v of viewIndices) {
+      const row = features[image]![v];
+      if (!row) throw new Error(`image ${image} has no view ${v}`);
+      x.set(row, r * D);
+      for (let d = 0; d < D; d++) squared += row[d]! * row[d]!;
+      y.set(truth[image]!, r * C);
+      r++;
+    }
+  }
+  return { x, y, rows, meanSquaredNorm: rows > 0 ? squared / rows : 1 };
+}
+
+/** λ_c = strength_c × mean ‖x‖² / images: see Recipe.strength. */
+function l2For(strength: readonly number[], meanSquaredNorm: number, images: number): Float32Array {
+  return Float32Array.from(strength, (s) => (s * meanSquaredNorm) / Math.max(1, images));
+}
+
+function targetRow(set: readonly number[], C: number, kind: HeadKind): Float32Array {
+  const row = new Float32Array(C);
+  for (const label of kind === 'softmax' ? set.slice(0, 1) : set) row[label] = 1;
+  return row;
+}
+
+/** Inner folds over the images, or undefined when a label has fewer than 2 images. */
+function innerFolds(labelSets: readonly (readonly number[])[], C: number, kind: HeadKind, wanted: number, seed: number): number[] | undefined {
+  const counts = new Array<number>(C).fill(0);
+  for (const set of labelSets) for (const label of kind === 'softmax' ? set.slice(0, 1) : set) counts[label]! += 1;
+  const smallest = Math.min(...counts.filter((count) => count > 0));
+  const k = Math.min(wanted, smallest);
+  if (k < 2) return undefined;
+  return kind === 'softmax' ? stratifiedFolds(labelSets.map((set) => set[0]!), k, seed) : multiLabelFolds(labelSets, k, seed);
+}
+
+/** A scores higher, or as high with a lower loss. */
+function better(a: Pick<CandidateReport, 'score' | 'loss'>, b: Pick<CandidateReport, 'score' | 'loss'>): boolean {
+  return a.score > b.score || (a.score === b.score && a.loss < b.loss);
+}
+
+function formatScore(kind: HeadKind, report: CandidateReport): string {
+  const strengths = [...new Set(report.recipe.strength.map((s) => s.toExponential(1)))].join('/');
+  return `${kind === 'softmax' ? 'accuracy' : 'mAP'} ${(report.score * 100).toFixed(1)}%, loss ${report.loss.toFixed(4)}, strength ${strengths}`;
+}
+
+function activate(logits: Float64Array, kind: HeadKind): number[] {
+  if (kind === 'sigmoid') return Array.from(logits, (z) => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z))));
+  let max = -Infinity;
+  for (const z of logits) max = Math.max(max, z);
+  const exps = Array.from(logits, (z) => Math.exp(z - max));
+  const total = exps.reduce((a, b) => a + b, 0);
+  return exps.map((e) => e / total);
+}
+
+function argmax(values: readonly number[]): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
+  return best;
+}
