@@ -142,11 +142,11 @@ export async function searchRecipe(options: RecipeSearchOptions): Promise<Recipe
       const fixed = options.fixed;
       const features = await timedFeatures(fixed, n);
       const path = await strengthPath(await solverFor(features), features, trainingViews(fixed), truth, folds, k, kind);
-      const best = fixed.testTimeMirror ? bestStrengths(path, features, truth, folds, kind, true) : path.best;
+      const best = fixed.testTimeMirror ? bestStrengths(path, { features, truth, folds, kind }, true) : path.best;
       const recipe: Recipe = { ...fixed, strength: best.strength };
       candidates.push({ name: describeRecipe(recipe).replace(/, L2 strength .*$/, ''), recipe, score: best.score, loss: best.loss, seconds: (Date.now() - started) / 1000, chosen: true });
       const fit = await fitRecipe(await solverFor(features), features, labelSets, recipe, averageAt(path, recipe.strength));
-      if (kind === 'sigmoid') fit.head.threshold = oofThreshold(path, features, truth, folds, kind, recipe);
+      if (kind === 'sigmoid') fit.head.threshold = oofThreshold(path, { features, truth, folds, kind }, recipe);
       return { recipe, head: fit.head, candidates, skipped, innerFolds: k, finalFit: fit.fit, seconds: (Date.now() - started) / 1000 };
     }
 
@@ -222,7 +222,7 @@ export async function searchRecipe(options: RecipeSearchOptions): Promise<Recipe
     // Test-time mirroring for every candidate of the chosen preprocessing, now that held-out mirror views exist.
     if (all && allowMirror && (options.allowTestTimeMirror ?? true)) {
       for (const candidate of evaluated.filter((e) => e.report.recipe.resize === resize)) {
-        const scored = bestStrengths(candidate.path, all, truth, folds, kind, true);
+        const scored = bestStrengths(candidate.path, { features: all, truth, folds, kind }, true);
         const report: CandidateReport = {
           name: `${candidate.report.name}, mirror at test time`,
           recipe: { ...candidate.report.recipe, testTimeMirror: true, strength: scored.strength },
@@ -250,7 +250,7 @@ export async function searchRecipe(options: RecipeSearchOptions): Promise<Recipe
     log(`recipe search: chose ${winner.report.name}, strength ${recipe.strength.map((s) => s.toExponential(1)).filter((s, i, a) => a.indexOf(s) === i).join('/')}`);
     const features = winner.features;
     const fit = await fitRecipe(await solverFor(features), features, labelSets, recipe, averageAt(winner.path, recipe.strength));
-    if (kind === 'sigmoid') fit.head.threshold = oofThreshold(winner.path, features, truth, folds, kind, recipe);
+    if (kind === 'sigmoid') fit.head.threshold = oofThreshold(winner.path, { features, truth, folds, kind }, recipe);
     return { recipe, head: fit.head, candidates, skipped, innerFolds: k, finalFit: fit.fit, seconds: (Date.now() - started) / 1000 };
   } finally {
     await solver?.release();
@@ -299,6 +299,14 @@ export function describeRecipe(recipe: Recipe): string {
   const views = `plain${recipe.mirror ? ' + mirror' : ''}${recipe.augmentedViews > 0 ? ` + ${recipe.augmentedViews} augmented` : ''} views`;
   const strengths = [...new Set(recipe.strength.map((s) => s.toExponential(1)))];
   return `${resizeId(recipe.resize)}, ${views}${recipe.testTimeMirror ? ', mirror at test time' : ''}, L2 strength ${strengths.join('/')}`;
+}
+
+/** What out-of-fold scoring needs: every training image's views, targets and fold, and the head's kind. */
+interface HeldOut {
+  features: readonly Float32Array[][];
+  truth: readonly Float32Array[];
+  folds: readonly number[];
+  kind: HeadKind;
 }
 
 interface PathPoint {
@@ -350,7 +358,7 @@ async function strengthPath(
     points.push({ strength, models });
     strengths.push(strength);
     const path = { strengths, points };
-    const scored = scoreAt(path, features, truth, folds, kind, false, new Array<number>(C).fill(points.length - 1));
+    const scored = scoreAt(path, { features, truth, folds, kind }, false, new Array<number>(C).fill(points.length - 1));
     if (kind === 'softmax') {
       if (better(scored, bestScore)) {
         bestScore = scored;
@@ -367,21 +375,15 @@ async function strengthPath(
     if (sinceBest.every((s) => s >= PATIENCE)) break;
   }
   const path = { strengths, points };
-  const chosen = bestStrengths(path, features, truth, folds, kind, false);
+  const chosen = bestStrengths(path, { features, truth, folds, kind }, false);
   return { ...path, best: chosen };
 }
 
 /** The best strength(s) of a path and their score, scoring held-out images on plain views or with test-time mirroring. */
-function bestStrengths(
-  path: Pick<StrengthPath, 'strengths' | 'points'>,
-  features: readonly Float32Array[][],
-  truth: readonly Float32Array[],
-  folds: readonly number[],
-  kind: HeadKind,
-  testTimeMirror: boolean,
-): { strength: number[]; score: number; loss: number } {
+function bestStrengths(path: Pick<StrengthPath, 'strengths' | 'points'>, heldOut: HeldOut, testTimeMirror: boolean): { strength: number[]; score: number; loss: number } {
+  const { truth, kind } = heldOut;
   const C = truth[0]!.length;
-  const scores = path.points.map((_, p) => scoreAt(path, features, truth, folds, kind, testTimeMirror, new Array<number>(C).fill(p)));
+  const scores = path.points.map((_, p) => scoreAt(path, heldOut, testTimeMirror, new Array<number>(C).fill(p)));
   if (kind === 'softmax') {
     let best = 0;
     scores.forEach((s, p) => {
@@ -391,13 +393,14 @@ function bestStrengths(
   }
   // Sigmoid heads: each label its own strength, by its binary cross-entropy.
   const indices = Array.from({ length: C }, (_, c) => scores.reduce((best, s, p) => (s.perClassLoss[c]! < scores[best]!.perClassLoss[c]! ? p : best), 0));
-  const combined = scoreAt(path, features, truth, folds, kind, testTimeMirror, indices);
+  const combined = scoreAt(path, heldOut, testTimeMirror, indices);
   return { strength: indices.map((p) => path.strengths[p]!), score: combined.score, loss: combined.loss };
 }
 
 /** The decision threshold that gets the most out-of-fold label sets right (0.5 unless another is strictly better). */
-function oofThreshold(path: StrengthPath, features: readonly Float32Array[][], truth: readonly Float32Array[], folds: readonly number[], kind: HeadKind, recipe: Recipe): number {
-  const oof = oofProbabilities(path, features, folds, kind, recipe.testTimeMirror, pointsOf(path, recipe.strength));
+function oofThreshold(path: StrengthPath, heldOut: HeldOut, recipe: Recipe): number {
+  const { truth } = heldOut;
+  const oof = oofProbabilities(path, heldOut, recipe.testTimeMirror, pointsOf(path, recipe.strength));
   const C = recipe.strength.length;
   return evaluateMultiLabel({ labels: Array.from({ length: C }, (_, c) => String(c)), truth: truth.map((row) => Array.from(row)), scores: oof }).bestThreshold.zeroOne.threshold;
 }
@@ -408,14 +411,8 @@ function pointsOf(path: Pick<StrengthPath, 'strengths'>, strengths: readonly num
 }
 
 /** Out-of-fold probabilities of every image, each class c from the fold models of path point `pointOf[c]`. */
-function oofProbabilities(
-  path: Pick<StrengthPath, 'strengths' | 'points'>,
-  features: readonly Float32Array[][],
-  folds: readonly number[],
-  kind: HeadKind,
-  testTimeMirror: boolean,
-  pointOf: readonly number[],
-): number[][] {
+function oofProbabilities(path: Pick<StrengthPath, 'strengths' | 'points'>, heldOut: HeldOut, testTimeMirror: boolean, pointOf: readonly number[]): number[][] {
+  const { features, folds, kind } = heldOut;
   return features.map((views, image) => {
     const x = headInput(views, testTimeMirror);
     const fold = folds[image]!;
@@ -431,16 +428,9 @@ function oofProbabilities(
   });
 }
 
-function scoreAt(
-  path: Pick<StrengthPath, 'strengths' | 'points'>,
-  features: readonly Float32Array[][],
-  truth: readonly Float32Array[],
-  folds: readonly number[],
-  kind: HeadKind,
-  testTimeMirror: boolean,
-  indices: readonly number[],
-): { score: number; loss: number; perClassLoss: number[] } {
-  const probabilities = oofProbabilities(path, features, folds, kind, testTimeMirror, indices);
+function scoreAt(path: Pick<StrengthPath, 'strengths' | 'points'>, heldOut: HeldOut, testTimeMirror: boolean, indices: readonly number[]): { score: number; loss: number; perClassLoss: number[] } {
+  const { truth, kind } = heldOut;
+  const probabilities = oofProbabilities(path, heldOut, testTimeMirror, indices);
   const C = indices.length;
   const n = probabilities.length;
   if (kind === 'softmax') {
