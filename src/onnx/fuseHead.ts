@@ -122,7 +122,7 @@ function addTestTimeMirror(model: onnx.ModelProto, featuresOutput: string, featu
     floatTensor(`${p}two`, [], new Float32Array([2])),
   ];
   const at = (opType: string, inputs: string[], output: string, attribute: onnx.IAttributeProto[] = []) =>
-    onnx.NodeProto.create({ opType, name: output, input: inputs, output: [output], attribute });
+    onnx.NodeProto.create({ opType, name: `${p}node_${output}`, input: inputs, output: [output], attribute });
   const axis = (i: number) => [onnx.AttributeProto.create({ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i })];
   graph.node = [
     at('Slice', [input, `${p}starts`, `${p}ends`, `${p}axes`, `${p}steps`], `${p}mirrored`),

@@ -6,8 +6,10 @@
 //   1. preprocessing: centre crop against squash, on plain views;
 //   2. training views, with the chosen preprocessing: plain + mirror, plain + mirror + augmented views;
 //   and, for every candidate whose held-out images have mirror features, test-time augmentation (the mean of the
-//   plain and mirrored view's features), adopted only when it scores strictly better, since it doubles serving work.
-// Ties go to the cheaper candidate. A time budget skips the stages that would overrun it, and says so.
+//   plain and mirrored view's features, which doubles the serving work).
+// The textbook candidate (the first preprocessing, plain views) is the incumbent; a candidate replaces the incumbent
+// only when it beats it by more than one standard error of the paired per-image differences (beatsClearly), so that
+// noise does not choose. A time budget skips the stages that would overrun it, and says so.
 import { InvalidArgumentError } from '../errors';
 import { multiLabelFolds, stratifiedFolds } from './folds';
 import type { HeadKind } from './headGraph';
@@ -153,6 +155,7 @@ export async function searchRecipe(options: RecipeSearchOptions): Promise<Recipe
     // Stage 1: preprocessing, plain views only.
     interface Evaluated {
       report: CandidateReport;
+      scores: OutOfFoldScore;
       path: StrengthPath;
       features: Float32Array[][];
       viewIndices: number[];
@@ -171,7 +174,7 @@ export async function searchRecipe(options: RecipeSearchOptions): Promise<Recipe
         chosen: false,
       };
       log(`recipe search: ${name}: ${formatScore(kind, report)} (${report.seconds.toFixed(1)} s)`);
-      const result = { report, path, features, viewIndices };
+      const result = { report, scores: best, path, features, viewIndices };
       candidates.push(report);
       evaluated.push(result);
       return result;
@@ -190,8 +193,8 @@ export async function searchRecipe(options: RecipeSearchOptions): Promise<Recipe
       await evaluate(`${resizeId(resize)}, plain views`, views, await timedFeatures(views, n), [0]);
       if (i === 0) stageOneSeconds = (Date.now() - begin) / 1000;
     }
-    const bestOf = (list: Evaluated[]) => list.reduce((a, b) => (better(b.report, a.report) ? b : a));
-    const stageOne = bestOf(evaluated);
+    // The first preprocessing (the textbook one) holds unless another beats it clearly; so it goes in every stage.
+    const stageOne = evaluated.reduce((incumbent, challenger) => (beatsClearly(challenger.scores, incumbent.scores) ? challenger : incumbent));
     const resize = stageOne.report.recipe.resize;
 
     // Stage 2: training views with the chosen preprocessing.
@@ -233,17 +236,14 @@ export async function searchRecipe(options: RecipeSearchOptions): Promise<Recipe
         };
         log(`recipe search: ${report.name}: ${formatScore(kind, report)}`);
         candidates.push(report);
-        evaluated.push({ report, path: candidate.path, features: all, viewIndices: candidate.viewIndices });
+        evaluated.push({ report, scores: scored, path: candidate.path, features: all, viewIndices: candidate.viewIndices });
       }
     }
-    // The winner: the best score; test-time mirroring must beat its own training candidate strictly on the score.
+    // The winner: each richer candidate in turn (the cheaper first) replaces the incumbent only when it beats it clearly.
     let winner = stageOne;
     for (const candidate of evaluated) {
-      if (candidate.report.recipe.testTimeMirror) {
-        const base = evaluated.find((e) => !e.report.recipe.testTimeMirror && e.path === candidate.path)!;
-        if (!(candidate.report.score > base.report.score)) continue;
-      }
-      if (better(candidate.report, winner.report)) winner = candidate;
+      if (candidate.report.recipe.resize !== resize || candidate === winner) continue;
+      if (beatsClearly(candidate.scores, winner.scores)) winner = candidate;
     }
     winner.report.chosen = true;
     const recipe = winner.report.recipe;
@@ -318,8 +318,8 @@ interface PathPoint {
 interface StrengthPath {
   strengths: number[];
   points: PathPoint[];
-  /** Best strength (per class for sigmoid heads) with its out-of-fold score and loss on plain views. */
-  best: { strength: number[]; score: number; loss: number };
+  /** Best strength (per class for sigmoid heads) with its out-of-fold scores on plain views. */
+  best: OutOfFoldScore & { strength: number[] };
 }
 
 /**
@@ -346,7 +346,7 @@ async function strengthPath(
   // Per class (single-label: one entry) the best loss so far and where.
   const bestLoss = new Array<number>(kind === 'softmax' ? 1 : C).fill(Infinity);
   const sinceBest = new Array<number>(kind === 'softmax' ? 1 : C).fill(0);
-  let bestScore: { score: number; loss: number } = { score: -Infinity, loss: Infinity };
+  let bestScore: Pick<OutOfFoldScore, 'score' | 'loss'> = { score: -Infinity, loss: Infinity };
   for (const strength of STRENGTH_GRID) {
     const models: LogisticParameters[] = [];
     for (let fold = 0; fold < k; fold++) {
@@ -380,7 +380,7 @@ async function strengthPath(
 }
 
 /** The best strength(s) of a path and their score, scoring held-out images on plain views or with test-time mirroring. */
-function bestStrengths(path: Pick<StrengthPath, 'strengths' | 'points'>, heldOut: HeldOut, testTimeMirror: boolean): { strength: number[]; score: number; loss: number } {
+function bestStrengths(path: Pick<StrengthPath, 'strengths' | 'points'>, heldOut: HeldOut, testTimeMirror: boolean): OutOfFoldScore & { strength: number[] } {
   const { truth, kind } = heldOut;
   const C = truth[0]!.length;
   const scores = path.points.map((_, p) => scoreAt(path, heldOut, testTimeMirror, new Array<number>(C).fill(p)));
@@ -389,12 +389,12 @@ function bestStrengths(path: Pick<StrengthPath, 'strengths' | 'points'>, heldOut
     scores.forEach((s, p) => {
       if (better(s, scores[best]!)) best = p;
     });
-    return { strength: new Array<number>(C).fill(path.strengths[best]!), score: scores[best]!.score, loss: scores[best]!.loss };
+    return { ...scores[best]!, strength: new Array<number>(C).fill(path.strengths[best]!) };
   }
   // Sigmoid heads: each label its own strength, by its binary cross-entropy.
   const indices = Array.from({ length: C }, (_, c) => scores.reduce((best, s, p) => (s.perClassLoss[c]! < scores[best]!.perClassLoss[c]! ? p : best), 0));
   const combined = scoreAt(path, heldOut, testTimeMirror, indices);
-  return { strength: indices.map((p) => path.strengths[p]!), score: combined.score, loss: combined.loss };
+  return { ...combined, strength: indices.map((p) => path.strengths[p]!) };
 }
 
 /** The decision threshold that gets the most out-of-fold label sets right (0.5 unless another is strictly better). */
@@ -428,30 +428,60 @@ function oofProbabilities(path: Pick<StrengthPath, 'strengths' | 'points'>, held
   });
 }
 
-function scoreAt(path: Pick<StrengthPath, 'strengths' | 'points'>, heldOut: HeldOut, testTimeMirror: boolean, indices: readonly number[]): { score: number; loss: number; perClassLoss: number[] } {
+interface OutOfFoldScore {
+  score: number;
+  loss: number;
+  perClassLoss: number[];
+  /**
+   * Per held-out image, what a paired comparison of two candidates compares: 1 or 0 for a right or wrong top label
+   * (single-label), or minus the image's mean binary cross-entropy over the labels (multi-label).
+   */
+  perImage: number[];
+}
+
+function scoreAt(path: Pick<StrengthPath, 'strengths' | 'points'>, heldOut: HeldOut, testTimeMirror: boolean, indices: readonly number[]): OutOfFoldScore {
   const { truth, kind } = heldOut;
   const probabilities = oofProbabilities(path, heldOut, testTimeMirror, indices);
   const C = indices.length;
   const n = probabilities.length;
   if (kind === 'softmax') {
-    let correct = 0;
     let loss = 0;
-    probabilities.forEach((p, i) => {
+    const perImage = probabilities.map((p, i) => {
       const label = truth[i]!.indexOf(1);
-      if (argmax(p) === label) correct++;
       loss -= Math.log(Math.max(p[label]!, 1e-12));
+      return argmax(p) === label ? 1 : 0;
     });
-    return { score: correct / n, loss: loss / n, perClassLoss: [loss / n] };
+    return { score: perImage.reduce((a: number, b) => a + b, 0) / n, loss: loss / n, perClassLoss: [loss / n], perImage };
   }
   const perClassLoss = new Array<number>(C).fill(0);
-  probabilities.forEach((p, i) => {
+  const perImage = probabilities.map((p, i) => {
+    let imageLoss = 0;
     for (let c = 0; c < C; c++) {
       const q = Math.min(Math.max(p[c]!, 1e-12), 1 - 1e-12);
-      perClassLoss[c]! -= (truth[i]![c]! === 1 ? Math.log(q) : Math.log(1 - q)) / n;
+      const bce = -(truth[i]![c]! === 1 ? Math.log(q) : Math.log(1 - q));
+      perClassLoss[c]! += bce / n;
+      imageLoss += bce / C;
     }
+    return -imageLoss;
   });
   const { mAP } = evaluateMultiLabel({ labels: Array.from({ length: C }, (_, c) => String(c)), truth: truth.map((row) => Array.from(row)), scores: probabilities });
-  return { score: mAP ?? 0, loss: perClassLoss.reduce((a, b) => a + b, 0) / C, perClassLoss };
+  return { score: mAP ?? 0, loss: perClassLoss.reduce((a, b) => a + b, 0) / C, perClassLoss, perImage };
+}
+
+/**
+ * Whether `challenger` beats `incumbent` by more than chance: on the same held-out images, its mean per-image gain
+ * (right answers; multi-label: lower cross-entropy, with a higher mAP too) exceeds one standard error of the paired
+ * differences. Small inner-CV differences between candidates are mostly noise on a few hundred images, and a
+ * choice made on noise is worse than the textbook default it replaces.
+ */
+export function beatsClearly(challenger: Pick<OutOfFoldScore, 'score' | 'perImage'>, incumbent: Pick<OutOfFoldScore, 'score' | 'perImage'>): boolean {
+  if (!(challenger.score > incumbent.score)) return false;
+  const n = challenger.perImage.length;
+  if (n !== incumbent.perImage.length || n < 2) return false;
+  const differences = challenger.perImage.map((v, i) => v - incumbent.perImage[i]!);
+  const mean = differences.reduce((a, b) => a + b, 0) / n;
+  const variance = differences.reduce((a, d) => a + (d - mean) ** 2, 0) / (n - 1);
+  return mean > 0 && mean > Math.sqrt(variance / n);
 }
 
 /** The mean of the fold models at each class's strength: a warm start for the final fit. */

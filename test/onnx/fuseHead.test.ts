@@ -5,9 +5,11 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { onnx } from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
-import { fuseLinearHead } from '../../src/onnx/fuseHead';
-import { renderView } from '../../src/train/augment';
+import { fuseLinearHead, supportsTestTimeMirror } from '../../src/onnx/fuseHead';
+import { mirrorView, renderView } from '../../src/train/augment';
 import { loadBackbone } from '../../src/train/backbone';
+import { headInput } from '../../src/train/recipe';
+import { headProbabilities } from '../../src/train/trainHead';
 import { seededRandom } from '../../src/util/seededRandom';
 import { sharedPath } from '../support/shared';
 
@@ -45,5 +47,38 @@ describe('fuseLinearHead', () => {
     expect((model.graph!.output ?? []).map((o) => o.name).sort()).toEqual(['features', 'probabilities']);
     // The ImageNet classifier's 2048 x 1000 weights are gone.
     expect((model.graph!.initializer ?? []).some((t) => t.dims?.map(Number).join('x') === '2048x1000')).toBe(false);
+  }, 120_000);
+
+  it('with test-time mirroring, averages the features of each input and its mirror image inside the model', async () => {
+    const backbone = await loadBackbone();
+    const labels = ['a', 'b'];
+    const random = seededRandom(8);
+    const weights = Float32Array.from({ length: 2048 * 2 }, () => (random() - 0.5) * 0.05);
+    const bias = Float32Array.from([0.05, -0.05]);
+    const fused = fuseLinearHead(new Uint8Array(await readFile(backbone.modelPath)), { weights, bias, labels }, {
+      featuresOutput: 'features',
+      probabilitiesOutput: 'probabilities',
+      testTimeMirror: true,
+      metadata: {},
+    });
+    // A batch of two photos: the model must pair each with its own mirror image.
+    const views = await Promise.all(['eagle.jpg', 'dog.jpg'].map(async (name) => renderView(await readFile(path.join(sharedPath('fixtures', 'dhash'), name)))));
+    const plane = 3 * 224 * 224;
+    const batch = new Float32Array(2 * plane);
+    views.forEach((view, i) => batch.set(view.data, i * plane));
+    const run = async (data: Float32Array) => (await backbone.session.run({ input: new ort.Tensor('float32', data, [1, 3, 224, 224]) }, ['features']))['features']!.data as Float32Array;
+    const expected: number[][] = [];
+    for (const view of views) {
+      const averaged = headInput([await run(view.data), await run(mirrorView(view).data)], true);
+      expected.push(headProbabilities({ kind: 'softmax', weights, bias, classCount: 2 }, averaged));
+    }
+    await backbone.session.release();
+    const session = await ort.InferenceSession.create(fused, { executionProviders: ['cpu'] });
+    const outputs = await session.run({ input: new ort.Tensor('float32', batch, [2, 3, 224, 224]) });
+    await session.release();
+    const probabilities = outputs['probabilities']!.data as Float32Array;
+    expect(outputs['features']!.dims).toEqual([2, 2048]);
+    for (let i = 0; i < 2; i++) for (let c = 0; c < 2; c++) expect(Math.abs(probabilities[i * 2 + c]! - expected[i]![c]!)).toBeLessThan(1e-5);
+    expect(supportsTestTimeMirror(fused)).toBe(true);
   }, 120_000);
 });
