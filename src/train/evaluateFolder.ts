@@ -15,8 +15,9 @@ import { multiLabelFolds, stratifiedFolds } from './folds';
 import type { HeadKind } from './headGraph';
 import { evaluateMultiLabel, evaluateSingleLabel, type LabelScores, type SingleLabelMetrics } from './metrics';
 import { resizeId, SQUASH } from './preprocessing';
-import { describeRecipe, headInput, searchRecipe, type CandidateReport, type RecipeSearchOptions, type ViewSet } from './recipe';
+import { describeRecipe, headInput, memoiseViews, searchRecipe, type CandidateReport, type RecipeSearchOptions, type ViewSet } from './recipe';
 import { headProbabilities, trainHead, type TrainHeadOptions } from './trainHead';
+import { argmax } from '../util/argmax';
 
 /** What `search` may restrict: the preprocessing candidates, mirror views, test-time mirroring, time, or one fixed candidate. */
 export type RecipeRestrictions = Pick<RecipeSearchOptions, 'resizes' | 'allowMirror' | 'allowTestTimeMirror' | 'budgetInMs' | 'fixed'>;
@@ -343,7 +344,6 @@ async function featureSource(paths: readonly string[], started: number, options:
     }));
   const backboneSeconds = (Date.now() - started) / 1000;
   const images = await Promise.all(paths.map((p) => fs.readFile(p)));
-  const memo = new Map<string, Promise<Float32Array[][]>>();
   let featureMs = 0;
   const extract = async (views: ViewSet) => {
     const begin = Date.now();
@@ -368,12 +368,7 @@ async function featureSource(paths: readonly string[], started: number, options:
     }
   };
   return {
-    views: (views) => {
-      const key = `${resizeId(views.resize)}/${views.mirror}/${views.augmentedViews}`;
-      let features = memo.get(key);
-      if (!features) memo.set(key, (features = extract(views)));
-      return features;
-    },
+    views: memoiseViews(extract),
     inputSize: backbone.inputSize,
     seconds: () => {
       const total = (Date.now() - started) / 1000;
@@ -473,8 +468,3 @@ async function predictFold(
   };
 }
 
-function argmax(values: readonly number[]): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
-  return best;
-}

@@ -16,6 +16,7 @@ import type { HeadKind } from './headGraph';
 import { LogisticSolver, type LogisticParameters } from './logistic';
 import { evaluateMultiLabel } from './metrics';
 import { CENTRE_CROP, resizeId, SQUASH, type ViewResize } from './preprocessing';
+import { argmax } from '../util/argmax';
 
 /** Which views of each image a candidate trains on (view 0 plain, then the mirror view, then augmented views). */
 export interface ViewSet {
@@ -294,6 +295,22 @@ export function headInput(views: readonly Float32Array[], testTimeMirror: boolea
   return out;
 }
 
+/** A key naming a view set, for memoising its extraction. */
+export function viewSetKey(views: ViewSet): string {
+  return `${resizeId(views.resize)}/${views.mirror ? 'mirror' : 'plain'}/${views.augmentedViews}`;
+}
+
+/** One extraction per distinct view set: the search, the test split and the learning curve ask for views more than once. */
+export function memoiseViews<T>(extract: (views: ViewSet) => Promise<T>): (views: ViewSet) => Promise<T> {
+  const calls = new Map<string, Promise<T>>();
+  return (views) => {
+    const key = viewSetKey(views);
+    let result = calls.get(key);
+    if (!result) calls.set(key, (result = extract(views)));
+    return result;
+  };
+}
+
 /** A short description of a recipe, for logs and reports. */
 export function describeRecipe(recipe: Recipe): string {
   const views = `plain${recipe.mirror ? ' + mirror' : ''}${recipe.augmentedViews > 0 ? ` + ${recipe.augmentedViews} augmented` : ''} views`;
@@ -565,8 +582,3 @@ function activate(logits: Float64Array, kind: HeadKind): number[] {
   return exps.map((e) => e / total);
 }
 
-function argmax(values: readonly number[]): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
-  return best;
-}

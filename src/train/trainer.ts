@@ -1,7 +1,8 @@
 // The trainer: one training job from the catalog's fixed splits to a published model. Features of the frozen
-// backbone (plain and augmented views, cached on disk), a linear head trained with ONNX Runtime (softmax, or sigmoid
-// when images carry several labels), evaluation on the test split, a learning curve, plots, one fused ONNX model,
-// and a pointer that moves only to a model at least as good as the current one.
+// backbone (cached in blob storage), the recipe search inside the training split (preprocessing, views, test-time
+// mirroring, and the L2 strength of a logistic head: softmax, or sigmoid when images carry several labels),
+// evaluation on the test split, a learning curve, plots, one fused ONNX model, and a pointer that moves only to a
+// model at least as good as the current one.
 import { readFile } from 'node:fs/promises';
 import type { ContainerClient } from '@azure/storage-blob';
 import { fuseLinearHead, supportsTestTimeMirror } from '../onnx/fuseHead';
@@ -18,9 +19,10 @@ import type { ModelPointer, ModelRegistry, ModelTask } from './models';
 import { confusionMatrixSvg, learningCurveSvg, perClassBarsSvg, precisionRecallSvg } from './plots';
 import { LogisticSolver } from './logistic';
 import { describeResize, resizeId } from './preprocessing';
-import { describeRecipe, fitRecipe, headInput, searchRecipe, type Recipe, type RecipeSearchResult, type TrainedRecipeHead, type ViewSet } from './recipe';
+import { describeRecipe, fitRecipe, headInput, memoiseViews, searchRecipe, type Recipe, type RecipeSearchResult, type TrainedRecipeHead, type ViewSet } from './recipe';
 import { headProbabilities, rarestLabels } from './trainHead';
 import { startGpuMonitor } from './gpuMonitor';
+import { argmax } from '../util/argmax';
 
 export interface TrainerDependencies {
   catalog: Catalog;
@@ -76,7 +78,7 @@ export async function runTrainingJob(deps: TrainerDependencies, dataset: string,
     log(`backbone: ${backbone.name}, ${backbone.inputSize}x${backbone.inputSize} input, ${backbone.featureLength} features, providers ${backbone.executionProviders.join(',')}`);
     const cache = deps.features ? { cache: deps.features } : {};
     const backboneBytes = new Uint8Array(await readFile(backbone.modelPath));
-    const trainViews = memoised((views: ViewSet) => {
+    const trainViews = memoiseViews((views: ViewSet) => {
       let reported = false;
       return extractFeatures(backbone!, trainBytes, {
         resize: views.resize,
@@ -352,19 +354,4 @@ function describeViews(views: ViewSet): string {
   return `plain${views.mirror ? ' + mirror' : ''}${views.augmentedViews > 0 ? ` + ${views.augmentedViews} augmented` : ''} views`;
 }
 
-/** One call per distinct view set: the search and the learning curve ask for the same views more than once. */
-function memoised(extract: (views: ViewSet) => Promise<Float32Array[][]>): (views: ViewSet) => Promise<Float32Array[][]> {
-  const calls = new Map<string, Promise<Float32Array[][]>>();
-  return (views) => {
-    const key = `${resizeId(views.resize)}/${views.mirror}/${views.augmentedViews}`;
-    let result = calls.get(key);
-    if (!result) calls.set(key, (result = extract(views)));
-    return result;
-  };
-}
 
-function argmax(values: number[]): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
-  return best;
-}
