@@ -70,18 +70,30 @@ function parseMultipart(contentType: string, body: Buffer, maxFileBytes: number)
     }
     const files: Promise<UploadedFile>[] = [];
     let failure: Error | undefined;
+    let settled = false;
+    const fail = (error: Error) => {
+      failure ??= error;
+      finish();
+    };
+    const finish = () => {
+      if (settled) return;
+      settled = true;
+      void Promise.all(files).then((all) => (failure ? reject(failure) : resolve(all)));
+    };
+    const unreadable = (error: Error) => new InvalidArgumentError(`the multipart body cannot be read: ${error.message} (a truncated body, or one without its closing boundary?)`);
     parser.on('file', (_field, stream, info) => {
       files.push(
         new Promise((done) => {
           const chunks: Buffer[] = [];
-          let size = 0;
-          stream.on('data', (chunk: Buffer) => {
-            size += chunk.length;
-            chunks.push(chunk);
-          });
+          stream.on('data', (chunk: Buffer) => chunks.push(chunk));
           // busboy truncates at fileSize and says so with 'limit'.
           stream.on('limit', () => {
-            failure ??= tooLarge(`file "${info.filename}"`, `more than ${size}`, maxFileBytes);
+            failure ??= new HttpStatusError(413, 'PayloadTooLarge', `file "${info.filename}" is larger than the limit of ${maxFileBytes} bytes (INGEST_MAX_FILE_BYTES)`);
+          });
+          // A body that ends inside a file errors the file's stream: an 'error' with no listener would end the process.
+          stream.on('error', (error: Error) => {
+            failure ??= unreadable(error);
+            done({ fileName: info.filename, content: Buffer.alloc(0) });
           });
           stream.on('close', () => done({ fileName: info.filename, content: Buffer.concat(chunks) }));
         }),
@@ -90,10 +102,8 @@ function parseMultipart(contentType: string, body: Buffer, maxFileBytes: number)
     parser.on('filesLimit', () => {
       failure ??= new HttpStatusError(413, 'PayloadTooLarge', `more than ${MAX_FILES_PER_REQUEST} files in one request; split the batch`);
     });
-    parser.on('error', (error: Error) => reject(new InvalidArgumentError(`the multipart body cannot be read: ${error.message}`)));
-    parser.on('close', () => {
-      void Promise.all(files).then((all) => (failure ? reject(failure) : resolve(all)));
-    });
+    parser.on('error', (error: Error) => fail(unreadable(error)));
+    parser.on('close', finish);
     parser.end(body);
   });
 }

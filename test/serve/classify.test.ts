@@ -182,6 +182,18 @@ describe('POST /classify', () => {
     expect(untrained.body.message).toMatch(/no trained model yet; POST \/train first/);
   });
 
+  it('answers a truncated multipart body with a 400 and stays up (it once ended the process)', async () => {
+    const head = '--B\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n';
+    for (const body of [`${head}abc`, `${head}abc\r\n`]) {
+      for (const dataset of ['any', 'tees']) {
+        const response = await fetch(`${host.url}/api/datasets/${dataset}/classify`, { method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=B' }, body });
+        expect(response.status).toBe(400);
+        expect(((await response.json()) as ErrorBody).message).toMatch(/the multipart body cannot be read/);
+      }
+    }
+    expect((await fetch(`${host.url}/api/health`)).status).toBe(200);
+  });
+
   it('swaps to a retrained model under concurrent load without a failed request, and lists both versions', async () => {
     const seen: { status: number; version?: string }[] = [];
     let stop = false;

@@ -67,3 +67,24 @@ describe('topPredictions', () => {
     expect(topPredictions(p, labels, { top: 4, threshold: 0.95 })).toEqual([]);
   });
 });
+
+describe('parseClassifyBody on broken multipart bodies', () => {
+  const head = '--B\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n';
+  it('refuses a body cut inside a file, or one without its closing boundary, with a 400 that says so', async () => {
+    for (const body of [`${head}abc`, `${head}abc\r\n`, `${head}abc\r\n--B`]) {
+      await expect(parseClassifyBody('multipart/form-data; boundary=B', Buffer.from(body), 100)).rejects.toThrow(
+        /the multipart body cannot be read: .*\(a truncated body, or one without its closing boundary\?\)/,
+      );
+    }
+    // The same file, properly closed, is fine.
+    const whole = await parseClassifyBody('multipart/form-data; boundary=B', Buffer.from(`${head}abc\r\n--B--\r\n`), 100);
+    expect(whole.files.map((f) => f.content.toString())).toEqual(['abc']);
+  });
+
+  it('names the limit, not a count, when a part is too large', async () => {
+    await expect(parseClassifyBody('multipart/form-data; boundary=B', Buffer.from(`${head}${'x'.repeat(20)}\r\n--B--\r\n`), 10)).rejects.toMatchObject({
+      status: 413,
+      message: 'file "a.jpg" is larger than the limit of 10 bytes (INGEST_MAX_FILE_BYTES)',
+    });
+  });
+});
