@@ -8,7 +8,8 @@ export async function collectStart(request: HttpRequest, context: InvocationCont
     const { collector } = await getServices();
     const dataset = request.params['dataset'] ?? '';
     const { runId, queries } = await collector.startRun(dataset, 'http');
-    const statusUrl = `${new URL(request.url).origin}/api/datasets/${dataset}/collect/${runId}`;
+    // Relative to this app: a Host header is the caller's word.
+    const statusUrl = `/api/datasets/${dataset}/collect/${runId}`;
     return { ...ok({ runId, queries, statusUrl }, 202), headers: { location: statusUrl } };
   } catch (error) {
     return errorResponse(error, (message) => context.error(message));

@@ -4,8 +4,7 @@ import { checkHealth } from '../src/api/health';
 import { getServices } from '../src/services';
 
 export async function health(_request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const report = await checkHealth(getServices);
-  if (report.status !== 'ok') context.warn(`health: ${JSON.stringify(report)}`);
+  const report = await checkHealth(getServices, (message) => context.warn(message));
   return { status: report.status === 'ok' ? 200 : 503, jsonBody: report };
 }
 

@@ -1,4 +1,5 @@
-// POST /api/datasets/{dataset}/train: queue a training job (options: backbone, epochs, augmentedViews, augmentation, force).
+// POST /api/datasets/{dataset}/train: queue a training job (options: backbone, inputSize, augmentedViews,
+// searchBudgetInS, augmentation, force). The status URL is relative to this app: a Host header is the caller's word.
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { errorResponse, ok } from '../src/api/responses';
 import { InvalidArgumentError } from '../src/errors';
@@ -17,9 +18,12 @@ export async function trainStart(request: HttpRequest, context: InvocationContex
       } catch {
         throw new InvalidArgumentError('the request body must be JSON training options (or empty)');
       }
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+        throw new InvalidArgumentError(`the request body must be a JSON object of training options (or empty), got ${body === null ? 'null' : Array.isArray(body) ? 'an array' : typeof body}`);
+      }
     }
     const job = await requestTraining(training, catalog, dataset, body);
-    const statusUrl = `${new URL(request.url).origin}/api/datasets/${dataset}/jobs/${job.jobId}`;
+    const statusUrl = `/api/datasets/${dataset}/jobs/${job.jobId}`;
     return { ...ok({ jobId: job.jobId, status: job.status, options: job.options, statusUrl }, 202), headers: { location: statusUrl } };
   } catch (error) {
     return errorResponse(error, (message) => context.error(message));

@@ -1,4 +1,5 @@
-// The health report: settings valid and the storage account reachable.
+// The health report: settings valid and the storage account reachable. The endpoint is anonymous, so it says only
+// what is unhealthy; the cause (setting names, the storage address, the error text) goes to the log.
 import type { Services } from '../services';
 
 export interface HealthReport {
@@ -6,17 +7,19 @@ export interface HealthReport {
   checks: { settings: string; storage: string };
 }
 
-export async function checkHealth(getServices: () => Promise<Services>): Promise<HealthReport> {
+export async function checkHealth(getServices: () => Promise<Services>, log: (message: string) => void = () => undefined): Promise<HealthReport> {
   let services: Services;
   try {
     services = await getServices();
   } catch (error) {
-    return { status: 'degraded', checks: { settings: (error as Error).message, storage: 'not checked' } };
+    log(`health: settings invalid: ${(error as Error).message}`);
+    return { status: 'degraded', checks: { settings: 'invalid (see the log)', storage: 'not checked' } };
   }
   try {
     await services.storage.blobs.getContainerClient('incoming').getProperties();
     return { status: 'ok', checks: { settings: 'ok', storage: 'ok' } };
   } catch (error) {
-    return { status: 'degraded', checks: { settings: 'ok', storage: `unreachable: ${(error as Error).message}` } };
+    log(`health: storage unreachable: ${(error as Error).message}`);
+    return { status: 'degraded', checks: { settings: 'ok', storage: 'unreachable (see the log)' } };
   }
 }

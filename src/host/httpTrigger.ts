@@ -71,13 +71,17 @@ export class HttpTriggerServer {
     const candidates = this.#routes
       .map((route) => ({ route, params: route.matcher.match(url.pathname) }))
       .filter((c): c is { route: HttpRoute; params: Record<string, string> } => c.params !== undefined);
+    // Errors of the host itself in the app's JSON error shape, so that a client reads every error the same way.
+    const fail = (status: number, error: string, message: string, headers: Record<string, string> = {}) =>
+      res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers }).end(JSON.stringify({ error, message }));
     if (candidates.length === 0) {
-      res.writeHead(404).end();
+      fail(404, 'NotFound', `no function serves ${url.pathname}`);
       return;
     }
     const chosen = candidates.find((c) => !c.route.methods || c.route.methods.has(method));
     if (!chosen) {
-      res.writeHead(405).end();
+      const allowed = [...new Set(candidates.flatMap((c) => [...(c.route.methods ?? [])]))].sort();
+      fail(405, 'MethodNotAllowed', `${method} is not allowed on ${url.pathname}; use ${allowed.join(' or ')}`, { allow: allowed.join(', ') });
       return;
     }
     const body = await readBody(req);

@@ -70,8 +70,12 @@ describe('local host', () => {
   it('serves HTTP functions under /api, with 404 and 405 for unknown routes and methods', async () => {
     const health = await getJson(`${host.url}/api/health`);
     expect(health).toEqual({ status: 200, body: { status: 'ok', checks: { settings: 'ok', storage: 'ok' } } });
-    expect((await fetch(`${host.url}/api/nothing-here`)).status).toBe(404);
-    expect((await fetch(`${host.url}/api/health`, { method: 'POST' })).status).toBe(405);
+    // JSON like every other error, with the allowed methods.
+    expect(await getJson(`${host.url}/api/nothing-here`)).toEqual({ status: 404, body: { error: 'NotFound', message: 'no function serves /api/nothing-here' } });
+    const wrongMethod = await fetch(`${host.url}/api/health`, { method: 'POST' });
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get('allow')).toBe('GET');
+    expect(await wrongMethod.json()).toEqual({ error: 'MethodNotAllowed', message: 'POST is not allowed on /api/health; use GET' });
   });
 
   it('answers bad dataset requests with 4xx and a message', async () => {

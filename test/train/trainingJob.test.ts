@@ -1,6 +1,7 @@
 // Training end to end on the local stack: POST /train queues a job, the train-jobs function launches the
 // built trainer as a child process, and the job ends with a published, self-contained ONNX model, its
 // metrics, plots and learning curve. A trainer that fails leaves its job failed and the current model as it was.
+import * as http from 'node:http';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INCOMING_CONTAINER } from '../../src/dataset/ingest';
@@ -43,8 +44,23 @@ afterAll(async () => {
 
 describe('a training job', () => {
   it('publishes a model with metrics, plots and a learning curve, which reproduces the predictions on its own', async () => {
-    const started = await api<{ jobId: string; statusUrl: string }>('POST', 'datasets/tees/train', { augmentedViews: 1 });
+    // Through node:http, which sends the Host header it is given (fetch does not let a caller set one).
+    const response = await new Promise<{ status: number; location: string | undefined; text: string }>((resolve, reject) => {
+      const request = http.request(`${host.url}/api/datasets/tees/train`, { method: 'POST', headers: { 'content-type': 'application/json', host: 'attacker.example' } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, location: res.headers.location, text }));
+        res.on('error', reject);
+      });
+      request.on('error', reject);
+      request.end(JSON.stringify({ augmentedViews: 1 }));
+    });
+    const started = { status: response.status, body: JSON.parse(response.text) as { jobId: string; statusUrl: string } };
     expect(started.status).toBe(202);
+    // Relative to the app, whatever Host the caller sent.
+    expect(started.body.statusUrl).toBe(`/api/datasets/tees/jobs/${started.body.jobId}`);
+    expect(response.location).toBe(started.body.statusUrl);
     const job = await finished('tees', started.body.jobId);
     expect(job.error).toBeUndefined();
     expect(job).toMatchObject({ status: 'succeeded', stage: 'done', progress: 1, launcher: 'local', published: true, modelVersion: started.body.jobId });
@@ -109,6 +125,11 @@ describe('a training job', () => {
     const badOption = await api<{ message: string }>('POST', 'datasets/tees/train', { searchBudgetInS: 0 });
     expect(badOption.status).toBe(400);
     expect(badOption.body.message).toMatch(/searchBudgetInS/);
+    for (const [body, what] of [[null, 'null'], [[1], 'an array'], [3, 'number'], ['x', 'string']] as const) {
+      const notObject = await api<{ message: string }>('POST', 'datasets/tees/train', body);
+      expect(notObject.status).toBe(400);
+      expect(notObject.body.message).toBe(`the request body must be a JSON object of training options (or empty), got ${what}`);
+    }
     const unknown = await api<{ message: string }>('POST', 'datasets/no-such-set/train', {});
     expect(unknown.status).toBe(404);
     const missingJob = await api<{ message: string }>('GET', 'datasets/tees/jobs/nope');
