@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { odata, type TableClient } from '@azure/data-tables';
 import { NotFoundError } from '../errors';
 import { ensureTable, isStatus } from '../storage/tables';
-import { timeSortableId } from '../util/ids';
+import { isTimeSortableId, timeSortableId } from '../util/ids';
 
 export const RUNS_TABLE = 'collectruns';
 /** Skipped results kept per query in its row, with their reasons (the counts cover all). */
@@ -115,6 +115,7 @@ export class RunStore {
   }
 
   async getReport(dataset: string, runId: string): Promise<RunReport> {
+    if (!isTimeSortableId(runId)) throw new NotFoundError(`dataset "${dataset}" has no collection run "${runId}" (run ids look like 20261201123456-0123abcd)`);
     let run: RunRecord;
     try {
       const entity = await this.table.getEntity<RunRecord>(dataset, runKey(runId));

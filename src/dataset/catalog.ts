@@ -279,6 +279,7 @@ export class Catalog {
     if (options.status && !IMAGE_STATUSES.includes(options.status)) {
       throw new InvalidArgumentError(`status "${options.status}" is not one of ${IMAGE_STATUSES.join(', ')}`);
     }
+    if (options.continuationToken !== undefined) checkContinuationToken(options.continuationToken);
     let filter = odata`PartitionKey eq ${dataset} and kind eq 'image'`;
     if (options.status) filter += ` and ${odata`status eq ${options.status}`}`;
     if (options.label !== undefined) filter += ` and ${odata`label eq ${options.label}`}`;
@@ -348,4 +349,21 @@ function toStatsEntity(stats: DatasetStats): StatsEntity {
 
 function sha256Hex(text: string): string {
   return createHash('sha256').update(text).digest('hex');
+}
+
+/**
+ * A table continuation token is base64 of JSON naming the next partition and row keys; anything else is a caller's
+ * mistake (a 400), not a failure of the storage call it would otherwise become.
+ */
+function checkContinuationToken(token: string): void {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(token, 'base64').toString('utf8'));
+  } catch {
+    parsed = undefined;
+  }
+  const keys = parsed as { nextPartitionKey?: unknown; nextRowKey?: unknown } | undefined;
+  if (typeof keys !== 'object' || keys === null || typeof keys.nextPartitionKey !== 'string' || (keys.nextRowKey !== undefined && typeof keys.nextRowKey !== 'string')) {
+    throw new InvalidArgumentError('continuationToken is not one this API gave out; pass the continuationToken of the previous page as it is');
+  }
 }

@@ -4,7 +4,7 @@ import type { TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 import { InvalidArgumentError, NotFoundError } from '../errors';
 import { ensureTable, isStatus } from '../storage/tables';
-import { timeSortableId } from '../util/ids';
+import { isTimeSortableId, timeSortableId } from '../util/ids';
 import { parseAugmentationPolicy, type AugmentationPolicy } from './augment';
 import { DEFAULT_BACKBONE } from './backbone';
 
@@ -102,6 +102,7 @@ export class JobStore {
   }
 
   async get(dataset: string, jobId: string): Promise<TrainJob> {
+    if (!isTimeSortableId(jobId)) throw new NotFoundError(`dataset "${dataset}" has no training job "${jobId}" (job ids look like 20261201123456-0123abcd)`);
     try {
       return fromEntity(await this.table.getEntity<JobEntity>(dataset, jobId));
     } catch (error) {

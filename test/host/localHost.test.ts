@@ -85,6 +85,12 @@ describe('local host', () => {
     const badName = await getJson(`${host.url}/api/datasets/Bad..Name`);
     expect(badName.status).toBe(400);
     expect(badName.body['message']).toMatch(/dataset name/);
+    // Client mistakes that once reached storage and came back as 500s.
+    for (const route of ['jobs', 'collect']) {
+      const slashed = await getJson(`${host.url}/api/datasets/no-such-set/${route}/a%2Fb`);
+      expect(slashed.status).toBe(404);
+      expect(slashed.body['message']).toMatch(/has no (training job|collection run) "a\/b"/);
+    }
   });
 
   it('ingests a folder uploaded like `icf upload` within seconds, and reports the right counts', async () => {
@@ -125,6 +131,13 @@ describe('local host', () => {
     const dogs = await getJson(`${host.url}/api/datasets/demo/images?label=dog&status=nearDuplicate`);
     expect((dogs.body['images'] as unknown[]).length).toBe(2);
     expect((await getJson(`${host.url}/api/datasets/demo/images?status=bogus`)).status).toBe(400);
+    // A continuation token this API did not give out is the caller's mistake (it once reached storage: a 500).
+    const badToken = await getJson(`${host.url}/api/datasets/demo/images?continuationToken=garbage`);
+    expect(badToken).toEqual({ status: 400, body: { error: 'BadRequest', message: expect.stringMatching(/^continuationToken is not one this API gave out/) } });
+    const firstPage = await getJson(`${host.url}/api/datasets/demo/images?pageSize=2`);
+    const secondPage = await getJson(`${host.url}/api/datasets/demo/images?pageSize=2&continuationToken=${encodeURIComponent(firstPage.body['continuationToken'] as string)}`);
+    expect(secondPage.status).toBe(200);
+    expect((secondPage.body['images'] as unknown[]).length).toBe(2);
     expect((await getJson(`${host.url}/api/datasets`)).body).toEqual({ datasets: ['demo'] });
   });
 
