@@ -59,6 +59,10 @@ function ipv6Range(address: ipaddr.IPv6): string {
   // local-use prefix 64:ff9b:1::/48 (RFC 8215). Neither belongs on a public image URL.
   if (p.slice(0, 6).every((part) => part === 0)) return 'ipv4Compatible';
   if (p[0] === 0x64 && p[1] === 0xff9b && p[2] === 1) return 'nat64LocalUse';
+  // The deprecated site-local fec0::/10 (RFC 3879), which ipaddr.js counts as unicast; and, generally, anything
+  // outside the global unicast block 2000::/3 that IANA allocates from.
+  if ((p[0]! & 0xffc0) === 0xfec0) return 'siteLocal';
+  if ((p[0]! & 0xe000) !== 0x2000) return 'notGlobalUnicast';
   return 'unicast';
 }
 

@@ -289,6 +289,10 @@ describe('address policy', () => {
     ['2001:0:4136:e378:8000:63bf:3fff:fdd2', 'teredo(reserved)'],
     ['::7f00:1', 'ipv4Compatible'],
     ['2001:db8::1', 'reserved'],
+    ['fec0::1', 'siteLocal'],
+    ['feff:ffff::1', 'siteLocal'],
+    ['4000::1', 'notGlobalUnicast'],
+    ['e000::1', 'notGlobalUnicast'],
     ['not-an-ip', 'invalid'],
   ])('blocks %s (%s)', (ip, range) => {
     expect(addressRange(ip)).toBe(range);
