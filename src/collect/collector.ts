@@ -205,7 +205,8 @@ export class Collector {
         } catch (error) {
           if (!(error instanceof DownloadRefusedError)) throw error;
           report.skipped[error.reason] = (report.skipped[error.reason] ?? 0) + 1;
-          const detail: SkippedResult = { url: result.contentUrl, reason: error.reason, message: error.message };
+          // U+FFFD for lone surrogates: the report is stored, and storage wants valid Unicode.
+          const detail: SkippedResult = { url: result.contentUrl.replace(LONE_SURROGATES, '\uFFFD'), reason: error.reason, message: error.message };
           report.skippedDetails.push(detail);
         }
       }
@@ -214,6 +215,9 @@ export class Collector {
   }
 
   async #fetchOne(job: SearchJob, result: ImageResult): Promise<void> {
+    // encodeURI throws on a lone surrogate, and one such result must not fail the whole query.
+    const malformed = Object.entries(result).find(([, value]) => typeof value === 'string' && LONE_SURROGATE.test(value));
+    if (malformed) throw new DownloadRefusedError('malformed-result', `the result's ${malformed[0]} is not valid Unicode (a lone UTF-16 surrogate)`);
     const runs = this.#options.runs;
     if (await runs.wasDownloaded(job.dataset, result.contentUrl)) {
       throw new DownloadRefusedError('already-downloaded', `${result.contentUrl} was downloaded into "${job.dataset}" before`);
@@ -224,6 +228,10 @@ export class Collector {
     await runs.markDownloaded(job.dataset, result.contentUrl, blobName);
   }
 }
+
+/** A high surrogate not followed by a low one, or a low one not preceded by a high one. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, 'g');
 
 /** The same URL always lands at the same name: a repeated download replaces, never multiplies. */
 function blobFileName(provider: string, result: ImageResult): string {

@@ -78,7 +78,9 @@ export type DownloadSkipReason =
   | 'too-large'
   | 'not-an-image'
   | 'network-error'
-  | 'already-downloaded';
+  | 'already-downloaded'
+  /** A text field of the search result is not valid Unicode (a lone UTF-16 surrogate): it cannot be recorded. */
+  | 'malformed-result';
 
 export class DownloadRefusedError extends Error {
   override name = 'DownloadRefusedError';

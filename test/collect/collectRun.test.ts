@@ -54,6 +54,8 @@ beforeAll(async () => {
     { id: 'error-page', bytes: Buffer.from('<!DOCTYPE html><html><body>Forbidden</body></html>'), width: 160, height: 120, encodingFormat: 'jpeg' },
     // A real JPEG with 700 kB of trailing bytes: over the limit, whatever the picture.
     { id: 'huge', bytes: Buffer.concat([await noiseImage(49_999), randomBytes(700_000)]), width: 160, height: 120 },
+    // A lone UTF-16 surrogate in a result field (JSON allows the escape): once it failed the whole query.
+    { id: 'bad-text', bytes: await noiseImage(49_998), width: 160, height: 120, contentUrl: `http://127.0.0.1:9/bad-\uD800.jpg` },
   );
   bing = await startFakeBing({ catalog: (query) => images.get(query) ?? [] });
 
@@ -97,10 +99,15 @@ describe('a scheduled run against a Bing v7 service', () => {
     }, 60_000);
     expect(runs[0]).toMatchObject({ trigger: 'schedule', provider: 'bing' });
     const report = await finishedRun('shirts', runs[0]!.runId);
-    expect(report).toMatchObject({ queries: 2, queriesDone: 2, queriesFailed: 0, imagesFound: 15, imagesDownloaded: 13 });
-    expect(report.skipped).toEqual({ 'not-an-image': 1, 'too-large': 1 });
+    expect(report).toMatchObject({ queries: 2, queriesDone: 2, queriesFailed: 0, imagesFound: 16, imagesDownloaded: 13 });
+    expect(report.skipped).toEqual({ 'not-an-image': 1, 'too-large': 1, 'malformed-result': 1 });
     const striped = report.queryReports.find((q) => q.query === 'striped shirt')!;
-    expect(striped.skippedDetails.map((d) => d.reason).sort()).toEqual(['not-an-image', 'too-large']);
+    expect(striped.skippedDetails.map((d) => d.reason).sort()).toEqual(['malformed-result', 'not-an-image', 'too-large']);
+    expect(striped.skippedDetails.find((d) => d.reason === 'malformed-result')).toEqual({
+      url: 'http://127.0.0.1:9/bad-\uFFFD.jpg',
+      reason: 'malformed-result',
+      message: "the result's contentUrl is not valid Unicode (a lone UTF-16 surrogate)",
+    });
     // The filters reached the service through the SDK.
     expect(bing.searchRequests()[0]!.query).toMatchObject({ q: 'striped shirt', imageType: 'Photo', safeSearch: 'Strict', mkt: 'en-US' });
 
