@@ -1,7 +1,7 @@
 // GET and PUT /api/datasets/{dataset}/collection-plan: read, or validate and store, the dataset's plan.
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { errorResponse, ok } from '../src/api/responses';
-import { synthesizeQueries } from '../src/collect/plan';
+import { PLAN_LIMITS, synthesizeQueries } from '../src/collect/plan';
 import { InvalidArgumentError } from '../src/errors';
 import { getServices } from '../src/services';
 
@@ -13,9 +13,13 @@ export async function collectionPlan(request: HttpRequest, context: InvocationCo
       const plan = await collector.loadPlan(dataset);
       return ok({ plan, queries: synthesizeQueries(plan) });
     }
+    const text = await request.text();
+    if (Buffer.byteLength(text) > PLAN_LIMITS.bytes) {
+      return { status: 413, jsonBody: { error: 'PayloadTooLarge', message: `a collection plan has at most ${PLAN_LIMITS.bytes} bytes of JSON; this one has ${Buffer.byteLength(text)}` } };
+    }
     let body: unknown;
     try {
-      body = await request.json();
+      body = JSON.parse(text);
     } catch {
       throw new InvalidArgumentError('the request body must be a JSON collection plan');
     }

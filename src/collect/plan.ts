@@ -21,15 +21,29 @@ const filtersSchema = z
   })
   .strict();
 
+/** Bounds that keep validating and synthesising a plan cheap, whatever a caller sends. */
+export const PLAN_LIMITS = {
+  /** A stored plan's JSON, in bytes. */
+  bytes: 64 * 1024,
+  dimensions: 16,
+  termsPerDimension: 500,
+  templateLength: 500,
+} as const;
+
 const planSchema = z
   .object({
     /** Named lists of terms; every combination of one term from each makes a query. */
-    dimensions: z.record(
-      z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'dimension names are identifiers such as "item"'),
-      z.array(z.string().trim().min(1, 'terms must not be empty').max(100)).min(1, 'needs at least one term'),
-    ),
+    dimensions: z
+      .record(
+        z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'dimension names are identifiers such as "item"').max(64),
+        z
+          .array(z.string().trim().min(1, 'terms must not be empty').max(100))
+          .min(1, 'needs at least one term')
+          .max(PLAN_LIMITS.termsPerDimension, `at most ${PLAN_LIMITS.termsPerDimension} terms per dimension`),
+      )
+      .refine((dimensions) => Object.keys(dimensions).length <= PLAN_LIMITS.dimensions, `at most ${PLAN_LIMITS.dimensions} dimensions`),
     /** How a combination reads as a query, e.g. "{attribute} {item}". */
-    template: z.string().min(1),
+    template: z.string().min(1).max(PLAN_LIMITS.templateLength),
     /** The dimension(s) whose terms make the label; several are joined with "-". */
     labelFrom: z.union([z.string(), z.array(z.string()).min(1)]),
     imagesPerQuery: z.number().int().min(1).max(1000).default(50),
@@ -80,8 +94,8 @@ export function parsePlan(json: unknown, source = 'collection plan'): Collection
   }
   for (const name of dimensions) {
     if (!used.has(name)) problems.push(`template: dimension "${name}" is not used; add {${name}}`);
-    const terms = plan.dimensions[name]!;
-    const repeated = terms.find((term, i) => terms.indexOf(term) !== i);
+    const seen = new Set<string>();
+    const repeated = plan.dimensions[name]!.find((term) => seen.size === seen.add(term).size);
     if (repeated) problems.push(`dimensions.${name}: "${repeated}" appears twice`);
   }
   const count = dimensions.reduce((product, name) => product * plan.dimensions[name]!.length, 1);
@@ -96,15 +110,28 @@ export function parsePlan(json: unknown, source = 'collection plan'): Collection
   return result;
 }
 
-/** Every combination of terms, in a stable order (dimensions as declared, terms as listed). */
+/**
+ * Every combination of terms, in a stable order (dimensions as declared, terms as listed, the last dimension
+ * varying fastest). Linear in its output: each combination is built once from an odometer of term indices, not
+ * copied from partial combinations once per dimension.
+ */
 export function synthesizeQueries(plan: CollectionPlan): PlannedQuery[] {
-  let combinations: Record<string, string>[] = [{}];
-  for (const [name, terms] of Object.entries(plan.dimensions)) {
-    combinations = combinations.flatMap((partial) => terms.map((term) => ({ ...partial, [name]: term })));
+  const dimensions = Object.entries(plan.dimensions);
+  const count = dimensions.reduce((product, [, terms]) => product * terms.length, 1);
+  const digits = new Array<number>(dimensions.length).fill(0);
+  const queries: PlannedQuery[] = [];
+  for (let q = 0; q < count; q++) {
+    const terms: Record<string, string> = {};
+    dimensions.forEach(([name, values], d) => (terms[name] = values[digits[d]!]!));
+    queries.push({
+      query: plan.template.replace(TEMPLATE_FIELD, (_, name: string) => terms[name]!).replace(/\s+/g, ' ').trim(),
+      label: plan.labelFrom.map((name) => terms[name]!).join('-'),
+      terms,
+    });
+    for (let d = dimensions.length - 1; d >= 0; d--) {
+      if (++digits[d]! < dimensions[d]![1].length) break;
+      digits[d] = 0;
+    }
   }
-  return combinations.map((terms) => ({
-    query: plan.template.replace(TEMPLATE_FIELD, (_, name: string) => terms[name]!).replace(/\s+/g, ' ').trim(),
-    label: plan.labelFrom.map((name) => terms[name]!).join('-'),
-    terms,
-  }));
+  return queries;
 }

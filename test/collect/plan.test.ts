@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parsePlan, synthesizeQueries } from '../../src/collect/plan';
+import { parsePlan, PLAN_LIMITS, synthesizeQueries } from '../../src/collect/plan';
 import { InvalidArgumentError } from '../../src/errors';
 
 const clothing = {
@@ -55,3 +55,29 @@ describe('collection plans', () => {
     expect(() => parsePlan(json)).toThrow(message);
   });
 });
+
+describe('collection plan limits', () => {
+  const many = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`d${i}`, ['x']]));
+  const fields = (dimensions: Record<string, string[]>) => Object.keys(dimensions).map((d) => `{${d}}`).join(' ');
+
+  it('names the bound that a plan breaks: dimensions, terms, template', () => {
+    const dims = many(PLAN_LIMITS.dimensions + 1);
+    expect(() => parsePlan({ dimensions: dims, template: fields(dims), labelFrom: 'd0' })).toThrow(/dimensions: at most 16 dimensions/);
+    const terms = { item: Array.from({ length: PLAN_LIMITS.termsPerDimension + 1 }, (_, i) => `t${i}`) };
+    expect(() => parsePlan({ dimensions: terms, template: '{item}', labelFrom: 'item' })).toThrow(/dimensions\.item: at most 500 terms per dimension/);
+    expect(() => parsePlan({ dimensions: { item: ['x'] }, template: `{item}${' '.repeat(PLAN_LIMITS.templateLength)}`, labelFrom: 'item' })).toThrow(/template: /);
+  });
+
+  it('synthesises the largest plans it accepts in their output size', () => {
+    // 16 dimensions (2 x 2 x ... x 1): 2,048 combinations would be over the query limit; 2^10 x 1^6 = 1,024 is not.
+    const dimensions = Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`d${i}`, i < 10 ? ['a', 'b'] : ['c']]));
+    const plan = parsePlan({ dimensions, template: fields(dimensions), labelFrom: 'd0' });
+    const queries = synthesizeQueries(plan);
+    expect(queries).toHaveLength(1024);
+    expect(new Set(queries.map((q) => q.query)).size).toBe(1024);
+    expect(queries[0]!.query).toBe('a a a a a a a a a a c c c c c c');
+    expect(queries[1]!.query).toBe('a a a a a a a a a b c c c c c c');
+    expect(queries[1023]!.terms).toMatchObject({ d0: 'b', d9: 'b', d15: 'c' });
+  });
+});
+
