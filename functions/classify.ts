@@ -4,6 +4,7 @@
 // { dataset, modelVersion, task, results: [...] } with one result per file, in order.
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { errorResponse, ok } from '../src/api/responses';
+import { assertSameSite } from '../src/api/sameSite';
 import { assertDatasetName } from '../src/dataset/names';
 import { NotFoundError } from '../src/errors';
 import { NoModelError } from '../src/serve/modelCache';
@@ -15,6 +16,8 @@ export async function classify(request: HttpRequest, context: InvocationContext)
   try {
     assertDatasetName(dataset);
     const services = await getServices();
+    // Classifying changes nothing, but a foreign page could make the host spend its CPU on it.
+    assertSameSite(request, services.settings.http);
     const body = await parseClassifyBody(request.headers.get('content-type'), Buffer.from(await request.arrayBuffer()), services.settings.ingest.maxFileBytes);
     let outcome;
     try {

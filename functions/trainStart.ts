@@ -2,15 +2,17 @@
 // searchBudgetInS, augmentation, force). The status URL is relative to this app: a Host header is the caller's word.
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { errorResponse, ok } from '../src/api/responses';
+import { assertSameSite } from '../src/api/sameSite';
 import { InvalidArgumentError } from '../src/errors';
 import { getServices } from '../src/services';
 import { requestTraining } from '../src/train/requests';
 
 export async function trainStart(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   try {
-    const { training, catalog } = await getServices();
+    const { training, catalog, settings } = await getServices();
     const dataset = request.params['dataset'] ?? '';
     const text = await request.text();
+    assertSameSite(request, settings.http, { json: true, hasBody: text.trim() !== '' });
     let body: unknown = {};
     if (text.trim() !== '') {
       try {

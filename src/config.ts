@@ -41,6 +41,11 @@ const settingsSchema = z.object({
   SERVE_MODEL_RECHECK_MS: integer(0, 3_600_000).default(5000),
   SERVE_BATCH_WINDOW_MS: integer(0, 1000).default(0),
   SERVE_BATCH_MAX_WAIT_MS: integer(0, 1000).default(50),
+  HTTP_ALLOWED_ORIGINS: z
+    .string()
+    .default('')
+    .transform((value) => value.split(',').map((origin) => origin.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'lists origins such as https://portal.example.com (scheme and host, no path)'))),
   TRAIN_LAUNCHER: z.enum(['local', 'containerapps'], { message: 'must be local or containerapps' }).default('local'),
   TRAIN_EXECUTION_PROVIDERS: z
     .string()
@@ -110,8 +115,14 @@ export interface ServeSettings {
   batchMaxWaitInMs: number;
 }
 
+export interface HttpSettings {
+  /** Origins besides the app's own whose pages may send state-changing requests (HTTP_ALLOWED_ORIGINS). */
+  allowedOrigins: string[];
+}
+
 export interface AppSettings {
   storageConnectionString: string;
+  http: HttpSettings;
   serve: ServeSettings;
   ingest: IngestSettings;
   dedup: DedupSettings;
@@ -150,6 +161,7 @@ export function loadSettings(env: RawSettings = process.env): AppSettings {
   }
   return {
     storageConnectionString: s.AzureWebJobsStorage,
+    http: { allowedOrigins: s.HTTP_ALLOWED_ORIGINS },
     serve: { modelRecheckInMs: s.SERVE_MODEL_RECHECK_MS, batchWindowInMs: s.SERVE_BATCH_WINDOW_MS, batchMaxWaitInMs: s.SERVE_BATCH_MAX_WAIT_MS },
     train,
     ingest: {

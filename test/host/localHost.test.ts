@@ -85,6 +85,12 @@ describe('local host', () => {
     const badName = await getJson(`${host.url}/api/datasets/Bad..Name`);
     expect(badName.status).toBe(400);
     expect(badName.body['message']).toMatch(/dataset name/);
+    // Cross-site: a page elsewhere cannot start work here, nor send a JSON route a form body.
+    const foreign = await fetch(`${host.url}/api/datasets/no-such-set/collect`, { method: 'POST', headers: { origin: 'http://evil.example' } });
+    expect(foreign.status).toBe(403);
+    expect(((await foreign.json()) as { message: string }).message).toMatch(/page origin http:\/\/evil\.example may not change anything here/);
+    const formBody = await fetch(`${host.url}/api/datasets/no-such-set/train`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{"force":true}' });
+    expect(formBody.status).toBe(415);
     // Client mistakes that once reached storage and came back as 500s.
     for (const route of ['jobs', 'collect']) {
       const slashed = await getJson(`${host.url}/api/datasets/no-such-set/${route}/a%2Fb`);
