@@ -41,6 +41,7 @@ const settingsSchema = z.object({
   SERVE_MODEL_RECHECK_MS: integer(0, 3_600_000).default(5000),
   SERVE_BATCH_WINDOW_MS: integer(0, 1000).default(0),
   SERVE_BATCH_MAX_WAIT_MS: integer(0, 1000).default(50),
+  SERVE_MODEL_MEMORY_MB: integer(1, 1024 * 1024).default(1024),
   HTTP_ALLOWED_ORIGINS: z
     .string()
     .default('')
@@ -113,6 +114,8 @@ export interface ServeSettings {
   batchWindowInMs: number;
   /** Longest a queued image waits under load for the images the load promises (reserved, or the recent peak). */
   batchMaxWaitInMs: number;
+  /** Loaded models past this (their ONNX files' bytes) unload the least recently used idle ones. */
+  modelMemoryBudgetBytes: number;
 }
 
 export interface HttpSettings {
@@ -162,7 +165,12 @@ export function loadSettings(env: RawSettings = process.env): AppSettings {
   return {
     storageConnectionString: s.AzureWebJobsStorage,
     http: { allowedOrigins: s.HTTP_ALLOWED_ORIGINS },
-    serve: { modelRecheckInMs: s.SERVE_MODEL_RECHECK_MS, batchWindowInMs: s.SERVE_BATCH_WINDOW_MS, batchMaxWaitInMs: s.SERVE_BATCH_MAX_WAIT_MS },
+    serve: {
+      modelRecheckInMs: s.SERVE_MODEL_RECHECK_MS,
+      batchWindowInMs: s.SERVE_BATCH_WINDOW_MS,
+      batchMaxWaitInMs: s.SERVE_BATCH_MAX_WAIT_MS,
+      modelMemoryBudgetBytes: s.SERVE_MODEL_MEMORY_MB * 1024 * 1024,
+    },
     train,
     ingest: {
       maxFileBytes: s.INGEST_MAX_FILE_BYTES,

@@ -75,6 +75,7 @@ export async function createServices(env: RawSettings = process.env, logger?: In
   const classifier = new Classifier(
     new ModelCache(training.models, storage.blobs.getContainerClient(MODELS_CONTAINER), {
       recheckIntervalInMs: settings.serve.modelRecheckInMs,
+      memoryBudgetBytes: settings.serve.modelMemoryBudgetBytes,
       batch: { windowInMs: settings.serve.batchWindowInMs, maxWaitInMs: settings.serve.batchMaxWaitInMs, maxBatch: 16 },
       log: (message) => console.error(message),
     }),

@@ -15,7 +15,8 @@ describe('loadSettings', () => {
         openverse: { endpoint: 'https://api.openverse.org' },
         download: { timeoutInMs: 20_000, maxBytes: 20_971_520, maxRedirects: 5, concurrency: 4, allowPrivateAddresses: false },
       },
-      serve: { modelRecheckInMs: 5000, batchWindowInMs: 0, batchMaxWaitInMs: 50 },
+      http: { allowedOrigins: [] },
+      serve: { modelRecheckInMs: 5000, batchWindowInMs: 0, batchMaxWaitInMs: 50, modelMemoryBudgetBytes: 1024 * 1024 * 1024 },
       train: { launcher: 'local', executionProviders: ['cpu'] },
     });
   });
@@ -28,6 +29,8 @@ describe('loadSettings', () => {
     [{}, /AzureWebJobsStorage: is required/],
     [{ AzureWebJobsStorage: 'x', SPLIT_TEST_FRACTION: '0.9' }, /SPLIT_TEST_FRACTION/],
     [{ AzureWebJobsStorage: 'x', INGEST_MIN_SIDE_PX: 'ten' }, /INGEST_MIN_SIDE_PX/],
+    [{ AzureWebJobsStorage: 'x', HTTP_ALLOWED_ORIGINS: 'https://a.example/path' }, /HTTP_ALLOWED_ORIGINS\.0: lists origins such as/],
+    [{ AzureWebJobsStorage: 'x', SERVE_MODEL_MEMORY_MB: '0' }, /SERVE_MODEL_MEMORY_MB/],
     [{ AzureWebJobsStorage: 'x', DEDUP_NEAR_DUPLICATE_MAX_BITS: '40', SPLIT_GROUP_MAX_BITS: '30' }, /SPLIT_GROUP_MAX_BITS \(30\) must be at least DEDUP_NEAR_DUPLICATE_MAX_BITS/],
     [{ AzureWebJobsStorage: 'x', COLLECT_SCHEDULE: '0 */5 * * *' }, /COLLECT_SCHEDULE: .*need six/],
     [{ AzureWebJobsStorage: 'x', BING_SEARCH_ENDPOINT: 'not a url' }, /BING_SEARCH_ENDPOINT: must be a URL/],

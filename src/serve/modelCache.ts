@@ -50,6 +50,12 @@ export interface ModelCacheOptions {
   batch?: BatcherOptions;
   /** Reports background failures (a reload that failed keeps the old model serving). */
   log?: (message: string) => void;
+  /**
+   * Models kept loaded, by the size of their ONNX files (a session holds about that much): past it, the least
+   * recently used datasets whose models no request holds are unloaded, and load again on their next request.
+   * Default 1 GiB (about eight ResNet50 models).
+   */
+  memoryBudgetBytes?: number;
 }
 
 interface Slot {
@@ -57,10 +63,14 @@ interface Slot {
   etag: string;
   leases: number;
   retired: boolean;
+  /** The model file's size: what the memory budget counts. */
+  bytes: number;
 }
 
 interface DatasetEntry {
   current?: Slot;
+  /** When a request last acquired it (the LRU order of eviction). */
+  usedAt: number;
   /** The single-flight first load (or reload) in progress. */
   loading?: Promise<Slot>;
   checkedAt: number;
@@ -100,7 +110,8 @@ export class ModelCache {
   /** The dataset's current model, loading it on first use; throws NoModelError when none is published. */
   async acquire(dataset: string): Promise<ModelLease> {
     let entry = this.#entries.get(dataset);
-    if (!entry) this.#entries.set(dataset, (entry = { checkedAt: 0 }));
+    if (!entry) this.#entries.set(dataset, (entry = { checkedAt: 0, usedAt: 0 }));
+    entry.usedAt = performance.now();
     let slot = entry.current;
     if (!slot) {
       // Concurrent first requests share one load; a failed load (no model) is not cached, so the next request asks again.
@@ -110,6 +121,10 @@ export class ModelCache {
       const loaded = await entry.loading;
       if (!entry.current) this.#install(entry, loaded);
       slot = entry.current!;
+      // Held from here on, so that the eviction this load may cause never picks it.
+      slot.leases++;
+      this.#evict();
+      slot.leases--;
     } else if (Date.now() - entry.checkedAt >= this.#recheckIntervalInMs && !entry.checking) {
       // Checked in the background: the request does not wait for the blob read, nor for a new version to load.
       entry.checking = this.#recheck(dataset, entry).finally(() => {
@@ -126,6 +141,8 @@ export class ModelCache {
         released = true;
         held.leases--;
         if (held.retired && held.leases === 0) void this.#dispose(held);
+        // Over the budget only while models were held: the first release brings it back.
+        else if (held.leases === 0) this.#evict();
       },
     };
   }
@@ -153,6 +170,23 @@ export class ModelCache {
     for (const slot of slots) {
       slot.retired = true;
       if (slot.leases === 0) await this.#dispose(slot);
+    }
+  }
+
+  /** Unloads least recently used, unheld models until the loaded ones fit the memory budget (or none can go). */
+  #evict(): void {
+    const budget = this.options.memoryBudgetBytes ?? 1024 * 1024 * 1024;
+    let total = 0;
+    for (const entry of this.#entries.values()) total += entry.current?.bytes ?? 0;
+    const idle = [...this.#entries].filter(([, entry]) => entry.current && entry.current.leases === 0 && !entry.loading && !entry.checking).sort((a, b) => a[1].usedAt - b[1].usedAt);
+    for (const [dataset, entry] of idle) {
+      if (total <= budget) break;
+      const slot = entry.current!;
+      total -= slot.bytes;
+      this.#entries.delete(dataset);
+      slot.retired = true;
+      this.options.log?.(`serve: unloaded the model of "${dataset}" (version ${slot.model.version}, ${Math.round(slot.bytes / 1048576)} MiB), the least recently used, to stay within ${Math.round(budget / 1048576)} MiB`);
+      void this.#dispose(slot);
     }
   }
 
@@ -187,6 +221,7 @@ export class ModelCache {
         return;
       }
       this.#install(entry, slot);
+      this.#evict();
     } catch (error) {
       this.options.log?.(`serve: could not reload the model of "${dataset}": ${(error as Error).message}; the loaded version keeps serving`);
     }
@@ -211,7 +246,7 @@ export class ModelCache {
       outputName,
       batcher: new Batcher(session, inputName, outputName, this.options.batch),
     };
-    return { model, etag, leases: 0, retired: false };
+    return { model, etag, leases: 0, retired: false, bytes: bytes.length };
   }
 
   async #dispose(slot: Slot): Promise<void> {

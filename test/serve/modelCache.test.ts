@@ -1,0 +1,65 @@
+// Loaded models stay within a memory budget: past it the least recently used model that no request holds is
+// unloaded, and loads again on its next request; a model in use is never unloaded under it.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ModelCache } from '../../src/serve/modelCache';
+import { buildInferenceGraph } from '../../src/train/headGraph';
+import { ModelRegistry, type ModelPointer } from '../../src/train/models';
+import { startTestStorage, type TestStorage } from '../support/azurite';
+
+let storage: TestStorage;
+let registry: ModelRegistry;
+let modelBytes = 0;
+
+async function publish(dataset: string): Promise<void> {
+  // A small model of the served form: [N, 4] in, probabilities of two labels out.
+  const model = Buffer.from(buildInferenceGraph(new Float32Array(8).fill(0.1), new Float32Array([0, 1]), 4, 2));
+  modelBytes = model.length;
+  await registry.storeVersion(dataset, 'v1', { 'model.onnx': model });
+  const pointer: ModelPointer = { version: 'v1', jobId: 'v1', task: 'single-label', backbone: 'test', inputSize: 2, accuracy: 1, testImages: 1, labels: ['a', 'b'], publishedAt: new Date().toISOString() };
+  await registry.promote(dataset, pointer, { force: true });
+}
+
+beforeAll(async () => {
+  storage = await startTestStorage();
+  registry = new ModelRegistry(storage.clients.blobs.getContainerClient('models'));
+  await registry.ensureContainer();
+  for (const dataset of ['alpha', 'beta', 'gamma']) await publish(dataset);
+});
+afterAll(async () => {
+  await storage.azurite.close();
+});
+
+describe('ModelCache memory budget', () => {
+  it('unloads the least recently used idle model, reloads it on demand, and never unloads one in use', async () => {
+    const logged: string[] = [];
+    // Room for two models.
+    const cache = new ModelCache(registry, storage.clients.blobs.getContainerClient('models'), { memoryBudgetBytes: 2 * modelBytes, log: (m) => logged.push(m) });
+    try {
+      for (const dataset of ['alpha', 'beta']) (await cache.acquire(dataset)).release();
+      expect(Object.keys(cache.loaded()).sort()).toEqual(['alpha', 'beta']);
+      (await cache.acquire('alpha')).release(); // alpha is now the more recent
+      (await cache.acquire('gamma')).release();
+      expect(Object.keys(cache.loaded()).sort()).toEqual(['alpha', 'gamma']);
+      expect(logged.join('\n')).toMatch(/unloaded the model of "beta" \(version v1, 0 MiB\), the least recently used/);
+
+      // Held models stay, even over the budget; releasing them brings it back within, least recently used first.
+      const heldAlpha = await cache.acquire('alpha');
+      const heldGamma = await cache.acquire('gamma');
+      const beta = await cache.acquire('beta');
+      expect(Object.keys(cache.loaded()).sort()).toEqual(['alpha', 'beta', 'gamma']);
+      const out = await beta.model.session.run({ features: new (await import('onnxruntime-node')).Tensor('float32', new Float32Array(4).fill(1), [1, 4]) });
+      expect(out['probabilities']!.dims).toEqual([1, 2]);
+      heldAlpha.release();
+      expect(Object.keys(cache.loaded()).sort()).toEqual(['beta', 'gamma']);
+      heldGamma.release();
+      beta.release();
+      expect(Object.keys(cache.loaded()).sort()).toEqual(['beta', 'gamma']);
+      // And the unloaded one serves again on its next request.
+      const again = await cache.acquire('alpha');
+      expect(again.model.version).toBe('v1');
+      again.release();
+    } finally {
+      await cache.close();
+    }
+  });
+});
