@@ -57,6 +57,7 @@ const settingsSchema = z.object({
   TRAIN_CONTAINERAPPS_RESOURCE_GROUP: z.string().optional(),
   TRAIN_CONTAINERAPPS_JOB_NAME: z.string().optional(),
   TRAIN_CONTAINERAPPS_CONTAINER_NAME: z.string().default('trainer'),
+  TRAIN_HEARTBEAT_EXPIRY_S: integer(60, 86_400).default(180),
   TRAIN_CONTAINERAPPS_IMAGE: z.string().optional(),
 });
 
@@ -102,6 +103,8 @@ export interface CollectSettings {
 export type TrainSettings = {
   /** ONNX Runtime providers for the trainer, in order; CPU is the fallback when others cannot load. */
   executionProviders: string[];
+  /** A running job whose trainer has not recorded a heartbeat for this long has died with it. */
+  heartbeatExpiryInMs: number;
 } & (
   | { launcher: 'local' }
   | { launcher: 'containerapps'; subscriptionId: string; resourceGroup: string; jobName: string; containerName: string; image: string }
@@ -146,7 +149,8 @@ export function loadSettings(env: RawSettings = process.env): AppSettings {
       `Invalid app settings: SPLIT_GROUP_MAX_BITS (${s.SPLIT_GROUP_MAX_BITS}) must be at least DEDUP_NEAR_DUPLICATE_MAX_BITS (${s.DEDUP_NEAR_DUPLICATE_MAX_BITS})`,
     );
   }
-  let train: TrainSettings = { launcher: 'local', executionProviders: s.TRAIN_EXECUTION_PROVIDERS };
+  const heartbeatExpiryInMs = s.TRAIN_HEARTBEAT_EXPIRY_S * 1000;
+  let train: TrainSettings = { launcher: 'local', executionProviders: s.TRAIN_EXECUTION_PROVIDERS, heartbeatExpiryInMs };
   if (s.TRAIN_LAUNCHER === 'containerapps') {
     const missing = (['TRAIN_CONTAINERAPPS_SUBSCRIPTION_ID', 'TRAIN_CONTAINERAPPS_RESOURCE_GROUP', 'TRAIN_CONTAINERAPPS_JOB_NAME', 'TRAIN_CONTAINERAPPS_IMAGE'] as const).filter(
       (name) => !s[name],
@@ -155,6 +159,7 @@ export function loadSettings(env: RawSettings = process.env): AppSettings {
     train = {
       launcher: 'containerapps',
       executionProviders: s.TRAIN_EXECUTION_PROVIDERS,
+      heartbeatExpiryInMs,
       subscriptionId: s.TRAIN_CONTAINERAPPS_SUBSCRIPTION_ID!,
       resourceGroup: s.TRAIN_CONTAINERAPPS_RESOURCE_GROUP!,
       jobName: s.TRAIN_CONTAINERAPPS_JOB_NAME!,

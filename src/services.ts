@@ -40,6 +40,8 @@ export interface Training {
   queue: QueueClient;
   /** The configured launcher (TRAIN_LAUNCHER), created on first use. */
   launcher(): Launcher;
+  /** A running job whose trainer has not beaten for this long is failed when read (TRAIN_HEARTBEAT_EXPIRY_S). */
+  heartbeatExpiryInMs: number;
 }
 
 export async function createServices(env: RawSettings = process.env, logger?: IngestLogger): Promise<Services> {
@@ -126,6 +128,7 @@ function createTraining(settings: AppSettings, storage: StorageClients): Trainin
     backbones: new BackboneRegistry(storage.blobs.getContainerClient(BACKBONES_CONTAINER)),
     queue: storage.queues.getQueueClient(TRAIN_JOBS_QUEUE),
     launcher: () => (launcher ??= create()),
+    heartbeatExpiryInMs: settings.train.heartbeatExpiryInMs,
   };
 }
 

@@ -17,7 +17,7 @@ describe('loadSettings', () => {
       },
       http: { allowedOrigins: [] },
       serve: { modelRecheckInMs: 5000, batchWindowInMs: 0, batchMaxWaitInMs: 50, modelMemoryBudgetBytes: 1024 * 1024 * 1024 },
-      train: { launcher: 'local', executionProviders: ['cpu'] },
+      train: { launcher: 'local', executionProviders: ['cpu'], heartbeatExpiryInMs: 180_000 },
     });
   });
 

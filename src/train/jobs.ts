@@ -49,6 +49,9 @@ export function parseTrainOptions(json: unknown): TrainOptions {
 
 export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed';
 
+/** How often a running trainer records that it is alive. */
+export const HEARTBEAT_INTERVAL_MS = 15_000;
+
 export interface TrainJob {
   dataset: string;
   jobId: string;
@@ -60,6 +63,8 @@ export interface TrainJob {
   options: TrainOptions;
   createdAt: string;
   startedAt?: string;
+  /** The trainer's last sign of life while running (it beats every HEARTBEAT_INTERVAL_MS). */
+  heartbeatAt?: string;
   finishedAt?: string;
   launcher?: string;
   executionName?: string;
@@ -145,7 +150,7 @@ function fromEntity(entity: JobEntity): TrainJob {
     options: JSON.parse(options) as TrainOptions,
     createdAt: rest.createdAt,
   };
-  for (const key of ['startedAt', 'finishedAt', 'launcher', 'executionName', 'error', 'modelVersion', 'published', 'publishNote'] as const) {
+  for (const key of ['startedAt', 'heartbeatAt', 'finishedAt', 'launcher', 'executionName', 'error', 'modelVersion', 'published', 'publishNote'] as const) {
     if (rest[key] !== undefined && rest[key] !== null) Object.assign(job, { [key]: rest[key] });
   }
   if (metrics) job.metrics = JSON.parse(metrics) as Record<string, unknown>;

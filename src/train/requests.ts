@@ -52,9 +52,21 @@ export async function launchTraining(training: Training, input: unknown): Promis
  * The job as stored, after checking that a Container Apps execution it waits on is still alive: an execution
  * that ended without the trainer reporting (killed, out of memory, image not found) leaves the job failed.
  */
-export async function currentJob(training: Training, dataset: string, jobId: string): Promise<TrainJob> {
+export async function currentJob(training: Training, dataset: string, jobId: string, now = Date.now()): Promise<TrainJob> {
   const job = await training.jobs.get(dataset, jobId);
   if (job.status !== 'running' && job.status !== 'queued') return job;
+  const lastSign = job.status === 'running' ? Date.parse(job.heartbeatAt ?? job.startedAt ?? job.createdAt) : Number.NaN;
+  if (now - lastSign > training.heartbeatExpiryInMs) {
+    // Whichever launcher ran it, a trainer that stopped beating is gone: its host died, or it was killed.
+    const failed = {
+      status: 'failed' as const,
+      stage: 'failed',
+      finishedAt: new Date(now).toISOString(),
+      error: `the trainer stopped reporting: no heartbeat since ${new Date(lastSign).toISOString()}, more than ${Math.round(training.heartbeatExpiryInMs / 1000)} s ago (its host or container died, or it was killed); the current model is unchanged, train again`,
+    };
+    await training.jobs.update(dataset, jobId, failed);
+    return { ...job, ...failed };
+  }
   if (!job.executionName || job.launcher !== 'containerapps') return job;
   const launcher = training.launcher();
   if (launcher.name !== 'containerapps' || !launcher.executionState) return job;

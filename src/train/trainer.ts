@@ -12,7 +12,7 @@ import { DEFAULT_BACKBONE, ensureBackboneModel, loadBackbone, withInputSize, typ
 import type { BackboneRegistry } from './backbones';
 import type { FeatureCache } from './featureCache';
 import { extractFeatures } from './features';
-import type { JobStore } from './jobs';
+import { HEARTBEAT_INTERVAL_MS, type JobStore } from './jobs';
 import { assessLearningCurve, learningCurveShares, stratifiedSubset } from './learningCurve';
 import { evaluateMultiLabel, evaluateSingleLabel } from './metrics';
 import type { ModelPointer, ModelRegistry, ModelTask } from './models';
@@ -61,7 +61,13 @@ export async function runTrainingJob(deps: TrainerDependencies, dataset: string,
     return deps.jobs.update(dataset, jobId, { stage: name, progress });
   };
   const job = await deps.jobs.get(dataset, jobId);
-  await deps.jobs.update(dataset, jobId, { status: 'running', stage: 'loading', startedAt: new Date().toISOString() });
+  const now = new Date().toISOString();
+  await deps.jobs.update(dataset, jobId, { status: 'running', stage: 'loading', startedAt: now, heartbeatAt: now });
+  // A trainer that dies with its host (kill -9, a lost container) stops beating, and readers of the job then see it failed.
+  const heartbeat = setInterval(() => {
+    deps.jobs.update(dataset, jobId, { heartbeatAt: new Date().toISOString() }).catch((error: unknown) => log(`heartbeat not recorded: ${(error as Error).message}`));
+  }, HEARTBEAT_INTERVAL_MS);
+  heartbeat.unref();
   const gpu = startGpuMonitor({ log });
   let backbone: Backbone | undefined;
   try {
@@ -211,6 +217,7 @@ export async function runTrainingJob(deps: TrainerDependencies, dataset: string,
     await deps.jobs.update(dataset, jobId, { status: 'failed', stage: 'failed', error: message, finishedAt: new Date().toISOString() });
     throw error;
   } finally {
+    clearInterval(heartbeat);
     await backbone?.session.release();
   }
 }

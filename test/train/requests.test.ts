@@ -35,6 +35,7 @@ beforeAll(async () => {
     backbones: new BackboneRegistry(storage.clients.blobs.getContainerClient('backbones')),
     queue: storage.clients.queues.getQueueClient('train-jobs'),
     launcher: () => launcher,
+    heartbeatExpiryInMs: 180_000,
   };
 });
 afterAll(async () => {
@@ -50,6 +51,21 @@ describe('currentJob', () => {
     arm.setExecutionStatus('exec-7', 'Failed');
     const failed = await currentJob(training, 'clothes', job.jobId);
     expect(failed).toMatchObject({ status: 'failed', error: expect.stringMatching(/execution exec-7 failed without the trainer reporting/) });
+    expect((await training.jobs.get('clothes', job.jobId)).status).toBe('failed');
+  });
+
+  it('fails a running job whose trainer stopped beating, whichever launcher ran it', async () => {
+    const job = await training.jobs.create('clothes', parseTrainOptions({}));
+    const beat = new Date('2026-12-01T10:00:00.000Z');
+    await training.jobs.update('clothes', job.jobId, { status: 'running', stage: 'training', launcher: 'local', executionName: 'pid-1', heartbeatAt: beat.toISOString() });
+    // 2 minutes after the last beat it is alive; past the 3-minute expiry it is not.
+    expect((await currentJob(training, 'clothes', job.jobId, beat.getTime() + 120_000)).status).toBe('running');
+    const failed = await currentJob(training, 'clothes', job.jobId, beat.getTime() + 181_000);
+    expect(failed).toMatchObject({
+      status: 'failed',
+      stage: 'failed',
+      error: 'the trainer stopped reporting: no heartbeat since 2026-12-01T10:00:00.000Z, more than 180 s ago (its host or container died, or it was killed); the current model is unchanged, train again',
+    });
     expect((await training.jobs.get('clothes', job.jobId)).status).toBe('failed');
   });
 

@@ -64,6 +64,8 @@ describe('a training job', () => {
     const job = await finished('tees', started.body.jobId);
     expect(job.error).toBeUndefined();
     expect(job).toMatchObject({ status: 'succeeded', stage: 'done', progress: 1, launcher: 'local', published: true, modelVersion: started.body.jobId });
+    // The trainer beat while it ran.
+    expect(Date.parse(job.heartbeatAt!)).toBeGreaterThanOrEqual(Date.parse(job.startedAt!));
     expect((job.metrics as { accuracy: number }).accuracy).toBeGreaterThanOrEqual(0.8);
 
     const models = services.storage.blobs.getContainerClient('models');
