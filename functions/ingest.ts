@@ -1,4 +1,6 @@
-// Blob trigger: every new blob under incoming/{dataset}/{label}/{name} is validated, deduplicated and split.
+// Blob trigger: every new blob under incoming/ is validated, deduplicated and split. The path takes every blob, not
+// only {dataset}/{label}/{file}: a blob with too few segments, an empty one or a line break in its name must still
+// end in the catalog (rejected, with its reason) and in quarantine, not lie unseen in incoming.
 import { app, type InvocationContext } from '@azure/functions';
 import { INCOMING_CONTAINER } from '../src/dataset/ingest';
 import { getServices } from '../src/services';
@@ -18,7 +20,7 @@ export async function ingest(blob: Buffer, context: InvocationContext): Promise<
 }
 
 app.storageBlob('ingest', {
-  path: `${INCOMING_CONTAINER}/{dataset}/{label}/{name}`,
+  path: `${INCOMING_CONTAINER}/{blobPath}`,
   connection: 'AzureWebJobsStorage',
   handler: ingest,
 });

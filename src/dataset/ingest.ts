@@ -16,7 +16,7 @@ import { isStatus } from '../storage/tables';
 import { DatasetStates, type DatasetState } from './datasetState';
 import { KeyedMutex } from './keyedMutex';
 import { dhashFromPixels, relativeDistance } from './dhash';
-import { labelsOf, parseImagePath } from './names';
+import { checkDatasetName, labelsOf, parseImagePath } from './names';
 import { chooseSplit } from './split';
 import { ImageRejectedError, validateImage, type ValidImage } from './validate';
 
@@ -94,7 +94,9 @@ export class Ingestor {
   async ingest(blob: IngestBlob): Promise<IngestOutcome> {
     const contentSha256 = createHash('sha256').update(blob.content).digest('hex');
     const parsed = parseImagePath(blob.blobName);
-    const dataset = 'path' in parsed ? parsed.path.dataset : INVALID_DATASET_PARTITION;
+    // A bad name in a valid dataset counts in that dataset's summary; only a path with no valid dataset goes elsewhere.
+    const first = blob.blobName.split('/')[0]!;
+    const dataset = 'path' in parsed ? parsed.path.dataset : checkDatasetName(first) === undefined ? first : INVALID_DATASET_PARTITION;
     const id = 'path' in parsed ? imageIdFor(parsed.path.label, parsed.path.name) : imageIdForBlob(blob.blobName);
 
     const previous = await this.#catalog.getImage(dataset, id);

@@ -44,7 +44,8 @@ export function compileBlobPath(path: string): BlobPathPattern {
       return i === tokens.length - 1 ? '(.+)' : '([^/]+)';
     })
     .join('');
-  const regex = new RegExp(`^${source}${rest === '' ? '.*' : ''}$`);
+  // dotAll: blob names may hold line terminators (\n, \r, U+2028, U+2029), and such a blob must still trigger.
+  const regex = new RegExp(`^${source}${rest === '' ? '.*' : ''}$`, 's');
   return {
     container,
     match(blobName) {

@@ -49,6 +49,9 @@ describe('routes and blob paths', () => {
     expect(pattern.match('shirts/striped/a.jpg')).toEqual({ dataset: 'shirts', label: 'striped', name: 'a.jpg' });
     expect(pattern.match('shirts/striped/deeper/a.jpg')).toEqual({ dataset: 'shirts', label: 'striped', name: 'deeper/a.jpg' });
     expect(pattern.match('shirts/a.jpg')).toBeUndefined();
+    // Line terminators are characters of a name like any other.
+    expect(pattern.match('shirts/striped/a\nb.jpg')).toEqual({ dataset: 'shirts', label: 'striped', name: 'a\nb.jpg' });
+    expect(compileBlobPath('incoming/{blobPath}').match('ds//x\u2028.jpg')).toEqual({ blobPath: 'ds//x\u2028.jpg' });
   });
 
   it('decodes base64 queue messages strictly', () => {
