@@ -16,6 +16,7 @@ const settingsSchema = z.object({
   INGEST_MAX_PIXELS: integer(1, 1_000_000_000).default(64_000_000),
   INGEST_MIN_SIDE_PX: integer(1, 10_000).default(64),
   INGEST_MAX_ASPECT_RATIO: z.coerce.number().min(1).max(1000).default(8),
+  DECODE_PIXEL_BUDGET: integer(1, 4_000_000_000).default(128_000_000),
   DEDUP_NEAR_DUPLICATE_MAX_BITS: integer(0, 128).default(24),
   SPLIT_GROUP_MAX_BITS: integer(0, 128).default(48),
   DEDUP_MAX_RELATIVE_DISTANCE: z.coerce.number().min(0).max(1).default(0.4),
@@ -68,6 +69,8 @@ export interface IngestSettings {
   maxPixels: number;
   minSidePx: number;
   maxAspectRatio: number;
+  /** Pixels that ingest and classify decode at once in this process, together (DECODE_PIXEL_BUDGET). */
+  decodePixelBudget: number;
 }
 
 export interface DedupSettings {
@@ -182,6 +185,7 @@ export function loadSettings(env: RawSettings = process.env): AppSettings {
       maxPixels: s.INGEST_MAX_PIXELS,
       minSidePx: s.INGEST_MIN_SIDE_PX,
       maxAspectRatio: s.INGEST_MAX_ASPECT_RATIO,
+      decodePixelBudget: s.DECODE_PIXEL_BUDGET,
     },
     dedup: {
       nearDuplicateMaxBits: s.DEDUP_NEAR_DUPLICATE_MAX_BITS,

@@ -6,6 +6,7 @@ import { OfflineImageProvider } from './collect/providers/offline';
 import { OpenverseProvider } from './collect/providers/openverse';
 import { RunStore, RUNS_TABLE } from './collect/runs';
 import type { ImageSearchProvider } from './collect/types';
+import { PixelBudget } from './util/pixelBudget';
 import { loadSettings, type AppSettings, type CollectSettings, type RawSettings } from './config';
 import { ConfigurationError } from './errors';
 import { JobStore, JOBS_TABLE, TRAIN_JOBS_QUEUE } from './train/jobs';
@@ -48,7 +49,10 @@ export async function createServices(env: RawSettings = process.env, logger?: In
   const settings = loadSettings(env);
   const storage = createStorageClients(settings.storageConnectionString);
   const catalog = new Catalog(storage.table(CATALOG_TABLE));
+  // One budget for every decode in the process: ingest and classify share the memory they would take.
+  const pixelBudget = new PixelBudget(settings.ingest.decodePixelBudget);
   const ingestor = new Ingestor({
+    pixelBudget,
     catalog,
     incoming: storage.blobs.getContainerClient(INCOMING_CONTAINER),
     quarantine: storage.blobs.getContainerClient(QUARANTINE_CONTAINER),
@@ -82,6 +86,7 @@ export async function createServices(env: RawSettings = process.env, logger?: In
       log: (message) => console.error(message),
     }),
     settings.ingest,
+    pixelBudget,
   );
   return { settings, storage, catalog, ingestor, collector, training, classifier };
 }

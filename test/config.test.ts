@@ -7,7 +7,7 @@ describe('loadSettings', () => {
     const settings = loadSettings({ AzureWebJobsStorage: 'UseDevelopmentStorage=true' });
     expect(settings).toEqual({
       storageConnectionString: 'UseDevelopmentStorage=true',
-      ingest: { maxFileBytes: 52428800, maxPixels: 64000000, minSidePx: 64, maxAspectRatio: 8 },
+      ingest: { maxFileBytes: 52428800, maxPixels: 64000000, minSidePx: 64, maxAspectRatio: 8, decodePixelBudget: 128_000_000 },
       dedup: { nearDuplicateMaxBits: 24, splitGroupMaxBits: 48, maxRelativeDistance: 0.4, testFraction: 0.2 },
       collect: {
         schedule: '0 0 3 * * *',

@@ -15,6 +15,7 @@ import {
 import { isStatus } from '../storage/tables';
 import { DatasetStates, type DatasetState } from './datasetState';
 import { KeyedMutex } from './keyedMutex';
+import type { PixelBudget } from '../util/pixelBudget';
 import { dhashFromPixels, relativeDistance } from './dhash';
 import { checkDatasetName, labelsOf, parseImagePath } from './names';
 import { chooseSplit } from './split';
@@ -61,6 +62,8 @@ export interface IngestorOptions {
   ingest: IngestSettings;
   dedup: DedupSettings;
   logger?: IngestLogger;
+  /** Bounds the pixels decoded at once (shared with the classifier); default: no bound. */
+  pixelBudget?: PixelBudget;
 }
 
 export class Ingestor {
@@ -69,6 +72,7 @@ export class Ingestor {
   readonly #quarantine: ContainerClient;
   readonly #ingest: IngestSettings;
   readonly #dedup: DedupSettings;
+  readonly #pixelBudget: PixelBudget | undefined;
   readonly #states: DatasetStates;
   readonly #logger: IngestLogger;
   readonly #commits = new KeyedMutex();
@@ -79,6 +83,7 @@ export class Ingestor {
     this.#quarantine = options.quarantine;
     this.#ingest = options.ingest;
     this.#dedup = options.dedup;
+    this.#pixelBudget = options.pixelBudget;
     this.#states = new DatasetStates(options.catalog, options.dedup.splitGroupMaxBits);
     this.#logger = options.logger ?? { info: () => undefined, warn: () => undefined };
   }
@@ -106,16 +111,22 @@ export class Ingestor {
       return outcome(id, previous.record, true);
     }
 
-    let image: ValidImage | undefined;
+    let image: Pick<ValidImage, 'format' | 'width' | 'height'> & { dhash: string } | undefined;
     let rejection: ImageRejectedError | undefined;
     if ('problem' in parsed) {
       rejection = new ImageRejectedError('invalid-name', parsed.problem);
     } else {
-      try {
-        image = await validateImage(blob.content, this.#ingest);
-      } catch (error) {
-        if (!(error instanceof ImageRejectedError)) throw error;
-        rejection = error;
+      // Bytes an accepted image already has are an exact duplicate: its record says all a decode would, so a copy
+      // of a huge image costs no decode at all (the commit still checks the claim).
+      image = await this.#sameBytesAs(dataset, id, contentSha256);
+      if (!image) {
+        try {
+          const valid = await validateImage(blob.content, this.#ingest, this.#pixelBudget);
+          image = { format: valid.format, width: valid.width, height: valid.height, dhash: dhashFromPixels(valid.pixels) };
+        } catch (error) {
+          if (!(error instanceof ImageRejectedError)) throw error;
+          rejection = error;
+        }
       }
     }
 
@@ -133,14 +144,7 @@ export class Ingestor {
       ingestedAt: new Date().toISOString(),
       sequence: 0,
     };
-    if (image) {
-      Object.assign(base, {
-        dhash: dhashFromPixels(image.pixels),
-        format: image.format,
-        width: image.width,
-        height: image.height,
-      });
-    }
+    if (image) Object.assign(base, { dhash: image.dhash, format: image.format, width: image.width, height: image.height });
 
     // Validation and hashing above run in parallel; deciding and committing run one at a time per dataset.
     const record = await this.#commits.run(dataset, () => this.#decideAndCommit(base, rejection, previous));
@@ -151,6 +155,15 @@ export class Ingestor {
       this.#logger.info(`ingest: ${blob.blobName} ${record.status}${record.split ? ` (${record.split})` : ''}`);
     }
     return outcome(id, record, false);
+  }
+
+  /** What the accepted image with these bytes recorded, when another one of the dataset has them. */
+  async #sameBytesAs(dataset: string, id: string, contentSha256: string): Promise<{ format: string; width: number; height: number; dhash: string } | undefined> {
+    const claimedBy = (await this.#states.get(dataset)).imageWithHash(contentSha256);
+    if (!claimedBy || claimedBy === id) return undefined;
+    const original = (await this.#catalog.getImage(dataset, claimedBy))?.record;
+    if (!original || original.contentSha256 !== contentSha256 || !original.dhash || !original.format || !original.width || !original.height) return undefined;
+    return { format: original.format, width: original.width, height: original.height, dhash: original.dhash };
   }
 
   async #decideAndCommit(

@@ -1,6 +1,7 @@
 // Decides whether a file is a usable raster photo, reading its header before any pixel is decoded.
 import sharp, { type Metadata } from 'sharp';
 import type { IngestSettings } from '../config';
+import type { PixelBudget } from '../util/pixelBudget';
 import { decodeBmp, isBmp, readBmpHeader } from './bmp';
 import { decodeLikePillow, type RawPixels } from './decode';
 import { readQuickHeader } from './imageHeader';
@@ -64,9 +65,11 @@ export async function checkImageHeader(content: Buffer, settings: IngestSettings
 }
 
 /** Validates and decodes `content`; throws ImageRejectedError with the reason when it is not a usable photo. */
-export async function validateImage(content: Buffer, settings: IngestSettings): Promise<ValidImage> {
+export async function validateImage(content: Buffer, settings: IngestSettings, budget?: PixelBudget): Promise<ValidImage> {
   const header = await checkImageHeader(content, settings);
-  const pixels = await decodePixels(content, header.format, settings.maxPixels);
+  // The header says how many pixels the decode will hold; the budget bounds how many decode at once.
+  const decode = () => decodePixels(content, header.format, settings.maxPixels);
+  const pixels = budget ? await budget.run(header.width * header.height, decode) : await decode();
   return { ...header, pixels };
 }
 

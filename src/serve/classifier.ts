@@ -7,6 +7,7 @@ import { checkImageHeader, ImageRejectedError } from '../dataset/validate';
 import { renderView, type ImageView } from '../train/augment';
 import type { ViewResize } from '../train/preprocessing';
 import type { ModelCache } from './modelCache';
+import type { PixelBudget } from '../util/pixelBudget';
 import type { UploadedFile } from './request';
 
 export interface Prediction {
@@ -57,6 +58,8 @@ export class Classifier {
   constructor(
     private readonly cache: ModelCache,
     private readonly ingest: IngestSettings,
+    /** Bounds the pixels decoded at once (shared with ingest); default: no bound. */
+    private readonly pixelBudget?: PixelBudget,
   ) {}
 
   /** The model is acquired first (NoModelError before any decoding); each image is validated (ImageRejectedError). */
@@ -111,7 +114,8 @@ export class Classifier {
     const header = await checkImageHeader(file.content, this.ingest);
     let view;
     try {
-      view = await renderView(file.content, { size, resize });
+      const render = () => renderView(file.content, { size, resize });
+      view = this.pixelBudget ? await this.pixelBudget.run(header.width * header.height, render) : await render();
     } catch (error) {
       throw new ImageRejectedError('corrupt-image', `the ${header.format.toUpperCase()} data cannot be decoded: ${(error as Error).message}`);
     }

@@ -115,7 +115,7 @@ describe('the images', () => {
   });
 
   it('decode as JPEGs of at least 320 px a side, of the size the result states, and pass ingest validation', async () => {
-    const ingest = { maxFileBytes: 50 * 1024 * 1024, maxPixels: 64_000_000, minSidePx: 64, maxAspectRatio: 8 }; // the app's defaults
+    const ingest = { maxFileBytes: 50 * 1024 * 1024, maxPixels: 64_000_000, minSidePx: 64, maxAspectRatio: 8, decodePixelBudget: 128_000_000 }; // the app's defaults
     for (const results of found.values()) {
       for (const result of results) {
         const metadata = await sharp(result.content!).metadata();

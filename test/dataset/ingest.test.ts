@@ -3,7 +3,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServices, type Services } from '../../src/services';
-import { INCOMING_CONTAINER, QUARANTINE_CONTAINER } from '../../src/dataset/ingest';
+import sharp from 'sharp';
+import { INCOMING_CONTAINER, Ingestor, QUARANTINE_CONTAINER } from '../../src/dataset/ingest';
+import { PixelBudget } from '../../src/util/pixelBudget';
 import { desiredTestCount } from '../../src/dataset/split';
 import { startTestStorage, type TestStorage } from '../support/azurite';
 import { noiseImage } from '../support/images';
@@ -29,6 +31,34 @@ afterAll(async () => {
 });
 
 describe('ingest', () => {
+  it('does not decode an exact copy: the original record says what a decode would', async () => {
+    // A solid 4000x4000 PNG is small as a file and 48 MB decoded; its copies must not each cost that.
+    const big = await sharp({ create: { width: 4000, height: 4000, channels: 3, background: '#4a7' } }).png().toBuffer();
+    let decodes = 0;
+    class CountingBudget extends PixelBudget {
+      override run<T>(pixels: number, work: () => Promise<T>): Promise<T> {
+        decodes++;
+        return super.run(pixels, work);
+      }
+    }
+    const ingestor = new Ingestor({
+      catalog: services.catalog,
+      incoming: services.storage.blobs.getContainerClient(INCOMING_CONTAINER),
+      quarantine: services.storage.blobs.getContainerClient(QUARANTINE_CONTAINER),
+      ingest: services.settings.ingest,
+      dedup: services.settings.dedup,
+      pixelBudget: new CountingBudget(services.settings.ingest.decodePixelBudget),
+    });
+    const original = await ingestor.ingest(await put('solids/green/one.png', big));
+    expect([original.status, decodes]).toEqual(['accepted', 1]);
+    const copies = await Promise.all(['two.png', 'three.png'].map(async (name) => ingestor.ingest(await put(`solids/green/${name}`, big))));
+    expect(copies.map((c) => c.status)).toEqual(['duplicate', 'duplicate']);
+    expect(decodes).toBe(1);
+    const first = (await services.catalog.getImage('solids', original.id))!.record;
+    const copy = (await services.catalog.getImage('solids', copies[0]!.id))!.record;
+    expect(copy).toMatchObject({ format: 'png', width: 4000, height: 4000, dhash: first.dhash, reasonCode: 'exact-duplicate' });
+  });
+
   it('accepts a photo, records it with hashes and provenance, and assigns a split', async () => {
     const blob = await put('animals/dog/dog.jpg', fixture('dog.jpg'), { source: 'search', query: 'dog photo' });
     const outcome = await services.ingestor.ingest(blob);

@@ -9,7 +9,7 @@ import { ImageRejectedError, validateImage } from '../../src/dataset/validate';
 import { encodeBmp24, noiseImage, pngHeaderClaiming, seededRandom } from '../support/images';
 import { sharedPath } from '../support/shared';
 
-const settings: IngestSettings = { maxFileBytes: 5 * 1024 * 1024, maxPixels: 40_000_000, minSidePx: 64, maxAspectRatio: 8 };
+const settings: IngestSettings = { maxFileBytes: 5 * 1024 * 1024, maxPixels: 40_000_000, minSidePx: 64, maxAspectRatio: 8, decodePixelBudget: 40_000_000 };
 const photo = () => readFileSync(path.join(sharedPath('fixtures', 'dhash'), 'dog.jpg'));
 
 async function rejection(content: Buffer, overrides: Partial<IngestSettings> = {}): Promise<ImageRejectedError> {
