@@ -153,7 +153,6 @@ export async function searchRecipe(options: RecipeSearchOptions): Promise<Recipe
       return { recipe, head: fit.head, candidates, skipped, innerFolds: k, finalFit: fit.fit, seconds: (Date.now() - started) / 1000 };
     }
 
-    // Stage 1: preprocessing, plain views only.
     interface Evaluated {
       report: CandidateReport;
       scores: OutOfFoldScore;
@@ -162,90 +161,83 @@ export async function searchRecipe(options: RecipeSearchOptions): Promise<Recipe
       viewIndices: number[];
     }
     const evaluated: Evaluated[] = [];
-    const evaluate = async (name: string, views: ViewSet, features: Float32Array[][], viewIndices: number[]): Promise<Evaluated> => {
+    const allowTestTimeMirror = allowMirror && (options.allowTestTimeMirror ?? true);
+    const push = (entry: Evaluated) => {
+      log(`recipe search: ${entry.report.name}: ${formatScore(kind, entry.report)}${entry.report.seconds > 0 ? ` (${entry.report.seconds.toFixed(1)} s)` : ''}`);
+      candidates.push(entry.report);
+      evaluated.push(entry);
+      return entry;
+    };
+    /** A training candidate (its strength path), and its test-time-mirrored variant when allowed. */
+    const evaluate = async (name: string, views: ViewSet, features: Float32Array[][], viewIndices: number[]): Promise<{ plain: Evaluated; mirrored?: Evaluated }> => {
       const begin = Date.now();
       const path = await strengthPath(await solverFor(features), features, viewIndices, truth, folds, k, kind);
-      const best = path.best;
-      const report: CandidateReport = {
-        name,
-        recipe: { ...views, testTimeMirror: false, strength: best.strength },
-        score: best.score,
-        loss: best.loss,
-        seconds: (Date.now() - begin) / 1000,
-        chosen: false,
-      };
-      log(`recipe search: ${name}: ${formatScore(kind, report)} (${report.seconds.toFixed(1)} s)`);
-      const result = { report, scores: best, path, features, viewIndices };
-      candidates.push(report);
-      evaluated.push(result);
-      return result;
+      const plain = push({
+        report: { name, recipe: { ...views, testTimeMirror: false, strength: path.best.strength }, score: path.best.score, loss: path.best.loss, seconds: (Date.now() - begin) / 1000, chosen: false },
+        scores: path.best,
+        path,
+        features,
+        viewIndices,
+      });
+      if (!allowTestTimeMirror || features[0]!.length < 2) return { plain };
+      const scored = bestStrengths(path, { features, truth, folds, kind }, true);
+      const mirrored = push({
+        report: { name: `${name}, mirror at test time`, recipe: { ...views, testTimeMirror: true, strength: scored.strength }, score: scored.score, loss: scored.loss, seconds: 0, chosen: false },
+        scores: scored,
+        path,
+        features,
+        viewIndices,
+      });
+      return { plain, mirrored };
     };
+    // Test-time mirroring doubles the serving work: it must beat its own training candidate clearly.
+    const worthIt = (pair: { plain: Evaluated; mirrored?: Evaluated }) => (pair.mirrored && beatsClearly(pair.mirrored.scores, pair.plain.scores) ? pair.mirrored : pair.plain);
+    const mirrorViews = allowMirror ? ' + mirror' : '';
+    if (!allowMirror) skipped.push('mirror views and test-time mirroring: the augmentation policy has horizontalFlip off');
+
+    // Stage 1: the preprocessing, each with plain (and mirror) views: the cheapest stand-in for a full recipe.
     let stageOneSeconds = 0;
+    const stageOne: Evaluated[] = [];
     for (const [i, resize] of resizes.entries()) {
-      const views: ViewSet = { resize, mirror: false, augmentedViews: 0 };
+      const views: ViewSet = { resize, mirror: allowMirror, augmentedViews: 0 };
+      const perImage = allowMirror ? 2 : 1;
       if (i > 0) {
-        const estimate = n * (msPerView ?? 0) + stageOneSeconds * 1000;
+        const estimate = n * perImage * (msPerView ?? 0) + stageOneSeconds * 1000;
         if (Date.now() - started + estimate > budget) {
-          skipped.push(`${resizeId(resize)}: its plain views and strength path (about ${(estimate / 1000).toFixed(0)} s) would overrun the ${(budget / 1000).toFixed(0)} s budget`);
+          skipped.push(`${resizeId(resize)}: its views and strength path (about ${(estimate / 1000).toFixed(0)} s) would overrun the ${(budget / 1000).toFixed(0)} s budget`);
           continue;
         }
       }
       const begin = Date.now();
-      await evaluate(`${resizeId(resize)}, plain views`, views, await timedFeatures(views, n), [0]);
+      const features = await timedFeatures(views, n * perImage);
+      stageOne.push(worthIt(await evaluate(`${resizeId(resize)}, plain${mirrorViews} views`, views, features, allowMirror ? [0, 1] : [0])));
       if (i === 0) stageOneSeconds = (Date.now() - begin) / 1000;
     }
-    // The first preprocessing (the textbook one) holds unless another beats it clearly; so it goes in every stage.
-    const stageOne = evaluated.reduce((incumbent, challenger) => (beatsClearly(challenger.scores, incumbent.scores) ? challenger : incumbent));
-    const resize = stageOne.report.recipe.resize;
+    // The best; on a tie, the first (the textbook centre crop).
+    let winner = stageOne.reduce((best, candidate) => (better(candidate.report, best.report) ? candidate : best));
+    const resize = winner.report.recipe.resize;
 
-    // Stage 2: training views with the chosen preprocessing.
-    const richer: { name: string; views: ViewSet; indices: number[] }[] = [];
-    if (allowMirror) richer.push({ name: 'plain + mirror views', views: { resize, mirror: true, augmentedViews: 0 }, indices: [0, 1] });
-    else skipped.push('mirror views and test-time mirroring: the augmentation policy has horizontalFlip off');
+    // Stage 2, with that preprocessing: plain views alone (cheaper to train), and augmented views on top.
+    const stageTwo: Evaluated[] = [winner];
+    if (allowMirror) {
+      const plainOnly = stageOne.find((e) => e.report.recipe.resize === resize)!;
+      stageTwo.push((await evaluate(`${resizeId(resize)}, plain views`, { resize, mirror: false, augmentedViews: 0 }, plainOnly.features, [0])).plain);
+    }
     if (augmentedViews > 0) {
-      const first = allowMirror ? 2 : 1;
-      richer.push({
-        name: `plain${allowMirror ? ' + mirror' : ''} + ${augmentedViews} augmented views`,
-        views: { resize, mirror: allowMirror, augmentedViews },
-        indices: Array.from({ length: first + augmentedViews }, (_, v) => v),
-      });
-    }
-    let all: Float32Array[][] | undefined;
-    if (richer.length > 0) {
-      const widest = richer[richer.length - 1]!.views;
-      const newViews = n * ((widest.mirror ? 1 : 0) + widest.augmentedViews);
-      // A strength path costs about its rows: stage 1's took stageOneSeconds on one view per image.
-      const estimate = newViews * (msPerView ?? 0) + richer.reduce((sum, r) => sum + r.indices.length, 0) * stageOneSeconds * 1000;
+      const views: ViewSet = { resize, mirror: allowMirror, augmentedViews };
+      const newViews = n * augmentedViews;
+      // A strength path costs about its rows: stage 1's took stageOneSeconds on (1 or 2) views per image.
+      const estimate = newViews * (msPerView ?? 0) + ((1 + (allowMirror ? 1 : 0) + augmentedViews) / (allowMirror ? 2 : 1)) * stageOneSeconds * 1000;
       if (Date.now() - started + estimate > budget) {
-        skipped.push(`richer training views (${richer.map((r) => r.name).join('; ')}): extracting them and their strength paths (about ${(estimate / 1000).toFixed(0)} s) would overrun the ${(budget / 1000).toFixed(0)} s budget`);
+        skipped.push(`${augmentedViews} augmented views: extracting them and their strength path (about ${(estimate / 1000).toFixed(0)} s) would overrun the ${(budget / 1000).toFixed(0)} s budget`);
       } else {
-        all = await timedFeatures(widest, newViews);
-        for (const r of richer) await evaluate(`${resizeId(resize)}, ${r.name}`, r.views, all, r.indices);
+        const all = await timedFeatures(views, newViews);
+        stageTwo.push(worthIt(await evaluate(`${resizeId(resize)}, plain${mirrorViews} + ${augmentedViews} augmented views`, views, all, trainingViews(views))));
       }
     }
-    // Test-time mirroring for every candidate of the chosen preprocessing, now that held-out mirror views exist.
-    if (all && allowMirror && (options.allowTestTimeMirror ?? true)) {
-      for (const candidate of evaluated.filter((e) => e.report.recipe.resize === resize)) {
-        const scored = bestStrengths(candidate.path, { features: all, truth, folds, kind }, true);
-        const report: CandidateReport = {
-          name: `${candidate.report.name}, mirror at test time`,
-          recipe: { ...candidate.report.recipe, testTimeMirror: true, strength: scored.strength },
-          score: scored.score,
-          loss: scored.loss,
-          seconds: 0,
-          chosen: false,
-        };
-        log(`recipe search: ${report.name}: ${formatScore(kind, report)}`);
-        candidates.push(report);
-        evaluated.push({ report, scores: scored, path: candidate.path, features: all, viewIndices: candidate.viewIndices });
-      }
-    }
-    // The winner: each richer candidate in turn (the cheaper first) replaces the incumbent only when it beats it clearly.
-    let winner = stageOne;
-    for (const candidate of evaluated) {
-      if (candidate.report.recipe.resize !== resize || candidate === winner) continue;
-      if (beatsClearly(candidate.scores, winner.scores)) winner = candidate;
-    }
+    // The best score wins; on a tie, the cheaper candidate (listed first).
+    const cost = (e: Evaluated) => e.viewIndices.length + (e.report.recipe.testTimeMirror ? 0.5 : 0);
+    winner = stageTwo.reduce((best, candidate) => (better(candidate.report, best.report) || (!better(best.report, candidate.report) && cost(candidate) < cost(best)) ? candidate : best));
     winner.report.chosen = true;
     const recipe = winner.report.recipe;
     log(`recipe search: chose ${winner.report.name}, strength ${recipe.strength.map((s) => s.toExponential(1)).filter((s, i, a) => a.indexOf(s) === i).join('/')}`);

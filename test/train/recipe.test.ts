@@ -29,12 +29,13 @@ describe('searchRecipe', () => {
     expect(result.recipe.resize.mode).toBe('centre-crop');
     expect(result.innerFolds).toBe(5);
     expect(result.candidates.map((c) => c.name)).toEqual([
-      'centre-crop-0.875, plain views',
-      'squash, plain views',
       'centre-crop-0.875, plain + mirror views',
-      'centre-crop-0.875, plain + mirror + 1 augmented views',
-      'centre-crop-0.875, plain views, mirror at test time',
       'centre-crop-0.875, plain + mirror views, mirror at test time',
+      'squash, plain + mirror views',
+      'squash, plain + mirror views, mirror at test time',
+      'centre-crop-0.875, plain views',
+      'centre-crop-0.875, plain views, mirror at test time',
+      'centre-crop-0.875, plain + mirror + 1 augmented views',
       'centre-crop-0.875, plain + mirror + 1 augmented views, mirror at test time',
     ]);
     expect(result.candidates.filter((c) => c.chosen)).toHaveLength(1);
@@ -48,8 +49,10 @@ describe('searchRecipe', () => {
     const labelSets = single(60, 3);
     const result = await searchRecipe({ labelSets, classCount: 3, kind: 'softmax', features: features(labelSets, 2, (v) => v.resize.mode === 'squash'), augmentedViews: 0 });
     expect(result.recipe.resize.mode).toBe('squash');
-    const [crop, squash] = result.candidates;
+    const [crop, , squash] = result.candidates;
+    expect(crop!.name).toBe('centre-crop-0.875, plain + mirror views');
     expect(crop!.score).toBeLessThan(0.6);
+    expect(squash!.name).toBe('squash, plain + mirror views');
     expect(squash!.score).toBeGreaterThan(0.9);
   });
 
@@ -58,9 +61,9 @@ describe('searchRecipe', () => {
     const result = await searchRecipe({ labelSets, classCount: 3, kind: 'softmax', features: features(labelSets, 3, () => true), budgetInMs: 0, allowMirror: false });
     expect(result.candidates.map((c) => c.name)).toEqual(['centre-crop-0.875, plain views']);
     expect(result.skipped).toEqual([
-      expect.stringMatching(/^squash: its plain views and strength path \(about \d+ s\) would overrun the 0 s budget$/),
       'mirror views and test-time mirroring: the augmentation policy has horizontalFlip off',
-      expect.stringMatching(/^richer training views \(plain \+ 2 augmented views\): .* would overrun the 0 s budget$/),
+      expect.stringMatching(/^squash: its views and strength path \(about \d+ s\) would overrun the 0 s budget$/),
+      expect.stringMatching(/^2 augmented views: extracting them and their strength path \(about \d+ s\) would overrun the 0 s budget$/),
     ]);
     expect(result.recipe).toMatchObject({ mirror: false, augmentedViews: 0, testTimeMirror: false });
   });

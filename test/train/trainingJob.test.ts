@@ -81,7 +81,7 @@ describe('a training job', () => {
     // The recipe was chosen inside the training split, and the report says which and how each candidate scored.
     expect(metrics.recipe.innerFolds).toBe(5);
     expect(metrics.recipe.candidates.filter((c) => c.chosen)).toHaveLength(1);
-    expect(metrics.recipe.candidates.map((c) => c.name)).toEqual(expect.arrayContaining(['centre-crop-0.875, plain views', 'squash, plain views']));
+    expect(metrics.recipe.candidates.map((c) => c.name)).toEqual(expect.arrayContaining(['centre-crop-0.875, plain + mirror views', 'squash, plain + mirror views']));
     expect((job.metrics as { recipe: { chosen: string } }).recipe.chosen).toBe(metrics.recipe.chosen);
     const { recipe } = metrics.recipe;
     expect(metrics.labels).toEqual(['dotted', 'leopard', 'striped']);
@@ -91,13 +91,14 @@ describe('a training job', () => {
     expect(pointer.version).toBe(job.jobId);
     // The features went to blob storage, where the next job (another container, another disk) finds them.
     const log = (await models.getBlockBlobClient(`tees/${job.jobId}/training.log`).downloadToBuffer()).toString();
-    expect(log).toMatch(/features \(centre-crop-0.875, plain views\): 0 of 18 training views from the cache, 18 to compute/);
-    expect(log).toMatch(/features \(squash, plain views\): 0 of 18 training views from the cache, 18 to compute/);
+    expect(log).toMatch(/features \(centre-crop-0.875, plain \+ mirror views\): 0 of 36 training views from the cache, 36 to compute/);
+    expect(log).toMatch(/features \(squash, plain \+ mirror views\): 0 of 36 training views from the cache, 36 to compute/);
+    expect(log).toMatch(/features \((centre-crop-0.875|squash), plain \+ mirror \+ 1 augmented views\): 36 of 54 training views from the cache, 18 to compute/);
     let cached = 0;
     for await (const _ of services.storage.blobs.getContainerClient('features').listBlobsFlat()) cached++;
-    // 18 training images' plain views twice (both preprocessings), their mirror and augmented views in the chosen
-    // one, and the 6 test images' plain views (and mirror views when test-time mirroring won).
-    expect(cached).toBe(18 * 2 + 18 * 2 + 6 * (recipe.testTimeMirror ? 2 : 1));
+    // 18 training images' plain and mirror views in both preprocessings, their augmented views in the chosen one,
+    // and the 6 test images' plain views (and mirror views when test-time mirroring won).
+    expect(cached).toBe(18 * 2 * 2 + 18 + 6 * (recipe.testTimeMirror ? 2 : 1));
 
     // The published model alone: a test image's own label comes out on top.
     const model = await models.getBlockBlobClient(`tees/${job.jobId}/model.onnx`).downloadToBuffer();
