@@ -145,15 +145,43 @@ export class BlobTriggerListener {
 
   #scheduleScan(): void {
     if (this.#stopped) return;
+    // A listing that keeps failing is retried with backoff (doubling, up to a minute), not hammered or given up.
+    const delay = Math.min(60_000, this.options.scanIntervalInMs * 2 ** Math.min(this.#failedScans, 10));
     this.#scanTimer = setTimeout(() => {
       this.scanNow()
-        .catch((error: unknown) => this.options.onError(`blob scan failed: ${(error as Error).message}`))
+        .catch((error: unknown) => this.options.onError(`blob scan failed: ${describeStorageError(error)}`))
         .finally(() => this.#scheduleScan());
-    }, this.options.scanIntervalInMs);
+    }, delay);
   }
 
+  /** Consecutive scans in which some listing failed. */
+  #failedScans = 0;
+
   async #scanAll(): Promise<void> {
+    // Each watch on its own: one container whose listing fails (a blob name the service cannot list, say) must not
+    // stop the others.
+    const failures: string[] = [];
     for (const watch of this.#watches) {
+      try {
+        await this.#scanWatch(watch);
+      } catch (error) {
+        failures.push(`${watch.fn.metadata.name} (container ${watch.pattern.container}): ${describeStorageError(error)}`);
+      }
+    }
+    if (failures.length === 0) {
+      this.#failedScans = 0;
+      return;
+    }
+    this.#failedScans++;
+    for (const failure of failures) {
+      this.options.onError(
+        `blob scan of ${failure}; retrying with backoff. A blob whose name holds a control character (U+0000-U+001F) can make a listing fail: find and rename or delete it`,
+      );
+    }
+  }
+
+  async #scanWatch(watch: Watch): Promise<void> {
+    {
       const pending: Promise<void>[] = [];
       for await (const blob of watch.container.listBlobsFlat()) {
         if (this.#stopped) break;
@@ -259,3 +287,14 @@ function parseMessage(text: string): BlobTriggerMessage {
   }
   return parsed as BlobTriggerMessage;
 }
+
+/** What a storage error says, with its status and code (a service error can come with an empty message). */
+function describeStorageError(error: unknown): string {
+  if (error instanceof RestError) {
+    const parts = [error.statusCode ? `HTTP ${error.statusCode}` : undefined, error.code, error.message?.split('\n')[0]].filter((part) => part);
+    return parts.length > 0 ? parts.join(': ') : 'a storage error with no details';
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return message || `${error instanceof Error ? error.name : typeof error} with no message`;
+}
+

@@ -17,7 +17,14 @@ export const appFunctionFiles = readdirSync(path.join(projectRoot, 'functions'))
   .filter((name) => name.endsWith('.ts'))
   .map((name) => path.join(projectRoot, 'functions', name));
 
-export function startAppHost(options: { hostId: string; blobScanIntervalInMs?: number; extraFunctionFiles?: string[]; hostConfig?: HostConfig }): Promise<RunningHost> {
+export function startAppHost(options: {
+  hostId: string;
+  blobScanIntervalInMs?: number;
+  extraFunctionFiles?: string[];
+  hostConfig?: HostConfig;
+  /** Receives the host's log lines; default: dropped. */
+  log?: (level: string, message: string) => void;
+}): Promise<RunningHost> {
   return startLocalHost({
     projectRoot,
     functionFiles: [...appFunctionFiles, ...(options.extraFunctionFiles ?? [])],
@@ -27,7 +34,7 @@ export function startAppHost(options: { hostId: string; blobScanIntervalInMs?: n
     hostId: options.hostId,
     blobScanIntervalInMs: options.blobScanIntervalInMs ?? 60_000,
     ...(options.hostConfig ? { hostConfig: options.hostConfig } : {}),
-    logger: { log: () => undefined },
+    logger: { log: options.log ?? (() => undefined) },
   });
 }
 
