@@ -41,8 +41,8 @@ export class HttpTriggerServer {
     this.#server = http.createServer((req, res) => {
       this.#handle(req, res).catch((error: unknown) => {
         this.options.onError(`http: ${req.method} ${req.url}: ${(error as Error).stack ?? String(error)}`);
-        if (!res.headersSent) res.writeHead(500);
-        res.end();
+        if (res.headersSent) res.end();
+        else res.writeHead(500, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify({ error: 'InternalError', message: 'the host failed to handle this request; see its log' }));
       });
     });
   }
@@ -86,7 +86,7 @@ export class HttpTriggerServer {
     }
     const body = await readBody(req);
     if (body === undefined) {
-      res.writeHead(413, { 'content-type': 'text/plain' }).end(`request body over ${MAX_REQUEST_BYTES} bytes`);
+      fail(413, 'PayloadTooLarge', `the request body is over the host's limit of ${MAX_REQUEST_BYTES} bytes`);
       return;
     }
     const headers: Record<string, string> = {};
