@@ -143,6 +143,7 @@ export async function searchRecipe(options: RecipeSearchOptions): Promise<Recipe
     log(`recipe search: ${k} inner folds over ${n} training images`);
     if (options.fixed) {
       const fixed = options.fixed;
+      if (fixed.testTimeMirror && !fixed.mirror) throw new InvalidArgumentError('a fixed recipe with testTimeMirror needs mirror views (mirror: true)');
       const features = await timedFeatures(fixed, n);
       const path = await strengthPath(await solverFor(features), features, trainingViews(fixed), truth, folds, k, kind);
       const best = fixed.testTimeMirror ? bestStrengths(path, { features, truth, folds, kind }, true) : path.best;
