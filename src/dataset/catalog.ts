@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { TableClient, TableTransaction, odata, type TableEntityResult } from '@azure/data-tables';
 import { ensureTable, isStatus } from '../storage/tables';
 import { InvalidArgumentError, NotFoundError } from '../errors';
+import { parseImagePath } from './names';
 import type { LabelCounts, Split } from './split';
 
 export const CATALOG_TABLE = 'imagecatalog';
@@ -114,6 +115,14 @@ export function imageIdFor(label: string, name: string): string {
 }
 
 /** The id for a blob whose path could not be parsed (it is keyed by its whole name). */
+/**
+ * The row key of an image record: a blob with a valid name is known by label and file; any other (a bad name in a
+ * valid dataset, or no dataset at all) by its whole blob name.
+ */
+export function imageIdOfRecord(record: Pick<ImageRecord, 'blobName' | 'label' | 'name'>): string {
+  return 'path' in parseImagePath(record.blobName) ? imageIdFor(record.label, record.name) : imageIdForBlob(record.blobName);
+}
+
 export function imageIdForBlob(blobName: string): string {
   const encoded = encodeURIComponent(blobName);
   return IMAGE_ROW_PREFIX + (encoded.length <= MAX_ENCODED_KEY_LENGTH ? encoded : `sha256-${sha256Hex(encoded)}`);
@@ -304,8 +313,7 @@ function toImageEntity(record: ImageRecord): ImageEntity {
   const { dataset, provenance, ...rest } = record;
   const entity: ImageEntity = {
     partitionKey: dataset,
-    rowKey:
-      dataset === INVALID_DATASET_PARTITION ? imageIdForBlob(record.blobName) : imageIdFor(record.label, record.name),
+    rowKey: imageIdOfRecord(record),
     kind: 'image',
     ...rest,
     provenance: JSON.stringify(provenance),

@@ -10,6 +10,7 @@ import {
   type ImageStatus,
   imageIdFor,
   imageIdForBlob,
+  imageIdOfRecord,
   INVALID_DATASET_PARTITION,
 } from './catalog';
 import { isStatus } from '../storage/tables';
@@ -193,13 +194,13 @@ export class Ingestor {
           claimHash: record.status === 'accepted',
           stats: nextStats,
         });
-        this.#states.committed(state, { id: imageIdOf(record), ...record }, { ...nextStats, etag });
+        this.#states.committed(state, { id: imageIdOfRecord(record), ...record }, { ...nextStats, etag });
         return record;
       } catch (error) {
         if (!(error instanceof CatalogConflictError)) throw error;
         // Another process committed to this dataset first (maybe this very blob): catch up and decide again.
         await this.#states.refresh(state);
-        const current = await this.#catalog.getImage(base.dataset, imageIdOf(base));
+        const current = await this.#catalog.getImage(base.dataset, imageIdOfRecord(base));
         if (current && current.record.contentSha256 === base.contentSha256) return current.record;
         replaces = current;
       }
@@ -209,7 +210,7 @@ export class Ingestor {
 
   /** Sets status, split and relations of a valid image against what the dataset holds. */
   #classify(record: ImageRecord, state: DatasetState): void {
-    const self = imageIdOf(record);
+    const self = imageIdOfRecord(record);
     const claimedBy = state.imageWithHash(record.contentSha256);
     if (claimedBy && claimedBy !== self) {
       Object.assign(record, {
@@ -289,9 +290,6 @@ function applyToStats(stats: DatasetStats, record: ImageRecord, replaced?: Image
   return next;
 }
 
-function imageIdOf(record: ImageRecord): string {
-  return record.dataset === INVALID_DATASET_PARTITION ? imageIdForBlob(record.blobName) : imageIdFor(record.label, record.name);
-}
 
 function describeId(dataset: string, id: string): string {
   return `${dataset}/${decodeURIComponent(id.replace(/^img:/, ''))}`;
