@@ -316,10 +316,18 @@ function toImageEntity(record: ImageRecord): ImageEntity {
     rowKey: imageIdOfRecord(record),
     kind: 'image',
     ...rest,
+    // Only rejected names can hold these (valid ones may not): Azurite fails a whole transaction on them.
+    name: withoutLineSeparators(record.name),
+    blobName: withoutLineSeparators(record.blobName),
     provenance: JSON.stringify(provenance),
   };
   // Tables reject undefined properties: leave them out.
   return Object.fromEntries(Object.entries(entity).filter(([, value]) => value !== undefined)) as unknown as ImageEntity;
+}
+
+/** U+2028 and U+2029 written as the escapes \u2028 and \u2029. */
+function withoutLineSeparators(value: string): string {
+  return value.replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 
 function fromImageEntity(entity: TableEntityResult<ImageEntity>): ImageRecord {

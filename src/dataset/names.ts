@@ -7,7 +7,7 @@ const DATASET_PATTERN = /^[a-z0-9](?:[a-z0-9]|-(?!-)){1,61}[a-z0-9]$/;
 const LABEL_PATTERN = /^[\p{L}\p{N}][\p{L}\p{N} ._-]{0,63}$/u;
 const FILE_NAME_MAX_LENGTH = 255;
 // Control characters and the characters that table keys or Windows paths cannot hold.
-const FILE_NAME_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f/\\#?]/u;
+const FILE_NAME_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029/\\#?]/u;
 
 export function checkDatasetName(value: string): string | undefined {
   return DATASET_PATTERN.test(value)
@@ -27,7 +27,7 @@ export function checkFileName(value: string): string | undefined {
     return `file name must have 1-${FILE_NAME_MAX_LENGTH} characters`;
   }
   if (FILE_NAME_FORBIDDEN.test(value) || value === '.' || value === '..') {
-    return `file name "${printable(value)}" is invalid: it must not contain folders, control characters, '\\', '#' or '?'`;
+    return `file name "${printable(value)}" is invalid: it must not contain folders, control characters, line separators, '\\', '#' or '?'`;
   }
   return undefined;
 }
@@ -92,8 +92,8 @@ export function parseImagePath(blobName: string): { path: ImagePath } | { proble
   return problem ? { problem } : { path: { dataset, label, name } };
 }
 
-// Names end up in logs and JSON: keep them readable and bounded.
+// Names end up in logs and JSON: keep them readable and bounded (JSON.stringify leaves U+2028 and U+2029 raw).
 function printable(value: string): string {
-  const escaped = JSON.stringify(value).slice(1, -1);
+  const escaped = JSON.stringify(value).slice(1, -1).replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
   return escaped.length > 80 ? `${escaped.slice(0, 77)}...` : escaped;
 }
