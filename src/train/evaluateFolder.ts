@@ -1,6 +1,7 @@
-// Offline evaluation of the whole recipe (frozen backbone + linear head) on a folder DIR/<label>/<image>: stratified,
-// seeded k-fold cross-validation. Features are extracted once (training views optionally augmented, test views
-// always plain, as inference sees them); the head is trained per fold on the other folds.
+// Offline evaluation of what the trainer does (frozen backbone features, the recipe search, the logistic head) on a
+// folder DIR/<label>/<image>: stratified, seeded k-fold cross-validation, the search running inside each fold's
+// training part (nested CV). Features are extracted once per view set and cached; each held-out image is scored as
+// the deployed model would score it (its plain view, or the mean with its mirror when the fold chose that).
 // A multi-label folder (DIR/images/ and DIR/labels.csv, see labelsCsv.ts) gets the same with a sigmoid head and
 // iteratively stratified folds.
 import { existsSync } from 'node:fs';
