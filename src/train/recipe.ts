@@ -161,12 +161,10 @@ export async function searchRecipe(options: RecipeSearchOptions): Promise<Recipe
       features: Float32Array[][];
       viewIndices: number[];
     }
-    const evaluated: Evaluated[] = [];
     const allowTestTimeMirror = allowMirror && (options.allowTestTimeMirror ?? true);
     const push = (entry: Evaluated) => {
       log(`recipe search: ${entry.report.name}: ${formatScore(kind, entry.report)}${entry.report.seconds > 0 ? ` (${entry.report.seconds.toFixed(1)} s)` : ''}`);
       candidates.push(entry.report);
-      evaluated.push(entry);
       return entry;
     };
     /** A training candidate (its strength path), and its test-time-mirrored variant when allowed. */
