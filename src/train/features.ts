@@ -20,7 +20,7 @@ export interface FeatureOptions {
   mirror?: boolean;
   /** Augmented views per image after the plain (and mirror) view; default 0. */
   augmentedViews?: number;
-  /** Augmentation policy of views 1..n; default DEFAULT_AUGMENTATION. */
+  /** Augmentation policy of the augmented views; default DEFAULT_AUGMENTATION. */
   policy?: AugmentationPolicy;
   /** Seed of the augmented views; default 0. */
   seed?: number;
