@@ -84,6 +84,8 @@ export class BlobTriggerListener {
   #scanTimer: NodeJS.Timeout | undefined;
   #scanning: Promise<void> | undefined;
   #stopped = false;
+  /** Consecutive scans in which some listing failed (the backoff of the next one). */
+  #failedScans = 0;
 
   constructor(
     private readonly core: FunctionsCore,
@@ -154,9 +156,6 @@ export class BlobTriggerListener {
     }, delay);
   }
 
-  /** Consecutive scans in which some listing failed. */
-  #failedScans = 0;
-
   async #scanAll(): Promise<void> {
     // Each watch on its own: one container whose listing fails (a blob name the service cannot list, say) must not
     // stop the others.
@@ -181,22 +180,20 @@ export class BlobTriggerListener {
   }
 
   async #scanWatch(watch: Watch): Promise<void> {
-    {
-      const pending: Promise<void>[] = [];
-      for await (const blob of watch.container.listBlobsFlat()) {
-        if (this.#stopped) break;
-        const etag = blob.properties.etag ?? '';
-        if (!watch.pattern.match(blob.name) || watch.seen.get(blob.name) === etag) continue;
-        pending.push(
-          this.#handOver(watch, blob.name, etag, blob.properties.blobType ?? 'BlockBlob').then(() => {
-            watch.seen.set(blob.name, etag);
-          }),
-        );
-        // Hand over in bounded parallel batches: a large upload is queued quickly without flooding storage.
-        if (pending.length >= SCAN_PARALLELISM) await Promise.all(pending.splice(0));
-      }
-      await Promise.all(pending);
+    const pending: Promise<void>[] = [];
+    for await (const blob of watch.container.listBlobsFlat()) {
+      if (this.#stopped) break;
+      const etag = blob.properties.etag ?? '';
+      if (!watch.pattern.match(blob.name) || watch.seen.get(blob.name) === etag) continue;
+      pending.push(
+        this.#handOver(watch, blob.name, etag, blob.properties.blobType ?? 'BlockBlob').then(() => {
+          watch.seen.set(blob.name, etag);
+        }),
+      );
+      // Hand over in bounded parallel batches: a large upload is queued quickly without flooding storage.
+      if (pending.length >= SCAN_PARALLELISM) await Promise.all(pending.splice(0));
     }
+    await Promise.all(pending);
   }
 
   async #handOver(watch: Watch, blobName: string, etag: string, blobType: string): Promise<void> {

@@ -93,10 +93,24 @@ export async function extractFeatures(backbone: FeatureBackbone, images: readonl
   let done = total - pending.length;
   options.onProgress?.(done, total);
   const size = backbone.inputSize;
+  // An image whose plain and mirror views are both pending is decoded once: the mirror view is the plain one mirrored.
+  const plainPending = new Set(pending.filter((job) => job.kind === 'plain').map((job) => job.image));
+  const both = new Set(pending.filter((job) => job.kind === 'mirror' && plainPending.has(job.image)).map((job) => job.image));
+  const plainRenders = new Map<number, Promise<ImageView>>();
+  const renderPlain = (image: number) => {
+    // The first of the two renders and keeps it; the second takes it (and nothing is kept after).
+    const shared = plainRenders.get(image);
+    if (shared) {
+      plainRenders.delete(image);
+      return shared;
+    }
+    const rendering = renderView(images[image]!, { size, resize });
+    if (both.delete(image)) plainRenders.set(image, rendering);
+    return rendering;
+  };
   const render = async (job: Job): Promise<ImageView> => {
-    const image = images[job.image]!;
-    if (job.kind === 'augmented') return renderView(image, { augmentation: sampleAugmentation(policy, job.viewSeed), size, resize });
-    const plain = await renderView(image, { size, resize });
+    if (job.kind === 'augmented') return renderView(images[job.image]!, { augmentation: sampleAugmentation(policy, job.viewSeed), size, resize });
+    const plain = await renderPlain(job.image);
     return job.kind === 'mirror' ? mirrorView(plain) : plain;
   };
   const renderBatch = async (jobs: Job[]): Promise<Float32Array> => {
