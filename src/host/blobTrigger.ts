@@ -5,6 +5,7 @@
 // are handed over again, and messages left in the queue come back.
 import { RestError, type BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import type { DequeuedMessageItem, QueueClient, QueueServiceClient } from '@azure/storage-queue';
+import { resolveListedBlobName } from '../storage/listedBlobName';
 import type { FunctionsCore, RegisteredFunction, RpcTypedData } from './functionsCore';
 import { invokeFunction, type InvocationLog } from './invoke';
 import { MESSAGE_LEASE_MS, QueuePump, type QueuePumpOptions } from './queuePump';
@@ -185,8 +186,9 @@ export class BlobTriggerListener {
       if (this.#stopped) break;
       const etag = blob.properties.etag ?? '';
       if (!watch.pattern.match(blob.name) || watch.seen.get(blob.name) === etag) continue;
+      const blobName = await resolveListedBlobName(watch.container, blob.name, etag);
       pending.push(
-        this.#handOver(watch, blob.name, etag, blob.properties.blobType ?? 'BlockBlob').then(() => {
+        this.#handOver(watch, blobName, etag, blob.properties.blobType ?? 'BlockBlob').then(() => {
           watch.seen.set(blob.name, etag);
         }),
       );
