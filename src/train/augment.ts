@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { InvalidArgumentError } from '../errors';
 import { decodeBmp, isBmp } from '../dataset/bmp';
 import { seededRandom } from '../util/seededRandom';
-import { CENTRE_CROP, plainRegion, type ViewResize } from './preprocessing';
+import { CENTRE_CROP, plainResizeTarget, type ViewResize } from './preprocessing';
 
 const policySchema = z
   .object({
@@ -100,21 +100,26 @@ export interface RenderOptions {
 
 /**
  * Renders one view: EXIF orientation applied (training wants the picture upright), alpha removed, then the
- * augmentation, then the preprocessing's region scaled to size x size. An augmented view's crop is the plain
- * view's square shrunk by the zoom, anywhere in the picture (Resize(256) + RandomCrop(224), with zoom), or for
- * `squash` the whole picture shrunk by the zoom.
+ * augmentation, scaled and cropped to size x size as the resize recipe says. An augmented view is the picture
+ * scaled as for the plain view, times the zoom, cropped anywhere (Resize(256) + RandomCrop(224), with zoom).
  */
 export async function renderView(input: Buffer, options: RenderOptions = {}): Promise<ImageView> {
   const augmentation = options.augmentation ?? IDENTITY_AUGMENTATION;
   const size = options.size ?? 224;
   const resize = options.resize ?? CENTRE_CROP;
   if (isIdentity(augmentation)) {
-    // The plain view (training's view 0, and every served image) in one pipeline: one decode, as cheap as it gets.
-    const { image, width, height } = await decodeUprightWithSize(input);
-    const region = plainRegion(width, height, resize);
-    const cropped = region.width === width && region.height === height ? image : image.extract(region);
-    const plain = await cropped.removeAlpha().toColourspace('srgb').resize(size, size, { fit: 'fill' }).raw().toBuffer({ resolveWithObject: true });
-    return { size, data: toNchw(checkView(plain, size), size) };
+    // The plain view (training's view 0, and every served image) in one pipeline that starts with the resize, so
+    // that a JPEG or WebP is decoded already shrunk (a 12 MP photo at an eighth of its pixels). fastShrinkOnLoad off:
+    // libvips then shrinks on load only as far as keeps the result within a fraction of a level of a full decode.
+    const plain = decodeUpright(input).removeAlpha().toColourspace('srgb');
+    const target = plainResizeTarget(size, resize);
+    const resized =
+      resize.mode === 'squash'
+        ? plain.resize(size, size, { fit: 'fill', fastShrinkOnLoad: false })
+        : plain.resize(target, target, { fit: 'cover', position: 'centre', fastShrinkOnLoad: false });
+    const offset = Math.floor((target - size) / 2);
+    const view = target === size ? resized : resized.extract({ left: offset, top: offset, width: size, height: size });
+    return { size, data: toNchw(checkView(await view.raw().toBuffer({ resolveWithObject: true }), size), size) };
   }
   // Each step starts from raw pixels: sharp orders the operations of one pipeline its own way.
   let pixels = await decodeUpright(input).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
@@ -133,15 +138,18 @@ export async function renderView(input: Buffer, options: RenderOptions = {}): Pr
       .raw()
       .toBuffer({ resolveWithObject: true });
   }
+  // Scaled as the plain view is (shorter side to the resize target, or the whole picture to size x size), times the
+  // zoom, then a size x size crop anywhere: Resize(256) + RandomCrop(224), with zoom. At zoom 1 and cropX = cropY =
+  // 0.5 this is the plain view's crop, offsets rounded as libvips rounds its centre crop.
   const { width, height } = pixels.info;
-  const region = plainRegion(width, height, resize);
-  const cropWidth = Math.max(1, Math.round(region.width / augmentation.zoom));
-  const cropHeight = Math.max(1, Math.round(region.height / augmentation.zoom));
-  // The plain region is central; a training crop may sit anywhere (for squash, within the shrunk whole picture).
-  // Floored like plainRegion, so that cropX = cropY = 0.5 is the plain view's region.
-  const left = Math.floor((width - cropWidth) * augmentation.cropX);
-  const top = Math.floor((height - cropHeight) * augmentation.cropY);
-  let image = (cropWidth === width && cropHeight === height ? fromRaw() : fromRaw().extract({ left, top, width: cropWidth, height: cropHeight })).resize(size, size, { fit: 'fill' });
+  const target = plainResizeTarget(size, resize) * augmentation.zoom;
+  const scale = resize.mode === 'squash' ? undefined : target / Math.min(width, height);
+  const scaledWidth = Math.max(size, Math.round(scale === undefined ? target : width * scale));
+  const scaledHeight = Math.max(size, Math.round(scale === undefined ? target : height * scale));
+  const left = Math.min(scaledWidth - size, Math.floor((scaledWidth - size + 1) * augmentation.cropX));
+  const top = Math.min(scaledHeight - size, Math.floor((scaledHeight - size + 1) * augmentation.cropY));
+  let image = sharp(await fromRaw().resize(scaledWidth, scaledHeight, { fit: 'fill' }).raw().toBuffer(), { raw: { width: scaledWidth, height: scaledHeight, channels: 3 } });
+  if (left !== 0 || top !== 0 || scaledWidth !== size || scaledHeight !== size) image = image.extract({ left, top, width: size, height: size });
   if (augmentation.flipHorizontal) image = image.flop();
   if (augmentation.flipVertical) image = image.flip();
   if (augmentation.brightness !== 1 || augmentation.contrast !== 1) {
@@ -166,7 +174,7 @@ export function mirrorView(view: ImageView): ImageView {
 }
 
 /** Changes whenever views come out differently, so that cached features of older views are not reused. */
-export const VIEW_VERSION = 'v3';
+export const VIEW_VERSION = 'v4';
 
 function isIdentity(a: Augmentation): boolean {
   return !a.flipHorizontal && !a.flipVertical && a.rotationDeg === 0 && a.zoom === 1 && a.brightness === 1 && a.contrast === 1;
@@ -187,18 +195,6 @@ function decodeUpright(input: Buffer): Sharp {
     return sharp(bmp.data, { raw: { width: bmp.width, height: bmp.height, channels: bmp.channels } });
   }
   return sharp(input, { failOn: 'truncated' }).autoOrient();
-}
-
-/** decodeUpright, with the upright picture's size read from the header (EXIF orientations 5-8 swap the sides). */
-async function decodeUprightWithSize(input: Buffer): Promise<{ image: Sharp; width: number; height: number }> {
-  if (isBmp(input)) {
-    const bmp = decodeBmp(input, { limitInputPixels: 268_402_689 });
-    return { image: sharp(bmp.data, { raw: { width: bmp.width, height: bmp.height, channels: bmp.channels } }), width: bmp.width, height: bmp.height };
-  }
-  const meta = await sharp(input, { failOn: 'truncated' }).metadata();
-  if (!meta.width || !meta.height) throw new Error('the image header gives no size');
-  const swapped = (meta.orientation ?? 1) >= 5;
-  return { image: decodeUpright(input), width: swapped ? meta.height : meta.width, height: swapped ? meta.width : meta.height };
 }
 
 /** The largest axis-aligned rectangle of the original's aspect inside a w x h picture rotated by `angle`. */

@@ -32,19 +32,22 @@ export function parseViewResize(json: unknown, field = 'resize'): ViewResize {
   return { mode, cropFraction };
 }
 
-/** The region of an upright width x height picture that the plain view shows, in its pixels. */
-export function plainRegion(width: number, height: number, resize: ViewResize): { left: number; top: number; width: number; height: number } {
-  if (resize.mode === 'squash') return { left: 0, top: 0, width, height };
-  const side = Math.max(1, Math.min(width, height, Math.round(Math.min(width, height) * resize.cropFraction)));
-  return { left: Math.floor((width - side) / 2), top: Math.floor((height - side) / 2), width: side, height: side };
+/**
+ * The square the whole plain view is first scaled to cover: the shorter side becomes round(size / cropFraction)
+ * (256 for 224), then the central size x size is the view. For `squash`, size itself.
+ */
+export function plainResizeTarget(size: number, resize: ViewResize): number {
+  return resize.mode === 'squash' ? size : Math.max(size, Math.round(size / resize.cropFraction));
 }
 
 /** In words, for the model's metadata: enough for any runtime to reproduce the input. */
 export function describeResize(resize: ViewResize, size: number): string {
   if (resize.mode === 'squash') return `the whole picture resized straight to ${size}x${size} (aspect not kept)`;
+  const target = plainResizeTarget(size, resize);
   return (
-    `the central square of ${resize.cropFraction} of the shorter side (left = floor((w - side) / 2), top likewise, ` +
-    `side = round(min(w, h) * ${resize.cropFraction})) resized to ${size}x${size} (shorter side to ${Math.round(size / resize.cropFraction)} ` +
-    `then the central ${size}x${size}, as ImageNet models are evaluated); small pictures are upscaled`
+    `the picture resized, aspect kept, so that its shorter side is ${target} (round(${size} / ${resize.cropFraction})), ` +
+    `then its central ${size}x${size} (left = floor((w' - ${target} + 1) / 2) + ${Math.floor((target - size) / 2)}, top ` +
+    `likewise, for the resized w' x h'), as ImageNet models are ` +
+    `evaluated; small pictures are upscaled`
   );
 }

@@ -12,11 +12,18 @@ import {
   sampleAugmentation,
 } from '../../src/train/augment';
 import { InvalidArgumentError } from '../../src/errors';
-import { CENTRE_CROP, plainRegion, SQUASH } from '../../src/train/preprocessing';
+import { CENTRE_CROP, plainResizeTarget, SQUASH } from '../../src/train/preprocessing';
 import { encodeBmp24 } from '../support/images';
 import { sharedPath } from '../support/shared';
 
 const photo = (name: string) => readFileSync(path.join(sharedPath('fixtures', 'dhash'), name));
+
+function toNchwForTest(rgb: Uint8Array): Float32Array {
+  const plane = rgb.length / 3;
+  const out = new Float32Array(rgb.length);
+  for (let p = 0; p < plane; p++) for (let c = 0; c < 3; c++) out[c * plane + p] = rgb[p * 3 + c]!;
+  return out;
+}
 
 function meanAbsDifference(a: Float32Array, b: Float32Array): number {
   let sum = 0;
@@ -67,17 +74,29 @@ describe('renderView', () => {
     }
   });
 
-  it('by default shows the central square of 224/256 of the shorter side, upscaling small pictures', async () => {
-    // A 100x160 portrait: its central 88x88 square (round(100 * 0.875)), from (6, 36), to 224x224.
+  it('by default scales the shorter side to 256 and shows the central 224 x 224, upscaling small pictures', async () => {
+    // A 100x160 portrait: scaled to 256x410 (shorter side 256, aspect kept), then its central 224x224, from (16, 93):
+    // floor((410 - 256 + 1) / 2) + 16, as the metadata's description says.
     const { data: raw, info } = await sharp(photo('dog.jpg')).resize(100, 160, { fit: 'fill' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
     const portrait = await sharp(raw, { raw: { width: info.width, height: info.height, channels: 3 } }).png().toBuffer();
     const view = await renderView(portrait);
-    const { data } = await sharp(raw, { raw: { width: 100, height: 160, channels: 3 } }).extract({ left: 6, top: 36, width: 88, height: 88 }).resize(224, 224, { fit: 'fill' }).raw().toBuffer({ resolveWithObject: true });
-    for (let p = 0; p < 224 * 224; p += 499) {
-      for (let c = 0; c < 3; c++) expect(view.data[c * 224 * 224 + p]).toBe(data[p * 3 + c]);
+    const scaled = await sharp(raw, { raw: { width: 100, height: 160, channels: 3 } }).resize(256).raw().toBuffer();
+    const { data } = await sharp(scaled, { raw: { width: 256, height: 410, channels: 3 } }).extract({ left: 16, top: 93, width: 224, height: 224 }).raw().toBuffer({ resolveWithObject: true });
+    expect(view.data).toEqual(toNchwForTest(data));
+    expect(plainResizeTarget(224, CENTRE_CROP)).toBe(256);
+    expect(plainResizeTarget(224, SQUASH)).toBe(224);
+  });
+
+  it('decodes a large JPEG shrunk on load, within a fraction of a level of the full decode', async () => {
+    // A 12 MP phone photo: the pipeline starts with the resize, so libvips decodes it at a fraction of its pixels.
+    const large = await sharp(photo('dog.jpg')).resize(4032, 3024, { fit: 'fill' }).jpeg({ quality: 90 }).toBuffer();
+    const fullDecode = await sharp(large).raw().toBuffer({ resolveWithObject: true });
+    const fromFullDecode = await renderView(await sharp(fullDecode.data, { raw: { width: 4032, height: 3024, channels: 3 } }).png({ compressionLevel: 0 }).toBuffer());
+    for (const resize of [CENTRE_CROP, SQUASH]) {
+      const shrunk = await renderView(large, { resize });
+      const exact = resize === CENTRE_CROP ? fromFullDecode : await renderView(await sharp(fullDecode.data, { raw: { width: 4032, height: 3024, channels: 3 } }).png({ compressionLevel: 0 }).toBuffer(), { resize });
+      expect(meanAbsDifference(shrunk.data, exact.data)).toBeLessThan(1);
     }
-    expect(plainRegion(100, 160, CENTRE_CROP)).toEqual({ left: 6, top: 36, width: 88, height: 88 });
-    expect(plainRegion(512, 384, SQUASH)).toEqual({ left: 0, top: 0, width: 512, height: 384 });
   });
 
   it('crops in upright coordinates: EXIF orientation first, then the central square', async () => {
