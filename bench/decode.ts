@@ -13,7 +13,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import sharp from 'sharp';
-import { renderView } from '../src/train/augment';
+import { renderView } from '../src/image/view';
+import { sharedDataPath } from '../src/localStack/sharedData';
 
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 7);
 const CONCURRENT = Number(process.env['BENCH_CONCURRENT'] ?? 8);
@@ -21,8 +22,7 @@ const VARIANTS = ['bare', 'ours', 'extract'] as const;
 type Variant = (typeof VARIANTS)[number];
 
 async function phonePhotos(): Promise<Buffer[]> {
-  const root = path.resolve(__dirname, '../../../shared/datasets/trashnet-subset');
-  if (!fs.existsSync(root)) throw new Error(`${root} is missing: the benchmark reads ../shared/datasets/trashnet-subset`);
+  const root = sharedDataPath('datasets', 'trashnet-subset');
   const files = fs.readdirSync(root).sort().flatMap((label) => fs.readdirSync(path.join(root, label)).sort().slice(0, 2).map((f) => path.join(root, label, f)));
   // Upscaled to a 12 MP phone photo, re-encoded as a camera would.
   return Promise.all(files.slice(0, CONCURRENT).map((file) => sharp(file).resize(4032, 3024, { fit: 'fill' }).jpeg({ quality: 90 }).toBuffer()));

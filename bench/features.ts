@@ -11,21 +11,16 @@ import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { loadBackbone } from '../src/train/backbone';
 import { extractFeatures } from '../src/train/features';
+import { sharedDataPath } from '../src/localStack/sharedData';
 import { trainHead } from '../src/train/trainHead';
+import { median } from '../src/util/statistics';
 
 const IMAGES = Number(process.env['BENCH_IMAGES'] ?? 60);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
 const BATCH = 16;
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
 async function main(): Promise<void> {
-  const root = path.resolve(__dirname, '../../../shared/datasets/trashnet-subset');
-  if (!fs.existsSync(root)) throw new Error(`${root} is missing: the benchmark reads ../shared/datasets/trashnet-subset`);
+  const root = sharedDataPath('datasets', 'trashnet-subset');
   const files: { label: number; file: string }[] = [];
   const labels = fs.readdirSync(root).sort();
   labels.forEach((label, index) => {

@@ -11,6 +11,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { HammingIndex, HASH_WORDS, linearScan, packHash, unpackHash } from '../src/dataset/hammingIndex';
 import { mulberry32 } from '../src/util/seededRandom';
+import { percentile } from '../src/util/statistics';
 
 const N = Number(process.argv[2] ?? 1_000_000);
 if (!Number.isInteger(N) || N < 1) throw new RangeError(`size must be a positive integer, got ${process.argv[2]}`);
@@ -34,10 +35,6 @@ function memoryMiB(): { heap: number; buffers: number; rss: number } {
   return { heap: m.heapUsed / 2 ** 20, buffers: m.arrayBuffers / 2 ** 20, rss: m.rss / 2 ** 20 };
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
-}
-
 function fmtMicros(ms: number): string {
   const us = ms * 1000;
   return us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : `${us.toFixed(1)} µs`;
@@ -58,7 +55,7 @@ function time(queries: string[], run: (q: string) => number): Timing {
     times.push(performance.now() - t0);
   }
   times.sort((x, y) => x - y);
-  return { median: percentile(times, 0.5), p90: percentile(times, 0.9), matches };
+  return { median: percentile(times, 50), p90: percentile(times, 90), matches };
 }
 
 function main(): void {

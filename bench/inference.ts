@@ -18,24 +18,17 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
-import { renderGarment } from '../src/collect/syntheticImages';
-import { INCOMING_CONTAINER } from '../src/dataset/ingest';
-import { startLocalHost } from '../src/host/localHost';
+import { startAppStack } from '../src/localStack/appStack';
+import { seedGarments } from '../src/localStack/garmentDatasets';
+import { sharedDataPath } from '../src/localStack/sharedData';
 import { servingSessionOptions } from '../src/serve/modelCache';
-import { createServices } from '../src/services';
-import { startAzurite } from '../src/storage/azurite';
+import { mean, median, percentile } from '../src/util/statistics';
 
 const REQUESTS = Number(process.env['BENCH_REQUESTS'] ?? 60);
 const CONCURRENT_REQUESTS = Number(process.env['BENCH_CONCURRENT_REQUESTS'] ?? 96);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 5);
 const CLIENTS = 8;
 
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-const median = (values: number[]) => percentile(values, 50);
-const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
 const f = (ms: number) => ms.toFixed(1);
 
 interface Timing {
@@ -71,35 +64,22 @@ async function measured<T>(work: () => Promise<T>): Promise<{ result: T; ms: num
 
 async function main(): Promise<void> {
   const projectRoot = path.resolve(__dirname, '..', '..');
-  const photosRoot = path.resolve(projectRoot, '..', 'shared', 'datasets', 'trashnet-subset');
-  if (!fs.existsSync(photosRoot)) throw new Error(`${photosRoot} is missing: the benchmark reads ../shared/datasets/trashnet-subset`);
+  const photosRoot = sharedDataPath('datasets', 'trashnet-subset');
   const photos = fs
     .readdirSync(photosRoot)
     .sort()
     .flatMap((label) => fs.readdirSync(path.join(photosRoot, label)).sort().slice(0, 6).map((name) => fs.readFileSync(path.join(photosRoot, label, name))));
 
-  const azurite = await startAzurite({ blobPort: 0, queuePort: 0, tablePort: 0 });
-  Object.assign(process.env, { AzureWebJobsStorage: azurite.connectionString, COLLECT_SCHEDULE: '0 0 3 * * *' });
-  const services = await createServices();
-  const incoming = services.storage.blobs.getContainerClient(INCOMING_CONTAINER);
-  // A small model: the labels do not matter for timing, the backbone does.
-  for (const pattern of ['striped', 'dotted', 'leopard']) {
-    for (let i = 0; i < 8; i++) {
-      const blobName = `bench/${pattern}/${pattern}-${i}.jpg`;
-      const content = await renderGarment({ item: 't-shirt', pattern, seed: 500 + i * 7 + pattern.length });
-      await incoming.getBlockBlobClient(blobName).uploadData(content);
-      await services.ingestor.ingest({ blobName, content });
-    }
-  }
   const functionsDir = path.join(projectRoot, 'dist', 'functions');
-  const host = await startLocalHost({
+  // The app's settings go to the services and to the functions on the host, not into process.env. A small model:
+  // the labels do not matter for timing, the backbone does.
+  const stack = await startAppStack({
     projectRoot,
     functionFiles: fs.readdirSync(functionsDir).filter((n) => n.endsWith('.js')).map((n) => path.join(functionsDir, n)),
-    httpPort: 0,
     hostId: 'bench-inference',
-    blobScanIntervalInMs: 60_000,
-    logger: { log: () => undefined },
+    seed: (services) => seedGarments(services, 'bench'),
   });
+  const { services, host } = stack;
   const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
   try {
     const started = (await (await fetch(`${host.url}/api/datasets/bench/train`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ augmentedViews: 0 }) })).json()) as { jobId: string };
@@ -110,7 +90,7 @@ async function main(): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
     const version = started.jobId;
-    const modelBytes = await services.storage.blobs.getContainerClient('models').getBlockBlobClient(`bench/${version}/model.onnx`).downloadToBuffer();
+    const modelBytes = await services.training.models.readModel('bench', version);
 
     const classifyUrl = new URL(`${host.url}/api/datasets/bench/classify`);
     const classify = (photo: Buffer, retry = true): Promise<{ ms: number; timing: Timing }> =>
@@ -303,8 +283,7 @@ async function main(): Promise<void> {
     await session.release();
   } finally {
     agent.destroy();
-    await host.stop();
-    await azurite.close();
+    await stack.close();
   }
 }
 

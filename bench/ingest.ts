@@ -17,11 +17,12 @@ import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import sharp from 'sharp';
 import { loadSettings } from '../src/config';
-import { decodeLikePillow, type RawPixels } from '../src/dataset/decode';
+import { decodeLikePillow, type RawPixels } from '../src/image/decode';
 import { validateImage } from '../src/dataset/validate';
-import { dhashFromPixels, DHASH_SIZE } from '../src/dataset/dhash';
-import { pillowGreyscale, pillowLanczosResize } from '../src/dataset/pillow';
-import { pillowGreyResize, simdAvailable } from '../src/dataset/pillowSimd';
+import { sharedDataPath } from '../src/localStack/sharedData';
+import { dhashFromPixels, DHASH_SIZE } from '../src/image/dhash';
+import { pillowGreyResize, pillowGreyscale, pillowLanczosResize, simdAvailable } from '../src/image/pillow';
+import { mean, median } from '../src/util/statistics';
 import type { IngestWorkerData, IngestWorkerReply, IngestWorkerRequest } from './ingestWorker';
 
 const ROUNDS = Math.max(1, Number(process.env['BENCH_ROUNDS'] ?? 7) || 7);
@@ -32,26 +33,16 @@ const CORES = os.availableParallelism();
 const PIN_CPU = '0';
 const ONE_CORE_CHILD_FLAG = '--one-core-json';
 
+/** The dHash fixtures: DHASH_FIXTURES when set, else ../shared/fixtures/dhash. */
 function findFixtures(): string {
-  const candidates = [
-    process.env['DHASH_FIXTURES'],
-    path.resolve(__dirname, '../../../shared/fixtures/dhash'), // from dist/bench
-    path.resolve(__dirname, '../../shared/fixtures/dhash'), // from bench/ run as TypeScript
-  ];
-  for (const c of candidates) if (c && fs.existsSync(path.join(c, 'golden.json'))) return c;
-  throw new Error(`../shared/fixtures/dhash is missing (looked in ${candidates.filter(Boolean).join(', ')})`);
+  const given = process.env['DHASH_FIXTURES'];
+  if (given === undefined) return sharedDataPath('fixtures', 'dhash');
+  if (!fs.existsSync(path.join(given, 'golden.json'))) throw new Error(`DHASH_FIXTURES=${given} holds no golden.json`);
+  return given;
 }
 
 const now = (): number => performance.now();
 
-function median(xs: readonly number[]): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 const f1 = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
 const f2 = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : 'n/a');
 const f3 = (x: number): string => (Number.isFinite(x) ? x.toFixed(3) : 'n/a');

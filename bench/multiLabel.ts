@@ -14,24 +14,13 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 import { loadBackbone } from '../src/train/backbone';
 import { evaluateFolder, type MultiLabelFolderEvaluation } from '../src/train/evaluateFolder';
+import { sharedDataPath } from '../src/localStack/sharedData';
 import { seededRandom } from '../src/util/seededRandom';
+import { shuffle } from '../src/util/shuffle';
+import { median } from '../src/util/statistics';
 
 const SEEDS = Number(process.env['BENCH_SEEDS'] ?? 3);
 const CELL = { width: 512, height: 384 };
-
-function shuffle<T>(items: T[], random: () => number): T[] {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [items[i], items[j]] = [items[j]!, items[i]!];
-  }
-  return items;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
 /** Writes the scenes and labels.csv into `dir`; returns each scene's labels. */
 export async function buildScenes(root: string, dir: string): Promise<string[][]> {
@@ -71,12 +60,7 @@ export async function buildScenes(root: string, dir: string): Promise<string[][]
 }
 
 async function main(): Promise<void> {
-  const root = path.resolve(__dirname, '../../../shared/datasets/trashnet-subset');
-  try {
-    readdirSync(root);
-  } catch {
-    throw new Error(`${root} is missing: the benchmark reads ../shared/datasets/trashnet-subset`);
-  }
+  const root = sharedDataPath('datasets', 'trashnet-subset');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'icf-multilabel-'));
   try {
     const scenes = await buildScenes(root, dir);

@@ -2,40 +2,43 @@
 // the body (for a multi-label model, the labels over the threshold). A raw image body answers
 // { dataset, modelVersion, task, predictions, timingInMs }; multipart/form-data answers
 // { dataset, modelVersion, task, results: [...] } with one result per file, in order.
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { errorResponse, ok } from '../src/api/responses';
-import { assertSameSite } from '../src/api/sameSite';
-import { assertDatasetName } from '../src/dataset/names';
-import { NotFoundError } from '../src/errors';
-import { NoModelError } from '../src/serve/modelCache';
-import { parseClassifyBody, parseClassifyQuery } from '../src/serve/request';
-import { getServices } from '../src/services';
+import { app } from '@azure/functions';
+import { httpFunction, type HttpCall } from '../src/api/httpFunction';
+import { parseClassifyBody, parseClassifyQuery } from '../src/api/request';
+import { ok, type JsonResponse } from '../src/api/responses';
 
-export async function classify(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const dataset = request.params['dataset'] ?? '';
-  try {
-    assertDatasetName(dataset);
-    const services = await getServices();
-    // Classifying changes nothing, but a foreign page could make the host spend its CPU on it.
-    assertSameSite(request, services.settings.http);
-    const body = await parseClassifyBody(request.headers.get('content-type'), Buffer.from(await request.arrayBuffer()), services.settings.ingest.maxFileBytes);
-    let outcome;
-    try {
-      outcome = await services.classifier.classify(dataset, body.files, (model) => parseClassifyQuery(request.query, model));
-    } catch (error) {
-      // No model and no catalog entry either: the dataset does not exist (404), rather than "not trained yet" (503).
-      if (error instanceof NoModelError && !(await services.catalog.getStats(dataset))) throw new NotFoundError(`dataset "${dataset}" does not exist`);
-      throw error;
-    }
-    const model = { dataset, modelVersion: outcome.modelVersion, task: outcome.task, ...(outcome.threshold !== undefined ? { threshold: outcome.threshold } : {}) };
-    if (body.kind === 'raw') {
-      const only = outcome.results[0]!;
-      return ok({ ...model, predictions: only.predictions, timingInMs: only.timingInMs });
-    }
-    return ok({ ...model, results: outcome.results, timingInMs: outcome.timingInMs });
-  } catch (error) {
-    return errorResponse(error, (message) => context.error(message));
+export async function classify({ request, services, params }: HttpCall<'dataset'>): Promise<JsonResponse> {
+  const { dataset } = params;
+  const body = await parseClassifyBody(
+    request.headers.get('content-type'),
+    Buffer.from(await request.arrayBuffer()),
+    services.settings.ingest.maxFileBytes,
+  );
+  const outcome = await services.classifier.classify(dataset, body.files, (model) =>
+    parseClassifyQuery(request.query, model),
+  );
+  const model = {
+    dataset,
+    modelVersion: outcome.modelVersion,
+    task: outcome.task,
+    ...(outcome.threshold !== undefined ? { threshold: outcome.threshold } : {}),
+  };
+  if (body.kind === 'raw') {
+    const only = outcome.results[0]!;
+    return ok({ ...model, predictions: only.predictions, timingInMs: only.timingInMs });
   }
+  return ok({ ...model, results: outcome.results, timingInMs: outcome.timingInMs });
 }
 
-app.http('classify', { methods: ['POST'], authLevel: 'function', route: 'datasets/{dataset}/classify', handler: classify });
+app.http(
+  'classify',
+  httpFunction({
+    methods: ['POST'],
+    authLevel: 'function',
+    route: 'datasets/{dataset}/classify',
+    params: { dataset: 'dataset' },
+    // Classifying changes nothing, but a foreign page could make the host spend its CPU on it.
+    sameSite: ['POST'],
+    handler: classify,
+  }),
+);

@@ -1,15 +1,19 @@
 // GET /api/datasets/{dataset}/collect: the dataset's collection runs, newest first.
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { errorResponse, ok } from '../src/api/responses';
-import { getServices } from '../src/services';
+import { app } from '@azure/functions';
+import { httpFunction, type HttpCall } from '../src/api/httpFunction';
+import { ok, type JsonResponse } from '../src/api/responses';
 
-export async function collectRuns(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  try {
-    const { collector } = await getServices();
-    return ok({ runs: await collector.listRuns(request.params['dataset'] ?? '') });
-  } catch (error) {
-    return errorResponse(error, (message) => context.error(message));
-  }
+export async function collectRuns({ services, params }: HttpCall<'dataset'>): Promise<JsonResponse> {
+  return ok({ runs: await services.collector.listRuns(params.dataset) });
 }
 
-app.http('collectRuns', { methods: ['GET'], authLevel: 'function', route: 'datasets/{dataset}/collect', handler: collectRuns });
+app.http(
+  'collectRuns',
+  httpFunction({
+    methods: ['GET'],
+    authLevel: 'function',
+    route: 'datasets/{dataset}/collect',
+    params: { dataset: 'dataset' },
+    handler: collectRuns,
+  }),
+);

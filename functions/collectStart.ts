@@ -1,21 +1,22 @@
 // POST /api/datasets/{dataset}/collect: start a collection run of the dataset's plan now.
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { errorResponse, ok } from '../src/api/responses';
-import { assertSameSite } from '../src/api/sameSite';
-import { getServices } from '../src/services';
+import { app } from '@azure/functions';
+import { httpFunction, type HttpCall } from '../src/api/httpFunction';
+import { accepted, type JsonResponse } from '../src/api/responses';
 
-export async function collectStart(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  try {
-    const { collector, settings } = await getServices();
-    const dataset = request.params['dataset'] ?? '';
-    assertSameSite(request, settings.http);
-    const { runId, queries } = await collector.startRun(dataset, 'http');
-    // Relative to this app: a Host header is the caller's word.
-    const statusUrl = `/api/datasets/${dataset}/collect/${runId}`;
-    return { ...ok({ runId, queries, statusUrl }, 202), headers: { location: statusUrl } };
-  } catch (error) {
-    return errorResponse(error, (message) => context.error(message));
-  }
+export async function collectStart({ services, params }: HttpCall<'dataset'>): Promise<JsonResponse> {
+  const { runId, queries } = await services.collector.startRun(params.dataset, 'http');
+  const statusUrl = `/api/datasets/${params.dataset}/collect/${runId}`;
+  return accepted({ runId, queries, statusUrl }, statusUrl);
 }
 
-app.http('collectStart', { methods: ['POST'], authLevel: 'function', route: 'datasets/{dataset}/collect', handler: collectStart });
+app.http(
+  'collectStart',
+  httpFunction({
+    methods: ['POST'],
+    authLevel: 'function',
+    route: 'datasets/{dataset}/collect',
+    params: { dataset: 'dataset' },
+    sameSite: ['POST'],
+    handler: collectStart,
+  }),
+);

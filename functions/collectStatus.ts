@@ -1,15 +1,19 @@
 // GET /api/datasets/{dataset}/collect/{runId}: a run's progress and results.
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { errorResponse, ok } from '../src/api/responses';
-import { getServices } from '../src/services';
+import { app } from '@azure/functions';
+import { httpFunction, type HttpCall } from '../src/api/httpFunction';
+import { ok, type JsonResponse } from '../src/api/responses';
 
-export async function collectStatus(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  try {
-    const { collector } = await getServices();
-    return ok(await collector.getRun(request.params['dataset'] ?? '', request.params['runId'] ?? ''));
-  } catch (error) {
-    return errorResponse(error, (message) => context.error(message));
-  }
+export async function collectStatus({ services, params }: HttpCall<'dataset' | 'runId'>): Promise<JsonResponse> {
+  return ok(await services.collector.getRun(params.dataset, params.runId));
 }
 
-app.http('collectStatus', { methods: ['GET'], authLevel: 'function', route: 'datasets/{dataset}/collect/{runId}', handler: collectStatus });
+app.http(
+  'collectStatus',
+  httpFunction({
+    methods: ['GET'],
+    authLevel: 'function',
+    route: 'datasets/{dataset}/collect/{runId}',
+    params: { dataset: 'dataset', runId: 'text' },
+    handler: collectStatus,
+  }),
+);

@@ -1,15 +1,13 @@
 // GET /api/datasets: the datasets that have images.
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { errorResponse, ok } from '../src/api/responses';
-import { getServices } from '../src/services';
+import { app } from '@azure/functions';
+import { httpFunction, type HttpCall } from '../src/api/httpFunction';
+import { ok, type JsonResponse } from '../src/api/responses';
 
-export async function datasetList(_request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  try {
-    const { catalog } = await getServices();
-    return ok({ datasets: await catalog.listDatasets() });
-  } catch (error) {
-    return errorResponse(error, (message) => context.error(message));
-  }
+export async function datasetList({ services }: HttpCall): Promise<JsonResponse> {
+  return ok({ datasets: await services.catalog.listDatasets() });
 }
 
-app.http('datasetList', { methods: ['GET'], authLevel: 'function', route: 'datasets', handler: datasetList });
+app.http(
+  'datasetList',
+  httpFunction({ methods: ['GET'], authLevel: 'function', route: 'datasets', handler: datasetList }),
+);

@@ -1,16 +1,20 @@
 // GET /api/datasets/{dataset}: image counts by status and train/test counts by label.
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { errorResponse, ok } from '../src/api/responses';
+import { app } from '@azure/functions';
+import { httpFunction, type HttpCall } from '../src/api/httpFunction';
+import { ok, type JsonResponse } from '../src/api/responses';
 import { getDatasetSummary } from '../src/dataset/queries';
-import { getServices } from '../src/services';
 
-export async function datasetSummary(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  try {
-    const { catalog } = await getServices();
-    return ok(await getDatasetSummary(catalog, request.params['dataset'] ?? ''));
-  } catch (error) {
-    return errorResponse(error, (message) => context.error(message));
-  }
+export async function datasetSummary({ services, params }: HttpCall<'dataset'>): Promise<JsonResponse> {
+  return ok(await getDatasetSummary(services.catalog, params.dataset));
 }
 
-app.http('datasetSummary', { methods: ['GET'], authLevel: 'function', route: 'datasets/{dataset}', handler: datasetSummary });
+app.http(
+  'datasetSummary',
+  httpFunction({
+    methods: ['GET'],
+    authLevel: 'function',
+    route: 'datasets/{dataset}',
+    params: { dataset: 'dataset' },
+    handler: datasetSummary,
+  }),
+);

@@ -1,11 +1,17 @@
 // GET /api/health: the app is up and its storage answers. Anonymous, for load balancers and probes.
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { app } from '@azure/functions';
 import { checkHealth } from '../src/api/health';
+import { httpFunction, type BareHttpCall } from '../src/api/httpFunction';
+import { ok, type JsonResponse } from '../src/api/responses';
 import { getServices } from '../src/services';
 
-export async function health(_request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+export async function health({ context }: BareHttpCall): Promise<JsonResponse> {
   const report = await checkHealth(getServices, (message) => context.warn(message));
-  return { status: report.status === 'ok' ? 200 : 503, jsonBody: report };
+  return ok(report, report.status === 'ok' ? 200 : 503);
 }
 
-app.http('health', { methods: ['GET'], authLevel: 'anonymous', route: 'health', handler: health });
+// No services from the helper: settings that fail to load are what this route reports (503), not an error.
+app.http(
+  'health',
+  httpFunction({ methods: ['GET'], authLevel: 'anonymous', route: 'health', services: 'none', handler: health }),
+);

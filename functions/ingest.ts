@@ -2,8 +2,8 @@
 // only {dataset}/{label}/{file}: a blob with too few segments, an empty one or a line break in its name must still
 // end in the catalog (rejected, with its reason) and in quarantine, not lie unseen in incoming.
 import { app, type InvocationContext } from '@azure/functions';
-import { INCOMING_CONTAINER } from '../src/dataset/ingest';
 import { getServices } from '../src/services';
+import { INCOMING_CONTAINER } from '../src/storage/names';
 
 export async function ingest(blob: Buffer, context: InvocationContext): Promise<void> {
   const { ingestor } = await getServices();

@@ -1,18 +1,19 @@
 // GET /api/datasets/{dataset}/models: every stored model version with its metrics summary, and which one serves.
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { errorResponse, ok } from '../src/api/responses';
-import { listModels } from '../src/serve/modelCache';
-import { getServices } from '../src/services';
-import { MODELS_CONTAINER } from '../src/train/models';
+import { app } from '@azure/functions';
+import { httpFunction, type HttpCall } from '../src/api/httpFunction';
+import { ok, type JsonResponse } from '../src/api/responses';
 
-export async function modelList(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  try {
-    const services = await getServices();
-    const dataset = request.params['dataset'] ?? '';
-    return ok(await listModels(services.storage.blobs.getContainerClient(MODELS_CONTAINER), services.training.models, services.catalog, dataset));
-  } catch (error) {
-    return errorResponse(error, (message) => context.error(message));
-  }
+export async function modelList({ services, params }: HttpCall<'dataset'>): Promise<JsonResponse> {
+  return ok(await services.training.models.list(params.dataset, services.catalog));
 }
 
-app.http('modelList', { methods: ['GET'], authLevel: 'function', route: 'datasets/{dataset}/models', handler: modelList });
+app.http(
+  'modelList',
+  httpFunction({
+    methods: ['GET'],
+    authLevel: 'function',
+    route: 'datasets/{dataset}/models',
+    params: { dataset: 'dataset' },
+    handler: modelList,
+  }),
+);

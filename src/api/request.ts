@@ -2,40 +2,24 @@
 // multipart/form-data with one or more files. Limits are the ingest's: each file at most
 // INGEST_MAX_FILE_BYTES; a multipart body at most that times MAX_FILES_PER_REQUEST (plus 64 KiB of part headers).
 import busboy from 'busboy';
-import { InvalidArgumentError } from '../errors';
-import type { ClassifyOptions, ServedModelInfo } from './classifier';
+import { InvalidArgumentError, PayloadTooLargeError } from '../errors';
+import type { ClassifyOptions, ServedModelInfo } from '../serve/classifier';
+import type { UploadedFile } from '../serve/uploadedFile';
+import { UnsupportedMediaTypeError } from './errors';
 
 /** Files one multipart request may carry (one model batch). */
 export const MAX_FILES_PER_REQUEST = 16;
-
-/** An error with its own HTTP status (413, 415) that the shared errorResponse does not know. */
-export class HttpStatusError extends Error {
-  override name = 'HttpStatusError';
-  constructor(
-    readonly status: number,
-    readonly error: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-export interface UploadedFile {
-  /** The form field's file name, or undefined for a raw body. */
-  fileName?: string;
-  content: Buffer;
-}
 
 export interface ClassifyBody {
   kind: 'raw' | 'multipart';
   files: UploadedFile[];
 }
 
-function tooLarge(what: string, bytes: number | string, limit: number): HttpStatusError {
-  return new HttpStatusError(413, 'PayloadTooLarge', `${what} has ${bytes} bytes, more than the limit of ${limit} (INGEST_MAX_FILE_BYTES)`);
+function tooLarge(what: string, bytes: number | string, limit: number): PayloadTooLargeError {
+  return new PayloadTooLargeError(`${what} has ${bytes} bytes, more than the limit of ${limit} (INGEST_MAX_FILE_BYTES)`);
 }
 
-/** Splits a request body into image files; throws 400, 413 or 415 (HttpStatusError / InvalidArgumentError). */
+/** Splits a request body into image files; throws InvalidArgumentError, PayloadTooLargeError or UnsupportedMediaTypeError. */
 export async function parseClassifyBody(contentType: string | null | undefined, body: Buffer, maxFileBytes: number): Promise<ClassifyBody> {
   const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
   if (type === 'multipart/form-data') {
@@ -51,9 +35,7 @@ export async function parseClassifyBody(contentType: string | null | undefined, 
     if (body.length > maxFileBytes) throw tooLarge('the image', body.length, maxFileBytes);
     return { kind: 'raw', files: [{ content: body }] };
   }
-  throw new HttpStatusError(
-    415,
-    'UnsupportedMediaType',
+  throw new UnsupportedMediaTypeError(
     `content type "${type}" is not accepted: send the image bytes as application/octet-stream or image/*, or files as multipart/form-data`,
   );
 }
@@ -88,7 +70,7 @@ function parseMultipart(contentType: string, body: Buffer, maxFileBytes: number)
           stream.on('data', (chunk: Buffer) => chunks.push(chunk));
           // busboy truncates at fileSize and says so with 'limit'.
           stream.on('limit', () => {
-            failure ??= new HttpStatusError(413, 'PayloadTooLarge', `file "${info.filename}" is larger than the limit of ${maxFileBytes} bytes (INGEST_MAX_FILE_BYTES)`);
+            failure ??= new PayloadTooLargeError(`file "${info.filename}" is larger than the limit of ${maxFileBytes} bytes (INGEST_MAX_FILE_BYTES)`);
           });
           // A body that ends inside a file errors the file's stream: an 'error' with no listener would end the process.
           stream.on('error', (error: Error) => {
@@ -100,7 +82,7 @@ function parseMultipart(contentType: string, body: Buffer, maxFileBytes: number)
       );
     });
     parser.on('filesLimit', () => {
-      failure ??= new HttpStatusError(413, 'PayloadTooLarge', `more than ${MAX_FILES_PER_REQUEST} files in one request; split the batch`);
+      failure ??= new PayloadTooLargeError(`more than ${MAX_FILES_PER_REQUEST} files in one request; split the batch`);
     });
     parser.on('error', (error: Error) => fail(unreadable(error)));
     parser.on('close', finish);

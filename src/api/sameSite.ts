@@ -3,7 +3,7 @@
 // the page's origin in `Origin`; a request from a foreign one is refused unless HTTP_ALLOWED_ORIGINS lists it, and a
 // JSON route takes only `application/json` bodies, which no page can send cross-site without a preflight.
 import type { HttpSettings } from '../config';
-import { HttpStatusError } from '../serve/request';
+import { ForbiddenOriginError, UnsupportedMediaTypeError } from './errors';
 
 /** What the check reads of a request (an @azure/functions HttpRequest has it). */
 export interface RequestLike {
@@ -23,13 +23,17 @@ export function assertSameSite(request: RequestLike, settings: HttpSettings, opt
   if (origin !== null) {
     const own = new URL(request.url).origin;
     if (origin !== own && !settings.allowedOrigins.includes(origin)) {
-      throw new HttpStatusError(403, 'Forbidden', `a request from the page origin ${origin} may not change anything here; list it in HTTP_ALLOWED_ORIGINS to allow it`);
+      throw new ForbiddenOriginError(
+        `a request from the page origin ${origin} may not change anything here; list it in HTTP_ALLOWED_ORIGINS to allow it`,
+      );
     }
   }
   if (options.json && options.hasBody) {
     const type = (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
     if (type !== 'application/json') {
-      throw new HttpStatusError(415, 'UnsupportedMediaType', `this route takes a JSON body: send it as content-type application/json${type ? `, not ${type}` : ''}`);
+      throw new UnsupportedMediaTypeError(
+        `this route takes a JSON body: send it as content-type application/json${type ? `, not ${type}` : ''}`,
+      );
     }
   }
 }

@@ -2,9 +2,11 @@
 // stored in the app's storage account where the trainer finds them (train option "backbone": NAME).
 import { readFile } from 'node:fs/promises';
 import { BlobServiceClient } from '@azure/storage-blob';
+import { loadCliSettings } from '../config';
 import { InvalidArgumentError } from '../errors';
-import { BACKBONES_CONTAINER, BackboneRegistry, type BackboneSpec } from '../train/backbones';
+import { BackboneRegistry, type BackboneSpec } from '../train/backbones';
 import { parseArgs } from './options';
+import { BACKBONES_CONTAINER } from '../storage/names';
 
 export const BACKBONE_USAGE = `  icf backbone register NAME MODEL.onnx --features-output TENSOR --input-size S [options]
                                     store an ONNX backbone for training (train option "backbone": NAME)
@@ -24,7 +26,8 @@ export async function backboneCommand(args: string[], out: NodeJS.WritableStream
     usage: BACKBONE_USAGE,
     command: `backbone ${sub ?? ''}`.trim(),
   });
-  const connectionString = values['connection-string'] ?? process.env['AzureWebJobsStorage'] ?? 'UseDevelopmentStorage=true';
+  const connectionString =
+    values['connection-string'] ?? loadCliSettings().storageConnectionString ?? 'UseDevelopmentStorage=true';
   const registry = new BackboneRegistry(BlobServiceClient.fromConnectionString(connectionString).getContainerClient(BACKBONES_CONTAINER));
   if (sub === 'list') {
     if (positional.length > 0) throw new InvalidArgumentError(`backbone list takes no arguments\n${BACKBONE_USAGE}`);

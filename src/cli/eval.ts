@@ -10,8 +10,10 @@ import {
   type RecipeRestrictions,
   type SingleLabelFolderEvaluation,
 } from '../train/evaluateFolder';
-import { CENTRE_CROP, SQUASH, type ViewResize } from '../train/preprocessing';
+import { CENTRE_CROP, SQUASH, type ViewResize } from '../image/preprocessing';
+import { EXECUTION_PROVIDER_NAMES } from '../train/executionProviders';
 import type { CandidateReport } from '../train/recipe';
+import { MULTI_LABEL, SINGLE_LABEL, TASKS } from '../train/task';
 
 export const EVAL_USAGE = `  icf eval DIR [options]            k-fold cross-validation of the classifier on DIR/<label>/<image>, or of a
                                     multi-label classifier when DIR has labels.csv and images/
@@ -43,7 +45,7 @@ const VALUE_OPTIONS = [
 ] as const;
 const FLAGS = ['json', 'standardize', 'no-refit', 'no-mirror', 'no-tta'] as const;
 const RESIZES: Record<string, ViewResize> = { 'centre-crop': CENTRE_CROP, squash: SQUASH };
-const PROVIDERS = ['cuda', 'webgpu', 'cpu'];
+const PROVIDERS: readonly string[] = EXECUTION_PROVIDER_NAMES;
 type ValueOption = (typeof VALUE_OPTIONS)[number];
 
 export async function evalCommand(args: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
@@ -116,7 +118,7 @@ export function formatEvaluation(r: FolderEvaluation): string {
 function headerLines(r: FolderEvaluation, what: string): string[] {
   const head = r.solver === 'adam' ? `the Adam head, ${r.augment} augmented views per training image` : `the recipe search in every fold (nested CV)`;
   return [
-    `${r.imageCount} images, ${r.labels.length} labels${what}, ${r.folds}-fold ${r.task === 'multi-label' ? 'iteratively ' : ''}stratified CV, seed ${r.seed}, ${head}`,
+    `${r.imageCount} images, ${r.labels.length} labels${what}, ${r.folds}-fold ${TASKS[r.task].foldMethod} CV, seed ${r.seed}, ${head}`,
     `time (${r.inputSize}x${r.inputSize} input): backbone ${r.seconds.backbone.toFixed(1)} s, features ${r.seconds.features.toFixed(1)} s, training ${r.seconds.training.toFixed(1)} s, total ${r.seconds.total.toFixed(1)} s`,
   ];
 }
@@ -143,7 +145,7 @@ export function candidateLines(perFold: readonly { candidates?: CandidateReport[
 function formatSingleLabel(r: SingleLabelFolderEvaluation): string {
   const lines = headerLines(r, '');
   for (const f of r.perFold) lines.push(`fold ${f.fold}: ${pct(f.accuracy)} of ${f.testCount} (${f.head})`);
-  lines.push(...candidateLines(r.perFold, 'accuracy'));
+  lines.push(...candidateLines(r.perFold, SINGLE_LABEL.metric));
   const correct = Math.round(r.pooled.accuracy * r.pooled.count);
   lines.push(`accuracy: ${pct(r.meanAccuracy)} ± ${pct(r.stdAccuracy)} (mean ± sample std over folds); pooled ${pct(r.pooled.accuracy)} (${correct}/${r.pooled.count}); top-2 ${pct(r.pooled.topK[2] ?? NaN)}`);
   const width = Math.max(5, ...r.labels.map((l) => l.length));
@@ -164,7 +166,7 @@ function formatMultiLabel(r: MultiLabelFolderEvaluation): string {
   for (const f of r.perFold) {
     lines.push(`fold ${f.fold}: mAP ${f.mAP.toFixed(3)}, exact match ${pct(f.exactMatch)} of ${f.testCount} (threshold ${f.threshold.toFixed(2)}, ${f.head})`);
   }
-  lines.push(...candidateLines(r.perFold, 'mAP'));
+  lines.push(...candidateLines(r.perFold, MULTI_LABEL.metric));
   const p = r.pooled;
   const exact = Math.round(p.exactMatch * p.count);
   lines.push(`mAP: ${p.mAP.toFixed(3)} pooled; ${r.meanMAP.toFixed(3)} ± ${r.stdMAP.toFixed(3)} (mean ± sample std over folds)`);

@@ -2,10 +2,10 @@
 // backbone, its preprocessing and the image decoding agree).
 import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
-import { renderView } from '../train/augment';
+import { renderView } from '../image/view';
 import { BACKBONE_OUTPUTS, loadBackbone } from '../train/backbone';
 import { IMAGENET_LABELS } from '../train/imagenetLabels';
-import { SQUASH } from '../train/preprocessing';
+import { SQUASH } from '../image/preprocessing';
 
 export async function printImagenetTop5(files: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   const backbone = await loadBackbone({ log: (message) => err.write(`${message}\n`) });

@@ -2,8 +2,9 @@
 import { readFile } from 'node:fs/promises';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { SingleBar, Presets } from 'cli-progress';
-import { dhashFromPixels } from '../dataset/dhash';
+import { dhashFromPixels } from '../image/dhash';
 import { decodeRasterLikePillow } from '../dataset/validate';
+import { loadCliSettings } from '../config';
 import { InvalidArgumentError } from '../errors';
 import { BACKBONE_USAGE, backboneCommand } from './backbone';
 import { describePlan, runCollection } from './collect';
@@ -88,7 +89,8 @@ async function uploadCommand(args: string[], out: NodeJS.WritableStream, err: No
   const dir = options.positional[0];
   const dataset = options.named['dataset'];
   if (!dir || options.positional.length > 1 || !dataset) throw new InvalidArgumentError(`upload needs DIR and --dataset NAME\n${USAGE}`);
-  const connectionString = options.named['connection-string'] ?? process.env['AzureWebJobsStorage'] ?? 'UseDevelopmentStorage=true';
+  const connectionString =
+    options.named['connection-string'] ?? loadCliSettings().storageConnectionString ?? 'UseDevelopmentStorage=true';
   const concurrency = options.named['concurrency'] ? Number(options.named['concurrency']) : 8;
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new InvalidArgumentError('--concurrency must be an integer from 1 to 64');
 
@@ -125,10 +127,11 @@ async function collectCommand(args: string[], out: NodeJS.WritableStream): Promi
     const options = { positional, named: values };
     const dataset = options.named['dataset'];
     if (!dataset || options.positional.length > 0) throw new InvalidArgumentError(`collect run needs --dataset NAME\n${USAGE}`);
-    const key = options.named['key'] ?? process.env['ICF_FUNCTION_KEY'];
+    const settings = loadCliSettings();
+    const key = options.named['key'] ?? settings.functionKey;
     const report = await runCollection({
       dataset,
-      baseUrl: options.named['url'] ?? process.env['ICF_URL'] ?? 'http://localhost:7071',
+      baseUrl: options.named['url'] ?? settings.appUrl ?? 'http://localhost:7071',
       out,
       ...(key ? { key } : {}),
       ...(options.named['plan'] ? { planFile: options.named['plan'] } : {}),

@@ -4,9 +4,9 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { BlobServiceClient } from '@azure/storage-blob';
 import { InvalidArgumentError } from '../errors';
-import { INCOMING_CONTAINER } from '../dataset/ingest';
 import { IMAGES_FOLDER, isMultiLabelFolder, readMultiLabelFolder } from '../dataset/labelsCsv';
 import { assertDatasetName, labelFolderFor } from '../dataset/names';
+import { INCOMING_CONTAINER, incomingBlobName } from '../storage/names';
 
 export interface UploadFile {
   /** The label folder: the label, or a multi-label image's labels joined by '+' (labelFolderFor). */
@@ -73,11 +73,17 @@ export async function findLabelledFiles(dir: string): Promise<{ files: UploadFil
   return { files, skipped };
 }
 
+/** How each folder layout lists its images. */
+const FIND_FILES: Readonly<Record<UploadResult['layout'], (dir: string) => ReturnType<typeof findLabelledFiles>>> = {
+  'single-label': findLabelledFiles,
+  'multi-label': findMultiLabelFiles,
+};
+
 export async function uploadFolder(blobs: BlobServiceClient, dir: string, options: UploadOptions): Promise<UploadResult> {
   assertDatasetName(options.dataset);
   if (!(await stat(dir).catch(() => undefined))?.isDirectory()) throw new InvalidArgumentError(`"${dir}" is not a folder`);
   const layout = (await isMultiLabelFolder(dir)) ? 'multi-label' : 'single-label';
-  const { files, skipped } = layout === 'multi-label' ? await findMultiLabelFiles(dir) : await findLabelledFiles(dir);
+  const { files, skipped } = await FIND_FILES[layout](dir);
   const container = blobs.getContainerClient(INCOMING_CONTAINER);
   await container.createIfNotExists();
   let next = 0;
@@ -89,7 +95,7 @@ export async function uploadFolder(blobs: BlobServiceClient, dir: string, option
       const content = await readFile(item.file);
       // Folder and file names are checked by ingest, which records a clear reason for a bad one: upload as they are
       // (labels.csv, which only this tool reads, was checked above).
-      await container.getBlockBlobClient(`${options.dataset}/${item.label}/${item.name}`).uploadData(content, {
+      await container.getBlockBlobClient(incomingBlobName(options.dataset, item.label, item.name)).uploadData(content, {
         metadata: {
           source: 'upload',
           original_file: asciiOnly(path.basename(item.file)),

@@ -6,6 +6,8 @@ import type { ContainerClient } from '@azure/storage-blob';
 import type { QueueClient } from '@azure/storage-queue';
 import type { CollectSettings } from '../config';
 import { ConfigurationError, InvalidArgumentError, NotFoundError } from '../errors';
+import { encodeQueueMessage } from '../platform/queueMessages';
+import { collectionPlanBlobName, COLLECTION_PLAN_FILE, CONFIG_CONTAINER, incomingBlobName } from '../storage/names';
 import { isStatus } from '../storage/tables';
 import { assertDatasetName } from '../dataset/names';
 import { parsePlan, synthesizeQueries, type CollectionPlan } from './plan';
@@ -19,10 +21,6 @@ import {
   type ImageSearchProvider,
   type SearchFilters,
 } from './types';
-
-export const CONFIG_CONTAINER = 'config';
-export const SEARCH_JOBS_QUEUE = 'search-jobs';
-const PLAN_FILE = 'collection.json';
 
 /** One query of one run: the message on the search-jobs queue. */
 export interface SearchJob {
@@ -77,14 +75,14 @@ export class Collector {
     const plan = parsePlan(json, `collection plan for "${dataset}"`);
     const body = JSON.stringify(json, null, 2);
     await this.#options.config
-      .getBlockBlobClient(`${dataset}/${PLAN_FILE}`)
+      .getBlockBlobClient(collectionPlanBlobName(dataset))
       .upload(body, Buffer.byteLength(body), { blobHTTPHeaders: { blobContentType: 'application/json' } });
     return plan;
   }
 
   async loadPlan(dataset: string): Promise<CollectionPlan> {
     assertDatasetName(dataset);
-    const blobName = `${dataset}/${PLAN_FILE}`;
+    const blobName = collectionPlanBlobName(dataset);
     let text: string;
     try {
       text = (await this.#options.config.getBlockBlobClient(blobName).downloadToBuffer()).toString('utf8');
@@ -106,7 +104,7 @@ export class Collector {
     const datasets: string[] = [];
     for await (const blob of this.#options.config.listBlobsFlat()) {
       const [dataset, file, ...rest] = blob.name.split('/');
-      if (dataset && file === PLAN_FILE && rest.length === 0) datasets.push(dataset);
+      if (dataset && file === COLLECTION_PLAN_FILE && rest.length === 0) datasets.push(dataset);
     }
     return datasets.sort();
   }
@@ -139,8 +137,7 @@ export class Collector {
         count: plan.imagesPerQuery,
         filters: plan.filters,
       };
-      // The Functions host reads queue messages as base64 (host.json messageEncoding).
-      await this.#options.jobs.sendMessage(Buffer.from(JSON.stringify(job)).toString('base64'));
+      await this.#options.jobs.sendMessage(encodeQueueMessage(job));
     }
     this.#logger.info(`collect: run ${runId} of "${dataset}" started with ${queries.length} queries (${plan.provider})`);
     return { runId, queries: queries.length };
@@ -223,7 +220,7 @@ export class Collector {
       throw new DownloadRefusedError('already-downloaded', `${result.contentUrl} was downloaded into "${job.dataset}" before`);
     }
     const content = result.content ?? (await this.#options.download(result.contentUrl, this.#options.settings.download)).content;
-    const blobName = `${job.dataset}/${job.label}/${blobFileName(job.provider, result)}`;
+    const blobName = incomingBlobName(job.dataset, job.label, blobFileName(job.provider, result));
     await this.#options.incoming.getBlockBlobClient(blobName).uploadData(content, { metadata: provenance(job, result) });
     await runs.markDownloaded(job.dataset, result.contentUrl, blobName);
   }

@@ -10,6 +10,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import ipaddr from 'ipaddr.js';
+import { AppError } from '../errors';
 import { DownloadRefusedError, type DownloadedImage, type DownloadOptions } from './types';
 
 export const USER_AGENT = 'image-classifier-functions/0.1 (+collect)';
@@ -132,8 +133,10 @@ export type Resolver = (hostname: string, options: { family: 0 | 4 | 6; hints?: 
 const systemResolver: Resolver = (hostname, options) => dnsPromises.lookup(hostname, { ...options, all: true });
 
 /** Raised inside the socket's lookup when DNS answers with a non-public address. */
-export class BlockedAddressError extends Error {
+export class BlockedAddressError extends AppError {
   override name = 'BlockedAddressError';
+  readonly kind = 'download-refused';
+  /** Node-style, as the socket's lookup reports errors (not an ErrorKind). */
   readonly code = 'ERR_BLOCKED_ADDRESS';
   constructor(
     readonly hostname: string,

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { InvalidArgumentError } from '../errors';
 import { checkLabelName } from '../dataset/names';
+import { SEARCH_PROVIDER_NAMES, type SearchProviderName } from './providers/registry';
 import type { SearchFilters } from './types';
 
 const TEMPLATE_FIELD = /\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
@@ -47,7 +48,7 @@ const planSchema = z
     /** The dimension(s) whose terms make the label; several are joined with "-". */
     labelFrom: z.union([z.string(), z.array(z.string()).min(1)]),
     imagesPerQuery: z.number().int().min(1).max(1000).default(50),
-    provider: z.enum(['bing', 'openverse', 'offline']).default('bing'),
+    provider: z.enum(SEARCH_PROVIDER_NAMES).default('bing'),
     filters: filtersSchema.default({ imageType: 'Photo', safeSearch: 'Strict' }),
   })
   .strict();
@@ -59,7 +60,7 @@ export interface CollectionPlan {
   template: string;
   labelFrom: string[];
   imagesPerQuery: number;
-  provider: 'bing' | 'openverse' | 'offline';
+  provider: SearchProviderName;
   filters: SearchFilters;
 }
 

@@ -7,7 +7,6 @@ import { NotFoundError } from '../errors';
 import { ensureTable, isStatus } from '../storage/tables';
 import { isTimeSortableId, timeSortableId } from '../util/ids';
 
-export const RUNS_TABLE = 'collectruns';
 /** Skipped results kept per query in its row, with their reasons (the counts cover all). */
 const MAX_SKIPPED_DETAILS = 50;
 

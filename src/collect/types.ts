@@ -1,4 +1,6 @@
 // The contracts between collection's parts: search providers, the safe downloader, and the worker.
+import type { CollectSettings } from '../config';
+import { AppError } from '../errors';
 
 /** Search filters a plan may set (Bing Image Search v7 names; providers map what they support). */
 export interface SearchFilters {
@@ -57,9 +59,17 @@ export interface ImageSearchProvider {
   search(request: SearchRequest): Promise<SearchResponse>;
 }
 
+/** A search provider as the registry (providers/registry.ts) knows it: the name plans use, and how it is made. */
+export interface SearchProviderDefinition<Name extends string = string> {
+  readonly name: Name;
+  /** Makes the provider from the settings; throws a ConfigurationError that names a setting it needs and lacks. */
+  create(settings: CollectSettings): ImageSearchProvider;
+}
+
 /** A search provider's failure that names what to fix (a bad key, a bad endpoint). */
-export class SearchProviderError extends Error {
+export class SearchProviderError extends AppError {
   override name = 'SearchProviderError';
+  readonly kind = 'upstream-failed';
   constructor(
     message: string,
     readonly statusCode?: number,
@@ -82,8 +92,9 @@ export type DownloadSkipReason =
   /** A text field of the search result is not valid Unicode (a lone UTF-16 surrogate): it cannot be recorded. */
   | 'malformed-result';
 
-export class DownloadRefusedError extends Error {
+export class DownloadRefusedError extends AppError {
   override name = 'DownloadRefusedError';
+  readonly kind = 'download-refused';
   constructor(
     readonly reason: DownloadSkipReason,
     message: string,

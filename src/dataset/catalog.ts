@@ -5,11 +5,10 @@
 import { createHash } from 'node:crypto';
 import { TableClient, TableTransaction, odata, type TableEntityResult } from '@azure/data-tables';
 import { ensureTable, isStatus } from '../storage/tables';
-import { InvalidArgumentError, NotFoundError } from '../errors';
+import { AppError, InvalidArgumentError, NotFoundError } from '../errors';
 import { parseImagePath } from './names';
 import type { LabelCounts, Split } from './split';
 
-export const CATALOG_TABLE = 'imagecatalog';
 /** Partition for blobs whose path names no valid dataset: they are still recorded. */
 export const INVALID_DATASET_PARTITION = '~invalid';
 /** Partition listing the datasets (one row each), so that listing them reads one partition, not the table. */
@@ -154,8 +153,9 @@ export interface IndexEntry {
   split?: Split;
 }
 
-export class CatalogConflictError extends Error {
+export class CatalogConflictError extends AppError {
   override name = 'CatalogConflictError';
+  readonly kind = 'conflict';
 }
 
 export class Catalog {

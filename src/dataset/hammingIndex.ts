@@ -23,6 +23,7 @@
  * any radius. maxRadius bounds the queries; when a radius is so large that
  * probing would cost more than reading every hash, the query scans instead.
  */
+import { popcount32 } from '../image/dhash';
 
 export interface HammingMatch<T> {
   id: string;
@@ -93,14 +94,6 @@ const NONE = 0;
 // ---------------------------------------------------------------------------
 // Bit helpers
 
-/** Population count of a 32-bit word (SWAR: sum bit pairs, nibbles, bytes). */
-export function popcount32(x: number): number {
-  x = x - ((x >>> 1) & 0x55555555);
-  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
-  x = (x + (x >>> 4)) & 0x0f0f0f0f;
-  return Math.imul(x, 0x01010101) >>> 24;
-}
-
 /** Hex digit value by char code, -1 for anything else (faster than a regex + parseInt per word). */
 const HEX_VALUE = new Int8Array(128).fill(-1);
 for (let i = 0; i < 10; i++) HEX_VALUE[48 + i] = i;
@@ -158,11 +151,6 @@ export function packedDistance(a: Uint32Array, aOffset: number, b: Uint32Array, 
   let d = 0;
   for (let w = 0; w < HASH_WORDS; w++) d += popcount32(a[aOffset + w]! ^ b[bOffset + w]!);
   return d;
-}
-
-/** Hamming distance between two hex hashes (validating both). */
-export function hammingDistance(hexA: string, hexB: string): number {
-  return packedDistance(packHash(hexA, undefined, 0, 'hexA'), 0, packHash(hexB, undefined, 0, 'hexB'), 0);
 }
 
 /**

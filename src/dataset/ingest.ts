@@ -14,16 +14,14 @@ import {
   INVALID_DATASET_PARTITION,
 } from './catalog';
 import { isStatus } from '../storage/tables';
+import { INCOMING_CONTAINER, QUARANTINE_CONTAINER } from '../storage/names';
 import { DatasetStates, type DatasetState } from './datasetState';
 import { KeyedMutex } from './keyedMutex';
 import type { PixelBudget } from '../util/pixelBudget';
-import { dhashFromPixels, relativeDistance } from './dhash';
+import { dhashFromPixels, relativeDistance } from '../image/dhash';
 import { checkDatasetName, labelsOf, parseImagePath } from './names';
 import { chooseSplit } from './split';
 import { ImageRejectedError, validateImage, type ValidImage } from './validate';
-
-export const INCOMING_CONTAINER = 'incoming';
-export const QUARANTINE_CONTAINER = 'quarantine';
 
 /** How many of the closest images are weighed as neighbours (nearest first). */
 const NEIGHBOUR_CANDIDATES = 32;

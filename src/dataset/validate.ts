@@ -1,10 +1,11 @@
 // Decides whether a file is a usable raster photo, reading its header before any pixel is decoded.
 import sharp, { type Metadata } from 'sharp';
 import type { IngestSettings } from '../config';
+import { AppError, type ErrorKind } from '../errors';
 import type { PixelBudget } from '../util/pixelBudget';
-import { decodeBmp, isBmp, readBmpHeader } from './bmp';
-import { decodeLikePillow, type RawPixels } from './decode';
-import { readQuickHeader } from './imageHeader';
+import { decodeBmp, isBmp, readBmpHeader } from '../image/bmp';
+import { decodeLikePillow, type RawPixels } from '../image/decode';
+import { readQuickHeader } from '../image/imageHeader';
 
 export type RejectionCode =
   | 'invalid-name'
@@ -18,13 +19,21 @@ export type RejectionCode =
   | 'too-thin';
 
 /** Why an image was refused. Thrown by validation, recorded in the catalog, stored with the quarantined blob. */
-export class ImageRejectedError extends Error {
+export class ImageRejectedError extends AppError {
   override name = 'ImageRejectedError';
+  /** A file over the size limit is refused as too large, any other rejection as a bad image. */
+  readonly kind: ErrorKind;
   constructor(
+    /** The rejection reason, as recorded in the catalog and answered in the body's `code`. */
     readonly code: RejectionCode,
     message: string,
   ) {
     super(message);
+    this.kind = code === 'file-too-large' ? 'payload-too-large' : 'image-rejected';
+  }
+
+  override get details(): Readonly<Record<string, string>> {
+    return { code: this.code };
   }
 }
 

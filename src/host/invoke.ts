@@ -13,6 +13,7 @@ export interface InvocationInput {
 
 export type InvocationLog = (functionName: string, invocationId: string, level: RpcLogLevel, message: string) => void;
 
+/** The local host's own failure to run a function (no trigger binding...): internal to the host, no AppError. */
 export class FunctionInvocationError extends Error {
   override name = 'FunctionInvocationError';
 }

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { createStorageClients, type StorageClients } from '../storage/clients';
 import { BlobTriggerListener, HOSTS_CONTAINER } from './blobTrigger';
 import { FunctionsCore, installFunctionsCore, type RegisteredFunction, type RpcLogLevel } from './functionsCore';
-import { readHostConfig, type HostConfig } from './hostConfig';
+import { readHostConfig, type HostConfig } from '../platform/hostConfig';
 import { HttpTriggerServer } from './httpTrigger';
 import type { InvocationLog } from './invoke';
 import { QueueTriggerListener } from './queueTrigger';
@@ -23,8 +23,11 @@ export interface LocalHostOptions {
   functionFiles?: string[];
   /** Loads one function file; default: require (tests pass their own import). */
   loadModule?: (file: string) => Promise<unknown>;
-  /** App settings; the host reads connection strings and %SETTING% references from here. Default: process.env. */
-  settings?: Record<string, string | undefined>;
+  /**
+   * App settings: the host reads connection strings and %SETTING% references from here (its entry passes the
+   * process environment, as the Functions runtime does; tests pass their own and hand them to the app as well).
+   */
+  settings: Record<string, string | undefined>;
   httpHost?: string;
   /** 0 picks a free port. Default 7071, as `func start`. */
   httpPort?: number;
@@ -46,7 +49,7 @@ export interface RunningHost {
 let coreInstalled: FunctionsCore | undefined;
 
 export async function startLocalHost(options: LocalHostOptions): Promise<RunningHost> {
-  const settings = options.settings ?? process.env;
+  const { settings } = options;
   const logger = options.logger ?? consoleLogger;
   const hostConfig = options.hostConfig ?? readHostConfig(path.join(options.projectRoot, 'host.json'));
   const hostId = options.hostId ?? defaultHostId();

@@ -33,6 +33,7 @@ async function main(): Promise<void> {
 
   const host = await startLocalHost({
     projectRoot,
+    settings: process.env,
     httpPort: Number(process.env['FUNCTIONS_HTTPWORKER_PORT'] ?? process.env['PORT'] ?? 7071),
   });
   console.log(`functions host: ${host.url}`);

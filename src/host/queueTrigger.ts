@@ -1,7 +1,8 @@
 // Queue triggers: one pump per function, messages decoded as host.json's messageEncoding says, and
 // poison messages moved to `<queue>-poison` after maxDequeueCount failed tries.
 import type { DequeuedMessageItem, QueueServiceClient } from '@azure/storage-queue';
-import type { HostConfig } from './hostConfig';
+import type { HostConfig } from '../platform/hostConfig';
+import { decodeQueueMessage } from '../platform/queueMessages';
 import type { FunctionsCore, RegisteredFunction } from './functionsCore';
 import { invokeFunction, type InvocationLog } from './invoke';
 import { MESSAGE_LEASE_MS, QueuePump } from './queuePump';
@@ -55,7 +56,7 @@ export class QueueTriggerListener {
   }
 
   async #execute(fn: RegisteredFunction, message: DequeuedMessageItem): Promise<void> {
-    const text = this.options.config.messageEncoding === 'base64' ? decodeBase64Strict(message.messageText) : message.messageText;
+    const text = decodeQueueMessage(message.messageText, this.options.config.messageEncoding);
     await invokeFunction(
       this.core,
       fn,
@@ -74,13 +75,4 @@ export class QueueTriggerListener {
       this.options.log,
     );
   }
-}
-
-/** As the Functions host does with messageEncoding base64: a message that is not base64 fails (and ends as poison). */
-export function decodeBase64Strict(text: string): string {
-  const normalized = text.replace(/\s+/g, '');
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(normalized) || normalized.length % 4 !== 0) {
-    throw new Error('the message is not valid base64 (host.json extensions.queues.messageEncoding is "base64")');
-  }
-  return Buffer.from(normalized, 'base64').toString('utf8');
 }

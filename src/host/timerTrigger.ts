@@ -3,7 +3,7 @@
 import type { ContainerClient } from '@azure/storage-blob';
 import type { FunctionsCore, RegisteredFunction } from './functionsCore';
 import { invokeFunction, type InvocationLog } from './invoke';
-import { parseSchedule, type Schedule } from './ncrontab';
+import { parseSchedule, type Schedule } from '../platform/ncrontab';
 
 interface ScheduleStatus {
   Last: string;

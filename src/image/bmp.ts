@@ -1,9 +1,11 @@
 // A BMP decoder: libvips (and so sharp) has no BMP loader, yet BMP is a raster format users still have.
 // Pixel values follow Pillow's BmpImagePlugin so that hashes match imagehash.
+import { AppError } from '../errors';
 import type { RawPixels } from './decode';
 
-export class BmpError extends Error {
+export class BmpError extends AppError {
   override name = 'BmpError';
+  readonly kind = 'unsupported-content';
 }
 
 const FILE_HEADER_BYTES = 14;

@@ -3,7 +3,7 @@
  * full resolution (no shrink-on-load: it changes pixels), first frame, embedded ICC
  * profiles ignored (Pillow never applies them), EXIF orientation ignored (imagehash
  * does not transpose), and CMYK JPEGs kept as the stored C, M, Y, K (Pillow converts
- * them with its own arithmetic, see pillow.ts, not with a colour profile).
+ * them with its own arithmetic, see pillow/arithmetic.ts, not with a colour profile).
  */
 import sharp from 'sharp';
 import { readQuickHeader } from './imageHeader';

@@ -4,7 +4,7 @@
  * bit = right neighbour brighter than left, row-major, packed most significant bit first.
  */
 import { decodeLikePillow, type DecodeOptions, type RawPixels } from './decode';
-import { pillowGreyResize } from './pillowSimd';
+import { pillowGreyResize } from './pillow';
 
 export const DHASH_SIZE = 16;
 
@@ -48,14 +48,27 @@ export async function dhashOfImage(input: Buffer, options: DecodeOptions): Promi
   return dhashFromPixels(await decodeLikePillow(input, options), DHASH_SIZE);
 }
 
-const POPCOUNT4 = [0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4];
+/** Population count of a 32-bit word (SWAR: sum bit pairs, nibbles, bytes): every Hamming distance here uses it. */
+export function popcount32(x: number): number {
+  x = x - ((x >>> 1) & 0x55555555);
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  x = (x + (x >>> 4)) & 0x0f0f0f0f;
+  return Math.imul(x, 0x01010101) >>> 24;
+}
 
-function hexValue(s: string, i: number, which: string): number {
-  const c = s.charCodeAt(i);
-  if (c >= 48 && c <= 57) return c - 48;
-  const lower = c | 0x20; // accept upper case too
-  if (lower >= 97 && lower <= 102) return lower - 87;
-  throw new RangeError(`hammingDistance: ${which} hash has non-hex character ${JSON.stringify(s[i])} at ${i}`);
+/** Hex digits `start`..`start + count` (at most 8) of `hash` as one word; `which` names the hash in errors. */
+function hexWord(hash: string, start: number, count: number, which: string): number {
+  let word = 0;
+  for (let i = start; i < start + count; i++) {
+    const c = hash.charCodeAt(i);
+    const lower = c | 0x20; // accept upper case too
+    const digit = c >= 48 && c <= 57 ? c - 48 : lower >= 97 && lower <= 102 ? lower - 87 : -1;
+    if (digit < 0) {
+      throw new RangeError(`hammingDistance: ${which} hash has non-hex character ${JSON.stringify(hash[i])} at ${i}`);
+    }
+    word = (word << 4) | digit;
+  }
+  return word;
 }
 
 /** Number of differing bits between two hex hashes of equal length. */
@@ -64,14 +77,17 @@ export function hammingDistance(a: string, b: string): number {
     throw new RangeError(`hammingDistance: hashes differ in length (${a.length} vs ${b.length} hex digits)`);
   }
   let d = 0;
-  for (let i = 0; i < a.length; i++) d += POPCOUNT4[hexValue(a, i, 'first') ^ hexValue(b, i, 'second')]!;
+  for (let i = 0; i < a.length; i += 8) {
+    const count = Math.min(8, a.length - i);
+    d += popcount32(hexWord(a, i, count, 'first') ^ hexWord(b, i, count, 'second'));
+  }
   return d;
 }
 
 /** Number of set bits in a hex hash. */
 export function setBits(hash: string): number {
   let bits = 0;
-  for (let i = 0; i < hash.length; i++) bits += POPCOUNT4[hexValue(hash, i, 'the')]!;
+  for (let i = 0; i < hash.length; i += 8) bits += popcount32(hexWord(hash, i, Math.min(8, hash.length - i), 'the'));
   return bits;
 }
 

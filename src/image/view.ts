@@ -1,48 +1,9 @@
-// Augmentation policy per dataset, and the views of an image the trainer feeds the backbone: the plain view
-// (the preprocessing's region of the picture, by default its central 224/256 square, scaled to the input size),
-// its mirror image, and augmented views (flips, a small rotation, a random crop, brightness and contrast), each
-// drawn deterministically from a seed.
+// The views of an image that training and serving feed a backbone: the plain view (the preprocessing's region of
+// the picture, by default its central 224/256 square, scaled to the input size), its mirror image, and augmented
+// views (flips, a small rotation, a random crop, brightness and contrast) as one drawn Augmentation describes them.
 import sharp, { type OutputInfo, type Sharp } from 'sharp';
-import { z } from 'zod';
-import { InvalidArgumentError } from '../errors';
-import { decodeBmp, isBmp } from '../dataset/bmp';
-import { seededRandom } from '../util/seededRandom';
+import { decodeBmp, isBmp } from './bmp';
 import { CENTRE_CROP, plainResizeTarget, type ViewResize } from './preprocessing';
-
-const policySchema = z
-  .object({
-    horizontalFlip: z.boolean(),
-    verticalFlip: z.boolean(),
-    /** Rotation drawn uniformly from [-max, max] degrees. */
-    maxRotationDeg: z.number().min(0).max(45),
-    /** Zoom drawn from [1, max]: a crop of 1/zoom of each side, at a random place. */
-    maxZoom: z.number().min(1).max(2),
-    /** Brightness and contrast each drawn from [1 - lighting, 1 + lighting]. */
-    lighting: z.number().min(0).max(0.9),
-  })
-  .strict();
-
-export type AugmentationPolicy = z.infer<typeof policySchema>;
-
-/** Common practice for photos (fastai's defaults): flips hurt text and help satellite images, so it is per dataset. */
-export const DEFAULT_AUGMENTATION: Readonly<AugmentationPolicy> = {
-  horizontalFlip: true,
-  verticalFlip: false,
-  maxRotationDeg: 10,
-  maxZoom: 1.1,
-  lighting: 0.2,
-};
-
-/** Validates a (partial) policy over the defaults; errors name the field. */
-export function parseAugmentationPolicy(json: unknown): AugmentationPolicy {
-  const merged = typeof json === 'object' && json !== null && !Array.isArray(json) ? { ...DEFAULT_AUGMENTATION, ...json } : json;
-  const parsed = policySchema.safeParse(merged);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(policy)'}: ${issue.message}`);
-    throw new InvalidArgumentError(`augmentation policy is invalid: ${problems.join('; ')}`);
-  }
-  return parsed.data;
-}
 
 /** One drawn augmentation. */
 export interface Augmentation {
@@ -67,21 +28,6 @@ export const IDENTITY_AUGMENTATION: Readonly<Augmentation> = {
   brightness: 1,
   contrast: 1,
 };
-
-export function sampleAugmentation(policy: AugmentationPolicy, seed: number): Augmentation {
-  const random = seededRandom(seed);
-  const between = (low: number, high: number) => low + (high - low) * random();
-  return {
-    flipHorizontal: policy.horizontalFlip && random() < 0.5,
-    flipVertical: policy.verticalFlip && random() < 0.5,
-    rotationDeg: between(-policy.maxRotationDeg, policy.maxRotationDeg),
-    zoom: between(1, policy.maxZoom),
-    cropX: random(),
-    cropY: random(),
-    brightness: between(1 - policy.lighting, 1 + policy.lighting),
-    contrast: between(1 - policy.lighting, 1 + policy.lighting),
-  };
-}
 
 /** An RGB view of `size` x `size`, as float32 NCHW values 0..255 (one image of a batch). */
 export interface ImageView {

@@ -2,6 +2,7 @@
 // sigmoid) whose metadata carries the labels and the preprocessing, so any ONNX runtime reproduces the predictions.
 import { onnx } from 'onnx-proto';
 import { pruneUnreachable } from './prune';
+import { node, tensor, valueInfo } from './tensorProto';
 
 export interface HeadWeights {
   /** Row-major [featureLength, classCount]. */
@@ -53,35 +54,21 @@ export function fuseLinearHead(backboneOnnx: Uint8Array, head: HeadWeights, opti
   const prefix = 'head_';
   graph.initializer = [
     ...(graph.initializer ?? []),
-    floatTensor(`${prefix}weights`, [featureLength, classCount], head.weights),
-    floatTensor(`${prefix}bias`, [classCount], head.bias),
+    tensor(`${prefix}weights`, [featureLength, classCount], head.weights),
+    tensor(`${prefix}bias`, [classCount], head.bias),
   ];
   graph.node = [
     ...(graph.node ?? []).filter((node) => !(node.output ?? []).includes(options.probabilitiesOutput)),
-    onnx.NodeProto.create({ opType: 'MatMul', name: `${prefix}matmul`, input: [options.featuresOutput, `${prefix}weights`], output: [`${prefix}scores`] }),
-    onnx.NodeProto.create({ opType: 'Add', name: `${prefix}add`, input: [`${prefix}scores`, `${prefix}bias`], output: [`${prefix}logits`] }),
+    node('MatMul', `${prefix}matmul`, [options.featuresOutput, `${prefix}weights`], [`${prefix}scores`]),
+    node('Add', `${prefix}add`, [`${prefix}scores`, `${prefix}bias`], [`${prefix}logits`]),
     head.activation === 'sigmoid'
-      ? onnx.NodeProto.create({ opType: 'Sigmoid', name: `${prefix}sigmoid`, input: [`${prefix}logits`], output: [options.probabilitiesOutput] })
-      : onnx.NodeProto.create({
-          opType: 'Softmax',
-          name: `${prefix}softmax`,
-          input: [`${prefix}logits`],
-          output: [options.probabilitiesOutput],
-          attribute: [onnx.AttributeProto.create({ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: -1 })],
-        }),
+      ? node('Sigmoid', `${prefix}sigmoid`, [`${prefix}logits`], [options.probabilitiesOutput])
+      : node('Softmax', `${prefix}softmax`, [`${prefix}logits`], [options.probabilitiesOutput], { axis: -1 }),
   ];
   const batch = featuresInfo.type?.tensorType?.shape?.dim?.[0] ?? onnx.TensorShapeProto.Dimension.create({ dimParam: 'N' });
   graph.output = [
     ...(graph.output ?? []).filter((output) => output.name !== options.probabilitiesOutput),
-    onnx.ValueInfoProto.create({
-      name: options.probabilitiesOutput,
-      type: onnx.TypeProto.create({
-        tensorType: onnx.TypeProto.Tensor.create({
-          elemType: onnx.TensorProto.DataType.FLOAT,
-          shape: onnx.TensorShapeProto.create({ dim: [batch, onnx.TensorShapeProto.Dimension.create({ dimValue: classCount })] }),
-        }),
-      }),
-    }),
+    valueInfo(options.probabilitiesOutput, [batch, classCount]),
   ];
   pruneUnreachable(graph);
   model.metadataProps = [
@@ -108,7 +95,7 @@ function addTestTimeMirror(model: onnx.ModelProto, featuresOutput: string, featu
   }
   for (const node of graph.node ?? []) node.input = (node.input ?? []).map((name) => (name === featuresOutput ? viewFeatures : name));
   const int64 = (name: string, values: bigint[], dims = [values.length]) =>
-    onnx.TensorProto.create({ name, dims, dataType: onnx.TensorProto.DataType.INT64, rawData: new Uint8Array(BigInt64Array.from(values).buffer) });
+    tensor(name, dims, BigInt64Array.from(values));
   graph.initializer = [
     ...(graph.initializer ?? []),
     int64(`${p}starts`, [-1n]),
@@ -119,11 +106,11 @@ function addTestTimeMirror(model: onnx.ModelProto, featuresOutput: string, featu
     int64(`${p}shape`, [2n, -1n, BigInt(featureLength)]),
     int64(`${p}first`, [0n], []),
     int64(`${p}second`, [1n], []),
-    floatTensor(`${p}two`, [], new Float32Array([2])),
+    tensor(`${p}two`, [], new Float32Array([2])),
   ];
-  const at = (opType: string, inputs: string[], output: string, attribute: onnx.IAttributeProto[] = []) =>
-    onnx.NodeProto.create({ opType, name: `${p}node_${output}`, input: inputs, output: [output], attribute });
-  const axis = (i: number) => [onnx.AttributeProto.create({ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i })];
+  const at = (opType: string, inputs: string[], output: string, attributes: Record<string, number> = {}) =>
+    node(opType, `${p}node_${output}`, inputs, [output], attributes);
+  const axis = (i: number) => ({ axis: i });
   graph.node = [
     at('Slice', [input, `${p}starts`, `${p}ends`, `${p}axes`, `${p}steps`], `${p}mirrored`),
     at('Concat', [input, `${p}mirrored`], both, axis(0)),
@@ -135,13 +122,4 @@ function addTestTimeMirror(model: onnx.ModelProto, featuresOutput: string, featu
     at('Add', [`${p}plain`, `${p}mirror`], `${p}sum`),
     at('Div', [`${p}sum`, `${p}two`], featuresOutput),
   ];
-}
-
-function floatTensor(name: string, dims: number[], data: Float32Array): onnx.ITensorProto {
-  return onnx.TensorProto.create({
-    name,
-    dims,
-    dataType: onnx.TensorProto.DataType.FLOAT,
-    rawData: new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)),
-  });
 }

@@ -1,15 +1,14 @@
-// Small helpers to assemble an ONNX graph and serialise it with the protobufjs-generated schema (onnx-proto).
+// A builder that assembles a whole ONNX graph (the TFJS converter's, the head graphs') and serialises it with the
+// protobufjs-generated schema (onnx-proto); its pieces come from tensorProto.ts.
 import { onnx } from 'onnx-proto';
+import { node, tensor, valueInfo, type AttributeValue, type Dim } from './tensorProto';
+
+export type { AttributeValue, Dim } from './tensorProto';
 
 /** IR version 8 (ONNX 1.10+): well inside what onnxruntime 1.30 reads. */
 export const ONNX_IR_VERSION = 8;
 /** Opset 13: Softmax on one axis, Pad with tensor inputs, Gather/Flatten/Gemm/Conv/BatchNormalization all available. */
 export const ONNX_OPSET = 13;
-
-export type AttributeValue = number | string | readonly number[] | { float: number } | { floats: readonly number[] };
-
-/** A dimension: a fixed size, or a symbolic name (dynamic batch). */
-export type Dim = number | string;
 
 interface PendingNode {
   opType: string;
@@ -48,7 +47,9 @@ export class OnnxGraphBuilder {
   /** Float32 (or int64) constant; the array is kept by reference so callers may still fold into it before `toBytes`. */
   addInitializer(name: string, dims: readonly number[], data: Float32Array | BigInt64Array): string {
     const count = dims.reduce((a, b) => a * b, 1);
-    if (count !== data.length) throw new Error(`initializer ${name}: shape [${dims.join(',')}] needs ${count} values, got ${data.length}`);
+    if (count !== data.length) {
+      throw new RangeError(`initializer ${name}: shape [${dims.join(',')}] needs ${count} values, got ${data.length}`);
+    }
     this.usedNames.add(name);
     this.initializers.set(name, { dims: [...dims], data });
     return name;
@@ -61,28 +62,16 @@ export class OnnxGraphBuilder {
   /** Adds a node and returns it, so a later pass (BatchNorm folding) can append an input such as a bias. */
   addNode(opType: string, inputs: string[], outputs: string[], attributes: Record<string, AttributeValue> = {}, name?: string): PendingNode {
     for (const output of outputs) this.usedNames.add(output);
-    const node: PendingNode = { opType, name: name ?? outputs[0] ?? opType, inputs, outputs, attributes };
-    this.nodes.push(node);
-    return node;
+    const pending: PendingNode = { opType, name: name ?? outputs[0] ?? opType, inputs, outputs, attributes };
+    this.nodes.push(pending);
+    return pending;
   }
 
   toBytes(producer: { name: string; version: string }): Uint8Array {
     const graph: onnx.IGraphProto = {
       name: this.graphName,
-      node: this.nodes.map((node) => ({
-        opType: node.opType,
-        name: node.name,
-        input: node.inputs,
-        output: node.outputs,
-        attribute: Object.entries(node.attributes).map(([key, value]) => attribute(key, value)),
-      })),
-      initializer: [...this.initializers].map(([name, { dims, data }]) => ({
-        name,
-        dims,
-        dataType: data instanceof Float32Array ? onnx.TensorProto.DataType.FLOAT : onnx.TensorProto.DataType.INT64,
-        // raw_data is little-endian by spec, as are typed arrays on every platform Node runs on; a view avoids a copy.
-        rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
-      })),
+      node: this.nodes.map((p) => node(p.opType, p.name, p.inputs, p.outputs, p.attributes)),
+      initializer: [...this.initializers].map(([name, { dims, data }]) => tensor(name, dims, data)),
       input: this.inputs,
       output: this.outputs,
     };
@@ -95,28 +84,4 @@ export class OnnxGraphBuilder {
     };
     return onnx.ModelProto.encode(model).finish();
   }
-}
-
-function valueInfo(name: string, dims: readonly Dim[]): onnx.IValueInfoProto {
-  return {
-    name,
-    type: {
-      tensorType: {
-        elemType: onnx.TensorProto.DataType.FLOAT,
-        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
-      },
-    },
-  };
-}
-
-function attribute(name: string, value: AttributeValue): onnx.IAttributeProto {
-  const T = onnx.AttributeProto.AttributeType;
-  if (typeof value === 'number') {
-    if (!Number.isInteger(value)) throw new Error(`attribute ${name}: ${value} is not an integer (use { float } for floats)`);
-    return { name, type: T.INT, i: value };
-  }
-  if (typeof value === 'string') return { name, type: T.STRING, s: Buffer.from(value, 'utf8') };
-  if ('float' in value) return { name, type: T.FLOAT, f: value.float };
-  if ('floats' in value) return { name, type: T.FLOATS, floats: [...value.floats] };
-  return { name, type: T.INTS, ints: [...value] };
 }

@@ -6,6 +6,7 @@
 import { onnx } from 'onnx-proto';
 import { InvalidArgumentError } from '../errors';
 import { pruneUnreachable } from './prune';
+import { FLOAT, node, tensor, valueInfo } from './tensorProto';
 
 /** Name of the prepared model's only input: float32 [N,3,S,S], RGB 0..255, NCHW. */
 export const PREPARED_INPUT_NAME = 'input';
@@ -51,8 +52,6 @@ export interface PreparedBackbone {
   preprocessing: string[];
 }
 
-const FLOAT = onnx.TensorProto.DataType.FLOAT;
-const INT64 = onnx.TensorProto.DataType.INT64;
 
 /**
  * Normalises a backbone (see the file comment). The new model prepends, as needed: Mul by `scale`, Gather [2,1,0]
@@ -137,24 +136,12 @@ export function prepareBackbone(model: Uint8Array, options: PrepareBackboneOptio
     const constant = unique(`preprocess_${step.label}_value`);
     newInitializers.push(step.tensor(constant));
     const output = i === steps.length - 1 ? target : unique(`preprocess_${step.label}`);
-    preprocessing.push(
-      onnx.NodeProto.create({
-        opType: step.opType,
-        name: unique(`preprocess_${step.label}_node`),
-        input: [current, constant],
-        output: [output],
-        attribute: step.opType === 'Gather' ? [onnx.AttributeProto.create({ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 1 })] : [],
-      }),
-    );
+    const attributes: Record<string, number> = step.opType === 'Gather' ? { axis: 1 } : {};
+    const name = unique(`preprocess_${step.label}_node`);
+    preprocessing.push(node(step.opType, name, [current, constant], [output], attributes));
     current = output;
   });
-  const flatten = onnx.NodeProto.create({
-    opType: 'Flatten',
-    name: unique('features_flatten'),
-    input: [source],
-    output: [PREPARED_OUTPUT_NAME],
-    attribute: [onnx.AttributeProto.create({ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 1 })],
-  });
+  const flatten = node('Flatten', unique('features_flatten'), [source], [PREPARED_OUTPUT_NAME], { axis: 1 });
   graph.initializer = [...(graph.initializer ?? []), ...newInitializers];
   graph.node = [...preprocessing, ...(graph.node ?? []), flatten];
   graph.output = [valueInfo(PREPARED_OUTPUT_NAME, ['N', featureLength ?? 'D'])];
@@ -229,14 +216,17 @@ interface Step {
 }
 
 function preprocessingSteps(settings: Settings): Step[] {
-  const perChannel = (values: readonly number[]) => (name: string) => floatTensor(name, [1, 3, 1, 1], Float32Array.from(values));
+  const perChannel = (values: readonly number[]) => (name: string) =>
+    tensor(name, [1, 3, 1, 1], Float32Array.from(values));
   const steps: Step[] = [];
-  if (settings.scale !== 1) steps.push({ opType: 'Mul', label: 'scale', tensor: (name) => floatTensor(name, [], Float32Array.of(settings.scale)) });
+  if (settings.scale !== 1) {
+    steps.push({ opType: 'Mul', label: 'scale', tensor: (name) => tensor(name, [], Float32Array.of(settings.scale)) });
+  }
   if (settings.channelOrder === 'bgr') {
     steps.push({
       opType: 'Gather',
       label: 'bgr',
-      tensor: (name) => onnx.TensorProto.create({ name, dims: [3], dataType: INT64, rawData: bytes(BigInt64Array.of(2n, 1n, 0n)) }),
+      tensor: (name) => tensor(name, [3], BigInt64Array.of(2n, 1n, 0n)),
     });
   }
   if (settings.mean.some((v) => v !== 0)) steps.push({ opType: 'Sub', label: 'mean', tensor: perChannel(settings.mean) });
@@ -409,29 +399,6 @@ function cleanValueInfo(graph: onnx.IGraphProto, fixedBatch: number | null): voi
     const first = dims?.[0];
     if (dims && first && !first.dimParam && Number(first.dimValue ?? 0) === fixedBatch) dims[0] = onnx.TensorShapeProto.Dimension.create({});
   }
-}
-
-function valueInfo(name: string, dims: readonly (number | string)[], elemType: number = FLOAT): onnx.IValueInfoProto {
-  return onnx.ValueInfoProto.create({
-    name,
-    type: onnx.TypeProto.create({
-      tensorType: onnx.TypeProto.Tensor.create({
-        elemType,
-        shape: onnx.TensorShapeProto.create({
-          dim: dims.map((d) => onnx.TensorShapeProto.Dimension.create(typeof d === 'number' ? { dimValue: d } : { dimParam: d })),
-        }),
-      }),
-    }),
-  });
-}
-
-function floatTensor(name: string, dims: number[], data: Float32Array): onnx.ITensorProto {
-  return onnx.TensorProto.create({ name, dims, dataType: FLOAT, rawData: bytes(data) });
-}
-
-/** Little-endian raw_data (as the spec requires; typed arrays are little-endian wherever Node runs). */
-function bytes(data: Float32Array | BigInt64Array): Uint8Array {
-  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
 function describe(value: unknown): string {

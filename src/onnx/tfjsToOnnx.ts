@@ -1,6 +1,7 @@
 // Converts a TensorFlow.js *layers* model (Keras topology in model.json + float32 weight shards) into an ONNX model.
 // Keras works in NHWC with HWIO kernels; the ONNX graph is NCHW throughout (what onnxruntime's CPU kernels like best),
 // so kernels are transposed here once and every channel axis becomes axis 1.
+import { AppError } from '../errors';
 import { OnnxGraphBuilder, type Dim } from './onnxModel';
 
 export const CONVERTER_NAME = 'image-classifier-functions/tfjsToOnnx';
@@ -23,8 +24,9 @@ export interface ConvertTfjsOptions {
   foldBatchNorm?: boolean;
 }
 
-export class UnsupportedModelError extends Error {
+export class UnsupportedModelError extends AppError {
   override readonly name = 'UnsupportedModelError';
+  readonly kind = 'unsupported-content';
 }
 
 const CAFFE_BGR_MEAN = [103.939, 116.779, 123.68];

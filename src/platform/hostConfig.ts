@@ -1,4 +1,5 @@
-// The parts of host.json that the local host honours, validated, with the Functions host's defaults.
+// host.json as the Functions host reads it: the parts the app and the local host honour, validated, with the
+// Functions host's defaults. Platform facts live here so that production code never imports the local host.
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
@@ -90,4 +91,14 @@ export function findHostJson(startDir: string): string {
     if (existsSync(candidate)) return candidate;
     if (path.dirname(dir) === dir) throw new ConfigurationError(`no host.json in ${startDir} or any folder above it`);
   }
+}
+
+let appConfig: HostConfig | undefined;
+
+/**
+ * The app's own host.json (the one beside package.json, found from source and compiled layouts alike), read and
+ * validated once per process: functions that must agree with the host's settings read them here.
+ */
+export function appHostConfig(): HostConfig {
+  return (appConfig ??= readHostConfig(findHostJson(__dirname)));
 }

@@ -16,10 +16,12 @@
 // Times are UTC unless an IANA time zone is given; see `parseSchedule`. Across DST changes we do
 // what the Azure extension does: a wall time in the spring-forward gap moves forward by the gap;
 // in the repeated hour, interval schedules fire in both passes, point-in-time ones only in the first.
+import { AppError } from '../errors';
 
 /** A schedule expression is malformed, or (from `next`) can never fire. */
-export class ScheduleError extends Error {
+export class ScheduleError extends AppError {
   override name = 'ScheduleError';
+  readonly kind = 'invalid-argument';
 }
 
 export interface Schedule {

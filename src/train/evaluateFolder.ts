@@ -3,7 +3,7 @@
 // training part (nested CV). Features are extracted once per view set and cached; each held-out image is scored as
 // the deployed model would score it (its plain view, or the mean with its mirror when the fold chose that).
 // A multi-label folder (DIR/images/ and DIR/labels.csv, see labelsCsv.ts) gets the same with a sigmoid head and
-// iteratively stratified folds.
+// iteratively stratified folds (task.ts); the steps are the training job's own (pipeline.ts).
 import { existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
@@ -11,14 +11,13 @@ import { IMAGES_FOLDER, isMultiLabelFolder, LABELS_CSV, readMultiLabelFolder } f
 import { InvalidArgumentError } from '../errors';
 import type { AugmentationPolicy } from './augment';
 import { BACKBONE_INPUT_SIZE, ensureBackboneModel, loadBackbone, withInputSize, type Backbone } from './backbone';
-import { extractFeatures } from './features';
-import { multiLabelFolds, stratifiedFolds } from './folds';
-import type { HeadKind } from './headGraph';
 import { evaluateMultiLabel, evaluateSingleLabel, type LabelScores, type SingleLabelMetrics } from './metrics';
-import { resizeId, SQUASH } from './preprocessing';
-import { describeRecipe, headInput, memoiseViews, searchRecipe, type CandidateReport, type RecipeSearchOptions, type ViewSet } from './recipe';
-import { headProbabilities, trainHead, type TrainHeadOptions } from './trainHead';
-import { argmax } from '../util/argmax';
+import { resizeId, SQUASH } from '../image/preprocessing';
+import type { ModelTask } from './models';
+import { imageFeatures, scoreInputs, trainRecipe } from './pipeline';
+import { describeRecipe, type CandidateReport, type FeatureSource, type RecipeSearchOptions } from './recipe';
+import { MULTI_LABEL, SINGLE_LABEL, type TaskStrategy } from './task';
+import { trainHead, type TrainHeadOptions } from './trainHead';
 
 /** What `search` may restrict: the preprocessing candidates, mirror views, test-time mirroring, time, or one fixed candidate. */
 export type RecipeRestrictions = Pick<RecipeSearchOptions, 'resizes' | 'allowMirror' | 'allowTestTimeMirror' | 'budgetInMs' | 'fixed'>;
@@ -183,24 +182,75 @@ export async function evaluateFolder(dir: string, options: EvaluateFolderOptions
   const seed = options.seed ?? 0;
   if (!Number.isInteger(augment) || augment < 0 || augment > 32) throw new InvalidArgumentError(`augment must be an integer from 0 to 32 (extra views per training image), got ${augment}`);
   if (!Number.isInteger(seed)) throw new InvalidArgumentError(`seed must be an integer, got ${seed}`);
-  if (await isMultiLabelFolder(dir)) return evaluateMultiLabelFolder(dir, started, options);
   const progress = options.onProgress ?? ((): void => undefined);
-  const { labels, files } = await listLabelledImages(dir);
-  const truthOf = files.map((f) => f.label);
-  const foldOf = stratifiedFolds(truthOf, folds, seed);
+  const folder = await readFolder(dir, options);
+  const foldOf = folder.task.folds(folder.labelSets, folds, seed, folder.labels);
+  const { unlisted } = folder;
+  if (unlisted.length > 0) {
+    const shown = unlisted.slice(0, 5).map((name) => `${IMAGES_FOLDER}/${name}`).join(', ');
+    progress(`left out ${unlisted.length} ${unlisted.length === 1 ? 'entry' : 'entries'} of ${IMAGES_FOLDER}/ that ${LABELS_CSV} does not list: ${shown}${unlisted.length > 5 ? ', ...' : ''}`);
+  }
+  const run = await crossValidate(folder, foldOf, started, options);
+  return REPORTS[folder.task.task](folder, run, { folds, augment, seed, solver: options.solver ?? 'recipe' }, progress);
+}
 
+/** A folder's images with their label sets, and the task its layout asks for. */
+interface FolderImages {
+  task: TaskStrategy;
+  labels: string[];
+  paths: string[];
+  /** Indices into `labels` of each image's labels, ascending. */
+  labelSets: number[][];
+  /** Entries of images/ without a row in labels.csv: left out (none in the single-label layout). */
+  unlisted: string[];
+}
+
+/** DIR/<label>/<image> (single-label), or DIR/images/ and DIR/labels.csv (multi-label). */
+async function readFolder(dir: string, options: EvaluateFolderOptions): Promise<FolderImages> {
+  if (!(await isMultiLabelFolder(dir))) {
+    const { labels, files } = await listLabelledImages(dir);
+    return { task: SINGLE_LABEL, labels, paths: files.map((f) => f.path), labelSets: files.map((f) => [f.label]), unlisted: [] };
+  }
+  if (options.head?.labelSmoothing !== undefined) {
+    throw new InvalidArgumentError(`label smoothing applies to single-label folders (a softmax head); ${dir} has ${LABELS_CSV}, so it is evaluated as multi-label (a sigmoid head)`);
+  }
+  const { labels, files, unlisted } = await readMultiLabelFolder(dir);
   const C = labels.length;
-  const { predictions, inputSize, seconds } = await crossValidate(files.map((f) => f.path), truthOf.map((label) => [label]), C, 'softmax', foldOf, started, options);
-  const pooledScores = new Float32Array(files.length * C);
+  if (C < 2) throw new InvalidArgumentError(`${LABELS_CSV} needs at least two different labels to evaluate a classifier; it has ${C} (${labels.join(', ')})`);
+  const index = new Map(labels.map((label, i) => [label, i]));
+  const labelSets = files.map((f) => f.labels.map((label) => index.get(label)!).sort((a, b) => a - b));
+  return { task: MULTI_LABEL, labels, paths: files.map((f) => f.path), labelSets, unlisted };
+}
+
+interface CrossValidation {
+  /** Per fold, its held-out images' predictions. */
+  predictions: FoldPrediction[];
+  inputSize: number;
+  seconds: { backbone: number; features: number; training: number; total: number };
+}
+
+interface ReportSettings {
+  folds: number;
+  augment: number;
+  seed: number;
+  solver: 'recipe' | 'adam';
+}
+
+/** The figures of a cross-validation, in the shape of the folder's task. */
+type Report = (folder: FolderImages, run: CrossValidation, settings: ReportSettings, progress: (message: string) => void) => FolderEvaluation;
+
+/** Fold accuracies, and metrics of all out-of-fold predictions pooled. */
+function singleLabelReport(folder: FolderImages, run: CrossValidation, settings: ReportSettings, progress: (message: string) => void): SingleLabelFolderEvaluation {
+  const { labels } = folder;
+  const { folds } = settings;
+  const C = labels.length;
+  const truthOf = folder.labelSets.map((set) => set[0]!);
+  const pooledScores = new Float32Array(truthOf.length * C);
   const perFold: FoldResult[] = [];
-  for (const [fold, predicted] of predictions.entries()) {
-    let correct = 0;
-    predicted.testImages.forEach((image, i) => {
-      const scores = predicted.scores[i]!;
-      pooledScores.set(scores, image * C);
-      if (argmax(scores) === truthOf[image]) correct++;
-    });
-    const result: FoldResult = { fold: fold + 1, testCount: predicted.testImages.length, accuracy: correct / predicted.testImages.length, head: predicted.head, ...(predicted.candidates ? { candidates: predicted.candidates } : {}) };
+  for (const [fold, predicted] of run.predictions.entries()) {
+    predicted.testImages.forEach((image, i) => pooledScores.set(predicted.scores[i]!, image * C));
+    const accuracy = folder.task.measure(predicted.testImages.map((image) => folder.labelSets[image]!), predicted.scores, C);
+    const result: FoldResult = { fold: fold + 1, testCount: predicted.testImages.length, accuracy, head: predicted.head, ...(predicted.candidates ? { candidates: predicted.candidates } : {}) };
     perFold.push(result);
     progress(`fold ${result.fold}/${folds}: accuracy ${result.accuracy.toFixed(3)} on ${result.testCount} images (${result.head})`);
   }
@@ -210,45 +260,28 @@ export async function evaluateFolder(dir: string, options: EvaluateFolderOptions
   return {
     task: 'single-label',
     labels,
-    imageCount: files.length,
-    inputSize,
-    folds,
-    augment,
-    seed,
-    solver: options.solver ?? 'recipe',
+    imageCount: truthOf.length,
+    inputSize: run.inputSize,
+    ...settings,
     perFold,
     meanAccuracy: mean,
     stdAccuracy: std,
     pooled: evaluateSingleLabel({ labels, truth: truthOf, scores: pooledScores, topK: [1, 2] }),
-    seconds,
+    seconds: run.seconds,
   };
 }
 
-async function evaluateMultiLabelFolder(dir: string, started: number, options: EvaluateFolderOptions): Promise<MultiLabelFolderEvaluation> {
-  const folds = options.folds ?? 5;
-  const augment = options.augment ?? 0;
-  const seed = options.seed ?? 0;
-  const progress = options.onProgress ?? ((): void => undefined);
-  if (options.head?.labelSmoothing !== undefined) {
-    throw new InvalidArgumentError(`label smoothing applies to single-label folders (a softmax head); ${dir} has ${LABELS_CSV}, so it is evaluated as multi-label (a sigmoid head)`);
-  }
-  const { labels, files, unlisted } = await readMultiLabelFolder(dir);
+/** Fold mAPs and exact matches; AP of the pooled scores, and pooled decisions each at its fold head's threshold. */
+function multiLabelReport(folder: FolderImages, run: CrossValidation, settings: ReportSettings, progress: (message: string) => void): MultiLabelFolderEvaluation {
+  const { labels, unlisted } = folder;
+  const { folds } = settings;
   const C = labels.length;
-  if (C < 2) throw new InvalidArgumentError(`${LABELS_CSV} needs at least two different labels to evaluate a classifier; it has ${C} (${labels.join(', ')})`);
-  const index = new Map(labels.map((label, i) => [label, i]));
-  const sets = files.map((f) => f.labels.map((label) => index.get(label)!).sort((a, b) => a - b));
-  const foldOf = multiLabelFolds(sets, folds, seed, labels);
-  if (unlisted.length > 0) {
-    const shown = unlisted.slice(0, 5).map((name) => `${IMAGES_FOLDER}/${name}`).join(', ');
-    progress(`left out ${unlisted.length} ${unlisted.length === 1 ? 'entry' : 'entries'} of ${IMAGES_FOLDER}/ that ${LABELS_CSV} does not list: ${shown}${unlisted.length > 5 ? ', ...' : ''}`);
-  }
-
-  const { predictions, inputSize, seconds } = await crossValidate(files.map((f) => f.path), sets, C, 'sigmoid', foldOf, started, options);
-  const truth = sets.map((set) => labels.map((_, c) => (set.includes(c) ? 1 : 0)));
-  const scores = new Array<number[]>(files.length);
-  const thresholdOf = new Array<number>(files.length);
+  const n = folder.paths.length;
+  const truth = folder.labelSets.map((set) => labels.map((_, c) => (set.includes(c) ? 1 : 0)));
+  const scores = new Array<number[]>(n);
+  const thresholdOf = new Array<number>(n);
   const perFold: MultiLabelFoldResult[] = [];
-  for (const [fold, predicted] of predictions.entries()) {
+  for (const [fold, predicted] of run.predictions.entries()) {
     const threshold = predicted.threshold ?? 0.5;
     const testImages = predicted.testImages;
     testImages.forEach((image, i) => {
@@ -276,7 +309,7 @@ async function evaluateMultiLabelFolder(dir: string, started: number, options: E
   const predicted = new Array<number>(C).fill(0);
   let rightCells = 0;
   let rightImages = 0;
-  files.forEach((_, image) => {
+  for (let image = 0; image < n; image++) {
     let all = true;
     for (let c = 0; c < C; c++) {
       const yes = scores[image]![c]! >= thresholdOf[image]!;
@@ -286,7 +319,7 @@ async function evaluateMultiLabelFolder(dir: string, started: number, options: E
       else all = false;
     }
     if (all) rightImages++;
-  });
+  }
   const perLabel: MultiLabelLabelScores[] = ranked.perLabel.map((scored, c) => {
     const precision = predicted[c]! > 0 ? tp[c]! / predicted[c]! : 0;
     const recall = scored.support > 0 ? tp[c]! / scored.support : 0;
@@ -300,36 +333,35 @@ async function evaluateMultiLabelFolder(dir: string, started: number, options: E
   return {
     task: 'multi-label',
     labels,
-    imageCount: files.length,
-    inputSize,
+    imageCount: n,
+    inputSize: run.inputSize,
     unlisted,
-    folds,
-    augment,
-    seed,
-    solver: options.solver ?? 'recipe',
+    ...settings,
     perFold,
     meanMAP: meanOf(perFold.map((f) => f.mAP)),
     stdMAP: stdOf(perFold.map((f) => f.mAP)),
     meanExactMatch: meanOf(perFold.map((f) => f.exactMatch)),
     stdExactMatch: stdOf(perFold.map((f) => f.exactMatch)),
     pooled: {
-      count: files.length,
+      count: n,
       mAP: ranked.mAP ?? Number.NaN,
-      exactMatch: rightImages / files.length,
-      hammingAccuracy: rightCells / (files.length * C),
+      exactMatch: rightImages / n,
+      hammingAccuracy: rightCells / (n * C),
       perLabel,
       macro: { precision: meanOf(perLabel.map((l) => l.precision)), recall: meanOf(perLabel.map((l) => l.recall)), f1: meanOf(perLabel.map((l) => l.f1)) },
     },
-    seconds,
+    seconds: run.seconds,
   };
 }
 
+const REPORTS: Readonly<Record<ModelTask, Report>> = { 'single-label': singleLabelReport, 'multi-label': multiLabelReport };
+
 interface FolderFeatures {
   /** features[image][view] of every image of the folder for a view set (memoised). */
-  views(views: ViewSet): Promise<Float32Array[][]>;
+  views: FeatureSource;
   inputSize: number;
   /** Time so far: loading the backbone, extracting features, and the rest (training, search, scoring). */
-  seconds(): { backbone: number; features: number; training: number; total: number };
+  seconds(): CrossValidation['seconds'];
   release(): Promise<void>;
 }
 
@@ -345,35 +377,27 @@ async function featureSource(paths: readonly string[], started: number, options:
     }));
   const backboneSeconds = (Date.now() - started) / 1000;
   const images = await Promise.all(paths.map((p) => fs.readFile(p)));
-  let featureMs = 0;
-  const extract = async (views: ViewSet) => {
-    const begin = Date.now();
-    let reported = 0;
-    try {
-      return await extractFeatures(backbone, images, {
-        resize: views.resize,
-        mirror: views.mirror,
-        augmentedViews: views.augmentedViews,
-        seed: options.seed ?? 0,
-        ...(options.policy ? { policy: options.policy } : {}),
-        ...(options.cacheDir !== undefined ? { cache: options.cacheDir } : {}),
-        onProgress: (done, total) => {
-          if (done === total || done - reported >= 100) {
-            reported = done;
-            progress(`features (${resizeId(views.resize)}): ${done}/${total} views`);
-          }
-        },
-      });
-    } finally {
-      featureMs += Date.now() - begin;
-    }
-  };
+  const features = imageFeatures(backbone, images, {
+    seed: options.seed ?? 0,
+    ...(options.policy ? { policy: options.policy } : {}),
+    ...(options.cacheDir !== undefined ? { cache: options.cacheDir } : {}),
+    progressOf: (views) => {
+      let reported = 0;
+      return (done, total) => {
+        if (done === total || done - reported >= 100) {
+          reported = done;
+          progress(`features (${resizeId(views.resize)}): ${done}/${total} views`);
+        }
+      };
+    },
+  });
   return {
-    views: memoiseViews(extract),
+    views: features.views,
     inputSize: backbone.inputSize,
     seconds: () => {
       const total = (Date.now() - started) / 1000;
-      return { backbone: backboneSeconds, features: featureMs / 1000, training: total - backboneSeconds - featureMs / 1000, total };
+      const extraction = features.extractionMs() / 1000;
+      return { backbone: backboneSeconds, features: extraction, training: total - backboneSeconds - extraction, total };
     },
     release: async () => {
       if (!options.backbone) await backbone.session.release();
@@ -382,20 +406,12 @@ async function featureSource(paths: readonly string[], started: number, options:
 }
 
 /** Every fold's predictions, with the backbone loaded (unless given) and released around them. */
-async function crossValidate(
-  paths: readonly string[],
-  labelSets: readonly (readonly number[])[],
-  C: number,
-  kind: HeadKind,
-  foldOf: readonly number[],
-  started: number,
-  options: EvaluateFolderOptions,
-): Promise<{ predictions: FoldPrediction[]; inputSize: number; seconds: ReturnType<FolderFeatures['seconds']> }> {
-  const source = await featureSource(paths, started, options);
+async function crossValidate(folder: FolderImages, foldOf: readonly number[], started: number, options: EvaluateFolderOptions): Promise<CrossValidation> {
+  const source = await featureSource(folder.paths, started, options);
   try {
     const predictions: FoldPrediction[] = [];
     const folds = Math.max(...foldOf) + 1;
-    for (let fold = 0; fold < folds; fold++) predictions.push(await predictFold(source, labelSets, C, kind, foldOf, fold, options));
+    for (let fold = 0; fold < folds; fold++) predictions.push(await predictFold(source, folder, foldOf, fold, options));
     return { predictions, inputSize: source.inputSize, seconds: source.seconds() };
   } finally {
     await source.release();
@@ -412,15 +428,9 @@ interface FoldPrediction {
 }
 
 /** Trains on every fold but one (the trainer's recipe search, or the Adam head) and scores the held-out fold. */
-async function predictFold(
-  source: FolderFeatures,
-  labelSets: readonly (readonly number[])[],
-  C: number,
-  kind: HeadKind,
-  foldOf: readonly number[],
-  fold: number,
-  options: EvaluateFolderOptions,
-): Promise<FoldPrediction> {
+async function predictFold(source: FolderFeatures, folder: FolderImages, foldOf: readonly number[], fold: number, options: EvaluateFolderOptions): Promise<FoldPrediction> {
+  const { labelSets, task } = folder;
+  const C = folder.labels.length;
   const seed = options.seed ?? 0;
   const trainImages = foldOf.map((f, i) => (f === fold ? -1 : i)).filter((i) => i >= 0);
   const testImages = foldOf.map((f, i) => (f === fold ? i : -1)).filter((i) => i >= 0);
@@ -436,36 +446,34 @@ async function predictFold(
         targets.push(labelSets[image]!);
       }
     }
-    const labels = kind === 'softmax' ? { labels: targets.map((set) => set[0]!) } : { labelSets: targets };
-    const trained = await trainHead({ ...options.head, features: rows, ...labels, groups, classCount: C, seed: seed + fold });
+    const trained = await trainHead({ ...options.head, features: rows, ...task.headTargets(targets), groups, classCount: C, seed: seed + fold });
     return {
       testImages,
-      scores: testImages.map((image) => headProbabilities(trained, features[image]![0]!)),
+      scores: scoreInputs(trained, testImages.map((image) => features[image]![0]!)),
       ...(trained.threshold !== undefined ? { threshold: trained.threshold } : {}),
       head: `Adam head, best epoch ${trained.bestEpoch}`,
     };
   }
-  const search = await searchRecipe({
+  const subset = (images: readonly number[]): FeatureSource => async (views) => {
+    const all = await source.views(views);
+    return images.map((image) => all[image]!);
+  };
+  const { search, heldOutScores } = await trainRecipe({
     ...options.search,
     labelSets: trainImages.map((image) => labelSets[image]!),
     classCount: C,
-    kind,
-    features: async (views) => {
-      const all = await source.views(views);
-      return trainImages.map((image) => all[image]!);
-    },
+    task,
+    features: subset(trainImages),
+    heldOut: subset(testImages),
     ...(options.augment !== undefined ? { augmentedViews: options.augment } : {}),
     ...(options.policy ? { allowMirror: options.policy.horizontalFlip } : {}),
     seed: seed * 100 + fold,
   });
-  const { recipe, head } = search;
-  const all = await source.views({ resize: recipe.resize, mirror: recipe.testTimeMirror, augmentedViews: 0 });
   return {
     testImages,
-    scores: testImages.map((image) => headProbabilities(head, headInput(all[image]!, recipe.testTimeMirror))),
-    ...(head.threshold !== undefined ? { threshold: head.threshold } : {}),
-    head: describeRecipe(recipe),
+    scores: heldOutScores,
+    ...(search.head.threshold !== undefined ? { threshold: search.head.threshold } : {}),
+    head: describeRecipe(search.recipe),
     candidates: search.candidates,
   };
 }
-

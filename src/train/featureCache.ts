@@ -6,8 +6,6 @@ import * as path from 'node:path';
 import type { ContainerClient } from '@azure/storage-blob';
 import { isStatus } from '../storage/tables';
 
-export const FEATURES_CONTAINER = 'features';
-
 /** Reads and writes feature vectors by key (a relative path such as `backbone/v2/ab/<digest>-plain.f32`). */
 export interface FeatureCache {
   /** Each key's vector of `length` floats; undefined where it is missing or not of that length (never trusted). */

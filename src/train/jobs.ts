@@ -3,13 +3,14 @@
 import type { TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 import { InvalidArgumentError, NotFoundError } from '../errors';
+import { JOBS_TABLE } from '../storage/names';
 import { ensureTable, isStatus } from '../storage/tables';
 import { isTimeSortableId, timeSortableId } from '../util/ids';
-import { parseAugmentationPolicy, type AugmentationPolicy } from './augment';
+import { parseAugmentationPolicy } from './augment';
 import { DEFAULT_BACKBONE } from './backbone';
+import { formatPublished, jobMetricsSchema, parsePublished, trainJobSchema, type TrainJob, type TrainOptions } from './published';
 
-export const JOBS_TABLE = 'trainjobs';
-export const TRAIN_JOBS_QUEUE = 'train-jobs';
+export type { JobMetrics, JobStatus, TrainJob, TrainOptions } from './published';
 
 const optionsSchema = z
   .object({
@@ -27,16 +28,6 @@ const optionsSchema = z
   })
   .strict();
 
-export interface TrainOptions {
-  backbone: string;
-  /** Absent: the backbone's own size (224 for the built-in one). */
-  inputSize?: number;
-  augmentedViews: number;
-  searchBudgetInS: number;
-  augmentation: AugmentationPolicy;
-  force: boolean;
-}
-
 /** Validates a train request's options; errors name the field. */
 export function parseTrainOptions(json: unknown): TrainOptions {
   const parsed = optionsSchema.safeParse(json ?? {});
@@ -47,35 +38,8 @@ export function parseTrainOptions(json: unknown): TrainOptions {
   return { ...parsed.data, augmentation: parseAugmentationPolicy(parsed.data.augmentation) };
 }
 
-export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed';
-
 /** How often a running trainer records that it is alive. */
 export const HEARTBEAT_INTERVAL_MS = 15_000;
-
-export interface TrainJob {
-  dataset: string;
-  jobId: string;
-  status: JobStatus;
-  /** What the trainer is doing: queued, launching, loading, features, training, evaluating, publishing, done. */
-  stage: string;
-  /** 0..1 within the whole job. */
-  progress: number;
-  options: TrainOptions;
-  createdAt: string;
-  startedAt?: string;
-  /** The trainer's last sign of life while running (it beats every HEARTBEAT_INTERVAL_MS). */
-  heartbeatAt?: string;
-  finishedAt?: string;
-  launcher?: string;
-  executionName?: string;
-  error?: string;
-  /** Test-split summary once evaluated. */
-  metrics?: Record<string, unknown>;
-  modelVersion?: string;
-  /** Whether the model became the dataset's current one, and why (not) in `publishNote`. */
-  published?: boolean;
-  publishNote?: string;
-}
 
 /** A job as a table row: the structured fields as JSON text. */
 type JobEntity = Omit<TrainJob, 'dataset' | 'jobId' | 'options' | 'metrics'> & {
@@ -119,10 +83,10 @@ export class JobStore {
   /** Merges fields into the job (the trainer reports stage and progress as it goes). */
   async update(dataset: string, jobId: string, changes: Partial<Omit<TrainJob, 'dataset' | 'jobId' | 'options' | 'createdAt'>>): Promise<void> {
     const entity: { partitionKey: string; rowKey: string; [key: string]: unknown } = { partitionKey: dataset, rowKey: jobId };
-    for (const [key, value] of Object.entries(changes)) {
-      if (value === undefined) continue;
-      entity[key] = key === 'metrics' ? JSON.stringify(value) : value;
-    }
+    const { metrics, ...fields } = changes;
+    for (const [key, value] of Object.entries(fields)) if (value !== undefined) entity[key] = value;
+    // The summary is checked against the contract before it is stored: the job routes read it through it.
+    if (metrics) entity['metrics'] = formatPublished(jobMetricsSchema, metrics, `${JOBS_TABLE}/${dataset}/${jobId} metrics`, { indent: 0 });
     await this.table.updateEntity(entity, 'Merge');
   }
 }
@@ -139,20 +103,21 @@ function toEntity(job: TrainJob): JobEntity {
   return Object.fromEntries(Object.entries(entity).filter(([, value]) => value !== undefined)) as unknown as JobEntity;
 }
 
+/** Reads a row through the contract: a row that breaks it is reported with the field. */
 function fromEntity(entity: JobEntity): TrainJob {
   const { partitionKey, rowKey, options, metrics, ...rest } = entity;
-  const job: TrainJob = {
-    dataset: partitionKey,
-    jobId: rowKey,
-    status: rest.status,
-    stage: rest.stage,
-    progress: rest.progress,
-    options: JSON.parse(options) as TrainOptions,
-    createdAt: rest.createdAt,
-  };
-  for (const key of ['startedAt', 'heartbeatAt', 'finishedAt', 'launcher', 'executionName', 'error', 'modelVersion', 'published', 'publishNote'] as const) {
-    if (rest[key] !== undefined && rest[key] !== null) Object.assign(job, { [key]: rest[key] });
-  }
-  if (metrics) job.metrics = JSON.parse(metrics) as Record<string, unknown>;
-  return job;
+  const row = `${JOBS_TABLE}/${partitionKey}/${rowKey}`;
+  // The table's own properties (etag, timestamp) are not the contract's, and the schema leaves them out.
+  const fields = Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== null));
+  return parsePublished(
+    trainJobSchema,
+    {
+      ...fields,
+      dataset: partitionKey,
+      jobId: rowKey,
+      options: parsePublished(z.unknown(), options, `${row} options`),
+      ...(metrics ? { metrics: parsePublished(jobMetricsSchema, metrics, `${row} metrics`) } : {}),
+    },
+    row,
+  );
 }

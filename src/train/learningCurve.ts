@@ -1,6 +1,8 @@
 // Learning curves: train on growing, nested, stratified shares of the training set and read off whether accuracy
 // has converged or more images would likely help.
 import { seededRandom } from '../util/seededRandom';
+import { shuffle } from '../util/shuffle';
+import { mean } from '../util/statistics';
 
 /** Shares of the training set to train on: 10 %, 20 %, ..., 100 %. */
 export function learningCurveShares(): number[] {
@@ -161,24 +163,11 @@ export function assessLearningCurve(points: readonly CurvePoint[], options: Asse
   };
 }
 
-/** Fisher–Yates in place with the given [0, 1) generator. */
-function shuffle<T>(items: T[], random: () => number): T[] {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [items[i], items[j]] = [items[j]!, items[i]!];
-  }
-  return items;
-}
-
 /** One seed per label from the run's seed and the label's key (FNV-1a), so labels shuffle independently. */
 function mixSeed(seed: number, key: string): number {
   let hash = 0x811c9dc5;
   for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
   return (Math.imul(seed >>> 0, 0x9e3779b1) ^ hash) >>> 0;
-}
-
-function mean(values: readonly number[]): number {
-  return values.reduce((total, value) => total + value, 0) / values.length;
 }
 
 function pct(value: number): string {

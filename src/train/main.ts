@@ -1,15 +1,14 @@
 // The trainer's entry point (the container's command, and what the local launcher runs):
 //   TRAIN_DATASET=<dataset> TRAIN_JOB_ID=<job> AzureWebJobsStorage=<connection> node dist/src/train/main.js
+import { loadTrainerJobSettings, processSettings } from '../config';
 import { createServices } from '../services';
-import { INCOMING_CONTAINER } from '../dataset/ingest';
-import { BlobFeatureCache, FEATURES_CONTAINER } from './featureCache';
+import { BlobFeatureCache } from './featureCache';
 import { runTrainingJob } from './trainer';
+import { FEATURES_CONTAINER, INCOMING_CONTAINER } from '../storage/names';
 
 async function main(): Promise<void> {
-  const dataset = process.env['TRAIN_DATASET'];
-  const jobId = process.env['TRAIN_JOB_ID'];
-  if (!dataset || !jobId) throw new Error('TRAIN_DATASET and TRAIN_JOB_ID must be set (the launcher sets them)');
-  const services = await createServices();
+  const { dataset, jobId } = loadTrainerJobSettings();
+  const services = await createServices(processSettings());
   await runTrainingJob(
     {
       catalog: services.catalog,

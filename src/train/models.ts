@@ -1,37 +1,26 @@
 // Published models: every trained version keeps its files under models/{dataset}/{version}/, and the
 // dataset's current-model pointer (models/{dataset}/current.json) moves only to a model at least as good on
-// the test split, or when forced; the move is a conditional write, so two jobs cannot both win.
+// the test split, or when forced; the move is a conditional write, so two jobs cannot both win. The registry is
+// the only code that reads or writes the `models` container, and it does so through the contract's schemas.
 import type { ContainerClient } from '@azure/storage-blob';
+import type { Catalog } from '../dataset/catalog';
+import { assertDatasetName } from '../dataset/names';
+import { NotFoundError } from '../errors';
+import { MODELS_CONTAINER } from '../storage/names';
 import { isStatus } from '../storage/tables';
-import type { ViewResize } from './preprocessing';
+import {
+  formatPublished,
+  modelMetricsSchema,
+  modelPointerSchema,
+  parsePublished,
+  type ModelPointer,
+  type ModelPointerInput,
+} from './published';
 
-export const MODELS_CONTAINER = 'models';
+export type { ModelPointer, ModelPointerInput, ModelTask } from './published';
+
 const POINTER = 'current.json';
-
-export type ModelTask = 'single-label' | 'multi-label';
-
-export interface ModelPointer {
-  version: string;
-  jobId: string;
-  task: ModelTask;
-  /** The backbone inside the model, and the side of the square input it takes (the classifier renders to it). */
-  backbone: string;
-  inputSize: number;
-  /** How the classifier renders an image (absent in models published before it was recorded: squash). */
-  resize?: ViewResize;
-  /**
-   * On the test split: top-1 accuracy (single-label), or the share of images whose whole label set is right at
-   * `threshold` (multi-label). Single-label models are compared by it.
-   */
-  accuracy: number;
-  /** Multi-label: mean average precision on the test split, which multi-label models are compared by. */
-  mAP?: number;
-  /** Multi-label: a label is predicted when its probability is at least this (chosen by the trainer). */
-  threshold?: number;
-  testImages: number;
-  labels: string[];
-  publishedAt: string;
-}
+const METRICS = 'metrics.json';
 
 /** The figure two models of one task are compared by, with its name. */
 function qualityOf(pointer: ModelPointer): { name: string; value: number } {
@@ -45,6 +34,21 @@ export interface PromotionResult {
   previous?: ModelPointer;
 }
 
+export interface StoredModelVersion {
+  version: string;
+  serving: boolean;
+  storedAt?: string;
+  /** From metrics.json (absent when the version has none); accuracy is top-1, or exact label sets at the threshold for multi-label models. */
+  metrics?: { task?: string; accuracy?: number; mAP?: number; threshold?: number; count?: number; macroF1?: number; topK?: Record<string, number>; labels?: string[] };
+}
+
+export interface ModelList {
+  dataset: string;
+  /** The pointer: the version that serves, or null before the first model. */
+  serving: Pick<ModelPointer, 'version' | 'task' | 'backbone' | 'inputSize' | 'accuracy' | 'mAP' | 'threshold' | 'publishedAt' | 'labels'> | null;
+  versions: StoredModelVersion[];
+}
+
 export class ModelRegistry {
   constructor(private readonly container: ContainerClient) {}
 
@@ -52,8 +56,16 @@ export class ModelRegistry {
     await this.container.createIfNotExists();
   }
 
-  /** Uploads a version's files (model.onnx, metrics.json, plots, log). */
+  /**
+   * Uploads a version's files (model.onnx, metrics.json, plots, log); metrics.json is checked against the contract
+   * first, so a version is never stored with a file its readers would refuse.
+   */
   async storeVersion(dataset: string, version: string, files: Record<string, Buffer | string>): Promise<void> {
+    const metrics = files[METRICS];
+    if (metrics !== undefined) {
+      const file = `${MODELS_CONTAINER}/${dataset}/${version}/${METRICS}`;
+      files = { ...files, [METRICS]: formatPublished(modelMetricsSchema, parsePublished(modelMetricsSchema, metrics, file), file) };
+    }
     await Promise.all(
       Object.entries(files).map(([name, content]) => {
         const body = typeof content === 'string' ? Buffer.from(content) : content;
@@ -64,20 +76,40 @@ export class ModelRegistry {
     );
   }
 
+  /** The dataset's current-model pointer with its ETag, or undefined before the first model. */
   async current(dataset: string): Promise<{ pointer: ModelPointer; etag: string } | undefined> {
     try {
       const response = await this.container.getBlockBlobClient(`${dataset}/${POINTER}`).download();
       const chunks: Buffer[] = [];
       for await (const chunk of response.readableStreamBody!) chunks.push(Buffer.from(chunk as Buffer));
-      return { pointer: JSON.parse(Buffer.concat(chunks).toString('utf8')) as ModelPointer, etag: response.etag! };
+      const pointer = parsePublished(modelPointerSchema, Buffer.concat(chunks), `${MODELS_CONTAINER}/${dataset}/${POINTER}`);
+      return { pointer, etag: response.etag! };
     } catch (error) {
       if (isStatus(error, 404)) return undefined;
       throw error;
     }
   }
 
-  /** Makes `candidate` the current model if it is at least as good as the current one (or `force`). */
-  async promote(dataset: string, candidate: ModelPointer, options: { force: boolean }): Promise<PromotionResult> {
+  /** The current pointer's ETag alone (a properties read: how serving notices a new version cheaply). */
+  async currentETag(dataset: string): Promise<string | undefined> {
+    try {
+      return (await this.container.getBlockBlobClient(`${dataset}/${POINTER}`).getProperties()).etag;
+    } catch (error) {
+      if (isStatus(error, 404)) return undefined;
+      throw error;
+    }
+  }
+
+  /** A stored version's fused ONNX model. */
+  async readModel(dataset: string, version: string): Promise<Buffer> {
+    return this.container.getBlockBlobClient(`${dataset}/${version}/model.onnx`).downloadToBuffer();
+  }
+
+  /** Makes the `proposed` model current if it is at least as good as the current one (or `force`). */
+  async promote(dataset: string, proposed: ModelPointerInput, options: { force: boolean }): Promise<PromotionResult> {
+    const file = `${MODELS_CONTAINER}/${dataset}/${POINTER}`;
+    const body = formatPublished(modelPointerSchema, proposed, file);
+    const candidate = parsePublished(modelPointerSchema, body, file);
     const ours = qualityOf(candidate);
     for (let attempt = 0; attempt < 10; attempt++) {
       const current = await this.current(dataset);
@@ -92,7 +124,6 @@ export class ModelRegistry {
           note: `not published: ${ours.name} ${percent(ours.value)} is below the current model's ${percent(theirs!.value)} (version ${current.pointer.version}); train with force to publish anyway`,
         };
       }
-      const body = JSON.stringify(candidate, null, 2);
       try {
         await this.container.getBlockBlobClient(`${dataset}/${POINTER}`).upload(body, Buffer.byteLength(body), {
           blobHTTPHeaders: { blobContentType: 'application/json' },
@@ -111,6 +142,68 @@ export class ModelRegistry {
       return { promoted: true, note, ...(current ? { previous: current.pointer } : {}) };
     }
     throw new Error(`the current-model pointer of "${dataset}" kept changing; try again`);
+  }
+
+  /**
+   * The versions stored under models/{dataset}/ (newest first) with their metrics summary, and which one serves;
+   * a dataset with neither models nor images in the catalog does not exist.
+   */
+  async list(dataset: string, catalog: Pick<Catalog, 'getStats'>): Promise<ModelList> {
+    assertDatasetName(dataset);
+    const [current, prefixes] = await Promise.all([this.current(dataset), this.#versionPrefixes(dataset)]);
+    if (prefixes.length === 0 && !current && !(await catalog.getStats(dataset))) throw new NotFoundError(`dataset "${dataset}" does not exist`);
+    const versions = await Promise.all(prefixes.map((version) => this.#storedVersion(dataset, version, current?.pointer.version === version)));
+    versions.sort((a, b) => (b.storedAt ?? '').localeCompare(a.storedAt ?? '') || b.version.localeCompare(a.version));
+    const pointer = current?.pointer;
+    return {
+      dataset,
+      serving: pointer
+        ? {
+            version: pointer.version,
+            task: pointer.task,
+            backbone: pointer.backbone,
+            inputSize: pointer.inputSize,
+            accuracy: pointer.accuracy,
+            ...(pointer.mAP !== undefined ? { mAP: pointer.mAP } : {}),
+            ...(pointer.threshold !== undefined ? { threshold: pointer.threshold } : {}),
+            publishedAt: pointer.publishedAt,
+            labels: pointer.labels,
+          }
+        : null,
+      versions,
+    };
+  }
+
+  async #storedVersion(dataset: string, version: string, serving: boolean): Promise<StoredModelVersion> {
+    const blob = this.container.getBlockBlobClient(`${dataset}/${version}/${METRICS}`);
+    const entry: StoredModelVersion = { version, serving };
+    try {
+      const [content, properties] = await Promise.all([blob.downloadToBuffer(), blob.getProperties()]);
+      if (properties.lastModified) entry.storedAt = properties.lastModified.toISOString();
+      const metrics = parsePublished(modelMetricsSchema, content, `${MODELS_CONTAINER}/${dataset}/${version}/${METRICS}`);
+      const accuracy = metrics.accuracy ?? metrics.zeroOneAccuracy;
+      entry.metrics = {
+        ...(metrics.task !== undefined ? { task: metrics.task } : {}),
+        ...(accuracy !== undefined ? { accuracy } : {}),
+        ...(typeof metrics.mAP === 'number' ? { mAP: metrics.mAP } : {}),
+        ...(metrics.task === 'multi-label' && metrics.threshold !== undefined ? { threshold: metrics.threshold } : {}),
+        ...(metrics.count !== undefined ? { count: metrics.count } : {}),
+        ...(typeof metrics.macro?.f1 === 'number' ? { macroF1: metrics.macro.f1 } : {}),
+        ...(metrics.topK ? { topK: metrics.topK } : {}),
+        ...(metrics.labels ? { labels: metrics.labels } : {}),
+      };
+    } catch (error) {
+      if (!isStatus(error, 404)) throw error;
+    }
+    return entry;
+  }
+
+  async #versionPrefixes(dataset: string): Promise<string[]> {
+    const versions: string[] = [];
+    for await (const item of this.container.listBlobsByHierarchy('/', { prefix: `${dataset}/` })) {
+      if (item.kind === 'prefix') versions.push(item.name.slice(dataset.length + 1).replace(/\/$/, ''));
+    }
+    return versions;
   }
 }
 

@@ -11,12 +11,10 @@
 // only when it beats it by more than one standard error of the paired per-image differences (beatsClearly), so that
 // noise does not choose. A time budget skips the stages that would overrun it, and says so.
 import { InvalidArgumentError } from '../errors';
-import { multiLabelFolds, stratifiedFolds } from './folds';
 import type { HeadKind } from './headGraph';
 import { LogisticSolver, type LogisticParameters } from './logistic';
-import { evaluateMultiLabel } from './metrics';
-import { CENTRE_CROP, resizeId, SQUASH, type ViewResize } from './preprocessing';
-import { argmax } from '../util/argmax';
+import { scoresHigher, taskOfHead, type HeldOutScore, type TaskStrategy } from './task';
+import { CENTRE_CROP, resizeId, SQUASH, type ViewResize } from '../image/preprocessing';
 
 /** Which views of each image a candidate trains on (view 0 plain, then the mirror view, then augmented views). */
 export interface ViewSet {
@@ -111,6 +109,7 @@ const PATIENCE = 3;
 export async function searchRecipe(options: RecipeSearchOptions): Promise<RecipeSearchResult> {
   const started = Date.now();
   const { labelSets, classCount: C, kind } = options;
+  const task = taskOfHead(kind);
   const log = options.log ?? ((): void => undefined);
   const budget = options.budgetInMs ?? 300_000;
   const allowMirror = options.allowMirror ?? true;
@@ -118,8 +117,8 @@ export async function searchRecipe(options: RecipeSearchOptions): Promise<Recipe
   const resizes = options.resizes ?? [CENTRE_CROP, SQUASH];
   if (resizes.length === 0) throw new InvalidArgumentError('resizes must name at least one preprocessing');
   const n = labelSets.length;
-  const truth = labelSets.map((set) => targetRow(set, C, kind));
-  const folds = innerFolds(labelSets, C, kind, options.folds ?? 5, options.seed ?? 0);
+  const truth = labelSets.map((set) => targetRow(set, C, task));
+  const folds = innerFolds(labelSets, C, task, options.folds ?? 5, options.seed ?? 0);
   const skipped: string[] = [];
   const candidates: CandidateReport[] = [];
   let msPerView = options.msPerView;
@@ -145,32 +144,32 @@ export async function searchRecipe(options: RecipeSearchOptions): Promise<Recipe
       const fixed = options.fixed;
       if (fixed.testTimeMirror && !fixed.mirror) throw new InvalidArgumentError('a fixed recipe with testTimeMirror needs mirror views (mirror: true)');
       const features = await timedFeatures(fixed, n);
-      const path = await strengthPath(await solverFor(features), features, trainingViews(fixed), truth, folds, k, kind);
-      const best = fixed.testTimeMirror ? bestStrengths(path, { features, truth, folds, kind }, true) : path.best;
+      const path = await strengthPath(await solverFor(features), features, trainingViews(fixed), truth, folds, k, task);
+      const best = fixed.testTimeMirror ? bestStrengths(path, { features, truth, folds, task }, true) : path.best;
       const recipe: Recipe = { ...fixed, strength: best.strength };
       candidates.push({ name: describeRecipe(recipe).replace(/, L2 strength .*$/, ''), recipe, score: best.score, loss: best.loss, seconds: (Date.now() - started) / 1000, chosen: true });
       const fit = await fitRecipe(await solverFor(features), features, labelSets, recipe, averageAt(path, recipe.strength));
-      if (kind === 'sigmoid') fit.head.threshold = oofThreshold(path, { features, truth, folds, kind }, recipe);
+      setThreshold(fit.head, path, { features, truth, folds, task }, recipe);
       return { recipe, head: fit.head, candidates, skipped, innerFolds: k, finalFit: fit.fit, seconds: (Date.now() - started) / 1000 };
     }
 
     interface Evaluated {
       report: CandidateReport;
-      scores: OutOfFoldScore;
+      scores: HeldOutScore;
       path: StrengthPath;
       features: Float32Array[][];
       viewIndices: number[];
     }
     const allowTestTimeMirror = allowMirror && (options.allowTestTimeMirror ?? true);
     const push = (entry: Evaluated) => {
-      log(`recipe search: ${entry.report.name}: ${formatScore(kind, entry.report)}${entry.report.seconds > 0 ? ` (${entry.report.seconds.toFixed(1)} s)` : ''}`);
+      log(`recipe search: ${entry.report.name}: ${formatScore(task, entry.report)}${entry.report.seconds > 0 ? ` (${entry.report.seconds.toFixed(1)} s)` : ''}`);
       candidates.push(entry.report);
       return entry;
     };
     /** A training candidate (its strength path), and its test-time-mirrored variant when allowed. */
     const evaluate = async (name: string, views: ViewSet, features: Float32Array[][], viewIndices: number[]): Promise<{ plain: Evaluated; mirrored?: Evaluated }> => {
       const begin = Date.now();
-      const path = await strengthPath(await solverFor(features), features, viewIndices, truth, folds, k, kind);
+      const path = await strengthPath(await solverFor(features), features, viewIndices, truth, folds, k, task);
       const plain = push({
         report: { name, recipe: { ...views, testTimeMirror: false, strength: path.best.strength }, score: path.best.score, loss: path.best.loss, seconds: (Date.now() - begin) / 1000, chosen: false },
         scores: path.best,
@@ -179,7 +178,7 @@ export async function searchRecipe(options: RecipeSearchOptions): Promise<Recipe
         viewIndices,
       });
       if (!allowTestTimeMirror || features[0]!.length < 2) return { plain };
-      const scored = bestStrengths(path, { features, truth, folds, kind }, true);
+      const scored = bestStrengths(path, { features, truth, folds, task }, true);
       const mirrored = push({
         report: { name: `${name}, mirror at test time`, recipe: { ...views, testTimeMirror: true, strength: scored.strength }, score: scored.score, loss: scored.loss, seconds: 0, chosen: false },
         scores: scored,
@@ -213,7 +212,7 @@ export async function searchRecipe(options: RecipeSearchOptions): Promise<Recipe
       if (i === 0) stageOneSeconds = (Date.now() - begin) / 1000;
     }
     // The best; on a tie, the first (the textbook centre crop).
-    let winner = stageOne.reduce((best, candidate) => (better(candidate.report, best.report) ? candidate : best));
+    let winner = stageOne.reduce((best, candidate) => (scoresHigher(candidate.report, best.report) ? candidate : best));
     const resize = winner.report.recipe.resize;
 
     // Stage 2, with that preprocessing: plain views alone (cheaper to train), and augmented views on top.
@@ -236,13 +235,13 @@ export async function searchRecipe(options: RecipeSearchOptions): Promise<Recipe
     }
     // The best score wins; on a tie, the cheaper candidate (listed first).
     const cost = (e: Evaluated) => e.viewIndices.length + (e.report.recipe.testTimeMirror ? 0.5 : 0);
-    winner = stageTwo.reduce((best, candidate) => (better(candidate.report, best.report) || (!better(best.report, candidate.report) && cost(candidate) < cost(best)) ? candidate : best));
+    winner = stageTwo.reduce((best, candidate) => (scoresHigher(candidate.report, best.report) || (!scoresHigher(best.report, candidate.report) && cost(candidate) < cost(best)) ? candidate : best));
     winner.report.chosen = true;
     const recipe = winner.report.recipe;
     log(`recipe search: chose ${winner.report.name}, strength ${recipe.strength.map((s) => s.toExponential(1)).filter((s, i, a) => a.indexOf(s) === i).join('/')}`);
     const features = winner.features;
     const fit = await fitRecipe(await solverFor(features), features, labelSets, recipe, averageAt(winner.path, recipe.strength));
-    if (kind === 'sigmoid') fit.head.threshold = oofThreshold(winner.path, { features, truth, folds, kind }, recipe);
+    setThreshold(fit.head, winner.path, { features, truth, folds, task }, recipe);
     return { recipe, head: fit.head, candidates, skipped, innerFolds: k, finalFit: fit.fit, seconds: (Date.now() - started) / 1000 };
   } finally {
     await solver?.release();
@@ -260,7 +259,7 @@ export async function fitRecipe(
   const C = solver.classCount;
   const viewIndices = trainingViews(recipe);
   const images = features.map((_, i) => i);
-  const data = buildRows(features, images, viewIndices, labelSets.map((set) => targetRow(set, C, solver.kind)));
+  const data = buildRows(features, images, viewIndices, labelSets.map((set) => targetRow(set, C, taskOfHead(solver.kind))));
   const l2 = l2For(recipe.strength, data.meanSquaredNorm, images.length);
   const fit = await solver.fit(data, { l2, ...(initial ? { initial } : {}) });
   return {
@@ -309,12 +308,12 @@ export function describeRecipe(recipe: Recipe): string {
   return `${resizeId(recipe.resize)}, ${views}${recipe.testTimeMirror ? ', mirror at test time' : ''}, L2 strength ${strengths.join('/')}`;
 }
 
-/** What out-of-fold scoring needs: every training image's views, targets and fold, and the head's kind. */
+/** What out-of-fold scoring needs: every training image's views, targets and fold, and the task. */
 interface HeldOut {
   features: readonly Float32Array[][];
   truth: readonly Float32Array[];
   folds: readonly number[];
-  kind: HeadKind;
+  task: TaskStrategy;
 }
 
 interface PathPoint {
@@ -327,7 +326,7 @@ interface StrengthPath {
   strengths: number[];
   points: PathPoint[];
   /** Best strength (per class for sigmoid heads) with its out-of-fold scores on plain views. */
-  best: OutOfFoldScore & { strength: number[] };
+  best: HeldOutScore & { strength: number[] };
 }
 
 /**
@@ -341,7 +340,7 @@ async function strengthPath(
   truth: readonly Float32Array[],
   folds: readonly number[],
   k: number,
-  kind: HeadKind,
+  task: TaskStrategy,
 ): Promise<StrengthPath> {
   const C = solver.classCount;
   const foldData = Array.from({ length: k }, (_, fold) => {
@@ -350,11 +349,8 @@ async function strengthPath(
   });
   const points: PathPoint[] = [];
   const strengths: number[] = [];
+  const scores: HeldOutScore[] = [];
   let previous: LogisticParameters[] | undefined;
-  // Per class (single-label: one entry) the best loss so far and where.
-  const bestLoss = new Array<number>(kind === 'softmax' ? 1 : C).fill(Infinity);
-  const sinceBest = new Array<number>(kind === 'softmax' ? 1 : C).fill(0);
-  let bestScore: Pick<OutOfFoldScore, 'score' | 'loss'> = { score: -Infinity, loss: Infinity };
   for (const strength of STRENGTH_GRID) {
     const models: LogisticParameters[] = [];
     for (let fold = 0; fold < k; fold++) {
@@ -365,52 +361,31 @@ async function strengthPath(
     previous = models;
     points.push({ strength, models });
     strengths.push(strength);
-    const path = { strengths, points };
-    const scored = scoreAt(path, { features, truth, folds, kind }, false, new Array<number>(C).fill(points.length - 1));
-    if (kind === 'softmax') {
-      if (better(scored, bestScore)) {
-        bestScore = scored;
-        sinceBest[0] = 0;
-      } else sinceBest[0]! += 1;
-    } else {
-      scored.perClassLoss.forEach((loss, c) => {
-        if (loss < bestLoss[c]!) {
-          bestLoss[c] = loss;
-          sinceBest[c] = 0;
-        } else sinceBest[c]! += 1;
-      });
-    }
-    if (sinceBest.every((s) => s >= PATIENCE)) break;
+    scores.push(scoreAt({ strengths, points }, { features, truth, folds, task }, false, new Array<number>(C).fill(points.length - 1)));
+    // Stop once every class's best strength so far lies PATIENCE strengths back.
+    const last = points.length - 1;
+    if (task.strengthPoints(scores, C).every((point) => last - point >= PATIENCE)) break;
   }
   const path = { strengths, points };
-  const chosen = bestStrengths(path, { features, truth, folds, kind }, false);
+  const chosen = bestStrengths(path, { features, truth, folds, task }, false);
   return { ...path, best: chosen };
 }
 
 /** The best strength(s) of a path and their score, scoring held-out images on plain views or with test-time mirroring. */
-function bestStrengths(path: Pick<StrengthPath, 'strengths' | 'points'>, heldOut: HeldOut, testTimeMirror: boolean): OutOfFoldScore & { strength: number[] } {
-  const { truth, kind } = heldOut;
+function bestStrengths(path: Pick<StrengthPath, 'strengths' | 'points'>, heldOut: HeldOut, testTimeMirror: boolean): HeldOutScore & { strength: number[] } {
+  const { truth, task } = heldOut;
   const C = truth[0]!.length;
   const scores = path.points.map((_, p) => scoreAt(path, heldOut, testTimeMirror, new Array<number>(C).fill(p)));
-  if (kind === 'softmax') {
-    let best = 0;
-    scores.forEach((s, p) => {
-      if (better(s, scores[best]!)) best = p;
-    });
-    return { ...scores[best]!, strength: new Array<number>(C).fill(path.strengths[best]!) };
-  }
-  // Sigmoid heads: each label its own strength, by its binary cross-entropy.
-  const indices = Array.from({ length: C }, (_, c) => scores.reduce((best, s, p) => (s.perClassLoss[c]! < scores[best]!.perClassLoss[c]! ? p : best), 0));
+  const indices = task.strengthPoints(scores, C);
   const combined = scoreAt(path, heldOut, testTimeMirror, indices);
   return { ...combined, strength: indices.map((p) => path.strengths[p]!) };
 }
 
-/** The decision threshold that gets the most out-of-fold label sets right (0.5 unless another is strictly better). */
-function oofThreshold(path: StrengthPath, heldOut: HeldOut, recipe: Recipe): number {
-  const { truth } = heldOut;
+/** Sets the head's decision threshold (multi-label heads) from the out-of-fold predictions at the recipe's strengths. */
+function setThreshold(head: TrainedRecipeHead, path: StrengthPath, heldOut: HeldOut, recipe: Recipe): void {
   const oof = oofProbabilities(path, heldOut, recipe.testTimeMirror, pointsOf(path, recipe.strength));
-  const C = recipe.strength.length;
-  return evaluateMultiLabel({ labels: Array.from({ length: C }, (_, c) => String(c)), truth: truth.map((row) => Array.from(row)), scores: oof }).bestThreshold.zeroOne.threshold;
+  const threshold = heldOut.task.decisionThreshold({ truth: heldOut.truth.map((row) => Array.from(row)), scores: oof });
+  if (threshold !== undefined) head.threshold = threshold;
 }
 
 /** The path point of each class's strength. */
@@ -420,7 +395,7 @@ function pointsOf(path: Pick<StrengthPath, 'strengths'>, strengths: readonly num
 
 /** Out-of-fold probabilities of every image, each class c from the fold models of path point `pointOf[c]`. */
 function oofProbabilities(path: Pick<StrengthPath, 'strengths' | 'points'>, heldOut: HeldOut, testTimeMirror: boolean, pointOf: readonly number[]): number[][] {
-  const { features, folds, kind } = heldOut;
+  const { features, folds, task } = heldOut;
   return features.map((views, image) => {
     const x = headInput(views, testTimeMirror);
     const fold = folds[image]!;
@@ -432,48 +407,12 @@ function oofProbabilities(path: Pick<StrengthPath, 'strengths' | 'points'>, held
       for (let d = 0; d < x.length; d++) z += x[d]! * model.weights[d * C + c]!;
       logits[c] = z;
     }
-    return activate(logits, kind);
+    return task.probabilities(logits);
   });
 }
 
-interface OutOfFoldScore {
-  score: number;
-  loss: number;
-  perClassLoss: number[];
-  /**
-   * Per held-out image, what a paired comparison of two candidates compares: 1 or 0 for a right or wrong top label
-   * (single-label), or minus the image's mean binary cross-entropy over the labels (multi-label).
-   */
-  perImage: number[];
-}
-
-function scoreAt(path: Pick<StrengthPath, 'strengths' | 'points'>, heldOut: HeldOut, testTimeMirror: boolean, indices: readonly number[]): OutOfFoldScore {
-  const { truth, kind } = heldOut;
-  const probabilities = oofProbabilities(path, heldOut, testTimeMirror, indices);
-  const C = indices.length;
-  const n = probabilities.length;
-  if (kind === 'softmax') {
-    let loss = 0;
-    const perImage = probabilities.map((p, i) => {
-      const label = truth[i]!.indexOf(1);
-      loss -= Math.log(Math.max(p[label]!, 1e-12));
-      return argmax(p) === label ? 1 : 0;
-    });
-    return { score: perImage.reduce((a: number, b) => a + b, 0) / n, loss: loss / n, perClassLoss: [loss / n], perImage };
-  }
-  const perClassLoss = new Array<number>(C).fill(0);
-  const perImage = probabilities.map((p, i) => {
-    let imageLoss = 0;
-    for (let c = 0; c < C; c++) {
-      const q = Math.min(Math.max(p[c]!, 1e-12), 1 - 1e-12);
-      const bce = -(truth[i]![c]! === 1 ? Math.log(q) : Math.log(1 - q));
-      perClassLoss[c]! += bce / n;
-      imageLoss += bce / C;
-    }
-    return -imageLoss;
-  });
-  const { mAP } = evaluateMultiLabel({ labels: Array.from({ length: C }, (_, c) => String(c)), truth: truth.map((row) => Array.from(row)), scores: probabilities });
-  return { score: mAP ?? 0, loss: perClassLoss.reduce((a, b) => a + b, 0) / C, perClassLoss, perImage };
+function scoreAt(path: Pick<StrengthPath, 'strengths' | 'points'>, heldOut: HeldOut, testTimeMirror: boolean, indices: readonly number[]): HeldOutScore {
+  return heldOut.task.scoreHeldOut(oofProbabilities(path, heldOut, testTimeMirror, indices), heldOut.truth);
 }
 
 /**
@@ -482,7 +421,7 @@ function scoreAt(path: Pick<StrengthPath, 'strengths' | 'points'>, heldOut: Held
  * differences. Small inner-CV differences between candidates are mostly noise on a few hundred images, and a
  * choice made on noise is worse than the textbook default it replaces.
  */
-export function beatsClearly(challenger: Pick<OutOfFoldScore, 'score' | 'perImage'>, incumbent: Pick<OutOfFoldScore, 'score' | 'perImage'>): boolean {
+export function beatsClearly(challenger: Pick<HeldOutScore, 'score' | 'perImage'>, incumbent: Pick<HeldOutScore, 'score' | 'perImage'>): boolean {
   if (!(challenger.score > incumbent.score)) return false;
   const n = challenger.perImage.length;
   if (n !== incumbent.perImage.length || n < 2) return false;
@@ -538,38 +477,23 @@ function l2For(strength: readonly number[], meanSquaredNorm: number, images: num
   return Float32Array.from(strength, (s) => (s * meanSquaredNorm) / Math.max(1, images));
 }
 
-function targetRow(set: readonly number[], C: number, kind: HeadKind): Float32Array {
+function targetRow(set: readonly number[], C: number, task: TaskStrategy): Float32Array {
   const row = new Float32Array(C);
-  for (const label of kind === 'softmax' ? set.slice(0, 1) : set) row[label] = 1;
+  for (const label of task.trainedLabels(set)) row[label] = 1;
   return row;
 }
 
 /** Inner folds over the images, or undefined when a label has fewer than 2 images. */
-function innerFolds(labelSets: readonly (readonly number[])[], C: number, kind: HeadKind, wanted: number, seed: number): number[] | undefined {
+function innerFolds(labelSets: readonly (readonly number[])[], C: number, task: TaskStrategy, wanted: number, seed: number): number[] | undefined {
   const counts = new Array<number>(C).fill(0);
-  for (const set of labelSets) for (const label of kind === 'softmax' ? set.slice(0, 1) : set) counts[label]! += 1;
+  for (const set of labelSets) for (const label of task.trainedLabels(set)) counts[label]! += 1;
   const smallest = Math.min(...counts.filter((count) => count > 0));
   const k = Math.min(wanted, smallest);
   if (k < 2) return undefined;
-  return kind === 'softmax' ? stratifiedFolds(labelSets.map((set) => set[0]!), k, seed) : multiLabelFolds(labelSets, k, seed);
+  return task.folds(labelSets, k, seed);
 }
 
-/** A scores higher, or as high with a lower loss. */
-function better(a: Pick<CandidateReport, 'score' | 'loss'>, b: Pick<CandidateReport, 'score' | 'loss'>): boolean {
-  return a.score > b.score || (a.score === b.score && a.loss < b.loss);
-}
-
-function formatScore(kind: HeadKind, report: CandidateReport): string {
+function formatScore(task: TaskStrategy, report: CandidateReport): string {
   const strengths = [...new Set(report.recipe.strength.map((s) => s.toExponential(1)))].join('/');
-  return `${kind === 'softmax' ? 'accuracy' : 'mAP'} ${(report.score * 100).toFixed(1)}%, loss ${report.loss.toFixed(4)}, strength ${strengths}`;
+  return `${task.metric} ${(report.score * 100).toFixed(1)}%, loss ${report.loss.toFixed(4)}, strength ${strengths}`;
 }
-
-function activate(logits: Float64Array, kind: HeadKind): number[] {
-  if (kind === 'sigmoid') return Array.from(logits, (z) => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z))));
-  let max = -Infinity;
-  for (const z of logits) max = Math.max(max, z);
-  const exps = Array.from(logits, (z) => Math.exp(z - max));
-  const total = exps.reduce((a, b) => a + b, 0);
-  return exps.map((e) => e / total);
-}
-

@@ -1,9 +1,26 @@
 // Training requests: a job is recorded and queued on train-jobs; the queue function launches the trainer.
+import type { QueueClient } from '@azure/storage-queue';
 import type { Catalog } from '../dataset/catalog';
 import { assertDatasetName } from '../dataset/names';
 import { InvalidArgumentError } from '../errors';
-import type { Training } from '../services';
-import { parseTrainOptions, type TrainJob } from './jobs';
+import { encodeQueueMessage } from '../platform/queueMessages';
+import type { BackboneRegistry } from './backbones';
+import { parseTrainOptions, type JobStore, type TrainJob } from './jobs';
+import type { Launcher } from './launchers';
+import type { ModelRegistry } from './models';
+
+/** What training requests need, built by the composition root from the app settings. */
+export interface Training {
+  jobs: JobStore;
+  models: ModelRegistry;
+  /** Backbones registered besides the built-in one. */
+  backbones: BackboneRegistry;
+  queue: QueueClient;
+  /** The configured launcher (TRAIN_LAUNCHER), created on first use. */
+  launcher(): Launcher;
+  /** A running job whose trainer has not beaten for this long is failed when read (TRAIN_HEARTBEAT_EXPIRY_S). */
+  heartbeatExpiryInMs: number;
+}
 
 export interface TrainMessage {
   dataset: string;
@@ -20,8 +37,7 @@ export async function requestTraining(training: Training, catalog: Catalog, data
   if (trainable < 2) throw new InvalidArgumentError(`dataset "${dataset}" has ${trainable} label(s) with training images; training needs at least 2`);
   const job = await training.jobs.create(dataset, options);
   const message: TrainMessage = { dataset, jobId: job.jobId };
-  // The Functions host reads queue messages as base64 (host.json messageEncoding).
-  await training.queue.sendMessage(Buffer.from(JSON.stringify(message)).toString('base64'));
+  await training.queue.sendMessage(encodeQueueMessage(message));
   return job;
 }
 

@@ -6,8 +6,10 @@
 import * as ort from 'onnxruntime-node';
 import { InvalidArgumentError } from '../errors';
 import { seededRandom } from '../util/seededRandom';
+import { shuffle } from '../util/shuffle';
+import { resolveProviders } from './executionProviders';
 import { buildScoringGraph, buildTrainingStepGraph, SCORE_INPUTS, SCORE_OUTPUT, STEP_INPUTS, STEP_OUTPUTS, type HeadKind } from './headGraph';
-import { evaluateMultiLabel } from './metrics';
+import { MULTI_LABEL, SINGLE_LABEL, taskOfHead, type TaskStrategy } from './task';
 
 export interface TrainHeadOptions {
   /** One vector per row, or all rows flat (N×D, row-major; then featureCount is required). */
@@ -101,8 +103,8 @@ export async function trainHead(options: TrainHeadOptions): Promise<TrainedHead>
   const providers = await chooseProviders(options.executionProviders ?? ['cpu'], log);
   const sessionOptions: ort.InferenceSession.SessionOptions = { executionProviders: providers };
   // Created once per run: building a session costs far more than a step.
-  const step = await ort.InferenceSession.create(buildTrainingStepGraph(D, C, o.kind), sessionOptions);
-  const score = await ort.InferenceSession.create(buildScoringGraph(D, C, o.kind), sessionOptions);
+  const step = await ort.InferenceSession.create(buildTrainingStepGraph(D, C, o.task.head), sessionOptions);
+  const score = await ort.InferenceSession.create(buildScoringGraph(D, C, o.task.head), sessionOptions);
   try {
     const { trainRows, validationRows } = splitValidation(o.strata, o.groups, C, o.validationShare, o.seed);
     const first = await runTraining(o, step, score, trainRows, validationRows, o.epochs);
@@ -125,7 +127,8 @@ export async function trainHead(options: TrainHeadOptions): Promise<TrainedHead>
 interface CheckedOptions {
   rows: Float32Array[];
   D: number;
-  kind: HeadKind;
+  /** Single-label (labels) or multi-label (labelSets): the head's activation, validation score and threshold. */
+  task: TaskStrategy;
   /** Per row, its target vector of C values (one-hot, smoothed, or 0/1 per label). */
   targets: Float32Array[];
   /** Per row, the class its group is stratified by (its class; for multi-label rows their rarest label, or C for none). */
@@ -217,7 +220,7 @@ function checkOptions(options: TrainHeadOptions): CheckedOptions {
   return {
     rows,
     D,
-    kind: options.labels ? 'softmax' : 'sigmoid',
+    task: options.labels ? SINGLE_LABEL : MULTI_LABEL,
     targets,
     strata,
     groups,
@@ -235,19 +238,13 @@ function checkOptions(options: TrainHeadOptions): CheckedOptions {
   };
 }
 
+/** The providers the head's sessions run on, probed with the smallest graph (a probe costs next to nothing). */
 async function chooseProviders(requested: readonly string[], log: (message: string) => void): Promise<string[]> {
-  if (requested.length === 0) throw new InvalidArgumentError('executionProviders is empty; use ["cpu"]');
-  if (requested.every((p) => p === 'cpu')) return ['cpu'];
-  // Probe with the smallest graph: a missing CUDA build or driver only shows when a session is created.
-  try {
-    // Severity 4 (fatal only): ORT's own error line would duplicate the warning below.
-    const probe = await ort.InferenceSession.create(buildScoringGraph(1, 2), { executionProviders: [...requested], logSeverityLevel: 4 });
-    await probe.release();
-    return [...requested];
-  } catch (error) {
-    log(`icf: WARNING: execution providers [${requested.join(', ')}] are unavailable (${(error as Error).message.split('\n')[0]}); training on CPU instead`);
-    return ['cpu'];
-  }
+  if (requested.length > 0 && requested.every((p) => p === 'cpu')) return ['cpu'];
+  // Severity 4 (fatal only): ORT's own error line would duplicate the warning.
+  const probe = await resolveProviders(buildScoringGraph(1, 2), requested, { purpose: 'the head', log, sessionOptions: { logSeverityLevel: 4 } });
+  await probe.session.release();
+  return probe.providers;
 }
 
 /** Each multi-label row's rarest label over all rows (the stratum it is split by), or `classCount` for a row without labels. */
@@ -257,8 +254,11 @@ export function rarestLabels(labelSets: readonly (readonly number[])[], classCou
   return labelSets.map((set) => (set.length === 0 ? classCount : set.reduce((rarest, label) => (frequency[label]! < frequency[rarest]! ? label : rarest))));
 }
 
-/** Stratified over groups: each class gives round(share × its groups) groups (at least one when it has two or more). */
-function splitValidation(strata: readonly number[], groups: readonly number[], classCount: number, share: number, seed: number): { trainRows: number[]; validationRows: number[] } {
+/**
+ * Stratified over groups: each class gives round(share × its groups) groups (at least one when it has two or more).
+ * A group's rows all land on one side. Exported for its test.
+ */
+export function splitValidation(strata: readonly number[], groups: readonly number[], classCount: number, share: number, seed: number): { trainRows: number[]; validationRows: number[] } {
   const all = strata.map((_, i) => i);
   if (share === 0) return { trainRows: all, validationRows: [] };
   const groupClass = new Map<number, number>();
@@ -279,13 +279,6 @@ function splitValidation(strata: readonly number[], groups: readonly number[], c
     for (const group of members.slice(0, take)) held.add(group);
   }
   return { trainRows: all.filter((i) => !held.has(groups[i]!)), validationRows: all.filter((i) => held.has(groups[i]!)) };
-}
-
-function shuffle<T>(items: T[], random: () => number): void {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [items[i], items[j]] = [items[j]!, items[i]!];
-  }
 }
 
 /** The head's weights and Adam's moments, as the training-step graph reads and writes them. */
@@ -383,9 +376,8 @@ async function runTraining(o: CheckedOptions, step: ort.InferenceSession, score:
     if (validationRows.length > 0) {
       const out = await score.run({ [SCORE_INPUTS.x]: tensor(validationX, [validationRows.length, D]), [SCORE_INPUTS.w]: tensor(state.w, [D, C]), [SCORE_INPUTS.b]: tensor(state.b, [C]) });
       const p = out[SCORE_OUTPUT]!.data as Float32Array;
-      const { score: validationScore, loss } = o.kind === 'softmax' ? scoreSoftmax(p, validationRows, targets, C) : scoreSigmoid(p, validationRows, targets, C);
-      if (o.kind === 'softmax') record.validationAccuracy = validationScore;
-      else record.validationMeanAP = validationScore;
+      const { score: validationScore, loss } = o.task.scoreValidation(p, validationRows, targets, C);
+      record[o.task.validationField] = validationScore;
       record.validationLoss = loss;
       // Scores on a few dozen rows move in coarse steps; the validation loss breaks ties.
       if (validationScore > best.score || (validationScore === best.score && loss < best.loss)) {
@@ -411,52 +403,14 @@ async function runTraining(o: CheckedOptions, step: ort.InferenceSession, score:
     }
     bias[c] = shift;
   }
-  const head = { kind: o.kind, weights, bias, featureCount: D, classCount: C, history, bestEpoch: best.epoch };
-  if (o.kind === 'softmax') return head;
-  return { ...head, threshold: best.probabilities ? chooseThreshold(best.probabilities, validationRows, targets, C) : 0.5 };
+  const head = { kind: o.task.head, weights, bias, featureCount: D, classCount: C, history, bestEpoch: best.epoch };
+  const threshold = o.task.decisionThreshold(best.probabilities ? heldOutRows(best.probabilities, validationRows, targets, C) : undefined);
+  return threshold === undefined ? head : { ...head, threshold };
 }
 
-/** Top-1 accuracy and mean cross-entropy of softmax outputs `p` ([rows, C]) against one-hot `targets`. */
-function scoreSoftmax(p: Float32Array, rows: readonly number[], targets: readonly Float32Array[], C: number): { score: number; loss: number } {
-  let correct = 0;
-  let loss = 0;
-  rows.forEach((i, r) => {
-    const row = p.subarray(r * C, (r + 1) * C);
-    const y = targets[i]!;
-    let arg = 0;
-    let truth = 0;
-    for (let c = 1; c < C; c++) {
-      if (row[c]! > row[arg]!) arg = c;
-      if (y[c]! > y[truth]!) truth = c;
-    }
-    if (arg === truth) correct++;
-    loss -= Math.log(Math.max(row[truth]!, 1e-12));
-  });
-  return { score: correct / rows.length, loss: loss / rows.length };
-}
-
-/** Mean AP and binary cross-entropy (summed over labels, mean over rows) of sigmoid outputs against 0/1 targets. */
-function scoreSigmoid(p: Float32Array, rows: readonly number[], targets: readonly Float32Array[], C: number): { score: number; loss: number } {
-  let loss = 0;
-  rows.forEach((i, r) => {
-    const y = targets[i]!;
-    for (let c = 0; c < C; c++) {
-      const q = Math.min(Math.max(p[r * C + c]!, 1e-12), 1 - 1e-12);
-      loss -= y[c]! * Math.log(q) + (1 - y[c]!) * Math.log(1 - q);
-    }
-  });
-  const { mAP } = evaluateMultiLabel(multiLabelInput(p, rows, targets, C));
-  return { score: mAP ?? 0, loss: loss / rows.length };
-}
-
-/** The threshold that gets the most validation label sets exactly right (ties to 0.5). */
-function chooseThreshold(p: Float32Array, rows: readonly number[], targets: readonly Float32Array[], C: number): number {
-  return evaluateMultiLabel(multiLabelInput(p, rows, targets, C)).bestThreshold.zeroOne.threshold;
-}
-
-function multiLabelInput(p: Float32Array, rows: readonly number[], targets: readonly Float32Array[], C: number) {
+/** Validation rows as 0/1 truth and probability rows: what the decision threshold is chosen on. */
+function heldOutRows(p: Float32Array, rows: readonly number[], targets: readonly Float32Array[], C: number) {
   return {
-    labels: Array.from({ length: C }, (_, c) => `class ${c}`),
     truth: rows.map((i) => Array.from(targets[i]!, (v) => (v === 1 ? 1 : 0))),
     scores: rows.map((_, r) => Array.from(p.subarray(r * C, (r + 1) * C))),
   };
@@ -474,9 +428,5 @@ export function headProbabilities(head: Pick<TrainedHead, 'kind' | 'weights' | '
     if (v === 0) continue; // pooled ReLU features are often exactly zero
     for (let c = 0; c < C; c++) logits[c]! += v * head.weights[d * C + c]!;
   }
-  if (head.kind === 'sigmoid') return Array.from(logits, (z) => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z))));
-  const max = Math.max(...logits);
-  const exps = Array.from(logits, (z) => Math.exp(z - max));
-  const total = exps.reduce((a, b) => a + b, 0);
-  return exps.map((e) => e / total);
+  return taskOfHead(head.kind).probabilities(logits);
 }

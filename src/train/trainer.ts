@@ -11,18 +11,17 @@ import { labelsOf } from '../dataset/names';
 import { DEFAULT_BACKBONE, ensureBackboneModel, loadBackbone, withInputSize, type Backbone } from './backbone';
 import type { BackboneRegistry } from './backbones';
 import type { FeatureCache } from './featureCache';
-import { extractFeatures } from './features';
 import { HEARTBEAT_INTERVAL_MS, type JobStore } from './jobs';
 import { assessLearningCurve, learningCurveShares, stratifiedSubset } from './learningCurve';
-import { evaluateMultiLabel, evaluateSingleLabel } from './metrics';
-import type { ModelPointer, ModelRegistry, ModelTask } from './models';
-import { confusionMatrixSvg, learningCurveSvg, perClassBarsSvg, precisionRecallSvg } from './plots';
+import type { ModelRegistry } from './models';
+import { learningCurveSvg } from './plots';
 import { LogisticSolver } from './logistic';
-import { describeResize, resizeId } from './preprocessing';
-import { describeRecipe, fitRecipe, headInput, memoiseViews, searchRecipe, type Recipe, type RecipeSearchResult, type TrainedRecipeHead, type ViewSet } from './recipe';
-import { headProbabilities, rarestLabels } from './trainHead';
+import { describeResize, resizeId } from '../image/preprocessing';
+import { imageFeatures, scoreInputs, trainRecipe } from './pipeline';
+import { describeRecipe, fitRecipe, type Recipe, type RecipeSearchResult, type TrainedRecipeHead, type ViewSet } from './recipe';
+import { taskOfLabelSets, type TaskStrategy } from './task';
+import { rarestLabels } from './trainHead';
 import { startGpuMonitor } from './gpuMonitor';
-import { argmax } from '../util/argmax';
 
 export interface TrainerDependencies {
   catalog: Catalog;
@@ -71,7 +70,8 @@ export async function runTrainingJob(deps: TrainerDependencies, dataset: string,
   const gpu = startGpuMonitor({ log });
   let backbone: Backbone | undefined;
   try {
-    const { labels, task, train, test } = await loadSplits(deps.catalog, dataset);
+    const { labels, strategy, train, test } = await loadSplits(deps.catalog, dataset);
+    const task = strategy.task;
     log(`dataset "${dataset}": ${task}, ${labels.length} labels (${labels.join(', ')}), ${train.length} train and ${test.length} test images`);
     const [trainBytes, testBytes] = await Promise.all([download(deps.incoming, train), download(deps.incoming, test)]);
 
@@ -84,30 +84,28 @@ export async function runTrainingJob(deps: TrainerDependencies, dataset: string,
     log(`backbone: ${backbone.name}, ${backbone.inputSize}x${backbone.inputSize} input, ${backbone.featureLength} features, providers ${backbone.executionProviders.join(',')}`);
     const cache = deps.features ? { cache: deps.features } : {};
     const backboneBytes = new Uint8Array(await readFile(backbone.modelPath));
-    const trainViews = memoiseViews((views: ViewSet) => {
-      let reported = false;
-      return extractFeatures(backbone!, trainBytes, {
-        resize: views.resize,
-        mirror: views.mirror,
-        augmentedViews: views.augmentedViews,
-        policy: job.options.augmentation,
-        seed: 1,
-        ...cache,
-        onProgress: (done, total) => {
+    const trainViews = imageFeatures(backbone, trainBytes, {
+      seed: 1,
+      policy: job.options.augmentation,
+      ...cache,
+      progressOf: (views) => {
+        let reported = false;
+        return (done, total) => {
           // The first call counts the views the cache already had.
           if (!reported) {
             reported = true;
             log(`features (${resizeId(views.resize)}, ${describeViews(views)}): ${done} of ${total} training views from the cache, ${total - done} to compute`);
           }
           void deps.jobs.update(dataset, jobId, { progress: 0.1 + 0.5 * (done / total) });
-        },
-      });
-    });
-    const search = await searchRecipe({
+        };
+      },
+    }).views;
+    const { search, heldOutInputs: testFeatures, heldOutScores: testScores } = await trainRecipe({
       labelSets: train.map((image) => image.labelIndices),
       classCount: labels.length,
-      kind: task === 'multi-label' ? 'sigmoid' : 'softmax',
+      task: strategy,
       features: trainViews,
+      heldOut: imageFeatures(backbone, testBytes, { seed: 1, ...cache }).views,
       augmentedViews: job.options.augmentedViews,
       allowMirror: job.options.augmentation.horizontalFlip,
       allowTestTimeMirror: supportsTestTimeMirror(backboneBytes),
@@ -118,15 +116,14 @@ export async function runTrainingJob(deps: TrainerDependencies, dataset: string,
     const { recipe, head } = search;
     for (const reason of search.skipped) log(`recipe search skipped ${reason}`);
     log(`recipe: ${describeRecipe(recipe)} (search ${search.seconds.toFixed(1)} s; final fit ${search.finalFit.iterations} L-BFGS iterations${search.finalFit.converged ? '' : ', not converged'})`);
-    const testFeatures = (await extractFeatures(backbone, testBytes, { ...cache, resize: recipe.resize, mirror: recipe.testTimeMirror })).map((views) => headInput(views, recipe.testTimeMirror));
 
     await stage('evaluating', 0.75);
-    const evaluation = evaluate(task, labels, test, testFeatures.map((f) => headProbabilities(head, f)), head.threshold);
+    const evaluation = strategy.evaluateTest(labels, test.map((image) => image.labelIndices), testScores, head.threshold);
     log(`test ${evaluation.headline} on ${test.length} images`);
 
     await stage('learning-curve', 0.8);
-    const curve = await learningCurve(await trainViews(recipe), train, test, testFeatures, recipe, head);
-    const metric = task === 'multi-label' ? 'mAP' : 'accuracy';
+    const curve = await learningCurve(strategy, await trainViews(recipe), train, test, testFeatures, recipe, head);
+    const metric = strategy.metric;
     const assessment = assessLearningCurve(curve, { metric });
     log(`learning curve: ${assessment.verdict}`);
 
@@ -226,7 +223,7 @@ export async function runTrainingJob(deps: TrainerDependencies, dataset: string,
  * The accepted images of the dataset with their fixed splits, and its task: multi-label as soon as one image carries
  * several labels. A clear error when there is nothing to learn from.
  */
-async function loadSplits(catalog: Catalog, dataset: string): Promise<{ labels: string[]; task: ModelTask; train: LabelledImage[]; test: LabelledImage[] }> {
+async function loadSplits(catalog: Catalog, dataset: string): Promise<{ labels: string[]; strategy: TaskStrategy; train: LabelledImage[]; test: LabelledImage[] }> {
   const records: ImageRecord[] = [];
   let continuationToken: string | undefined;
   do {
@@ -237,7 +234,6 @@ async function loadSplits(catalog: Catalog, dataset: string): Promise<{ labels: 
   const labelSets = records.map((record) => labelsOf(record.label));
   const labels = [...new Set(labelSets.flat())].sort();
   if (labels.length < 2) throw new Error(`dataset "${dataset}" has ${labels.length} label(s) with accepted images; training needs at least 2`);
-  const task: ModelTask = labelSets.some((set) => set.length > 1) ? 'multi-label' : 'single-label';
   const index = new Map(labels.map((label, i) => [label, i]));
   const withLabels = records.map((record, i) => ({ record, labelIndices: labelSets[i]!.map((label) => index.get(label)!) }));
   const train = withLabels.filter((r) => r.record.split === 'train');
@@ -246,46 +242,7 @@ async function loadSplits(catalog: Catalog, dataset: string): Promise<{ labels: 
   const untrained = labels.filter((_, i) => !trained.has(i));
   if (untrained.length > 0) throw new Error(`labels without training images: ${untrained.join(', ')}`);
   if (test.length === 0) throw new Error(`dataset "${dataset}" has no test images yet (a label needs 2 images to get one)`);
-  return { labels, task, train, test };
-}
-
-interface Evaluation {
-  /** One line for the log. */
-  headline: string;
-  /** The job report's figures. */
-  summary: Record<string, unknown>;
-  /** metrics.json's evaluation part. */
-  metrics: Record<string, unknown>;
-  plots: Record<string, string>;
-  pointer: Pick<ModelPointer, 'accuracy' | 'mAP' | 'threshold'>;
-}
-
-/** Test-split metrics and plots: accuracy and a confusion matrix, or per-label AP and precision-recall curves. */
-function evaluate(task: ModelTask, labels: string[], test: LabelledImage[], scores: number[][], threshold: number | undefined): Evaluation {
-  const percent = (value: number) => `${(value * 100).toFixed(1)}%`;
-  if (task === 'single-label') {
-    const metrics = evaluateSingleLabel({ labels, truth: test.map((t) => t.labelIndices[0]!), scores });
-    return {
-      headline: `accuracy ${percent(metrics.accuracy)}`,
-      summary: { accuracy: metrics.accuracy, topK: metrics.topK, macroF1: metrics.macro.f1 },
-      metrics: { ...metrics },
-      plots: { 'confusion-matrix.svg': confusionMatrixSvg(labels, metrics.confusionMatrix), 'per-class.svg': perClassBarsSvg(metrics.perClass) },
-      pointer: { accuracy: metrics.accuracy },
-    };
-  }
-  const truth = test.map((t) => labels.map((_, c) => (t.labelIndices.includes(c) ? 1 : 0)));
-  const metrics = evaluateMultiLabel({ labels, truth, scores, threshold: threshold ?? 0.5 });
-  const mAP = metrics.mAP ?? 0;
-  return {
-    headline: `mAP ${percent(mAP)}, exact label sets ${percent(metrics.zeroOneAccuracy)} at threshold ${metrics.threshold.toFixed(3)}`,
-    summary: { mAP, accuracy: metrics.zeroOneAccuracy, hammingAccuracy: metrics.hammingAccuracy, threshold: metrics.threshold },
-    metrics: { ...metrics },
-    plots: {
-      'precision-recall.svg': precisionRecallSvg(metrics.perLabel.map((l) => ({ label: l.label, points: l.curve, ap: l.ap }))),
-      'per-class.svg': perClassBarsSvg(metrics.perLabel),
-    },
-    pointer: { accuracy: metrics.zeroOneAccuracy, mAP, threshold: metrics.threshold },
-  };
+  return { labels, strategy: taskOfLabelSets(labelSets), train, test };
 }
 
 async function download(container: ContainerClient, images: LabelledImage[]): Promise<Buffer[]> {
@@ -309,10 +266,11 @@ async function download(container: ContainerClient, images: LabelledImage[]): Pr
 }
 
 /**
- * Test accuracy (multi-label: test mAP) of the recipe's head fitted on growing, nested, stratified shares of the
- * training images (the chosen strength and views; multi-label images stratified by their rarest label).
+ * The task's metric on the test split (accuracy, or mAP) of the recipe's head fitted on growing, nested, stratified
+ * shares of the training images (the chosen strength and views; multi-label images stratified by their rarest label).
  */
 async function learningCurve(
+  task: TaskStrategy,
   trainFeatures: Float32Array[][],
   train: LabelledImage[],
   test: LabelledImage[],
@@ -323,7 +281,6 @@ async function learningCurve(
   const classCount = final.classCount;
   const byLabel: number[][] = Array.from({ length: classCount }, () => []);
   rarestLabels(train.map((image) => image.labelIndices), classCount).forEach((label, i) => byLabel[label]!.push(i));
-  const labels = Array.from({ length: classCount }, (_, c) => String(c));
   const points: { trainingImages: number; accuracy: number }[] = [];
   const solver = await LogisticSolver.create(final.featureCount, classCount, final.kind);
   try {
@@ -335,11 +292,7 @@ async function learningCurve(
       if (new Set(images.flatMap((image) => image.labelIndices)).size < classCount) continue;
       // The problem is convex: starting from the final head changes the time it takes, not the answer.
       const { head } = await fitRecipe(solver, subset.map((i) => trainFeatures[i]!), images.map((image) => image.labelIndices), recipe, final);
-      const scores = testFeatures.map((x) => headProbabilities(head, x));
-      const value =
-        final.kind === 'sigmoid'
-          ? (evaluateMultiLabel({ labels, truth: test.map((t) => labels.map((_, c) => (t.labelIndices.includes(c) ? 1 : 0))), scores }).mAP ?? 0)
-          : test.filter((image, i) => argmax(scores[i]!) === image.labelIndices[0]).length / test.length;
+      const value = task.measure(test.map((image) => image.labelIndices), scoreInputs(head, testFeatures), classCount);
       points.push({ trainingImages: subset.length, accuracy: value });
     }
   } finally {

@@ -9,9 +9,3 @@ export function projectRoot(): string {
     if (path.dirname(dir) === dir) throw new Error(`no package.json above ${__dirname}`);
   }
 }
-
-/** A cache folder: $ICF_CACHE_DIR/<kind>, else <project>/.cache/<kind> (git-ignored). */
-export function cacheDir(kind: string): string {
-  const fromEnv = process.env['ICF_CACHE_DIR'];
-  return path.join(fromEnv ?? path.join(projectRoot(), '.cache'), kind);
-}

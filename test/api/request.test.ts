@@ -1,8 +1,20 @@
 // Body and query parsing of POST /classify, without a host or a model.
 import { describe, expect, it } from 'vitest';
+import { UnsupportedMediaTypeError } from '../../src/api/errors';
+import { parseClassifyBody, parseClassifyQuery } from '../../src/api/request';
+import { errorResponse } from '../../src/api/responses';
 import { InvalidArgumentError } from '../../src/errors';
 import { topPredictions } from '../../src/serve/classifier';
-import { HttpStatusError, parseClassifyBody, parseClassifyQuery } from '../../src/serve/request';
+
+/** The HTTP answer a parse failure gets: its status and body as the endpoint sends them. */
+async function answerTo(parsing: Promise<unknown>): Promise<{ status: number; jsonBody: unknown }> {
+  const error: unknown = await parsing.then(
+    () => undefined,
+    (reason: unknown) => reason,
+  );
+  if (error === undefined) throw new Error('the body was accepted');
+  return errorResponse(error, () => undefined);
+}
 
 async function multipart(files: { name: string; content: Buffer }[]): Promise<{ type: string; body: Buffer }> {
   const form = new FormData();
@@ -28,11 +40,14 @@ describe('parseClassifyBody', () => {
 
   it('refuses with 400, 413 and 415', async () => {
     await expect(parseClassifyBody('image/jpeg', Buffer.alloc(0), 10)).rejects.toBeInstanceOf(InvalidArgumentError);
-    await expect(parseClassifyBody('image/jpeg', Buffer.alloc(11), 10)).rejects.toMatchObject({ status: 413 });
-    await expect(parseClassifyBody('text/plain', Buffer.from('x'), 10)).rejects.toMatchObject({ status: 415 });
-    await expect(parseClassifyBody('application/json', Buffer.from('{}'), 10)).rejects.toBeInstanceOf(HttpStatusError);
+    expect(await answerTo(parseClassifyBody('image/jpeg', Buffer.alloc(11), 10))).toMatchObject({ status: 413 });
+    expect(await answerTo(parseClassifyBody('text/plain', Buffer.from('x'), 10))).toMatchObject({ status: 415 });
+    await expect(parseClassifyBody('application/json', Buffer.from('{}'), 10)).rejects.toBeInstanceOf(UnsupportedMediaTypeError);
     const big = await multipart([{ name: 'big.jpg', content: Buffer.alloc(11) }]);
-    await expect(parseClassifyBody(big.type, big.body, 10)).rejects.toMatchObject({ status: 413, message: expect.stringMatching(/big\.jpg/) });
+    expect(await answerTo(parseClassifyBody(big.type, big.body, 10))).toMatchObject({
+      status: 413,
+      jsonBody: { error: 'PayloadTooLarge', message: expect.stringMatching(/big\.jpg/) },
+    });
     const none = await multipart([]);
     await expect(parseClassifyBody(none.type, none.body, 10)).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(parseClassifyBody('multipart/form-data', Buffer.from('x'), 10)).rejects.toBeInstanceOf(InvalidArgumentError);
@@ -82,9 +97,9 @@ describe('parseClassifyBody on broken multipart bodies', () => {
   });
 
   it('names the limit, not a count, when a part is too large', async () => {
-    await expect(parseClassifyBody('multipart/form-data; boundary=B', Buffer.from(`${head}${'x'.repeat(20)}\r\n--B--\r\n`), 10)).rejects.toMatchObject({
+    expect(await answerTo(parseClassifyBody('multipart/form-data; boundary=B', Buffer.from(`${head}${'x'.repeat(20)}\r\n--B--\r\n`), 10))).toEqual({
       status: 413,
-      message: 'file "a.jpg" is larger than the limit of 10 bytes (INGEST_MAX_FILE_BYTES)',
+      jsonBody: { error: 'PayloadTooLarge', message: 'file "a.jpg" is larger than the limit of 10 bytes (INGEST_MAX_FILE_BYTES)' },
     });
   });
 });

@@ -9,9 +9,10 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunReport } from '../../src/collect/runs';
+import type { RawSettings } from '../../src/config';
 import type { RunningHost } from '../../src/host/localHost';
 import { createServices, type Services } from '../../src/services';
-import { callApi, projectRoot, startAppHost } from '../support/appHost';
+import { callApi, projectRoot, startAppHost, testSettings } from '../support/appHost';
 import { startTestStorage, type TestStorage } from '../support/azurite';
 import { startFakeBing, type FakeBing, type FakeImage } from '../support/fakeBing';
 import { noiseImage } from '../support/images';
@@ -22,6 +23,7 @@ let storage: TestStorage;
 let bing: FakeBing;
 let host: RunningHost;
 let services: Services;
+let settings: RawSettings;
 const images = new Map<string, FakeImage[]>();
 
 function api<T>(method: string, route: string, body?: unknown): Promise<{ status: number; body: T }> {
@@ -59,15 +61,13 @@ beforeAll(async () => {
   );
   bing = await startFakeBing({ catalog: (query) => images.get(query) ?? [] });
 
-  Object.assign(process.env, {
-    AzureWebJobsStorage: storage.azurite.connectionString,
-    COLLECT_SCHEDULE: '0 0 3 * * *',
+  settings = testSettings(storage.azurite.connectionString, {
     BING_SEARCH_ENDPOINT: bing.endpoint,
     BING_SEARCH_KEY: bing.key,
     COLLECT_ALLOW_PRIVATE_ADDRESSES: 'true',
     COLLECT_DOWNLOAD_MAX_BYTES: '600000',
   });
-  services = await createServices();
+  services = await createServices(settings);
   await services.collector.savePlan('shirts', {
     dimensions: { item: ['shirt'], attribute: ['striped', 'dotted'] },
     template: '{attribute} {item}',
@@ -82,7 +82,7 @@ beforeAll(async () => {
   const status = JSON.stringify({ Last: hourAgo, Next: hourAgo, LastUpdated: hourAgo });
   await hosts.getBlockBlobClient('timers/collect-test/collectScheduled/status').upload(status, status.length);
 
-  host = await startAppHost({ hostId: 'collect-test', blobScanIntervalInMs: 200 });
+  host = await startAppHost({ hostId: 'collect-test', settings, blobScanIntervalInMs: 200 });
 }, 120_000);
 
 afterAll(async () => {
@@ -187,7 +187,11 @@ describe('the offline provider', () => {
 
 describe('the SSRF guard', () => {
   it('refuses results that point at loopback or the metadata address, and reports them', async () => {
-    const guarded = await createServices({ ...process.env, COLLECT_ALLOW_PRIVATE_ADDRESSES: 'false', COLLECT_DOWNLOAD_TIMEOUT_MS: '3000' });
+    const guarded = await createServices({
+      ...settings,
+      COLLECT_ALLOW_PRIVATE_ADDRESSES: 'false',
+      COLLECT_DOWNLOAD_TIMEOUT_MS: '3000',
+    });
     images.set('leopard vest', [
       { id: 'metadata', bytes: await noiseImage(1), width: 160, height: 120, contentUrl: 'http://169.254.169.254/latest/meta-data/iam/security-credentials/' },
       { id: 'loopback', bytes: await noiseImage(2), width: 160, height: 120 },
@@ -207,7 +211,7 @@ describe('the SSRF guard', () => {
 
 describe('failed queries', () => {
   it('records a bad key as a failed query at once, with a message naming the setting', async () => {
-    const wrongKey = await createServices({ ...process.env, BING_SEARCH_KEY: 'not-the-key' });
+    const wrongKey = await createServices({ ...settings, BING_SEARCH_KEY: 'not-the-key' });
     const report = await wrongKey.collector.runJob(
       { dataset: 'shirts', runId: 'bad-key', index: 0, query: 'striped shirt', label: 'striped', provider: 'bing', count: 5, filters: {} },
       { isLastAttempt: false },

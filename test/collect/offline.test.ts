@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { OfflineImageProvider, parseGarmentQuery, querySlug } from '../../src/collect/providers/offline';
 import { GARMENT_ITEMS, GARMENT_PATTERNS, renderGarment } from '../../src/collect/syntheticImages';
 import type { ImageResult } from '../../src/collect/types';
-import { dhashOfImage, hammingDistance, relativeDistance } from '../../src/dataset/dhash';
+import { dhashOfImage, hammingDistance, relativeDistance } from '../../src/image/dhash';
 import { validateImage } from '../../src/dataset/validate';
 
 const DECODE = { limitInputPixels: 1e8 };

@@ -4,12 +4,13 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServices, type Services } from '../../src/services';
 import sharp from 'sharp';
-import { INCOMING_CONTAINER, Ingestor, QUARANTINE_CONTAINER } from '../../src/dataset/ingest';
+import { Ingestor } from '../../src/dataset/ingest';
 import { PixelBudget } from '../../src/util/pixelBudget';
 import { desiredTestCount } from '../../src/dataset/split';
 import { startTestStorage, type TestStorage } from '../support/azurite';
 import { noiseImage } from '../support/images';
 import { sharedPath } from '../support/shared';
+import { INCOMING_CONTAINER, QUARANTINE_CONTAINER } from '../../src/storage/names';
 
 let storage: TestStorage;
 let services: Services;

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import sharp, { type Sharp, type SharpOptions } from 'sharp';
 import { describe, expect, it } from 'vitest';
 import type { IngestSettings } from '../../src/config';
-import { dhashFromPixels } from '../../src/dataset/dhash';
+import { dhashFromPixels } from '../../src/image/dhash';
 import { ImageRejectedError, validateImage } from '../../src/dataset/validate';
 import { encodeBmp24, noiseImage, pngHeaderClaiming, seededRandom } from '../support/images';
 import { sharedPath } from '../support/shared';

@@ -5,7 +5,7 @@ import * as http from 'node:http';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningHost } from '../../src/host/localHost';
-import { startAppHost } from '../support/appHost';
+import { startAppHost, testSettings } from '../support/appHost';
 import { startTestStorage, type TestStorage } from '../support/azurite';
 import { fuzzRuns, reportFuzz } from './fuzzRuns';
 
@@ -14,8 +14,7 @@ let host: RunningHost;
 
 beforeAll(async () => {
   storage = await startTestStorage();
-  Object.assign(process.env, { AzureWebJobsStorage: storage.azurite.connectionString, COLLECT_SCHEDULE: '0 0 3 * * *' });
-  host = await startAppHost({ hostId: 'fuzz-http' });
+  host = await startAppHost({ hostId: 'fuzz-http', settings: testSettings(storage.azurite.connectionString) });
 }, 60_000);
 afterAll(async () => {
   await host?.stop();

@@ -5,12 +5,12 @@ import * as path from 'node:path';
 import fc from 'fast-check';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { INCOMING_CONTAINER, QUARANTINE_CONTAINER } from '../../src/dataset/ingest';
 import { createServices, type Services } from '../../src/services';
 import { startTestStorage, type TestStorage } from '../support/azurite';
 import { encodeBmp24 } from '../support/images';
 import { sharedPath } from '../support/shared';
 import { fuzzRuns, reportFuzz } from './fuzzRuns';
+import { INCOMING_CONTAINER, QUARANTINE_CONTAINER } from '../../src/storage/names';
 
 let storage: TestStorage;
 let services: Services;

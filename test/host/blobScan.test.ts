@@ -3,7 +3,7 @@
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningHost } from '../../src/host/localHost';
-import { startAppHost } from '../support/appHost';
+import { startAppHost, testSettings } from '../support/appHost';
 import { startTestStorage, type TestStorage } from '../support/azurite';
 import { noiseImage } from '../support/images';
 import { waitFor } from '../support/waitFor';
@@ -15,13 +15,17 @@ const errors: string[] = [];
 
 beforeAll(async () => {
   storage = await startTestStorage();
-  process.env['AzureWebJobsStorage'] = storage.azurite.connectionString;
-  process.env['PROBE_QUEUE'] = 'probe-scan-jobs';
-  process.env['COLLECT_SCHEDULE'] = '0 0 3 * * *';
   const incoming = storage.clients.blobs.getContainerClient('incoming');
   await incoming.createIfNotExists();
   await incoming.getBlockBlobClient('scan/bad/\u0001.jpg').uploadData(Buffer.from('x'));
-  host = await startAppHost({ hostId: 'scan-host', blobScanIntervalInMs: 100, extraFunctionFiles: [probeFile], log: (level, message) => level === 'error' && errors.push(message) });
+  const settings = testSettings(storage.azurite.connectionString, { PROBE_QUEUE: 'probe-scan-jobs' });
+  host = await startAppHost({
+    hostId: 'scan-host',
+    settings,
+    blobScanIntervalInMs: 100,
+    extraFunctionFiles: [probeFile],
+    log: (level, message) => level === 'error' && errors.push(message),
+  });
 });
 afterAll(async () => {
   await host?.stop();

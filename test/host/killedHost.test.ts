@@ -4,9 +4,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { Catalog, CATALOG_TABLE } from '../../src/dataset/catalog';
+import { Catalog } from '../../src/dataset/catalog';
 import { startTestStorage, type TestStorage } from '../support/azurite';
 import { noiseImage } from '../support/images';
+import { CATALOG_TABLE } from '../../src/storage/names';
 
 const projectRoot = path.resolve(__dirname, '..', '..');
 const hostMain = path.join(projectRoot, 'dist', 'src', 'host', 'main.js');

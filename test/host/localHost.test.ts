@@ -6,8 +6,8 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uploadFolder } from '../../src/cli/upload';
 import type { RunningHost } from '../../src/host/localHost';
-import { parseHostConfig } from '../../src/host/hostConfig';
-import { projectRoot, startAppHost } from '../support/appHost';
+import { parseHostConfig } from '../../src/platform/hostConfig';
+import { projectRoot, startAppHost, testSettings } from '../support/appHost';
 import { startTestStorage, type TestStorage } from '../support/azurite';
 import { noiseImage } from '../support/images';
 import { sharedPath } from '../support/shared';
@@ -25,7 +25,14 @@ const hostConfig = parseHostConfig({
 });
 
 async function startHost(): Promise<RunningHost> {
-  return startAppHost({ hostId: 'test-host', blobScanIntervalInMs: 200, extraFunctionFiles: [probeFile], hostConfig });
+  const settings = testSettings(storage.azurite.connectionString, { PROBE_QUEUE: 'probe-jobs' });
+  return startAppHost({
+    hostId: 'test-host',
+    settings,
+    blobScanIntervalInMs: 200,
+    extraFunctionFiles: [probeFile],
+    hostConfig,
+  });
 }
 
 async function getJson(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
@@ -35,9 +42,6 @@ async function getJson(url: string): Promise<{ status: number; body: Record<stri
 
 beforeAll(async () => {
   storage = await startTestStorage();
-  process.env['AzureWebJobsStorage'] = storage.azurite.connectionString;
-  process.env['PROBE_QUEUE'] = 'probe-jobs';
-  process.env['COLLECT_SCHEDULE'] = '0 0 3 * * *';
   // A schedule status whose next occurrence passed while the host was down: the timer must run past due.
   const hosts = storage.clients.blobs.getContainerClient('azure-webjobs-hosts');
   await hosts.createIfNotExists();

@@ -1,7 +1,7 @@
 import sharp, { type Sharp } from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { decodeLikePillow } from '../../src/dataset/decode';
-import { pillowCmykToRgb } from '../../src/dataset/pillow';
+import { decodeLikePillow } from '../../src/image/decode';
+import { pillowCmykToRgb } from '../../src/image/pillow';
 
 // Self-contained: every input is made here with sharp, so these run without shared/ fixtures.
 const OPTIONS = { limitInputPixels: 10_000_000 };

@@ -1,10 +1,16 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { decodeLikePillow, type RawPixels } from '../../src/dataset/decode';
-import { DHASH_SIZE, dhashFromPixels, dhashOfImage, hammingDistance, relativeDistance, setBits } from '../../src/dataset/dhash';
-import { lanczosCoeffs, pillowCmykToRgb, pillowGreyscale, pillowLanczosResize } from '../../src/dataset/pillow';
-import { pillowGreyResize, simdAvailable } from '../../src/dataset/pillowSimd';
+import { decodeLikePillow, type RawPixels } from '../../src/image/decode';
+import { DHASH_SIZE, dhashFromPixels, dhashOfImage, hammingDistance, relativeDistance, setBits } from '../../src/image/dhash';
+import {
+  lanczosCoeffs,
+  pillowCmykToRgb,
+  pillowGreyResize,
+  pillowGreyscale,
+  pillowLanczosResize,
+  simdAvailable,
+} from '../../src/image/pillow';
 
 /** /work/shared beside the project (and ../shared beside the clone in CI). */
 const FIXTURES = path.resolve(__dirname, '../../../shared/fixtures/dhash');

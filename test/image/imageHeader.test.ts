@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { readQuickHeader } from '../../src/dataset/imageHeader';
+import { readQuickHeader } from '../../src/image/imageHeader';
 import { sharedPath } from '../support/shared';
 
 const dir = sharedPath('fixtures', 'dhash');

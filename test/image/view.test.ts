@@ -1,18 +1,10 @@
+// The views training and serving share: the plain view and its resize recipes, the mirror, augmented views, BMP.
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import {
-  DEFAULT_AUGMENTATION,
-  IDENTITY_AUGMENTATION,
-  largestInscribedRectangle,
-  mirrorView,
-  parseAugmentationPolicy,
-  renderView,
-  sampleAugmentation,
-} from '../../src/train/augment';
-import { InvalidArgumentError } from '../../src/errors';
-import { CENTRE_CROP, plainResizeTarget, SQUASH } from '../../src/train/preprocessing';
+import { IDENTITY_AUGMENTATION, largestInscribedRectangle, mirrorView, renderView } from '../../src/image/view';
+import { CENTRE_CROP, plainResizeTarget, SQUASH } from '../../src/image/preprocessing';
 import { encodeBmp24 } from '../support/images';
 import { sharedPath } from '../support/shared';
 
@@ -34,32 +26,6 @@ function meanAbsDifference(a: Float32Array, b: Float32Array): number {
 function mean(a: Float32Array): number {
   return a.reduce((s, v) => s + v, 0) / a.length;
 }
-
-describe('augmentation policy', () => {
-  it('fills defaults and names bad fields', () => {
-    expect(parseAugmentationPolicy({})).toEqual(DEFAULT_AUGMENTATION);
-    expect(parseAugmentationPolicy({ verticalFlip: true, maxRotationDeg: 0 })).toMatchObject({ verticalFlip: true, maxRotationDeg: 0, maxZoom: 1.1 });
-    expect(() => parseAugmentationPolicy({ maxZoom: 0.5 })).toThrow(InvalidArgumentError);
-    expect(() => parseAugmentationPolicy({ maxZoom: 0.5 })).toThrow(/maxZoom/);
-    expect(() => parseAugmentationPolicy({ shear: 3 })).toThrow(/shear|unrecognized/i);
-  });
-
-  it('draws augmentations within the policy, the same for the same seed', () => {
-    for (let seed = 0; seed < 200; seed++) {
-      const a = sampleAugmentation(DEFAULT_AUGMENTATION, seed);
-      expect(a).toEqual(sampleAugmentation(DEFAULT_AUGMENTATION, seed));
-      expect(a.flipVertical).toBe(false);
-      expect(Math.abs(a.rotationDeg)).toBeLessThanOrEqual(10);
-      expect(a.zoom).toBeGreaterThanOrEqual(1);
-      expect(a.zoom).toBeLessThanOrEqual(1.1);
-      expect(a.brightness).toBeGreaterThanOrEqual(0.8);
-      expect(a.contrast).toBeLessThanOrEqual(1.2);
-    }
-    const flips = Array.from({ length: 200 }, (_, seed) => sampleAugmentation(DEFAULT_AUGMENTATION, seed).flipHorizontal).filter(Boolean).length;
-    expect(flips).toBeGreaterThan(70);
-    expect(flips).toBeLessThan(130);
-  });
-});
 
 describe('renderView', () => {
   it('squashed, the plain view is the straight 224x224 resize the backbone reference used', async () => {

@@ -6,7 +6,7 @@ import * as ort from 'onnxruntime-node';
 import { onnx } from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
 import { fuseLinearHead, supportsTestTimeMirror } from '../../src/onnx/fuseHead';
-import { mirrorView, renderView } from '../../src/train/augment';
+import { mirrorView, renderView } from '../../src/image/view';
 import { loadBackbone } from '../../src/train/backbone';
 import { headInput } from '../../src/train/recipe';
 import { headProbabilities } from '../../src/train/trainHead';

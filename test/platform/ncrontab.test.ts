@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseSchedule, ScheduleError } from '../../src/host/ncrontab';
+import { parseSchedule, ScheduleError } from '../../src/platform/ncrontab';
 
 const at = (iso: string): Date => new Date(iso);
 const nextIso = (expression: string, after: string, timeZone?: string): string =>

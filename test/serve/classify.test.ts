@@ -5,15 +5,15 @@ import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderGarment } from '../../src/collect/syntheticImages';
-import { INCOMING_CONTAINER } from '../../src/dataset/ingest';
 import type { RunningHost } from '../../src/host/localHost';
 import type { Services } from '../../src/services';
-import { renderView } from '../../src/train/augment';
+import { renderView } from '../../src/image/view';
 import type { ModelPointer } from '../../src/train/models';
-import { parseViewResize } from '../../src/train/preprocessing';
+import { parseViewResize } from '../../src/image/preprocessing';
 import type { TrainJob } from '../../src/train/jobs';
 import { callApi, seedGarments, startAppStack, type AppStack } from '../support/appHost';
 import { waitFor } from '../support/waitFor';
+import { INCOMING_CONTAINER } from '../../src/storage/names';
 
 const MAX_FILE_BYTES = 1_000_000;
 

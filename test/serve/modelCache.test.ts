@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelCache } from '../../src/serve/modelCache';
 import { buildInferenceGraph } from '../../src/train/headGraph';
-import { ModelRegistry, type ModelPointer } from '../../src/train/models';
+import { ModelRegistry, type ModelPointerInput } from '../../src/train/models';
 import { startTestStorage, type TestStorage } from '../support/azurite';
 
 let storage: TestStorage;
@@ -15,7 +15,7 @@ async function publish(dataset: string): Promise<void> {
   const model = Buffer.from(buildInferenceGraph(new Float32Array(8).fill(0.1), new Float32Array([0, 1]), 4, 2));
   modelBytes = model.length;
   await registry.storeVersion(dataset, 'v1', { 'model.onnx': model });
-  const pointer: ModelPointer = { version: 'v1', jobId: 'v1', task: 'single-label', backbone: 'test', inputSize: 2, accuracy: 1, testImages: 1, labels: ['a', 'b'], publishedAt: new Date().toISOString() };
+  const pointer: ModelPointerInput = { version: 'v1', jobId: 'v1', task: 'single-label', backbone: 'test', inputSize: 2, accuracy: 1, testImages: 1, labels: ['a', 'b'], publishedAt: new Date().toISOString() };
   await registry.promote(dataset, pointer, { force: true });
 }
 
@@ -33,7 +33,7 @@ describe('ModelCache memory budget', () => {
   it('unloads the least recently used idle model, reloads it on demand, and never unloads one in use', async () => {
     const logged: string[] = [];
     // Room for two models.
-    const cache = new ModelCache(registry, storage.clients.blobs.getContainerClient('models'), { memoryBudgetBytes: 2 * modelBytes, log: (m) => logged.push(m) });
+    const cache = new ModelCache(registry, { memoryBudgetBytes: 2 * modelBytes, log: (m) => logged.push(m) });
     try {
       for (const dataset of ['alpha', 'beta']) (await cache.acquire(dataset)).release();
       expect(Object.keys(cache.loaded()).sort()).toEqual(['alpha', 'beta']);

@@ -3,7 +3,9 @@
 import * as https from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AccessToken, TokenCredential } from '@azure/identity';
-import { ContainerAppsLauncher, LocalLauncher, type LaunchRequest } from '../../src/train/launchers';
+import { loadSettings } from '../../src/config';
+import type { JobStore } from '../../src/train/jobs';
+import { ContainerAppsLauncher, createLauncher, LAUNCHER_NAMES, LocalLauncher, type LaunchRequest } from '../../src/train/launchers';
 import { startFakeArm, type FakeArm } from '../support/fakeArm';
 
 const request: LaunchRequest = { dataset: 'clothes', jobId: 'job-42' };
@@ -97,5 +99,27 @@ describe('ContainerAppsLauncher', () => {
 
   it('refuses incomplete configuration, naming the field', () => {
     expect(() => new ContainerAppsLauncher({ subscriptionId: 's', resourceGroup: '', jobName: 'j', containerName: 'c', image: 'i', credential })).toThrow(/resourceGroup is required/);
+  });
+});
+
+describe('the launcher registry', () => {
+  const jobs = {} as JobStore;
+  it('makes the launcher TRAIN_LAUNCHER names, from its settings', () => {
+    expect(LAUNCHER_NAMES).toEqual(['local', 'containerapps']);
+    const local = createLauncher({ settings: loadSettings({ AzureWebJobsStorage: 'x' }), appSettings: {}, jobs });
+    expect(local).toBeInstanceOf(LocalLauncher);
+    const settings = loadSettings({
+      AzureWebJobsStorage: 'x',
+      TRAIN_LAUNCHER: 'containerapps',
+      TRAIN_CONTAINERAPPS_SUBSCRIPTION_ID: 's',
+      TRAIN_CONTAINERAPPS_RESOURCE_GROUP: 'rg',
+      TRAIN_CONTAINERAPPS_JOB_NAME: 'j',
+      TRAIN_CONTAINERAPPS_IMAGE: 'i',
+    });
+    expect(createLauncher({ settings, appSettings: {}, jobs })).toMatchObject({ name: 'containerapps' });
+  });
+
+  it('is where the settings take the names from', () => {
+    expect(() => loadSettings({ AzureWebJobsStorage: 'x', TRAIN_LAUNCHER: 'kubernetes' })).toThrow(/TRAIN_LAUNCHER: must be local or containerapps/);
   });
 });

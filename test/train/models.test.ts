@@ -1,11 +1,11 @@
 // The current-model pointer moves only to a model at least as good, or when forced, and never twice at once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ModelRegistry, type ModelPointer } from '../../src/train/models';
+import { ModelRegistry, type ModelPointerInput } from '../../src/train/models';
 import { startTestStorage, type TestStorage } from '../support/azurite';
 
 let storage: TestStorage;
 let registry: ModelRegistry;
-const model = (version: string, accuracy: number): ModelPointer => ({
+const model = (version: string, accuracy: number): ModelPointerInput => ({
   version,
   jobId: `job-${version}`,
   task: 'single-label',
@@ -38,7 +38,7 @@ describe('ModelRegistry', () => {
   });
 
   it('compares multi-label models by mAP, and lets a dataset that changed task publish its first model of the new task', async () => {
-    const multi = (version: string, mAP: number, accuracy: number): ModelPointer => ({ ...model(version, accuracy), task: 'multi-label', mAP, threshold: 0.4 });
+    const multi = (version: string, mAP: number, accuracy: number): ModelPointerInput => ({ ...model(version, accuracy), task: 'multi-label', mAP, threshold: 0.4 });
     await registry.promote('fridge', model('s1', 0.9), { force: false });
     expect(await registry.promote('fridge', multi('m1', 0.6, 0.3), { force: false })).toMatchObject({
       promoted: true,
@@ -60,5 +60,55 @@ describe('ModelRegistry', () => {
     await registry.storeVersion('shirts', 'v9', { 'metrics.json': '{"accuracy":0.9}', 'model.onnx': Buffer.from([1, 2, 3]) });
     const blob = storage.clients.blobs.getContainerClient('models').getBlockBlobClient('shirts/v9/metrics.json');
     expect((await blob.getProperties()).contentType).toBe('application/json');
+  });
+
+  it('reads pointers stored before task, backbone, input size and resize were recorded, with what they meant', async () => {
+    const models = storage.clients.blobs.getContainerClient('models');
+    const first = JSON.stringify({ version: 'old1', jobId: 'old1', accuracy: 0.75, testImages: 20, labels: ['a', 'b'], publishedAt: '2026-01-01T00:00:00.000Z' });
+    await models.getBlockBlobClient('legacy/current.json').upload(first, first.length);
+    expect((await registry.current('legacy'))!.pointer).toEqual({
+      version: 'old1',
+      jobId: 'old1',
+      task: 'single-label',
+      backbone: 'resnet50-keras',
+      inputSize: 224,
+      resize: { mode: 'squash' },
+      accuracy: 0.75,
+      testImages: 20,
+      labels: ['a', 'b'],
+      publishedAt: '2026-01-01T00:00:00.000Z',
+    });
+  });
+
+  it('names the file and the field of a stored pointer that breaks the contract', async () => {
+    const models = storage.clients.blobs.getContainerClient('models');
+    const broken = JSON.stringify({ ...model('b1', 0.9), resize: { mode: 'centre-crop', cropFraction: 2 } });
+    await models.getBlockBlobClient('broken/current.json').upload(broken, broken.length);
+    await expect(registry.current('broken')).rejects.toThrow(/models\/broken\/current\.json is invalid: resize\.cropFraction: /);
+    await models.getBlockBlobClient('broken/current.json').upload('{"version":', 11);
+    await expect(registry.current('broken')).rejects.toThrow(/models\/broken\/current\.json is not valid JSON/);
+  });
+
+  it('refuses to publish a pointer or store a metrics.json that readers would refuse, before writing', async () => {
+    await expect(registry.promote('strict', { ...model('s1', 0.9), labels: [] }, { force: true })).rejects.toThrow(/refusing to write models\/strict\/current\.json: labels: /);
+    expect(await registry.current('strict')).toBeUndefined();
+    await expect(registry.storeVersion('strict', 's1', { 'metrics.json': '{"task":"regression"}', 'model.onnx': Buffer.from([1]) })).rejects.toThrow(
+      /models\/strict\/s1\/metrics\.json is invalid: task: must be "single-label" or "multi-label"/,
+    );
+    // Nothing of either was stored: the dataset has no versions at all.
+    await expect(registry.list('strict', { getStats: async () => undefined })).rejects.toThrow(/dataset "strict" does not exist/);
+  });
+
+  it('lists the stored versions with their metrics summary and the one that serves', async () => {
+    const catalog = { getStats: async () => undefined };
+    await expect(registry.list('nothing-here', catalog)).rejects.toThrow(/dataset "nothing-here" does not exist/);
+    await registry.storeVersion('listed', 'v1', { 'metrics.json': JSON.stringify({ task: 'single-label', labels: ['a', 'b'], accuracy: 0.8, count: 10, macro: { f1: 0.7 } }) });
+    await registry.storeVersion('listed', 'v2', { 'metrics.json': JSON.stringify({ task: 'multi-label', labels: ['a', 'b'], zeroOneAccuracy: 0.5, mAP: 0.9, threshold: 0.4, count: 10 }) });
+    await registry.promote('listed', { ...model('v2', 0.5), task: 'multi-label', mAP: 0.9, threshold: 0.4 }, { force: false });
+    const list = await registry.list('listed', catalog);
+    expect(list.serving).toMatchObject({ version: 'v2', task: 'multi-label', mAP: 0.9, threshold: 0.4 });
+    expect(list.versions.map((v) => v.version)).toEqual(['v2', 'v1']);
+    expect(list.versions[0]).toMatchObject({ serving: true, metrics: { task: 'multi-label', accuracy: 0.5, mAP: 0.9, threshold: 0.4, count: 10 } });
+    expect(list.versions[1]).toMatchObject({ serving: false, metrics: { task: 'single-label', accuracy: 0.8, count: 10, macroF1: 0.7 } });
   });
 });

@@ -2,14 +2,15 @@
 import * as https from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AccessToken } from '@azure/identity';
-import type { Training } from '../../src/services';
-import { JobStore, JOBS_TABLE, parseTrainOptions } from '../../src/train/jobs';
+import type { Training } from '../../src/train/requests';
+import { JobStore, parseTrainOptions } from '../../src/train/jobs';
 import { ContainerAppsLauncher } from '../../src/train/launchers';
 import { ModelRegistry } from '../../src/train/models';
 import { BackboneRegistry } from '../../src/train/backbones';
 import { currentJob } from '../../src/train/requests';
 import { startTestStorage, type TestStorage } from '../support/azurite';
 import { startFakeArm, type FakeArm } from '../support/fakeArm';
+import { JOBS_TABLE } from '../../src/storage/names';
 
 let storage: TestStorage;
 let arm: FakeArm;

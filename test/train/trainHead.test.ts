@@ -1,7 +1,7 @@
 // trainHead on synthetic features: learns a separable problem, early-stops, folds standardisation into W and b,
 // is deterministic per seed, and rejects bad arguments precisely.
 import { describe, expect, it } from 'vitest';
-import { trainHead } from '../../src/train/trainHead';
+import { splitValidation, trainHead } from '../../src/train/trainHead';
 import { seededRandom } from '../../src/util/seededRandom';
 
 const D = 16;
@@ -64,6 +64,22 @@ describe('trainHead', () => {
     // Groups of three rows of one class; a mixed group is an error.
     const groups = labels.map((_, i) => Math.floor(i / 9) * 3 + (i % 3));
     await expect(trainHead({ features, labels, groups, classCount: C, epochs: 3, log: () => undefined })).resolves.toBeDefined();
+    for (const seed of [0, 1, 2]) {
+      const { trainRows, validationRows } = splitValidation(labels, groups, C, 0.2, seed);
+      expect([...trainRows, ...validationRows].sort((a, b) => a - b)).toEqual(labels.map((_, i) => i));
+      const sideOf = new Map<number, 'train' | 'validation'>();
+      for (const [side, rows] of [['train', trainRows], ['validation', validationRows]] as const) {
+        for (const row of rows) {
+          const group = groups[row]!;
+          // A group seen on the other side straddles the split.
+          expect(sideOf.get(group) ?? side, `group ${group} (row ${row})`).toBe(side);
+          sideOf.set(group, side);
+        }
+      }
+      // Whole groups were held out: 30 groups of 3 rows, 2 of each class's 10 groups.
+      expect(new Set(validationRows.map((row) => groups[row])).size).toBe(6);
+      expect(validationRows).toHaveLength(18);
+    }
     await expect(trainHead({ features, labels, groups: labels.map(() => 0), classCount: C, log: () => undefined })).rejects.toThrow(/group 0 holds rows of classes 0 and 1/);
   });
 
@@ -73,7 +89,7 @@ describe('trainHead', () => {
     const head = await trainHead({ features, labels, classCount: C, epochs: 2, executionProviders: ['cuda', 'cpu'], log: (m) => messages.push(m) });
     // On a machine with CUDA onnxruntime this passes through; on CPU-only builds it must warn and use the CPU.
     if (head.executionProviders.includes('cuda')) expect(messages).toEqual([]);
-    else expect(messages.join('\n')).toMatch(/WARNING: execution providers \[cuda, cpu\] are unavailable.*training on CPU/);
+    else expect(messages.join('\n')).toMatch(/WARNING: execution provider cuda is unavailable \(.+\); running the head on \[cpu\] instead/);
   });
 
   it('rejects bad arguments with precise messages', async () => {

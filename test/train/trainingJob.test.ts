@@ -4,14 +4,14 @@
 import * as http from 'node:http';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { INCOMING_CONTAINER } from '../../src/dataset/ingest';
 import type { RunningHost } from '../../src/host/localHost';
 import type { Services } from '../../src/services';
-import { renderView } from '../../src/train/augment';
+import { renderView } from '../../src/image/view';
 import type { TrainJob } from '../../src/train/jobs';
 import type { Recipe } from '../../src/train/recipe';
 import { callApi, seedGarments, startAppStack, type AppStack } from '../support/appHost';
 import { waitFor } from '../support/waitFor';
+import { INCOMING_CONTAINER } from '../../src/storage/names';
 
 
 let stack: AppStack;

@@ -5,7 +5,15 @@
 // "{Endpoint}/bing/v7.0"), authenticates with the Ocp-Apim-Subscription-Key header, and pages with count/offset.
 import { ImageSearchClient, type ImageSearchModels } from '@azure/cognitiveservices-imagesearch';
 import { ApiKeyCredentials, type AbortSignalLike } from '@azure/ms-rest-js';
-import { SearchProviderError, type ImageResult, type ImageSearchProvider, type SearchRequest, type SearchResponse } from '../types';
+import { ConfigurationError } from '../../errors';
+import {
+  SearchProviderError,
+  type ImageResult,
+  type ImageSearchProvider,
+  type SearchProviderDefinition,
+  type SearchRequest,
+  type SearchResponse,
+} from '../types';
 import { DEFAULT_RETRY_OPTIONS, RetriesExhaustedError, parseRetryAfter, withRetry, type RetryOptions, type RetryVerdict } from './retry';
 
 export interface BingImageSearchProviderOptions {
@@ -29,6 +37,17 @@ const SPARE_PAGES = 5;
 
 // Failures worth another try: the connection broke or timed out, rather than the service saying no.
 const TRANSIENT_NETWORK_CODES = new Set(['ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ECONNABORTED', 'EAI_AGAIN', 'REQUEST_ABORTED_ERROR']);
+
+/** The registry's `bing`: BING_SEARCH_ENDPOINT with BING_SEARCH_KEY, which plans that use it need. */
+export const bingProvider = {
+  name: 'bing',
+  create: (settings) => {
+    if (!settings.bing.key) {
+      throw new ConfigurationError('BING_SEARCH_KEY is not set: the collection plan uses the bing provider (see README: Bing retirement)');
+    }
+    return new BingImageSearchProvider({ endpoint: settings.bing.endpoint, key: settings.bing.key });
+  },
+} as const satisfies SearchProviderDefinition;
 
 export class BingImageSearchProvider implements ImageSearchProvider {
   readonly name = 'bing';

@@ -5,7 +5,7 @@
 import sharp from 'sharp';
 import { mulberry32, seededRandom } from '../../util/seededRandom';
 import { GARMENT_ITEMS, GARMENT_PATTERNS, renderGarmentImage } from '../syntheticImages';
-import type { ImageResult, ImageSearchProvider, SearchRequest, SearchResponse } from '../types';
+import type { ImageResult, ImageSearchProvider, SearchProviderDefinition, SearchRequest, SearchResponse } from '../types';
 
 export interface OfflineProviderOptions {
   /** Mixed into every image's seed: another seed gives another set of pictures. Default 0. */
@@ -82,6 +82,12 @@ function hash32(text: string): number {
 
 /** Renders at most this many images at once (sharp works on the libuv thread pool). */
 const CONCURRENCY = 4;
+
+/** The registry's `offline`: generated pictures, no settings and no network. */
+export const offlineProvider = {
+  name: 'offline',
+  create: () => new OfflineImageProvider(),
+} as const satisfies SearchProviderDefinition;
 
 export class OfflineImageProvider implements ImageSearchProvider {
   readonly name = 'offline';

@@ -5,7 +5,16 @@
 // Anonymous limits of the API: page_size at most 20 (more is a 401, NotAuthenticated) and page at most 20 (more is
 // a 400), so an anonymous search reaches at most 400 results per query.
 import { z } from 'zod';
-import { SearchProviderError, type ImageResult, type ImageSearchProvider, type SearchFilters, type SearchRequest, type SearchResponse } from '../types';
+import { AppError } from '../../errors';
+import {
+  SearchProviderError,
+  type ImageResult,
+  type ImageSearchProvider,
+  type SearchFilters,
+  type SearchProviderDefinition,
+  type SearchRequest,
+  type SearchResponse,
+} from '../types';
 import { DEFAULT_RETRY_OPTIONS, RetriesExhaustedError, parseRetryAfter, withRetry, type RetryOptions, type RetryVerdict } from './retry';
 
 export const OPENVERSE_DEFAULT_ENDPOINT = 'https://api.openverse.org';
@@ -51,8 +60,9 @@ type OpenverseResult = z.infer<typeof resultSchema>;
 type OpenversePage = z.infer<typeof pageSchema>;
 
 /** An answer other than 200; thrown inside the retry loop, explained after it. */
-class OpenverseHttpError extends Error {
+class OpenverseHttpError extends AppError {
   override name = 'OpenverseHttpError';
+  readonly kind = 'upstream-failed';
   constructor(
     readonly status: number,
     readonly detail: string,
@@ -63,12 +73,19 @@ class OpenverseHttpError extends Error {
 }
 
 /** A 200 whose body is not an Openverse search answer (a wrong endpoint that happens to answer). */
-class OpenverseShapeError extends Error {
+class OpenverseShapeError extends AppError {
   override name = 'OpenverseShapeError';
+  readonly kind = 'upstream-failed';
 }
 
 // Failures worth another try: the connection broke or timed out, rather than the service saying no.
 const TRANSIENT_NETWORK_CODES = new Set(['ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ECONNABORTED', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/** The registry's `openverse`, at OPENVERSE_ENDPOINT (no key needed). */
+export const openverseProvider = {
+  name: 'openverse',
+  create: (settings) => new OpenverseProvider({ endpoint: settings.openverse.endpoint }),
+} as const satisfies SearchProviderDefinition;
 
 export class OpenverseProvider implements ImageSearchProvider {
   readonly name = 'openverse';

@@ -1,6 +1,7 @@
 // Retries for the search providers: exponential backoff with jitter, or the server's Retry-After when it sends one.
 // Shared by the Bing and Openverse providers so that both behave the same way on 429 and 5xx.
 import { setTimeout as delay } from 'node:timers/promises';
+import { AppError } from '../../errors';
 
 export interface RetryOptions {
   /** Retries after the first try: 0 means one try only. */
@@ -31,8 +32,9 @@ export type RetryVerdict =
   | { retry: true; retryAfterInMs?: number };
 
 /** Every try failed with a retryable error (or the server asked for a wait longer than maxDelayInMs). */
-export class RetriesExhaustedError extends Error {
+export class RetriesExhaustedError extends AppError {
   override name = 'RetriesExhaustedError';
+  readonly kind = 'upstream-failed';
   constructor(
     /** How many tries were made in all. */
     readonly tries: number,

@@ -1,11 +1,12 @@
 /**
+ * The plain-JS kernels behind pillow/index.ts (and the reference the WebAssembly kernel is checked against):
  * Pillow 9.4's pixel arithmetic, reproduced bit for bit so that our dHash equals
  * Python's `imagehash.dhash` (which is `convert("L").resize(..., LANCZOS)`).
  * Pure functions: no sharp, no I/O. Sources mirrored: libImaging/Convert.c
  * (rgb2l, cmyk2rgb) and libImaging/Resample.c (precompute_coeffs,
  * normalize_coeffs_8bpc, ImagingResample{Horizontal,Vertical}_8bpc, ImagingResampleInner).
  */
-import type { RawPixels } from './decode';
+import type { RawPixels } from '../decode';
 
 /** Pillow's fixed-point precision for 8-bit resampling coefficients. */
 export const PRECISION_BITS = 22;

@@ -1,24 +1,22 @@
-// The WebAssembly SIMD path of Pillow's greyscale + Lanczos resize (what dHash runs), and the dispatcher
-// that falls back to the plain JS path of pillow.ts where WebAssembly SIMD is unavailable.
-import type { RawPixels } from './decode';
+// The WebAssembly SIMD path of Pillow's greyscale + Lanczos resize (what dHash runs): a hand-assembled kernel
+// for the two hot loops, computing the same integers as the plain JS of arithmetic.ts. index.ts picks between them.
+import type { RawPixels } from '../decode';
 import {
-  checkResize,
   CLIP_HIGH,
   HALF,
   PRECISION_BITS,
   greyscaleSpan,
   lanczosCoeffs,
-  pillowGreyResizeJs,
   resampleColumns,
   rowsNeeded,
   type ResampleCoeffs,
-} from './pillow';
+} from './arithmetic';
 
 /* ------------------------------------------------------------------------------------------
  * WebAssembly SIMD kernel for the two hot loops (greyscale of RGB/RGBA and the horizontal
  * pass: about 7 integer multiply-adds per source pixel, which V8 runs at ~1 ns each). It is
  * hand-assembled below so that the project needs no WebAssembly toolchain; every value it
- * computes is exact integer arithmetic identical to the JS above (the golden tests and the
+ * computes is exact integer arithmetic identical to arithmetic.ts (the golden tests and the
  * JS-vs-WASM equality test guard that).
  *
  * grey(src, dst, count, stride4, mask): 4 pixels per step. Two byte swizzles turn 4 RGB(A)
@@ -303,7 +301,14 @@ const BAND_BYTES = 1 << 19;
 /** Sanity bound on the WebAssembly memory (only a pathologically tall image gets near it): beyond it, the JS path. */
 const SIMD_MAX_BYTES = 1 << 28;
 
-function pillowGreyResizeSimd(k: SimdKernel, pixels: RawPixels, outWidth: number, outHeight: number): Uint8Array | null {
+/**
+ * The greyscale + Lanczos resize with the kernel, or null where WebAssembly SIMD is unavailable or the image
+ * would need more kernel memory than SIMD_MAX_BYTES (the caller then runs the JS path). The caller checks the
+ * arguments.
+ */
+export function pillowGreyResizeSimd(pixels: RawPixels, outWidth: number, outHeight: number): Uint8Array | null {
+  const k = simdKernel();
+  if (k === null) return null;
   const { data, width, height, channels, colourspace } = pixels;
   const vc = outHeight !== height ? lanczosCoeffs(height, outHeight) : undefined;
   const { first, last } = vc ? rowsNeeded(vc) : { first: 0, last: height };
@@ -340,20 +345,4 @@ function pillowGreyResizeSimd(k: SimdKernel, pixels: RawPixels, outWidth: number
   }
   const tmp = mem.subarray(outPtr, outPtr + rows * outWidth);
   return vc ? resampleColumns(tmp, outWidth, first, vc) : tmp.slice();
-}
-
-/**
- * Pillow's `convert("L").resize((outWidth, outHeight), Image.LANCZOS)` in one go: the same
- * numbers as pillowLanczosResize(pillowGreyscale(pixels), ...), computed with the WebAssembly
- * SIMD kernel where available and the fused JS path otherwise (or when `engine` says so).
- */
-export function pillowGreyResize(
-  pixels: RawPixels,
-  outWidth: number,
-  outHeight: number,
-  engine: 'auto' | 'js' = 'auto',
-): Uint8Array {
-  checkResize(pixels, outWidth, outHeight);
-  const k = engine === 'auto' && outWidth !== pixels.width ? simdKernel() : null;
-  return (k && pillowGreyResizeSimd(k, pixels, outWidth, outHeight)) ?? pillowGreyResizeJs(pixels, outWidth, outHeight);
 }

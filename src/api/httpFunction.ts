@@ -1,0 +1,146 @@
+// One HTTP function as a short declaration. `httpFunction(...)` turns a route, its methods and auth level, which
+// route parameters name datasets, which methods must come from the app's own pages, the JSON body it takes and a
+// handler into the options `app.http(name, options)` needs. It owns what every HTTP function would otherwise repeat:
+// the app's services, the name checks, the same-site check, reading and parsing JSON bodies, and answering errors
+// through the one status table (logged with context.error), so a handler holds only the route's own work.
+import type {
+  HttpFunctionOptions,
+  HttpMethod,
+  HttpRequest,
+  HttpResponseInit,
+  InvocationContext,
+} from '@azure/functions';
+import { assertDatasetName } from '../dataset/names';
+import { InvalidArgumentError, PayloadTooLargeError } from '../errors';
+import { getServices, type Services } from '../services';
+import { errorResponse, type JsonResponse } from './responses';
+import { assertSameSite } from './sameSite';
+
+/** How a route parameter is checked before the handler runs: 'dataset' names a dataset (400 if invalid). */
+export type RouteParamKind = 'dataset' | 'text';
+
+/** A request body that is JSON: sent as application/json (415 otherwise), parsed before the handler runs. */
+export interface JsonBodyDeclaration {
+  /** The methods that carry it (others have no body). */
+  methods: readonly HttpMethod[];
+  /** What the body must be, for the 400 when it is not JSON: "the request body must be {description}". */
+  description: string;
+  /** An empty (or blank) body is no body: the handler gets undefined rather than a 400. */
+  optional?: boolean;
+  /** The JSON must be an object; the 400 for one that is not says "the request body must be {this}, got ...". */
+  objectDescription?: string;
+  /** A body over `bytes` is refused with 413 and `message(its size)`, before it is parsed. */
+  limit?: { bytes: number; message: (bytes: number) => string };
+}
+
+/** What a handler that needs no services gets. */
+export interface BareHttpCall<P extends string = never> {
+  request: HttpRequest;
+  context: InvocationContext;
+  /** The declared route parameters ('' when the route left one empty); dataset names are already checked. */
+  params: Readonly<Record<P, string>>;
+  /** The parsed JSON body on a method of `jsonBody`; undefined otherwise, or when optional and empty. */
+  body: unknown;
+}
+
+/** What a handler gets: the request, its checked parameters and body, and the app's services. */
+export interface HttpCall<P extends string = never> extends BareHttpCall<P> {
+  services: Services;
+}
+
+interface RouteDeclaration<P extends string> {
+  route: string;
+  methods: HttpMethod[];
+  authLevel: 'anonymous' | 'function' | 'admin';
+  /** Every route parameter the handler reads, with how it is checked. */
+  params?: Readonly<Record<P, RouteParamKind>>;
+}
+
+interface ServicesDeclaration<P extends string> extends RouteDeclaration<P> {
+  /**
+   * Methods whose requests only the app's own pages (or HTTP_ALLOWED_ORIGINS) may send (403 otherwise): those that
+   * start work or spend the host's CPU. The methods of `jsonBody` are checked too.
+   */
+  sameSite?: readonly HttpMethod[];
+  jsonBody?: JsonBodyDeclaration;
+  handler: (call: HttpCall<P>) => Promise<JsonResponse>;
+}
+
+/** A route that must answer even when the services cannot start (health): it gets none, and no same-site check. */
+interface BareDeclaration<P extends string> extends RouteDeclaration<P> {
+  services: 'none';
+  handler: (call: BareHttpCall<P>) => Promise<JsonResponse>;
+}
+
+export type HttpFunctionDeclaration<P extends string = never> = ServicesDeclaration<P> | BareDeclaration<P>;
+
+/** The options for `app.http(name, ...)`: the route as declared, with a handler that runs the declaration. */
+export function httpFunction<P extends string = never>(declaration: HttpFunctionDeclaration<P>): HttpFunctionOptions {
+  const { route, methods, authLevel } = declaration;
+  return {
+    route,
+    methods,
+    authLevel,
+    handler: async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
+      try {
+        return await run(declaration, request, context);
+      } catch (error) {
+        return errorResponse(error, (message) => context.error(message));
+      }
+    },
+  };
+}
+
+async function run<P extends string>(
+  declaration: HttpFunctionDeclaration<P>,
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<JsonResponse> {
+  if ('services' in declaration) {
+    return declaration.handler({ request, context, params: checkParams(declaration.params, request), body: undefined });
+  }
+  const services = await getServices();
+  const method = request.method.toUpperCase() as HttpMethod;
+  const json = declaration.jsonBody?.methods.includes(method) ? declaration.jsonBody : undefined;
+  // The body is read before the same-site check, which needs to know whether there is one.
+  const text = json ? await request.text() : undefined;
+  if (json) {
+    assertSameSite(request, services.settings.http, {
+      json: true,
+      hasBody: json.optional ? text!.trim() !== '' : true,
+    });
+  } else if (declaration.sameSite?.includes(method)) {
+    assertSameSite(request, services.settings.http);
+  }
+  const body = json ? parseJsonBody(json, text!) : undefined;
+  return declaration.handler({ request, context, params: checkParams(declaration.params, request), body, services });
+}
+
+function parseJsonBody(json: JsonBodyDeclaration, text: string): unknown {
+  if (json.optional && text.trim() === '') return undefined;
+  const bytes = Buffer.byteLength(text);
+  if (json.limit && bytes > json.limit.bytes) throw new PayloadTooLargeError(json.limit.message(bytes));
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new InvalidArgumentError(`the request body must be ${json.description}`);
+  }
+  if (json.objectDescription !== undefined && (typeof body !== 'object' || body === null || Array.isArray(body))) {
+    const got = body === null ? 'null' : Array.isArray(body) ? 'an array' : typeof body;
+    throw new InvalidArgumentError(`the request body must be ${json.objectDescription}, got ${got}`);
+  }
+  return body;
+}
+
+function checkParams<P extends string>(
+  declared: Readonly<Record<P, RouteParamKind>> | undefined,
+  request: HttpRequest,
+): Record<P, string> {
+  const params = {} as Record<P, string>;
+  for (const [name, kind] of Object.entries(declared ?? {}) as [P, RouteParamKind][]) {
+    const value = request.params[name] ?? '';
+    params[name] = kind === 'dataset' ? assertDatasetName(value) : value;
+  }
+  return params;
+}

@@ -1,0 +1,83 @@
+// ONNX Runtime's execution providers: the registry of those a setting or option may name (a new one is one line
+// here), and resolveProviders(), which opens a session on the requested ones in order with the CPU as the fallback.
+// onnxruntime-node throws when a listed provider cannot load (a missing CUDA build or driver only shows when a
+// session is created) instead of falling back, so the first one is dropped and the rest tried, each drop logged.
+import type * as ort from 'onnxruntime-node';
+import { InvalidArgumentError } from '../errors';
+
+/** Every provider that may be asked for, in the order a preference list usually takes. */
+export const EXECUTION_PROVIDERS = [
+  /** NVIDIA GPUs through CUDA (its libraries are downloaded when onnxruntime-node installs, from outside npm). */
+  { name: 'cuda' },
+  /** GPUs through WebGPU: Dawn over Vulkan, bundled in onnxruntime-node 1.30 (no CUDA download). */
+  { name: 'webgpu' },
+  /** Always there: the fallback. */
+  { name: 'cpu' },
+] as const;
+
+export type ExecutionProviderName = (typeof EXECUTION_PROVIDERS)[number]['name'];
+
+export const EXECUTION_PROVIDER_NAMES = EXECUTION_PROVIDERS.map((provider) => provider.name) as [
+  ExecutionProviderName,
+  ...ExecutionProviderName[],
+];
+
+/** Whether `name` is a registered provider. */
+export function isExecutionProviderName(name: string): name is ExecutionProviderName {
+  return (EXECUTION_PROVIDER_NAMES as readonly string[]).includes(name);
+}
+
+export interface ResolveProvidersOptions {
+  /** What the session runs, for the warnings: "the backbone", "the head". */
+  purpose: string;
+  log: (message: string) => void;
+  /** Session options besides the providers. */
+  sessionOptions?: Omit<ort.InferenceSession.SessionOptions, 'executionProviders'>;
+}
+
+export interface ResolvedSession {
+  session: ort.InferenceSession;
+  /** The providers the session was created with: the requested ones less those that could not load, CPU last. */
+  providers: ExecutionProviderName[];
+}
+
+/**
+ * Creates a session for `model` (a file path or the model's bytes) on the requested providers, in order, with the
+ * CPU added last when missing; a provider that cannot load here is dropped with a warning that names it and why.
+ */
+export async function resolveProviders(
+  model: string | Uint8Array,
+  requested: readonly string[],
+  options: ResolveProvidersOptions,
+): Promise<ResolvedSession> {
+  if (requested.length === 0) throw new InvalidArgumentError('executionProviders is empty; use ["cpu"]');
+  const unknown = requested.filter((name) => !isExecutionProviderName(name));
+  if (unknown.length > 0) {
+    throw new InvalidArgumentError(
+      `executionProviders names unknown providers (${unknown.join(', ')}); ` +
+        `use some of ${EXECUTION_PROVIDER_NAMES.join(', ')}`,
+    );
+  }
+  let providers = [...new Set(requested as readonly ExecutionProviderName[])];
+  if (!providers.includes('cpu')) providers.push('cpu');
+  // Loaded here, not at import: the registry above is read by the settings, which need no native module.
+  const { InferenceSession } = await import('onnxruntime-node');
+  for (;;) {
+    const sessionOptions = { ...options.sessionOptions, executionProviders: providers };
+    try {
+      const session =
+        typeof model === 'string'
+          ? await InferenceSession.create(model, sessionOptions)
+          : await InferenceSession.create(model, sessionOptions);
+      return { session, providers };
+    } catch (error) {
+      if (providers.length === 1) throw error;
+      const rest = providers.slice(1);
+      options.log(
+        `WARNING: execution provider ${providers[0]} is unavailable (${(error as Error).message.split('\n')[0]}); ` +
+          `running ${options.purpose} on [${rest.join(', ')}] instead`,
+      );
+      providers = rest;
+    }
+  }
+}
