@@ -35,9 +35,18 @@ const LINES: Line[] = [
     ? [
         { name: 'candidate: squash, plain views', options: { search: { fixed: { ...crop, resize: SQUASH } } } },
         { name: 'candidate: crop, plain + mirror views', options: { search: { fixed: { ...crop, mirror: true } } } },
-        { name: 'candidate: crop, plain + mirror + 2 augmented', options: { search: { fixed: { ...crop, mirror: true, augmentedViews: 2 } } } },
-        { name: 'candidate: crop, plain + mirror, mirror at test', options: { search: { fixed: { ...crop, mirror: true, testTimeMirror: true } } } },
-        { name: 'candidate: squash, plain + mirror + 2 aug, mirror at test', options: { search: { fixed: { resize: SQUASH, mirror: true, augmentedViews: 2, testTimeMirror: true } } } },
+        {
+          name: 'candidate: crop, plain + mirror + 2 augmented',
+          options: { search: { fixed: { ...crop, mirror: true, augmentedViews: 2 } } },
+        },
+        {
+          name: 'candidate: crop, plain + mirror, mirror at test',
+          options: { search: { fixed: { ...crop, mirror: true, testTimeMirror: true } } },
+        },
+        {
+          name: 'candidate: squash, plain + mirror + 2 aug, mirror at test',
+          options: { search: { fixed: { resize: SQUASH, mirror: true, augmentedViews: 2, testTimeMirror: true } } },
+        },
       ]
     : []),
   { name: 'previous trainer: Adam head, squashed views', options: { solver: 'adam' } },
@@ -73,13 +82,27 @@ async function benchSet(dir: string, backbone: Backbone): Promise<void> {
     const chosen = new Map<string, number>();
     for (let seed = 0; seed < SEEDS; seed++) {
       const result: FolderEvaluation = await evaluateFolder(dir, { ...line.options, folds: 5, seed, backbone });
-      const folds = result.task === 'single-label' ? result.perFold.map((f) => f.accuracy) : result.perFold.map((f) => f.exactMatch);
+      const folds =
+        result.task === 'single-label'
+          ? result.perFold.map((f) => f.accuracy)
+          : result.perFold.map((f) => f.exactMatch);
       scores.push(...folds);
       seconds.push(result.seconds.training / result.folds);
-      for (const fold of result.perFold) chosen.set(fold.head.replace(/, L2 strength .*$/, ''), (chosen.get(fold.head.replace(/, L2 strength .*$/, '')) ?? 0) + 1);
+      for (const fold of result.perFold)
+        chosen.set(
+          fold.head.replace(/, L2 strength .*$/, ''),
+          (chosen.get(fold.head.replace(/, L2 strength .*$/, '')) ?? 0) + 1,
+        );
     }
-    const winners = line.name.startsWith('shipped') ? `  chose: ${[...chosen].sort((a, b) => b[1] - a[1]).map(([name, n]) => `${name} x${n}`).join('; ')}` : '';
-    console.log(`  ${line.name.padEnd(58)} ${meanStd(scores).padStart(15)}   training ${(seconds.reduce((a, b) => a + b, 0) / seconds.length).toFixed(1)} s/fold${winners}`);
+    const winners = line.name.startsWith('shipped')
+      ? `  chose: ${[...chosen]
+          .sort((a, b) => b[1] - a[1])
+          .map(([name, n]) => `${name} x${n}`)
+          .join('; ')}`
+      : '';
+    console.log(
+      `  ${line.name.padEnd(58)} ${meanStd(scores).padStart(15)}   training ${(seconds.reduce((a, b) => a + b, 0) / seconds.length).toFixed(1)} s/fold${winners}`,
+    );
   }
 }
 
@@ -87,7 +110,8 @@ async function main(): Promise<void> {
   const shared = path.resolve(__dirname, '../../../shared/datasets');
   const given = process.argv.slice(2).map((dir) => path.resolve(dir));
   const defaults = ['trashnet-subset', 'trashnet-portrait-150'].map((name) => path.join(shared, name));
-  if (given.length === 0 && !defaults.every((dir) => existsSync(dir))) throw new Error(`${shared} is missing: the benchmark reads ../shared/datasets, or give folders`);
+  if (given.length === 0 && !defaults.every((dir) => existsSync(dir)))
+    throw new Error(`${shared} is missing: the benchmark reads ../shared/datasets, or give folders`);
   const work = mkdtempSync(path.join(os.tmpdir(), 'icf-accuracy-'));
   const backbone = await loadBackbone();
   try {
@@ -99,7 +123,9 @@ async function main(): Promise<void> {
     // Multi-label: the scenes of bench:multilabel; exact-match accuracy (the headline) and mAP.
     const scenes = path.join(work, 'scenes');
     await buildScenes(defaults[0]!, scenes);
-    console.log(`\nmulti-label scenes (bench:multilabel's 2x2 TrashNet scenes): 5-fold x ${SEEDS} seed(s), exact match and mAP`);
+    console.log(
+      `\nmulti-label scenes (bench:multilabel's 2x2 TrashNet scenes): 5-fold x ${SEEDS} seed(s), exact match and mAP`,
+    );
     for (const line of [LINES[0]!, LINES[LINES.length - 1]!]) {
       const exact: number[] = [];
       const maps: number[] = [];

@@ -23,9 +23,22 @@ type Variant = (typeof VARIANTS)[number];
 
 async function phonePhotos(): Promise<Buffer[]> {
   const root = sharedDataPath('datasets', 'trashnet-subset');
-  const files = fs.readdirSync(root).sort().flatMap((label) => fs.readdirSync(path.join(root, label)).sort().slice(0, 2).map((f) => path.join(root, label, f)));
+  const files = fs
+    .readdirSync(root)
+    .sort()
+    .flatMap((label) =>
+      fs
+        .readdirSync(path.join(root, label))
+        .sort()
+        .slice(0, 2)
+        .map((f) => path.join(root, label, f)),
+    );
   // Upscaled to a 12 MP phone photo, re-encoded as a camera would.
-  return Promise.all(files.slice(0, CONCURRENT).map((file) => sharp(file).resize(4032, 3024, { fit: 'fill' }).jpeg({ quality: 90 }).toBuffer()));
+  return Promise.all(
+    files
+      .slice(0, CONCURRENT)
+      .map((file) => sharp(file).resize(4032, 3024, { fit: 'fill' }).jpeg({ quality: 90 }).toBuffer()),
+  );
 }
 
 async function render(variant: Variant, input: Buffer): Promise<void> {
@@ -36,8 +49,20 @@ async function render(variant: Variant, input: Buffer): Promise<void> {
   } else {
     const { width, height } = await sharp(input).metadata();
     const side = Math.round(Math.min(width!, height!) * 0.875);
-    const region = { left: Math.floor((width! - side) / 2), top: Math.floor((height! - side) / 2), width: side, height: side };
-    await sharp(input).autoOrient().extract(region).removeAlpha().toColourspace('srgb').resize(224, 224, { fit: 'fill' }).raw().toBuffer();
+    const region = {
+      left: Math.floor((width! - side) / 2),
+      top: Math.floor((height! - side) / 2),
+      width: side,
+      height: side,
+    };
+    await sharp(input)
+      .autoOrient()
+      .extract(region)
+      .removeAlpha()
+      .toColourspace('srgb')
+      .resize(224, 224, { fit: 'fill' })
+      .raw()
+      .toBuffer();
   }
 }
 
@@ -51,14 +76,29 @@ async function child(variant: Variant): Promise<void> {
     perImageMs.push((performance.now() - start) / photos.length);
   }
   perImageMs.sort((a, b) => a - b);
-  const result = { variant, medianMsPerImage: perImageMs[perImageMs.length >> 1]!, peakRssMb: process.resourceUsage().maxRSS / 1024, rssBeforeMb: before / 1024 };
+  const result = {
+    variant,
+    medianMsPerImage: perImageMs[perImageMs.length >> 1]!,
+    peakRssMb: process.resourceUsage().maxRSS / 1024,
+    rssBeforeMb: before / 1024,
+  };
   process.stdout.write(JSON.stringify(result));
 }
 
 function main(): void {
-  const results = VARIANTS.map((variant) => JSON.parse(execFileSync(process.execPath, [__filename, variant], { encoding: 'utf8' })) as { variant: Variant; medianMsPerImage: number; peakRssMb: number; rssBeforeMb: number });
+  const results = VARIANTS.map(
+    (variant) =>
+      JSON.parse(execFileSync(process.execPath, [__filename, variant], { encoding: 'utf8' })) as {
+        variant: Variant;
+        medianMsPerImage: number;
+        peakRssMb: number;
+        rssBeforeMb: number;
+      },
+  );
   const bare = results.find((r) => r.variant === 'bare')!;
-  console.log(`plain view of ${CONCURRENT} concurrent 4032x3024 JPEGs, ${ROUNDS} rounds (median ms per image; peak RSS of the process)`);
+  console.log(
+    `plain view of ${CONCURRENT} concurrent 4032x3024 JPEGs, ${ROUNDS} rounds (median ms per image; peak RSS of the process)`,
+  );
   console.log('variant   ms/image   ratio   peak RSS MB   over start MB');
   for (const r of results) {
     console.log(

@@ -24,12 +24,15 @@ async function main(): Promise<void> {
   const files: { label: number; file: string }[] = [];
   const labels = fs.readdirSync(root).sort();
   labels.forEach((label, index) => {
-    for (const name of fs.readdirSync(path.join(root, label)).sort()) files.push({ label: index, file: path.join(root, label, name) });
+    for (const name of fs.readdirSync(path.join(root, label)).sort())
+      files.push({ label: index, file: path.join(root, label, name) });
   });
   const picked = files.filter((_, i) => i % Math.max(1, Math.floor(files.length / IMAGES)) === 0).slice(0, IMAGES);
   const buffers = picked.map((f) => fs.readFileSync(f.file));
   const backbone = await loadBackbone();
-  console.log(`features bench: ${buffers.length} TrashNet photos (512x384 JPEG), batch ${BATCH}, ${ROUNDS} rounds, ONNX Runtime CPU`);
+  console.log(
+    `features bench: ${buffers.length} TrashNet photos (512x384 JPEG), batch ${BATCH}, ${ROUNDS} rounds, ONNX Runtime CPU`,
+  );
 
   const ours: number[] = [];
   const bareDecode: number[] = [];
@@ -42,7 +45,8 @@ async function main(): Promise<void> {
 
     t = performance.now();
     const tensors: Buffer[] = [];
-    for (const buffer of buffers) tensors.push(await sharp(buffer).removeAlpha().resize(224, 224, { fit: 'fill' }).raw().toBuffer());
+    for (const buffer of buffers)
+      tensors.push(await sharp(buffer).removeAlpha().resize(224, 224, { fit: 'fill' }).raw().toBuffer());
     bareDecode.push(performance.now() - t);
 
     const batch = new Float32Array(BATCH * 3 * 224 * 224).fill(128);
@@ -56,16 +60,28 @@ async function main(): Promise<void> {
   }
   const rate = (ms: number) => (buffers.length * 1000) / ms;
   const bare = median(bareDecode) + median(bareInference);
-  console.log(`extractFeatures (ours):               ${rate(median(ours)).toFixed(1)} images/s  (median ${median(ours).toFixed(0)} ms)`);
-  console.log(`bare: sharp decode+resize             ${rate(median(bareDecode)).toFixed(1)} images/s  (median ${median(bareDecode).toFixed(0)} ms)`);
-  console.log(`bare: ONNX Runtime backbone runs      ${rate(median(bareInference)).toFixed(1)} images/s  (median ${median(bareInference).toFixed(0)} ms)`);
+  console.log(
+    `extractFeatures (ours):               ${rate(median(ours)).toFixed(1)} images/s  (median ${median(ours).toFixed(0)} ms)`,
+  );
+  console.log(
+    `bare: sharp decode+resize             ${rate(median(bareDecode)).toFixed(1)} images/s  (median ${median(bareDecode).toFixed(0)} ms)`,
+  );
+  console.log(
+    `bare: ONNX Runtime backbone runs      ${rate(median(bareInference)).toFixed(1)} images/s  (median ${median(bareInference).toFixed(0)} ms)`,
+  );
   console.log(`bare: decode + runs, added            ${rate(bare).toFixed(1)} images/s`);
   console.log(`ours / bare:                          ${(bare / median(ours)).toFixed(2)}  (goal: at least 0.9)`);
 
   const t = performance.now();
-  await trainHead({ features: features.map((views) => views[0]!), labels: picked.map((f) => f.label), classCount: labels.length });
+  await trainHead({
+    features: features.map((views) => views[0]!),
+    labels: picked.map((f) => f.label),
+    classCount: labels.length,
+  });
   const headMs = performance.now() - t;
-  console.log(`head training (default settings):     ${headMs.toFixed(0)} ms, ${((headMs / median(ours)) * 100).toFixed(1)}% of the extraction time`);
+  console.log(
+    `head training (default settings):     ${headMs.toFixed(0)} ms, ${((headMs / median(ours)) * 100).toFixed(1)}% of the extraction time`,
+  );
   await backbone.session.release();
 }
 

@@ -21,7 +21,6 @@ const RADII = [24, 48] as const;
 const INDEX_QUERIES: Record<number, number> = { 24: 2000, 48: 500 };
 const SCAN_QUERIES = 15;
 
-
 /** A forced full GC so heap figures mean live data, not garbage (npm runs node without --expose-gc). */
 function collectGarbage(): void {
   setFlagsFromString('--expose-gc');

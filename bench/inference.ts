@@ -68,23 +68,41 @@ async function main(): Promise<void> {
   const photos = fs
     .readdirSync(photosRoot)
     .sort()
-    .flatMap((label) => fs.readdirSync(path.join(photosRoot, label)).sort().slice(0, 6).map((name) => fs.readFileSync(path.join(photosRoot, label, name))));
+    .flatMap((label) =>
+      fs
+        .readdirSync(path.join(photosRoot, label))
+        .sort()
+        .slice(0, 6)
+        .map((name) => fs.readFileSync(path.join(photosRoot, label, name))),
+    );
 
   const functionsDir = path.join(projectRoot, 'dist', 'functions');
   // The app's settings go to the services and to the functions on the host, not into process.env. A small model:
   // the labels do not matter for timing, the backbone does.
   const stack = await startAppStack({
     projectRoot,
-    functionFiles: fs.readdirSync(functionsDir).filter((n) => n.endsWith('.js')).map((n) => path.join(functionsDir, n)),
+    functionFiles: fs
+      .readdirSync(functionsDir)
+      .filter((n) => n.endsWith('.js'))
+      .map((n) => path.join(functionsDir, n)),
     hostId: 'bench-inference',
     seed: (services) => seedGarments(services, 'bench'),
   });
   const { services, host } = stack;
   const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
   try {
-    const started = (await (await fetch(`${host.url}/api/datasets/bench/train`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ augmentedViews: 0 }) })).json()) as { jobId: string };
+    const started = (await (
+      await fetch(`${host.url}/api/datasets/bench/train`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ augmentedViews: 0 }),
+      })
+    ).json()) as { jobId: string };
     for (;;) {
-      const job = (await (await fetch(`${host.url}/api/datasets/bench/jobs/${started.jobId}`)).json()) as { status: string; error?: string };
+      const job = (await (await fetch(`${host.url}/api/datasets/bench/jobs/${started.jobId}`)).json()) as {
+        status: string;
+        error?: string;
+      };
       if (job.status === 'failed') throw new Error(`training failed: ${job.error}`);
       if (job.status === 'succeeded') break;
       await new Promise((resolve) => setTimeout(resolve, 250));
@@ -97,14 +115,22 @@ async function main(): Promise<void> {
       new Promise((resolve, reject) => {
         const begin = performance.now();
         const request = http.request(
-          { agent, hostname: classifyUrl.hostname, port: classifyUrl.port, path: classifyUrl.pathname, method: 'POST', headers: { 'content-type': 'image/jpeg', 'content-length': photo.length } },
+          {
+            agent,
+            hostname: classifyUrl.hostname,
+            port: classifyUrl.port,
+            path: classifyUrl.pathname,
+            method: 'POST',
+            headers: { 'content-type': 'image/jpeg', 'content-length': photo.length },
+          },
           (response) => {
             const chunks: Buffer[] = [];
             response.on('data', (chunk: Buffer) => chunks.push(chunk));
             response.on('error', reject);
             response.on('end', () => {
               const text = Buffer.concat(chunks).toString('utf8');
-              if (response.statusCode !== 200) return reject(new Error(`classify answered ${response.statusCode}: ${text}`));
+              if (response.statusCode !== 200)
+                return reject(new Error(`classify answered ${response.statusCode}: ${text}`));
               try {
                 const body = JSON.parse(text) as { timingInMs: Timing };
                 resolve({ ms: performance.now() - begin, timing: body.timingInMs });
@@ -115,12 +141,20 @@ async function main(): Promise<void> {
           },
         );
         // A kept-alive socket that the server closed while idle: send again on a new one (as fetch does).
-        request.on('error', (error: NodeJS.ErrnoException) => (retry && request.reusedSocket && error.code === 'ECONNRESET' ? classify(photo, false).then(resolve, reject) : reject(error)));
+        request.on('error', (error: NodeJS.ErrnoException) =>
+          retry && request.reusedSocket && error.code === 'ECONNRESET'
+            ? classify(photo, false).then(resolve, reject)
+            : reject(error),
+        );
         request.end(photo);
       });
     const classifyWithFetch = async (photo: Buffer): Promise<number> => {
       const begin = performance.now();
-      const response = await fetch(classifyUrl, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: photo });
+      const response = await fetch(classifyUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'image/jpeg' },
+        body: photo,
+      });
       const body = (await response.json()) as unknown;
       if (response.status !== 200) throw new Error(`classify answered ${response.status}: ${JSON.stringify(body)}`);
       return performance.now() - begin;
@@ -130,7 +164,11 @@ async function main(): Promise<void> {
     // Diagnostics: the batch sizes the server's session ran in (b) (it shares this process and its onnxruntime).
     const serverBatches: number[] = [];
     let recordBatches = false;
-    type Run = (this: ort.InferenceSession, feeds: ort.InferenceSession.FeedsType, ...rest: unknown[]) => Promise<ort.InferenceSession.ReturnType>;
+    type Run = (
+      this: ort.InferenceSession,
+      feeds: ort.InferenceSession.FeedsType,
+      ...rest: unknown[]
+    ) => Promise<ort.InferenceSession.ReturnType>;
     const sessionClass = Object.getPrototypeOf(session) as { run: Run };
     const run = sessionClass.run;
     sessionClass.run = function (feeds, ...rest) {
@@ -193,11 +231,15 @@ async function main(): Promise<void> {
       oursWithFetch.push(await classifyWithFetch(photo));
     }
     const p50Ratio = percentile(ours, 50) / percentile(bare, 50);
-    console.log(`inference bench: ${photos.length} TrashNet photos (512x384 JPEG), model ${version}, ${os.availableParallelism()} cores, ONNX Runtime CPU`);
+    console.log(
+      `inference bench: ${photos.length} TrashNet photos (512x384 JPEG), model ${version}, ${os.availableParallelism()} cores, ONNX Runtime CPU`,
+    );
     console.log(`(a) one at a time, ${REQUESTS} requests`);
     console.log(`  HTTP classify  p50 ${f(percentile(ours, 50))} ms  p99 ${f(percentile(ours, 99))} ms`);
     console.log(`  bare           p50 ${f(percentile(bare, 50))} ms  p99 ${f(percentile(bare, 99))} ms`);
-    console.log(`  with fetch as the client: p50 ${f(percentile(oursWithFetch, 50))} ms (ratio ${(percentile(oursWithFetch, 50) / percentile(bare, 50)).toFixed(2)})`);
+    console.log(
+      `  with fetch as the client: p50 ${f(percentile(oursWithFetch, 50))} ms (ratio ${(percentile(oursWithFetch, 50) / percentile(bare, 50)).toFixed(2)})`,
+    );
     console.log(
       `  where it goes (means): server decode (validateImage + renderView) ${f(mean(timings.map((t) => t.decode)))} ms, inference (batching + run) ${f(mean(timings.map((t) => t.inference)))} ms, ` +
         `server total ${f(mean(timings.map((t) => t.total)))} ms, HTTP + host around it ${f(mean(ours) - mean(timings.map((t) => t.total)))} ms; bare decode ${f(mean(bareDecode))} ms, bare run ${f(mean(bareInference))} ms`,
@@ -211,7 +253,8 @@ async function main(): Promise<void> {
       recordBatches = true;
       await Promise.all(
         Array.from({ length: CLIENTS }, async () => {
-          while (next < CONCURRENT_REQUESTS) concurrentTimings.push((await classify(photos[next++ % photos.length]!)).timing);
+          while (next < CONCURRENT_REQUESTS)
+            concurrentTimings.push((await classify(photos[next++ % photos.length]!)).timing);
         }),
       );
       recordBatches = false;
@@ -231,7 +274,12 @@ async function main(): Promise<void> {
       let next = 0;
       await Promise.all(
         Array.from({ length: CLIENTS }, async () => {
-          while (next < CONCURRENT_REQUESTS) JSON.stringify(await services.classifier.classify('bench', [{ content: photos[next++ % photos.length]! }], () => ({ top: 5 })));
+          while (next < CONCURRENT_REQUESTS)
+            JSON.stringify(
+              await services.classifier.classify('bench', [{ content: photos[next++ % photos.length]! }], () => ({
+                top: 5,
+              })),
+            );
         }),
       );
       return CONCURRENT_REQUESTS;
@@ -249,7 +297,9 @@ async function main(): Promise<void> {
     const rates = new Map<string, number[]>(sides.map((s) => [s.name, []]));
     const ratios: number[] = [];
     const noHttpRatios: number[] = [];
-    console.log(`(b) ${CLIENTS} concurrent clients, ${ROUNDS} rounds of ${CONCURRENT_REQUESTS} requests (images/s; other processes' share of the cores)`);
+    console.log(
+      `(b) ${CLIENTS} concurrent clients, ${ROUNDS} rounds of ${CONCURRENT_REQUESTS} requests (images/s; other processes' share of the cores)`,
+    );
     for (let round = 0; round < ROUNDS; round++) {
       const got = new Map<string, { rate: number; othersShare?: number }>();
       for (let k = 0; k < sides.length; k++) {
@@ -273,13 +323,22 @@ async function main(): Promise<void> {
     const histogram = new Map<number, number>();
     for (const size of serverBatches) histogram.set(size, (histogram.get(size) ?? 0) + 1);
     console.log(`  HTTP classify  ${median(rates.get('ours')!).toFixed(1)} images/s (median)`);
-    console.log(`  bare           batch 8: ${median(rates.get('bare 8')!).toFixed(1)} images/s, batch 16: ${median(rates.get('bare 16')!).toFixed(1)} images/s (medians)`);
-    console.log(`  no HTTP        ${median(rates.get('no HTTP')!).toFixed(1)} images/s (median; ratio ${median(noHttpRatios).toFixed(2)}): the same classifier called in this process`);
+    console.log(
+      `  bare           batch 8: ${median(rates.get('bare 8')!).toFixed(1)} images/s, batch 16: ${median(rates.get('bare 16')!).toFixed(1)} images/s (medians)`,
+    );
+    console.log(
+      `  no HTTP        ${median(rates.get('no HTTP')!).toFixed(1)} images/s (median; ratio ${median(noHttpRatios).toFixed(2)}): the same classifier called in this process`,
+    );
     console.log(
       `  where it goes (means per request): decode ${f(mean(concurrentTimings.map((t) => t.decode)))} ms, inference incl. batching ${f(mean(concurrentTimings.map((t) => t.inference)))} ms, server total ${f(mean(concurrentTimings.map((t) => t.total)))} ms; ` +
-        `server runs by batch size ${[...histogram].sort((a, b) => a[0] - b[0]).map(([size, n]) => `${size}x${n}`).join(' ')}`,
+        `server runs by batch size ${[...histogram]
+          .sort((a, b) => a[0] - b[0])
+          .map(([size, n]) => `${size}x${n}`)
+          .join(' ')}`,
     );
-    console.log(JSON.stringify({ p50Ratio: Number(p50Ratio.toFixed(2)), throughputRatio: Number(throughputRatio.toFixed(2)) }));
+    console.log(
+      JSON.stringify({ p50Ratio: Number(p50Ratio.toFixed(2)), throughputRatio: Number(throughputRatio.toFixed(2)) }),
+    );
     await session.release();
   } finally {
     agent.destroy();

@@ -46,7 +46,8 @@ const now = (): number => performance.now();
 const f1 = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
 const f2 = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : 'n/a');
 const f3 = (x: number): string => (Number.isFinite(x) ? x.toFixed(3) : 'n/a');
-const rates = (xs: readonly number[]): string => `median ${f1(median(xs))}/s  (rounds: ${xs.map((x) => x.toFixed(0)).join(' ')})`;
+const rates = (xs: readonly number[]): string =>
+  `median ${f1(median(xs))}/s  (rounds: ${xs.map((x) => x.toFixed(0)).join(' ')})`;
 
 interface OneCoreResult {
   ours: number[];
@@ -59,7 +60,13 @@ interface OneCoreResult {
 
 async function oneCore(buffers: readonly Buffer[]): Promise<OneCoreResult> {
   const n = buffers.length;
-  const res: OneCoreResult = { ours: [], validated: [], bare: [], decodeMs: buffers.map(() => []), hashMs: buffers.map(() => []) };
+  const res: OneCoreResult = {
+    ours: [],
+    validated: [],
+    bare: [],
+    decodeMs: buffers.map(() => []),
+    hashMs: buffers.map(() => []),
+  };
   const ours = async (record: boolean): Promise<number> => {
     const t0 = now();
     for (let i = 0; i < n; i++) {
@@ -104,7 +111,9 @@ async function oneCore(buffers: readonly Buffer[]): Promise<OneCoreResult> {
 }
 
 /** Per-image medians of the greyscale and resize stages, separately (plain JS reference functions) and fused (what dhash runs). */
-async function stageSplit(buffers: readonly Buffer[]): Promise<{ grey: number[]; resize: number[]; fused: number[]; fusedJs: number[] }> {
+async function stageSplit(
+  buffers: readonly Buffer[],
+): Promise<{ grey: number[]; resize: number[]; fused: number[]; fusedJs: number[] }> {
   const out = { grey: [] as number[], resize: [] as number[], fused: [] as number[], fusedJs: [] as number[] };
   const reps = Math.max(3, ROUNDS);
   for (const buf of buffers) {
@@ -273,12 +282,16 @@ async function python(dir: string, names: string[], pin = false): Promise<Python
   const probe = await runCommand(PYTHON, ['-c', 'import imagehash, PIL'], 60_000);
   if (probe.code !== 0) {
     const fallback = await runCommand(PYTHON, ['-c', 'import PIL, numpy'], 60_000);
-    if (fallback.code !== 0) return `skipped: \`${PYTHON} -c "import imagehash, PIL"\` fails (${probe.stderr.trim().split('\n').pop() ?? 'no output'})`;
+    if (fallback.code !== 0)
+      return `skipped: \`${PYTHON} -c "import imagehash, PIL"\` fails (${probe.stderr.trim().split('\n').pop() ?? 'no output'})`;
   }
   const procs = pin ? 1 : CORES;
   const run = await runCommand(PYTHON, ['-c', PY_SCRIPT, dir, String(ROUNDS), String(procs), ...names], 600_000, pin);
   if (run.code !== 0) return `failed (exit ${run.code}): ${run.stderr.trim().split('\n').slice(-3).join(' | ')}`;
-  const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = run.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   const head = lines[0] as { impl: string; pillow: string; hashes: Record<string, string> } | undefined;
   if (!head) return 'failed: no output';
   return {
@@ -301,13 +314,16 @@ async function pinnedOneCore(): Promise<{ ours: number[]; bare: number[] } | str
   if (probe.code !== 0) return 'skipped: taskset not available';
   const run = await runCommand(process.execPath, [__filename, ONE_CORE_CHILD_FLAG], 600_000, true);
   const line = run.stdout.trim().split('\n').pop() ?? '';
-  if (run.code !== 0 || !line.startsWith('{')) return `failed (exit ${run.code}): ${run.stderr.trim().split('\n').slice(-3).join(' | ')}`;
+  if (run.code !== 0 || !line.startsWith('{'))
+    return `failed (exit ${run.code}): ${run.stderr.trim().split('\n').slice(-3).join(' | ')}`;
   return JSON.parse(line) as { ours: number[]; bare: number[] };
 }
 
 async function oneCoreChild(): Promise<void> {
   const dir = findFixtures();
-  const names = Object.keys((JSON.parse(fs.readFileSync(path.join(dir, 'golden.json'), 'utf8')) as { files: Record<string, unknown> }).files).sort();
+  const names = Object.keys(
+    (JSON.parse(fs.readFileSync(path.join(dir, 'golden.json'), 'utf8')) as { files: Record<string, unknown> }).files,
+  ).sort();
   sharp.concurrency(1);
   sharp.cache(false);
   const r = await oneCore(names.map((n) => fs.readFileSync(path.join(dir, n))));
@@ -316,10 +332,16 @@ async function oneCoreChild(): Promise<void> {
 
 async function main(): Promise<void> {
   const dir = findFixtures();
-  const golden = (JSON.parse(fs.readFileSync(path.join(dir, 'golden.json'), 'utf8')) as { files: Record<string, { dhash16: string }> }).files;
+  const golden = (
+    JSON.parse(fs.readFileSync(path.join(dir, 'golden.json'), 'utf8')) as { files: Record<string, { dhash16: string }> }
+  ).files;
   const names = Object.keys(golden).sort();
   const buffers = names.map((n) => fs.readFileSync(path.join(dir, n)));
-  const megapixels = (await Promise.all(buffers.map((b) => sharp(b).metadata()))).reduce((s, m) => s + (m.width ?? 0) * (m.height ?? 0), 0) / 1e6;
+  const megapixels =
+    (await Promise.all(buffers.map((b) => sharp(b).metadata()))).reduce(
+      (s, m) => s + (m.width ?? 0) * (m.height ?? 0),
+      0,
+    ) / 1e6;
 
   sharp.concurrency(1);
   sharp.cache(false);
@@ -332,7 +354,8 @@ async function main(): Promise<void> {
 
   // Correctness first: the rates below are only worth having for identical hashes.
   const ours = new Map<string, string>();
-  for (let i = 0; i < names.length; i++) ours.set(names[i]!, dhashFromPixels(await decodeLikePillow(buffers[i]!, LIMIT)));
+  for (let i = 0; i < names.length; i++)
+    ours.set(names[i]!, dhashFromPixels(await decodeLikePillow(buffers[i]!, LIMIT)));
   const agreeGolden = names.filter((n) => ours.get(n) === golden[n]!.dhash16).length;
   console.log(`\nour hashes equal to golden.json (imagehash 4.3.2, Pillow 9.4.0): ${agreeGolden}/${names.length}`);
 
@@ -345,9 +368,11 @@ async function main(): Promise<void> {
   const dec = perImage(one.decodeMs);
   const hsh = perImage(one.hashMs);
   const split = await stageSplit(buffers);
-  console.log('per image, ms (median over images of each image\'s median; mean in brackets):');
+  console.log("per image, ms (median over images of each image's median; mean in brackets):");
   console.log(`  decode (sharp, as Pillow sees it)       ${f3(median(dec))}  [${f3(mean(dec))}]`);
-  console.log(`  greyscale + resize + bits, as run:      ${f3(median(hsh))}  [${f3(mean(hsh))}]   (fused, ${simdAvailable() ? 'WebAssembly SIMD' : 'JS'})`);
+  console.log(
+    `  greyscale + resize + bits, as run:      ${f3(median(hsh))}  [${f3(mean(hsh))}]   (fused, ${simdAvailable() ? 'WebAssembly SIMD' : 'JS'})`,
+  );
   console.log(`    of which greyscale + resize (fused):  ${f3(median(split.fused))}  [${f3(mean(split.fused))}]`);
   console.log(`    same, fused plain-JS fallback:         ${f3(median(split.fusedJs))}  [${f3(mean(split.fusedJs))}]`);
   console.log(`    reference JS, greyscale alone:         ${f3(median(split.grey))}  [${f3(mean(split.grey))}]`);
@@ -411,7 +436,9 @@ async function main(): Promise<void> {
     const agreeOurs = names.filter((n) => py.hashes[n] === ours.get(n)).length;
     const agreeGoldenPy = names.filter((n) => py.hashes[n] === golden[n]!.dhash16).length;
     console.log(`${py.impl}, Pillow ${py.pillow} (${PYTHON})`);
-    console.log(`hashes agreeing with ours: ${agreeOurs}/${names.length} (with golden.json: ${agreeGoldenPy}/${names.length})`);
+    console.log(
+      `hashes agreeing with ours: ${agreeOurs}/${names.length} (with golden.json: ${agreeGoldenPy}/${names.length})`,
+    );
     console.log(`one core (one process):         ${rates(py.one)}`);
     if (py.all.length) console.log(`all cores (${CORES} processes, fork):  ${rates(py.all)}`);
     if (typeof pyPinned === 'string') {
@@ -423,15 +450,23 @@ async function main(): Promise<void> {
   }
 
   console.log('\n== summary (medians, files/s) ==');
-  console.log(`one core:  ours ${f1(median(one.ours))} (validate + dhash ${f1(median(one.validated))}), bare decode ${f1(median(one.bare))}, imagehash ${f1(pyOne)}`);
+  console.log(
+    `one core:  ours ${f1(median(one.ours))} (validate + dhash ${f1(median(one.validated))}), bare decode ${f1(median(one.bare))}, imagehash ${f1(pyOne)}`,
+  );
   if (typeof pinned !== 'string') {
     const po = median(pinned.ours);
     const pb = median(pinned.bare);
-    console.log(`one core, pinned: ours ${f1(po)}, bare decode ${f1(pb)}, imagehash ${f1(pyPinnedOne)}  (ours / imagehash ${f2(po / pyPinnedOne)}, ours / bare ${f2(po / pb)})`);
+    console.log(
+      `one core, pinned: ours ${f1(po)}, bare decode ${f1(pb)}, imagehash ${f1(pyPinnedOne)}  (ours / imagehash ${f2(po / pyPinnedOne)}, ours / bare ${f2(po / pb)})`,
+    );
   }
   console.log(`all cores: ours ${f1(allOurs)}, bare decode ${f1(allBare)}, imagehash ${f1(pyAll)}`);
-  console.log(`ours / bare decode:  one core ${f2(median(one.ours) / median(one.bare))}, all cores ${f2(allOurs / allBare)}`);
-  console.log(`ours / imagehash:    one core ${f2(median(one.ours) / pyOne)}, all cores ${f2(allOurs / pyAll)}; ours on all cores / imagehash on one core ${f2(allOurs / pyOne)}`);
+  console.log(
+    `ours / bare decode:  one core ${f2(median(one.ours) / median(one.bare))}, all cores ${f2(allOurs / allBare)}`,
+  );
+  console.log(
+    `ours / imagehash:    one core ${f2(median(one.ours) / pyOne)}, all cores ${f2(allOurs / pyAll)}; ours on all cores / imagehash on one core ${f2(allOurs / pyOne)}`,
+  );
 }
 
 (process.argv.includes(ONE_CORE_CHILD_FLAG) ? oneCoreChild() : main()).catch((e: unknown) => {

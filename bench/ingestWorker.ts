@@ -22,9 +22,7 @@ export interface IngestWorkerData {
 export type IngestWorkerRequest = { kind: 'run'; mode: 'hash' | 'bare' } | { kind: 'stop' };
 
 export type IngestWorkerReply =
-  | { kind: 'ready' }
-  | { kind: 'done'; count: number }
-  | { kind: 'error'; message: string };
+  { kind: 'ready' } | { kind: 'done'; count: number } | { kind: 'error'; message: string };
 
 function post(reply: IngestWorkerReply): void {
   parentPort?.postMessage(reply);

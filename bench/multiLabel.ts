@@ -25,7 +25,11 @@ const CELL = { width: 512, height: 384 };
 /** Writes the scenes and labels.csv into `dir`; returns each scene's labels. */
 export async function buildScenes(root: string, dir: string): Promise<string[][]> {
   const random = seededRandom(2026);
-  const pools = new Map(readdirSync(root).sort().map((label) => [label, shuffle(readdirSync(path.join(root, label)).sort(), random)]));
+  const pools = new Map(
+    readdirSync(root)
+      .sort()
+      .map((label) => [label, shuffle(readdirSync(path.join(root, label)).sort(), random)]),
+  );
   const scenes: string[][] = [];
   mkdirSync(path.join(dir, 'images'), { recursive: true });
   const rows = ['filename,labels'];
@@ -41,13 +45,17 @@ export async function buildScenes(root: string, dir: string): Promise<string[][]
     const cells = shuffle([0, 1, 2, 3], random);
     const composite = await Promise.all(
       labels.map(async (label, i) => ({
-        input: await sharp(readFileSync(path.join(root, label, pools.get(label)!.pop()!))).resize(CELL.width, CELL.height, { fit: 'fill' }).toBuffer(),
+        input: await sharp(readFileSync(path.join(root, label, pools.get(label)!.pop()!)))
+          .resize(CELL.width, CELL.height, { fit: 'fill' })
+          .toBuffer(),
         left: (cells[i]! % 2) * CELL.width,
         top: Math.floor(cells[i]! / 2) * CELL.height,
       })),
     );
     const name = `scene-${String(scenes.length).padStart(3, '0')}.jpg`;
-    const scene = await sharp({ create: { width: 2 * CELL.width, height: 2 * CELL.height, channels: 3, background: { r: 128, g: 128, b: 128 } } })
+    const scene = await sharp({
+      create: { width: 2 * CELL.width, height: 2 * CELL.height, channels: 3, background: { r: 128, g: 128, b: 128 } },
+    })
       .composite(composite)
       .jpeg({ quality: 90 })
       .toBuffer();
@@ -82,16 +90,24 @@ async function main(): Promise<void> {
         const result = await evaluateFolder(dir, { folds: 5, seed, backbone });
         if (result.task !== 'multi-label') throw new Error('the scenes folder was not read as multi-label');
         results.push(result);
-        console.log(`seed ${seed}: pooled mAP ${result.pooled.mAP.toFixed(3)} (folds ${result.meanMAP.toFixed(3)} ± ${result.stdMAP.toFixed(3)}), exact match ${(result.pooled.exactMatch * 100).toFixed(1)}%, Hamming accuracy ${(result.pooled.hammingAccuracy * 100).toFixed(1)}%, ${result.seconds.total.toFixed(0)} s`);
+        console.log(
+          `seed ${seed}: pooled mAP ${result.pooled.mAP.toFixed(3)} (folds ${result.meanMAP.toFixed(3)} ± ${result.stdMAP.toFixed(3)}), exact match ${(result.pooled.exactMatch * 100).toFixed(1)}%, Hamming accuracy ${(result.pooled.hammingAccuracy * 100).toFixed(1)}%, ${result.seconds.total.toFixed(0)} s`,
+        );
       }
     } finally {
       await backbone.session.release();
     }
     const pooled = (pick: (r: MultiLabelFolderEvaluation) => number) => median(results.map(pick));
-    console.log(`median over seeds:   mAP ${pooled((r) => r.pooled.mAP).toFixed(3)}   exact match ${(pooled((r) => r.pooled.exactMatch) * 100).toFixed(1)}%   Hamming ${(pooled((r) => r.pooled.hammingAccuracy) * 100).toFixed(1)}%`);
-    console.log(`chance baseline:     mAP ${chanceMAP.toFixed(3)} (mean prevalence)   exact match ${(majorityExact * 100).toFixed(1)}% (always the most common set)`);
+    console.log(
+      `median over seeds:   mAP ${pooled((r) => r.pooled.mAP).toFixed(3)}   exact match ${(pooled((r) => r.pooled.exactMatch) * 100).toFixed(1)}%   Hamming ${(pooled((r) => r.pooled.hammingAccuracy) * 100).toFixed(1)}%`,
+    );
+    console.log(
+      `chance baseline:     mAP ${chanceMAP.toFixed(3)} (mean prevalence)   exact match ${(majorityExact * 100).toFixed(1)}% (always the most common set)`,
+    );
     const last = results[results.length - 1]!;
-    console.log(`per label (seed ${SEEDS - 1}): ${last.pooled.perLabel.map((l) => `${l.label} AP ${l.ap?.toFixed(3) ?? '-'}`).join(', ')}`);
+    console.log(
+      `per label (seed ${SEEDS - 1}): ${last.pooled.perLabel.map((l) => `${l.label} AP ${l.ap?.toFixed(3) ?? '-'}`).join(', ')}`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

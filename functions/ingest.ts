@@ -14,9 +14,11 @@ export async function ingest(blob: Buffer, context: InvocationContext): Promise<
     blobName: blobPath.slice(INCOMING_CONTAINER.length + 1),
     content: blob,
     metadata: (metadata['metadata'] ?? {}) as Record<string, string>,
-    ...(properties.eTag ?? properties.etag ? { etag: (properties.eTag ?? properties.etag)! } : {}),
+    ...((properties.eTag ?? properties.etag) ? { etag: (properties.eTag ?? properties.etag)! } : {}),
   });
-  context.log(`${blobPath}: ${outcome.status}${outcome.split ? ` (${outcome.split})` : ''}${outcome.reason ? `: ${outcome.reason}` : ''}`);
+  context.log(
+    `${blobPath}: ${outcome.status}${outcome.split ? ` (${outcome.split})` : ''}${outcome.reason ? `: ${outcome.reason}` : ''}`,
+  );
 }
 
 app.storageBlob('ingest', {

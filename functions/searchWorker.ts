@@ -12,4 +12,8 @@ export async function searchWorker(job: unknown, context: InvocationContext): Pr
   await collector.runJob(job, { isLastAttempt: dequeueCount >= maxDequeueCount });
 }
 
-app.storageQueue('searchWorker', { queueName: SEARCH_JOBS_QUEUE, connection: 'AzureWebJobsStorage', handler: searchWorker });
+app.storageQueue('searchWorker', {
+  queueName: SEARCH_JOBS_QUEUE,
+  connection: 'AzureWebJobsStorage',
+  handler: searchWorker,
+});

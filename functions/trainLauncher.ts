@@ -9,4 +9,8 @@ export async function trainLauncher(message: unknown): Promise<void> {
   await launchTraining(training, message);
 }
 
-app.storageQueue('trainLauncher', { queueName: TRAIN_JOBS_QUEUE, connection: 'AzureWebJobsStorage', handler: trainLauncher });
+app.storageQueue('trainLauncher', {
+  queueName: TRAIN_JOBS_QUEUE,
+  connection: 'AzureWebJobsStorage',
+  handler: trainLauncher,
+});

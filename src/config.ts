@@ -14,7 +14,9 @@ export const AZURITE_ACCOUNT_KEY =
 const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 const settingsSchema = z.object({
-  AzureWebJobsStorage: z.string({ error: 'is required (a storage connection string, e.g. UseDevelopmentStorage=true)' }),
+  AzureWebJobsStorage: z.string({
+    error: 'is required (a storage connection string, e.g. UseDevelopmentStorage=true)',
+  }),
   INGEST_MAX_FILE_BYTES: integer(1, 1024 * 1024 * 1024).default(50 * 1024 * 1024),
   INGEST_MAX_PIXELS: integer(1, 1_000_000_000).default(64_000_000),
   INGEST_MIN_SIDE_PX: integer(1, 10_000).default(64),
@@ -34,9 +36,13 @@ const settingsSchema = z.object({
         context.addIssue({ code: 'custom', message: (error as Error).message });
       }
     }),
-  BING_SEARCH_ENDPOINT: z.url({ message: 'must be a URL such as https://api.cognitive.microsoft.com' }).default('https://api.cognitive.microsoft.com'),
+  BING_SEARCH_ENDPOINT: z
+    .url({ message: 'must be a URL such as https://api.cognitive.microsoft.com' })
+    .default('https://api.cognitive.microsoft.com'),
   BING_SEARCH_KEY: z.string().optional(),
-  OPENVERSE_ENDPOINT: z.url({ message: 'must be a URL such as https://api.openverse.org' }).default('https://api.openverse.org'),
+  OPENVERSE_ENDPOINT: z
+    .url({ message: 'must be a URL such as https://api.openverse.org' })
+    .default('https://api.openverse.org'),
   COLLECT_DOWNLOAD_TIMEOUT_MS: integer(100, 600_000).default(20_000),
   COLLECT_DOWNLOAD_MAX_BYTES: integer(1, 1024 * 1024 * 1024).default(20 * 1024 * 1024),
   COLLECT_MAX_REDIRECTS: integer(0, 20).default(5),
@@ -49,8 +55,19 @@ const settingsSchema = z.object({
   HTTP_ALLOWED_ORIGINS: z
     .string()
     .default('')
-    .transform((value) => value.split(',').map((origin) => origin.trim()).filter(Boolean))
-    .pipe(z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'lists origins such as https://portal.example.com (scheme and host, no path)'))),
+    .transform((value) =>
+      value
+        .split(',')
+        .map((origin) => origin.trim())
+        .filter(Boolean),
+    )
+    .pipe(
+      z.array(
+        z
+          .string()
+          .regex(/^https?:\/\/[^/\s]+$/, 'lists origins such as https://portal.example.com (scheme and host, no path)'),
+      ),
+    ),
   TRAIN_LAUNCHER: z
     .string()
     .refine((name) => isLauncherName(name), { error: () => `must be ${LAUNCHER_NAMES.join(' or ')}` })
@@ -58,8 +75,21 @@ const settingsSchema = z.object({
   TRAIN_EXECUTION_PROVIDERS: z
     .string()
     .default('cpu')
-    .transform((value) => value.split(',').map((name) => name.trim()).filter(Boolean))
-    .pipe(z.array(z.enum(EXECUTION_PROVIDER_NAMES, { message: `lists execution providers from ${EXECUTION_PROVIDER_NAMES.join(', ')}, e.g. "cuda,cpu"` })).min(1)),
+    .transform((value) =>
+      value
+        .split(',')
+        .map((name) => name.trim())
+        .filter(Boolean),
+    )
+    .pipe(
+      z
+        .array(
+          z.enum(EXECUTION_PROVIDER_NAMES, {
+            message: `lists execution providers from ${EXECUTION_PROVIDER_NAMES.join(', ')}, e.g. "cuda,cpu"`,
+          }),
+        )
+        .min(1),
+    ),
   TRAIN_CONTAINERAPPS_SUBSCRIPTION_ID: z.string().optional(),
   TRAIN_CONTAINERAPPS_RESOURCE_GROUP: z.string().optional(),
   TRAIN_CONTAINERAPPS_JOB_NAME: z.string().optional(),
@@ -116,7 +146,14 @@ export type TrainSettings = {
   heartbeatExpiryInMs: number;
 } & (
   | { launcher: 'local' }
-  | { launcher: 'containerapps'; subscriptionId: string; resourceGroup: string; jobName: string; containerName: string; image: string }
+  | {
+      launcher: 'containerapps';
+      subscriptionId: string;
+      resourceGroup: string;
+      jobName: string;
+      containerName: string;
+      image: string;
+    }
 );
 
 export interface ServeSettings {
@@ -167,12 +204,24 @@ export function loadSettings(env: RawSettings = processSettings()): AppSettings 
     );
   }
   const heartbeatExpiryInMs = s.TRAIN_HEARTBEAT_EXPIRY_S * 1000;
-  let train: TrainSettings = { launcher: 'local', executionProviders: s.TRAIN_EXECUTION_PROVIDERS, heartbeatExpiryInMs };
+  let train: TrainSettings = {
+    launcher: 'local',
+    executionProviders: s.TRAIN_EXECUTION_PROVIDERS,
+    heartbeatExpiryInMs,
+  };
   if (s.TRAIN_LAUNCHER === 'containerapps') {
-    const missing = (['TRAIN_CONTAINERAPPS_SUBSCRIPTION_ID', 'TRAIN_CONTAINERAPPS_RESOURCE_GROUP', 'TRAIN_CONTAINERAPPS_JOB_NAME', 'TRAIN_CONTAINERAPPS_IMAGE'] as const).filter(
-      (name) => !s[name],
-    );
-    if (missing.length > 0) throw new ConfigurationError(`Invalid app settings: TRAIN_LAUNCHER is containerapps, so ${missing.join(', ')} must be set`);
+    const missing = (
+      [
+        'TRAIN_CONTAINERAPPS_SUBSCRIPTION_ID',
+        'TRAIN_CONTAINERAPPS_RESOURCE_GROUP',
+        'TRAIN_CONTAINERAPPS_JOB_NAME',
+        'TRAIN_CONTAINERAPPS_IMAGE',
+      ] as const
+    ).filter((name) => !s[name]);
+    if (missing.length > 0)
+      throw new ConfigurationError(
+        `Invalid app settings: TRAIN_LAUNCHER is containerapps, so ${missing.join(', ')} must be set`,
+      );
     train = {
       launcher: 'containerapps',
       executionProviders: s.TRAIN_EXECUTION_PROVIDERS,

@@ -16,16 +16,33 @@ describe('loadSettings', () => {
     const settings = loadSettings({ AzureWebJobsStorage: 'UseDevelopmentStorage=true' });
     expect(settings).toEqual({
       storageConnectionString: 'UseDevelopmentStorage=true',
-      ingest: { maxFileBytes: 52428800, maxPixels: 64000000, minSidePx: 64, maxAspectRatio: 8, decodePixelBudget: 128_000_000 },
+      ingest: {
+        maxFileBytes: 52428800,
+        maxPixels: 64000000,
+        minSidePx: 64,
+        maxAspectRatio: 8,
+        decodePixelBudget: 128_000_000,
+      },
       dedup: { nearDuplicateMaxBits: 24, splitGroupMaxBits: 48, maxRelativeDistance: 0.4, testFraction: 0.2 },
       collect: {
         schedule: '0 0 3 * * *',
         bing: { endpoint: 'https://api.cognitive.microsoft.com' },
         openverse: { endpoint: 'https://api.openverse.org' },
-        download: { timeoutInMs: 20_000, maxBytes: 20_971_520, maxRedirects: 5, concurrency: 4, allowPrivateAddresses: false },
+        download: {
+          timeoutInMs: 20_000,
+          maxBytes: 20_971_520,
+          maxRedirects: 5,
+          concurrency: 4,
+          allowPrivateAddresses: false,
+        },
       },
       http: { allowedOrigins: [] },
-      serve: { modelRecheckInMs: 5000, batchWindowInMs: 0, batchMaxWaitInMs: 50, modelMemoryBudgetBytes: 1024 * 1024 * 1024 },
+      serve: {
+        modelRecheckInMs: 5000,
+        batchWindowInMs: 0,
+        batchMaxWaitInMs: 50,
+        modelMemoryBudgetBytes: 1024 * 1024 * 1024,
+      },
       train: { launcher: 'local', executionProviders: ['cpu'], heartbeatExpiryInMs: 180_000 },
     });
   });
@@ -38,14 +55,26 @@ describe('loadSettings', () => {
     [{}, /AzureWebJobsStorage: is required/],
     [{ AzureWebJobsStorage: 'x', SPLIT_TEST_FRACTION: '0.9' }, /SPLIT_TEST_FRACTION/],
     [{ AzureWebJobsStorage: 'x', INGEST_MIN_SIDE_PX: 'ten' }, /INGEST_MIN_SIDE_PX/],
-    [{ AzureWebJobsStorage: 'x', HTTP_ALLOWED_ORIGINS: 'https://a.example/path' }, /HTTP_ALLOWED_ORIGINS\.0: lists origins such as/],
+    [
+      { AzureWebJobsStorage: 'x', HTTP_ALLOWED_ORIGINS: 'https://a.example/path' },
+      /HTTP_ALLOWED_ORIGINS\.0: lists origins such as/,
+    ],
     [{ AzureWebJobsStorage: 'x', SERVE_MODEL_MEMORY_MB: '0' }, /SERVE_MODEL_MEMORY_MB/],
-    [{ AzureWebJobsStorage: 'x', DEDUP_NEAR_DUPLICATE_MAX_BITS: '40', SPLIT_GROUP_MAX_BITS: '30' }, /SPLIT_GROUP_MAX_BITS \(30\) must be at least DEDUP_NEAR_DUPLICATE_MAX_BITS/],
+    [
+      { AzureWebJobsStorage: 'x', DEDUP_NEAR_DUPLICATE_MAX_BITS: '40', SPLIT_GROUP_MAX_BITS: '30' },
+      /SPLIT_GROUP_MAX_BITS \(30\) must be at least DEDUP_NEAR_DUPLICATE_MAX_BITS/,
+    ],
     [{ AzureWebJobsStorage: 'x', COLLECT_SCHEDULE: '0 */5 * * *' }, /COLLECT_SCHEDULE: .*need six/],
     [{ AzureWebJobsStorage: 'x', BING_SEARCH_ENDPOINT: 'not a url' }, /BING_SEARCH_ENDPOINT: must be a URL/],
-    [{ AzureWebJobsStorage: 'x', COLLECT_ALLOW_PRIVATE_ADDRESSES: 'yes' }, /COLLECT_ALLOW_PRIVATE_ADDRESSES: must be true or false/],
+    [
+      { AzureWebJobsStorage: 'x', COLLECT_ALLOW_PRIVATE_ADDRESSES: 'yes' },
+      /COLLECT_ALLOW_PRIVATE_ADDRESSES: must be true or false/,
+    ],
     [{ AzureWebJobsStorage: 'x', TRAIN_EXECUTION_PROVIDERS: 'cuda,tpu' }, /TRAIN_EXECUTION_PROVIDERS/],
-    [{ AzureWebJobsStorage: 'x', TRAIN_LAUNCHER: 'containerapps', TRAIN_CONTAINERAPPS_JOB_NAME: 'j' }, /TRAIN_CONTAINERAPPS_SUBSCRIPTION_ID, TRAIN_CONTAINERAPPS_RESOURCE_GROUP, TRAIN_CONTAINERAPPS_IMAGE must be set/],
+    [
+      { AzureWebJobsStorage: 'x', TRAIN_LAUNCHER: 'containerapps', TRAIN_CONTAINERAPPS_JOB_NAME: 'j' },
+      /TRAIN_CONTAINERAPPS_SUBSCRIPTION_ID, TRAIN_CONTAINERAPPS_RESOURCE_GROUP, TRAIN_CONTAINERAPPS_IMAGE must be set/,
+    ],
   ])('names the bad setting: %j', (env, message) => {
     expect(() => loadSettings(env)).toThrow(ConfigurationError);
     expect(() => loadSettings(env)).toThrow(message);

@@ -20,7 +20,9 @@ function sourceFiles(dir: string): string[] {
 function resolveImport(from: string, specifier: string): string | undefined {
   if (!specifier.startsWith('.')) return undefined;
   const base = path.resolve(path.dirname(from), specifier);
-  return [`${base}.ts`, path.join(base, 'index.ts'), base].find((candidate) => existsSync(candidate) && statSync(candidate).isFile());
+  return [`${base}.ts`, path.join(base, 'index.ts'), base].find(
+    (candidate) => existsSync(candidate) && statSync(candidate).isFile(),
+  );
 }
 
 /** The import graph of the given files: file -> the project files it imports. */
@@ -82,7 +84,8 @@ describe('the import graph', () => {
       ['d.ts', ['a.ts']],
     ]);
     expect(importCircles(graph)).toEqual([['a.ts', 'b.ts', 'c.ts']]);
-    const text = "import type { X } from './b';\nexport { y } from './c';\nimport './e';\nconst z = await import('./d');";
+    const text =
+      "import type { X } from './b';\nexport { y } from './c';\nimport './e';\nconst z = await import('./d');";
     expect([...text.matchAll(SPECIFIER)].map(specifierOf)).toEqual(['./b', './c', './e', './d']);
   });
 

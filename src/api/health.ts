@@ -8,7 +8,10 @@ export interface HealthReport {
   checks: { settings: string; storage: string };
 }
 
-export async function checkHealth(getServices: () => Promise<Services>, log: (message: string) => void = () => undefined): Promise<HealthReport> {
+export async function checkHealth(
+  getServices: () => Promise<Services>,
+  log: (message: string) => void = () => undefined,
+): Promise<HealthReport> {
   let services: Services;
   try {
     services = await getServices();

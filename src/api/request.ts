@@ -16,22 +16,32 @@ export interface ClassifyBody {
 }
 
 function tooLarge(what: string, bytes: number | string, limit: number): PayloadTooLargeError {
-  return new PayloadTooLargeError(`${what} has ${bytes} bytes, more than the limit of ${limit} (INGEST_MAX_FILE_BYTES)`);
+  return new PayloadTooLargeError(
+    `${what} has ${bytes} bytes, more than the limit of ${limit} (INGEST_MAX_FILE_BYTES)`,
+  );
 }
 
 /** Splits a request body into image files; throws InvalidArgumentError, PayloadTooLargeError or UnsupportedMediaTypeError. */
-export async function parseClassifyBody(contentType: string | null | undefined, body: Buffer, maxFileBytes: number): Promise<ClassifyBody> {
+export async function parseClassifyBody(
+  contentType: string | null | undefined,
+  body: Buffer,
+  maxFileBytes: number,
+): Promise<ClassifyBody> {
   const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
   if (type === 'multipart/form-data') {
     // Room for the parts' headers and boundaries besides the files themselves.
     const limit = maxFileBytes * MAX_FILES_PER_REQUEST + 64 * 1024;
     if (body.length > limit) throw tooLarge('the multipart body', body.length, limit);
     const files = await parseMultipart(contentType!, body, maxFileBytes);
-    if (files.length === 0) throw new InvalidArgumentError('the multipart body has no file; send the image(s) as file fields');
+    if (files.length === 0)
+      throw new InvalidArgumentError('the multipart body has no file; send the image(s) as file fields');
     return { kind: 'multipart', files };
   }
   if (type === '' || type === 'application/octet-stream' || type.startsWith('image/')) {
-    if (body.length === 0) throw new InvalidArgumentError('the request body is empty; send the image bytes (or multipart/form-data with files)');
+    if (body.length === 0)
+      throw new InvalidArgumentError(
+        'the request body is empty; send the image bytes (or multipart/form-data with files)',
+      );
     if (body.length > maxFileBytes) throw tooLarge('the image', body.length, maxFileBytes);
     return { kind: 'raw', files: [{ content: body }] };
   }
@@ -44,7 +54,10 @@ function parseMultipart(contentType: string, body: Buffer, maxFileBytes: number)
   return new Promise((resolve, reject) => {
     let parser: busboy.Busboy;
     try {
-      parser = busboy({ headers: { 'content-type': contentType }, limits: { fileSize: maxFileBytes, files: MAX_FILES_PER_REQUEST } });
+      parser = busboy({
+        headers: { 'content-type': contentType },
+        limits: { fileSize: maxFileBytes, files: MAX_FILES_PER_REQUEST },
+      });
     } catch (error) {
       // A multipart content type without a boundary, for one.
       reject(new InvalidArgumentError(`the multipart body cannot be read: ${(error as Error).message}`));
@@ -62,7 +75,10 @@ function parseMultipart(contentType: string, body: Buffer, maxFileBytes: number)
       settled = true;
       void Promise.all(files).then((all) => (failure ? reject(failure) : resolve(all)));
     };
-    const unreadable = (error: Error) => new InvalidArgumentError(`the multipart body cannot be read: ${error.message} (a truncated body, or one without its closing boundary?)`);
+    const unreadable = (error: Error) =>
+      new InvalidArgumentError(
+        `the multipart body cannot be read: ${error.message} (a truncated body, or one without its closing boundary?)`,
+      );
     parser.on('file', (_field, stream, info) => {
       files.push(
         new Promise((done) => {
@@ -70,7 +86,9 @@ function parseMultipart(contentType: string, body: Buffer, maxFileBytes: number)
           stream.on('data', (chunk: Buffer) => chunks.push(chunk));
           // busboy truncates at fileSize and says so with 'limit'.
           stream.on('limit', () => {
-            failure ??= new PayloadTooLargeError(`file "${info.filename}" is larger than the limit of ${maxFileBytes} bytes (INGEST_MAX_FILE_BYTES)`);
+            failure ??= new PayloadTooLargeError(
+              `file "${info.filename}" is larger than the limit of ${maxFileBytes} bytes (INGEST_MAX_FILE_BYTES)`,
+            );
           });
           // A body that ends inside a file errors the file's stream: an 'error' with no listener would end the process.
           stream.on('error', (error: Error) => {
@@ -100,12 +118,14 @@ export function parseClassifyQuery(query: URLSearchParams, model: ServedModelInf
   let top = model.task === 'multi-label' ? labelCount : Math.min(5, labelCount);
   if (rawTop !== null && rawTop !== '') {
     const parsed = Number(rawTop);
-    if (!Number.isInteger(parsed) || parsed < 1) throw new InvalidArgumentError(`top must be a whole number from 1 to ${labelCount}, not "${rawTop}"`);
+    if (!Number.isInteger(parsed) || parsed < 1)
+      throw new InvalidArgumentError(`top must be a whole number from 1 to ${labelCount}, not "${rawTop}"`);
     top = Math.min(parsed, labelCount);
   }
   const rawThreshold = query.get('threshold');
   if (rawThreshold === null || rawThreshold === '') return { top };
   const threshold = Number(rawThreshold);
-  if (!Number.isFinite(threshold) || threshold < 0 || threshold > 1) throw new InvalidArgumentError(`threshold must be a number from 0 to 1, not "${rawThreshold}"`);
+  if (!Number.isFinite(threshold) || threshold < 0 || threshold > 1)
+    throw new InvalidArgumentError(`threshold must be a number from 0 to 1, not "${rawThreshold}"`);
   return { top, threshold };
 }

@@ -28,7 +28,9 @@ export async function backboneCommand(args: string[], out: NodeJS.WritableStream
   });
   const connectionString =
     values['connection-string'] ?? loadCliSettings().storageConnectionString ?? 'UseDevelopmentStorage=true';
-  const registry = new BackboneRegistry(BlobServiceClient.fromConnectionString(connectionString).getContainerClient(BACKBONES_CONTAINER));
+  const registry = new BackboneRegistry(
+    BlobServiceClient.fromConnectionString(connectionString).getContainerClient(BACKBONES_CONTAINER),
+  );
   if (sub === 'list') {
     if (positional.length > 0) throw new InvalidArgumentError(`backbone list takes no arguments\n${BACKBONE_USAGE}`);
     out.write('resnet50-keras (built in): 224x224 input, 2048 features\n');
@@ -38,9 +40,13 @@ export async function backboneCommand(args: string[], out: NodeJS.WritableStream
   if (sub !== 'register') throw new InvalidArgumentError(`backbone needs "register" or "list"\n${BACKBONE_USAGE}`);
   const [name, file] = positional;
   const featuresOutput = values['features-output'];
-  if (!name || !file || positional.length > 2 || !featuresOutput) throw new InvalidArgumentError(`backbone register needs NAME, MODEL.onnx and --features-output TENSOR\n${BACKBONE_USAGE}`);
+  if (!name || !file || positional.length > 2 || !featuresOutput)
+    throw new InvalidArgumentError(
+      `backbone register needs NAME, MODEL.onnx and --features-output TENSOR\n${BACKBONE_USAGE}`,
+    );
   const channels = values['channels'] ?? 'rgb';
-  if (channels !== 'rgb' && channels !== 'bgr') throw new InvalidArgumentError(`--channels must be rgb or bgr, got "${channels}"`);
+  if (channels !== 'rgb' && channels !== 'bgr')
+    throw new InvalidArgumentError(`--channels must be rgb or bgr, got "${channels}"`);
   let model: Buffer;
   try {
     model = await readFile(file);
@@ -65,12 +71,16 @@ function describe(spec: BackboneSpec): string {
 
 function number(option: string, text: string): number {
   const value = Number(text);
-  if (text.trim() === '' || !Number.isFinite(value)) throw new InvalidArgumentError(`--${option} must be a number, got "${text}"`);
+  if (text.trim() === '' || !Number.isFinite(value))
+    throw new InvalidArgumentError(`--${option} must be a number, got "${text}"`);
   return value;
 }
 
 function triple(option: string, text: string): [number, number, number] {
   const parts = text.split(',');
-  if (parts.length !== 3) throw new InvalidArgumentError(`--${option} needs three numbers separated by commas (one per channel), got "${text}"`);
+  if (parts.length !== 3)
+    throw new InvalidArgumentError(
+      `--${option} needs three numbers separated by commas (one per channel), got "${text}"`,
+    );
   return parts.map((part) => number(option, part)) as [number, number, number];
 }

@@ -55,7 +55,10 @@ export async function runCollection(options: RunOptions): Promise<RunReport> {
       throw new Error(`cannot reach ${options.baseUrl} (${(error as Error).message}); is the app running (npm start)?`);
     }
     const json = (await response.json().catch(() => ({}))) as Record<string, unknown>;
-    if (!response.ok) throw new Error(`${method} ${url.pathname}: ${response.status} ${String(json['message'] ?? response.statusText)}`);
+    if (!response.ok)
+      throw new Error(
+        `${method} ${url.pathname}: ${response.status} ${String(json['message'] ?? response.statusText)}`,
+      );
     return json;
   };
 
@@ -66,7 +69,12 @@ export async function runCollection(options: RunOptions): Promise<RunReport> {
   options.out.write(`run ${runId}: ${total} queries\n`);
   const interactive = (options.out as NodeJS.WriteStream).isTTY === true;
   const bar = new SingleBar(
-    { format: 'collect [{bar}] {value}/{total} queries, {downloaded} downloaded', stream: options.out as NodeJS.WriteStream, noTTYOutput: !interactive, notTTYSchedule: 5000 },
+    {
+      format: 'collect [{bar}] {value}/{total} queries, {downloaded} downloaded',
+      stream: options.out as NodeJS.WriteStream,
+      noTTYOutput: !interactive,
+      notTTYSchedule: 5000,
+    },
     Presets.shades_classic,
   );
   bar.start(total, 0, { downloaded: 0 });
@@ -75,7 +83,9 @@ export async function runCollection(options: RunOptions): Promise<RunReport> {
     bar.update(report.queriesDone, { downloaded: report.imagesDownloaded });
     if (report.status === 'done') {
       bar.stop();
-      const skipped = Object.entries(report.skipped).map(([reason, count]) => `${count} ${reason}`).join(', ');
+      const skipped = Object.entries(report.skipped)
+        .map(([reason, count]) => `${count} ${reason}`)
+        .join(', ');
       options.out.write(
         `done: ${report.imagesFound} found, ${report.imagesDownloaded} downloaded${skipped ? `, skipped: ${skipped}` : ''}` +
           `${report.queriesFailed ? `; ${report.queriesFailed} queries failed` : ''}\n`,

@@ -39,27 +39,51 @@ options for eval:
   --json                            print the whole result as JSON`;
 
 const VALUE_OPTIONS = [
-  'folds', 'augment', 'seed', 'resize', 'budget', 'solver',
-  'epochs', 'learning-rate', 'batch-size', 'patience', 'validation-share', 'weight-decay', 'decay-mode', 'label-smoothing',
-  'providers', 'input-size',
+  'folds',
+  'augment',
+  'seed',
+  'resize',
+  'budget',
+  'solver',
+  'epochs',
+  'learning-rate',
+  'batch-size',
+  'patience',
+  'validation-share',
+  'weight-decay',
+  'decay-mode',
+  'label-smoothing',
+  'providers',
+  'input-size',
 ] as const;
 const FLAGS = ['json', 'standardize', 'no-refit', 'no-mirror', 'no-tta'] as const;
 const RESIZES: Record<string, ViewResize> = { 'centre-crop': CENTRE_CROP, squash: SQUASH };
 const PROVIDERS: readonly string[] = EXECUTION_PROVIDER_NAMES;
 type ValueOption = (typeof VALUE_OPTIONS)[number];
 
-export async function evalCommand(args: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
-  const { positional, values, flags } = parseArgs(args, { values: VALUE_OPTIONS, flags: FLAGS, usage: EVAL_USAGE, command: 'eval' });
+export async function evalCommand(
+  args: string[],
+  out: NodeJS.WritableStream,
+  err: NodeJS.WritableStream,
+): Promise<number> {
+  const { positional, values, flags } = parseArgs(args, {
+    values: VALUE_OPTIONS,
+    flags: FLAGS,
+    usage: EVAL_USAGE,
+    command: 'eval',
+  });
   if (positional.length !== 1) throw new InvalidArgumentError(`eval needs exactly one DIR\n${EVAL_USAGE}`);
   const number = (key: ValueOption): number | undefined => {
     const text = values[key];
     if (text === undefined) return undefined;
     const value = Number(text);
-    if (text.trim() === '' || !Number.isFinite(value)) throw new InvalidArgumentError(`--${key} must be a number, got "${text}"`);
+    if (text.trim() === '' || !Number.isFinite(value))
+      throw new InvalidArgumentError(`--${key} must be a number, got "${text}"`);
     return value;
   };
   const mode = values['decay-mode'];
-  if (mode !== undefined && mode !== 'l2' && mode !== 'decoupled') throw new InvalidArgumentError(`--decay-mode must be l2 or decoupled, got "${mode}"`);
+  if (mode !== undefined && mode !== 'l2' && mode !== 'decoupled')
+    throw new InvalidArgumentError(`--decay-mode must be l2 or decoupled, got "${mode}"`);
   const head: HeadSettings = {};
   const set = <K extends keyof HeadSettings>(key: K, value: HeadSettings[K] | undefined) => {
     if (value !== undefined) head[key] = value;
@@ -76,13 +100,21 @@ export async function evalCommand(args: string[], out: NodeJS.WritableStream, er
   if (flags.has('no-refit')) head.refit = false;
   const providers = values['providers']?.split(',').map((name) => name.trim());
   const unknown = providers?.find((name) => !PROVIDERS.includes(name));
-  if (providers && (providers.length === 0 || unknown !== undefined)) throw new InvalidArgumentError(`--providers lists execution providers from ${PROVIDERS.join(', ')}, e.g. webgpu,cpu; got "${values['providers']}"`);
+  if (providers && (providers.length === 0 || unknown !== undefined))
+    throw new InvalidArgumentError(
+      `--providers lists execution providers from ${PROVIDERS.join(', ')}, e.g. webgpu,cpu; got "${values['providers']}"`,
+    );
 
   const solver = values['solver'];
-  if (solver !== undefined && solver !== 'adam' && solver !== 'recipe') throw new InvalidArgumentError(`--solver must be recipe or adam, got "${solver}"`);
-  if (solver !== 'adam' && Object.keys(head).length > 0) throw new InvalidArgumentError(`--${Object.keys(head).map((k) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`))[0]} tunes the Adam head: add --solver adam`);
+  if (solver !== undefined && solver !== 'adam' && solver !== 'recipe')
+    throw new InvalidArgumentError(`--solver must be recipe or adam, got "${solver}"`);
+  if (solver !== 'adam' && Object.keys(head).length > 0)
+    throw new InvalidArgumentError(
+      `--${Object.keys(head).map((k) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`))[0]} tunes the Adam head: add --solver adam`,
+    );
   const resizeName = values['resize'];
-  if (resizeName !== undefined && !(resizeName in RESIZES)) throw new InvalidArgumentError(`--resize must be centre-crop or squash, got "${resizeName}"`);
+  if (resizeName !== undefined && !(resizeName in RESIZES))
+    throw new InvalidArgumentError(`--resize must be centre-crop or squash, got "${resizeName}"`);
   const search: RecipeRestrictions = {};
   if (resizeName !== undefined) search.resizes = [RESIZES[resizeName]!];
   if (flags.has('no-mirror')) search.allowMirror = false;
@@ -116,7 +148,10 @@ export function formatEvaluation(r: FolderEvaluation): string {
 }
 
 function headerLines(r: FolderEvaluation, what: string): string[] {
-  const head = r.solver === 'adam' ? `the Adam head, ${r.augment} augmented views per training image` : `the recipe search in every fold (nested CV)`;
+  const head =
+    r.solver === 'adam'
+      ? `the Adam head, ${r.augment} augmented views per training image`
+      : `the recipe search in every fold (nested CV)`;
   return [
     `${r.imageCount} images, ${r.labels.length} labels${what}, ${r.folds}-fold ${TASKS[r.task].foldMethod} CV, seed ${r.seed}, ${head}`,
     `time (${r.inputSize}x${r.inputSize} input): backbone ${r.seconds.backbone.toFixed(1)} s, features ${r.seconds.features.toFixed(1)} s, training ${r.seconds.training.toFixed(1)} s, total ${r.seconds.total.toFixed(1)} s`,
@@ -138,7 +173,10 @@ export function candidateLines(perFold: readonly { candidates?: CandidateReport[
   const width = Math.max(...[...byName.keys()].map((name) => name.length));
   return [
     `recipe candidates (inner-CV ${metric} inside each fold's training part, mean over folds; folds that chose it):`,
-    ...[...byName].map(([name, e]) => `  ${name.padEnd(width)}  ${pct(e.scores.reduce((a, b) => a + b, 0) / e.scores.length)}  ${e.chosen}/${perFold.length}`),
+    ...[...byName].map(
+      ([name, e]) =>
+        `  ${name.padEnd(width)}  ${pct(e.scores.reduce((a, b) => a + b, 0) / e.scores.length)}  ${e.chosen}/${perFold.length}`,
+    ),
   ];
 }
 
@@ -147,7 +185,9 @@ function formatSingleLabel(r: SingleLabelFolderEvaluation): string {
   for (const f of r.perFold) lines.push(`fold ${f.fold}: ${pct(f.accuracy)} of ${f.testCount} (${f.head})`);
   lines.push(...candidateLines(r.perFold, SINGLE_LABEL.metric));
   const correct = Math.round(r.pooled.accuracy * r.pooled.count);
-  lines.push(`accuracy: ${pct(r.meanAccuracy)} ± ${pct(r.stdAccuracy)} (mean ± sample std over folds); pooled ${pct(r.pooled.accuracy)} (${correct}/${r.pooled.count}); top-2 ${pct(r.pooled.topK[2] ?? NaN)}`);
+  lines.push(
+    `accuracy: ${pct(r.meanAccuracy)} ± ${pct(r.stdAccuracy)} (mean ± sample std over folds); pooled ${pct(r.pooled.accuracy)} (${correct}/${r.pooled.count}); top-2 ${pct(r.pooled.topK[2] ?? NaN)}`,
+  );
   const width = Math.max(5, ...r.labels.map((l) => l.length));
   lines.push(`${'label'.padEnd(width)}  precision  recall     f1  support`);
   const row = (name: string, s: { precision: number; recall: number; f1: number }, support: number) =>
@@ -155,7 +195,8 @@ function formatSingleLabel(r: SingleLabelFolderEvaluation): string {
   for (const c of r.pooled.perClass) lines.push(row(c.label, c, c.support));
   lines.push(row('macro', r.pooled.macro, r.pooled.count));
   lines.push(`confusion matrix (rows: truth, columns: predicted, order as above):`);
-  for (const [i, counts] of r.pooled.confusionMatrix.entries()) lines.push(`${r.labels[i]!.padEnd(width)}  ${counts.map((n) => String(n).padStart(4)).join('')}`);
+  for (const [i, counts] of r.pooled.confusionMatrix.entries())
+    lines.push(`${r.labels[i]!.padEnd(width)}  ${counts.map((n) => String(n).padStart(4)).join('')}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -164,17 +205,30 @@ function formatMultiLabel(r: MultiLabelFolderEvaluation): string {
   const n = r.unlisted.length;
   if (n > 0) lines.push(`left out: ${n} ${n === 1 ? 'entry' : 'entries'} of images/ not listed in labels.csv`);
   for (const f of r.perFold) {
-    lines.push(`fold ${f.fold}: mAP ${f.mAP.toFixed(3)}, exact match ${pct(f.exactMatch)} of ${f.testCount} (threshold ${f.threshold.toFixed(2)}, ${f.head})`);
+    lines.push(
+      `fold ${f.fold}: mAP ${f.mAP.toFixed(3)}, exact match ${pct(f.exactMatch)} of ${f.testCount} (threshold ${f.threshold.toFixed(2)}, ${f.head})`,
+    );
   }
   lines.push(...candidateLines(r.perFold, MULTI_LABEL.metric));
   const p = r.pooled;
   const exact = Math.round(p.exactMatch * p.count);
-  lines.push(`mAP: ${p.mAP.toFixed(3)} pooled; ${r.meanMAP.toFixed(3)} ± ${r.stdMAP.toFixed(3)} (mean ± sample std over folds)`);
-  lines.push(`exact match: ${pct(p.exactMatch)} pooled (${exact}/${p.count}); ${pct(r.meanExactMatch)} ± ${pct(r.stdExactMatch)} over folds; Hamming accuracy ${pct(p.hammingAccuracy)}`);
-  lines.push(`(AP ranks the pooled out-of-fold scores; each image is decided by its fold's head at that head's threshold)`);
+  lines.push(
+    `mAP: ${p.mAP.toFixed(3)} pooled; ${r.meanMAP.toFixed(3)} ± ${r.stdMAP.toFixed(3)} (mean ± sample std over folds)`,
+  );
+  lines.push(
+    `exact match: ${pct(p.exactMatch)} pooled (${exact}/${p.count}); ${pct(r.meanExactMatch)} ± ${pct(r.stdExactMatch)} over folds; Hamming accuracy ${pct(p.hammingAccuracy)}`,
+  );
+  lines.push(
+    `(AP ranks the pooled out-of-fold scores; each image is decided by its fold's head at that head's threshold)`,
+  );
   const width = Math.max(5, ...r.labels.map((l) => l.length));
   lines.push(`${'label'.padEnd(width)}     AP  precision  recall     f1  support`);
-  const row = (name: string, ap: number | null, s: { precision: number; recall: number; f1: number }, support: number | string) =>
+  const row = (
+    name: string,
+    ap: number | null,
+    s: { precision: number; recall: number; f1: number },
+    support: number | string,
+  ) =>
     `${name.padEnd(width)}  ${(ap === null ? '-' : ap.toFixed(3)).padStart(5)}  ${s.precision.toFixed(3).padStart(9)}  ${s.recall.toFixed(3).padStart(6)}  ${s.f1.toFixed(3).padStart(5)}  ${String(support).padStart(7)}`;
   for (const l of p.perLabel) lines.push(row(l.label, l.ap, l, l.support));
   lines.push(row('macro', p.mAP, p.macro, p.count));

@@ -7,7 +7,11 @@ import { BACKBONE_OUTPUTS, loadBackbone } from '../train/backbone';
 import { IMAGENET_LABELS } from '../train/imagenetLabels';
 import { SQUASH } from '../image/preprocessing';
 
-export async function printImagenetTop5(files: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+export async function printImagenetTop5(
+  files: string[],
+  out: NodeJS.WritableStream,
+  err: NodeJS.WritableStream,
+): Promise<number> {
   const backbone = await loadBackbone({ log: (message) => err.write(`${message}\n`) });
   let failures = 0;
   try {
@@ -21,7 +25,8 @@ export async function printImagenetTop5(files: string[], out: NodeJS.WritableStr
         const probabilities = outputs[BACKBONE_OUTPUTS.probabilities]!.data as Float32Array;
         const top = [...probabilities.keys()].sort((a, b) => probabilities[b]! - probabilities[a]!).slice(0, 5);
         out.write(`${file}\n`);
-        for (const index of top) out.write(`  ${probabilities[index]!.toFixed(4)}  ${IMAGENET_LABELS[index]} (${index})\n`);
+        for (const index of top)
+          out.write(`  ${probabilities[index]!.toFixed(4)}  ${IMAGENET_LABELS[index]} (${index})\n`);
       } catch (error) {
         failures++;
         err.write(`icf: ${file}: ${(error as Error).message}\n`);

@@ -34,7 +34,11 @@ options for collect run:
 /** The decoder's pixel limit for hashing from the command line (the ingest limit is an app setting). */
 const CLI_MAX_PIXELS = 256_000_000;
 
-export async function run(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
+export async function run(
+  argv: string[],
+  out: NodeJS.WritableStream = process.stdout,
+  err: NodeJS.WritableStream = process.stderr,
+): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
@@ -84,18 +88,31 @@ async function dhashCommand(files: string[], out: NodeJS.WritableStream, err: No
 }
 
 async function uploadCommand(args: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
-  const { positional, values } = parseArgs(args, { values: ['dataset', 'connection-string', 'concurrency'], usage: USAGE });
+  const { positional, values } = parseArgs(args, {
+    values: ['dataset', 'connection-string', 'concurrency'],
+    usage: USAGE,
+  });
   const options = { positional, named: values };
   const dir = options.positional[0];
   const dataset = options.named['dataset'];
-  if (!dir || options.positional.length > 1 || !dataset) throw new InvalidArgumentError(`upload needs DIR and --dataset NAME\n${USAGE}`);
+  if (!dir || options.positional.length > 1 || !dataset)
+    throw new InvalidArgumentError(`upload needs DIR and --dataset NAME\n${USAGE}`);
   const connectionString =
     options.named['connection-string'] ?? loadCliSettings().storageConnectionString ?? 'UseDevelopmentStorage=true';
   const concurrency = options.named['concurrency'] ? Number(options.named['concurrency']) : 8;
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new InvalidArgumentError('--concurrency must be an integer from 1 to 64');
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64)
+    throw new InvalidArgumentError('--concurrency must be an integer from 1 to 64');
 
   const interactive = (out as NodeJS.WriteStream).isTTY === true;
-  const bar = new SingleBar({ format: 'upload [{bar}] {value}/{total} {file}', stream: out as NodeJS.WriteStream, noTTYOutput: !interactive, notTTYSchedule: 2000 }, Presets.shades_classic);
+  const bar = new SingleBar(
+    {
+      format: 'upload [{bar}] {value}/{total} {file}',
+      stream: out as NodeJS.WriteStream,
+      noTTYOutput: !interactive,
+      notTTYSchedule: 2000,
+    },
+    Presets.shades_classic,
+  );
   let started = false;
   const result = await uploadFolder(BlobServiceClient.fromConnectionString(connectionString), dir, {
     dataset,
@@ -126,7 +143,8 @@ async function collectCommand(args: string[], out: NodeJS.WritableStream): Promi
     const { positional, values } = parseArgs(rest, { values: ['dataset', 'plan', 'url', 'key'], usage: USAGE });
     const options = { positional, named: values };
     const dataset = options.named['dataset'];
-    if (!dataset || options.positional.length > 0) throw new InvalidArgumentError(`collect run needs --dataset NAME\n${USAGE}`);
+    if (!dataset || options.positional.length > 0)
+      throw new InvalidArgumentError(`collect run needs --dataset NAME\n${USAGE}`);
     const settings = loadCliSettings();
     const key = options.named['key'] ?? settings.functionKey;
     const report = await runCollection({
@@ -140,7 +158,6 @@ async function collectCommand(args: string[], out: NodeJS.WritableStream): Promi
   }
   throw new InvalidArgumentError(`collect needs "plan" or "run"\n${USAGE}`);
 }
-
 
 if (require.main === module) {
   run(process.argv.slice(2)).then((code) => {

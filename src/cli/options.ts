@@ -29,7 +29,9 @@ export function parseArgs<V extends string, F extends string = never>(
       if (value === undefined) throw new InvalidArgumentError(`--${key} needs a value`);
       values[key as V] = value;
     } else {
-      throw new InvalidArgumentError(`unknown option --${key}${spec.command ? ` for ${spec.command}` : ''}\n${spec.usage}`);
+      throw new InvalidArgumentError(
+        `unknown option --${key}${spec.command ? ` for ${spec.command}` : ''}\n${spec.usage}`,
+      );
     }
   }
   return { positional, values, flags };

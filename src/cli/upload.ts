@@ -64,7 +64,9 @@ export async function findLabelledFiles(dir: string): Promise<{ files: UploadFil
       continue;
     }
     const labelDir = path.join(dir, entry.name);
-    for (const item of (await readdir(labelDir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+    for (const item of (await readdir(labelDir, { withFileTypes: true })).sort((a, b) =>
+      a.name.localeCompare(b.name),
+    )) {
       if (item.name.startsWith('.')) continue;
       if (item.isFile()) files.push({ label: entry.name, name: item.name, file: path.join(labelDir, item.name) });
       else skipped.push(path.join(entry.name, item.name));
@@ -79,9 +81,14 @@ const FIND_FILES: Readonly<Record<UploadResult['layout'], (dir: string) => Retur
   'multi-label': findMultiLabelFiles,
 };
 
-export async function uploadFolder(blobs: BlobServiceClient, dir: string, options: UploadOptions): Promise<UploadResult> {
+export async function uploadFolder(
+  blobs: BlobServiceClient,
+  dir: string,
+  options: UploadOptions,
+): Promise<UploadResult> {
   assertDatasetName(options.dataset);
-  if (!(await stat(dir).catch(() => undefined))?.isDirectory()) throw new InvalidArgumentError(`"${dir}" is not a folder`);
+  if (!(await stat(dir).catch(() => undefined))?.isDirectory())
+    throw new InvalidArgumentError(`"${dir}" is not a folder`);
   const layout = (await isMultiLabelFolder(dir)) ? 'multi-label' : 'single-label';
   const { files, skipped } = await FIND_FILES[layout](dir);
   const container = blobs.getContainerClient(INCOMING_CONTAINER);

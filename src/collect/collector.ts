@@ -87,7 +87,8 @@ export class Collector {
     try {
       text = (await this.#options.config.getBlockBlobClient(blobName).downloadToBuffer()).toString('utf8');
     } catch (error) {
-      if (isStatus(error, 404)) throw new NotFoundError(`dataset "${dataset}" has no collection plan (${CONFIG_CONTAINER}/${blobName})`);
+      if (isStatus(error, 404))
+        throw new NotFoundError(`dataset "${dataset}" has no collection plan (${CONFIG_CONTAINER}/${blobName})`);
       throw error;
     }
     let json: unknown;
@@ -139,7 +140,9 @@ export class Collector {
       };
       await this.#options.jobs.sendMessage(encodeQueueMessage(job));
     }
-    this.#logger.info(`collect: run ${runId} of "${dataset}" started with ${queries.length} queries (${plan.provider})`);
+    this.#logger.info(
+      `collect: run ${runId} of "${dataset}" started with ${queries.length} queries (${plan.provider})`,
+    );
     return { runId, queries: queries.length };
   }
 
@@ -179,7 +182,10 @@ export class Collector {
       // A bad key, endpoint or setting stays bad however often the queue retries.
       const permanent =
         error instanceof ConfigurationError ||
-        (error instanceof SearchProviderError && error.statusCode !== undefined && error.statusCode < 500 && error.statusCode !== 429);
+        (error instanceof SearchProviderError &&
+          error.statusCode !== undefined &&
+          error.statusCode < 500 &&
+          error.statusCode !== 429);
       if (!permanent && !options.isLastAttempt) throw error;
       Object.assign(report, { status: 'failed', error: (error as Error).message });
     }
@@ -203,7 +209,11 @@ export class Collector {
           if (!(error instanceof DownloadRefusedError)) throw error;
           report.skipped[error.reason] = (report.skipped[error.reason] ?? 0) + 1;
           // U+FFFD for lone surrogates: the report is stored, and storage wants valid Unicode.
-          const detail: SkippedResult = { url: result.contentUrl.replace(LONE_SURROGATES, '\uFFFD'), reason: error.reason, message: error.message };
+          const detail: SkippedResult = {
+            url: result.contentUrl.replace(LONE_SURROGATES, '\uFFFD'),
+            reason: error.reason,
+            message: error.message,
+          };
           report.skippedDetails.push(detail);
         }
       }
@@ -213,15 +223,27 @@ export class Collector {
 
   async #fetchOne(job: SearchJob, result: ImageResult): Promise<void> {
     // encodeURI throws on a lone surrogate, and one such result must not fail the whole query.
-    const malformed = Object.entries(result).find(([, value]) => typeof value === 'string' && LONE_SURROGATE.test(value));
-    if (malformed) throw new DownloadRefusedError('malformed-result', `the result's ${malformed[0]} is not valid Unicode (a lone UTF-16 surrogate)`);
+    const malformed = Object.entries(result).find(
+      ([, value]) => typeof value === 'string' && LONE_SURROGATE.test(value),
+    );
+    if (malformed)
+      throw new DownloadRefusedError(
+        'malformed-result',
+        `the result's ${malformed[0]} is not valid Unicode (a lone UTF-16 surrogate)`,
+      );
     const runs = this.#options.runs;
     if (await runs.wasDownloaded(job.dataset, result.contentUrl)) {
-      throw new DownloadRefusedError('already-downloaded', `${result.contentUrl} was downloaded into "${job.dataset}" before`);
+      throw new DownloadRefusedError(
+        'already-downloaded',
+        `${result.contentUrl} was downloaded into "${job.dataset}" before`,
+      );
     }
-    const content = result.content ?? (await this.#options.download(result.contentUrl, this.#options.settings.download)).content;
+    const content =
+      result.content ?? (await this.#options.download(result.contentUrl, this.#options.settings.download)).content;
     const blobName = incomingBlobName(job.dataset, job.label, blobFileName(job.provider, result));
-    await this.#options.incoming.getBlockBlobClient(blobName).uploadData(content, { metadata: provenance(job, result) });
+    await this.#options.incoming
+      .getBlockBlobClient(blobName)
+      .uploadData(content, { metadata: provenance(job, result) });
     await runs.markDownloaded(job.dataset, result.contentUrl, blobName);
   }
 }
@@ -233,9 +255,12 @@ const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, 'g');
 /** The same URL always lands at the same name: a repeated download replaces, never multiplies. */
 function blobFileName(provider: string, result: ImageResult): string {
   const digest = createHash('sha256').update(result.contentUrl).digest('hex').slice(0, 20);
-  const extension = ({ jpeg: 'jpg', jpg: 'jpg', png: 'png', gif: 'gif', webp: 'webp', bmp: 'bmp', tiff: 'tif', avif: 'avif' } as Record<string, string>)[
-    (result.encodingFormat ?? '').toLowerCase()
-  ];
+  const extension = (
+    { jpeg: 'jpg', jpg: 'jpg', png: 'png', gif: 'gif', webp: 'webp', bmp: 'bmp', tiff: 'tif', avif: 'avif' } as Record<
+      string,
+      string
+    >
+  )[(result.encodingFormat ?? '').toLowerCase()];
   return `${provider}-${digest}${extension ? `.${extension}` : ''}`;
 }
 
@@ -249,7 +274,11 @@ function provenance(job: SearchJob, result: ImageResult): Record<string, string>
     content_url: result.contentUrl,
     host_page_url: result.hostPageUrl,
     image_id: result.imageId,
-    license_filter: job.filters.license ?? [job.filters.requireCommercialUse ? 'commercial' : '', job.filters.requireModification ? 'modification' : ''].filter(Boolean).join(','),
+    license_filter:
+      job.filters.license ??
+      [job.filters.requireCommercialUse ? 'commercial' : '', job.filters.requireModification ? 'modification' : '']
+        .filter(Boolean)
+        .join(','),
     license: result.license,
     license_url: result.licenseUrl,
     creator: result.creator,

@@ -98,7 +98,10 @@ export function checkUrl(url: string | URL, isBlocked: (ip: string) => boolean =
     throw new DownloadRefusedError('bad-url', `Not a valid URL: ${JSON.stringify(String(url))}`);
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new DownloadRefusedError('bad-url', `Only http: and https: URLs are downloaded, not ${parsed.protocol} (${redact(parsed)})`);
+    throw new DownloadRefusedError(
+      'bad-url',
+      `Only http: and https: URLs are downloaded, not ${parsed.protocol} (${redact(parsed)})`,
+    );
   }
   if (parsed.username !== '' || parsed.password !== '') {
     // Credentials would be sent to whoever the search result names; never forward them.
@@ -163,7 +166,10 @@ export function createGuardedLookup(
   resolve: Resolver = systemResolver,
 ): LookupFunction {
   return (hostname, options, callback) => {
-    const request = { family: lookupFamily(options.family), ...(options.hints !== undefined ? { hints: options.hints } : {}) };
+    const request = {
+      family: lookupFamily(options.family),
+      ...(options.hints !== undefined ? { hints: options.hints } : {}),
+    };
     resolve(hostname, request).then(
       (addresses) => {
         const first = addresses[0];
@@ -226,7 +232,10 @@ function ftypBrands(bytes: Uint8Array): string[] | undefined {
 export function describeContent(bytes: Uint8Array): string {
   if (bytes.length === 0) return 'an empty body';
   const head = Buffer.from(bytes.subarray(0, 1024)).toString('latin1');
-  const text = head.replace(/^\xef\xbb\xbf/, '').trimStart().toLowerCase();
+  const text = head
+    .replace(/^\xef\xbb\xbf/, '')
+    .trimStart()
+    .toLowerCase();
   if (text.startsWith('<!doctype html') || /<(html|head|body)[\s>]/.test(text)) return 'an HTML page';
   if (text.startsWith('<svg') || (text.startsWith('<') && text.includes('<svg'))) return 'an SVG document';
   if (text.startsWith('<?xml')) return 'an XML document';
@@ -248,7 +257,8 @@ export interface DownloadHooks {
   resolve?: Resolver;
 }
 
-type Hop = { kind: 'redirect'; status: number; location: string } | { kind: 'body'; body: Buffer; contentType?: string };
+type Hop =
+  { kind: 'redirect'; status: number; location: string } | { kind: 'body'; body: Buffer; contentType?: string };
 
 interface HopContext {
   options: DownloadOptions;
@@ -262,17 +272,26 @@ interface HopContext {
  * Throws DownloadRefusedError naming the problem; when `options.signal` aborts, rejects with the
  * signal's reason instead (cancellation is not a per-result skip).
  */
-export async function downloadImage(url: string, options: DownloadOptions, hooks: DownloadHooks = {}): Promise<DownloadedImage> {
+export async function downloadImage(
+  url: string,
+  options: DownloadOptions,
+  hooks: DownloadHooks = {},
+): Promise<DownloadedImage> {
   validateOptions(options);
   options.signal?.throwIfAborted();
 
   const isBlocked = options.allowPrivateAddresses ? () => false : (hooks.isBlockedAddress ?? isBlockedAddress);
-  const lookup = options.allowPrivateAddresses && hooks.resolve === undefined ? undefined : createGuardedLookup(isBlocked, hooks.resolve);
+  const lookup =
+    options.allowPrivateAddresses && hooks.resolve === undefined
+      ? undefined
+      : createGuardedLookup(isBlocked, hooks.resolve);
 
   // One controller for both ways a download ends early: the overall deadline and the caller's signal.
   const controller = new AbortController();
   const timer = setTimeout(() => {
-    controller.abort(new DownloadRefusedError('timeout', `Download of ${url} did not finish within ${options.timeoutInMs} ms`));
+    controller.abort(
+      new DownloadRefusedError('timeout', `Download of ${url} did not finish within ${options.timeoutInMs} ms`),
+    );
   }, options.timeoutInMs);
   const onCallerAbort = (): void => controller.abort(options.signal?.reason);
   options.signal?.addEventListener('abort', onCallerAbort, { once: true });
@@ -292,7 +311,10 @@ export async function downloadImage(url: string, options: DownloadOptions, hooks
       try {
         next = new URL(hop.location, current); // relative Locations resolve against the current URL
       } catch {
-        throw new DownloadRefusedError('bad-url', `${redact(current)} redirected to an invalid Location: ${JSON.stringify(hop.location)}`);
+        throw new DownloadRefusedError(
+          'bad-url',
+          `${redact(current)} redirected to an invalid Location: ${JSON.stringify(hop.location)}`,
+        );
       }
       // Every hop gets the same checks as the first. https -> http downgrades are followed: http: is
       // accepted as a starting URL anyway, nothing secret is sent, and the bytes are sniffed regardless.
@@ -306,7 +328,8 @@ export async function downloadImage(url: string, options: DownloadOptions, hooks
 }
 
 function validateOptions(options: DownloadOptions): void {
-  if (!(options.timeoutInMs > 0) || !Number.isFinite(options.timeoutInMs)) throw new RangeError(`timeoutInMs must be positive, got ${options.timeoutInMs}`);
+  if (!(options.timeoutInMs > 0) || !Number.isFinite(options.timeoutInMs))
+    throw new RangeError(`timeoutInMs must be positive, got ${options.timeoutInMs}`);
   if (!(options.maxBytes >= 0)) throw new RangeError(`maxBytes must be >= 0, got ${options.maxBytes}`);
   if (!Number.isInteger(options.maxRedirects) || options.maxRedirects < 0) {
     throw new RangeError(`maxRedirects must be a non-negative integer, got ${options.maxRedirects}`);
@@ -317,9 +340,17 @@ function toImage(hop: { body: Buffer; contentType?: string }, finalUrl: URL): Do
   const format = sniffImageFormat(hop.body);
   if (format === undefined) {
     const served = hop.contentType !== undefined ? ` (served as ${hop.contentType})` : '';
-    throw new DownloadRefusedError('not-an-image', `${redact(finalUrl)} is not an image: it looks like ${describeContent(hop.body)}${served}`);
+    throw new DownloadRefusedError(
+      'not-an-image',
+      `${redact(finalUrl)} is not an image: it looks like ${describeContent(hop.body)}${served}`,
+    );
   }
-  return { content: hop.body, finalUrl: finalUrl.href, format, ...(hop.contentType !== undefined ? { contentType: hop.contentType } : {}) };
+  return {
+    content: hop.body,
+    finalUrl: finalUrl.href,
+    format,
+    ...(hop.contentType !== undefined ? { contentType: hop.contentType } : {}),
+  };
 }
 
 function parseContentLength(value: string | undefined): number | undefined {
@@ -330,12 +361,18 @@ function parseContentLength(value: string | undefined): number | undefined {
 /** Maps whatever ended a request to the refusal the caller sees. */
 function toRefusal(err: unknown, url: URL): Error {
   if (err instanceof DownloadRefusedError) return err;
-  if (err instanceof BlockedAddressError || (err instanceof Error && (err as NodeJS.ErrnoException).code === 'ERR_BLOCKED_ADDRESS')) {
+  if (
+    err instanceof BlockedAddressError ||
+    (err instanceof Error && (err as NodeJS.ErrnoException).code === 'ERR_BLOCKED_ADDRESS')
+  ) {
     return new DownloadRefusedError('blocked-address', `${redact(url)} refused: ${err.message}`);
   }
   const code = err instanceof Error ? (err as NodeJS.ErrnoException).code : undefined;
   const message = err instanceof Error ? err.message : String(err);
-  return new DownloadRefusedError('network-error', `Could not download ${redact(url)}: ${code !== undefined && !message.includes(code) ? `${code} ` : ''}${message}`);
+  return new DownloadRefusedError(
+    'network-error',
+    `Could not download ${redact(url)}: ${code !== undefined && !message.includes(code) ? `${code} ` : ''}${message}`,
+  );
 }
 
 /** One request: resolves with a redirect to follow or the full body of a 2xx response. */
@@ -388,7 +425,9 @@ function fetchOnce(target: URL, ctx: HopContext): Promise<Hop> {
       if (REDIRECT_STATUSES.has(status)) {
         const location = res.headers.location;
         if (location === undefined || location === '') {
-          fail(new DownloadRefusedError('http-error', `HTTP ${status} from ${redact(target)} without a Location header`));
+          fail(
+            new DownloadRefusedError('http-error', `HTTP ${status} from ${redact(target)} without a Location header`),
+          );
         } else {
           settle(() => resolve({ kind: 'redirect', status, location }));
         }
@@ -396,13 +435,23 @@ function fetchOnce(target: URL, ctx: HopContext): Promise<Hop> {
         return;
       }
       if (status < 200 || status > 299) {
-        fail(new DownloadRefusedError('http-error', `HTTP ${status}${res.statusMessage ? ` ${res.statusMessage}` : ''} from ${redact(target)}`));
+        fail(
+          new DownloadRefusedError(
+            'http-error',
+            `HTTP ${status}${res.statusMessage ? ` ${res.statusMessage}` : ''} from ${redact(target)}`,
+          ),
+        );
         req.destroy();
         return;
       }
       const declared = parseContentLength(res.headers['content-length']);
       if (declared !== undefined && declared > options.maxBytes) {
-        fail(new DownloadRefusedError('too-large', `${redact(target)} declares ${declared} bytes, over the ${options.maxBytes}-byte limit`));
+        fail(
+          new DownloadRefusedError(
+            'too-large',
+            `${redact(target)} declares ${declared} bytes, over the ${options.maxBytes}-byte limit`,
+          ),
+        );
         req.destroy(); // before reading any of the body
         return;
       }
@@ -412,7 +461,12 @@ function fetchOnce(target: URL, ctx: HopContext): Promise<Hop> {
         if (settled) return;
         received += chunk.length;
         if (received > options.maxBytes) {
-          fail(new DownloadRefusedError('too-large', `${redact(target)} sent more than the ${options.maxBytes}-byte limit`));
+          fail(
+            new DownloadRefusedError(
+              'too-large',
+              `${redact(target)} sent more than the ${options.maxBytes}-byte limit`,
+            ),
+          );
           req.destroy(); // stop reading now, not at the end of the body
           return;
         }
@@ -420,7 +474,13 @@ function fetchOnce(target: URL, ctx: HopContext): Promise<Hop> {
       });
       res.on('end', () => {
         const contentType = res.headers['content-type'];
-        settle(() => resolve({ kind: 'body', body: Buffer.concat(chunks, received), ...(contentType !== undefined ? { contentType } : {}) }));
+        settle(() =>
+          resolve({
+            kind: 'body',
+            body: Buffer.concat(chunks, received),
+            ...(contentType !== undefined ? { contentType } : {}),
+          }),
+        );
       });
       res.on('close', () => {
         if (!res.complete) fail(new Error('connection closed before the body was complete'));

@@ -10,12 +10,17 @@ const TEMPLATE_FIELD = /\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
 const filtersSchema = z
   .object({
-    imageType: z.enum(['AnimatedGif', 'AnimatedGifHttps', 'Clipart', 'Line', 'Photo', 'Shopping', 'Transparent']).optional(),
+    imageType: z
+      .enum(['AnimatedGif', 'AnimatedGifHttps', 'Clipart', 'Line', 'Photo', 'Shopping', 'Transparent'])
+      .optional(),
     safeSearch: z.enum(['Off', 'Moderate', 'Strict']).optional(),
     license: z.enum(['All', 'Any', 'Public', 'Share', 'ShareCommercially', 'Modify', 'ModifyCommercially']).optional(),
     minWidth: z.number().int().min(1).max(10_000).optional(),
     minHeight: z.number().int().min(1).max(10_000).optional(),
-    market: z.string().regex(/^[a-z]{2}-[A-Z]{2}$/, 'must be a market code such as en-US').optional(),
+    market: z
+      .string()
+      .regex(/^[a-z]{2}-[A-Z]{2}$/, 'must be a market code such as en-US')
+      .optional(),
     freshness: z.enum(['Day', 'Week', 'Month']).optional(),
     requireCommercialUse: z.boolean().optional(),
     requireModification: z.boolean().optional(),
@@ -36,13 +41,19 @@ const planSchema = z
     /** Named lists of terms; every combination of one term from each makes a query. */
     dimensions: z
       .record(
-        z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'dimension names are identifiers such as "item"').max(64),
+        z
+          .string()
+          .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'dimension names are identifiers such as "item"')
+          .max(64),
         z
           .array(z.string().trim().min(1, 'terms must not be empty').max(100))
           .min(1, 'needs at least one term')
           .max(PLAN_LIMITS.termsPerDimension, `at most ${PLAN_LIMITS.termsPerDimension} terms per dimension`),
       )
-      .refine((dimensions) => Object.keys(dimensions).length <= PLAN_LIMITS.dimensions, `at most ${PLAN_LIMITS.dimensions} dimensions`),
+      .refine(
+        (dimensions) => Object.keys(dimensions).length <= PLAN_LIMITS.dimensions,
+        `at most ${PLAN_LIMITS.dimensions} dimensions`,
+      ),
     /** How a combination reads as a query, e.g. "{attribute} {item}". */
     template: z.string().min(1).max(PLAN_LIMITS.templateLength),
     /** The dimension(s) whose terms make the label; several are joined with "-". */
@@ -83,7 +94,8 @@ export function parsePlan(json: unknown, source = 'collection plan'): Collection
   }
   const plan = parsed.data;
   const dimensions = Object.keys(plan.dimensions);
-  if (dimensions.length === 0) throw new InvalidArgumentError(`${source} is invalid: dimensions: needs at least one dimension`);
+  if (dimensions.length === 0)
+    throw new InvalidArgumentError(`${source} is invalid: dimensions: needs at least one dimension`);
   const labelFrom = typeof plan.labelFrom === 'string' ? [plan.labelFrom] : plan.labelFrom;
   const problems: string[] = [];
   for (const name of labelFrom) {
@@ -100,13 +112,16 @@ export function parsePlan(json: unknown, source = 'collection plan'): Collection
     if (repeated) problems.push(`dimensions.${name}: "${repeated}" appears twice`);
   }
   const count = dimensions.reduce((product, name) => product * plan.dimensions[name]!.length, 1);
-  if (count > MAX_QUERIES_PER_PLAN) problems.push(`dimensions: ${count} combinations, more than ${MAX_QUERIES_PER_PLAN}`);
+  if (count > MAX_QUERIES_PER_PLAN)
+    problems.push(`dimensions: ${count} combinations, more than ${MAX_QUERIES_PER_PLAN}`);
   if (problems.length > 0) throw new InvalidArgumentError(`${source} is invalid: ${problems.join('; ')}`);
   const result: CollectionPlan = { ...plan, labelFrom, filters: plan.filters };
   // Every label the plan can make must be a valid label name.
   const badLabel = synthesizeQueries(result).find(({ label }) => checkLabelName(label) !== undefined);
   if (badLabel) {
-    throw new InvalidArgumentError(`${source} is invalid: labelFrom: ${checkLabelName(badLabel.label)!} (from query "${badLabel.query}")`);
+    throw new InvalidArgumentError(
+      `${source} is invalid: labelFrom: ${checkLabelName(badLabel.label)!} (from query "${badLabel.query}")`,
+    );
   }
   return result;
 }
@@ -125,7 +140,10 @@ export function synthesizeQueries(plan: CollectionPlan): PlannedQuery[] {
     const terms: Record<string, string> = {};
     dimensions.forEach(([name, values], d) => (terms[name] = values[digits[d]!]!));
     queries.push({
-      query: plan.template.replace(TEMPLATE_FIELD, (_, name: string) => terms[name]!).replace(/\s+/g, ' ').trim(),
+      query: plan.template
+        .replace(TEMPLATE_FIELD, (_, name: string) => terms[name]!)
+        .replace(/\s+/g, ' ')
+        .trim(),
       label: plan.labelFrom.map((name) => terms[name]!).join('-'),
       terms,
     });

@@ -78,7 +78,9 @@ export class RunStore {
   async listRuns(dataset: string): Promise<RunRecord[]> {
     const runs: RunRecord[] = [];
     const rows = this.table.listEntities<RunRecord>({
-      queryOptions: { filter: odata`PartitionKey eq ${dataset} and RowKey ge 'run:' and RowKey lt 'run;' and queries ge 0` },
+      queryOptions: {
+        filter: odata`PartitionKey eq ${dataset} and RowKey ge 'run:' and RowKey lt 'run;' and queries ge 0`,
+      },
     });
     for await (const row of rows) {
       runs.push({
@@ -114,7 +116,10 @@ export class RunStore {
   }
 
   async getReport(dataset: string, runId: string): Promise<RunReport> {
-    if (!isTimeSortableId(runId)) throw new NotFoundError(`dataset "${dataset}" has no collection run "${runId}" (run ids look like 20261201123456-0123abcd)`);
+    if (!isTimeSortableId(runId))
+      throw new NotFoundError(
+        `dataset "${dataset}" has no collection run "${runId}" (run ids look like 20261201123456-0123abcd)`,
+      );
     let run: RunRecord;
     try {
       const entity = await this.table.getEntity<RunRecord>(dataset, runKey(runId));
@@ -179,7 +184,10 @@ export class RunStore {
   }
 
   async markDownloaded(dataset: string, url: string, blobName: string): Promise<void> {
-    await this.table.upsertEntity({ partitionKey: dataset, rowKey: urlKey(url), url: url.slice(0, 4000), blobName }, 'Replace');
+    await this.table.upsertEntity(
+      { partitionKey: dataset, rowKey: urlKey(url), url: url.slice(0, 4000), blobName },
+      'Replace',
+    );
   }
 }
 

@@ -44,14 +44,29 @@ function pickSize(random: Random, options: RenderGarmentOptions): { width: numbe
     Math.min(MAX_SIDE, Math.max(1, Math.round(Math.max(value, minimum ?? 0))));
   const width = options.width ?? clampSide(aspect >= 1 ? shorter * aspect : shorter, options.minWidth);
   const height = options.height ?? clampSide(aspect >= 1 ? shorter : shorter / aspect, options.minHeight);
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1 || width > MAX_SIDE || height > MAX_SIDE) {
-    throw new RangeError(`renderGarment: width and height must be integers from 1 to ${MAX_SIDE}, got ${width} x ${height}`);
+  if (
+    !Number.isInteger(width) ||
+    !Number.isInteger(height) ||
+    width < 1 ||
+    height < 1 ||
+    width > MAX_SIDE ||
+    height > MAX_SIDE
+  ) {
+    throw new RangeError(
+      `renderGarment: width and height must be integers from 1 to ${MAX_SIDE}, got ${width} x ${height}`,
+    );
   }
   return { width, height };
 }
 
 /** The SVG of one garment photo (before noise and JPEG encoding). */
-export function garmentSvg(options: RenderGarmentOptions): { svg: string; width: number; height: number; quality: number; noiseSeed: number } {
+export function garmentSvg(options: RenderGarmentOptions): {
+  svg: string;
+  width: number;
+  height: number;
+  quality: number;
+  noiseSeed: number;
+} {
   const random = seededRandom(options.seed);
   const { width, height } = pickSize(random, options);
   const quality = options.quality ?? Math.round(uniform(random, 80, 92));
@@ -81,7 +96,8 @@ export function garmentSvg(options: RenderGarmentOptions): { svg: string; width:
   const outline = css(mix(fabric.main, BLACK, 0.6));
   const trim = css(fabric.trim);
 
-  const outlined = (d: string): string => `<path d="${d}" fill="none" stroke="${outline}" stroke-width="2" stroke-linejoin="round"/>`;
+  const outlined = (d: string): string =>
+    `<path d="${d}" fill="none" stroke="${outline}" stroke-width="2" stroke-linejoin="round"/>`;
   const SHADING = '<rect x="-20" y="-20" width="340" height="340" fill="url(#shade)"/>';
   const pieces = garment.pieces ?? [];
 
@@ -127,7 +143,9 @@ export async function renderGarmentImage(options: RenderGarmentOptions): Promise
     .raw()
     .toBuffer({ resolveWithObject: true });
   if (info.width !== width || info.height !== height || info.channels !== 3) {
-    throw new Error(`renderGarment: expected ${width}x${height}x3 from the SVG, got ${info.width}x${info.height}x${info.channels}`);
+    throw new Error(
+      `renderGarment: expected ${width}x${height}x3 from the SVG, got ${info.width}x${info.height}x${info.channels}`,
+    );
   }
   // Slight sensor-like noise: the sum of two random bytes, centred, about ±5 levels (one draw per sample).
   const next = mulberry32(noiseSeed);
@@ -136,7 +154,9 @@ export async function renderGarmentImage(options: RenderGarmentOptions): Promise
     const value = data[i]! + (((r & 255) + ((r >>> 8) & 255) - 255) * 5) / 255;
     data[i] = value < 0 ? 0 : value > 255 ? 255 : Math.round(value);
   }
-  const content = await sharp(data, { raw: { width, height, channels: 3 } }).jpeg({ quality }).toBuffer();
+  const content = await sharp(data, { raw: { width, height, channels: 3 } })
+    .jpeg({ quality })
+    .toBuffer();
   return { content, width, height, quality };
 }
 

@@ -119,7 +119,9 @@ export function imageIdFor(label: string, name: string): string {
  * valid dataset, or no dataset at all) by its whole blob name.
  */
 export function imageIdOfRecord(record: Pick<ImageRecord, 'blobName' | 'label' | 'name'>): string {
-  return 'path' in parseImagePath(record.blobName) ? imageIdFor(record.label, record.name) : imageIdForBlob(record.blobName);
+  return 'path' in parseImagePath(record.blobName)
+    ? imageIdFor(record.label, record.name)
+    : imageIdForBlob(record.blobName);
 }
 
 export function imageIdForBlob(blobName: string): string {
@@ -294,7 +296,10 @@ export class Catalog {
     if (options.label !== undefined) filter += ` and ${odata`label eq ${options.label}`}`;
     const pages = this.table
       .listEntities<ImageEntity>({ queryOptions: { filter } })
-      .byPage({ maxPageSize: options.pageSize ?? 100, ...(options.continuationToken ? { continuationToken: options.continuationToken } : {}) });
+      .byPage({
+        maxPageSize: options.pageSize ?? 100,
+        ...(options.continuationToken ? { continuationToken: options.continuationToken } : {}),
+      });
     const page = await pages.next();
     if (page.done) return { images: [] };
     const images = page.value.map((entity) => ({ id: entity.rowKey, ...fromImageEntity(entity) }));
@@ -322,7 +327,9 @@ function toImageEntity(record: ImageRecord): ImageEntity {
     provenance: JSON.stringify(provenance),
   };
   // Tables reject undefined properties: leave them out.
-  return Object.fromEntries(Object.entries(entity).filter(([, value]) => value !== undefined)) as unknown as ImageEntity;
+  return Object.fromEntries(
+    Object.entries(entity).filter(([, value]) => value !== undefined),
+  ) as unknown as ImageEntity;
 }
 
 /** U+2028 and U+2029 written as the escapes \u2028 and \u2029. */
@@ -345,7 +352,18 @@ function fromImageEntity(entity: TableEntityResult<ImageEntity>): ImageRecord {
     ingestedAt: entity.ingestedAt,
     sequence: entity.sequence,
   };
-  const optional = ['split', 'splitRule', 'reasonCode', 'reason', 'relatedTo', 'distanceBits', 'dhash', 'format', 'width', 'height'] as const;
+  const optional = [
+    'split',
+    'splitRule',
+    'reasonCode',
+    'reason',
+    'relatedTo',
+    'distanceBits',
+    'dhash',
+    'format',
+    'width',
+    'height',
+  ] as const;
   for (const key of optional) {
     if (entity[key] !== undefined && entity[key] !== null) Object.assign(record, { [key]: entity[key] });
   }
@@ -379,7 +397,14 @@ function checkContinuationToken(token: string): void {
     parsed = undefined;
   }
   const keys = parsed as { nextPartitionKey?: unknown; nextRowKey?: unknown } | undefined;
-  if (typeof keys !== 'object' || keys === null || typeof keys.nextPartitionKey !== 'string' || (keys.nextRowKey !== undefined && typeof keys.nextRowKey !== 'string')) {
-    throw new InvalidArgumentError('continuationToken is not one this API gave out; pass the continuationToken of the previous page as it is');
+  if (
+    typeof keys !== 'object' ||
+    keys === null ||
+    typeof keys.nextPartitionKey !== 'string' ||
+    (keys.nextRowKey !== undefined && typeof keys.nextRowKey !== 'string')
+  ) {
+    throw new InvalidArgumentError(
+      'continuationToken is not one this API gave out; pass the continuationToken of the previous page as it is',
+    );
   }
 }

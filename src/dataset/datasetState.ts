@@ -28,7 +28,10 @@ class LoadedState implements DatasetState {
   readonly #hashesById = new Map<string, string>();
   stats: DatasetStats;
 
-  constructor(readonly dataset: string, maxRadius: number) {
+  constructor(
+    readonly dataset: string,
+    maxRadius: number,
+  ) {
     this.index = new HammingIndex<IndexedImage>({ maxRadius });
     this.stats = emptyStats(dataset);
   }
@@ -39,7 +42,8 @@ class LoadedState implements DatasetState {
 
   apply(entry: IndexEntry): void {
     const previousHash = this.#hashesById.get(entry.id);
-    if (previousHash !== undefined && this.#idsByHash.get(previousHash) === entry.id) this.#idsByHash.delete(previousHash);
+    if (previousHash !== undefined && this.#idsByHash.get(previousHash) === entry.id)
+      this.#idsByHash.delete(previousHash);
     this.#hashesById.delete(entry.id);
     if (entry.status === 'accepted' && entry.dhash && entry.split) {
       this.index.add(entry.id, entry.dhash, { split: entry.split, label: entry.label, dhash: entry.dhash });
@@ -74,7 +78,8 @@ export class DatasetStates {
     const loaded = state as LoadedState;
     const stats = (await this.catalog.getStats(state.dataset)) ?? emptyStats(state.dataset);
     if (stats.sequence > loaded.stats.sequence) {
-      for await (const entry of this.catalog.listIndexEntries(state.dataset, loaded.stats.sequence)) loaded.apply(entry);
+      for await (const entry of this.catalog.listIndexEntries(state.dataset, loaded.stats.sequence))
+        loaded.apply(entry);
     }
     loaded.stats = stats;
   }

@@ -437,9 +437,7 @@ export class HammingIndex<T = undefined> {
 
   private checkRadius(radius: number): void {
     if (!Number.isInteger(radius) || radius < 0 || radius > this.maxRadius) {
-      throw new RangeError(
-        `radius must be an integer from 0 to maxRadius (${this.maxRadius}), got ${String(radius)}`,
-      );
+      throw new RangeError(`radius must be an integer from 0 to maxRadius (${this.maxRadius}), got ${String(radius)}`);
     }
   }
 

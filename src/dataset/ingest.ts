@@ -100,7 +100,12 @@ export class Ingestor {
     const parsed = parseImagePath(blob.blobName);
     // A bad name in a valid dataset counts in that dataset's summary; only a path with no valid dataset goes elsewhere.
     const first = blob.blobName.split('/')[0]!;
-    const dataset = 'path' in parsed ? parsed.path.dataset : checkDatasetName(first) === undefined ? first : INVALID_DATASET_PARTITION;
+    const dataset =
+      'path' in parsed
+        ? parsed.path.dataset
+        : checkDatasetName(first) === undefined
+          ? first
+          : INVALID_DATASET_PARTITION;
     const id = 'path' in parsed ? imageIdFor(parsed.path.label, parsed.path.name) : imageIdForBlob(blob.blobName);
 
     const previous = await this.#catalog.getImage(dataset, id);
@@ -110,7 +115,7 @@ export class Ingestor {
       return outcome(id, previous.record, true);
     }
 
-    let image: Pick<ValidImage, 'format' | 'width' | 'height'> & { dhash: string } | undefined;
+    let image: (Pick<ValidImage, 'format' | 'width' | 'height'> & { dhash: string }) | undefined;
     let rejection: ImageRejectedError | undefined;
     if ('problem' in parsed) {
       rejection = new ImageRejectedError('invalid-name', parsed.problem);
@@ -121,7 +126,12 @@ export class Ingestor {
       if (!image) {
         try {
           const valid = await validateImage(blob.content, this.#ingest, this.#pixelBudget);
-          image = { format: valid.format, width: valid.width, height: valid.height, dhash: dhashFromPixels(valid.pixels) };
+          image = {
+            format: valid.format,
+            width: valid.width,
+            height: valid.height,
+            dhash: dhashFromPixels(valid.pixels),
+          };
         } catch (error) {
           if (!(error instanceof ImageRejectedError)) throw error;
           rejection = error;
@@ -143,7 +153,8 @@ export class Ingestor {
       ingestedAt: new Date().toISOString(),
       sequence: 0,
     };
-    if (image) Object.assign(base, { dhash: image.dhash, format: image.format, width: image.width, height: image.height });
+    if (image)
+      Object.assign(base, { dhash: image.dhash, format: image.format, width: image.width, height: image.height });
 
     // Validation and hashing above run in parallel; deciding and committing run one at a time per dataset.
     const record = await this.#commits.run(dataset, () => this.#decideAndCommit(base, rejection, previous));
@@ -157,11 +168,23 @@ export class Ingestor {
   }
 
   /** What the accepted image with these bytes recorded, when another one of the dataset has them. */
-  async #sameBytesAs(dataset: string, id: string, contentSha256: string): Promise<{ format: string; width: number; height: number; dhash: string } | undefined> {
+  async #sameBytesAs(
+    dataset: string,
+    id: string,
+    contentSha256: string,
+  ): Promise<{ format: string; width: number; height: number; dhash: string } | undefined> {
     const claimedBy = (await this.#states.get(dataset)).imageWithHash(contentSha256);
     if (!claimedBy || claimedBy === id) return undefined;
     const original = (await this.#catalog.getImage(dataset, claimedBy))?.record;
-    if (!original || original.contentSha256 !== contentSha256 || !original.dhash || !original.format || !original.width || !original.height) return undefined;
+    if (
+      !original ||
+      original.contentSha256 !== contentSha256 ||
+      !original.dhash ||
+      !original.format ||
+      !original.width ||
+      !original.height
+    )
+      return undefined;
     return { format: original.format, width: original.width, height: original.height, dhash: original.dhash };
   }
 
@@ -225,7 +248,11 @@ export class Ingestor {
     const dhash = record.dhash!;
     const nearest = state.index
       .search(dhash, this.#dedup.splitGroupMaxBits, { limit: NEIGHBOUR_CANDIDATES })
-      .find((match) => match.id !== self && relativeDistance(match.distance, dhash, match.value.dhash) <= this.#dedup.maxRelativeDistance);
+      .find(
+        (match) =>
+          match.id !== self &&
+          relativeDistance(match.distance, dhash, match.value.dhash) <= this.#dedup.maxRelativeDistance,
+      );
     if (nearest && nearest.distance <= this.#dedup.nearDuplicateMaxBits) {
       Object.assign(record, {
         status: 'nearDuplicate',
@@ -287,7 +314,6 @@ function applyToStats(stats: DatasetStats, record: ImageRecord, replaced?: Image
   }
   return next;
 }
-
 
 function describeId(dataset: string, id: string): string {
   return `${dataset}/${decodeURIComponent(id.replace(/^img:/, ''))}`;

@@ -39,12 +39,15 @@ export interface MultiLabelFolder {
  * image is listed once. Errors name the line.
  */
 export function parseLabelsCsv(text: string): LabelsCsvRow[] {
-  const records = csvRecords(text.startsWith('\uFEFF') ? text.slice(1) : text).filter((r) => !(r.fields.length === 1 && !r.quoted && r.fields[0]!.trim() === ''));
+  const records = csvRecords(text.startsWith('\uFEFF') ? text.slice(1) : text).filter(
+    (r) => !(r.fields.length === 1 && !r.quoted && r.fields[0]!.trim() === ''),
+  );
   const header = records.shift();
   const headerFields = header?.fields.map((f) => f.trim().toLowerCase());
   if (!headerFields || headerFields.length !== 2 || headerFields[0] !== 'filename' || headerFields[1] !== 'labels') {
     const text = header?.fields.join(',');
-    const found = text === undefined ? 'an empty file' : JSON.stringify(text.length > 80 ? `${text.slice(0, 77)}...` : text);
+    const found =
+      text === undefined ? 'an empty file' : JSON.stringify(text.length > 80 ? `${text.slice(0, 77)}...` : text);
     throw new InvalidArgumentError(`${LABELS_CSV} must start with the header "filename,labels"; found ${found}`);
   }
   const rows: LabelsCsvRow[] = [];
@@ -52,17 +55,21 @@ export function parseLabelsCsv(text: string): LabelsCsvRow[] {
   for (const { line, fields } of records) {
     const at = `${LABELS_CSV} line ${line}`;
     if (fields.length !== 2) {
-      throw new InvalidArgumentError(`${at}: expected 2 fields (filename,labels), found ${fields.length}; quote a field that contains a comma`);
+      throw new InvalidArgumentError(
+        `${at}: expected 2 fields (filename,labels), found ${fields.length}; quote a field that contains a comma`,
+      );
     }
     const name = fields[0]!.trim();
     if (name === '') throw new InvalidArgumentError(`${at}: the file name is empty`);
     const nameProblem = checkFileName(name);
     if (nameProblem) throw new InvalidArgumentError(`${at}: ${nameProblem}`);
     const earlier = firstLine.get(name);
-    if (earlier !== undefined) throw new InvalidArgumentError(`${at}: ${name} is listed again (first on line ${earlier})`);
+    if (earlier !== undefined)
+      throw new InvalidArgumentError(`${at}: ${name} is listed again (first on line ${earlier})`);
     firstLine.set(name, line);
     const labels = fields[1]!.split(/\s+/u).filter((label) => label !== '');
-    if (labels.length === 0) throw new InvalidArgumentError(`${at}: ${name} has no labels; every image needs at least one`);
+    if (labels.length === 0)
+      throw new InvalidArgumentError(`${at}: ${name} has no labels; every image needs at least one`);
     const seen = new Set<string>();
     for (const label of labels) {
       const problem = checkLabelName(label);
@@ -95,18 +102,25 @@ export async function readMultiLabelFolder(dir: string): Promise<MultiLabelFolde
   try {
     entries = await fs.readdir(imagesDir, { withFileTypes: true });
   } catch (error) {
-    throw new InvalidArgumentError(`${dir} has ${LABELS_CSV} but no readable ${IMAGES_FOLDER}/ folder: ${(error as Error).message}`);
+    throw new InvalidArgumentError(
+      `${dir} has ${LABELS_CSV} but no readable ${IMAGES_FOLDER}/ folder: ${(error as Error).message}`,
+    );
   }
   const isFile = new Map<string, boolean>();
   for (const entry of entries) {
     // Symbolic links count as what they point to.
-    const file = entry.isFile() || (entry.isSymbolicLink() && ((await fs.stat(path.join(imagesDir, entry.name)).catch(() => undefined))?.isFile() ?? false));
+    const file =
+      entry.isFile() ||
+      (entry.isSymbolicLink() &&
+        ((await fs.stat(path.join(imagesDir, entry.name)).catch(() => undefined))?.isFile() ?? false));
     isFile.set(entry.name, file);
   }
   for (const row of rows) {
     const file = isFile.get(row.name);
-    if (file === undefined) throw new InvalidArgumentError(`${LABELS_CSV} line ${row.line}: ${IMAGES_FOLDER}/${row.name} does not exist`);
-    if (!file) throw new InvalidArgumentError(`${LABELS_CSV} line ${row.line}: ${IMAGES_FOLDER}/${row.name} is not a file`);
+    if (file === undefined)
+      throw new InvalidArgumentError(`${LABELS_CSV} line ${row.line}: ${IMAGES_FOLDER}/${row.name} does not exist`);
+    if (!file)
+      throw new InvalidArgumentError(`${LABELS_CSV} line ${row.line}: ${IMAGES_FOLDER}/${row.name} is not a file`);
   }
   const listed = new Set(rows.map((r) => r.name));
   const unlisted = entries
@@ -142,7 +156,8 @@ function csvRecords(text: string): CsvRecord[] {
         quoted = true;
         i++;
         for (;;) {
-          if (i >= text.length) throw new InvalidArgumentError(`${LABELS_CSV} line ${start}: a quoted field is not closed`);
+          if (i >= text.length)
+            throw new InvalidArgumentError(`${LABELS_CSV} line ${start}: a quoted field is not closed`);
           const c = text[i]!;
           if (c === '"') {
             if (text[i + 1] === '"') {
@@ -158,11 +173,16 @@ function csvRecords(text: string): CsvRecord[] {
           i++;
         }
         if (i < text.length && text[i] !== ',' && text[i] !== '\n' && !(text[i] === '\r' && text[i + 1] === '\n')) {
-          throw new InvalidArgumentError(`${LABELS_CSV} line ${line}: unexpected text after a closing quote; double a quote inside a quoted field ("")`);
+          throw new InvalidArgumentError(
+            `${LABELS_CSV} line ${line}: unexpected text after a closing quote; double a quote inside a quoted field ("")`,
+          );
         }
       } else {
         while (i < text.length && text[i] !== ',' && text[i] !== '\n' && !(text[i] === '\r' && text[i + 1] === '\n')) {
-          if (text[i] === '"') throw new InvalidArgumentError(`${LABELS_CSV} line ${line}: a quote inside an unquoted field; quote the whole field and double the quote ("")`);
+          if (text[i] === '"')
+            throw new InvalidArgumentError(
+              `${LABELS_CSV} line ${line}: a quote inside an unquoted field; quote the whole field and double the quote ("")`,
+            );
           field += text[i];
           i++;
         }

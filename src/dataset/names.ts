@@ -94,6 +94,9 @@ export function parseImagePath(blobName: string): { path: ImagePath } | { proble
 
 // Names end up in logs and JSON: keep them readable and bounded (JSON.stringify leaves U+2028 and U+2029 raw).
 function printable(value: string): string {
-  const escaped = JSON.stringify(value).slice(1, -1).replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  const escaped = JSON.stringify(value)
+    .slice(1, -1)
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
   return escaped.length > 80 ? `${escaped.slice(0, 77)}...` : escaped;
 }

@@ -31,7 +31,11 @@ export interface SplitDecision {
  * image a rare label short of its first test image outweighs a common label already at its target, so every
  * label gets tested, and a label tested but not yet trained on takes the image for training first.
  */
-export function chooseSplit(counts: readonly LabelCounts[], testFraction: number, neighbourSplit?: Split): SplitDecision {
+export function chooseSplit(
+  counts: readonly LabelCounts[],
+  testFraction: number,
+  neighbourSplit?: Split,
+): SplitDecision {
   if (neighbourSplit) return { split: neighbourSplit, rule: 'group' };
   let gain = 0;
   let untested = false;

@@ -74,7 +74,11 @@ export async function checkImageHeader(content: Buffer, settings: IngestSettings
 }
 
 /** Validates and decodes `content`; throws ImageRejectedError with the reason when it is not a usable photo. */
-export async function validateImage(content: Buffer, settings: IngestSettings, budget?: PixelBudget): Promise<ValidImage> {
+export async function validateImage(
+  content: Buffer,
+  settings: IngestSettings,
+  budget?: PixelBudget,
+): Promise<ValidImage> {
   const header = await checkImageHeader(content, settings);
   // The header says how many pixels the decode will hold; the budget bounds how many decode at once.
   const decode = () => decodePixels(content, header.format, settings.maxPixels);
@@ -111,7 +115,10 @@ async function readHeader(content: Buffer): Promise<Header> {
   } catch (error) {
     const claimed = sniffImageSignature(content);
     if (claimed) {
-      throw new ImageRejectedError('corrupt-image', `the file starts like a ${claimed} but its header is damaged: ${(error as Error).message}`);
+      throw new ImageRejectedError(
+        'corrupt-image',
+        `the file starts like a ${claimed} but its header is damaged: ${(error as Error).message}`,
+      );
     }
     throw new ImageRejectedError('not-an-image', describeNonImage(content));
   }
@@ -153,7 +160,10 @@ function checkDimensions(width: number, height: number, settings: IngestSettings
 }
 
 /** Full decode of any accepted format (BMP included) as Pillow sees it; throws on undecodable input. */
-export async function decodeRasterLikePillow(content: Buffer, options: { limitInputPixels: number }): Promise<RawPixels> {
+export async function decodeRasterLikePillow(
+  content: Buffer,
+  options: { limitInputPixels: number },
+): Promise<RawPixels> {
   return isBmp(content) ? decodeBmp(content, options) : decodeLikePillow(content, options);
 }
 
@@ -179,7 +189,8 @@ function sniffImageSignature(content: Buffer): string | undefined {
   if (starts(0xff, 0xd8, 0xff)) return 'JPEG';
   if (starts(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a)) return 'PNG';
   if (content.subarray(0, 4).toString('latin1') === 'GIF8') return 'GIF';
-  if (content.subarray(0, 4).toString('latin1') === 'RIFF' && content.subarray(8, 12).toString('latin1') === 'WEBP') return 'WebP';
+  if (content.subarray(0, 4).toString('latin1') === 'RIFF' && content.subarray(8, 12).toString('latin1') === 'WEBP')
+    return 'WebP';
   if (starts(0x49, 0x49, 0x2a, 0x00) || starts(0x4d, 0x4d, 0x00, 0x2a)) return 'TIFF';
   return undefined;
 }
@@ -188,7 +199,10 @@ function sniffImageSignature(content: Buffer): string | undefined {
 function describeNonImage(content: Buffer): string {
   const head = content.subarray(0, 512).toString('latin1').trimStart().toLowerCase();
   const signatures: [boolean, string][] = [
-    [head.startsWith('<!doctype html') || head.startsWith('<html') || head.includes('<head>'), 'an HTML page (often an error page saved in place of the image)'],
+    [
+      head.startsWith('<!doctype html') || head.startsWith('<html') || head.includes('<head>'),
+      'an HTML page (often an error page saved in place of the image)',
+    ],
     [head.startsWith('%pdf-'), 'a PDF document'],
     [head.startsWith('pk\u0003\u0004'), 'a ZIP archive'],
     [content[0] === 0x1f && content[1] === 0x8b, 'a gzip archive'],
@@ -196,8 +210,13 @@ function describeNonImage(content: Buffer): string {
     [head.startsWith('7z\u00bc\u00af'), 'a 7-Zip archive'],
     [head.startsWith('{') || head.startsWith('['), 'JSON text'],
     [head.startsWith('<?xml') || head.startsWith('<'), 'an XML or markup document'],
-    [/ftyp(heic|heix|hevc|mif1)/.test(head.slice(4, 12)), 'a HEIC photo, which cannot be decoded here: convert it to JPEG'],
+    [
+      /ftyp(heic|heix|hevc|mif1)/.test(head.slice(4, 12)),
+      'a HEIC photo, which cannot be decoded here: convert it to JPEG',
+    ],
   ];
   const match = signatures.find(([matches]) => matches);
-  return match ? `the file is ${match[1]}, not an image` : 'the file is not an image in any known format (its content does not match its name)';
+  return match
+    ? `the file is ${match[1]}, not an image`
+    : 'the file is not an image in any known format (its content does not match its name)';
 }

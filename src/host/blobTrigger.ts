@@ -101,9 +101,14 @@ export class BlobTriggerListener {
       const binding = Object.values(fn.metadata.bindings).find((b) => b.type === 'blobTrigger');
       if (!binding) return [];
       const pattern = compileBlobPath(options.resolveSetting(String(binding['path'])));
-      const connection = typeof binding['connection'] === 'string' && binding['connection'] ? binding['connection'] : 'AzureWebJobsStorage';
+      const connection =
+        typeof binding['connection'] === 'string' && binding['connection']
+          ? binding['connection']
+          : 'AzureWebJobsStorage';
       const { blobs } = options.clientsFor(connection);
-      return [{ fn, pattern, blobs, container: blobs.getContainerClient(pattern.container), seen: new Map<string, string>() }];
+      return [
+        { fn, pattern, blobs, container: blobs.getContainerClient(pattern.container), seen: new Map<string, string>() },
+      ];
     });
     this.#pump = new QueuePump(
       this.#queue,
@@ -165,7 +170,9 @@ export class BlobTriggerListener {
       try {
         await this.#scanWatch(watch);
       } catch (error) {
-        failures.push(`${watch.fn.metadata.name} (container ${watch.pattern.container}): ${describeStorageError(error)}`);
+        failures.push(
+          `${watch.fn.metadata.name} (container ${watch.pattern.container}): ${describeStorageError(error)}`,
+        );
       }
     }
     if (failures.length === 0) {
@@ -268,7 +275,9 @@ export class BlobTriggerListener {
     const watch = this.#watches.find((w) => w.fn.metadata.name === message.FunctionId);
     if (watch) {
       // Completed with a mark, so that the next scan does not hand it over again forever.
-      await this.#receipt(watch, message.BlobName, message.ETag).upload('', 0, { metadata: { completed: 'true', poisoned: 'true' } });
+      await this.#receipt(watch, message.BlobName, message.ETag).upload('', 0, {
+        metadata: { completed: 'true', poisoned: 'true' },
+      });
     }
   }
 }
@@ -290,10 +299,13 @@ function parseMessage(text: string): BlobTriggerMessage {
 /** What a storage error says, with its status and code (a service error can come with an empty message). */
 function describeStorageError(error: unknown): string {
   if (error instanceof RestError) {
-    const parts = [error.statusCode ? `HTTP ${error.statusCode}` : undefined, error.code, error.message?.split('\n')[0]].filter((part) => part);
+    const parts = [
+      error.statusCode ? `HTTP ${error.statusCode}` : undefined,
+      error.code,
+      error.message?.split('\n')[0],
+    ].filter((part) => part);
     return parts.length > 0 ? parts.join(': ') : 'a storage error with no details';
   }
   const message = error instanceof Error ? error.message : String(error);
   return message || `${error instanceof Error ? error.name : typeof error} with no message`;
 }
-

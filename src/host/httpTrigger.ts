@@ -34,7 +34,9 @@ export class HttpTriggerServer {
     this.#routes = functions.flatMap((fn) => {
       const binding = Object.values(fn.metadata.bindings).find((b) => b.type === 'httpTrigger');
       if (!binding) return [];
-      const methods = Array.isArray(binding['methods']) ? new Set((binding['methods'] as string[]).map((m) => m.toUpperCase())) : undefined;
+      const methods = Array.isArray(binding['methods'])
+        ? new Set((binding['methods'] as string[]).map((m) => m.toUpperCase()))
+        : undefined;
       const route = typeof binding['route'] === 'string' ? binding['route'] : fn.metadata.name;
       return [{ fn, methods, matcher: compileRoute(`${ROUTE_PREFIX}/${route}`) }];
     });
@@ -42,13 +44,25 @@ export class HttpTriggerServer {
       this.#handle(req, res).catch((error: unknown) => {
         this.options.onError(`http: ${req.method} ${req.url}: ${(error as Error).stack ?? String(error)}`);
         if (res.headersSent) res.end();
-        else res.writeHead(500, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify({ error: 'InternalError', message: 'the host failed to handle this request; see its log' }));
+        else
+          res
+            .writeHead(500, { 'content-type': 'application/json; charset=utf-8' })
+            .end(
+              JSON.stringify({
+                error: 'InternalError',
+                message: 'the host failed to handle this request; see its log',
+              }),
+            );
       });
     });
   }
 
   get routes(): { name: string; methods: string[]; route: string }[] {
-    return this.#routes.map((r) => ({ name: r.fn.metadata.name, methods: r.methods ? [...r.methods] : ['*'], route: r.matcher.template }));
+    return this.#routes.map((r) => ({
+      name: r.fn.metadata.name,
+      methods: r.methods ? [...r.methods] : ['*'],
+      route: r.matcher.template,
+    }));
   }
 
   async listen(): Promise<string> {
@@ -73,7 +87,9 @@ export class HttpTriggerServer {
       .filter((c): c is { route: HttpRoute; params: Record<string, string> } => c.params !== undefined);
     // Errors of the host itself in the app's JSON error shape, so that a client reads every error the same way.
     const fail = (status: number, error: string, message: string, headers: Record<string, string> = {}) =>
-      res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers }).end(JSON.stringify({ error, message }));
+      res
+        .writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers })
+        .end(JSON.stringify({ error, message }));
     if (candidates.length === 0) {
       fail(404, 'NotFound', `no function serves ${url.pathname}`);
       return;
@@ -81,7 +97,9 @@ export class HttpTriggerServer {
     const chosen = candidates.find((c) => !c.route.methods || c.route.methods.has(method));
     if (!chosen) {
       const allowed = [...new Set(candidates.flatMap((c) => [...(c.route.methods ?? [])]))].sort();
-      fail(405, 'MethodNotAllowed', `${method} is not allowed on ${url.pathname}; use ${allowed.join(' or ')}`, { allow: allowed.join(', ') });
+      fail(405, 'MethodNotAllowed', `${method} is not allowed on ${url.pathname}; use ${allowed.join(' or ')}`, {
+        allow: allowed.join(', '),
+      });
       return;
     }
     const body = await readBody(req);

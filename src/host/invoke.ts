@@ -1,7 +1,13 @@
 // Invokes a registered function the way the Node.js worker does: through the programming model's
 // InvocationModel, with inputs and trigger metadata in the worker's RPC shapes.
 import { randomUUID } from 'node:crypto';
-import type { FunctionsCore, RegisteredFunction, RpcInvocationResponse, RpcLogLevel, RpcTypedData } from './functionsCore';
+import type {
+  FunctionsCore,
+  RegisteredFunction,
+  RpcInvocationResponse,
+  RpcLogLevel,
+  RpcTypedData,
+} from './functionsCore';
 
 export interface InvocationInput {
   /** The trigger's data. */
@@ -19,7 +25,9 @@ export class FunctionInvocationError extends Error {
 }
 
 export function triggerBindingName(fn: RegisteredFunction): string {
-  const entry = Object.entries(fn.metadata.bindings).find(([, b]) => b.direction === 'in' && /Trigger$/i.test(b.type ?? ''));
+  const entry = Object.entries(fn.metadata.bindings).find(
+    ([, b]) => b.direction === 'in' && /Trigger$/i.test(b.type ?? ''),
+  );
   if (!entry) throw new FunctionInvocationError(`function "${fn.metadata.name}" has no trigger binding`);
   return entry[0];
 }
@@ -31,7 +39,8 @@ export async function invokeFunction(
   log: InvocationLog,
 ): Promise<RpcInvocationResponse> {
   const model = core.programmingModel;
-  if (!model) throw new FunctionInvocationError('no programming model was set: did a function file import @azure/functions?');
+  if (!model)
+    throw new FunctionInvocationError('no programming model was set: did a function file import @azure/functions?');
   const invocationId = randomUUID();
   const name = fn.metadata.name;
   const invocation = model.getInvocationModel({

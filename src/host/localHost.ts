@@ -57,7 +57,8 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
   // One core per process: `@azure/functions` keeps the core module it found for its lifetime.
   const core = (coreInstalled ??= createCore(logger));
   const files = options.functionFiles ?? functionFilesFromPackage(options.projectRoot);
-  if (files.length === 0) throw new Error(`no function files found (package.json "main" in ${options.projectRoot}); run npm run build`);
+  if (files.length === 0)
+    throw new Error(`no function files found (package.json "main" in ${options.projectRoot}); run npm run build`);
   const load = options.loadModule ?? ((file: string) => Promise.resolve(require(file) as unknown));
   for (const file of files) await load(file);
   const functions = [...core.functions];
@@ -100,7 +101,13 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
     log,
     onError,
   });
-  const queues = new QueueTriggerListener(core, functions, { config: hostConfig.queues, clientsFor, resolveSetting, log, onError });
+  const queues = new QueueTriggerListener(core, functions, {
+    config: hostConfig.queues,
+    clientsFor,
+    resolveSetting,
+    log,
+    onError,
+  });
   const timers = new TimerTriggerListener(core, functions, {
     hostId,
     hosts: clientsFor('AzureWebJobsStorage').blobs.getContainerClient(HOSTS_CONTAINER),
@@ -139,7 +146,12 @@ export function functionFilesFromPackage(projectRoot: string): string[] {
   const dir = path.dirname(pattern);
   const base = path.basename(pattern);
   if (!base.includes('*')) return [pattern];
-  const regex = new RegExp(`^${base.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*')}$`);
+  const regex = new RegExp(
+    `^${base
+      .split('*')
+      .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('[^/]*')}$`,
+  );
   try {
     return readdirSync(dir)
       .filter((name) => regex.test(name))
@@ -151,7 +163,9 @@ export function functionFilesFromPackage(projectRoot: string): string[] {
 }
 
 function triggerDescription(fn: RegisteredFunction): string {
-  const trigger = Object.values(fn.metadata.bindings).find((b) => b.direction === 'in' && /Trigger$/.test(b.type ?? ''));
+  const trigger = Object.values(fn.metadata.bindings).find(
+    (b) => b.direction === 'in' && /Trigger$/.test(b.type ?? ''),
+  );
   if (!trigger) return 'unknown';
   switch (trigger.type) {
     case 'httpTrigger':
@@ -169,7 +183,13 @@ function triggerDescription(fn: RegisteredFunction): string {
 
 /** Host ids name receipts and queues: lower-case letters, digits and dashes, at most 32 characters. */
 function defaultHostId(): string {
-  return (`${os.hostname()}`.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 32).replace(/-+$/, '') || 'local') + '';
+  return (
+    (`${os.hostname()}`
+      .toLowerCase()
+      .replace(/[^a-z0-9-]/g, '-')
+      .slice(0, 32)
+      .replace(/-+$/, '') || 'local') + ''
+  );
 }
 
 const consoleLogger: HostLogger = {

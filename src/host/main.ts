@@ -50,8 +50,14 @@ async function main(): Promise<void> {
   };
   // The last resort: an error that escaped one invocation (an emitter without an 'error' listener, say) is logged,
   // and the host goes on serving the others, as the Functions host isolates invocations from each other.
-  process.on('uncaughtException', (error) => console.error(`functions host: an error escaped an invocation and was contained: ${error.stack ?? String(error)}`));
-  process.on('unhandledRejection', (reason) => console.error(`functions host: a rejected promise nobody awaited was contained: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`));
+  process.on('uncaughtException', (error) =>
+    console.error(`functions host: an error escaped an invocation and was contained: ${error.stack ?? String(error)}`),
+  );
+  process.on('unhandledRejection', (reason) =>
+    console.error(
+      `functions host: a rejected promise nobody awaited was contained: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`,
+    ),
+  );
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
 }

@@ -91,7 +91,12 @@ export class QueuePump {
           `queue ${this.queue.name}: message ${message.messageId} failed (try ${message.dequeueCount} of ${this.options.maxDequeueCount}): ${(failure as Error).message ?? String(failure)}`,
         );
         if (message.dequeueCount < this.options.maxDequeueCount) {
-          await this.queue.updateMessage(message.messageId, message.popReceipt, undefined, Math.ceil(this.options.visibilityTimeoutInMs / 1000));
+          await this.queue.updateMessage(
+            message.messageId,
+            message.popReceipt,
+            undefined,
+            Math.ceil(this.options.visibilityTimeoutInMs / 1000),
+          );
           return;
         }
       }
@@ -100,7 +105,9 @@ export class QueuePump {
       await this.queue.deleteMessage(message.messageId, message.popReceipt);
     } catch (error) {
       // The message stays in the queue and comes back after its lease: nothing is lost.
-      this.onError(`queue ${this.queue.name}: bookkeeping for message ${message.messageId} failed: ${(error as Error).message}`);
+      this.onError(
+        `queue ${this.queue.name}: bookkeeping for message ${message.messageId} failed: ${(error as Error).message}`,
+      );
     }
   }
 
@@ -116,7 +123,11 @@ export class QueuePump {
         .then((response) => {
           if (response.popReceipt) message.popReceipt = response.popReceipt;
         })
-        .catch((error: unknown) => this.onError(`queue ${this.queue.name}: lease renewal for ${message.messageId} failed: ${(error as Error).message}`));
+        .catch((error: unknown) =>
+          this.onError(
+            `queue ${this.queue.name}: lease renewal for ${message.messageId} failed: ${(error as Error).message}`,
+          ),
+        );
     }, this.options.leaseInMs / 3);
     try {
       await this.handle(message);

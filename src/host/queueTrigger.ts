@@ -27,7 +27,10 @@ export class QueueTriggerListener {
       const binding = Object.values(fn.metadata.bindings).find((b) => b.type === 'queueTrigger');
       if (!binding) return [];
       const queueName = options.resolveSetting(String(binding['queueName'])).toLowerCase();
-      const connection = typeof binding['connection'] === 'string' && binding['connection'] ? binding['connection'] : 'AzureWebJobsStorage';
+      const connection =
+        typeof binding['connection'] === 'string' && binding['connection']
+          ? binding['connection']
+          : 'AzureWebJobsStorage';
       const { queues } = options.clientsFor(connection);
       const queue = queues.getQueueClient(queueName);
       const poison = queues.getQueueClient(`${queueName}-poison`);
@@ -36,7 +39,9 @@ export class QueueTriggerListener {
         { ...options.config, leaseInMs: MESSAGE_LEASE_MS },
         (message) => this.#execute(fn, message),
         async (message) => {
-          options.onError(`queue ${queueName}: message ${message.messageId} moved to ${queueName}-poison after ${message.dequeueCount} tries`);
+          options.onError(
+            `queue ${queueName}: message ${message.messageId} moved to ${queueName}-poison after ${message.dequeueCount} tries`,
+          );
           await poison.createIfNotExists();
           await poison.sendMessage(message.messageText);
         },

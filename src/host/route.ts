@@ -7,7 +7,10 @@ export interface RouteMatcher {
 
 /** Supports literal segments, `{name}`, `{name?}` (optional, last) and `{*rest}` (catch-all, last); constraints like `{id:int}` are checked for int/alpha. */
 export function compileRoute(template: string): RouteMatcher {
-  const segments = template.replace(/^\/+|\/+$/g, '').split('/').filter((s) => s.length > 0);
+  const segments = template
+    .replace(/^\/+|\/+$/g, '')
+    .split('/')
+    .filter((s) => s.length > 0);
   const parts = segments.map((segment) => {
     const param = /^\{(\*)?([A-Za-z_][A-Za-z0-9_]*)(?::([a-z]+))?(\?)?\}$/.exec(segment);
     if (!param) return { literal: segment.toLowerCase() } as const;
@@ -16,7 +19,10 @@ export function compileRoute(template: string): RouteMatcher {
   return {
     template,
     match(path) {
-      const pieces = path.replace(/^\/+|\/+$/g, '').split('/').filter((s) => s.length > 0);
+      const pieces = path
+        .replace(/^\/+|\/+$/g, '')
+        .split('/')
+        .filter((s) => s.length > 0);
       const params: Record<string, string> = {};
       for (let i = 0; i < parts.length; i++) {
         const part = parts[i]!;

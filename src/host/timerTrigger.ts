@@ -61,7 +61,12 @@ export class TimerTriggerListener {
         this.#fire(timer, pastDue, status);
       } else {
         // Record the next occurrence now, so that a host that is down at that time finds it past due.
-        if (!status) await this.#writeStatus(timer, { Last: now.toISOString(), Next: timer.schedule.next(now).toISOString(), LastUpdated: now.toISOString() });
+        if (!status)
+          await this.#writeStatus(timer, {
+            Last: now.toISOString(),
+            Next: timer.schedule.next(now).toISOString(),
+            LastUpdated: now.toISOString(),
+          });
         this.#arm(timer);
       }
     }
@@ -78,19 +83,22 @@ export class TimerTriggerListener {
     const now = this.#now();
     const next = timer.schedule.next(now);
     const wait = next.getTime() - now.getTime();
-    timer.handle = setTimeout(() => {
-      if (this.#now() < next) {
-        this.#arm(timer);
-        return;
-      }
-      void this.#readStatus(timer).then((status) => this.#fire(timer, false, status));
-    }, Math.min(wait, MAX_TIMEOUT_MS));
+    timer.handle = setTimeout(
+      () => {
+        if (this.#now() < next) {
+          this.#arm(timer);
+          return;
+        }
+        void this.#readStatus(timer).then((status) => this.#fire(timer, false, status));
+      },
+      Math.min(wait, MAX_TIMEOUT_MS),
+    );
   }
 
   #fire(timer: Timer, isPastDue: boolean, previous: ScheduleStatus | undefined): void {
     const now = this.#now();
     const status: ScheduleStatus = {
-      Last: (previous?.Next && !isPastDue ? previous.Next : now.toISOString()),
+      Last: previous?.Next && !isPastDue ? previous.Next : now.toISOString(),
       Next: timer.schedule.next(now).toISOString(),
       LastUpdated: now.toISOString(),
     };
@@ -99,7 +107,15 @@ export class TimerTriggerListener {
         await invokeFunction(
           this.core,
           timer.fn,
-          { trigger: { json: JSON.stringify({ Schedule: { AdjustForDST: true }, ScheduleStatus: previous ?? null, IsPastDue: isPastDue }) } },
+          {
+            trigger: {
+              json: JSON.stringify({
+                Schedule: { AdjustForDST: true },
+                ScheduleStatus: previous ?? null,
+                IsPastDue: isPastDue,
+              }),
+            },
+          },
           this.options.log,
         );
       } catch (error) {

@@ -34,15 +34,26 @@ export function readBmpHeader(input: Buffer): BmpHeader {
   if (headerSize === 12) {
     // OS/2 BITMAPCOREHEADER: 16-bit dimensions, always bottom-up, uncompressed.
     return {
-      headerSize, pixelOffset, width: input.readUInt16LE(18), height: input.readUInt16LE(20),
-      bitsPerPixel: input.readUInt16LE(24), compression: BI_RGB, topDown: false,
+      headerSize,
+      pixelOffset,
+      width: input.readUInt16LE(18),
+      height: input.readUInt16LE(20),
+      bitsPerPixel: input.readUInt16LE(24),
+      compression: BI_RGB,
+      topDown: false,
     };
   }
-  if (headerSize < 40 || input.length < FILE_HEADER_BYTES + 40) throw new BmpError(`BMP info header of ${headerSize} bytes is not supported`);
+  if (headerSize < 40 || input.length < FILE_HEADER_BYTES + 40)
+    throw new BmpError(`BMP info header of ${headerSize} bytes is not supported`);
   const rawHeight = input.readInt32LE(22);
   return {
-    headerSize, pixelOffset, width: input.readInt32LE(18), height: Math.abs(rawHeight),
-    bitsPerPixel: input.readUInt16LE(28), compression: input.readUInt32LE(30), topDown: rawHeight < 0,
+    headerSize,
+    pixelOffset,
+    width: input.readInt32LE(18),
+    height: Math.abs(rawHeight),
+    bitsPerPixel: input.readUInt16LE(28),
+    compression: input.readUInt32LE(30),
+    topDown: rawHeight < 0,
   };
 }
 
@@ -57,7 +68,8 @@ export function decodeBmp(input: Buffer, options: { limitInputPixels: number }):
   if (compression !== BI_RGB && compression !== BI_BITFIELDS && compression !== BI_ALPHABITFIELDS) {
     throw new BmpError(`BMP compression ${compression} (RLE or embedded JPEG/PNG) is not supported`);
   }
-  if (![1, 4, 8, 16, 24, 32].includes(bitsPerPixel)) throw new BmpError(`BMP with ${bitsPerPixel} bits per pixel is not supported`);
+  if (![1, 4, 8, 16, 24, 32].includes(bitsPerPixel))
+    throw new BmpError(`BMP with ${bitsPerPixel} bits per pixel is not supported`);
 
   const rowBytes = Math.ceil((width * bitsPerPixel) / 32) * 4;
   if (header.pixelOffset + rowBytes * height > input.length) throw new BmpError('BMP pixel data is truncated');

@@ -38,8 +38,14 @@ function sniffLayout(buf: Uint8Array): Layout | undefined {
   }
   const isPng =
     buf.length >= 26 &&
-    buf[0] === 0x89 && buf[1] === 0x50 && buf[2] === 0x4e && buf[3] === 0x47 &&
-    buf[12] === 0x49 && buf[13] === 0x48 && buf[14] === 0x44 && buf[15] === 0x52; // "IHDR"
+    buf[0] === 0x89 &&
+    buf[1] === 0x50 &&
+    buf[2] === 0x4e &&
+    buf[3] === 0x47 &&
+    buf[12] === 0x49 &&
+    buf[13] === 0x48 &&
+    buf[14] === 0x44 &&
+    buf[15] === 0x52; // "IHDR"
   if (isPng) {
     // Colour type 0 (grey) stays one channel; grey+alpha (4) goes through the default
     // RGBA output so that its alpha is kept rather than dropped by a b-w conversion.
@@ -47,8 +53,14 @@ function sniffLayout(buf: Uint8Array): Layout | undefined {
   }
   const isWebp =
     buf.length >= 12 &&
-    buf[0] === 0x52 && buf[1] === 0x49 && buf[2] === 0x46 && buf[3] === 0x46 && // RIFF
-    buf[8] === 0x57 && buf[9] === 0x45 && buf[10] === 0x42 && buf[11] === 0x50; // WEBP
+    buf[0] === 0x52 &&
+    buf[1] === 0x49 &&
+    buf[2] === 0x46 &&
+    buf[3] === 0x46 && // RIFF
+    buf[8] === 0x57 &&
+    buf[9] === 0x45 &&
+    buf[10] === 0x42 &&
+    buf[11] === 0x50; // WEBP
   if (isWebp) return 'default'; // libwebp only produces RGB(A)
   return undefined;
 }
@@ -77,7 +89,12 @@ export async function decodeLikePillow(input: Buffer, options: DecodeOptions): P
   let layout = sniffLayout(input);
   if (layout === undefined) {
     const meta = await image.metadata();
-    layout = meta.space === 'cmyk' ? 'cmyk' : (meta.space === 'b-w' || meta.space === 'grey16') && meta.channels === 1 ? 'grey' : 'default';
+    layout =
+      meta.space === 'cmyk'
+        ? 'cmyk'
+        : (meta.space === 'b-w' || meta.space === 'grey16') && meta.channels === 1
+          ? 'grey'
+          : 'default';
   }
   if (layout === 'cmyk') {
     // Without this sharp converts CMYK to sRGB through a colour profile (slow, and not Pillow's numbers).
@@ -89,7 +106,9 @@ export async function decodeLikePillow(input: Buffer, options: DecodeOptions): P
   const { data, info } = await image.raw().toBuffer({ resolveWithObject: true });
   const channels = info.channels;
   if (data.length !== info.width * info.height * channels) {
-    throw new Error(`decoded ${data.length} bytes for ${info.width}x${info.height}x${channels}: 8-bit samples expected`);
+    throw new Error(
+      `decoded ${data.length} bytes for ${info.width}x${info.height}x${channels}: 8-bit samples expected`,
+    );
   }
   if (layout === 'cmyk' && channels !== 4) {
     throw new Error(`CMYK image decoded to ${channels} channels, 4 expected`);

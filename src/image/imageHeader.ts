@@ -84,7 +84,7 @@ function readPng(buf: Uint8Array): QuickHeader | undefined {
   const height = view.getUint32(20);
   if (width === 0 || height === 0) return undefined;
   // Orientation lives in an eXIf chunk before the image data, and animation in acTL: leave both to sharp.
-  for (let i = 8; i + 8 <= buf.length; ) {
+  for (let i = 8; i + 8 <= buf.length;) {
     const length = view.getUint32(i);
     const type = String.fromCharCode(...buf.subarray(i + 4, i + 8));
     if (type === 'IDAT' || type === 'IEND') break;

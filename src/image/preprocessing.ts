@@ -22,12 +22,16 @@ export function resizeId(resize: ViewResize): string {
 /** Validates a recipe read from a job, a pointer or model metadata; absent means `squash`, what models had before. */
 export function parseViewResize(json: unknown, field = 'resize'): ViewResize {
   if (json === undefined || json === null) return { ...SQUASH };
-  if (typeof json !== 'object' || Array.isArray(json)) throw new InvalidArgumentError(`${field} must be an object such as {"mode":"centre-crop","cropFraction":0.875}`);
+  if (typeof json !== 'object' || Array.isArray(json))
+    throw new InvalidArgumentError(`${field} must be an object such as {"mode":"centre-crop","cropFraction":0.875}`);
   const { mode, cropFraction } = json as { mode?: unknown; cropFraction?: unknown };
   if (mode === 'squash') return { mode };
-  if (mode !== 'centre-crop') throw new InvalidArgumentError(`${field}.mode must be "centre-crop" or "squash", got ${JSON.stringify(mode)}`);
+  if (mode !== 'centre-crop')
+    throw new InvalidArgumentError(`${field}.mode must be "centre-crop" or "squash", got ${JSON.stringify(mode)}`);
   if (typeof cropFraction !== 'number' || !(cropFraction > 0 && cropFraction <= 1)) {
-    throw new InvalidArgumentError(`${field}.cropFraction must be a number in (0, 1], got ${JSON.stringify(cropFraction)}`);
+    throw new InvalidArgumentError(
+      `${field}.cropFraction must be a number in (0, 1], got ${JSON.stringify(cropFraction)}`,
+    );
   }
   return { mode, cropFraction };
 }

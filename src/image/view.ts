@@ -68,12 +68,21 @@ export async function renderView(input: Buffer, options: RenderOptions = {}): Pr
     return { size, data: toNchw(checkView(await view.raw().toBuffer({ resolveWithObject: true }), size), size) };
   }
   // Each step starts from raw pixels: sharp orders the operations of one pipeline its own way.
-  let pixels = await decodeUpright(input).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
-  const fromRaw = () => sharp(pixels.data, { raw: { width: pixels.info.width, height: pixels.info.height, channels: 3 } });
+  let pixels = await decodeUpright(input)
+    .removeAlpha()
+    .toColourspace('srgb')
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const fromRaw = () =>
+    sharp(pixels.data, { raw: { width: pixels.info.width, height: pixels.info.height, channels: 3 } });
 
   if (augmentation.rotationDeg !== 0) {
     // Rotate, then keep the largest upright rectangle inside the rotated picture: no filled corners.
-    const inner = largestInscribedRectangle(pixels.info.width, pixels.info.height, (augmentation.rotationDeg * Math.PI) / 180);
+    const inner = largestInscribedRectangle(
+      pixels.info.width,
+      pixels.info.height,
+      (augmentation.rotationDeg * Math.PI) / 180,
+    );
     const rotated = await fromRaw().rotate(augmentation.rotationDeg).raw().toBuffer({ resolveWithObject: true });
     const width = Math.min(inner.width, rotated.info.width);
     const height = Math.min(inner.height, rotated.info.height);
@@ -94,8 +103,11 @@ export async function renderView(input: Buffer, options: RenderOptions = {}): Pr
   const scaledHeight = Math.max(size, Math.round(scale === undefined ? target : height * scale));
   const left = Math.min(scaledWidth - size, Math.floor((scaledWidth - size + 1) * augmentation.cropX));
   const top = Math.min(scaledHeight - size, Math.floor((scaledHeight - size + 1) * augmentation.cropY));
-  let image = sharp(await fromRaw().resize(scaledWidth, scaledHeight, { fit: 'fill' }).raw().toBuffer(), { raw: { width: scaledWidth, height: scaledHeight, channels: 3 } });
-  if (left !== 0 || top !== 0 || scaledWidth !== size || scaledHeight !== size) image = image.extract({ left, top, width: size, height: size });
+  let image = sharp(await fromRaw().resize(scaledWidth, scaledHeight, { fit: 'fill' }).raw().toBuffer(), {
+    raw: { width: scaledWidth, height: scaledHeight, channels: 3 },
+  });
+  if (left !== 0 || top !== 0 || scaledWidth !== size || scaledHeight !== size)
+    image = image.extract({ left, top, width: size, height: size });
   if (augmentation.flipHorizontal) image = image.flop();
   if (augmentation.flipVertical) image = image.flip();
   if (augmentation.brightness !== 1 || augmentation.contrast !== 1) {
@@ -123,7 +135,14 @@ export function mirrorView(view: ImageView): ImageView {
 export const VIEW_VERSION = 'v4';
 
 function isIdentity(a: Augmentation): boolean {
-  return !a.flipHorizontal && !a.flipVertical && a.rotationDeg === 0 && a.zoom === 1 && a.brightness === 1 && a.contrast === 1;
+  return (
+    !a.flipHorizontal &&
+    !a.flipVertical &&
+    a.rotationDeg === 0 &&
+    a.zoom === 1 &&
+    a.brightness === 1 &&
+    a.contrast === 1
+  );
 }
 
 function checkView(output: { data: Buffer; info: OutputInfo }, size: number): Buffer {
@@ -144,7 +163,11 @@ function decodeUpright(input: Buffer): Sharp {
 }
 
 /** The largest axis-aligned rectangle of the original's aspect inside a w x h picture rotated by `angle`. */
-export function largestInscribedRectangle(width: number, height: number, angle: number): { width: number; height: number } {
+export function largestInscribedRectangle(
+  width: number,
+  height: number,
+  angle: number,
+): { width: number; height: number } {
   const sin = Math.abs(Math.sin(angle));
   const cos = Math.abs(Math.cos(angle));
   // Scale s so that the scaled rectangle (s·w, s·h), rotated back, fits in w x h.

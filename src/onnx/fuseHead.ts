@@ -46,7 +46,9 @@ export function fuseLinearHead(backboneOnnx: Uint8Array, head: HeadWeights, opti
   if (!featuresInfo) throw new Error(`the backbone has no output named "${options.featuresOutput}"`);
   const classCount = head.labels.length;
   if (classCount < 1 || head.bias.length !== classCount || head.weights.length % classCount !== 0) {
-    throw new RangeError(`head: ${head.weights.length} weights and ${head.bias.length} biases do not fit ${classCount} labels`);
+    throw new RangeError(
+      `head: ${head.weights.length} weights and ${head.bias.length} biases do not fit ${classCount} labels`,
+    );
   }
   const featureLength = head.weights.length / classCount;
   if (options.testTimeMirror) addTestTimeMirror(model, options.featuresOutput, featureLength);
@@ -65,7 +67,8 @@ export function fuseLinearHead(backboneOnnx: Uint8Array, head: HeadWeights, opti
       ? node('Sigmoid', `${prefix}sigmoid`, [`${prefix}logits`], [options.probabilitiesOutput])
       : node('Softmax', `${prefix}softmax`, [`${prefix}logits`], [options.probabilitiesOutput], { axis: -1 }),
   ];
-  const batch = featuresInfo.type?.tensorType?.shape?.dim?.[0] ?? onnx.TensorShapeProto.Dimension.create({ dimParam: 'N' });
+  const batch =
+    featuresInfo.type?.tensorType?.shape?.dim?.[0] ?? onnx.TensorShapeProto.Dimension.create({ dimParam: 'N' });
   graph.output = [
     ...(graph.output ?? []).filter((output) => output.name !== options.probabilitiesOutput),
     valueInfo(options.probabilitiesOutput, [batch, classCount]),
@@ -81,7 +84,8 @@ export function fuseLinearHead(backboneOnnx: Uint8Array, head: HeadWeights, opti
 
 /** Rewires the graph so that `featuresOutput` is the mean of the features of each input and its mirror image. */
 function addTestTimeMirror(model: onnx.ModelProto, featuresOutput: string, featureLength: number): void {
-  if (!supportsTestTimeMirror(onnx.ModelProto.encode(model).finish())) throw new RangeError(`test-time mirroring needs a backbone importing ONNX opset ${MIRROR_MIN_OPSET} or later`);
+  if (!supportsTestTimeMirror(onnx.ModelProto.encode(model).finish()))
+    throw new RangeError(`test-time mirroring needs a backbone importing ONNX opset ${MIRROR_MIN_OPSET} or later`);
   const graph = model.graph!;
   const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
   const input = (graph.input ?? []).find((value) => !initializers.has(value.name))?.name;
@@ -93,7 +97,8 @@ function addTestTimeMirror(model: onnx.ModelProto, featuresOutput: string, featu
     node.input = (node.input ?? []).map((name) => (name === input ? both : name));
     node.output = (node.output ?? []).map((name) => (name === featuresOutput ? viewFeatures : name));
   }
-  for (const node of graph.node ?? []) node.input = (node.input ?? []).map((name) => (name === featuresOutput ? viewFeatures : name));
+  for (const node of graph.node ?? [])
+    node.input = (node.input ?? []).map((name) => (name === featuresOutput ? viewFeatures : name));
   const int64 = (name: string, values: bigint[], dims = [values.length]) =>
     tensor(name, dims, BigInt64Array.from(values));
   graph.initializer = [

@@ -60,7 +60,13 @@ export class OnnxGraphBuilder {
   }
 
   /** Adds a node and returns it, so a later pass (BatchNorm folding) can append an input such as a bias. */
-  addNode(opType: string, inputs: string[], outputs: string[], attributes: Record<string, AttributeValue> = {}, name?: string): PendingNode {
+  addNode(
+    opType: string,
+    inputs: string[],
+    outputs: string[],
+    attributes: Record<string, AttributeValue> = {},
+    name?: string,
+  ): PendingNode {
     for (const output of outputs) this.usedNames.add(output);
     const pending: PendingNode = { opType, name: name ?? outputs[0] ?? opType, inputs, outputs, attributes };
     this.nodes.push(pending);

@@ -52,7 +52,6 @@ export interface PreparedBackbone {
   preprocessing: string[];
 }
 
-
 /**
  * Normalises a backbone (see the file comment). The new model prepends, as needed: Mul by `scale`, Gather [2,1,0]
  * on axis 1 for 'bgr', Sub `mean`, Div `std` (identity steps are skipped), and ends with Flatten(axis=1) of
@@ -78,7 +77,9 @@ export function prepareBackbone(model: Uint8Array, options: PrepareBackboneOptio
   if (realInputs.length !== 1) {
     throw invalid(
       `expected exactly one graph input (not counting initializers), found ${realInputs.length}` +
-        (realInputs.length ? `: ${realInputs.map((input) => `'${input.name}' ${formatShape(declaredShape(input))}`).join(', ')}` : ''),
+        (realInputs.length
+          ? `: ${realInputs.map((input) => `'${input.name}' ${formatShape(declaredShape(input))}`).join(', ')}`
+          : ''),
     );
   }
   const sourceInfo = realInputs[0]!;
@@ -89,11 +90,17 @@ export function prepareBackbone(model: Uint8Array, options: PrepareBackboneOptio
   const nodeOutputs = new Set((graph.node ?? []).flatMap((node) => node.output ?? []).filter((name) => name !== ''));
   const featuresName = options.featuresOutput;
   if (featuresName === sourceInput) {
-    throw invalid(`expected options.featuresOutput to name a tensor computed from the input, found the graph input '${featuresName}' itself`);
+    throw invalid(
+      `expected options.featuresOutput to name a tensor computed from the input, found the graph input '${featuresName}' itself`,
+    );
   }
   if (!nodeOutputs.has(featuresName)) {
-    const what = initializerNames.has(featuresName) ? 'an initializer (a constant), not a tensor computed from the input' : 'not a tensor of the graph';
-    throw invalid(`options.featuresOutput '${featuresName}' is ${what}; candidates: ${formatCandidates(graph, featuresName)}`);
+    const what = initializerNames.has(featuresName)
+      ? 'an initializer (a constant), not a tensor computed from the input'
+      : 'not a tensor of the graph';
+    throw invalid(
+      `options.featuresOutput '${featuresName}' is ${what}; candidates: ${formatCandidates(graph, featuresName)}`,
+    );
   }
   const featureLength = checkFeaturesInfo(graph, featuresName);
 
@@ -157,7 +164,11 @@ export function prepareBackbone(model: Uint8Array, options: PrepareBackboneOptio
   graph.input = [
     valueInfo(PREPARED_INPUT_NAME, ['N', 3, settings.inputSize, settings.inputSize]),
     ...initializerInputs,
-    ...(legacy ? newInitializers.filter((t) => kept.has(t.name!)).map((t) => valueInfo(t.name!, t.dims!.map(Number), t.dataType!)) : []),
+    ...(legacy
+      ? newInitializers
+          .filter((t) => kept.has(t.name!))
+          .map((t) => valueInfo(t.name!, t.dims!.map(Number), t.dataType!))
+      : []),
   ];
   cleanValueInfo(graph, typeof sourceInputShape[0] === 'number' ? sourceInputShape[0] : null);
 
@@ -181,15 +192,24 @@ interface Settings {
 }
 
 function checkOptions(options: PrepareBackboneOptions): Settings {
-  if (typeof options !== 'object' || options === null) throw invalid(`expected an options object, found ${describe(options)}`);
+  if (typeof options !== 'object' || options === null)
+    throw invalid(`expected an options object, found ${describe(options)}`);
   const { featuresOutput, inputSize, channelOrder = 'rgb', scale = 1, mean = [0, 0, 0], std = [1, 1, 1] } = options;
   if (typeof featuresOutput !== 'string' || featuresOutput === '') {
     throw invalid(`expected options.featuresOutput to be a non-empty tensor name, found ${describe(featuresOutput)}`);
   }
-  if (typeof inputSize !== 'number' || !Number.isInteger(inputSize) || inputSize < MIN_BACKBONE_INPUT_SIZE || inputSize > MAX_BACKBONE_INPUT_SIZE) {
-    throw invalid(`expected options.inputSize to be an integer from ${MIN_BACKBONE_INPUT_SIZE} to ${MAX_BACKBONE_INPUT_SIZE}, found ${describe(inputSize)}`);
+  if (
+    typeof inputSize !== 'number' ||
+    !Number.isInteger(inputSize) ||
+    inputSize < MIN_BACKBONE_INPUT_SIZE ||
+    inputSize > MAX_BACKBONE_INPUT_SIZE
+  ) {
+    throw invalid(
+      `expected options.inputSize to be an integer from ${MIN_BACKBONE_INPUT_SIZE} to ${MAX_BACKBONE_INPUT_SIZE}, found ${describe(inputSize)}`,
+    );
   }
-  if (channelOrder !== 'rgb' && channelOrder !== 'bgr') throw invalid(`expected options.channelOrder to be 'rgb' or 'bgr', found ${describe(channelOrder)}`);
+  if (channelOrder !== 'rgb' && channelOrder !== 'bgr')
+    throw invalid(`expected options.channelOrder to be 'rgb' or 'bgr', found ${describe(channelOrder)}`);
   if (typeof scale !== 'number' || !Number.isFinite(scale) || scale === 0) {
     throw invalid(`expected options.scale to be a finite non-zero number, found ${describe(scale)}`);
   }
@@ -229,7 +249,8 @@ function preprocessingSteps(settings: Settings): Step[] {
       tensor: (name) => tensor(name, [3], BigInt64Array.of(2n, 1n, 0n)),
     });
   }
-  if (settings.mean.some((v) => v !== 0)) steps.push({ opType: 'Sub', label: 'mean', tensor: perChannel(settings.mean) });
+  if (settings.mean.some((v) => v !== 0))
+    steps.push({ opType: 'Sub', label: 'mean', tensor: perChannel(settings.mean) });
   if (settings.std.some((v) => v !== 1)) steps.push({ opType: 'Div', label: 'std', tensor: perChannel(settings.std) });
   return steps;
 }
@@ -237,14 +258,20 @@ function preprocessingSteps(settings: Settings): Step[] {
 // ---- model checks --------------------------------------------------------------------------------------------------
 
 function decodeModel(bytes: Uint8Array): onnx.ModelProto {
-  if (!(bytes instanceof Uint8Array)) throw invalid(`expected the model as a Uint8Array (ONNX ModelProto bytes), found ${describe(bytes)}`);
+  if (!(bytes instanceof Uint8Array))
+    throw invalid(`expected the model as a Uint8Array (ONNX ModelProto bytes), found ${describe(bytes)}`);
   let model: onnx.ModelProto;
   try {
     model = onnx.ModelProto.decode(bytes);
   } catch (error) {
-    throw invalid(`expected an ONNX model (ModelProto bytes, ${bytes.length} given), but decoding failed: ${(error as Error).message}`);
+    throw invalid(
+      `expected an ONNX model (ModelProto bytes, ${bytes.length} given), but decoding failed: ${(error as Error).message}`,
+    );
   }
-  if (!model.graph) throw invalid(`expected an ONNX model with a graph, found ${bytes.length} bytes that decode to no graph (not an .onnx file?)`);
+  if (!model.graph)
+    throw invalid(
+      `expected an ONNX model with a graph, found ${bytes.length} bytes that decode to no graph (not an .onnx file?)`,
+    );
   if (!(model.graph.node ?? []).length) throw invalid(`expected an ONNX model with nodes, found a graph with none`);
   return model;
 }
@@ -256,7 +283,9 @@ function checkOpset(model: onnx.IModelProto): void {
   if (version === null || version < MIN_BACKBONE_OPSET) {
     throw invalid(
       `expected a model importing the default ONNX opset at version ${MIN_BACKBONE_OPSET} or later, found ` +
-        (version === null ? `none (imports: ${imports.map((e) => `${e.domain || 'ai.onnx'}:${Number(e.version ?? 0)}`).join(', ') || 'none'})` : `version ${version}`),
+        (version === null
+          ? `none (imports: ${imports.map((e) => `${e.domain || 'ai.onnx'}:${Number(e.version ?? 0)}`).join(', ') || 'none'})`
+          : `version ${version}`),
     );
   }
 }
@@ -266,29 +295,42 @@ function checkInput(info: onnx.IValueInfoProto, inputSize: number): DeclaredDim[
   const name = info.name ?? '';
   const tensorType = info.type?.tensorType;
   if (info.type && !tensorType) {
-    const kind = Object.keys(info.type).find((key) => key.endsWith('Type') && (info.type as Record<string, unknown>)[key] != null);
-    throw invalid(`expected the graph input '${name}' to be a tensor, found ${kind ? `a ${kind.replace(/Type$/, '')}` : 'a non-tensor value'}`);
+    const kind = Object.keys(info.type).find(
+      (key) => key.endsWith('Type') && (info.type as Record<string, unknown>)[key] != null,
+    );
+    throw invalid(
+      `expected the graph input '${name}' to be a tensor, found ${kind ? `a ${kind.replace(/Type$/, '')}` : 'a non-tensor value'}`,
+    );
   }
   const elemType = tensorType?.elemType ?? 0;
   if (elemType !== 0 && elemType !== FLOAT) {
-    throw invalid(`expected the graph input '${name}' to be float32, found ${onnx.TensorProto.DataType[elemType] ?? `element type ${elemType}`}`);
+    throw invalid(
+      `expected the graph input '${name}' to be float32, found ${onnx.TensorProto.DataType[elemType] ?? `element type ${elemType}`}`,
+    );
   }
   const shape = declaredShape(info);
   if (!shape) return [null, null, null, null]; // no declared shape: nothing to check, the runtime will tell.
   const shown = formatShape(shape);
-  if (shape.length !== 4) throw invalid(`expected the graph input '${name}' to be 4-D NCHW [N,3,H,W], found ${shown} (rank ${shape.length})`);
+  if (shape.length !== 4)
+    throw invalid(`expected the graph input '${name}' to be 4-D NCHW [N,3,H,W], found ${shown} (rank ${shape.length})`);
   const channels = shape[1];
   if (typeof channels === 'number' && channels !== 3) {
     const hint = shape[3] === 3 ? ', which looks like NHWC (channels last); only NCHW models are supported' : '';
-    throw invalid(`expected the graph input '${name}' to have 3 channels in dimension 1 (NCHW [N,3,H,W]), found ${shown}${hint}`);
+    throw invalid(
+      `expected the graph input '${name}' to have 3 channels in dimension 1 (NCHW [N,3,H,W]), found ${shown}${hint}`,
+    );
   }
   const [height, width] = [shape[2], shape[3]];
   if (typeof height === 'number' && typeof width === 'number' && height !== width) {
-    throw invalid(`expected the graph input '${name}' to be square (options.inputSize ${inputSize}x${inputSize}), found a fixed ${height}x${width} input ${shown}`);
+    throw invalid(
+      `expected the graph input '${name}' to be square (options.inputSize ${inputSize}x${inputSize}), found a fixed ${height}x${width} input ${shown}`,
+    );
   }
   for (const fixed of [height, width]) {
     if (typeof fixed === 'number' && fixed !== inputSize) {
-      throw invalid(`options.inputSize is ${inputSize}, but the graph input '${name}' has a fixed size of ${fixed}x${fixed} (${shown}); pass inputSize: ${fixed}`);
+      throw invalid(
+        `options.inputSize is ${inputSize}, but the graph input '${name}' has a fixed size of ${fixed}x${fixed} (${shown}); pass inputSize: ${fixed}`,
+      );
     }
   }
   return shape;
@@ -300,11 +342,16 @@ function checkFeaturesInfo(graph: onnx.IGraphProto, name: string): number | null
   if (!info) return null;
   const elemType = info.type?.tensorType?.elemType ?? 0;
   if (elemType !== 0 && elemType !== FLOAT) {
-    throw invalid(`expected options.featuresOutput '${name}' to be float32, found ${onnx.TensorProto.DataType[elemType] ?? `element type ${elemType}`}`);
+    throw invalid(
+      `expected options.featuresOutput '${name}' to be float32, found ${onnx.TensorProto.DataType[elemType] ?? `element type ${elemType}`}`,
+    );
   }
   const shape = declaredShape(info);
   if (!shape) return null;
-  if (shape.length < 2) throw invalid(`expected options.featuresOutput '${name}' to have a batch dimension and features ([N,D] or [N,C,1,1]), found ${formatShape(shape)}`);
+  if (shape.length < 2)
+    throw invalid(
+      `expected options.featuresOutput '${name}' to have a batch dimension and features ([N,D] or [N,C,1,1]), found ${formatShape(shape)}`,
+    );
   const rest = shape.slice(1);
   return rest.every((d): d is number => typeof d === 'number') ? rest.reduce((a, b) => a * b, 1) : null;
 }
@@ -335,7 +382,10 @@ function formatCandidates(graph: onnx.IGraphProto, asked: string): string {
     ...[...outputs].reverse(),
   ];
   const unique = [...new Set(ordered.filter((name) => name !== ''))];
-  const shown = unique.slice(0, 10).map((name) => `'${name}'`).join(', ');
+  const shown = unique
+    .slice(0, 10)
+    .map((name) => `'${name}'`)
+    .join(', ');
   return unique.length > 10 ? `${shown} (and ${unique.length - 10} more)` : shown || 'none';
 }
 
@@ -345,7 +395,8 @@ function allNames(graph: onnx.IGraphProto, names = new Set<string>()): Set<strin
     for (const name of [...(node.input ?? []), ...(node.output ?? []), node.name ?? '']) if (name) names.add(name);
     for (const attribute of node.attribute ?? []) for (const sub of subgraphs(attribute)) allNames(sub, names);
   }
-  for (const list of [graph.input, graph.output, graph.valueInfo]) for (const info of list ?? []) if (info.name) names.add(info.name);
+  for (const list of [graph.input, graph.output, graph.valueInfo])
+    for (const info of list ?? []) if (info.name) names.add(info.name);
   for (const tensor of graph.initializer ?? []) if (tensor.name) names.add(tensor.name);
   for (const sparse of graph.sparseInitializer ?? []) if (sparse.values?.name) names.add(sparse.values.name);
   return names;
@@ -365,7 +416,8 @@ function renameTensor(graph: onnx.IGraphProto, from: string, to: string): void {
       for (const sub of subgraphs(attribute)) if (!declares(sub, from)) renameTensor(sub, from, to);
     }
   }
-  for (const list of [graph.input, graph.output, graph.valueInfo]) for (const info of list ?? []) if (info.name === from) info.name = to;
+  for (const list of [graph.input, graph.output, graph.valueInfo])
+    for (const info of list ?? []) if (info.name === from) info.name = to;
   for (const tensor of graph.initializer ?? []) if (tensor.name === from) tensor.name = to;
   for (const sparse of graph.sparseInitializer ?? []) if (sparse.values?.name === from) sparse.values.name = to;
 }
@@ -382,7 +434,9 @@ function referencesName(nodes: readonly onnx.INodeProto[], name: string): boolea
   return nodes.some(
     (node) =>
       (node.input ?? []).includes(name) ||
-      (node.attribute ?? []).some((attribute) => subgraphs(attribute).some((sub) => !declares(sub, name) && referencesName(sub.node ?? [], name))),
+      (node.attribute ?? []).some((attribute) =>
+        subgraphs(attribute).some((sub) => !declares(sub, name) && referencesName(sub.node ?? [], name)),
+      ),
   );
 }
 
@@ -392,12 +446,15 @@ function referencesName(nodes: readonly onnx.INodeProto[], name: string): boolea
  */
 function cleanValueInfo(graph: onnx.IGraphProto, fixedBatch: number | null): void {
   const present = new Set((graph.node ?? []).flatMap((node) => [...(node.input ?? []), ...(node.output ?? [])]));
-  graph.valueInfo = (graph.valueInfo ?? []).filter((info) => present.has(info.name ?? '') && info.name !== PREPARED_INPUT_NAME && info.name !== PREPARED_OUTPUT_NAME);
+  graph.valueInfo = (graph.valueInfo ?? []).filter(
+    (info) => present.has(info.name ?? '') && info.name !== PREPARED_INPUT_NAME && info.name !== PREPARED_OUTPUT_NAME,
+  );
   if (fixedBatch === null) return;
   for (const info of graph.valueInfo) {
     const dims = info.type?.tensorType?.shape?.dim;
     const first = dims?.[0];
-    if (dims && first && !first.dimParam && Number(first.dimValue ?? 0) === fixedBatch) dims[0] = onnx.TensorShapeProto.Dimension.create({});
+    if (dims && first && !first.dimParam && Number(first.dimValue ?? 0) === fixedBatch)
+      dims[0] = onnx.TensorShapeProto.Dimension.create({});
   }
 }
 

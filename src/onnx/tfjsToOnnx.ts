@@ -65,11 +65,17 @@ interface WeightEntry {
  * @param modelJson the parsed model.json ({ modelTopology, weightsManifest, ... })
  * @param weights the weight shards concatenated in manifest order (groups in order, paths in order)
  */
-export function convertTfjsLayersModel(modelJson: unknown, weights: ArrayBuffer | Buffer | Uint8Array, options: ConvertTfjsOptions = {}): Uint8Array {
+export function convertTfjsLayersModel(
+  modelJson: unknown,
+  weights: ArrayBuffer | Buffer | Uint8Array,
+  options: ConvertTfjsOptions = {},
+): Uint8Array {
   const root = record(modelJson, 'model.json');
   const format = root['format'];
   if (format !== undefined && format !== 'layers-model') {
-    throw new UnsupportedModelError(`model.json has format ${JSON.stringify(format)}; only TF.js "layers-model" is supported (graph models are not)`);
+    throw new UnsupportedModelError(
+      `model.json has format ${JSON.stringify(format)}; only TF.js "layers-model" is supported (graph models are not)`,
+    );
   }
   const topology = record(root['modelTopology'], 'model.json modelTopology');
   // Converter output nests the Keras config in model_config; a bare Keras model JSON is also accepted.
@@ -80,10 +86,16 @@ export function convertTfjsLayersModel(modelJson: unknown, weights: ArrayBuffer 
   }
   const config = record(modelConfig['config'], 'model_config.config');
   const layers = array(config['layers'], 'model_config.config.layers').map((l, i) => parseLayer(l, i));
-  const inputLayers = array(config['input_layers'], 'input_layers').map((e, i) => string(array(e, `input_layers[${i}]`)[0], `input_layers[${i}][0]`));
-  const outputLayers = array(config['output_layers'], 'output_layers').map((e, i) => string(array(e, `output_layers[${i}]`)[0], `output_layers[${i}][0]`));
-  if (inputLayers.length !== 1) throw new UnsupportedModelError(`the model has ${inputLayers.length} inputs; exactly one is supported`);
-  if (outputLayers.length !== 1) throw new UnsupportedModelError(`the model has ${outputLayers.length} outputs; exactly one is supported`);
+  const inputLayers = array(config['input_layers'], 'input_layers').map((e, i) =>
+    string(array(e, `input_layers[${i}]`)[0], `input_layers[${i}][0]`),
+  );
+  const outputLayers = array(config['output_layers'], 'output_layers').map((e, i) =>
+    string(array(e, `output_layers[${i}]`)[0], `output_layers[${i}][0]`),
+  );
+  if (inputLayers.length !== 1)
+    throw new UnsupportedModelError(`the model has ${inputLayers.length} inputs; exactly one is supported`);
+  if (outputLayers.length !== 1)
+    throw new UnsupportedModelError(`the model has ${outputLayers.length} outputs; exactly one is supported`);
 
   const weightMap = readWeights(array(root['weightsManifest'], 'model.json weightsManifest'), weights);
   const inputName = options.inputName ?? 'input';
@@ -98,7 +110,8 @@ export function convertTfjsLayersModel(modelJson: unknown, weights: ArrayBuffer 
   outputLayers.forEach(bump);
   const layerNames = new Set(layers.map((l) => l.name));
   for (const [onnxName, layerName] of extraOutputs) {
-    if (!layerNames.has(layerName)) throw new UnsupportedModelError(`extra output ${onnxName}: the model has no layer named ${layerName}`);
+    if (!layerNames.has(layerName))
+      throw new UnsupportedModelError(`extra output ${onnxName}: the model has no layer named ${layerName}`);
     bump(layerName);
   }
 
@@ -108,9 +121,12 @@ export function convertTfjsLayersModel(modelJson: unknown, weights: ArrayBuffer 
   const weight = (layer: LayerSpec, param: string, expectedShape?: readonly number[]): Float32Array => {
     const key = `${layer.name}/${param}`;
     const entry = weightMap.get(key);
-    if (!entry) throw new UnsupportedModelError(`layer ${layer.name}: weight ${key} is missing from the weights manifest`);
+    if (!entry)
+      throw new UnsupportedModelError(`layer ${layer.name}: weight ${key} is missing from the weights manifest`);
     if (expectedShape && !sameShape(entry.shape, expectedShape)) {
-      throw new UnsupportedModelError(`layer ${layer.name}: weight ${key} has shape [${entry.shape.join(',')}], expected [${expectedShape.join(',')}]`);
+      throw new UnsupportedModelError(
+        `layer ${layer.name}: weight ${key} has shape [${entry.shape.join(',')}], expected [${expectedShape.join(',')}]`,
+      );
     }
     usedWeights.add(key);
     return entry.data;
@@ -119,11 +135,17 @@ export function convertTfjsLayersModel(modelJson: unknown, weights: ArrayBuffer 
   for (const layer of layers) {
     const inputs = layer.inbound.map((src) => {
       const t = tensors.get(src);
-      if (!t) throw new UnsupportedModelError(`layer ${layer.name}: input ${src} is not defined before it (layers must be in topological order)`);
+      if (!t)
+        throw new UnsupportedModelError(
+          `layer ${layer.name}: input ${src} is not defined before it (layers must be in topological order)`,
+        );
       return t;
     });
     const only = (): TensorRef => {
-      if (inputs.length !== 1 || !inputs[0]) throw new UnsupportedModelError(`layer ${layer.name} of class ${layer.className} expects one input, got ${inputs.length}`);
+      if (inputs.length !== 1 || !inputs[0])
+        throw new UnsupportedModelError(
+          `layer ${layer.name} of class ${layer.className} expects one input, got ${inputs.length}`,
+        );
       return inputs[0];
     };
     const c = layer.config;
@@ -140,11 +162,20 @@ export function convertTfjsLayersModel(modelJson: unknown, weights: ArrayBuffer 
         const [sh, sw] = pair(c['strides'] ?? 1, `${layer.name}.strides`);
         const [dh, dw] = pair(c['dilation_rate'] ?? 1, `${layer.name}.dilation_rate`);
         const filters = int(c['filters'], `${layer.name}.filters`);
-        if (c['groups'] !== undefined && c['groups'] !== 1) throw new UnsupportedModelError(`layer ${layer.name}: grouped convolution (groups=${String(c['groups'])}) is not supported`);
+        if (c['groups'] !== undefined && c['groups'] !== 1)
+          throw new UnsupportedModelError(
+            `layer ${layer.name}: grouped convolution (groups=${String(c['groups'])}) is not supported`,
+          );
         const kernel = weight(layer, 'kernel', [kh, kw, x.shape.channels, filters]);
-        const weightName = g.addInitializer(g.uniqueName(`${layer.name}/W`), [filters, x.shape.channels, kh, kw], hwioToOihw(kernel, kh, kw, x.shape.channels, filters));
+        const weightName = g.addInitializer(
+          g.uniqueName(`${layer.name}/W`),
+          [filters, x.shape.channels, kh, kw],
+          hwioToOihw(kernel, kh, kw, x.shape.channels, filters),
+        );
         const useBias = c['use_bias'] !== false;
-        const biasName = useBias ? g.addInitializer(g.uniqueName(`${layer.name}/B`), [filters], weight(layer, 'bias', [filters]).slice()) : null;
+        const biasName = useBias
+          ? g.addInitializer(g.uniqueName(`${layer.name}/B`), [filters], weight(layer, 'bias', [filters]).slice())
+          : null;
         const geometry = window2d(layer, x.shape, [kh, kw], [sh, sw], [dh, dw], padding(layer));
         const name = g.uniqueName(layer.name);
         const node = g.addNode('Conv', biasName ? [x.name, weightName, biasName] : [x.name, weightName], [name], {
@@ -154,9 +185,15 @@ export function convertTfjsLayersModel(modelJson: unknown, weights: ArrayBuffer 
           group: 1,
           ...geometry.attributes,
         });
-        const conv: TensorRef = { name, shape: { rank: 4, channels: filters, height: geometry.height, width: geometry.width } };
+        const conv: TensorRef = {
+          name,
+          shape: { rank: 4, channels: filters, height: geometry.height, width: geometry.width },
+        };
         const activation = string(c['activation'] ?? 'linear', `${layer.name}.activation`);
-        out = activation === 'linear' ? { ...conv, conv: { layerName: layer.name, node, weightName, biasName, outChannels: filters } } : applyActivation(g, conv, activation, layer);
+        out =
+          activation === 'linear'
+            ? { ...conv, conv: { layerName: layer.name, node, weightName, biasName, outChannels: filters } }
+            : applyActivation(g, conv, activation, layer);
         break;
       }
       case 'BatchNormalization': {
@@ -165,7 +202,9 @@ export function convertTfjsLayersModel(modelJson: unknown, weights: ArrayBuffer 
         const axisValue = Array.isArray(axis) && axis.length === 1 ? axis[0] : axis;
         const lastAxis = x.shape.rank - 1;
         if (axisValue !== -1 && axisValue !== lastAxis) {
-          throw new UnsupportedModelError(`layer ${layer.name}: BatchNormalization over axis ${JSON.stringify(axis)} is not supported (only the channel axis ${lastAxis})`);
+          throw new UnsupportedModelError(
+            `layer ${layer.name}: BatchNormalization over axis ${JSON.stringify(axis)} is not supported (only the channel axis ${lastAxis})`,
+          );
         }
         const n = x.shape.channels;
         const epsilon = num(c['epsilon'] ?? 1e-3, `${layer.name}.epsilon`);
@@ -178,13 +217,18 @@ export function convertTfjsLayersModel(modelJson: unknown, weights: ArrayBuffer 
           out = foldIntoConv(g, producer, x, { gamma, beta, mean, variance, epsilon });
         } else {
           const name = g.uniqueName(layer.name);
-          g.addNode('BatchNormalization', [
-            x.name,
-            g.addInitializer(g.uniqueName(`${layer.name}/gamma`), [n], gamma.slice()),
-            g.addInitializer(g.uniqueName(`${layer.name}/beta`), [n], beta.slice()),
-            g.addInitializer(g.uniqueName(`${layer.name}/mean`), [n], mean.slice()),
-            g.addInitializer(g.uniqueName(`${layer.name}/var`), [n], variance.slice()),
-          ], [name], { epsilon: { float: epsilon } });
+          g.addNode(
+            'BatchNormalization',
+            [
+              x.name,
+              g.addInitializer(g.uniqueName(`${layer.name}/gamma`), [n], gamma.slice()),
+              g.addInitializer(g.uniqueName(`${layer.name}/beta`), [n], beta.slice()),
+              g.addInitializer(g.uniqueName(`${layer.name}/mean`), [n], mean.slice()),
+              g.addInitializer(g.uniqueName(`${layer.name}/var`), [n], variance.slice()),
+            ],
+            [name],
+            { epsilon: { float: epsilon } },
+          );
           out = { name, shape: x.shape };
         }
         break;
@@ -195,7 +239,9 @@ export function convertTfjsLayersModel(modelJson: unknown, weights: ArrayBuffer 
       }
       case 'ReLU': {
         if (c['max_value'] != null || (c['negative_slope'] ?? 0) !== 0 || (c['threshold'] ?? 0) !== 0) {
-          throw new UnsupportedModelError(`layer ${layer.name}: ReLU with max_value/negative_slope/threshold is not supported`);
+          throw new UnsupportedModelError(
+            `layer ${layer.name}: ReLU with max_value/negative_slope/threshold is not supported`,
+          );
         }
         out = applyActivation(g, only(), 'relu', layer);
         break;
@@ -206,13 +252,21 @@ export function convertTfjsLayersModel(modelJson: unknown, weights: ArrayBuffer 
         break;
       }
       case 'Add': {
-        if (inputs.length < 2) throw new UnsupportedModelError(`layer ${layer.name}: Add needs at least two inputs, got ${inputs.length}`);
+        if (inputs.length < 2)
+          throw new UnsupportedModelError(`layer ${layer.name}: Add needs at least two inputs, got ${inputs.length}`);
         const first = inputs[0] as TensorRef;
         for (const t of inputs) {
-          if (!sameTensorShape(t.shape, first.shape)) throw new UnsupportedModelError(`layer ${layer.name}: Add inputs have different shapes (broadcasting is not supported)`);
+          if (!sameTensorShape(t.shape, first.shape))
+            throw new UnsupportedModelError(
+              `layer ${layer.name}: Add inputs have different shapes (broadcasting is not supported)`,
+            );
         }
         const name = g.uniqueName(layer.name);
-        g.addNode('Sum', inputs.map((t) => t.name), [name]);
+        g.addNode(
+          'Sum',
+          inputs.map((t) => t.name),
+          [name],
+        );
         out = { name, shape: first.shape };
         break;
       }
@@ -220,12 +274,21 @@ export function convertTfjsLayersModel(modelJson: unknown, weights: ArrayBuffer 
         const x = as4d(layer, only());
         channelsLast(layer);
         const [[top, bottom], [left, right]] = zeroPadding(c['padding'], layer.name);
-        const pads = g.addInitializer(g.uniqueName(`${layer.name}/pads`), [8], BigInt64Array.from([0, 0, top, left, 0, 0, bottom, right].map(BigInt)));
+        const pads = g.addInitializer(
+          g.uniqueName(`${layer.name}/pads`),
+          [8],
+          BigInt64Array.from([0, 0, top, left, 0, 0, bottom, right].map(BigInt)),
+        );
         const name = g.uniqueName(layer.name);
         g.addNode('Pad', [x.name, pads], [name], { mode: 'constant' });
         out = {
           name,
-          shape: { rank: 4, channels: x.shape.channels, height: plus(x.shape.height, top + bottom), width: plus(x.shape.width, left + right) },
+          shape: {
+            rank: 4,
+            channels: x.shape.channels,
+            height: plus(x.shape.height, top + bottom),
+            width: plus(x.shape.width, left + right),
+          },
         };
         break;
       }
@@ -250,9 +313,14 @@ export function convertTfjsLayersModel(modelJson: unknown, weights: ArrayBuffer 
       case 'GlobalMaxPooling2D': {
         const x = as4d(layer, only());
         channelsLast(layer);
-        if (c['keepdims'] === true) throw new UnsupportedModelError(`layer ${layer.name}: keepdims=true is not supported`);
+        if (c['keepdims'] === true)
+          throw new UnsupportedModelError(`layer ${layer.name}: keepdims=true is not supported`);
         const pooled = g.uniqueName(`${layer.name}/pooled`);
-        g.addNode(layer.className === 'GlobalAveragePooling2D' ? 'GlobalAveragePool' : 'GlobalMaxPool', [x.name], [pooled]);
+        g.addNode(
+          layer.className === 'GlobalAveragePooling2D' ? 'GlobalAveragePool' : 'GlobalMaxPool',
+          [x.name],
+          [pooled],
+        );
         const name = g.uniqueName(layer.name);
         g.addNode('Flatten', [pooled], [name], { axis: 1 });
         out = { name, shape: { rank: 2, channels: x.shape.channels } };
@@ -265,7 +333,8 @@ export function convertTfjsLayersModel(modelJson: unknown, weights: ArrayBuffer 
           break;
         }
         const { height, width, channels } = x.shape;
-        if (height === null || width === null) throw new UnsupportedModelError(`layer ${layer.name}: Flatten needs a static height and width`);
+        if (height === null || width === null)
+          throw new UnsupportedModelError(`layer ${layer.name}: Flatten needs a static height and width`);
         // Keras flattens NHWC (channels fastest); go back to that order so a following Dense sees its trained layout.
         const nhwc = g.uniqueName(`${layer.name}/nhwc`);
         g.addNode('Transpose', [x.name], [nhwc], { perm: [0, 2, 3, 1] });
@@ -276,12 +345,22 @@ export function convertTfjsLayersModel(modelJson: unknown, weights: ArrayBuffer 
       }
       case 'Dense': {
         const x = only();
-        if (x.shape.rank !== 2) throw new UnsupportedModelError(`layer ${layer.name}: Dense on a rank-4 tensor is not supported (add Flatten or pooling before it)`);
+        if (x.shape.rank !== 2)
+          throw new UnsupportedModelError(
+            `layer ${layer.name}: Dense on a rank-4 tensor is not supported (add Flatten or pooling before it)`,
+          );
         const units = int(c['units'], `${layer.name}.units`);
         // Keras kernel is [in, out]: exactly Gemm's B with transB=0.
-        const kernel = g.addInitializer(g.uniqueName(`${layer.name}/W`), [x.shape.channels, units], weight(layer, 'kernel', [x.shape.channels, units]).slice());
+        const kernel = g.addInitializer(
+          g.uniqueName(`${layer.name}/W`),
+          [x.shape.channels, units],
+          weight(layer, 'kernel', [x.shape.channels, units]).slice(),
+        );
         const gemmInputs = [x.name, kernel];
-        if (c['use_bias'] !== false) gemmInputs.push(g.addInitializer(g.uniqueName(`${layer.name}/B`), [units], weight(layer, 'bias', [units]).slice()));
+        if (c['use_bias'] !== false)
+          gemmInputs.push(
+            g.addInitializer(g.uniqueName(`${layer.name}/B`), [units], weight(layer, 'bias', [units]).slice()),
+          );
         const activation = string(c['activation'] ?? 'linear', `${layer.name}.activation`);
         const name = g.uniqueName(activation === 'linear' ? layer.name : `${layer.name}/linear`);
         g.addNode('Gemm', gemmInputs, [name]);
@@ -296,22 +375,41 @@ export function convertTfjsLayersModel(modelJson: unknown, weights: ArrayBuffer 
   }
 
   const unused = [...weightMap.keys()].filter((k) => !usedWeights.has(k));
-  if (unused.length > 0) throw new UnsupportedModelError(`weights not used by any layer (the topology and weights disagree): ${unused.slice(0, 5).join(', ')}${unused.length > 5 ? ', …' : ''}`);
+  if (unused.length > 0)
+    throw new UnsupportedModelError(
+      `weights not used by any layer (the topology and weights disagree): ${unused.slice(0, 5).join(', ')}${unused.length > 5 ? ', …' : ''}`,
+    );
 
   const expose = (onnxName: string, layerName: string): void => {
     const t = tensors.get(layerName);
     if (!t) throw new UnsupportedModelError(`output layer ${layerName} is not defined`);
     g.addNode('Identity', [t.name], [g.uniqueName(onnxName)]);
-    g.addOutput(onnxName, t.shape.rank === 4 ? ['N', t.shape.channels, t.shape.height ?? 'H', t.shape.width ?? 'W'] : ['N', t.shape.channels]);
+    g.addOutput(
+      onnxName,
+      t.shape.rank === 4
+        ? ['N', t.shape.channels, t.shape.height ?? 'H', t.shape.width ?? 'W']
+        : ['N', t.shape.channels],
+    );
   };
   expose(outputName, outputLayers[0] as string);
   for (const [onnxName, layerName] of extraOutputs) expose(onnxName, layerName);
   return g.toBytes({ name: CONVERTER_NAME, version: CONVERTER_VERSION });
 }
 
-function inputLayer(g: OnnxGraphBuilder, layer: LayerSpec, inputName: string, preprocessing: 'none' | 'caffe'): TensorRef {
-  const shape = array(layer.config['batch_input_shape'] ?? layer.config['batch_shape'], `${layer.name}.batch_input_shape`);
-  if (shape.length !== 4) throw new UnsupportedModelError(`layer ${layer.name}: input of rank ${shape.length} is not supported (only images, [batch, height, width, channels])`);
+function inputLayer(
+  g: OnnxGraphBuilder,
+  layer: LayerSpec,
+  inputName: string,
+  preprocessing: 'none' | 'caffe',
+): TensorRef {
+  const shape = array(
+    layer.config['batch_input_shape'] ?? layer.config['batch_shape'],
+    `${layer.name}.batch_input_shape`,
+  );
+  if (shape.length !== 4)
+    throw new UnsupportedModelError(
+      `layer ${layer.name}: input of rank ${shape.length} is not supported (only images, [batch, height, width, channels])`,
+    );
   const dim = (v: unknown, what: string): number | null => (v === null ? null : int(v, `${layer.name}.${what}`));
   const height = dim(shape[1], 'height');
   const width = dim(shape[2], 'width');
@@ -321,11 +419,21 @@ function inputLayer(g: OnnxGraphBuilder, layer: LayerSpec, inputName: string, pr
   g.addInput(inputName, dims);
   const shapeOut: Shape = { rank: 4, channels, height, width };
   if (preprocessing === 'none') return { name: inputName, shape: shapeOut };
-  if (channels !== 3) throw new UnsupportedModelError(`caffe preprocessing needs 3 input channels, the model has ${channels}`);
+  if (channels !== 3)
+    throw new UnsupportedModelError(`caffe preprocessing needs 3 input channels, the model has ${channels}`);
   const bgr = g.uniqueName('preprocess/bgr');
-  g.addNode('Gather', [inputName, g.addInitializer(g.uniqueName('preprocess/bgr_order'), [3], BigInt64Array.from([2n, 1n, 0n]))], [bgr], { axis: 1 });
+  g.addNode(
+    'Gather',
+    [inputName, g.addInitializer(g.uniqueName('preprocess/bgr_order'), [3], BigInt64Array.from([2n, 1n, 0n]))],
+    [bgr],
+    { axis: 1 },
+  );
   const centred = g.uniqueName('preprocess/centred');
-  g.addNode('Sub', [bgr, g.addInitializer(g.uniqueName('preprocess/bgr_mean'), [1, 3, 1, 1], Float32Array.from(CAFFE_BGR_MEAN))], [centred]);
+  g.addNode(
+    'Sub',
+    [bgr, g.addInitializer(g.uniqueName('preprocess/bgr_mean'), [1, 3, 1, 1], Float32Array.from(CAFFE_BGR_MEAN))],
+    [centred],
+  );
   return { name: centred, shape: shapeOut };
 }
 
@@ -396,7 +504,8 @@ function window2d(
     const out = sizes.map((s, i) => {
       if (s === null) return null;
       const o = Math.floor((s - (effective[i] as number)) / (strides[i] as number)) + 1;
-      if (o < 1) throw new UnsupportedModelError(`layer ${layer.name}: input ${s} is smaller than the window ${effective[i]}`);
+      if (o < 1)
+        throw new UnsupportedModelError(`layer ${layer.name}: input ${s} is smaller than the window ${effective[i]}`);
       return o;
     });
     return { height: out[0] ?? null, width: out[1] ?? null, attributes: { pads: [0, 0, 0, 0] } };
@@ -433,19 +542,26 @@ function readWeights(manifest: unknown[], weights: ArrayBuffer | Buffer | Uint8A
       const name = string(w['name'], `${where}.name`).replace(/:0$/, '');
       const shape = array(w['shape'], `${where}.shape`).map((d, i) => int(d, `${where}.shape[${i}]`));
       const dtype = w['dtype'] ?? 'float32';
-      if (dtype !== 'float32') throw new UnsupportedModelError(`weight ${name} has dtype ${String(dtype)}; only float32 is supported`);
-      if (w['quantization'] !== undefined) throw new UnsupportedModelError(`weight ${name} is quantized; quantized weights are not supported`);
+      if (dtype !== 'float32')
+        throw new UnsupportedModelError(`weight ${name} has dtype ${String(dtype)}; only float32 is supported`);
+      if (w['quantization'] !== undefined)
+        throw new UnsupportedModelError(`weight ${name} is quantized; quantized weights are not supported`);
       const count = shape.reduce((a, b) => a * b, 1);
       const byteLength = count * 4;
       if (offset + byteLength > aligned.byteLength) {
-        throw new UnsupportedModelError(`weight ${name} needs bytes ${offset}..${offset + byteLength} but the weight data has only ${aligned.byteLength} bytes`);
+        throw new UnsupportedModelError(
+          `weight ${name} needs bytes ${offset}..${offset + byteLength} but the weight data has only ${aligned.byteLength} bytes`,
+        );
       }
       if (map.has(name)) throw new UnsupportedModelError(`weight ${name} appears twice in the manifest`);
       map.set(name, { shape, data: new Float32Array(aligned.buffer, aligned.byteOffset + offset, count) });
       offset += byteLength;
     });
   });
-  if (offset !== aligned.byteLength) throw new UnsupportedModelError(`the manifest describes ${offset} bytes of weights but ${aligned.byteLength} were given`);
+  if (offset !== aligned.byteLength)
+    throw new UnsupportedModelError(
+      `the manifest describes ${offset} bytes of weights but ${aligned.byteLength} were given`,
+    );
   return map;
 }
 
@@ -455,41 +571,60 @@ function parseLayer(value: unknown, index: number): LayerSpec {
   const className = string(l['class_name'], `layer ${name} class_name`);
   const config = record(l['config'], `layer ${name} config`);
   const nodes = array(l['inbound_nodes'] ?? [], `layer ${name} inbound_nodes`);
-  if (nodes.length > 1) throw new UnsupportedModelError(`layer ${name} is called ${nodes.length} times; shared layers are not supported`);
-  const inbound = nodes.length === 0 ? [] : array(nodes[0], `layer ${name} inbound_nodes[0]`).map((entry, i) => {
-    const where = `layer ${name} inbound_nodes[0][${i}]`;
-    const e = array(entry, `${where} (Keras 2 format [layer, node, tensor, kwargs] expected)`);
-    if (e[1] !== 0 || e[2] !== 0) throw new UnsupportedModelError(`${where}: only the first output of single-use layers is supported`);
-    return string(e[0], where);
-  });
+  if (nodes.length > 1)
+    throw new UnsupportedModelError(`layer ${name} is called ${nodes.length} times; shared layers are not supported`);
+  const inbound =
+    nodes.length === 0
+      ? []
+      : array(nodes[0], `layer ${name} inbound_nodes[0]`).map((entry, i) => {
+          const where = `layer ${name} inbound_nodes[0][${i}]`;
+          const e = array(entry, `${where} (Keras 2 format [layer, node, tensor, kwargs] expected)`);
+          if (e[1] !== 0 || e[2] !== 0)
+            throw new UnsupportedModelError(`${where}: only the first output of single-use layers is supported`);
+          return string(e[0], where);
+        });
   return { name, className, config, inbound };
 }
 
 function padding(layer: LayerSpec): 'valid' | 'same' {
   const p = layer.config['padding'] ?? 'valid';
-  if (p !== 'valid' && p !== 'same') throw new UnsupportedModelError(`layer ${layer.name}: padding ${JSON.stringify(p)} is not supported`);
+  if (p !== 'valid' && p !== 'same')
+    throw new UnsupportedModelError(`layer ${layer.name}: padding ${JSON.stringify(p)} is not supported`);
   return p;
 }
 
 function channelsLast(layer: LayerSpec): void {
   const f = layer.config['data_format'];
-  if (f !== undefined && f !== null && f !== 'channels_last') throw new UnsupportedModelError(`layer ${layer.name}: data_format ${String(f)} is not supported (only channels_last)`);
+  if (f !== undefined && f !== null && f !== 'channels_last')
+    throw new UnsupportedModelError(
+      `layer ${layer.name}: data_format ${String(f)} is not supported (only channels_last)`,
+    );
 }
 
 function as4d(layer: LayerSpec, t: TensorRef): TensorRef & { shape: Extract<Shape, { rank: 4 }> } {
   const shape = t.shape;
-  if (shape.rank !== 4) throw new UnsupportedModelError(`layer ${layer.name} of class ${layer.className} needs an image tensor, got rank ${shape.rank}`);
+  if (shape.rank !== 4)
+    throw new UnsupportedModelError(
+      `layer ${layer.name} of class ${layer.className} needs an image tensor, got rank ${shape.rank}`,
+    );
   return { ...t, shape };
 }
 
 function zeroPadding(v: unknown, layerName: string): [[number, number], [number, number]] {
   const where = `${layerName}.padding`;
-  if (typeof v === 'number') return [[int(v, where), v], [v, v]];
+  if (typeof v === 'number')
+    return [
+      [int(v, where), v],
+      [v, v],
+    ];
   const a = array(v, where);
   if (a.length !== 2) throw new UnsupportedModelError(`${where}: expected 2 entries, got ${a.length}`);
   if (typeof a[0] === 'number') {
     const [h, w] = pair(a, where);
-    return [[h, h], [w, w]];
+    return [
+      [h, h],
+      [w, w],
+    ];
   }
   return [pair(a[0], `${where}[0]`), pair(a[1], `${where}[1]`)];
 }
@@ -509,7 +644,8 @@ function sameTensorShape(a: Shape, b: Shape): boolean {
 
 // Narrowing helpers for the untyped JSON; each names the field so errors point at the model.
 function record(v: unknown, where: string): Record<string, unknown> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new UnsupportedModelError(`${where}: expected an object`);
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new UnsupportedModelError(`${where}: expected an object`);
   return v as Record<string, unknown>;
 }
 function array(v: unknown, where: string): unknown[] {
@@ -521,12 +657,14 @@ function string(v: unknown, where: string): string {
   return v;
 }
 function num(v: unknown, where: string): number {
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new UnsupportedModelError(`${where}: expected a number, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v))
+    throw new UnsupportedModelError(`${where}: expected a number, got ${JSON.stringify(v)}`);
   return v;
 }
 function int(v: unknown, where: string): number {
   const n = num(v, where);
-  if (!Number.isInteger(n) || n < 0) throw new UnsupportedModelError(`${where}: expected a non-negative integer, got ${n}`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new UnsupportedModelError(`${where}: expected a non-negative integer, got ${n}`);
   return n;
 }
 function pair(v: unknown, where: string): [number, number] {

@@ -80,7 +80,8 @@ function parseTimeSpanInMs(value: string): number {
   if (!match) return NaN;
   const [, days, hours, minutes, seconds, fraction] = match;
   return (
-    ((Number(days ?? 0) * 24 + Number(hours)) * 3600 + Number(minutes) * 60 + Number(seconds) + Number(fraction ?? 0)) * 1000
+    ((Number(days ?? 0) * 24 + Number(hours)) * 3600 + Number(minutes) * 60 + Number(seconds) + Number(fraction ?? 0)) *
+    1000
   );
 }
 

@@ -60,21 +60,33 @@ export function parseSchedule(expression: string, options?: { timeZone?: string 
     if (text.includes(':')) return timeSpanSchedule(expression, parseTimeSpan(text), zone.name);
     if (/^\d+$/.test(text)) {
       // .NET would read a bare number as days; too easy to mistake, so ask for the explicit form.
-      throw new ScheduleError(`schedule expression "${text}" is a bare number; write a TimeSpan such as "${text}.00:00:00" (days) or "00:${text.padStart(2, '0')}:00" (minutes)`);
+      throw new ScheduleError(
+        `schedule expression "${text}" is a bare number; write a TimeSpan such as "${text}.00:00:00" (days) or "00:${text.padStart(2, '0')}:00" (minutes)`,
+      );
     }
     throw new ScheduleError(
       `schedule expression "${text}" is neither six NCRONTAB fields ({second} {minute} {hour} {day} {month} {day-of-week}) nor a TimeSpan such as "00:05:00"`,
     );
   }
   if (tokens.length !== 6) {
-    const hint = tokens.length === 5 ? ' (for a five-field cron expression, put a seconds field first, e.g. "0 ' + text + '")' : '';
+    const hint =
+      tokens.length === 5
+        ? ' (for a five-field cron expression, put a seconds field first, e.g. "0 ' + text + '")'
+        : '';
     throw new ScheduleError(
       `schedule expression "${text}" has ${tokens.length} fields; Azure Functions timer schedules need six: {second} {minute} {hour} {day} {month} {day-of-week}${hint}`,
     );
   }
   const [second, minute, hour, day, month, weekday] = FIELD_SPECS;
   const field = (spec: FieldSpec, i: number): Field => parseField(spec, tokens[i] ?? '');
-  const fields: CronFields = [field(second, 0), field(minute, 1), field(hour, 2), field(day, 3), field(month, 4), field(weekday, 5)];
+  const fields: CronFields = [
+    field(second, 0),
+    field(minute, 1),
+    field(hour, 2),
+    field(day, 3),
+    field(month, 4),
+    field(weekday, 5),
+  ];
   return new CronSchedule(expression, fields, zone);
 }
 
@@ -98,7 +110,20 @@ const FIELD_SPECS: readonly [FieldSpec, FieldSpec, FieldSpec, FieldSpec, FieldSp
     label: 'month',
     min: 1,
     max: 12,
-    names: ['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november', 'december'],
+    names: [
+      'january',
+      'february',
+      'march',
+      'april',
+      'may',
+      'june',
+      'july',
+      'august',
+      'september',
+      'october',
+      'november',
+      'december',
+    ],
   },
   {
     label: 'day-of-week',
@@ -173,7 +198,9 @@ function parseValue(spec: FieldSpec, text: string, fail: (what: string) => never
     if (index >= 0) value = index + spec.min;
   }
   if (value === undefined) {
-    const kinds = spec.names ? `a number or a ${spec.label === 'month' ? 'month name (Jan..Dec)' : 'day name (Sun..Sat)'}` : 'a number';
+    const kinds = spec.names
+      ? `a number or a ${spec.label === 'month' ? 'month name (Jan..Dec)' : 'day name (Sun..Sat)'}`
+      : 'a number';
     return fail(text.length === 0 ? 'missing value' : `${JSON.stringify(text)} is not ${kinds}`);
   }
   if (value < spec.min || value > spec.max) {
@@ -222,7 +249,14 @@ function resolveZone(timeZone: string | undefined): Zone {
       const at = Math.floor(instant / 1000) * 1000;
       const part: Record<string, number> = {};
       for (const p of format.formatToParts(at)) part[p.type] = Number(p.value);
-      const wall = wallMs(part.year ?? 1970, part.month ?? 1, part.day ?? 1, part.hour ?? 0, part.minute ?? 0, part.second ?? 0);
+      const wall = wallMs(
+        part.year ?? 1970,
+        part.month ?? 1,
+        part.day ?? 1,
+        part.hour ?? 0,
+        part.minute ?? 0,
+        part.second ?? 0,
+      );
       return wall - at;
     },
   };
@@ -322,7 +356,14 @@ class CronSchedule implements Schedule {
           if (!weekdays.has[dayOfWeek(y, mo, d)]) continue;
           const time: [number, number, number] | undefined =
             sameMonth && d === d0
-              ? timeAtOrAfter(hours, minutes, seconds, start.getUTCHours(), start.getUTCMinutes(), start.getUTCSeconds())
+              ? timeAtOrAfter(
+                  hours,
+                  minutes,
+                  seconds,
+                  start.getUTCHours(),
+                  start.getUTCMinutes(),
+                  start.getUTCSeconds(),
+                )
               : [hours.values[0] ?? 0, minutes.values[0] ?? 0, seconds.values[0] ?? 0];
           if (time) return wallMs(y, mo, d, time[0], time[1], time[2]);
         }
@@ -335,7 +376,14 @@ class CronSchedule implements Schedule {
 }
 
 /** Earliest [h, m, s] on one day at or after h0:m0:s0, or undefined when none is left that day. */
-function timeAtOrAfter(hours: Field, minutes: Field, seconds: Field, h0: number, m0: number, s0: number): [number, number, number] | undefined {
+function timeAtOrAfter(
+  hours: Field,
+  minutes: Field,
+  seconds: Field,
+  h0: number,
+  m0: number,
+  s0: number,
+): [number, number, number] | undefined {
   const firstMinute = minutes.values[0] ?? 0;
   const firstSecond = seconds.values[0] ?? 0;
   for (const h of hours.values) {

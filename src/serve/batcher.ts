@@ -138,7 +138,10 @@ export class Batcher {
     const batch = this.#queue.splice(0, this.#maxBatch);
     this.#running = true;
     this.#inRun = batch.length;
-    void this.#runOnce(batch.map((p) => p.data), true).then(
+    void this.#runOnce(
+      batch.map((p) => p.data),
+      true,
+    ).then(
       (rows) => this.#settle(() => batch.forEach((p, i) => p.resolve(rows[i]!))),
       (error: unknown) => this.#settle(() => batch.forEach((p) => p.reject(error))),
     );
@@ -170,7 +173,9 @@ export class Batcher {
       }
       views.forEach((view, i) => input.set(view, i * per));
     }
-    const output = await this.session.run({ [this.inputName]: new ort.Tensor('float32', input, [views.length, 3, side, side]) });
+    const output = await this.session.run({
+      [this.inputName]: new ort.Tensor('float32', input, [views.length, 3, side, side]),
+    });
     const tensor = output[this.outputName]!;
     const data = tensor.data as Float32Array;
     const width = data.length / views.length;

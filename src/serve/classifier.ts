@@ -75,7 +75,11 @@ export class Classifier {
    * The model is acquired first, before any decoding: NotFoundError for a dataset that does not exist, NoModelError
    * for one not trained yet. Each image is then validated (ImageRejectedError).
    */
-  async classify(dataset: string, files: UploadedFile[], options: (model: ServedModelInfo) => ClassifyOptions): Promise<ClassifyOutcome> {
+  async classify(
+    dataset: string,
+    files: UploadedFile[],
+    options: (model: ServedModelInfo) => ClassifyOptions,
+  ): Promise<ClassifyOutcome> {
     const started = performance.now();
     const lease = await this.#acquire(dataset);
     try {
@@ -94,13 +98,22 @@ export class Classifier {
         throw error;
       }
       const inferenceStart = performance.now();
-      const rows = reservation ? [await reservation.submit(views[0]!.view.data)] : await model.batcher.run(views.map((v) => v.view.data));
+      const rows = reservation
+        ? [await reservation.submit(views[0]!.view.data)]
+        : await model.batcher.run(views.map((v) => v.view.data));
       const inference = performance.now() - inferenceStart;
       const total = performance.now() - started;
       const results = rows.map((row, i): ImageResult => {
         const result: ImageResult = {
-          predictions: topPredictions(row, model.labels, { top: chosen.top, ...(threshold !== undefined ? { threshold } : {}) }),
-          timingInMs: { decode: round(views[i]!.decode), inference: round(inference / rows.length), total: round(total / rows.length) },
+          predictions: topPredictions(row, model.labels, {
+            top: chosen.top,
+            ...(threshold !== undefined ? { threshold } : {}),
+          }),
+          timingInMs: {
+            decode: round(views[i]!.decode),
+            inference: round(inference / rows.length),
+            total: round(total / rows.length),
+          },
         };
         if (files[i]!.fileName !== undefined) result.fileName = files[i]!.fileName;
         return result;
@@ -142,14 +155,21 @@ export class Classifier {
       const { pixelBudget } = this.options;
       view = pixelBudget ? await pixelBudget.run(header.width * header.height, render) : await render();
     } catch (error) {
-      throw new ImageRejectedError('corrupt-image', `the ${header.format.toUpperCase()} data cannot be decoded: ${(error as Error).message}`);
+      throw new ImageRejectedError(
+        'corrupt-image',
+        `the ${header.format.toUpperCase()} data cannot be decoded: ${(error as Error).message}`,
+      );
     }
     return { view, decode: performance.now() - begin };
   }
 }
 
 /** The `top` most probable labels; with a threshold (multi-label models), only those at or above it. */
-export function topPredictions(probabilities: Float32Array, labels: readonly string[], options: ClassifyOptions): Prediction[] {
+export function topPredictions(
+  probabilities: Float32Array,
+  labels: readonly string[],
+  options: ClassifyOptions,
+): Prediction[] {
   // Compared in float32, the probabilities' own precision: a threshold of 0.45 keeps a probability of float32(0.45).
   const threshold = options.threshold === undefined ? undefined : Math.fround(options.threshold);
   return Array.from(probabilities, (probability, i) => ({ label: labels[i] ?? `#${i}`, probability }))

@@ -75,7 +75,9 @@ interface DatasetEntry {
 }
 
 /** The options every serving session is created with (bench:inference gives its bare session the same). */
-export function servingSessionOptions(intraOpNumThreads = os.availableParallelism()): ort.InferenceSession.SessionOptions {
+export function servingSessionOptions(
+  intraOpNumThreads = os.availableParallelism(),
+): ort.InferenceSession.SessionOptions {
   return {
     executionProviders: ['cpu'],
     graphOptimizationLevel: 'all',
@@ -172,14 +174,18 @@ export class ModelCache {
     const budget = this.options.memoryBudgetBytes ?? 1024 * 1024 * 1024;
     let total = 0;
     for (const entry of this.#entries.values()) total += entry.current?.bytes ?? 0;
-    const idle = [...this.#entries].filter(([, entry]) => entry.current && entry.current.leases === 0 && !entry.loading && !entry.checking).sort((a, b) => a[1].usedAt - b[1].usedAt);
+    const idle = [...this.#entries]
+      .filter(([, entry]) => entry.current && entry.current.leases === 0 && !entry.loading && !entry.checking)
+      .sort((a, b) => a[1].usedAt - b[1].usedAt);
     for (const [dataset, entry] of idle) {
       if (total <= budget) break;
       const slot = entry.current!;
       total -= slot.bytes;
       this.#entries.delete(dataset);
       slot.retired = true;
-      this.options.log?.(`serve: unloaded the model of "${dataset}" (version ${slot.model.version}, ${Math.round(slot.bytes / 1048576)} MiB), the least recently used, to stay within ${Math.round(budget / 1048576)} MiB`);
+      this.options.log?.(
+        `serve: unloaded the model of "${dataset}" (version ${slot.model.version}, ${Math.round(slot.bytes / 1048576)} MiB), the least recently used, to stay within ${Math.round(budget / 1048576)} MiB`,
+      );
       void this.#dispose(slot);
     }
   }
@@ -212,7 +218,9 @@ export class ModelCache {
       this.#install(entry, slot);
       this.#evict();
     } catch (error) {
-      this.options.log?.(`serve: could not reload the model of "${dataset}": ${(error as Error).message}; the loaded version keeps serving`);
+      this.options.log?.(
+        `serve: could not reload the model of "${dataset}": ${(error as Error).message}; the loaded version keeps serving`,
+      );
     }
   }
 
@@ -242,7 +250,9 @@ export class ModelCache {
     try {
       await slot.model.session.release();
     } catch (error) {
-      this.options.log?.(`serve: releasing model ${slot.model.dataset}/${slot.model.version} failed: ${(error as Error).message}`);
+      this.options.log?.(
+        `serve: releasing model ${slot.model.dataset}/${slot.model.version} failed: ${(error as Error).message}`,
+      );
     }
   }
 }

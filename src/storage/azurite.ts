@@ -57,28 +57,66 @@ export async function startAzurite(options: StartAzuriteOptions = {}): Promise<R
   // Argument order follows each Configuration constructor of Azurite 3.35.
   const blob = new BlobServer(
     new BlobConfiguration(
-      host, options.blobPort ?? 10000, 5,
-      path.join(location, '__azurite_db_blob__.json'), path.join(location, '__azurite_db_blob_extent__.json'),
+      host,
+      options.blobPort ?? 10000,
+      5,
+      path.join(location, '__azurite_db_blob__.json'),
+      path.join(location, '__azurite_db_blob_extent__.json'),
       [{ locationId: 'Default', locationPath: path.join(location, '__blobstorage__'), maxConcurrency: 10 }],
-      accessLog, undefined, debugLog, undefined, loose, skipApiVersionCheck,
-      '', '', '', undefined, false, inMemory,
+      accessLog,
+      undefined,
+      debugLog,
+      undefined,
+      loose,
+      skipApiVersionCheck,
+      '',
+      '',
+      '',
+      undefined,
+      false,
+      inMemory,
     ),
   );
   const queue = new QueueServer(
     new QueueConfiguration(
-      host, options.queuePort ?? 10001, 5,
-      path.join(location, '__azurite_db_queue__.json'), path.join(location, '__azurite_db_queue_extent__.json'),
+      host,
+      options.queuePort ?? 10001,
+      5,
+      path.join(location, '__azurite_db_queue__.json'),
+      path.join(location, '__azurite_db_queue_extent__.json'),
       [{ locationId: 'Default', locationPath: path.join(location, '__queuestorage__'), maxConcurrency: 1 }],
-      accessLog, undefined, debugLog, undefined, loose, skipApiVersionCheck,
-      '', '', '', undefined, false, inMemory,
+      accessLog,
+      undefined,
+      debugLog,
+      undefined,
+      loose,
+      skipApiVersionCheck,
+      '',
+      '',
+      '',
+      undefined,
+      false,
+      inMemory,
     ),
   );
   const table = new TableServer(
     new TableConfiguration(
-      host, options.tablePort ?? 10002, 5,
+      host,
+      options.tablePort ?? 10002,
+      5,
       path.join(location, '__azurite_db_table__.json'),
-      debugLog, accessLog, undefined, undefined, loose, skipApiVersionCheck,
-      '', '', '', undefined, false, inMemory,
+      debugLog,
+      accessLog,
+      undefined,
+      undefined,
+      loose,
+      skipApiVersionCheck,
+      '',
+      '',
+      '',
+      undefined,
+      false,
+      inMemory,
     ),
   );
 
@@ -94,7 +132,9 @@ export async function startAzurite(options: StartAzuriteOptions = {}): Promise<R
     const inUse = (error as NodeJS.ErrnoException).code === 'EADDRINUSE';
     throw new Error(
       `Azurite could not start on ${host}: ${(error as Error).message}` +
-        (inUse ? '. Is another Azurite already using these ports? Stop it, or set AzureWebJobsStorage to its connection string.' : ''),
+        (inUse
+          ? '. Is another Azurite already using these ports? Stop it, or set AzureWebJobsStorage to its connection string.'
+          : ''),
       { cause: error },
     );
   }
@@ -113,7 +153,9 @@ export async function startAzurite(options: StartAzuriteOptions = {}): Promise<R
  * Starts Azurite as a child process (for `npm start`): it then has an event loop of its own instead of
  * sharing one with the functions it serves. Ports default to Azurite's own; 0 picks free ones.
  */
-export async function startAzuriteProcess(options: StartAzuriteOptions & { inMemory?: boolean }): Promise<RunningAzurite> {
+export async function startAzuriteProcess(
+  options: StartAzuriteOptions & { inMemory?: boolean },
+): Promise<RunningAzurite> {
   const host = options.host ?? '127.0.0.1';
   const inMemory = options.inMemory ?? options.location === undefined;
   if (!inMemory) mkdirSync(options.location!, { recursive: true });
@@ -123,10 +165,22 @@ export async function startAzuriteProcess(options: StartAzuriteOptions & { inMem
     [
       cli,
       ...(inMemory ? ['--inMemoryPersistence'] : ['--location', options.location!]),
-      '--silent', '--skipApiVersionCheck', '--loose', '--disableTelemetry',
-      '--blobHost', host, '--blobPort', String(options.blobPort ?? 10000),
-      '--queueHost', host, '--queuePort', String(options.queuePort ?? 10001),
-      '--tableHost', host, '--tablePort', String(options.tablePort ?? 10002),
+      '--silent',
+      '--skipApiVersionCheck',
+      '--loose',
+      '--disableTelemetry',
+      '--blobHost',
+      host,
+      '--blobPort',
+      String(options.blobPort ?? 10000),
+      '--queueHost',
+      host,
+      '--queuePort',
+      String(options.queuePort ?? 10001),
+      '--tableHost',
+      host,
+      '--tablePort',
+      String(options.tablePort ?? 10002),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -171,7 +225,12 @@ export async function startAzuriteProcess(options: StartAzuriteOptions & { inMem
   );
 }
 
-function describeAzurite(blobEndpoint: string, queueEndpoint: string, tableEndpoint: string, close: () => Promise<void>): RunningAzurite {
+function describeAzurite(
+  blobEndpoint: string,
+  queueEndpoint: string,
+  tableEndpoint: string,
+  close: () => Promise<void>,
+): RunningAzurite {
   return {
     blobEndpoint,
     queueEndpoint,

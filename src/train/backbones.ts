@@ -13,7 +13,13 @@ import { InvalidArgumentError, NotFoundError } from '../errors';
 import { prepareBackbone, type PrepareBackboneOptions } from '../onnx/prepareBackbone';
 import { isStatus } from '../storage/tables';
 import { cacheDir } from '../util/cacheDir';
-import { BACKBONE_INPUT_NAME, BACKBONE_OUTPUTS, checkBuiltInInputSize, DEFAULT_BACKBONE, type BackboneModel } from './backbone';
+import {
+  BACKBONE_INPUT_NAME,
+  BACKBONE_OUTPUTS,
+  checkBuiltInInputSize,
+  DEFAULT_BACKBONE,
+  type BackboneModel,
+} from './backbone';
 
 const SPEC = 'backbone.json';
 const MODEL = 'model.onnx';
@@ -29,7 +35,12 @@ export interface BackboneSpec {
   /** The tensor of the original model that the features come from. */
   featuresOutput: string;
   /** The preprocessing now inside the stored model (scale, then channel order, then mean and std). */
-  preprocessing: { channelOrder: 'rgb' | 'bgr'; scale: number; mean: [number, number, number]; std: [number, number, number] };
+  preprocessing: {
+    channelOrder: 'rgb' | 'bgr';
+    scale: number;
+    mean: [number, number, number];
+    std: [number, number, number];
+  };
   /** Of the stored (prepared) model. */
   sha256: string;
   sizeBytes: number;
@@ -38,8 +49,11 @@ export interface BackboneSpec {
 
 /** Why a backbone name is unusable, or undefined. */
 export function checkBackboneName(name: string): string | undefined {
-  if (name === DEFAULT_BACKBONE) return `"${DEFAULT_BACKBONE}" is the built-in backbone; register yours under another name`;
-  return NAME_PATTERN.test(name) ? undefined : `backbone name "${name.slice(0, 80)}" is invalid: use 3-63 lower-case letters, digits, and single '-' or '.', starting and ending with a letter or digit`;
+  if (name === DEFAULT_BACKBONE)
+    return `"${DEFAULT_BACKBONE}" is the built-in backbone; register yours under another name`;
+  return NAME_PATTERN.test(name)
+    ? undefined
+    : `backbone name "${name.slice(0, 80)}" is invalid: use 3-63 lower-case letters, digits, and single '-' or '.', starting and ending with a letter or digit`;
 }
 
 export class BackboneRegistry {
@@ -59,22 +73,33 @@ export class BackboneRegistry {
       inputSize: options.inputSize,
       featureLength,
       featuresOutput: options.featuresOutput,
-      preprocessing: { channelOrder: options.channelOrder ?? 'rgb', scale: options.scale ?? 1, mean: options.mean ?? [0, 0, 0], std: options.std ?? [1, 1, 1] },
+      preprocessing: {
+        channelOrder: options.channelOrder ?? 'rgb',
+        scale: options.scale ?? 1,
+        mean: options.mean ?? [0, 0, 0],
+        std: options.std ?? [1, 1, 1],
+      },
       sha256: createHash('sha256').update(prepared.model).digest('hex'),
       sizeBytes: prepared.model.byteLength,
       registeredAt: new Date().toISOString(),
     };
     await this.container.createIfNotExists();
     // The model first: a spec is only ever written for a model that is there.
-    await this.container.getBlockBlobClient(`${name}/${MODEL}`).uploadData(Buffer.from(prepared.model), { blobHTTPHeaders: { blobContentType: 'application/octet-stream' } });
+    await this.container
+      .getBlockBlobClient(`${name}/${MODEL}`)
+      .uploadData(Buffer.from(prepared.model), { blobHTTPHeaders: { blobContentType: 'application/octet-stream' } });
     const json = JSON.stringify(spec, null, 2);
-    await this.container.getBlockBlobClient(`${name}/${SPEC}`).upload(json, Buffer.byteLength(json), { blobHTTPHeaders: { blobContentType: 'application/json' } });
+    await this.container
+      .getBlockBlobClient(`${name}/${SPEC}`)
+      .upload(json, Buffer.byteLength(json), { blobHTTPHeaders: { blobContentType: 'application/json' } });
     return spec;
   }
 
   async get(name: string): Promise<BackboneSpec | undefined> {
     try {
-      return JSON.parse((await this.container.getBlockBlobClient(`${name}/${SPEC}`).downloadToBuffer()).toString('utf8')) as BackboneSpec;
+      return JSON.parse(
+        (await this.container.getBlockBlobClient(`${name}/${SPEC}`).downloadToBuffer()).toString('utf8'),
+      ) as BackboneSpec;
     } catch (error) {
       if (isStatus(error, 404)) return undefined;
       throw error;
@@ -85,7 +110,8 @@ export class BackboneRegistry {
   async list(): Promise<BackboneSpec[]> {
     const names: string[] = [];
     try {
-      for await (const item of this.container.listBlobsByHierarchy('/')) if (item.kind === 'prefix') names.push(item.name.replace(/\/$/, ''));
+      for await (const item of this.container.listBlobsByHierarchy('/'))
+        if (item.kind === 'prefix') names.push(item.name.replace(/\/$/, ''));
     } catch (error) {
       if (isStatus(error, 404)) return []; // nothing registered yet: no container
       throw error;
@@ -106,15 +132,22 @@ export class BackboneRegistry {
     const spec = await this.get(name);
     if (!spec) {
       const known = [DEFAULT_BACKBONE, ...(await this.list()).map((registered) => registered.name)];
-      throw new InvalidArgumentError(`backbone "${name}" is not registered; known: ${known.join(', ')} (register one with icf backbone register)`);
+      throw new InvalidArgumentError(
+        `backbone "${name}" is not registered; known: ${known.join(', ')} (register one with icf backbone register)`,
+      );
     }
     if (inputSize !== undefined && inputSize !== spec.inputSize) {
-      throw new InvalidArgumentError(`backbone "${name}" takes ${spec.inputSize}x${spec.inputSize} images only (its registered size); inputSize ${inputSize} applies to ${DEFAULT_BACKBONE}`);
+      throw new InvalidArgumentError(
+        `backbone "${name}" takes ${spec.inputSize}x${spec.inputSize} images only (its registered size); inputSize ${inputSize} applies to ${DEFAULT_BACKBONE}`,
+      );
     }
   }
 
   /** The registered backbone as a local file (downloaded once per content into the backbone cache). */
-  async ensureModel(name: string, options: { cacheDir?: string; log?: (message: string) => void } = {}): Promise<BackboneModel> {
+  async ensureModel(
+    name: string,
+    options: { cacheDir?: string; log?: (message: string) => void } = {},
+  ): Promise<BackboneModel> {
     const spec = await this.get(name);
     if (!spec) throw new NotFoundError(`backbone "${name}" is not registered`);
     const dir = path.resolve(options.cacheDir ?? cacheDir('backbones'), 'registered');
@@ -133,7 +166,10 @@ export class BackboneRegistry {
     options.log?.(`downloading backbone "${name}" (${(spec.sizeBytes / 2 ** 20).toFixed(1)} MiB)`);
     const bytes = await this.container.getBlockBlobClient(`${name}/${MODEL}`).downloadToBuffer();
     const digest = createHash('sha256').update(bytes).digest('hex');
-    if (digest !== spec.sha256) throw new Error(`backbone "${name}": the stored model's SHA-256 ${digest.slice(0, 16)}… does not match its spec's ${spec.sha256.slice(0, 16)}… (re-register it)`);
+    if (digest !== spec.sha256)
+      throw new Error(
+        `backbone "${name}": the stored model's SHA-256 ${digest.slice(0, 16)}… does not match its spec's ${spec.sha256.slice(0, 16)}… (re-register it)`,
+      );
     await fs.mkdir(dir, { recursive: true });
     const tmp = `${modelPath}.${process.pid}.tmp`;
     await fs.writeFile(tmp, bytes);
@@ -148,19 +184,32 @@ async function measureFeatureLength(model: Uint8Array, inputSize: number): Promi
   try {
     session = await ort.InferenceSession.create(model, { executionProviders: ['cpu'] });
   } catch (error) {
-    throw new InvalidArgumentError(`ONNX Runtime cannot load the prepared model: ${(error as Error).message.split('\n')[0]}`);
+    throw new InvalidArgumentError(
+      `ONNX Runtime cannot load the prepared model: ${(error as Error).message.split('\n')[0]}`,
+    );
   }
   try {
-    const input = new ort.Tensor('float32', new Float32Array(2 * 3 * inputSize * inputSize).fill(128), [2, 3, inputSize, inputSize]);
+    const input = new ort.Tensor('float32', new Float32Array(2 * 3 * inputSize * inputSize).fill(128), [
+      2,
+      3,
+      inputSize,
+      inputSize,
+    ]);
     let features: ort.Tensor | undefined;
     try {
       features = (await session.run({ [BACKBONE_INPUT_NAME]: input }))[BACKBONE_OUTPUTS.features];
     } catch (error) {
-      throw new InvalidArgumentError(`the model does not run on a batch of 2 images of ${inputSize}x${inputSize} (export it with a dynamic batch dimension): ${(error as Error).message.split('\n')[0]}`);
+      throw new InvalidArgumentError(
+        `the model does not run on a batch of 2 images of ${inputSize}x${inputSize} (export it with a dynamic batch dimension): ${(error as Error).message.split('\n')[0]}`,
+      );
     }
-    if (!features || features.dims.length !== 2 || features.dims[0] !== 2) throw new InvalidArgumentError(`the features have shape [${features?.dims.join(', ') ?? ''}], expected [2, D] for a batch of 2`);
+    if (!features || features.dims.length !== 2 || features.dims[0] !== 2)
+      throw new InvalidArgumentError(
+        `the features have shape [${features?.dims.join(', ') ?? ''}], expected [2, D] for a batch of 2`,
+      );
     const data = features.data as Float32Array;
-    if (!data.every(Number.isFinite)) throw new InvalidArgumentError('the features of a plain grey image are not all finite numbers');
+    if (!data.every(Number.isFinite))
+      throw new InvalidArgumentError('the features of a plain grey image are not all finite numbers');
     return features.dims[1]!;
   } finally {
     await session.release();

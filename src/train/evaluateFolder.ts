@@ -20,14 +20,26 @@ import { MULTI_LABEL, SINGLE_LABEL, type TaskStrategy } from './task';
 import { trainHead, type TrainHeadOptions } from './trainHead';
 
 /** What `search` may restrict: the preprocessing candidates, mirror views, test-time mirroring, time, or one fixed candidate. */
-export type RecipeRestrictions = Pick<RecipeSearchOptions, 'resizes' | 'allowMirror' | 'allowTestTimeMirror' | 'budgetInMs' | 'fixed'>;
+export type RecipeRestrictions = Pick<
+  RecipeSearchOptions,
+  'resizes' | 'allowMirror' | 'allowTestTimeMirror' | 'budgetInMs' | 'fixed'
+>;
 
 /** What sharp decodes and the collectors store. */
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif', '.bmp']);
 
 export type HeadSettings = Pick<
   TrainHeadOptions,
-  'epochs' | 'batchSize' | 'learningRate' | 'weightDecay' | 'weightDecayMode' | 'labelSmoothing' | 'validationShare' | 'patience' | 'refit' | 'standardize'
+  | 'epochs'
+  | 'batchSize'
+  | 'learningRate'
+  | 'weightDecay'
+  | 'weightDecayMode'
+  | 'labelSmoothing'
+  | 'validationShare'
+  | 'patience'
+  | 'refit'
+  | 'standardize'
 >;
 
 export interface EvaluateFolderOptions {
@@ -160,14 +172,22 @@ export interface LabelledFiles {
 export async function listLabelledImages(dir: string): Promise<LabelledFiles> {
   if (!existsSync(dir)) throw new InvalidArgumentError(`${dir} does not exist`);
   const entries = await fs.readdir(dir, { withFileTypes: true });
-  const labels = entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
+  const labels = entries
+    .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+    .map((e) => e.name)
+    .sort();
   const files: LabelledFiles['files'] = [];
   for (const [index, label] of labels.entries()) {
-    const names = (await fs.readdir(path.join(dir, label))).filter((name) => !name.startsWith('.') && IMAGE_EXTENSIONS.has(path.extname(name).toLowerCase())).sort();
+    const names = (await fs.readdir(path.join(dir, label)))
+      .filter((name) => !name.startsWith('.') && IMAGE_EXTENSIONS.has(path.extname(name).toLowerCase()))
+      .sort();
     for (const name of names) files.push({ path: path.join(dir, label, name), label: index });
   }
   const used = labels.filter((_, i) => files.some((f) => f.label === i));
-  if (used.length < 2) throw new InvalidArgumentError(`${dir} needs at least two label folders with images (DIR/<label>/<image>); found ${used.length}`);
+  if (used.length < 2)
+    throw new InvalidArgumentError(
+      `${dir} needs at least two label folders with images (DIR/<label>/<image>); found ${used.length}`,
+    );
   if (used.length !== labels.length) {
     const empty = labels.filter((l) => !used.includes(l));
     throw new InvalidArgumentError(`label folders without images: ${empty.join(', ')}`);
@@ -180,15 +200,23 @@ export async function evaluateFolder(dir: string, options: EvaluateFolderOptions
   const folds = options.folds ?? 5;
   const augment = options.augment ?? 0;
   const seed = options.seed ?? 0;
-  if (!Number.isInteger(augment) || augment < 0 || augment > 32) throw new InvalidArgumentError(`augment must be an integer from 0 to 32 (extra views per training image), got ${augment}`);
+  if (!Number.isInteger(augment) || augment < 0 || augment > 32)
+    throw new InvalidArgumentError(
+      `augment must be an integer from 0 to 32 (extra views per training image), got ${augment}`,
+    );
   if (!Number.isInteger(seed)) throw new InvalidArgumentError(`seed must be an integer, got ${seed}`);
   const progress = options.onProgress ?? ((): void => undefined);
   const folder = await readFolder(dir, options);
   const foldOf = folder.task.folds(folder.labelSets, folds, seed, folder.labels);
   const { unlisted } = folder;
   if (unlisted.length > 0) {
-    const shown = unlisted.slice(0, 5).map((name) => `${IMAGES_FOLDER}/${name}`).join(', ');
-    progress(`left out ${unlisted.length} ${unlisted.length === 1 ? 'entry' : 'entries'} of ${IMAGES_FOLDER}/ that ${LABELS_CSV} does not list: ${shown}${unlisted.length > 5 ? ', ...' : ''}`);
+    const shown = unlisted
+      .slice(0, 5)
+      .map((name) => `${IMAGES_FOLDER}/${name}`)
+      .join(', ');
+    progress(
+      `left out ${unlisted.length} ${unlisted.length === 1 ? 'entry' : 'entries'} of ${IMAGES_FOLDER}/ that ${LABELS_CSV} does not list: ${shown}${unlisted.length > 5 ? ', ...' : ''}`,
+    );
   }
   const run = await crossValidate(folder, foldOf, started, options);
   return REPORTS[folder.task.task](folder, run, { folds, augment, seed, solver: options.solver ?? 'recipe' }, progress);
@@ -209,14 +237,25 @@ interface FolderImages {
 async function readFolder(dir: string, options: EvaluateFolderOptions): Promise<FolderImages> {
   if (!(await isMultiLabelFolder(dir))) {
     const { labels, files } = await listLabelledImages(dir);
-    return { task: SINGLE_LABEL, labels, paths: files.map((f) => f.path), labelSets: files.map((f) => [f.label]), unlisted: [] };
+    return {
+      task: SINGLE_LABEL,
+      labels,
+      paths: files.map((f) => f.path),
+      labelSets: files.map((f) => [f.label]),
+      unlisted: [],
+    };
   }
   if (options.head?.labelSmoothing !== undefined) {
-    throw new InvalidArgumentError(`label smoothing applies to single-label folders (a softmax head); ${dir} has ${LABELS_CSV}, so it is evaluated as multi-label (a sigmoid head)`);
+    throw new InvalidArgumentError(
+      `label smoothing applies to single-label folders (a softmax head); ${dir} has ${LABELS_CSV}, so it is evaluated as multi-label (a sigmoid head)`,
+    );
   }
   const { labels, files, unlisted } = await readMultiLabelFolder(dir);
   const C = labels.length;
-  if (C < 2) throw new InvalidArgumentError(`${LABELS_CSV} needs at least two different labels to evaluate a classifier; it has ${C} (${labels.join(', ')})`);
+  if (C < 2)
+    throw new InvalidArgumentError(
+      `${LABELS_CSV} needs at least two different labels to evaluate a classifier; it has ${C} (${labels.join(', ')})`,
+    );
   const index = new Map(labels.map((label, i) => [label, i]));
   const labelSets = files.map((f) => f.labels.map((label) => index.get(label)!).sort((a, b) => a - b));
   return { task: MULTI_LABEL, labels, paths: files.map((f) => f.path), labelSets, unlisted };
@@ -237,10 +276,20 @@ interface ReportSettings {
 }
 
 /** The figures of a cross-validation, in the shape of the folder's task. */
-type Report = (folder: FolderImages, run: CrossValidation, settings: ReportSettings, progress: (message: string) => void) => FolderEvaluation;
+type Report = (
+  folder: FolderImages,
+  run: CrossValidation,
+  settings: ReportSettings,
+  progress: (message: string) => void,
+) => FolderEvaluation;
 
 /** Fold accuracies, and metrics of all out-of-fold predictions pooled. */
-function singleLabelReport(folder: FolderImages, run: CrossValidation, settings: ReportSettings, progress: (message: string) => void): SingleLabelFolderEvaluation {
+function singleLabelReport(
+  folder: FolderImages,
+  run: CrossValidation,
+  settings: ReportSettings,
+  progress: (message: string) => void,
+): SingleLabelFolderEvaluation {
   const { labels } = folder;
   const { folds } = settings;
   const C = labels.length;
@@ -249,10 +298,22 @@ function singleLabelReport(folder: FolderImages, run: CrossValidation, settings:
   const perFold: FoldResult[] = [];
   for (const [fold, predicted] of run.predictions.entries()) {
     predicted.testImages.forEach((image, i) => pooledScores.set(predicted.scores[i]!, image * C));
-    const accuracy = folder.task.measure(predicted.testImages.map((image) => folder.labelSets[image]!), predicted.scores, C);
-    const result: FoldResult = { fold: fold + 1, testCount: predicted.testImages.length, accuracy, head: predicted.head, ...(predicted.candidates ? { candidates: predicted.candidates } : {}) };
+    const accuracy = folder.task.measure(
+      predicted.testImages.map((image) => folder.labelSets[image]!),
+      predicted.scores,
+      C,
+    );
+    const result: FoldResult = {
+      fold: fold + 1,
+      testCount: predicted.testImages.length,
+      accuracy,
+      head: predicted.head,
+      ...(predicted.candidates ? { candidates: predicted.candidates } : {}),
+    };
     perFold.push(result);
-    progress(`fold ${result.fold}/${folds}: accuracy ${result.accuracy.toFixed(3)} on ${result.testCount} images (${result.head})`);
+    progress(
+      `fold ${result.fold}/${folds}: accuracy ${result.accuracy.toFixed(3)} on ${result.testCount} images (${result.head})`,
+    );
   }
   const accuracies = perFold.map((f) => f.accuracy);
   const mean = accuracies.reduce((a, v) => a + v, 0) / folds;
@@ -272,7 +333,12 @@ function singleLabelReport(folder: FolderImages, run: CrossValidation, settings:
 }
 
 /** Fold mAPs and exact matches; AP of the pooled scores, and pooled decisions each at its fold head's threshold. */
-function multiLabelReport(folder: FolderImages, run: CrossValidation, settings: ReportSettings, progress: (message: string) => void): MultiLabelFolderEvaluation {
+function multiLabelReport(
+  folder: FolderImages,
+  run: CrossValidation,
+  settings: ReportSettings,
+  progress: (message: string) => void,
+): MultiLabelFolderEvaluation {
   const { labels, unlisted } = folder;
   const { folds } = settings;
   const C = labels.length;
@@ -288,7 +354,12 @@ function multiLabelReport(folder: FolderImages, run: CrossValidation, settings: 
       scores[image] = predicted.scores[i]!;
       thresholdOf[image] = threshold;
     });
-    const metrics = evaluateMultiLabel({ labels, truth: testImages.map((i) => truth[i]!), scores: testImages.map((i) => scores[i]!), threshold });
+    const metrics = evaluateMultiLabel({
+      labels,
+      truth: testImages.map((i) => truth[i]!),
+      scores: testImages.map((i) => scores[i]!),
+      threshold,
+    });
     const result: MultiLabelFoldResult = {
       fold: fold + 1,
       testCount: testImages.length,
@@ -300,7 +371,9 @@ function multiLabelReport(folder: FolderImages, run: CrossValidation, settings: 
       ...(predicted.candidates ? { candidates: predicted.candidates } : {}),
     };
     perFold.push(result);
-    progress(`fold ${result.fold}/${folds}: mAP ${result.mAP.toFixed(3)}, exact match ${result.exactMatch.toFixed(3)} on ${result.testCount} images (threshold ${threshold.toFixed(2)}, ${result.head})`);
+    progress(
+      `fold ${result.fold}/${folds}: mAP ${result.mAP.toFixed(3)}, exact match ${result.exactMatch.toFixed(3)} on ${result.testCount} images (threshold ${threshold.toFixed(2)}, ${result.head})`,
+    );
   }
 
   // AP ranks the pooled scores (no threshold involved); decisions are each image's fold head's, at its threshold.
@@ -323,7 +396,14 @@ function multiLabelReport(folder: FolderImages, run: CrossValidation, settings: 
   const perLabel: MultiLabelLabelScores[] = ranked.perLabel.map((scored, c) => {
     const precision = predicted[c]! > 0 ? tp[c]! / predicted[c]! : 0;
     const recall = scored.support > 0 ? tp[c]! / scored.support : 0;
-    return { label: scored.label, support: scored.support, ap: scored.ap, precision, recall, f1: precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : 0 };
+    return {
+      label: scored.label,
+      support: scored.support,
+      ap: scored.ap,
+      precision,
+      recall,
+      f1: precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : 0,
+    };
   });
   const meanOf = (values: number[]) => values.reduce((a, v) => a + v, 0) / values.length;
   const stdOf = (values: number[]) => {
@@ -348,13 +428,20 @@ function multiLabelReport(folder: FolderImages, run: CrossValidation, settings: 
       exactMatch: rightImages / n,
       hammingAccuracy: rightCells / (n * C),
       perLabel,
-      macro: { precision: meanOf(perLabel.map((l) => l.precision)), recall: meanOf(perLabel.map((l) => l.recall)), f1: meanOf(perLabel.map((l) => l.f1)) },
+      macro: {
+        precision: meanOf(perLabel.map((l) => l.precision)),
+        recall: meanOf(perLabel.map((l) => l.recall)),
+        f1: meanOf(perLabel.map((l) => l.f1)),
+      },
     },
     seconds: run.seconds,
   };
 }
 
-const REPORTS: Readonly<Record<ModelTask, Report>> = { 'single-label': singleLabelReport, 'multi-label': multiLabelReport };
+const REPORTS: Readonly<Record<ModelTask, Report>> = {
+  'single-label': singleLabelReport,
+  'multi-label': multiLabelReport,
+};
 
 interface FolderFeatures {
   /** features[image][view] of every image of the folder for a view set (memoised). */
@@ -366,7 +453,11 @@ interface FolderFeatures {
 }
 
 /** The folder's images behind a memoised, cached feature extractor; the backbone is loaded here unless given. */
-async function featureSource(paths: readonly string[], started: number, options: EvaluateFolderOptions): Promise<FolderFeatures> {
+async function featureSource(
+  paths: readonly string[],
+  started: number,
+  options: EvaluateFolderOptions,
+): Promise<FolderFeatures> {
   const progress = options.onProgress ?? ((): void => undefined);
   const backbone =
     options.backbone ??
@@ -406,7 +497,12 @@ async function featureSource(paths: readonly string[], started: number, options:
 }
 
 /** Every fold's predictions, with the backbone loaded (unless given) and released around them. */
-async function crossValidate(folder: FolderImages, foldOf: readonly number[], started: number, options: EvaluateFolderOptions): Promise<CrossValidation> {
+async function crossValidate(
+  folder: FolderImages,
+  foldOf: readonly number[],
+  started: number,
+  options: EvaluateFolderOptions,
+): Promise<CrossValidation> {
   const source = await featureSource(folder.paths, started, options);
   try {
     const predictions: FoldPrediction[] = [];
@@ -428,7 +524,13 @@ interface FoldPrediction {
 }
 
 /** Trains on every fold but one (the trainer's recipe search, or the Adam head) and scores the held-out fold. */
-async function predictFold(source: FolderFeatures, folder: FolderImages, foldOf: readonly number[], fold: number, options: EvaluateFolderOptions): Promise<FoldPrediction> {
+async function predictFold(
+  source: FolderFeatures,
+  folder: FolderImages,
+  foldOf: readonly number[],
+  fold: number,
+  options: EvaluateFolderOptions,
+): Promise<FoldPrediction> {
   const { labelSets, task } = folder;
   const C = folder.labels.length;
   const seed = options.seed ?? 0;
@@ -446,18 +548,30 @@ async function predictFold(source: FolderFeatures, folder: FolderImages, foldOf:
         targets.push(labelSets[image]!);
       }
     }
-    const trained = await trainHead({ ...options.head, features: rows, ...task.headTargets(targets), groups, classCount: C, seed: seed + fold });
+    const trained = await trainHead({
+      ...options.head,
+      features: rows,
+      ...task.headTargets(targets),
+      groups,
+      classCount: C,
+      seed: seed + fold,
+    });
     return {
       testImages,
-      scores: scoreInputs(trained, testImages.map((image) => features[image]![0]!)),
+      scores: scoreInputs(
+        trained,
+        testImages.map((image) => features[image]![0]!),
+      ),
       ...(trained.threshold !== undefined ? { threshold: trained.threshold } : {}),
       head: `Adam head, best epoch ${trained.bestEpoch}`,
     };
   }
-  const subset = (images: readonly number[]): FeatureSource => async (views) => {
-    const all = await source.views(views);
-    return images.map((image) => all[image]!);
-  };
+  const subset =
+    (images: readonly number[]): FeatureSource =>
+    async (views) => {
+      const all = await source.views(views);
+      return images.map((image) => all[image]!);
+    };
   const { search, heldOutScores } = await trainRecipe({
     ...options.search,
     labelSets: trainImages.map((image) => labelSets[image]!),

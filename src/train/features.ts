@@ -37,27 +37,40 @@ export interface FeatureOptions {
 }
 
 /** What the backbone must offer: a session with an NCHW input and a `features` output. */
-export type FeatureBackbone = Pick<Backbone, 'session' | 'modelPath' | 'inputName' | 'inputSize' | 'outputNames' | 'featureLength'>;
+export type FeatureBackbone = Pick<
+  Backbone,
+  'session' | 'modelPath' | 'inputName' | 'inputSize' | 'outputNames' | 'featureLength'
+>;
 
 /**
  * Returns features[image][view], each a Float32Array of the backbone's feature length: view 0 plain, then the mirror
  * view when `mirror`, then the augmented views.
  */
-export async function extractFeatures(backbone: FeatureBackbone, images: readonly Buffer[], options: FeatureOptions = {}): Promise<Float32Array[][]> {
+export async function extractFeatures(
+  backbone: FeatureBackbone,
+  images: readonly Buffer[],
+  options: FeatureOptions = {},
+): Promise<Float32Array[][]> {
   const augmented = options.augmentedViews ?? 0;
-  if (!Number.isInteger(augmented) || augmented < 0 || augmented > 64) throw new InvalidArgumentError(`augmentedViews must be an integer from 0 to 64, got ${augmented}`);
+  if (!Number.isInteger(augmented) || augmented < 0 || augmented > 64)
+    throw new InvalidArgumentError(`augmentedViews must be an integer from 0 to 64, got ${augmented}`);
   const mirror = options.mirror ?? false;
   const firstAugmented = mirror ? 2 : 1;
   const views = firstAugmented + augmented;
   const resize = options.resize ?? CENTRE_CROP;
   const resizeName = resizeId(resize);
   const batchSize = options.batchSize ?? 16;
-  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 256) throw new InvalidArgumentError(`batchSize must be an integer from 1 to 256, got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 256)
+    throw new InvalidArgumentError(`batchSize must be an integer from 1 to 256, got ${batchSize}`);
   const seed = options.seed ?? 0;
   if (!Number.isInteger(seed)) throw new InvalidArgumentError(`seed must be an integer, got ${seed}`);
   const policy = options.policy ?? DEFAULT_AUGMENTATION;
   const cache =
-    options.cache === false ? undefined : typeof options.cache === 'object' ? options.cache : new DiskFeatureCache(path.resolve(options.cache ?? defaultCacheDir('features')));
+    options.cache === false
+      ? undefined
+      : typeof options.cache === 'object'
+        ? options.cache
+        : new DiskFeatureCache(path.resolve(options.cache ?? defaultCacheDir('features')));
   // The model file name carries the package and converter version: a different backbone never reads these files.
   const backboneId = path.basename(backbone.modelPath).replace(/\.onnx$/, '');
   const policyId = sha256(JSON.stringify(policy)).slice(0, 12);
@@ -77,12 +90,26 @@ export async function extractFeatures(backbone: FeatureBackbone, images: readonl
       const kind = view === 0 ? 'plain' : view < firstAugmented ? 'mirror' : 'augmented';
       // Seeded by content, not position: the same photo gets the same views whatever folder order it comes in; the
       // n-th augmented view is the same whether or not a mirror view comes before it.
-      const viewSeed = kind === 'augmented' ? Number.parseInt(sha256(`${digest}:${seed}:${view - firstAugmented + 1}`).slice(0, 8), 16) : 0;
+      const viewSeed =
+        kind === 'augmented'
+          ? Number.parseInt(sha256(`${digest}:${seed}:${view - firstAugmented + 1}`).slice(0, 8), 16)
+          : 0;
       const key = kind === 'augmented' ? `${policyId}-${viewSeed.toString(16)}` : kind;
-      jobs.push({ image, view, kind, viewSeed, cacheKey: `${backboneId}/${backbone.inputSize}/${VIEW_VERSION}/${resizeName}/${digest.slice(0, 2)}/${digest}-${key}.f32` });
+      jobs.push({
+        image,
+        view,
+        kind,
+        viewSeed,
+        cacheKey: `${backboneId}/${backbone.inputSize}/${VIEW_VERSION}/${resizeName}/${digest.slice(0, 2)}/${digest}-${key}.f32`,
+      });
     }
   }
-  const cached = cache ? await cache.read(jobs.map((job) => job.cacheKey), backbone.featureLength) : [];
+  const cached = cache
+    ? await cache.read(
+        jobs.map((job) => job.cacheKey),
+        backbone.featureLength,
+      )
+    : [];
   const pending: Job[] = [];
   jobs.forEach((job, i) => {
     const vector = cached[i];
@@ -96,7 +123,9 @@ export async function extractFeatures(backbone: FeatureBackbone, images: readonl
   const size = backbone.inputSize;
   // An image whose plain and mirror views are both pending is decoded once: the mirror view is the plain one mirrored.
   const plainPending = new Set(pending.filter((job) => job.kind === 'plain').map((job) => job.image));
-  const both = new Set(pending.filter((job) => job.kind === 'mirror' && plainPending.has(job.image)).map((job) => job.image));
+  const both = new Set(
+    pending.filter((job) => job.kind === 'mirror' && plainPending.has(job.image)).map((job) => job.image),
+  );
   const plainRenders = new Map<number, Promise<ImageView>>();
   const renderPlain = (image: number) => {
     // The first of the two renders and keeps it; the second takes it (and nothing is kept after).
@@ -110,7 +139,8 @@ export async function extractFeatures(backbone: FeatureBackbone, images: readonl
     return rendering;
   };
   const render = async (job: Job): Promise<ImageView> => {
-    if (job.kind === 'augmented') return renderView(images[job.image]!, { augmentation: sampleAugmentation(policy, job.viewSeed), size, resize });
+    if (job.kind === 'augmented')
+      return renderView(images[job.image]!, { augmentation: sampleAugmentation(policy, job.viewSeed), size, resize });
     const plain = await renderPlain(job.image);
     return job.kind === 'mirror' ? mirrorView(plain) : plain;
   };
@@ -128,15 +158,21 @@ export async function extractFeatures(backbone: FeatureBackbone, images: readonl
   for (let start = 0; start < pending.length; start += batchSize) {
     const jobs = pending.slice(start, start + batchSize);
     const input = await next!;
-    next = start + batchSize < pending.length ? renderBatch(pending.slice(start + batchSize, start + 2 * batchSize)) : undefined;
+    next =
+      start + batchSize < pending.length
+        ? renderBatch(pending.slice(start + batchSize, start + 2 * batchSize))
+        : undefined;
     // Avoid an unhandled rejection if the prefetch fails while the backbone runs; it is awaited next round.
     next?.catch(() => undefined);
-    const output = await backbone.session.run({ [backbone.inputName]: new ort.Tensor('float32', input, [jobs.length, 3, size, size]) });
+    const output = await backbone.session.run({
+      [backbone.inputName]: new ort.Tensor('float32', input, [jobs.length, 3, size, size]),
+    });
     const features = output[backbone.outputNames.features];
     if (!features) throw new Error(`backbone has no "${backbone.outputNames.features}" output`);
     const data = features.data as Float32Array;
     const length = backbone.featureLength;
-    if (data.length !== jobs.length * length) throw new Error(`backbone returned ${data.length} feature values for ${jobs.length} views of ${length}`);
+    if (data.length !== jobs.length * length)
+      throw new Error(`backbone returned ${data.length} feature values for ${jobs.length} views of ${length}`);
     for (let i = 0; i < jobs.length; i++) {
       const job = jobs[i]!;
       const vector = data.slice(i * length, (i + 1) * length);
@@ -151,7 +187,6 @@ export async function extractFeatures(backbone: FeatureBackbone, images: readonl
   if (writeError !== undefined) throw writeError;
   return result;
 }
-
 
 function sha256(data: string | Buffer): string {
   return createHash('sha256').update(data).digest('hex');

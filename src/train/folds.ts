@@ -5,11 +5,15 @@ import { seededRandom } from '../util/seededRandom';
 
 /** Fold index of each sample: each class shuffled (seeded) and dealt round-robin, continuing across classes so folds stay even. */
 export function stratifiedFolds(labels: readonly number[], folds: number, seed: number): number[] {
-  if (!Number.isInteger(folds) || folds < 2) throw new InvalidArgumentError(`folds must be an integer of at least 2, got ${folds}`);
+  if (!Number.isInteger(folds) || folds < 2)
+    throw new InvalidArgumentError(`folds must be an integer of at least 2, got ${folds}`);
   const byClass = new Map<number, number[]>();
   labels.forEach((label, i) => byClass.set(label, [...(byClass.get(label) ?? []), i]));
   const smallest = Math.min(...[...byClass.values()].map((m) => m.length));
-  if (smallest < folds) throw new InvalidArgumentError(`${folds} folds need at least ${folds} images per label; the smallest label has ${smallest}`);
+  if (smallest < folds)
+    throw new InvalidArgumentError(
+      `${folds} folds need at least ${folds} images per label; the smallest label has ${smallest}`,
+    );
   const random = seededRandom(seed);
   const assignment = new Array<number>(labels.length).fill(-1);
   let next = 0;
@@ -32,8 +36,14 @@ export function stratifiedFolds(labels: readonly number[], folds: number, seed: 
  * leaves fewer (label, fold) pairs missing, so that such a label is tested in every fold whenever a swap allows.
  * Samples without labels are dealt to the folds that want samples most.
  */
-export function multiLabelFolds(labelSets: readonly (readonly number[])[], folds: number, seed: number, labelNames?: readonly string[]): number[] {
-  if (!Number.isInteger(folds) || folds < 2) throw new InvalidArgumentError(`folds must be an integer of at least 2, got ${folds}`);
+export function multiLabelFolds(
+  labelSets: readonly (readonly number[])[],
+  folds: number,
+  seed: number,
+  labelNames?: readonly string[],
+): number[] {
+  if (!Number.isInteger(folds) || folds < 2)
+    throw new InvalidArgumentError(`folds must be an integer of at least 2, got ${folds}`);
   const C = Math.max(labelNames?.length ?? 0, ...labelSets.flatMap((set) => set.map((label) => label + 1)));
   const counts = new Array<number>(C).fill(0);
   for (const set of labelSets) for (const label of set) counts[label]! += 1;
@@ -42,7 +52,9 @@ export function multiLabelFolds(labelSets: readonly (readonly number[])[], folds
   const smallest = present.reduce((a, c) => (counts[c]! < counts[a]! ? c : a));
   if (counts[smallest]! < folds) {
     const name = labelNames?.[smallest] !== undefined ? ` (${labelNames[smallest]})` : '';
-    throw new InvalidArgumentError(`${folds} folds need at least ${folds} images per label; the smallest label${name} has ${counts[smallest]}`);
+    throw new InvalidArgumentError(
+      `${folds} folds need at least ${folds} images per label; the smallest label${name} has ${counts[smallest]}`,
+    );
   }
   const random = seededRandom(seed);
   const order = labelSets.map((_, i) => i);
@@ -86,7 +98,8 @@ export function multiLabelFolds(labelSets: readonly (readonly number[])[], folds
     for (let c = 0; c < C; c++) if (remaining[c]! > 0 && (label < 0 || remaining[c]! < remaining[label]!)) label = c;
     if (label < 0) break;
     for (const sample of order) {
-      if (assignment[sample] === -1 && labelSets[sample]!.includes(label)) assign(sample, (fold) => [wantLabel[fold]![label]!, wantSamples[fold]!]);
+      if (assignment[sample] === -1 && labelSets[sample]!.includes(label))
+        assign(sample, (fold) => [wantLabel[fold]![label]!, wantSamples[fold]!]);
     }
   }
   for (const sample of order) if (assignment[sample] === -1) assign(sample, (fold) => [wantSamples[fold]!]);

@@ -15,14 +15,23 @@ export interface GpuMonitor {
   stop(): Promise<GpuSummary | undefined>;
 }
 
-export function startGpuMonitor(options: { intervalInSeconds?: number; log: (message: string) => void; command?: string }): GpuMonitor {
+export function startGpuMonitor(options: {
+  intervalInSeconds?: number;
+  log: (message: string) => void;
+  command?: string;
+}): GpuMonitor {
   const samples: { name: string; utilization: number; memoryUsed: number; memoryTotal: number }[] = [];
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
   try {
     child = spawn(
       options.command ?? 'nvidia-smi',
-      ['--query-gpu=name,utilization.gpu,memory.used,memory.total', '--format=csv,noheader,nounits', '-l', String(options.intervalInSeconds ?? 5)],
+      [
+        '--query-gpu=name,utilization.gpu,memory.used,memory.total',
+        '--format=csv,noheader,nounits',
+        '-l',
+        String(options.intervalInSeconds ?? 5),
+      ],
       { stdio: ['ignore', 'pipe', 'ignore'] },
     );
   } catch {
@@ -44,10 +53,17 @@ export function startGpuMonitor(options: { intervalInSeconds?: number; log: (mes
       for (const line of lines) {
         const [name, utilization, memoryUsed, memoryTotal] = line.split(',').map((field) => field.trim());
         if (!name || utilization === undefined || memoryUsed === undefined || memoryTotal === undefined) continue;
-        const sample = { name, utilization: Number(utilization), memoryUsed: Number(memoryUsed), memoryTotal: Number(memoryTotal) };
+        const sample = {
+          name,
+          utilization: Number(utilization),
+          memoryUsed: Number(memoryUsed),
+          memoryTotal: Number(memoryTotal),
+        };
         if ([sample.utilization, sample.memoryUsed, sample.memoryTotal].some((v) => !Number.isFinite(v))) continue;
         samples.push(sample);
-        options.log(`gpu: ${sample.name} ${sample.utilization}% busy, ${sample.memoryUsed} of ${sample.memoryTotal} MiB`);
+        options.log(
+          `gpu: ${sample.name} ${sample.utilization}% busy, ${sample.memoryUsed} of ${sample.memoryTotal} MiB`,
+        );
       }
     });
   }

@@ -50,7 +50,12 @@ export interface AdamConstants {
 const PRODUCER = { name: 'icf-head', version: '1' };
 
 /** The training step graph for D features and C classes; the batch size is dynamic. */
-export function buildTrainingStepGraph(featureCount: number, classCount: number, kind: HeadKind = 'softmax', adam: AdamConstants = {}): Uint8Array {
+export function buildTrainingStepGraph(
+  featureCount: number,
+  classCount: number,
+  kind: HeadKind = 'softmax',
+  adam: AdamConstants = {},
+): Uint8Array {
   checkSizes(featureCount, classCount);
   const beta1 = adam.beta1 ?? 0.9;
   const beta2 = adam.beta2 ?? 0.999;
@@ -85,7 +90,11 @@ export function buildTrainingStepGraph(featureCount: number, classCount: number,
 
   const { rowLoss, probabilities, batch } = addLoss(g, node, kind, I.x, I.y, I.w, I.b);
   const dataLoss = node('Div', [node('ReduceSum', [rowLoss, axis0], 'sum_loss', { keepdims: 1 }), batch], 'data_loss');
-  const l2Loss = node('Mul', [node('Mul', [half, I.l2], 'half_l2'), node('ReduceSumSquare', [I.w], 'w_sq', { keepdims: 0 })], 'l2_loss');
+  const l2Loss = node(
+    'Mul',
+    [node('Mul', [half, I.l2], 'half_l2'), node('ReduceSumSquare', [I.w], 'w_sq', { keepdims: 0 })],
+    'l2_loss',
+  );
   g.addNode('Add', [dataLoss, l2Loss], [O.loss]);
 
   // Both heads share dL/dlogits = (p - y)/B: softmax+CE and sigmoid+BCE have the same gradient form.
@@ -103,13 +112,34 @@ export function buildTrainingStepGraph(featureCount: number, classCount: number,
   const eps = scalar('epsilon', epsilon);
   const correction1 = node('Sub', [one, node('Pow', [b1, O.t], 'beta1_t')], 'correction1');
   const correction2 = node('Sub', [one, node('Pow', [b2, O.t], 'beta2_t')], 'correction2');
-  const update = (param: string, grad: string, m: string, v: string, mOut: string, vOut: string, pOut: string, decayed: boolean) => {
+  const update = (
+    param: string,
+    grad: string,
+    m: string,
+    v: string,
+    mOut: string,
+    vOut: string,
+    pOut: string,
+    decayed: boolean,
+  ) => {
     g.addNode('Add', [node('Mul', [b1, m], `${m}_decay`), node('Mul', [oneMinusB1, grad], `${m}_grad`)], [mOut]);
-    g.addNode('Add', [node('Mul', [b2, v], `${v}_decay`), node('Mul', [oneMinusB2, node('Mul', [grad, grad], `${v}_grad_sq`)], `${v}_grad`)], [vOut]);
+    g.addNode(
+      'Add',
+      [
+        node('Mul', [b2, v], `${v}_decay`),
+        node('Mul', [oneMinusB2, node('Mul', [grad, grad], `${v}_grad_sq`)], `${v}_grad`),
+      ],
+      [vOut],
+    );
     const mHat = node('Div', [mOut, correction1], `${m}_hat`);
     const vHat = node('Div', [vOut, correction2], `${v}_hat`);
-    let direction = node('Div', [mHat, node('Add', [node('Sqrt', [vHat], `${v}_sqrt`), eps], `${v}_denominator`)], `${param}_adam`);
-    if (decayed) direction = node('Add', [direction, node('Mul', [I.decay, param], `${param}_decayed`)], `${param}_direction`);
+    let direction = node(
+      'Div',
+      [mHat, node('Add', [node('Sqrt', [vHat], `${v}_sqrt`), eps], `${v}_denominator`)],
+      `${param}_adam`,
+    );
+    if (decayed)
+      direction = node('Add', [direction, node('Mul', [I.decay, param], `${param}_decayed`)], `${param}_direction`);
     g.addNode('Sub', [param, node('Mul', [I.learningRate, direction], `${param}_step`)], [pOut]);
   };
   update(I.w, O.gradW, I.mW, I.vW, O.mW, O.vW, O.w, true);
@@ -131,7 +161,15 @@ export function buildTrainingStepGraph(featureCount: number, classCount: number,
 type NodeAdder = (op: string, inputs: string[], base: string, attributes?: Record<string, AttributeValue>) => string;
 
 /** Logits X·W + b, the probabilities, each row's loss, and the batch size as a float: what both training graphs share. */
-function addLoss(g: OnnxGraphBuilder, node: NodeAdder, kind: HeadKind, x: string, y: string, w: string, b: string): { logits: string; rowLoss: string; probabilities: string; batch: string } {
+function addLoss(
+  g: OnnxGraphBuilder,
+  node: NodeAdder,
+  kind: HeadKind,
+  x: string,
+  y: string,
+  w: string,
+  b: string,
+): { logits: string; rowLoss: string; probabilities: string; batch: string } {
   const axis1 = g.addInitializer(g.uniqueName('axis_1'), [1], new BigInt64Array([1n]));
   const logits = node('Gemm', [x, w, b], 'logits');
   // Batch size as a float scalar, for the mean over rows.
@@ -140,13 +178,21 @@ function addLoss(g: OnnxGraphBuilder, node: NodeAdder, kind: HeadKind, x: string
   const batch = node('Cast', [node('Gather', [shape, batchIndex], 'batch_int')], 'batch_float', { to: 1 });
   if (kind === 'softmax') {
     // log-softmax with the row maximum subtracted first: exp never overflows.
-    const shifted = node('Sub', [logits, node('ReduceMax', [logits], 'row_max', { axes: [1], keepdims: 1 })], 'shifted');
+    const shifted = node(
+      'Sub',
+      [logits, node('ReduceMax', [logits], 'row_max', { axes: [1], keepdims: 1 })],
+      'shifted',
+    );
     const expShifted = node('Exp', [shifted], 'exp_shifted');
     const sumExp = node('ReduceSum', [expShifted, axis1], 'sum_exp', { keepdims: 1 });
     const logProbabilities = node('Sub', [shifted, node('Log', [sumExp], 'log_sum_exp')], 'log_probabilities');
     const probabilities = node('Div', [expShifted, sumExp], 'probabilities');
     // Cross-entropy of a row: -Σ_c y_c log p_c (y may be smoothed; rows need not be exactly one-hot).
-    const rowLoss = node('Neg', [node('ReduceSum', [node('Mul', [y, logProbabilities], 'y_logp'), axis1], 'sum_y_logp', { keepdims: 0 })], 'row_loss');
+    const rowLoss = node(
+      'Neg',
+      [node('ReduceSum', [node('Mul', [y, logProbabilities], 'y_logp'), axis1], 'sum_y_logp', { keepdims: 0 })],
+      'row_loss',
+    );
     return { logits, rowLoss, probabilities, batch };
   }
   // Binary cross-entropy from logits, stable form: softplus(z) - y·z = log(1 + e^z) - y·z, summed over labels.
@@ -167,29 +213,51 @@ export function buildScoringGraph(featureCount: number, classCount: number, kind
   g.addInput(SCORE_INPUTS.w, [featureCount, classCount]);
   g.addInput(SCORE_INPUTS.b, [classCount]);
   g.addNode('Gemm', [SCORE_INPUTS.x, SCORE_INPUTS.w, SCORE_INPUTS.b], ['logits']);
-  g.addNode(kind === 'softmax' ? 'Softmax' : 'Sigmoid', ['logits'], [SCORE_OUTPUT], kind === 'softmax' ? { axis: 1 } : {});
+  g.addNode(
+    kind === 'softmax' ? 'Softmax' : 'Sigmoid',
+    ['logits'],
+    [SCORE_OUTPUT],
+    kind === 'softmax' ? { axis: 1 } : {},
+  );
   g.addOutput(SCORE_OUTPUT, ['batch', classCount]);
   return g.toBytes(PRODUCER);
 }
 
 /** The deployable head: input `features` [N,D] -> `probabilities` [N,C], weights baked in as initializers. */
-export function buildInferenceGraph(weights: Float32Array, bias: Float32Array, featureCount: number, classCount: number, kind: HeadKind = 'softmax'): Uint8Array {
+export function buildInferenceGraph(
+  weights: Float32Array,
+  bias: Float32Array,
+  featureCount: number,
+  classCount: number,
+  kind: HeadKind = 'softmax',
+): Uint8Array {
   checkSizes(featureCount, classCount);
-  if (weights.length !== featureCount * classCount) throw new RangeError(`weights has ${weights.length} values; a ${featureCount}x${classCount} head needs ${featureCount * classCount}`);
-  if (bias.length !== classCount) throw new RangeError(`bias has ${bias.length} values; ${classCount} classes need ${classCount}`);
+  if (weights.length !== featureCount * classCount)
+    throw new RangeError(
+      `weights has ${weights.length} values; a ${featureCount}x${classCount} head needs ${featureCount * classCount}`,
+    );
+  if (bias.length !== classCount)
+    throw new RangeError(`bias has ${bias.length} values; ${classCount} classes need ${classCount}`);
   const g = new OnnxGraphBuilder(`head_${kind}`);
   g.addInput('features', ['batch', featureCount]);
   g.addInitializer('W', [featureCount, classCount], weights);
   g.addInitializer('b', [classCount], bias);
   g.addNode('Gemm', ['features', 'W', 'b'], ['logits']);
-  g.addNode(kind === 'softmax' ? 'Softmax' : 'Sigmoid', ['logits'], [SCORE_OUTPUT], kind === 'softmax' ? { axis: 1 } : {});
+  g.addNode(
+    kind === 'softmax' ? 'Softmax' : 'Sigmoid',
+    ['logits'],
+    [SCORE_OUTPUT],
+    kind === 'softmax' ? { axis: 1 } : {},
+  );
   g.addOutput(SCORE_OUTPUT, ['batch', classCount]);
   return g.toBytes(PRODUCER);
 }
 
 function checkSizes(featureCount: number, classCount: number): void {
-  if (!Number.isInteger(featureCount) || featureCount < 1) throw new RangeError(`featureCount must be a positive integer, got ${featureCount}`);
-  if (!Number.isInteger(classCount) || classCount < 1) throw new RangeError(`classCount must be a positive integer, got ${classCount}`);
+  if (!Number.isInteger(featureCount) || featureCount < 1)
+    throw new RangeError(`featureCount must be a positive integer, got ${featureCount}`);
+  if (!Number.isInteger(classCount) || classCount < 1)
+    throw new RangeError(`classCount must be a positive integer, got ${classCount}`);
 }
 
 /** Names of the full-batch loss-and-gradient graph's inputs and outputs (the contract with logistic.ts). */
@@ -214,7 +282,11 @@ export const GRADIENT_OUTPUTS = {
  * solver (L-BFGS, in logistic.ts) evaluates at each step. Softmax + cross-entropy, or for multi-label data
  * independent sigmoids + binary cross-entropy, each label with its own L2 strength.
  */
-export function buildLossGradientGraph(featureCount: number, classCount: number, kind: HeadKind = 'softmax'): Uint8Array {
+export function buildLossGradientGraph(
+  featureCount: number,
+  classCount: number,
+  kind: HeadKind = 'softmax',
+): Uint8Array {
   checkSizes(featureCount, classCount);
   const D = featureCount;
   const C = classCount;
@@ -237,10 +309,21 @@ export function buildLossGradientGraph(featureCount: number, classCount: number,
   const dataLoss = node('Div', [node('ReduceSum', [rowLoss, axis0], 'sum_loss', { keepdims: 1 }), batch], 'data_loss');
   // Σ_c l2_c/2 · Σ_d W_dc²: column sums of squares weighted by each class's strength.
   const columnSquares = node('ReduceSum', [node('Mul', [I.w, I.w], 'w_sq'), axis0], 'column_sq', { keepdims: 0 });
-  const l2Loss = node('Mul', [half, node('ReduceSum', [node('Mul', [I.l2, columnSquares], 'weighted_sq'), axis0], 'sum_weighted_sq', { keepdims: 1 })], 'l2_loss');
+  const l2Loss = node(
+    'Mul',
+    [
+      half,
+      node('ReduceSum', [node('Mul', [I.l2, columnSquares], 'weighted_sq'), axis0], 'sum_weighted_sq', { keepdims: 1 }),
+    ],
+    'l2_loss',
+  );
   g.addNode('Add', [dataLoss, l2Loss], [O.loss]);
   const dLogits = node('Div', [node('Sub', [probabilities, I.y], 'p_minus_y'), batch], 'd_logits');
-  g.addNode('Add', [node('Gemm', [I.x, dLogits], 'xt_dlogits', { transA: 1 }), node('Mul', [I.l2, I.w], 'l2_w')], [O.gradW]);
+  g.addNode(
+    'Add',
+    [node('Gemm', [I.x, dLogits], 'xt_dlogits', { transA: 1 }), node('Mul', [I.l2, I.w], 'l2_w')],
+    [O.gradW],
+  );
   g.addNode('ReduceSum', [dLogits, axis0], [O.gradB], { keepdims: 0 });
   g.addOutput(O.loss, [1]);
   g.addOutput(O.gradW, [D, C]);

@@ -8,7 +8,14 @@ import { ensureTable, isStatus } from '../storage/tables';
 import { isTimeSortableId, timeSortableId } from '../util/ids';
 import { parseAugmentationPolicy } from './augment';
 import { DEFAULT_BACKBONE } from './backbone';
-import { formatPublished, jobMetricsSchema, parsePublished, trainJobSchema, type TrainJob, type TrainOptions } from './published';
+import {
+  formatPublished,
+  jobMetricsSchema,
+  parsePublished,
+  trainJobSchema,
+  type TrainJob,
+  type TrainOptions,
+} from './published';
 
 export type { JobMetrics, JobStatus, TrainJob, TrainOptions } from './published';
 
@@ -71,7 +78,10 @@ export class JobStore {
   }
 
   async get(dataset: string, jobId: string): Promise<TrainJob> {
-    if (!isTimeSortableId(jobId)) throw new NotFoundError(`dataset "${dataset}" has no training job "${jobId}" (job ids look like 20261201123456-0123abcd)`);
+    if (!isTimeSortableId(jobId))
+      throw new NotFoundError(
+        `dataset "${dataset}" has no training job "${jobId}" (job ids look like 20261201123456-0123abcd)`,
+      );
     try {
       return fromEntity(await this.table.getEntity<JobEntity>(dataset, jobId));
     } catch (error) {
@@ -81,12 +91,22 @@ export class JobStore {
   }
 
   /** Merges fields into the job (the trainer reports stage and progress as it goes). */
-  async update(dataset: string, jobId: string, changes: Partial<Omit<TrainJob, 'dataset' | 'jobId' | 'options' | 'createdAt'>>): Promise<void> {
-    const entity: { partitionKey: string; rowKey: string; [key: string]: unknown } = { partitionKey: dataset, rowKey: jobId };
+  async update(
+    dataset: string,
+    jobId: string,
+    changes: Partial<Omit<TrainJob, 'dataset' | 'jobId' | 'options' | 'createdAt'>>,
+  ): Promise<void> {
+    const entity: { partitionKey: string; rowKey: string; [key: string]: unknown } = {
+      partitionKey: dataset,
+      rowKey: jobId,
+    };
     const { metrics, ...fields } = changes;
     for (const [key, value] of Object.entries(fields)) if (value !== undefined) entity[key] = value;
     // The summary is checked against the contract before it is stored: the job routes read it through it.
-    if (metrics) entity['metrics'] = formatPublished(jobMetricsSchema, metrics, `${JOBS_TABLE}/${dataset}/${jobId} metrics`, { indent: 0 });
+    if (metrics)
+      entity['metrics'] = formatPublished(jobMetricsSchema, metrics, `${JOBS_TABLE}/${dataset}/${jobId} metrics`, {
+        indent: 0,
+      });
     await this.table.updateEntity(entity, 'Merge');
   }
 }

@@ -34,11 +34,16 @@ export function stratifiedSubset(indicesByLabel: IndicesByLabel, share: number, 
     if (!Array.isArray(indices)) throw new TypeError(`stratifiedSubset: indicesByLabel[${key}] must be an array`);
     indices.forEach((index: unknown, i) => {
       if (typeof index !== 'number' || !Number.isInteger(index) || index < 0) {
-        throw new RangeError(`stratifiedSubset: indicesByLabel[${key}][${i}] must be a non-negative integer, got ${String(index)}`);
+        throw new RangeError(
+          `stratifiedSubset: indicesByLabel[${key}][${i}] must be a non-negative integer, got ${String(index)}`,
+        );
       }
     });
     if (indices.length === 0) continue;
-    const order = shuffle([...indices].sort((a, b) => a - b), seededRandom(mixSeed(seed, key)));
+    const order = shuffle(
+      [...indices].sort((a, b) => a - b),
+      seededRandom(mixSeed(seed, key)),
+    );
     const take = Math.max(1, Math.round(share * order.length));
     chosen.push(...order.slice(0, take));
   }
@@ -81,7 +86,10 @@ interface CurvePoint {
  * slope (one doubling ahead only, and capped at 100 %); the scatter of the points around the line gives its
  * standard error, which the verdict mentions when it is large compared with the slope.
  */
-export function assessLearningCurve(points: readonly CurvePoint[], options: AssessOptions = {}): LearningCurveAssessment {
+export function assessLearningCurve(
+  points: readonly CurvePoint[],
+  options: AssessOptions = {},
+): LearningCurveAssessment {
   const metric = options.metric ?? 'accuracy';
   // 'accuracy' starts a sentence as 'Accuracy'; an acronym such as 'mAP' stays as it is.
   const Metric = metric === metric.toLowerCase() ? metric.charAt(0).toUpperCase() + metric.slice(1) : metric;
@@ -89,7 +97,9 @@ export function assessLearningCurve(points: readonly CurvePoint[], options: Asse
   if (!Array.isArray(points)) throw new TypeError('assessLearningCurve: points must be an array');
   points.forEach((p, i) => {
     if (!(Number.isFinite(p.trainingImages) && p.trainingImages > 0)) {
-      throw new RangeError(`assessLearningCurve: points[${i}].trainingImages must be a positive number, got ${String(p.trainingImages)}`);
+      throw new RangeError(
+        `assessLearningCurve: points[${i}].trainingImages must be a positive number, got ${String(p.trainingImages)}`,
+      );
     }
     if (!(p.accuracy >= 0 && p.accuracy <= 1)) {
       throw new RangeError(`assessLearningCurve: points[${i}].accuracy must be in [0, 1], got ${String(p.accuracy)}`);
@@ -150,7 +160,9 @@ export function assessLearningCurve(points: readonly CurvePoint[], options: Asse
           : `Training accuracy (${pct(lastTrain)}) is well above it, which also says the model is still data-limited.`,
       );
     } else if (converged && gap < 0.03 && atLargest < 0.95) {
-      sentences.push(`Training accuracy (${pct(lastTrain)}) is about the same, so the model, not the amount of data, limits ${metric}.`);
+      sentences.push(
+        `Training accuracy (${pct(lastTrain)}) is about the same, so the model, not the amount of data, limits ${metric}.`,
+      );
     }
   }
   return {

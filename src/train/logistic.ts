@@ -52,7 +52,8 @@ export class LogisticSolver {
 
   /** One session per (features, classes, kind); reuse it for every fit of a search. */
   static async create(featureCount: number, classCount: number, kind: HeadKind): Promise<LogisticSolver> {
-    if (!Number.isInteger(classCount) || classCount < 2) throw new InvalidArgumentError(`classCount must be an integer of at least 2, got ${classCount}`);
+    if (!Number.isInteger(classCount) || classCount < 2)
+      throw new InvalidArgumentError(`classCount must be an integer of at least 2, got ${classCount}`);
     const session = await ort.InferenceSession.create(buildLossGradientGraph(featureCount, classCount, kind), {
       executionProviders: ['cpu'],
       graphOptimizationLevel: 'all',
@@ -72,11 +73,14 @@ export class LogisticSolver {
     const D = this.featureCount;
     const C = this.classCount;
     if (data.x.length !== data.rows * D || data.y.length !== data.rows * C) {
-      throw new InvalidArgumentError(`data has ${data.x.length} feature and ${data.y.length} target values for ${data.rows} rows of ${D} features and ${C} classes`);
+      throw new InvalidArgumentError(
+        `data has ${data.x.length} feature and ${data.y.length} target values for ${data.rows} rows of ${D} features and ${C} classes`,
+      );
     }
     if (data.rows < 1) throw new InvalidArgumentError('data has no rows');
     const l2 = typeof options.l2 === 'number' ? new Float32Array(C).fill(options.l2) : options.l2;
-    if (l2.length !== C || l2.some((v) => !(v >= 0) || !Number.isFinite(v))) throw new InvalidArgumentError(`l2 must be a non-negative number or ${C} of them`);
+    if (l2.length !== C || l2.some((v) => !(v >= 0) || !Number.isFinite(v)))
+      throw new InvalidArgumentError(`l2 must be a non-negative number or ${C} of them`);
     const maxIterations = options.maxIterations ?? 500;
     const tolerance = options.gradientTolerance ?? 1e-4;
     const P = D * C + C;

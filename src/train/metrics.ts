@@ -64,7 +64,9 @@ export function evaluateSingleLabel(input: SingleLabelInput): SingleLabelMetrics
       throw new TypeError(`${where}: truth[${i}] must be an integer class index, got ${String(value)}`);
     }
     if (value < 0 || value >= classes) {
-      throw new RangeError(`${where}: truth[${i}] = ${value} is out of range; there are ${classes} labels (0..${classes - 1})`);
+      throw new RangeError(
+        `${where}: truth[${i}] = ${value} is out of range; there are ${classes} labels (0..${classes - 1})`,
+      );
     }
   });
   const rowOf = scoreRows(where, input.scores, count, classes);
@@ -209,7 +211,9 @@ export function evaluateMultiLabel(input: MultiLabelInput): MultiLabelMetrics {
       }
       // Probabilities only: logits would silently make the 0.5 threshold meaningless.
       if (value < 0 || value > 1) {
-        throw new RangeError(`${where}: scores[${i}][${j}] = ${value} is not a probability in [0, 1] (sigmoid applied?)`);
+        throw new RangeError(
+          `${where}: scores[${i}][${j}] = ${value} is not a probability in [0, 1] (sigmoid applied?)`,
+        );
       }
     });
   });
@@ -266,7 +270,7 @@ function precisionRecall(
   let falsePositives = 0;
   let ap = 0;
   let previousRecall = 0;
-  for (let n = 0; n < sorted.length; ) {
+  for (let n = 0; n < sorted.length;) {
     const threshold = sorted[n]!.score;
     // Tied scores cross the threshold together, so they form one point.
     for (; n < sorted.length && sorted[n]!.score === threshold; n++) {
@@ -373,7 +377,9 @@ function scoreRows(
     }
     const bad = scores.findIndex((value) => Number.isNaN(value));
     if (bad >= 0) {
-      throw new RangeError(`${where}: scores[${bad}] (sample ${Math.floor(bad / classes)}, class ${bad % classes}) is NaN`);
+      throw new RangeError(
+        `${where}: scores[${bad}] (sample ${Math.floor(bad / classes)}, class ${bad % classes}) is NaN`,
+      );
     }
     return (i) => (c) => scores[i * classes + c]!;
   }

@@ -24,7 +24,9 @@ const METRICS = 'metrics.json';
 
 /** The figure two models of one task are compared by, with its name. */
 function qualityOf(pointer: ModelPointer): { name: string; value: number } {
-  return pointer.task === 'multi-label' ? { name: 'test mAP', value: pointer.mAP ?? 0 } : { name: 'test accuracy', value: pointer.accuracy };
+  return pointer.task === 'multi-label'
+    ? { name: 'test mAP', value: pointer.mAP ?? 0 }
+    : { name: 'test accuracy', value: pointer.accuracy };
 }
 
 export interface PromotionResult {
@@ -39,13 +41,25 @@ export interface StoredModelVersion {
   serving: boolean;
   storedAt?: string;
   /** From metrics.json (absent when the version has none); accuracy is top-1, or exact label sets at the threshold for multi-label models. */
-  metrics?: { task?: string; accuracy?: number; mAP?: number; threshold?: number; count?: number; macroF1?: number; topK?: Record<string, number>; labels?: string[] };
+  metrics?: {
+    task?: string;
+    accuracy?: number;
+    mAP?: number;
+    threshold?: number;
+    count?: number;
+    macroF1?: number;
+    topK?: Record<string, number>;
+    labels?: string[];
+  };
 }
 
 export interface ModelList {
   dataset: string;
   /** The pointer: the version that serves, or null before the first model. */
-  serving: Pick<ModelPointer, 'version' | 'task' | 'backbone' | 'inputSize' | 'accuracy' | 'mAP' | 'threshold' | 'publishedAt' | 'labels'> | null;
+  serving: Pick<
+    ModelPointer,
+    'version' | 'task' | 'backbone' | 'inputSize' | 'accuracy' | 'mAP' | 'threshold' | 'publishedAt' | 'labels'
+  > | null;
   versions: StoredModelVersion[];
 }
 
@@ -64,7 +78,10 @@ export class ModelRegistry {
     const metrics = files[METRICS];
     if (metrics !== undefined) {
       const file = `${MODELS_CONTAINER}/${dataset}/${version}/${METRICS}`;
-      files = { ...files, [METRICS]: formatPublished(modelMetricsSchema, parsePublished(modelMetricsSchema, metrics, file), file) };
+      files = {
+        ...files,
+        [METRICS]: formatPublished(modelMetricsSchema, parsePublished(modelMetricsSchema, metrics, file), file),
+      };
     }
     await Promise.all(
       Object.entries(files).map(([name, content]) => {
@@ -82,7 +99,11 @@ export class ModelRegistry {
       const response = await this.container.getBlockBlobClient(`${dataset}/${POINTER}`).download();
       const chunks: Buffer[] = [];
       for await (const chunk of response.readableStreamBody!) chunks.push(Buffer.from(chunk as Buffer));
-      const pointer = parsePublished(modelPointerSchema, Buffer.concat(chunks), `${MODELS_CONTAINER}/${dataset}/${POINTER}`);
+      const pointer = parsePublished(
+        modelPointerSchema,
+        Buffer.concat(chunks),
+        `${MODELS_CONTAINER}/${dataset}/${POINTER}`,
+      );
       return { pointer, etag: response.etag! };
     } catch (error) {
       if (isStatus(error, 404)) return undefined;
@@ -151,8 +172,11 @@ export class ModelRegistry {
   async list(dataset: string, catalog: Pick<Catalog, 'getStats'>): Promise<ModelList> {
     assertDatasetName(dataset);
     const [current, prefixes] = await Promise.all([this.current(dataset), this.#versionPrefixes(dataset)]);
-    if (prefixes.length === 0 && !current && !(await catalog.getStats(dataset))) throw new NotFoundError(`dataset "${dataset}" does not exist`);
-    const versions = await Promise.all(prefixes.map((version) => this.#storedVersion(dataset, version, current?.pointer.version === version)));
+    if (prefixes.length === 0 && !current && !(await catalog.getStats(dataset)))
+      throw new NotFoundError(`dataset "${dataset}" does not exist`);
+    const versions = await Promise.all(
+      prefixes.map((version) => this.#storedVersion(dataset, version, current?.pointer.version === version)),
+    );
     versions.sort((a, b) => (b.storedAt ?? '').localeCompare(a.storedAt ?? '') || b.version.localeCompare(a.version));
     const pointer = current?.pointer;
     return {
@@ -180,7 +204,11 @@ export class ModelRegistry {
     try {
       const [content, properties] = await Promise.all([blob.downloadToBuffer(), blob.getProperties()]);
       if (properties.lastModified) entry.storedAt = properties.lastModified.toISOString();
-      const metrics = parsePublished(modelMetricsSchema, content, `${MODELS_CONTAINER}/${dataset}/${version}/${METRICS}`);
+      const metrics = parsePublished(
+        modelMetricsSchema,
+        content,
+        `${MODELS_CONTAINER}/${dataset}/${version}/${METRICS}`,
+      );
       const accuracy = metrics.accuracy ?? metrics.zeroOneAccuracy;
       entry.metrics = {
         ...(metrics.task !== undefined ? { task: metrics.task } : {}),

@@ -5,7 +5,17 @@
 import type { AugmentationPolicy } from './augment';
 import type { FeatureCache } from './featureCache';
 import { extractFeatures, type FeatureBackbone } from './features';
-import { headInput, memoiseViews, searchRecipe, type FeatureSource, type Recipe, type RecipeSearchOptions, type RecipeSearchResult, type TrainedRecipeHead, type ViewSet } from './recipe';
+import {
+  headInput,
+  memoiseViews,
+  searchRecipe,
+  type FeatureSource,
+  type Recipe,
+  type RecipeSearchOptions,
+  type RecipeSearchResult,
+  type TrainedRecipeHead,
+  type ViewSet,
+} from './recipe';
 import type { TaskStrategy } from './task';
 import { headProbabilities } from './trainHead';
 
@@ -28,7 +38,11 @@ export interface ImageFeatures {
 }
 
 /** The images behind a memoised feature extractor of the backbone. */
-export function imageFeatures(backbone: FeatureBackbone, images: readonly Buffer[], options: ImageFeaturesOptions): ImageFeatures {
+export function imageFeatures(
+  backbone: FeatureBackbone,
+  images: readonly Buffer[],
+  options: ImageFeaturesOptions,
+): ImageFeatures {
   let extractionMs = 0;
   const extract = async (views: ViewSet) => {
     const begin = Date.now();
@@ -61,7 +75,10 @@ export function servingInputs(features: readonly Float32Array[][], recipe: Recip
 }
 
 /** Each input's probabilities, as the fused model computes them. */
-export function scoreInputs(head: Pick<TrainedRecipeHead, 'kind' | 'weights' | 'bias' | 'classCount'>, inputs: readonly Float32Array[]): number[][] {
+export function scoreInputs(
+  head: Pick<TrainedRecipeHead, 'kind' | 'weights' | 'bias' | 'classCount'>,
+  inputs: readonly Float32Array[],
+): number[][] {
   return inputs.map((x) => headProbabilities(head, x));
 }
 

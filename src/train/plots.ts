@@ -34,7 +34,18 @@ const INK = '#222';
 const MUTED = '#666';
 const GRID = '#ddd';
 /** Tableau 10: distinguishable, colour-blind friendlier than the rainbow. */
-const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
+const PALETTE = [
+  '#4e79a7',
+  '#f28e2b',
+  '#e15759',
+  '#76b7b2',
+  '#59a14f',
+  '#edc948',
+  '#b07aa1',
+  '#ff9da7',
+  '#9c755f',
+  '#bab0ac',
+];
 /** Past ten curves colours repeat, so the dash pattern tells them apart. */
 const DASHES = ['', '6 3', '2 3', '8 3 2 3'];
 /** Labels longer than this are cut with an ellipsis; the full text stays in a <title> tooltip. */
@@ -80,10 +91,7 @@ export function confusionMatrixSvg(
   const height = top + grid + xLabelsHeight + 32;
 
   const parts: string[] = [];
-  parts.push(
-    text(16, 24, title, { size: 16, weight: 'bold' }),
-    text(16, 40, subtitle, { size: 11, fill: MUTED }),
-  );
+  parts.push(text(16, 24, title, { size: 16, weight: 'bold' }), text(16, 40, subtitle, { size: 11, fill: MUTED }));
   for (let r = 0; r < n; r++) {
     for (let c = 0; c < n; c++) {
       const value = share(r, c);
@@ -126,9 +134,7 @@ export function confusionMatrixSvg(
   );
   // Colour key: a vertical ramp from 0 % to 100 % of the row.
   const legendHeight = Math.min(grid, 200);
-  const stops = [0, 0.25, 0.5, 0.75, 1]
-    .map((t) => `<stop offset="${t}" stop-color="${blues(1 - t)}"/>`)
-    .join('');
+  const stops = [0, 0.25, 0.5, 0.75, 1].map((t) => `<stop offset="${t}" stop-color="${blues(1 - t)}"/>`).join('');
   parts.push(
     `<defs><linearGradient id="ramp" x1="0" y1="0" x2="0" y2="1">${stops}</linearGradient></defs>`,
     `<rect x="${num(legendX)}" y="${top}" width="12" height="${num(legendHeight)}" fill="url(#ramp)" stroke="#999"/>`,
@@ -173,9 +179,7 @@ export function perClassBarsSvg(perClass: readonly PerClassBar[]): string {
   const height = top + plotHeight + xLabelsHeight + 12;
   const y = (value: number): number => top + plotHeight * (1 - clamp(value, 0, 1));
 
-  const parts: string[] = [
-    text(left, 24, 'Precision, recall and F1 per class', { size: 16, weight: 'bold' }),
-  ];
+  const parts: string[] = [text(left, 24, 'Precision, recall and F1 per class', { size: 16, weight: 'bold' })];
   for (let tick = 0; tick <= 5; tick++) {
     const value = tick / 5;
     parts.push(
@@ -209,11 +213,22 @@ export function perClassBarsSvg(perClass: readonly PerClassBar[]): string {
     const middle = left + offset + i * group + group / 2;
     const baseline = top + plotHeight + 6;
     if (rotate) {
-      parts.push(text(middle + labelFont * 0.3, baseline, shown[i]!, { size: labelFont, anchor: 'end', rotate: -45, tip: entry.label }));
+      parts.push(
+        text(middle + labelFont * 0.3, baseline, shown[i]!, {
+          size: labelFont,
+          anchor: 'end',
+          rotate: -45,
+          tip: entry.label,
+        }),
+      );
     } else {
-      parts.push(text(middle, baseline + labelFont, shown[i]!, { size: labelFont, anchor: 'middle', tip: entry.label }));
+      parts.push(
+        text(middle, baseline + labelFont, shown[i]!, { size: labelFont, anchor: 'middle', tip: entry.label }),
+      );
       if (hasSupport && entry.support !== undefined) {
-        parts.push(text(middle, baseline + labelFont + 14, `n=${entry.support}`, { size: 10, anchor: 'middle', fill: MUTED }));
+        parts.push(
+          text(middle, baseline + labelFont + 14, `n=${entry.support}`, { size: 10, anchor: 'middle', fill: MUTED }),
+        );
       }
     }
   });
@@ -228,7 +243,9 @@ export function precisionRecallSvg(curves: readonly PrecisionRecallCurve[]): str
   const size = 380;
   const legendX = left + size + 24;
   const legendFont = 12;
-  const legendTexts = curves.map((curve) => `${shorten(curve.label)}  AP ${curve.ap === null ? 'n/a' : fixed(curve.ap)}`);
+  const legendTexts = curves.map(
+    (curve) => `${shorten(curve.label)}  AP ${curve.ap === null ? 'n/a' : fixed(curve.ap)}`,
+  );
   const width = legendX + 34 + Math.max(...legendTexts.map((t) => textWidth(t, legendFont))) + 12;
   const height = Math.max(top + size + 52, top + curves.length * 20 + 20);
   const x = (recall: number): number => left + size * clamp(recall, 0, 1);
@@ -238,10 +255,17 @@ export function precisionRecallSvg(curves: readonly PrecisionRecallCurve[]): str
 
   const parts: string[] = [
     text(left, 24, 'Precision–recall', { size: 16, weight: 'bold' }),
-    text(left, 42, mean === null ? 'no label has positive samples' : `mAP ${fixed(mean)} over ${measured.length} label${measured.length === 1 ? '' : 's'}`, {
-      size: 12,
-      fill: MUTED,
-    }),
+    text(
+      left,
+      42,
+      mean === null
+        ? 'no label has positive samples'
+        : `mAP ${fixed(mean)} over ${measured.length} label${measured.length === 1 ? '' : 's'}`,
+      {
+        size: 12,
+        fill: MUTED,
+      },
+    ),
   ];
   for (let tick = 0; tick <= 5; tick++) {
     const value = tick / 5;
@@ -277,14 +301,22 @@ export function precisionRecallSvg(curves: readonly PrecisionRecallCurve[]): str
     const ly = top + i * 20 + 6;
     parts.push(
       `<line x1="${num(legendX)}" y1="${ly}" x2="${num(legendX + 26)}" y2="${ly}" stroke="${color}" stroke-width="3"${dashAttribute}/>`,
-      text(legendX + 32, ly + 4, legendTexts[i]!, { size: legendFont, tip: curve.label, fill: curve.ap === null ? MUTED : INK }),
+      text(legendX + 32, ly + 4, legendTexts[i]!, {
+        size: legendFont,
+        tip: curve.label,
+        fill: curve.ap === null ? MUTED : INK,
+      }),
     );
   });
   return document(width, height, 'Precision–recall curves', parts);
 }
 
 /** Accuracy against the number of training images, with training accuracy when given and the verdict underneath. */
-export function learningCurveSvg(points: readonly LearningCurvePoint[], verdict?: string, options: { metric?: string } = {}): string {
+export function learningCurveSvg(
+  points: readonly LearningCurvePoint[],
+  verdict?: string,
+  options: { metric?: string } = {},
+): string {
   const metric = options.metric ?? 'accuracy';
   if (points.length === 0) throw new RangeError('learningCurveSvg: points is empty');
   const sorted = [...points].sort((a, b) => a.trainingImages - b.trainingImages);
@@ -325,27 +357,52 @@ export function learningCurveSvg(points: readonly LearningCurvePoint[], verdict?
   parts.push(
     `<rect x="${left}" y="${top}" width="${plotWidth}" height="${plotHeight}" fill="none" stroke="#999"/>`,
     text(left + plotWidth / 2, top + plotHeight + 38, 'Training images', { size: 13, anchor: 'middle' }),
-    text(16, top + plotHeight / 2, metric === metric.toLowerCase() ? metric.charAt(0).toUpperCase() + metric.slice(1) : metric, { size: 13, anchor: 'middle', rotate: -90 }),
+    text(
+      16,
+      top + plotHeight / 2,
+      metric === metric.toLowerCase() ? metric.charAt(0).toUpperCase() + metric.slice(1) : metric,
+      { size: 13, anchor: 'middle', rotate: -90 },
+    ),
   );
   const validationColor = PALETTE[0]!;
   const trainColor = PALETTE[1]!;
   if (hasTrain) {
-    const trained = sorted.flatMap((p) => (p.trainAccuracy === undefined ? [] : [{ images: p.trainingImages, value: p.trainAccuracy }]));
-    parts.push(polyline(trained.map((p) => [x(p.images), y(p.value)]), trainColor, '6 4'));
+    const trained = sorted.flatMap((p) =>
+      p.trainAccuracy === undefined ? [] : [{ images: p.trainingImages, value: p.trainAccuracy }],
+    );
+    parts.push(
+      polyline(
+        trained.map((p) => [x(p.images), y(p.value)]),
+        trainColor,
+        '6 4',
+      ),
+    );
     for (const p of trained) {
       parts.push(
         `<circle cx="${num(x(p.images))}" cy="${num(y(p.value))}" r="3.5" fill="#fff" stroke="${trainColor}" stroke-width="2"><title>${p.images} images: training accuracy ${percent(p.value, 1)}</title></circle>`,
       );
     }
   }
-  parts.push(polyline(sorted.map((p) => [x(p.trainingImages), y(p.accuracy)]), validationColor, ''));
+  parts.push(
+    polyline(
+      sorted.map((p) => [x(p.trainingImages), y(p.accuracy)]),
+      validationColor,
+      '',
+    ),
+  );
   const labelPoints = sorted.length <= 12;
   for (const p of sorted) {
     parts.push(
       `<circle cx="${num(x(p.trainingImages))}" cy="${num(y(p.accuracy))}" r="4" fill="${validationColor}"><title>${p.trainingImages} images: ${metric} ${percent(p.accuracy, 1)}</title></circle>`,
     );
     if (labelPoints) {
-      parts.push(text(x(p.trainingImages), y(p.accuracy) + 17, percent(p.accuracy, 1), { size: 10, anchor: 'middle', fill: validationColor }));
+      parts.push(
+        text(x(p.trainingImages), y(p.accuracy) + 17, percent(p.accuracy, 1), {
+          size: 10,
+          anchor: 'middle',
+          fill: validationColor,
+        }),
+      );
     }
   }
   // Legend, bottom right inside the plot where curves rarely are.
@@ -371,7 +428,9 @@ export function learningCurveSvg(points: readonly LearningCurvePoint[], verdict?
 
 /** Rasterises one of these SVGs to PNG; density 72 gives one pixel per SVG unit, 144 a sharper double size. */
 export async function svgToPng(svg: string, options: { density?: number } = {}): Promise<Buffer> {
-  return sharp(Buffer.from(svg, 'utf8'), { density: options.density ?? 72 }).png().toBuffer();
+  return sharp(Buffer.from(svg, 'utf8'), { density: options.density ?? 72 })
+    .png()
+    .toBuffer();
 }
 
 /** Escapes text for XML content and attribute values. */
@@ -438,7 +497,10 @@ function blues(t: number): string {
   const f = position - index;
   const a = stops[index]!;
   const b = stops[index + 1]!;
-  const channel = (k: 0 | 1 | 2): string => Math.round(a[k] + (b[k] - a[k]) * f).toString(16).padStart(2, '0');
+  const channel = (k: 0 | 1 | 2): string =>
+    Math.round(a[k] + (b[k] - a[k]) * f)
+      .toString(16)
+      .padStart(2, '0');
   return `#${channel(0)}${channel(1)}${channel(2)}`;
 }
 

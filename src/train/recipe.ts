@@ -129,28 +129,67 @@ export async function searchRecipe(options: RecipeSearchOptions): Promise<Recipe
     return features;
   };
   let solver: LogisticSolver | undefined;
-  const solverFor = async (features: Float32Array[][]) => (solver ??= await LogisticSolver.create(features[0]![0]!.length, C, kind));
+  const solverFor = async (features: Float32Array[][]) =>
+    (solver ??= await LogisticSolver.create(features[0]![0]!.length, C, kind));
   try {
     if (!folds) {
-      skipped.push(`the search: the smallest label has fewer than 2 training images, so nothing can be cross-validated; used ${resizeId(resizes[0]!)}, the plain view and strength ${DEFAULT_STRENGTH}`);
-      const recipe: Recipe = { resize: resizes[0]!, mirror: false, augmentedViews: 0, testTimeMirror: false, strength: new Array<number>(C).fill(DEFAULT_STRENGTH) };
+      skipped.push(
+        `the search: the smallest label has fewer than 2 training images, so nothing can be cross-validated; used ${resizeId(resizes[0]!)}, the plain view and strength ${DEFAULT_STRENGTH}`,
+      );
+      const recipe: Recipe = {
+        resize: resizes[0]!,
+        mirror: false,
+        augmentedViews: 0,
+        testTimeMirror: false,
+        strength: new Array<number>(C).fill(DEFAULT_STRENGTH),
+      };
       const features = await timedFeatures(recipe, n);
       const fit = await fitRecipe(await solverFor(features), features, labelSets, recipe);
-      return { recipe, head: fit.head, candidates, skipped, innerFolds: 0, finalFit: fit.fit, seconds: (Date.now() - started) / 1000 };
+      return {
+        recipe,
+        head: fit.head,
+        candidates,
+        skipped,
+        innerFolds: 0,
+        finalFit: fit.fit,
+        seconds: (Date.now() - started) / 1000,
+      };
     }
     const k = Math.max(...folds) + 1;
     log(`recipe search: ${k} inner folds over ${n} training images`);
     if (options.fixed) {
       const fixed = options.fixed;
-      if (fixed.testTimeMirror && !fixed.mirror) throw new InvalidArgumentError('a fixed recipe with testTimeMirror needs mirror views (mirror: true)');
+      if (fixed.testTimeMirror && !fixed.mirror)
+        throw new InvalidArgumentError('a fixed recipe with testTimeMirror needs mirror views (mirror: true)');
       const features = await timedFeatures(fixed, n);
       const path = await strengthPath(await solverFor(features), features, trainingViews(fixed), truth, folds, k, task);
       const best = fixed.testTimeMirror ? bestStrengths(path, { features, truth, folds, task }, true) : path.best;
       const recipe: Recipe = { ...fixed, strength: best.strength };
-      candidates.push({ name: describeRecipe(recipe).replace(/, L2 strength .*$/, ''), recipe, score: best.score, loss: best.loss, seconds: (Date.now() - started) / 1000, chosen: true });
-      const fit = await fitRecipe(await solverFor(features), features, labelSets, recipe, averageAt(path, recipe.strength));
+      candidates.push({
+        name: describeRecipe(recipe).replace(/, L2 strength .*$/, ''),
+        recipe,
+        score: best.score,
+        loss: best.loss,
+        seconds: (Date.now() - started) / 1000,
+        chosen: true,
+      });
+      const fit = await fitRecipe(
+        await solverFor(features),
+        features,
+        labelSets,
+        recipe,
+        averageAt(path, recipe.strength),
+      );
       setThreshold(fit.head, path, { features, truth, folds, task }, recipe);
-      return { recipe, head: fit.head, candidates, skipped, innerFolds: k, finalFit: fit.fit, seconds: (Date.now() - started) / 1000 };
+      return {
+        recipe,
+        head: fit.head,
+        candidates,
+        skipped,
+        innerFolds: k,
+        finalFit: fit.fit,
+        seconds: (Date.now() - started) / 1000,
+      };
     }
 
     interface Evaluated {
@@ -162,16 +201,30 @@ export async function searchRecipe(options: RecipeSearchOptions): Promise<Recipe
     }
     const allowTestTimeMirror = allowMirror && (options.allowTestTimeMirror ?? true);
     const push = (entry: Evaluated) => {
-      log(`recipe search: ${entry.report.name}: ${formatScore(task, entry.report)}${entry.report.seconds > 0 ? ` (${entry.report.seconds.toFixed(1)} s)` : ''}`);
+      log(
+        `recipe search: ${entry.report.name}: ${formatScore(task, entry.report)}${entry.report.seconds > 0 ? ` (${entry.report.seconds.toFixed(1)} s)` : ''}`,
+      );
       candidates.push(entry.report);
       return entry;
     };
     /** A training candidate (its strength path), and its test-time-mirrored variant when allowed. */
-    const evaluate = async (name: string, views: ViewSet, features: Float32Array[][], viewIndices: number[]): Promise<{ plain: Evaluated; mirrored?: Evaluated }> => {
+    const evaluate = async (
+      name: string,
+      views: ViewSet,
+      features: Float32Array[][],
+      viewIndices: number[],
+    ): Promise<{ plain: Evaluated; mirrored?: Evaluated }> => {
       const begin = Date.now();
       const path = await strengthPath(await solverFor(features), features, viewIndices, truth, folds, k, task);
       const plain = push({
-        report: { name, recipe: { ...views, testTimeMirror: false, strength: path.best.strength }, score: path.best.score, loss: path.best.loss, seconds: (Date.now() - begin) / 1000, chosen: false },
+        report: {
+          name,
+          recipe: { ...views, testTimeMirror: false, strength: path.best.strength },
+          score: path.best.score,
+          loss: path.best.loss,
+          seconds: (Date.now() - begin) / 1000,
+          chosen: false,
+        },
         scores: path.best,
         path,
         features,
@@ -180,7 +233,14 @@ export async function searchRecipe(options: RecipeSearchOptions): Promise<Recipe
       if (!allowTestTimeMirror || features[0]!.length < 2) return { plain };
       const scored = bestStrengths(path, { features, truth, folds, task }, true);
       const mirrored = push({
-        report: { name: `${name}, mirror at test time`, recipe: { ...views, testTimeMirror: true, strength: scored.strength }, score: scored.score, loss: scored.loss, seconds: 0, chosen: false },
+        report: {
+          name: `${name}, mirror at test time`,
+          recipe: { ...views, testTimeMirror: true, strength: scored.strength },
+          score: scored.score,
+          loss: scored.loss,
+          seconds: 0,
+          chosen: false,
+        },
         scores: scored,
         path,
         features,
@@ -189,9 +249,11 @@ export async function searchRecipe(options: RecipeSearchOptions): Promise<Recipe
       return { plain, mirrored };
     };
     // Test-time mirroring doubles the serving work: it must beat its own training candidate clearly.
-    const worthIt = (pair: { plain: Evaluated; mirrored?: Evaluated }) => (pair.mirrored && beatsClearly(pair.mirrored.scores, pair.plain.scores) ? pair.mirrored : pair.plain);
+    const worthIt = (pair: { plain: Evaluated; mirrored?: Evaluated }) =>
+      pair.mirrored && beatsClearly(pair.mirrored.scores, pair.plain.scores) ? pair.mirrored : pair.plain;
     const mirrorViews = allowMirror ? ' + mirror' : '';
-    if (!allowMirror) skipped.push('mirror views and test-time mirroring: the augmentation policy has horizontalFlip off');
+    if (!allowMirror)
+      skipped.push('mirror views and test-time mirroring: the augmentation policy has horizontalFlip off');
 
     // Stage 1: the preprocessing, each with plain (and mirror) views: the cheapest stand-in for a full recipe.
     let stageOneSeconds = 0;
@@ -202,13 +264,19 @@ export async function searchRecipe(options: RecipeSearchOptions): Promise<Recipe
       if (i > 0) {
         const estimate = n * perImage * (msPerView ?? 0) + stageOneSeconds * 1000;
         if (Date.now() - started + estimate > budget) {
-          skipped.push(`${resizeId(resize)}: its views and strength path (about ${(estimate / 1000).toFixed(0)} s) would overrun the ${(budget / 1000).toFixed(0)} s budget`);
+          skipped.push(
+            `${resizeId(resize)}: its views and strength path (about ${(estimate / 1000).toFixed(0)} s) would overrun the ${(budget / 1000).toFixed(0)} s budget`,
+          );
           continue;
         }
       }
       const begin = Date.now();
       const features = await timedFeatures(views, n * perImage);
-      stageOne.push(worthIt(await evaluate(`${resizeId(resize)}, plain${mirrorViews} views`, views, features, allowMirror ? [0, 1] : [0])));
+      stageOne.push(
+        worthIt(
+          await evaluate(`${resizeId(resize)}, plain${mirrorViews} views`, views, features, allowMirror ? [0, 1] : [0]),
+        ),
+      );
       if (i === 0) stageOneSeconds = (Date.now() - begin) / 1000;
     }
     // The best; on a tie, the first (the textbook centre crop).
@@ -219,30 +287,76 @@ export async function searchRecipe(options: RecipeSearchOptions): Promise<Recipe
     const stageTwo: Evaluated[] = [winner];
     if (allowMirror) {
       const plainOnly = stageOne.find((e) => e.report.recipe.resize === resize)!;
-      stageTwo.push((await evaluate(`${resizeId(resize)}, plain views`, { resize, mirror: false, augmentedViews: 0 }, plainOnly.features, [0])).plain);
+      stageTwo.push(
+        (
+          await evaluate(
+            `${resizeId(resize)}, plain views`,
+            { resize, mirror: false, augmentedViews: 0 },
+            plainOnly.features,
+            [0],
+          )
+        ).plain,
+      );
     }
     if (augmentedViews > 0) {
       const views: ViewSet = { resize, mirror: allowMirror, augmentedViews };
       const newViews = n * augmentedViews;
       // A strength path costs about its rows: stage 1's took stageOneSeconds on (1 or 2) views per image.
-      const estimate = newViews * (msPerView ?? 0) + ((1 + (allowMirror ? 1 : 0) + augmentedViews) / (allowMirror ? 2 : 1)) * stageOneSeconds * 1000;
+      const estimate =
+        newViews * (msPerView ?? 0) +
+        ((1 + (allowMirror ? 1 : 0) + augmentedViews) / (allowMirror ? 2 : 1)) * stageOneSeconds * 1000;
       if (Date.now() - started + estimate > budget) {
-        skipped.push(`${augmentedViews} augmented views: extracting them and their strength path (about ${(estimate / 1000).toFixed(0)} s) would overrun the ${(budget / 1000).toFixed(0)} s budget`);
+        skipped.push(
+          `${augmentedViews} augmented views: extracting them and their strength path (about ${(estimate / 1000).toFixed(0)} s) would overrun the ${(budget / 1000).toFixed(0)} s budget`,
+        );
       } else {
         const all = await timedFeatures(views, newViews);
-        stageTwo.push(worthIt(await evaluate(`${resizeId(resize)}, plain${mirrorViews} + ${augmentedViews} augmented views`, views, all, trainingViews(views))));
+        stageTwo.push(
+          worthIt(
+            await evaluate(
+              `${resizeId(resize)}, plain${mirrorViews} + ${augmentedViews} augmented views`,
+              views,
+              all,
+              trainingViews(views),
+            ),
+          ),
+        );
       }
     }
     // The best score wins; on a tie, the cheaper candidate (listed first).
     const cost = (e: Evaluated) => e.viewIndices.length + (e.report.recipe.testTimeMirror ? 0.5 : 0);
-    winner = stageTwo.reduce((best, candidate) => (scoresHigher(candidate.report, best.report) || (!scoresHigher(best.report, candidate.report) && cost(candidate) < cost(best)) ? candidate : best));
+    winner = stageTwo.reduce((best, candidate) =>
+      scoresHigher(candidate.report, best.report) ||
+      (!scoresHigher(best.report, candidate.report) && cost(candidate) < cost(best))
+        ? candidate
+        : best,
+    );
     winner.report.chosen = true;
     const recipe = winner.report.recipe;
-    log(`recipe search: chose ${winner.report.name}, strength ${recipe.strength.map((s) => s.toExponential(1)).filter((s, i, a) => a.indexOf(s) === i).join('/')}`);
+    log(
+      `recipe search: chose ${winner.report.name}, strength ${recipe.strength
+        .map((s) => s.toExponential(1))
+        .filter((s, i, a) => a.indexOf(s) === i)
+        .join('/')}`,
+    );
     const features = winner.features;
-    const fit = await fitRecipe(await solverFor(features), features, labelSets, recipe, averageAt(winner.path, recipe.strength));
+    const fit = await fitRecipe(
+      await solverFor(features),
+      features,
+      labelSets,
+      recipe,
+      averageAt(winner.path, recipe.strength),
+    );
     setThreshold(fit.head, winner.path, { features, truth, folds, task }, recipe);
-    return { recipe, head: fit.head, candidates, skipped, innerFolds: k, finalFit: fit.fit, seconds: (Date.now() - started) / 1000 };
+    return {
+      recipe,
+      head: fit.head,
+      candidates,
+      skipped,
+      innerFolds: k,
+      finalFit: fit.fit,
+      seconds: (Date.now() - started) / 1000,
+    };
   } finally {
     await solver?.release();
   }
@@ -259,7 +373,12 @@ export async function fitRecipe(
   const C = solver.classCount;
   const viewIndices = trainingViews(recipe);
   const images = features.map((_, i) => i);
-  const data = buildRows(features, images, viewIndices, labelSets.map((set) => targetRow(set, C, taskOfHead(solver.kind))));
+  const data = buildRows(
+    features,
+    images,
+    viewIndices,
+    labelSets.map((set) => targetRow(set, C, taskOfHead(solver.kind))),
+  );
   const l2 = l2For(recipe.strength, data.meanSquaredNorm, images.length);
   const fit = await solver.fit(data, { l2, ...(initial ? { initial } : {}) });
   return {
@@ -355,13 +474,23 @@ async function strengthPath(
     const models: LogisticParameters[] = [];
     for (let fold = 0; fold < k; fold++) {
       const { data, images } = foldData[fold]!;
-      const fit = await solver.fit(data, { l2: l2For(new Array<number>(C).fill(strength), data.meanSquaredNorm, images), ...(previous ? { initial: previous[fold]! } : {}) });
+      const fit = await solver.fit(data, {
+        l2: l2For(new Array<number>(C).fill(strength), data.meanSquaredNorm, images),
+        ...(previous ? { initial: previous[fold]! } : {}),
+      });
       models.push({ weights: fit.weights, bias: fit.bias });
     }
     previous = models;
     points.push({ strength, models });
     strengths.push(strength);
-    scores.push(scoreAt({ strengths, points }, { features, truth, folds, task }, false, new Array<number>(C).fill(points.length - 1)));
+    scores.push(
+      scoreAt(
+        { strengths, points },
+        { features, truth, folds, task },
+        false,
+        new Array<number>(C).fill(points.length - 1),
+      ),
+    );
     // Stop once every class's best strength so far lies PATIENCE strengths back.
     const last = points.length - 1;
     if (task.strengthPoints(scores, C).every((point) => last - point >= PATIENCE)) break;
@@ -372,7 +501,11 @@ async function strengthPath(
 }
 
 /** The best strength(s) of a path and their score, scoring held-out images on plain views or with test-time mirroring. */
-function bestStrengths(path: Pick<StrengthPath, 'strengths' | 'points'>, heldOut: HeldOut, testTimeMirror: boolean): HeldOutScore & { strength: number[] } {
+function bestStrengths(
+  path: Pick<StrengthPath, 'strengths' | 'points'>,
+  heldOut: HeldOut,
+  testTimeMirror: boolean,
+): HeldOutScore & { strength: number[] } {
   const { truth, task } = heldOut;
   const C = truth[0]!.length;
   const scores = path.points.map((_, p) => scoreAt(path, heldOut, testTimeMirror, new Array<number>(C).fill(p)));
@@ -394,7 +527,12 @@ function pointsOf(path: Pick<StrengthPath, 'strengths'>, strengths: readonly num
 }
 
 /** Out-of-fold probabilities of every image, each class c from the fold models of path point `pointOf[c]`. */
-function oofProbabilities(path: Pick<StrengthPath, 'strengths' | 'points'>, heldOut: HeldOut, testTimeMirror: boolean, pointOf: readonly number[]): number[][] {
+function oofProbabilities(
+  path: Pick<StrengthPath, 'strengths' | 'points'>,
+  heldOut: HeldOut,
+  testTimeMirror: boolean,
+  pointOf: readonly number[],
+): number[][] {
   const { features, folds, task } = heldOut;
   return features.map((views, image) => {
     const x = headInput(views, testTimeMirror);
@@ -411,7 +549,12 @@ function oofProbabilities(path: Pick<StrengthPath, 'strengths' | 'points'>, held
   });
 }
 
-function scoreAt(path: Pick<StrengthPath, 'strengths' | 'points'>, heldOut: HeldOut, testTimeMirror: boolean, indices: readonly number[]): HeldOutScore {
+function scoreAt(
+  path: Pick<StrengthPath, 'strengths' | 'points'>,
+  heldOut: HeldOut,
+  testTimeMirror: boolean,
+  indices: readonly number[],
+): HeldOutScore {
   return heldOut.task.scoreHeldOut(oofProbabilities(path, heldOut, testTimeMirror, indices), heldOut.truth);
 }
 
@@ -421,7 +564,10 @@ function scoreAt(path: Pick<StrengthPath, 'strengths' | 'points'>, heldOut: Held
  * differences. Small inner-CV differences between candidates are mostly noise on a few hundred images, and a
  * choice made on noise is worse than the textbook default it replaces.
  */
-export function beatsClearly(challenger: Pick<HeldOutScore, 'score' | 'perImage'>, incumbent: Pick<HeldOutScore, 'score' | 'perImage'>): boolean {
+export function beatsClearly(
+  challenger: Pick<HeldOutScore, 'score' | 'perImage'>,
+  incumbent: Pick<HeldOutScore, 'score' | 'perImage'>,
+): boolean {
   if (!(challenger.score > incumbent.score)) return false;
   const n = challenger.perImage.length;
   if (n !== incumbent.perImage.length || n < 2) return false;
@@ -451,7 +597,12 @@ function averageAt(path: StrengthPath, strengths: readonly number[]): LogisticPa
 }
 
 /** Rows of the given images' views, with their targets and the mean squared feature norm. */
-function buildRows(features: readonly Float32Array[][], images: readonly number[], viewIndices: readonly number[], truth: readonly Float32Array[]) {
+function buildRows(
+  features: readonly Float32Array[][],
+  images: readonly number[],
+  viewIndices: readonly number[],
+  truth: readonly Float32Array[],
+) {
   const D = features[images[0] ?? 0]![0]!.length;
   const C = truth[0]!.length;
   const rows = images.length * viewIndices.length;
@@ -484,7 +635,13 @@ function targetRow(set: readonly number[], C: number, task: TaskStrategy): Float
 }
 
 /** Inner folds over the images, or undefined when a label has fewer than 2 images. */
-function innerFolds(labelSets: readonly (readonly number[])[], C: number, task: TaskStrategy, wanted: number, seed: number): number[] | undefined {
+function innerFolds(
+  labelSets: readonly (readonly number[])[],
+  C: number,
+  task: TaskStrategy,
+  wanted: number,
+  seed: number,
+): number[] | undefined {
   const counts = new Array<number>(C).fill(0);
   for (const set of labelSets) for (const label of task.trainedLabels(set)) counts[label]! += 1;
   const smallest = Math.min(...counts.filter((count) => count > 0));

@@ -28,13 +28,21 @@ export interface TrainMessage {
 }
 
 /** Validates the options, records the job and queues it. */
-export async function requestTraining(training: Training, catalog: Catalog, dataset: string, body: unknown): Promise<TrainJob> {
+export async function requestTraining(
+  training: Training,
+  catalog: Catalog,
+  dataset: string,
+  body: unknown,
+): Promise<TrainJob> {
   assertDatasetName(dataset);
   const options = parseTrainOptions(body);
   const stats = await catalog.requireStats(dataset);
   await training.backbones.check(options.backbone, options.inputSize);
   const trainable = Object.values(stats.labels).filter((counts) => counts.train > 0).length;
-  if (trainable < 2) throw new InvalidArgumentError(`dataset "${dataset}" has ${trainable} label(s) with training images; training needs at least 2`);
+  if (trainable < 2)
+    throw new InvalidArgumentError(
+      `dataset "${dataset}" has ${trainable} label(s) with training images; training needs at least 2`,
+    );
   const job = await training.jobs.create(dataset, options);
   const message: TrainMessage = { dataset, jobId: job.jobId };
   await training.queue.sendMessage(encodeQueueMessage(message));
@@ -68,10 +76,16 @@ export async function launchTraining(training: Training, input: unknown): Promis
  * The job as stored, after checking that a Container Apps execution it waits on is still alive: an execution
  * that ended without the trainer reporting (killed, out of memory, image not found) leaves the job failed.
  */
-export async function currentJob(training: Training, dataset: string, jobId: string, now = Date.now()): Promise<TrainJob> {
+export async function currentJob(
+  training: Training,
+  dataset: string,
+  jobId: string,
+  now = Date.now(),
+): Promise<TrainJob> {
   const job = await training.jobs.get(dataset, jobId);
   if (job.status !== 'running' && job.status !== 'queued') return job;
-  const lastSign = job.status === 'running' ? Date.parse(job.heartbeatAt ?? job.startedAt ?? job.createdAt) : Number.NaN;
+  const lastSign =
+    job.status === 'running' ? Date.parse(job.heartbeatAt ?? job.startedAt ?? job.createdAt) : Number.NaN;
   if (now - lastSign > training.heartbeatExpiryInMs) {
     // Whichever launcher ran it, a trainer that stopped beating is gone: its host died, or it was killed.
     const failed = {

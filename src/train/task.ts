@@ -49,9 +49,16 @@ export interface TaskStrategy {
   /** The EpochRecord field the Adam head reports its validation score in. */
   readonly validationField: 'validationAccuracy' | 'validationMeanAP';
   /** Fold index of each image: stratified by its label, or iterative multi-label stratification. */
-  folds(labelSets: readonly (readonly number[])[], folds: number, seed: number, labelNames?: readonly string[]): number[];
+  folds(
+    labelSets: readonly (readonly number[])[],
+    folds: number,
+    seed: number,
+    labelNames?: readonly string[],
+  ): number[];
   /** The Adam head's targets (trainHead's `labels` or `labelSets`) for rows with these label sets. */
-  headTargets(labelSets: readonly (readonly number[])[]): { labels: number[] } | { labelSets: readonly (readonly number[])[] };
+  headTargets(
+    labelSets: readonly (readonly number[])[],
+  ): { labels: number[] } | { labelSets: readonly (readonly number[])[] };
   /** The labels of an image the head learns: its first (softmax) or all of them. */
   trainedLabels(labelSet: readonly number[]): readonly number[];
   /** Probabilities from the head's logits, as the fused model computes them (in double precision). */
@@ -63,7 +70,12 @@ export interface TaskStrategy {
    * the target row of every training row. Accuracy and cross-entropy, or mAP and binary cross-entropy summed over
    * the labels.
    */
-  scoreValidation(p: Float32Array, rows: readonly number[], targets: readonly Float32Array[], classCount: number): { score: number; loss: number };
+  scoreValidation(
+    p: Float32Array,
+    rows: readonly number[],
+    targets: readonly Float32Array[],
+    classCount: number,
+  ): { score: number; loss: number };
   /**
    * The path point (index into `scores`, one per strength tried) of each class's strength: one strength for all
    * classes by score (then loss), earliest on a tie; or each label its own, by its loss.
@@ -74,11 +86,23 @@ export interface TaskStrategy {
    * heads the one that gets the most label sets exactly right (0.5 unless another is strictly better, and 0.5 with
    * nothing held out).
    */
-  decisionThreshold(heldOut?: { truth: readonly (readonly number[])[]; scores: readonly (readonly number[])[] }): number | undefined;
+  decisionThreshold(heldOut?: {
+    truth: readonly (readonly number[])[];
+    scores: readonly (readonly number[])[];
+  }): number | undefined;
   /** The task's metric (accuracy or mAP) of the probabilities `scores` for images with these label sets. */
-  measure(labelSets: readonly (readonly number[])[], scores: readonly (readonly number[])[], classCount: number): number;
+  measure(
+    labelSets: readonly (readonly number[])[],
+    scores: readonly (readonly number[])[],
+    classCount: number,
+  ): number;
   /** The test split's metrics and plots: accuracy and a confusion matrix, or per-label AP and precision-recall curves. */
-  evaluateTest(labels: string[], labelSets: readonly (readonly number[])[], scores: number[][], threshold: number | undefined): TestEvaluation;
+  evaluateTest(
+    labels: string[],
+    labelSets: readonly (readonly number[])[],
+    scores: number[][],
+    threshold: number | undefined,
+  ): TestEvaluation;
   /** The threshold the classifier applies: none, or the request's, else the published model's, else 0.5. */
   servingThreshold(requested: number | undefined, published: number | undefined): number | undefined;
 }
@@ -100,7 +124,12 @@ export const SINGLE_LABEL: TaskStrategy = {
   metric: 'accuracy',
   foldMethod: 'stratified',
   validationField: 'validationAccuracy',
-  folds: (labelSets, folds, seed) => stratifiedFolds(labelSets.map((set) => set[0]!), folds, seed),
+  folds: (labelSets, folds, seed) =>
+    stratifiedFolds(
+      labelSets.map((set) => set[0]!),
+      folds,
+      seed,
+    ),
   headTargets: (labelSets) => ({ labels: labelSets.map((set) => set[0]!) }),
   trainedLabels: (labelSet) => labelSet.slice(0, 1),
   probabilities(logits) {
@@ -118,7 +147,12 @@ export const SINGLE_LABEL: TaskStrategy = {
       loss -= Math.log(Math.max(p[label]!, 1e-12));
       return argmax(p) === label ? 1 : 0;
     });
-    return { score: perImage.reduce((a: number, b) => a + b, 0) / n, loss: loss / n, perClassLoss: [loss / n], perImage };
+    return {
+      score: perImage.reduce((a: number, b) => a + b, 0) / n,
+      loss: loss / n,
+      perClassLoss: [loss / n],
+      perImage,
+    };
   },
   scoreValidation(p, rows, targets, C) {
     let correct = 0;
@@ -152,7 +186,10 @@ export const SINGLE_LABEL: TaskStrategy = {
       headline: `accuracy ${percent(metrics.accuracy)}`,
       summary: { accuracy: metrics.accuracy, topK: metrics.topK, macroF1: metrics.macro.f1 },
       metrics: { ...metrics },
-      plots: { 'confusion-matrix.svg': confusionMatrixSvg(labels, metrics.confusionMatrix), 'per-class.svg': perClassBarsSvg(metrics.perClass) },
+      plots: {
+        'confusion-matrix.svg': confusionMatrixSvg(labels, metrics.confusionMatrix),
+        'per-class.svg': perClassBarsSvg(metrics.perClass),
+      },
       pointer: { accuracy: metrics.accuracy },
     };
   },
@@ -168,7 +205,8 @@ export const MULTI_LABEL: TaskStrategy = {
   folds: (labelSets, folds, seed, labelNames) => multiLabelFolds(labelSets, folds, seed, labelNames),
   headTargets: (labelSets) => ({ labelSets }),
   trainedLabels: (labelSet) => labelSet,
-  probabilities: (logits) => Array.from(logits, (z) => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z)))),
+  probabilities: (logits) =>
+    Array.from(logits, (z) => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z)))),
   scoreHeldOut(probabilities, truth) {
     const n = probabilities.length;
     const C = truth[0]!.length;
@@ -183,7 +221,11 @@ export const MULTI_LABEL: TaskStrategy = {
       }
       return -imageLoss;
     });
-    const { mAP } = evaluateMultiLabel({ labels: names(C), truth: truth.map((row) => Array.from(row)), scores: probabilities });
+    const { mAP } = evaluateMultiLabel({
+      labels: names(C),
+      truth: truth.map((row) => Array.from(row)),
+      scores: probabilities,
+    });
     return { score: mAP ?? 0, loss: perClassLoss.reduce((a, b) => a + b, 0) / C, perClassLoss, perImage };
   },
   scoreValidation(p, rows, targets, C) {
@@ -203,23 +245,38 @@ export const MULTI_LABEL: TaskStrategy = {
     return { score: mAP ?? 0, loss: loss / rows.length };
   },
   strengthPoints: (scores, classCount) =>
-    Array.from({ length: classCount }, (_, c) => scores.reduce((best, s, p) => (s.perClassLoss[c]! < scores[best]!.perClassLoss[c]! ? p : best), 0)),
+    Array.from({ length: classCount }, (_, c) =>
+      scores.reduce((best, s, p) => (s.perClassLoss[c]! < scores[best]!.perClassLoss[c]! ? p : best), 0),
+    ),
   decisionThreshold(heldOut) {
     if (!heldOut) return 0.5;
     const C = heldOut.truth[0]?.length ?? 0;
-    return evaluateMultiLabel({ labels: names(C), truth: heldOut.truth, scores: heldOut.scores }).bestThreshold.zeroOne.threshold;
+    return evaluateMultiLabel({ labels: names(C), truth: heldOut.truth, scores: heldOut.scores }).bestThreshold.zeroOne
+      .threshold;
   },
   measure: (labelSets, scores, classCount) =>
     evaluateMultiLabel({ labels: names(classCount), truth: indicator(labelSets, classCount), scores }).mAP ?? 0,
   evaluateTest(labels, labelSets, scores, threshold) {
-    const metrics = evaluateMultiLabel({ labels, truth: indicator(labelSets, labels.length), scores, threshold: threshold ?? 0.5 });
+    const metrics = evaluateMultiLabel({
+      labels,
+      truth: indicator(labelSets, labels.length),
+      scores,
+      threshold: threshold ?? 0.5,
+    });
     const mAP = metrics.mAP ?? 0;
     return {
       headline: `mAP ${percent(mAP)}, exact label sets ${percent(metrics.zeroOneAccuracy)} at threshold ${metrics.threshold.toFixed(3)}`,
-      summary: { mAP, accuracy: metrics.zeroOneAccuracy, hammingAccuracy: metrics.hammingAccuracy, threshold: metrics.threshold },
+      summary: {
+        mAP,
+        accuracy: metrics.zeroOneAccuracy,
+        hammingAccuracy: metrics.hammingAccuracy,
+        threshold: metrics.threshold,
+      },
       metrics: { ...metrics },
       plots: {
-        'precision-recall.svg': precisionRecallSvg(metrics.perLabel.map((l) => ({ label: l.label, points: l.curve, ap: l.ap }))),
+        'precision-recall.svg': precisionRecallSvg(
+          metrics.perLabel.map((l) => ({ label: l.label, points: l.curve, ap: l.ap })),
+        ),
         'per-class.svg': perClassBarsSvg(metrics.perLabel),
       },
       pointer: { accuracy: metrics.zeroOneAccuracy, mAP, threshold: metrics.threshold },
@@ -229,7 +286,10 @@ export const MULTI_LABEL: TaskStrategy = {
 };
 
 /** The strategy of each task. */
-export const TASKS: Readonly<Record<ModelTask, TaskStrategy>> = { 'single-label': SINGLE_LABEL, 'multi-label': MULTI_LABEL };
+export const TASKS: Readonly<Record<ModelTask, TaskStrategy>> = {
+  'single-label': SINGLE_LABEL,
+  'multi-label': MULTI_LABEL,
+};
 
 /** The strategy whose head has this activation. */
 export function taskOfHead(kind: HeadKind): TaskStrategy {
@@ -237,6 +297,8 @@ export function taskOfHead(kind: HeadKind): TaskStrategy {
 }
 
 /** The task of a set of labelled images: multi-label as soon as one image carries several labels. */
-export function taskOfLabelSets(labelSets: readonly (readonly number[])[] | readonly (readonly string[])[]): TaskStrategy {
+export function taskOfLabelSets(
+  labelSets: readonly (readonly number[])[] | readonly (readonly string[])[],
+): TaskStrategy {
   return labelSets.some((set) => set.length > 1) ? MULTI_LABEL : SINGLE_LABEL;
 }

@@ -8,7 +8,15 @@ import { InvalidArgumentError } from '../errors';
 import { seededRandom } from '../util/seededRandom';
 import { shuffle } from '../util/shuffle';
 import { resolveProviders } from './executionProviders';
-import { buildScoringGraph, buildTrainingStepGraph, SCORE_INPUTS, SCORE_OUTPUT, STEP_INPUTS, STEP_OUTPUTS, type HeadKind } from './headGraph';
+import {
+  buildScoringGraph,
+  buildTrainingStepGraph,
+  SCORE_INPUTS,
+  SCORE_OUTPUT,
+  STEP_INPUTS,
+  STEP_OUTPUTS,
+  type HeadKind,
+} from './headGraph';
 import { MULTI_LABEL, SINGLE_LABEL, taskOfHead, type TaskStrategy } from './task';
 
 export interface TrainHeadOptions {
@@ -149,39 +157,53 @@ interface CheckedOptions {
 
 function checkOptions(options: TrainHeadOptions): CheckedOptions {
   const C = options.classCount;
-  if (!Number.isInteger(C) || C < 2) throw new InvalidArgumentError(`classCount must be an integer of at least 2, got ${C}`);
+  if (!Number.isInteger(C) || C < 2)
+    throw new InvalidArgumentError(`classCount must be an integer of at least 2, got ${C}`);
   let rows: Float32Array[];
   let D: number;
   if (options.features instanceof Float32Array) {
     D = options.featureCount ?? 0;
-    if (!Number.isInteger(D) || D < 1) throw new InvalidArgumentError('featureCount (a positive integer) is required when features is one flat Float32Array');
-    if (options.features.length % D !== 0) throw new InvalidArgumentError(`features has ${options.features.length} values, not a multiple of featureCount ${D}`);
+    if (!Number.isInteger(D) || D < 1)
+      throw new InvalidArgumentError(
+        'featureCount (a positive integer) is required when features is one flat Float32Array',
+      );
+    if (options.features.length % D !== 0)
+      throw new InvalidArgumentError(
+        `features has ${options.features.length} values, not a multiple of featureCount ${D}`,
+      );
     const flat = options.features;
     rows = Array.from({ length: flat.length / D }, (_, i) => flat.subarray(i * D, (i + 1) * D));
   } else {
     rows = [...options.features];
     D = rows[0]?.length ?? 0;
-    if (options.featureCount !== undefined && options.featureCount !== D) throw new InvalidArgumentError(`featureCount is ${options.featureCount} but the rows have ${D} values`);
+    if (options.featureCount !== undefined && options.featureCount !== D)
+      throw new InvalidArgumentError(`featureCount is ${options.featureCount} but the rows have ${D} values`);
     rows.forEach((row, i) => {
-      if (row.length !== D) throw new InvalidArgumentError(`features[${i}] has ${row.length} values; features[0] has ${D}`);
+      if (row.length !== D)
+        throw new InvalidArgumentError(`features[${i}] has ${row.length} values; features[0] has ${D}`);
     });
   }
   if (rows.length === 0 || D === 0) throw new InvalidArgumentError('features is empty: there is nothing to train on');
   const int = (name: string, value: number, min: number, max: number) => {
-    if (!Number.isInteger(value) || value < min || value > max) throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}, got ${value}`);
+    if (!Number.isInteger(value) || value < min || value > max)
+      throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}, got ${value}`);
     return value;
   };
   const real = (name: string, value: number, min: number, max: number, openMin = false) => {
-    if (!Number.isFinite(value) || value < min || value > max || (openMin && value === min)) throw new InvalidArgumentError(`${name} must be a number in ${openMin ? '(' : '['}${min}, ${max}], got ${value}`);
+    if (!Number.isFinite(value) || value < min || value > max || (openMin && value === min))
+      throw new InvalidArgumentError(`${name} must be a number in ${openMin ? '(' : '['}${min}, ${max}], got ${value}`);
     return value;
   };
   const isClass = (label: number) => Number.isInteger(label) && label >= 0 && label < C;
   if ((options.labels === undefined) === (options.labelSets === undefined)) {
-    throw new InvalidArgumentError('give either labels (one class per row: a softmax head) or labelSets (the classes of each row: a sigmoid head)');
+    throw new InvalidArgumentError(
+      'give either labels (one class per row: a softmax head) or labelSets (the classes of each row: a sigmoid head)',
+    );
   }
   const field = options.labels ? 'labels' : 'labelSets';
   const count = (options.labels ?? options.labelSets)!.length;
-  if (count !== rows.length) throw new InvalidArgumentError(`${field} has ${count} entries for ${rows.length} feature rows`);
+  if (count !== rows.length)
+    throw new InvalidArgumentError(`${field} has ${count} entries for ${rows.length} feature rows`);
   const labelSmoothing = real('labelSmoothing', options.labelSmoothing ?? 0, 0, 0.99);
   let targets: Float32Array[];
   let strata: number[];
@@ -196,12 +218,14 @@ function checkOptions(options: TrainHeadOptions): CheckedOptions {
     });
     strata = [...options.labels];
   } else {
-    if (labelSmoothing !== 0) throw new InvalidArgumentError('labelSmoothing applies to softmax heads (labels), not to labelSets');
+    if (labelSmoothing !== 0)
+      throw new InvalidArgumentError('labelSmoothing applies to softmax heads (labels), not to labelSets');
     const sets = options.labelSets!;
     sets.forEach((set, i) => {
       if (!Array.isArray(set)) throw new InvalidArgumentError(`labelSets[${i}] must be an array of class indices`);
       set.forEach((label, j) => {
-        if (!isClass(label)) throw new InvalidArgumentError(`labelSets[${i}][${j}] = ${label} is not a class index 0..${C - 1}`);
+        if (!isClass(label))
+          throw new InvalidArgumentError(`labelSets[${i}][${j}] = ${label} is not a class index 0..${C - 1}`);
       });
       if (new Set(set).size !== set.length) throw new InvalidArgumentError(`labelSets[${i}] names a class twice`);
     });
@@ -214,9 +238,11 @@ function checkOptions(options: TrainHeadOptions): CheckedOptions {
     strata = rarestLabels(sets, C);
   }
   const groups = options.groups ?? rows.map((_, i) => i);
-  if (groups.length !== rows.length) throw new InvalidArgumentError(`groups has ${groups.length} entries for ${rows.length} feature rows`);
+  if (groups.length !== rows.length)
+    throw new InvalidArgumentError(`groups has ${groups.length} entries for ${rows.length} feature rows`);
   const mode = options.weightDecayMode ?? 'l2';
-  if (mode !== 'l2' && mode !== 'decoupled') throw new InvalidArgumentError(`weightDecayMode must be "l2" or "decoupled", got ${String(mode)}`);
+  if (mode !== 'l2' && mode !== 'decoupled')
+    throw new InvalidArgumentError(`weightDecayMode must be "l2" or "decoupled", got ${String(mode)}`);
   return {
     rows,
     D,
@@ -242,7 +268,11 @@ function checkOptions(options: TrainHeadOptions): CheckedOptions {
 async function chooseProviders(requested: readonly string[], log: (message: string) => void): Promise<string[]> {
   if (requested.length > 0 && requested.every((p) => p === 'cpu')) return ['cpu'];
   // Severity 4 (fatal only): ORT's own error line would duplicate the warning.
-  const probe = await resolveProviders(buildScoringGraph(1, 2), requested, { purpose: 'the head', log, sessionOptions: { logSeverityLevel: 4 } });
+  const probe = await resolveProviders(buildScoringGraph(1, 2), requested, {
+    purpose: 'the head',
+    log,
+    sessionOptions: { logSeverityLevel: 4 },
+  });
   await probe.session.release();
   return probe.providers;
 }
@@ -251,14 +281,24 @@ async function chooseProviders(requested: readonly string[], log: (message: stri
 export function rarestLabels(labelSets: readonly (readonly number[])[], classCount: number): number[] {
   const frequency = new Array<number>(classCount).fill(0);
   for (const set of labelSets) for (const label of set) frequency[label]! += 1;
-  return labelSets.map((set) => (set.length === 0 ? classCount : set.reduce((rarest, label) => (frequency[label]! < frequency[rarest]! ? label : rarest))));
+  return labelSets.map((set) =>
+    set.length === 0
+      ? classCount
+      : set.reduce((rarest, label) => (frequency[label]! < frequency[rarest]! ? label : rarest)),
+  );
 }
 
 /**
  * Stratified over groups: each class gives round(share × its groups) groups (at least one when it has two or more).
  * A group's rows all land on one side. Exported for its test.
  */
-export function splitValidation(strata: readonly number[], groups: readonly number[], classCount: number, share: number, seed: number): { trainRows: number[]; validationRows: number[] } {
+export function splitValidation(
+  strata: readonly number[],
+  groups: readonly number[],
+  classCount: number,
+  share: number,
+  seed: number,
+): { trainRows: number[]; validationRows: number[] } {
   const all = strata.map((_, i) => i);
   if (share === 0) return { trainRows: all, validationRows: [] };
   const groupClass = new Map<number, number>();
@@ -266,7 +306,10 @@ export function splitValidation(strata: readonly number[], groups: readonly numb
     const group = groups[i]!;
     const known = groupClass.get(group);
     if (known === undefined) groupClass.set(group, label);
-    else if (known !== label) throw new InvalidArgumentError(`group ${group} holds rows of classes ${known} and ${label}; a group's rows must have the same labels`);
+    else if (known !== label)
+      throw new InvalidArgumentError(
+        `group ${group} holds rows of classes ${known} and ${label}; a group's rows must have the same labels`,
+      );
   });
   // One more stratum for multi-label rows without any label.
   const byClass = Array.from({ length: classCount + 1 }, () => [] as number[]);
@@ -278,7 +321,10 @@ export function splitValidation(strata: readonly number[], groups: readonly numb
     const take = members.length < 2 ? 0 : Math.min(members.length - 1, Math.max(1, Math.round(share * members.length)));
     for (const group of members.slice(0, take)) held.add(group);
   }
-  return { trainRows: all.filter((i) => !held.has(groups[i]!)), validationRows: all.filter((i) => held.has(groups[i]!)) };
+  return {
+    trainRows: all.filter((i) => !held.has(groups[i]!)),
+    validationRows: all.filter((i) => held.has(groups[i]!)),
+  };
 }
 
 /** The head's weights and Adam's moments, as the training-step graph reads and writes them. */
@@ -292,7 +338,14 @@ export interface AdamState {
   t: number;
 }
 
-async function runTraining(o: CheckedOptions, step: ort.InferenceSession, score: ort.InferenceSession, trainRows: number[], validationRows: number[], epochs: number): Promise<Omit<TrainedHead, 'executionProviders'>> {
+async function runTraining(
+  o: CheckedOptions,
+  step: ort.InferenceSession,
+  score: ort.InferenceSession,
+  trainRows: number[],
+  validationRows: number[],
+  epochs: number,
+): Promise<Omit<TrainedHead, 'executionProviders'>> {
   const { D, rows, targets } = o;
   const C = o.classCount;
   // Standardisation fitted on the training rows only; σ floored so dead (always-zero) ReLU features stay zero.
@@ -343,7 +396,14 @@ async function runTraining(o: CheckedOptions, step: ort.InferenceSession, score:
   const batchX = new Float32Array(Math.min(o.batchSize, order.length) * D);
   const batchY = new Float32Array(Math.min(o.batchSize, order.length) * C);
   const history: EpochRecord[] = [];
-  let best: { epoch: number; score: number; loss: number; w: Float32Array; b: Float32Array; probabilities?: Float32Array } = { epoch: 0, score: -1, loss: Infinity, w: state.w, b: state.b };
+  let best: {
+    epoch: number;
+    score: number;
+    loss: number;
+    w: Float32Array;
+    b: Float32Array;
+    probabilities?: Float32Array;
+  } = { epoch: 0, score: -1, loss: Infinity, w: state.w, b: state.b };
   let sinceBest = 0;
 
   for (let epoch = 1; epoch <= epochs; epoch++) {
@@ -368,13 +428,28 @@ async function runTraining(o: CheckedOptions, step: ort.InferenceSession, score:
       });
       const get = (name: string) => out[name]!.data as Float32Array;
       const loss = get(STEP_OUTPUTS.loss)[0]!;
-      if (!Number.isFinite(loss)) throw new Error(`training diverged at epoch ${epoch} (loss ${loss}); lower learningRate (now ${o.learningRate})`);
+      if (!Number.isFinite(loss))
+        throw new Error(
+          `training diverged at epoch ${epoch} (loss ${loss}); lower learningRate (now ${o.learningRate})`,
+        );
       lossSum += loss * n;
-      state = { w: get(STEP_OUTPUTS.w), b: get(STEP_OUTPUTS.b), mW: get(STEP_OUTPUTS.mW), vW: get(STEP_OUTPUTS.vW), mb: get(STEP_OUTPUTS.mb), vb: get(STEP_OUTPUTS.vb), t: get(STEP_OUTPUTS.t)[0]! };
+      state = {
+        w: get(STEP_OUTPUTS.w),
+        b: get(STEP_OUTPUTS.b),
+        mW: get(STEP_OUTPUTS.mW),
+        vW: get(STEP_OUTPUTS.vW),
+        mb: get(STEP_OUTPUTS.mb),
+        vb: get(STEP_OUTPUTS.vb),
+        t: get(STEP_OUTPUTS.t)[0]!,
+      };
     }
     const record: EpochRecord = { epoch, loss: lossSum / order.length };
     if (validationRows.length > 0) {
-      const out = await score.run({ [SCORE_INPUTS.x]: tensor(validationX, [validationRows.length, D]), [SCORE_INPUTS.w]: tensor(state.w, [D, C]), [SCORE_INPUTS.b]: tensor(state.b, [C]) });
+      const out = await score.run({
+        [SCORE_INPUTS.x]: tensor(validationX, [validationRows.length, D]),
+        [SCORE_INPUTS.w]: tensor(state.w, [D, C]),
+        [SCORE_INPUTS.b]: tensor(state.b, [C]),
+      });
       const p = out[SCORE_OUTPUT]!.data as Float32Array;
       const { score: validationScore, loss } = o.task.scoreValidation(p, validationRows, targets, C);
       record[o.task.validationField] = validationScore;
@@ -404,7 +479,9 @@ async function runTraining(o: CheckedOptions, step: ort.InferenceSession, score:
     bias[c] = shift;
   }
   const head = { kind: o.task.head, weights, bias, featureCount: D, classCount: C, history, bestEpoch: best.epoch };
-  const threshold = o.task.decisionThreshold(best.probabilities ? heldOutRows(best.probabilities, validationRows, targets, C) : undefined);
+  const threshold = o.task.decisionThreshold(
+    best.probabilities ? heldOutRows(best.probabilities, validationRows, targets, C) : undefined,
+  );
   return threshold === undefined ? head : { ...head, threshold };
 }
 
@@ -420,7 +497,10 @@ function heldOutRows(p: Float32Array, rows: readonly number[], targets: readonly
  * The head's probabilities for one feature vector in plain numbers: softmax(x·W + b), or the sigmoid of each logit
  * for a multi-label head. What the fused model computes, in double precision, for evaluation in JavaScript.
  */
-export function headProbabilities(head: Pick<TrainedHead, 'kind' | 'weights' | 'bias' | 'classCount'>, x: Float32Array): number[] {
+export function headProbabilities(
+  head: Pick<TrainedHead, 'kind' | 'weights' | 'bias' | 'classCount'>,
+  x: Float32Array,
+): number[] {
   const C = head.classCount;
   const logits = Float64Array.from(head.bias);
   for (let d = 0; d < x.length; d++) {

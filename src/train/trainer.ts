@@ -18,7 +18,14 @@ import { learningCurveSvg } from './plots';
 import { LogisticSolver } from './logistic';
 import { describeResize, resizeId } from '../image/preprocessing';
 import { imageFeatures, scoreInputs, trainRecipe } from './pipeline';
-import { describeRecipe, fitRecipe, type Recipe, type RecipeSearchResult, type TrainedRecipeHead, type ViewSet } from './recipe';
+import {
+  describeRecipe,
+  fitRecipe,
+  type Recipe,
+  type RecipeSearchResult,
+  type TrainedRecipeHead,
+  type ViewSet,
+} from './recipe';
 import { taskOfLabelSets, type TaskStrategy } from './task';
 import { rarestLabels } from './trainHead';
 import { startGpuMonitor } from './gpuMonitor';
@@ -64,7 +71,9 @@ export async function runTrainingJob(deps: TrainerDependencies, dataset: string,
   await deps.jobs.update(dataset, jobId, { status: 'running', stage: 'loading', startedAt: now, heartbeatAt: now });
   // A trainer that dies with its host (kill -9, a lost container) stops beating, and readers of the job then see it failed.
   const heartbeat = setInterval(() => {
-    deps.jobs.update(dataset, jobId, { heartbeatAt: new Date().toISOString() }).catch((error: unknown) => log(`heartbeat not recorded: ${(error as Error).message}`));
+    deps.jobs
+      .update(dataset, jobId, { heartbeatAt: new Date().toISOString() })
+      .catch((error: unknown) => log(`heartbeat not recorded: ${(error as Error).message}`));
   }, HEARTBEAT_INTERVAL_MS);
   heartbeat.unref();
   const gpu = startGpuMonitor({ log });
@@ -72,16 +81,26 @@ export async function runTrainingJob(deps: TrainerDependencies, dataset: string,
   try {
     const { labels, strategy, train, test } = await loadSplits(deps.catalog, dataset);
     const task = strategy.task;
-    log(`dataset "${dataset}": ${task}, ${labels.length} labels (${labels.join(', ')}), ${train.length} train and ${test.length} test images`);
+    log(
+      `dataset "${dataset}": ${task}, ${labels.length} labels (${labels.join(', ')}), ${train.length} train and ${test.length} test images`,
+    );
     const [trainBytes, testBytes] = await Promise.all([download(deps.incoming, train), download(deps.incoming, test)]);
 
     await stage('features', 0.1);
     const executionProviders = deps.executionProviders ?? ['cpu'];
     const name = job.options.backbone;
-    if (name !== DEFAULT_BACKBONE && !deps.backbones) throw new Error(`backbone "${name}" is a registered one, and this trainer was given no backbone registry`);
-    const stored = name === DEFAULT_BACKBONE ? await ensureBackboneModel({ log }) : await deps.backbones!.ensureModel(name, { log });
-    backbone = await loadBackbone({ log, executionProviders, model: withInputSize(stored, job.options.inputSize ?? stored.inputSize) });
-    log(`backbone: ${backbone.name}, ${backbone.inputSize}x${backbone.inputSize} input, ${backbone.featureLength} features, providers ${backbone.executionProviders.join(',')}`);
+    if (name !== DEFAULT_BACKBONE && !deps.backbones)
+      throw new Error(`backbone "${name}" is a registered one, and this trainer was given no backbone registry`);
+    const stored =
+      name === DEFAULT_BACKBONE ? await ensureBackboneModel({ log }) : await deps.backbones!.ensureModel(name, { log });
+    backbone = await loadBackbone({
+      log,
+      executionProviders,
+      model: withInputSize(stored, job.options.inputSize ?? stored.inputSize),
+    });
+    log(
+      `backbone: ${backbone.name}, ${backbone.inputSize}x${backbone.inputSize} input, ${backbone.featureLength} features, providers ${backbone.executionProviders.join(',')}`,
+    );
     const cache = deps.features ? { cache: deps.features } : {};
     const backboneBytes = new Uint8Array(await readFile(backbone.modelPath));
     const trainViews = imageFeatures(backbone, trainBytes, {
@@ -94,13 +113,19 @@ export async function runTrainingJob(deps: TrainerDependencies, dataset: string,
           // The first call counts the views the cache already had.
           if (!reported) {
             reported = true;
-            log(`features (${resizeId(views.resize)}, ${describeViews(views)}): ${done} of ${total} training views from the cache, ${total - done} to compute`);
+            log(
+              `features (${resizeId(views.resize)}, ${describeViews(views)}): ${done} of ${total} training views from the cache, ${total - done} to compute`,
+            );
           }
           void deps.jobs.update(dataset, jobId, { progress: 0.1 + 0.5 * (done / total) });
         };
       },
     }).views;
-    const { search, heldOutInputs: testFeatures, heldOutScores: testScores } = await trainRecipe({
+    const {
+      search,
+      heldOutInputs: testFeatures,
+      heldOutScores: testScores,
+    } = await trainRecipe({
       labelSets: train.map((image) => image.labelIndices),
       classCount: labels.length,
       task: strategy,
@@ -115,10 +140,17 @@ export async function runTrainingJob(deps: TrainerDependencies, dataset: string,
     });
     const { recipe, head } = search;
     for (const reason of search.skipped) log(`recipe search skipped ${reason}`);
-    log(`recipe: ${describeRecipe(recipe)} (search ${search.seconds.toFixed(1)} s; final fit ${search.finalFit.iterations} L-BFGS iterations${search.finalFit.converged ? '' : ', not converged'})`);
+    log(
+      `recipe: ${describeRecipe(recipe)} (search ${search.seconds.toFixed(1)} s; final fit ${search.finalFit.iterations} L-BFGS iterations${search.finalFit.converged ? '' : ', not converged'})`,
+    );
 
     await stage('evaluating', 0.75);
-    const evaluation = strategy.evaluateTest(labels, test.map((image) => image.labelIndices), testScores, head.threshold);
+    const evaluation = strategy.evaluateTest(
+      labels,
+      test.map((image) => image.labelIndices),
+      testScores,
+      head.threshold,
+    );
     log(`test ${evaluation.headline} on ${test.length} images`);
 
     await stage('learning-curve', 0.8);
@@ -144,9 +176,14 @@ export async function runTrainingJob(deps: TrainerDependencies, dataset: string,
           ...(head.threshold !== undefined ? { threshold: String(head.threshold) } : {}),
           preprocessing: JSON.stringify({
             input: `input: float32 NCHW [N,3,${backbone.inputSize},${backbone.inputSize}], RGB 0..255`,
-            resize: { ...recipe.resize, description: `${describeResize(recipe.resize, backbone.inputSize)}; EXIF orientation applied, alpha removed` },
+            resize: {
+              ...recipe.resize,
+              description: `${describeResize(recipe.resize, backbone.inputSize)}; EXIF orientation applied, alpha removed`,
+            },
             normalization: `inside the graph (${backbone.normalization})`,
-            testTimeAugmentation: recipe.testTimeMirror ? 'inside the graph: the mean of the features of the input and its mirror image' : 'none',
+            testTimeAugmentation: recipe.testTimeMirror
+              ? 'inside the graph: the mean of the features of the input and its mirror image'
+              : 'none',
           }),
         },
       },
@@ -157,7 +194,11 @@ export async function runTrainingJob(deps: TrainerDependencies, dataset: string,
       testImages: test.length,
       trainImages: train.length,
       recipe: recipeSummary(search),
-      learningCurve: { converged: assessment.converged, verdict: assessment.verdict, gainPerDoubling: assessment.gainPerDoubling },
+      learningCurve: {
+        converged: assessment.converged,
+        verdict: assessment.verdict,
+        gainPerDoubling: assessment.gainPerDoubling,
+      },
       ...(gpuSummary ? { gpu: gpuSummary } : {}),
     };
     await deps.models.storeVersion(dataset, jobId, {
@@ -168,8 +209,18 @@ export async function runTrainingJob(deps: TrainerDependencies, dataset: string,
           labels,
           ...evaluation.metrics,
           learningCurve: { metric, points: curve, ...assessment },
-          head: { kind: head.kind, ...(head.threshold !== undefined ? { threshold: head.threshold } : {}), finalFit: search.finalFit },
-          recipe: { ...recipeSummary(search), recipe, candidates: search.candidates, innerFolds: search.innerFolds, seconds: search.seconds },
+          head: {
+            kind: head.kind,
+            ...(head.threshold !== undefined ? { threshold: head.threshold } : {}),
+            finalFit: search.finalFit,
+          },
+          recipe: {
+            ...recipeSummary(search),
+            recipe,
+            candidates: search.candidates,
+            innerFolds: search.innerFolds,
+            seconds: search.seconds,
+          },
           gpu: gpuSummary ?? null,
           options: job.options,
         },
@@ -211,7 +262,12 @@ export async function runTrainingJob(deps: TrainerDependencies, dataset: string,
     await gpu.stop();
     const message = error instanceof Error ? error.message : String(error);
     log(`failed: ${message}`);
-    await deps.jobs.update(dataset, jobId, { status: 'failed', stage: 'failed', error: message, finishedAt: new Date().toISOString() });
+    await deps.jobs.update(dataset, jobId, {
+      status: 'failed',
+      stage: 'failed',
+      error: message,
+      finishedAt: new Date().toISOString(),
+    });
     throw error;
   } finally {
     clearInterval(heartbeat);
@@ -223,25 +279,39 @@ export async function runTrainingJob(deps: TrainerDependencies, dataset: string,
  * The accepted images of the dataset with their fixed splits, and its task: multi-label as soon as one image carries
  * several labels. A clear error when there is nothing to learn from.
  */
-async function loadSplits(catalog: Catalog, dataset: string): Promise<{ labels: string[]; strategy: TaskStrategy; train: LabelledImage[]; test: LabelledImage[] }> {
+async function loadSplits(
+  catalog: Catalog,
+  dataset: string,
+): Promise<{ labels: string[]; strategy: TaskStrategy; train: LabelledImage[]; test: LabelledImage[] }> {
   const records: ImageRecord[] = [];
   let continuationToken: string | undefined;
   do {
-    const page = await catalog.listImages(dataset, { status: 'accepted', pageSize: 1000, ...(continuationToken ? { continuationToken } : {}) });
+    const page = await catalog.listImages(dataset, {
+      status: 'accepted',
+      pageSize: 1000,
+      ...(continuationToken ? { continuationToken } : {}),
+    });
     records.push(...page.images);
     continuationToken = page.continuationToken;
   } while (continuationToken);
   const labelSets = records.map((record) => labelsOf(record.label));
   const labels = [...new Set(labelSets.flat())].sort();
-  if (labels.length < 2) throw new Error(`dataset "${dataset}" has ${labels.length} label(s) with accepted images; training needs at least 2`);
+  if (labels.length < 2)
+    throw new Error(
+      `dataset "${dataset}" has ${labels.length} label(s) with accepted images; training needs at least 2`,
+    );
   const index = new Map(labels.map((label, i) => [label, i]));
-  const withLabels = records.map((record, i) => ({ record, labelIndices: labelSets[i]!.map((label) => index.get(label)!) }));
+  const withLabels = records.map((record, i) => ({
+    record,
+    labelIndices: labelSets[i]!.map((label) => index.get(label)!),
+  }));
   const train = withLabels.filter((r) => r.record.split === 'train');
   const test = withLabels.filter((r) => r.record.split === 'test');
   const trained = new Set(train.flatMap((t) => t.labelIndices));
   const untrained = labels.filter((_, i) => !trained.has(i));
   if (untrained.length > 0) throw new Error(`labels without training images: ${untrained.join(', ')}`);
-  if (test.length === 0) throw new Error(`dataset "${dataset}" has no test images yet (a label needs 2 images to get one)`);
+  if (test.length === 0)
+    throw new Error(`dataset "${dataset}" has no test images yet (a label needs 2 images to get one)`);
   return { labels, strategy: taskOfLabelSets(labelSets), train, test };
 }
 
@@ -257,7 +327,9 @@ async function download(container: ContainerClient, images: LabelledImage[]): Pr
       } catch (error) {
         const rest = error as { statusCode?: number; code?: string; message?: string };
         const reason = rest.code ?? (rest.statusCode ? `HTTP ${rest.statusCode}` : '');
-        throw new Error(`cannot read ${container.containerName}/${blobName}: ${[reason, rest.message].filter(Boolean).join(': ') || 'unknown error'}`);
+        throw new Error(
+          `cannot read ${container.containerName}/${blobName}: ${[reason, rest.message].filter(Boolean).join(': ') || 'unknown error'}`,
+        );
       }
     }
   };
@@ -280,7 +352,10 @@ async function learningCurve(
 ): Promise<{ trainingImages: number; accuracy: number }[]> {
   const classCount = final.classCount;
   const byLabel: number[][] = Array.from({ length: classCount }, () => []);
-  rarestLabels(train.map((image) => image.labelIndices), classCount).forEach((label, i) => byLabel[label]!.push(i));
+  rarestLabels(
+    train.map((image) => image.labelIndices),
+    classCount,
+  ).forEach((label, i) => byLabel[label]!.push(i));
   const points: { trainingImages: number; accuracy: number }[] = [];
   const solver = await LogisticSolver.create(final.featureCount, classCount, final.kind);
   try {
@@ -291,8 +366,18 @@ async function learningCurve(
       // A share too small to hold every label trains no comparable model: start the curve where it does.
       if (new Set(images.flatMap((image) => image.labelIndices)).size < classCount) continue;
       // The problem is convex: starting from the final head changes the time it takes, not the answer.
-      const { head } = await fitRecipe(solver, subset.map((i) => trainFeatures[i]!), images.map((image) => image.labelIndices), recipe, final);
-      const value = task.measure(test.map((image) => image.labelIndices), scoreInputs(head, testFeatures), classCount);
+      const { head } = await fitRecipe(
+        solver,
+        subset.map((i) => trainFeatures[i]!),
+        images.map((image) => image.labelIndices),
+        recipe,
+        final,
+      );
+      const value = task.measure(
+        test.map((image) => image.labelIndices),
+        scoreInputs(head, testFeatures),
+        classCount,
+      );
       points.push({ trainingImages: subset.length, accuracy: value });
     }
   } finally {
@@ -313,5 +398,3 @@ function recipeSummary(search: RecipeSearchResult) {
 function describeViews(views: ViewSet): string {
   return `plain${views.mirror ? ' + mirror' : ''}${views.augmentedViews > 0 ? ` + ${views.augmentedViews} augmented` : ''} views`;
 }
-
-

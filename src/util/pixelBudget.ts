@@ -8,7 +8,8 @@ export class PixelBudget {
   readonly #waiting: { pixels: number; grant: () => void }[] = [];
 
   constructor(readonly capacity: number) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new InvalidArgumentError(`a pixel budget must be a positive whole number, got ${capacity}`);
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new InvalidArgumentError(`a pixel budget must be a positive whole number, got ${capacity}`);
     this.#available = capacity;
   }
 
@@ -23,7 +24,8 @@ export class PixelBudget {
    */
   async run<T>(pixels: number, work: () => Promise<T>): Promise<T> {
     const claim = Math.min(this.capacity, Math.max(1, Math.ceil(pixels)));
-    if (this.#waiting.length > 0 || this.#available < claim) await new Promise<void>((grant) => this.#waiting.push({ pixels: claim, grant }));
+    if (this.#waiting.length > 0 || this.#available < claim)
+      await new Promise<void>((grant) => this.#waiting.push({ pixels: claim, grant }));
     else this.#available -= claim;
     try {
       return await work();

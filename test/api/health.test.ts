@@ -6,8 +6,14 @@ import { createServices } from '../../src/services';
 describe('checkHealth', () => {
   it('keeps setting names and error texts out of the report, and logs them', async () => {
     const logged: string[] = [];
-    const report = await checkHealth(() => createServices({}), (message) => logged.push(message));
-    expect(report).toEqual({ status: 'degraded', checks: { settings: 'invalid (see the log)', storage: 'not checked' } });
+    const report = await checkHealth(
+      () => createServices({}),
+      (message) => logged.push(message),
+    );
+    expect(report).toEqual({
+      status: 'degraded',
+      checks: { settings: 'invalid (see the log)', storage: 'not checked' },
+    });
     expect(JSON.stringify(report)).not.toMatch(/AzureWebJobsStorage/);
     expect(logged.join('\n')).toMatch(/AzureWebJobsStorage/);
   });

@@ -25,7 +25,10 @@ async function multipart(files: { name: string; content: Buffer }[]): Promise<{ 
 
 describe('parseClassifyBody', () => {
   it('takes a raw body as one file and multipart files in order', async () => {
-    expect(await parseClassifyBody('image/png', Buffer.from('abc'), 10)).toEqual({ kind: 'raw', files: [{ content: Buffer.from('abc') }] });
+    expect(await parseClassifyBody('image/png', Buffer.from('abc'), 10)).toEqual({
+      kind: 'raw',
+      files: [{ content: Buffer.from('abc') }],
+    });
     expect((await parseClassifyBody(undefined, Buffer.from('abc'), 10)).kind).toBe('raw');
     const { type, body } = await multipart([
       { name: 'a.jpg', content: Buffer.from('first') },
@@ -42,7 +45,9 @@ describe('parseClassifyBody', () => {
     await expect(parseClassifyBody('image/jpeg', Buffer.alloc(0), 10)).rejects.toBeInstanceOf(InvalidArgumentError);
     expect(await answerTo(parseClassifyBody('image/jpeg', Buffer.alloc(11), 10))).toMatchObject({ status: 413 });
     expect(await answerTo(parseClassifyBody('text/plain', Buffer.from('x'), 10))).toMatchObject({ status: 415 });
-    await expect(parseClassifyBody('application/json', Buffer.from('{}'), 10)).rejects.toBeInstanceOf(UnsupportedMediaTypeError);
+    await expect(parseClassifyBody('application/json', Buffer.from('{}'), 10)).rejects.toBeInstanceOf(
+      UnsupportedMediaTypeError,
+    );
     const big = await multipart([{ name: 'big.jpg', content: Buffer.alloc(11) }]);
     expect(await answerTo(parseClassifyBody(big.type, big.body, 10))).toMatchObject({
       status: 413,
@@ -50,24 +55,35 @@ describe('parseClassifyBody', () => {
     });
     const none = await multipart([]);
     await expect(parseClassifyBody(none.type, none.body, 10)).rejects.toBeInstanceOf(InvalidArgumentError);
-    await expect(parseClassifyBody('multipart/form-data', Buffer.from('x'), 10)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(parseClassifyBody('multipart/form-data', Buffer.from('x'), 10)).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
   });
 });
 
 describe('parseClassifyQuery', () => {
-  const single = (n: number) => ({ task: 'single-label' as const, labels: Array.from({ length: n }, (_, i) => `l${i}`) });
+  const single = (n: number) => ({
+    task: 'single-label' as const,
+    labels: Array.from({ length: n }, (_, i) => `l${i}`),
+  });
   const multi = (n: number) => ({ ...single(n), task: 'multi-label' as const });
   it('defaults top to 5 capped at the labels, and checks top and threshold', () => {
     expect(parseClassifyQuery(new URLSearchParams(), single(3))).toEqual({ top: 3 });
     expect(parseClassifyQuery(new URLSearchParams(), single(10))).toEqual({ top: 5 });
-    expect(parseClassifyQuery(new URLSearchParams('top=2&threshold=0.5'), single(10))).toEqual({ top: 2, threshold: 0.5 });
+    expect(parseClassifyQuery(new URLSearchParams('top=2&threshold=0.5'), single(10))).toEqual({
+      top: 2,
+      threshold: 0.5,
+    });
     expect(() => parseClassifyQuery(new URLSearchParams('top=0'), single(3))).toThrow(/top/);
     expect(() => parseClassifyQuery(new URLSearchParams('threshold=2'), single(3))).toThrow(/threshold/);
   });
 
   it('lets a multi-label answer hold every label over the threshold unless top is given', () => {
     expect(parseClassifyQuery(new URLSearchParams(), multi(10))).toEqual({ top: 10 });
-    expect(parseClassifyQuery(new URLSearchParams('top=2&threshold=0.3'), multi(10))).toEqual({ top: 2, threshold: 0.3 });
+    expect(parseClassifyQuery(new URLSearchParams('top=2&threshold=0.3'), multi(10))).toEqual({
+      top: 2,
+      threshold: 0.3,
+    });
   });
 });
 
@@ -84,7 +100,8 @@ describe('topPredictions', () => {
 });
 
 describe('parseClassifyBody on broken multipart bodies', () => {
-  const head = '--B\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n';
+  const head =
+    '--B\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n';
   it('refuses a body cut inside a file, or one without its closing boundary, with a 400 that says so', async () => {
     for (const body of [`${head}abc`, `${head}abc\r\n`, `${head}abc\r\n--B`]) {
       await expect(parseClassifyBody('multipart/form-data; boundary=B', Buffer.from(body), 100)).rejects.toThrow(
@@ -92,14 +109,25 @@ describe('parseClassifyBody on broken multipart bodies', () => {
       );
     }
     // The same file, properly closed, is fine.
-    const whole = await parseClassifyBody('multipart/form-data; boundary=B', Buffer.from(`${head}abc\r\n--B--\r\n`), 100);
+    const whole = await parseClassifyBody(
+      'multipart/form-data; boundary=B',
+      Buffer.from(`${head}abc\r\n--B--\r\n`),
+      100,
+    );
     expect(whole.files.map((f) => f.content.toString())).toEqual(['abc']);
   });
 
   it('names the limit, not a count, when a part is too large', async () => {
-    expect(await answerTo(parseClassifyBody('multipart/form-data; boundary=B', Buffer.from(`${head}${'x'.repeat(20)}\r\n--B--\r\n`), 10))).toEqual({
+    expect(
+      await answerTo(
+        parseClassifyBody('multipart/form-data; boundary=B', Buffer.from(`${head}${'x'.repeat(20)}\r\n--B--\r\n`), 10),
+      ),
+    ).toEqual({
       status: 413,
-      jsonBody: { error: 'PayloadTooLarge', message: 'file "a.jpg" is larger than the limit of 10 bytes (INGEST_MAX_FILE_BYTES)' },
+      jsonBody: {
+        error: 'PayloadTooLarge',
+        message: 'file "a.jpg" is larger than the limit of 10 bytes (INGEST_MAX_FILE_BYTES)',
+      },
     });
   });
 });

@@ -35,11 +35,15 @@ afterAll(async () => {
 describe('icf dhash', () => {
   it('prints HEX  FILE per file, matching imagehash', async () => {
     const dir = sharedPath('fixtures', 'dhash');
-    const golden = JSON.parse(readFileSync(path.join(dir, 'golden.json'), 'utf8')) as { files: Record<string, { dhash16: string }> };
+    const golden = JSON.parse(readFileSync(path.join(dir, 'golden.json'), 'utf8')) as {
+      files: Record<string, { dhash16: string }>;
+    };
     const names = ['dog.jpg', 'eagle_cmyk.jpg', 'dog_rgba.png'];
     const result = await icfRun(['dhash', ...names.map((name) => path.join(dir, name))]);
     expect(result.code).toBe(0);
-    expect(result.stdout).toBe(names.map((name) => `${golden.files[name]!.dhash16}  ${path.join(dir, name)}\n`).join(''));
+    expect(result.stdout).toBe(
+      names.map((name) => `${golden.files[name]!.dhash16}  ${path.join(dir, name)}\n`).join(''),
+    );
   });
 
   it('reports unreadable files on stderr and exits 1, still hashing the others', async () => {
@@ -52,8 +56,16 @@ describe('icf dhash', () => {
 
   it('explains usage errors', async () => {
     expect(await icfRun(['dhash'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/at least one FILE/) });
-    expect(await icfRun(['frobnicate'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/unknown command "frobnicate"/) });
-    expect(await icfRun(['eval', os.tmpdir(), '--providers', 'tpu,cpu'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--providers lists execution providers from cuda, webgpu, cpu, e\.g\. webgpu,cpu; got "tpu,cpu"/) });
+    expect(await icfRun(['frobnicate'])).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/unknown command "frobnicate"/),
+    });
+    expect(await icfRun(['eval', os.tmpdir(), '--providers', 'tpu,cpu'])).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(
+        /--providers lists execution providers from cuda, webgpu, cpu, e\.g\. webgpu,cpu; got "tpu,cpu"/,
+      ),
+    });
   });
 });
 
@@ -65,12 +77,21 @@ describe('icf upload', () => {
     await writeFile(path.join(dir, 'striped', 'a.jpg'), await noiseImage(1));
     await writeFile(path.join(dir, 'dotted', 'B.JPG'), await noiseImage(2));
     await writeFile(path.join(dir, 'loose.jpg'), await noiseImage(3));
-    const result = await icfRun(['upload', dir, '--dataset', 'shirts', '--connection-string', storage.azurite.connectionString]);
+    const result = await icfRun([
+      'upload',
+      dir,
+      '--dataset',
+      'shirts',
+      '--connection-string',
+      storage.azurite.connectionString,
+    ]);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/uploaded 2 files \(\d+ bytes\) to incoming\/shirts\//);
     expect(result.stderr).toMatch(/skipped loose\.jpg/);
     const names: string[] = [];
-    for await (const blob of storage.clients.blobs.getContainerClient('incoming').listBlobsFlat({ includeMetadata: true })) {
+    for await (const blob of storage.clients.blobs
+      .getContainerClient('incoming')
+      .listBlobsFlat({ includeMetadata: true })) {
       names.push(blob.name);
       expect(blob.metadata).toMatchObject({ source: 'upload' });
     }
@@ -80,14 +101,28 @@ describe('icf upload', () => {
   it('uploads a multi-label folder (images/ + labels.csv) to incoming/NAME/<a>+<b>/ with its labels', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'icf-cli-'));
     await mkdir(path.join(dir, 'images'));
-    for (const [i, name] of ['1.jpg', '2.jpg', '3.jpg', '4.jpg'].entries()) await writeFile(path.join(dir, 'images', name), await noiseImage(10 + i));
-    await writeFile(path.join(dir, 'labels.csv'), '\uFEFFfilename,labels\r\n1.jpg,milk_bottle carton\r\n2.jpg,can\r\n"3.jpg","crème can"\r\n');
-    const result = await icfRun(['upload', dir, '--dataset', 'fridge', '--connection-string', storage.azurite.connectionString]);
+    for (const [i, name] of ['1.jpg', '2.jpg', '3.jpg', '4.jpg'].entries())
+      await writeFile(path.join(dir, 'images', name), await noiseImage(10 + i));
+    await writeFile(
+      path.join(dir, 'labels.csv'),
+      '\uFEFFfilename,labels\r\n1.jpg,milk_bottle carton\r\n2.jpg,can\r\n"3.jpg","crème can"\r\n',
+    );
+    const result = await icfRun([
+      'upload',
+      dir,
+      '--dataset',
+      'fridge',
+      '--connection-string',
+      storage.azurite.connectionString,
+    ]);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/uploaded 3 files \(\d+ bytes\) to incoming\/fridge\//);
     expect(result.stderr).toBe('icf: skipped images/4.jpg (not listed in labels.csv)\n');
     const blobs: Record<string, Record<string, string> | undefined> = {};
-    for await (const blob of storage.clients.blobs.getContainerClient('incoming').listBlobsFlat({ prefix: 'fridge/', includeMetadata: true })) blobs[blob.name] = blob.metadata;
+    for await (const blob of storage.clients.blobs
+      .getContainerClient('incoming')
+      .listBlobsFlat({ prefix: 'fridge/', includeMetadata: true }))
+      blobs[blob.name] = blob.metadata;
     expect(blobs).toEqual({
       'fridge/can/2.jpg': { source: 'upload', original_file: '2.jpg', labels: 'can' },
       'fridge/can+crème/3.jpg': { source: 'upload', original_file: '3.jpg', labels: 'cr_me can' },
@@ -100,16 +135,33 @@ describe('icf upload', () => {
     await mkdir(path.join(dir, 'images'));
     await writeFile(path.join(dir, 'images', '1.jpg'), await noiseImage(20));
     await writeFile(path.join(dir, 'labels.csv'), 'filename,labels\n1.jpg,can\n2.jpg,carton\n');
-    const result = await icfRun(['upload', dir, '--dataset', 'fridge-bad', '--connection-string', storage.azurite.connectionString]);
+    const result = await icfRun([
+      'upload',
+      dir,
+      '--dataset',
+      'fridge-bad',
+      '--connection-string',
+      storage.azurite.connectionString,
+    ]);
     expect(result.code).toBe(2);
     expect(result.stderr).toBe('icf: labels.csv line 3: images/2.jpg does not exist\n');
     const names: string[] = [];
-    for await (const blob of storage.clients.blobs.getContainerClient('incoming').listBlobsFlat({ prefix: 'fridge-bad/' })) names.push(blob.name);
+    for await (const blob of storage.clients.blobs
+      .getContainerClient('incoming')
+      .listBlobsFlat({ prefix: 'fridge-bad/' }))
+      names.push(blob.name);
     expect(names).toEqual([]);
   });
 
   it('refuses a bad dataset name before uploading anything', async () => {
-    const result = await icfRun(['upload', os.tmpdir(), '--dataset', 'Bad Name', '--connection-string', storage.azurite.connectionString]);
+    const result = await icfRun([
+      'upload',
+      os.tmpdir(),
+      '--dataset',
+      'Bad Name',
+      '--connection-string',
+      storage.azurite.connectionString,
+    ]);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/dataset name "Bad Name" is invalid/);
   });
@@ -117,10 +169,16 @@ describe('icf upload', () => {
 
 describe('icf collect plan', () => {
   it('prints the queries and labels a plan makes', async () => {
-    const result = await icfRun(['collect', 'plan', path.resolve(__dirname, '..', '..', 'examples', 'clothing-bing.json')]);
+    const result = await icfRun([
+      'collect',
+      'plan',
+      path.resolve(__dirname, '..', '..', 'examples', 'clothing-bing.json'),
+    ]);
     expect(result.code).toBe(0);
     const lines = result.stdout.trim().split('\n');
-    expect(lines[0]).toBe('21 queries, 3 labels (striped, dotted, leopard); 50 images per query from bing (at most 1050 images)');
+    expect(lines[0]).toBe(
+      '21 queries, 3 labels (striped, dotted, leopard); 50 images per query from bing (at most 1050 images)',
+    );
     expect(lines).toHaveLength(22);
     expect(lines.some((line) => /^leopard t-shirt +-> leopard$/.test(line))).toBe(true);
   });
@@ -128,7 +186,10 @@ describe('icf collect plan', () => {
   it('names the bad field of an invalid plan', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'icf-plan-'));
     const file = path.join(dir, 'bad.json');
-    await writeFile(file, JSON.stringify({ dimensions: { item: ['shirt'] }, template: '{item}', labelFrom: 'item', imagesPerQuery: -1 }));
+    await writeFile(
+      file,
+      JSON.stringify({ dimensions: { item: ['shirt'] }, template: '{item}', labelFrom: 'item', imagesPerQuery: -1 }),
+    );
     const result = await icfRun(['collect', 'plan', file]);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/imagesPerQuery/);
@@ -137,7 +198,9 @@ describe('icf collect plan', () => {
 
 describe('icf imagenet', () => {
   it("prints the backbone's top-5 ImageNet classes, as the reference outputs have them", async () => {
-    const golden = JSON.parse(readFileSync(sharedPath('fixtures', 'backbone', 'resnet50-keras-golden.json'), 'utf8')) as {
+    const golden = JSON.parse(
+      readFileSync(sharedPath('fixtures', 'backbone', 'resnet50-keras-golden.json'), 'utf8'),
+    ) as {
       photos_resized_to_224x224_fill: { top3: Record<string, { label: string; probability: number }[]> };
     };
     const eagle = golden.photos_resized_to_224x224_fill.top3['eagle.jpg']![0]!;
@@ -158,14 +221,49 @@ describe('icf backbone', () => {
     await writeFile(file, tinyCnn());
     const cs = ['--connection-string', storage.azurite.connectionString];
     const registered = await icfRun([
-      'backbone', 'register', 'tiny-cnn', file, '--features-output', TINY_CNN.featuresOutput, '--input-size', String(TINY_CNN.inputSize),
-      '--channels', 'bgr', '--scale', String(TINY_CNN.scale), '--mean', TINY_CNN.mean.join(','), '--std', TINY_CNN.std.join(','), ...cs,
+      'backbone',
+      'register',
+      'tiny-cnn',
+      file,
+      '--features-output',
+      TINY_CNN.featuresOutput,
+      '--input-size',
+      String(TINY_CNN.inputSize),
+      '--channels',
+      'bgr',
+      '--scale',
+      String(TINY_CNN.scale),
+      '--mean',
+      TINY_CNN.mean.join(','),
+      '--std',
+      TINY_CNN.std.join(','),
+      ...cs,
     ]);
-    expect(registered).toMatchObject({ code: 0, stdout: expect.stringMatching(/^registered tiny-cnn: 32x32 input, 16 features from "pool"/) });
+    expect(registered).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/^registered tiny-cnn: 32x32 input, 16 features from "pool"/),
+    });
     const listed = await icfRun(['backbone', 'list', ...cs]);
     expect(listed.stdout).toMatch(/resnet50-keras \(built in\)[\s\S]*\ntiny-cnn: 32x32 input, 16 features/);
-    expect(await icfRun(['backbone', 'register', 'tiny-cnn', file, '--features-output', 'pool', '--channels', 'rgba', ...cs])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--channels must be rgb or bgr, got "rgba"/) });
-    expect(await icfRun(['backbone', 'register', 'tiny-cnn', file, '--features-output', 'pool', '--mean', '1,2', ...cs])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--mean needs three numbers/) });
-    expect(await icfRun(['backbone', 'register', 'tiny-cnn', file, ...cs])).toMatchObject({ code: 2, stderr: expect.stringMatching(/needs NAME, MODEL\.onnx and --features-output/) });
+    expect(
+      await icfRun([
+        'backbone',
+        'register',
+        'tiny-cnn',
+        file,
+        '--features-output',
+        'pool',
+        '--channels',
+        'rgba',
+        ...cs,
+      ]),
+    ).toMatchObject({ code: 2, stderr: expect.stringMatching(/--channels must be rgb or bgr, got "rgba"/) });
+    expect(
+      await icfRun(['backbone', 'register', 'tiny-cnn', file, '--features-output', 'pool', '--mean', '1,2', ...cs]),
+    ).toMatchObject({ code: 2, stderr: expect.stringMatching(/--mean needs three numbers/) });
+    expect(await icfRun(['backbone', 'register', 'tiny-cnn', file, ...cs])).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/needs NAME, MODEL\.onnx and --features-output/),
+    });
   });
 });

@@ -7,7 +7,12 @@ import { closedOrigin, startRecordingServer } from '../support/fakeHttp';
 import { fakeJpeg, recordingRetry, searchRequest } from '../support/searchProviders';
 
 function catalogOf(n: number, prefix = 'img'): FakeImage[] {
-  return Array.from({ length: n }, (_, i) => ({ id: `${prefix}${i}`, bytes: fakeJpeg(`${prefix}${i}`), width: 400 + i, height: 300 }));
+  return Array.from({ length: n }, (_, i) => ({
+    id: `${prefix}${i}`,
+    bytes: fakeJpeg(`${prefix}${i}`),
+    width: 400 + i,
+    height: 300,
+  }));
 }
 
 let fake: FakeBing;
@@ -22,7 +27,12 @@ afterEach(async () => {
 
 describe('BingImageSearchProvider paging', () => {
   it('pages with count and offset until the count is reached, through the SDK path and key header', async () => {
-    const provider = new BingImageSearchProvider({ endpoint: fake.endpoint, key: fake.key, pageSize: 35, retry: recordingRetry().retry });
+    const provider = new BingImageSearchProvider({
+      endpoint: fake.endpoint,
+      key: fake.key,
+      pageSize: 35,
+      retry: recordingRetry().retry,
+    });
 
     const response = await provider.search(searchRequest('red apples', 50));
 
@@ -85,7 +95,11 @@ describe('BingImageSearchProvider paging', () => {
 
   it('keeps one copy of an image that a later page repeats', async () => {
     const images = catalogOf(10);
-    fake.setCatalog(() => [...images, { ...images[2]!, id: 'again', contentUrl: `${fake.endpoint}/images/img2.jpg` }, ...catalogOf(5, 'more')]);
+    fake.setCatalog(() => [
+      ...images,
+      { ...images[2]!, id: 'again', contentUrl: `${fake.endpoint}/images/img2.jpg` },
+      ...catalogOf(5, 'more'),
+    ]);
     const provider = new BingImageSearchProvider({ endpoint: fake.endpoint, key: fake.key, pageSize: 8 });
 
     const response = await provider.search(searchRequest('figs', 15));
@@ -97,14 +111,23 @@ describe('BingImageSearchProvider paging', () => {
 
   it('passes planted result URLs through untouched (guarding them is the downloader’s job)', async () => {
     fake.setCatalog(() => [
-      { id: 'meta', bytes: fakeJpeg('meta'), width: 500, height: 500, contentUrl: 'http://169.254.169.254/latest/meta-data/' },
+      {
+        id: 'meta',
+        bytes: fakeJpeg('meta'),
+        width: 500,
+        height: 500,
+        contentUrl: 'http://169.254.169.254/latest/meta-data/',
+      },
       { id: 'loop', bytes: fakeJpeg('loop'), width: 500, height: 500, contentUrl: 'http://127.0.0.1:1/secret.jpg' },
     ]);
     const provider = new BingImageSearchProvider({ endpoint: fake.endpoint, key: fake.key });
 
     const response = await provider.search(searchRequest('anything', 5));
 
-    expect(response.results.map((r) => r.contentUrl)).toEqual(['http://169.254.169.254/latest/meta-data/', 'http://127.0.0.1:1/secret.jpg']);
+    expect(response.results.map((r) => r.contentUrl)).toEqual([
+      'http://169.254.169.254/latest/meta-data/',
+      'http://127.0.0.1:1/secret.jpg',
+    ]);
   });
 });
 
@@ -159,7 +182,11 @@ describe('BingImageSearchProvider filters', () => {
 
 describe('BingImageSearchProvider errors', () => {
   it('says BING_SEARCH_KEY is wrong for the endpoint on 401, without retrying', async () => {
-    const provider = new BingImageSearchProvider({ endpoint: fake.endpoint, key: 'not-the-key', retry: recordingRetry().retry });
+    const provider = new BingImageSearchProvider({
+      endpoint: fake.endpoint,
+      key: 'not-the-key',
+      retry: recordingRetry().retry,
+    });
 
     const error = await provider.search(searchRequest('cats', 5)).catch((e: unknown) => e);
 
@@ -172,7 +199,11 @@ describe('BingImageSearchProvider errors', () => {
 
   it('says the key is wrong (or out of quota) on 403', async () => {
     fake.failNext(1, { kind: 'forbidden' });
-    const provider = new BingImageSearchProvider({ endpoint: fake.endpoint, key: fake.key, retry: recordingRetry().retry });
+    const provider = new BingImageSearchProvider({
+      endpoint: fake.endpoint,
+      key: fake.key,
+      retry: recordingRetry().retry,
+    });
     const error = await provider.search(searchRequest('cats', 5)).catch((e: unknown) => e);
     expect((error as SearchProviderError).statusCode).toBe(403);
     expect((error as Error).message).toContain('BING_SEARCH_KEY is wrong for the endpoint');
@@ -188,7 +219,11 @@ describe('BingImageSearchProvider errors', () => {
     });
     const endpoint = other.origin;
     try {
-      const provider = new BingImageSearchProvider({ endpoint: `${endpoint}/`, key: fake.key, retry: recordingRetry().retry });
+      const provider = new BingImageSearchProvider({
+        endpoint: `${endpoint}/`,
+        key: fake.key,
+        retry: recordingRetry().retry,
+      });
 
       const error = await provider.search(searchRequest('cats', 5)).catch((e: unknown) => e);
 
@@ -208,14 +243,22 @@ describe('BingImageSearchProvider errors', () => {
   });
 
   it('says it could not reach the endpoint when nothing listens there', async () => {
-    const provider = new BingImageSearchProvider({ endpoint: await closedOrigin(), key: 'k', retry: recordingRetry().retry });
+    const provider = new BingImageSearchProvider({
+      endpoint: await closedOrigin(),
+      key: 'k',
+      retry: recordingRetry().retry,
+    });
     const error = await provider.search(searchRequest('cats', 5)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SearchProviderError);
-    expect((error as Error).message).toMatch(/Could not reach BING_SEARCH_ENDPOINT http:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/);
+    expect((error as Error).message).toMatch(
+      /Could not reach BING_SEARCH_ENDPOINT http:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/,
+    );
   });
 
   it('refuses a malformed endpoint or an empty key up front, naming the setting', () => {
-    expect(() => new BingImageSearchProvider({ endpoint: 'api.bing.microsoft.com', key: 'k' })).toThrow(/BING_SEARCH_ENDPOINT/);
+    expect(() => new BingImageSearchProvider({ endpoint: 'api.bing.microsoft.com', key: 'k' })).toThrow(
+      /BING_SEARCH_ENDPOINT/,
+    );
     expect(() => new BingImageSearchProvider({ endpoint: fake.endpoint, key: ' ' })).toThrow(/BING_SEARCH_KEY/);
     expect(() => new BingImageSearchProvider({ endpoint: fake.endpoint, key: 'k', pageSize: 151 })).toThrow(RangeError);
   });
@@ -224,7 +267,9 @@ describe('BingImageSearchProvider errors', () => {
     const controller = new AbortController();
     controller.abort();
     const provider = new BingImageSearchProvider({ endpoint: fake.endpoint, key: fake.key });
-    await expect(provider.search({ ...searchRequest('cats', 5), signal: controller.signal })).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(provider.search({ ...searchRequest('cats', 5), signal: controller.signal })).rejects.toMatchObject({
+      name: 'AbortError',
+    });
   });
 });
 
@@ -291,7 +336,11 @@ describe('BingImageSearchProvider retries', () => {
   });
 
   it('sends one request per try: ms-rest-js retries nothing itself (a 429 with Retry-After, a 500)', async () => {
-    const provider = new BingImageSearchProvider({ endpoint: fake.endpoint, key: fake.key, retry: recordingRetry({ maxRetries: 0 }).retry });
+    const provider = new BingImageSearchProvider({
+      endpoint: fake.endpoint,
+      key: fake.key,
+      retry: recordingRetry({ maxRetries: 0 }).retry,
+    });
 
     fake.failNext(1, { kind: 'throttle', retryAfterSeconds: 1 });
     const throttled = await provider.search(searchRequest('cats', 5)).catch((e: unknown) => e);
@@ -316,8 +365,15 @@ describe('BingImageSearchProvider retries', () => {
     expect(waits).toEqual([100]);
 
     fake.failNext(1, { kind: 'hang' });
-    const impatient = new BingImageSearchProvider({ endpoint: fake.endpoint, key: fake.key, retry: recordingRetry({ maxRetries: 0 }).retry, timeoutInMs: 200 });
-    await expect(impatient.search(searchRequest('cats', 5))).rejects.toThrow(/gave up after 1 try \(last answer: no answer within 200 ms\)/);
+    const impatient = new BingImageSearchProvider({
+      endpoint: fake.endpoint,
+      key: fake.key,
+      retry: recordingRetry({ maxRetries: 0 }).retry,
+      timeoutInMs: 200,
+    });
+    await expect(impatient.search(searchRequest('cats', 5))).rejects.toThrow(
+      /gave up after 1 try \(last answer: no answer within 200 ms\)/,
+    );
   });
 
   it('retries a dropped connection', async () => {

@@ -18,7 +18,6 @@ import { startFakeBing, type FakeBing, type FakeImage } from '../support/fakeBin
 import { noiseImage } from '../support/images';
 import { waitFor } from '../support/waitFor';
 
-
 let storage: TestStorage;
 let bing: FakeBing;
 let host: RunningHost;
@@ -31,10 +30,14 @@ function api<T>(method: string, route: string, body?: unknown): Promise<{ status
 }
 
 async function finishedRun(dataset: string, runId: string): Promise<RunReport> {
-  return waitFor(`run ${runId}`, async () => {
-    const { body } = await api<RunReport>('GET', `datasets/${dataset}/collect/${runId}`);
-    return body.status === 'done' ? body : undefined;
-  }, 60_000);
+  return waitFor(
+    `run ${runId}`,
+    async () => {
+      const { body } = await api<RunReport>('GET', `datasets/${dataset}/collect/${runId}`);
+      return body.status === 'done' ? body : undefined;
+    },
+    60_000,
+  );
 }
 
 async function catalogTotal(dataset: string): Promise<number> {
@@ -48,16 +51,29 @@ beforeAll(async () => {
   // photo, an HTML error page served as a JPEG, and an image over the download size limit.
   for (const [q, query] of ['striped shirt', 'dotted shirt'].entries()) {
     const list: FakeImage[] = [];
-    for (let i = 0; i < 6; i++) list.push({ id: `q${q}-${i}`, bytes: await noiseImage(40_000 + q * 100 + i), width: 160, height: 120 });
+    for (let i = 0; i < 6; i++)
+      list.push({ id: `q${q}-${i}`, bytes: await noiseImage(40_000 + q * 100 + i), width: 160, height: 120 });
     images.set(query, list);
   }
   images.get('striped shirt')!.push(
     { id: 'copy', bytes: images.get('dotted shirt')![0]!.bytes, width: 160, height: 120 },
-    { id: 'error-page', bytes: Buffer.from('<!DOCTYPE html><html><body>Forbidden</body></html>'), width: 160, height: 120, encodingFormat: 'jpeg' },
+    {
+      id: 'error-page',
+      bytes: Buffer.from('<!DOCTYPE html><html><body>Forbidden</body></html>'),
+      width: 160,
+      height: 120,
+      encodingFormat: 'jpeg',
+    },
     // A real JPEG with 700 kB of trailing bytes: over the limit, whatever the picture.
     { id: 'huge', bytes: Buffer.concat([await noiseImage(49_999), randomBytes(700_000)]), width: 160, height: 120 },
     // A lone UTF-16 surrogate in a result field (JSON allows the escape): once it failed the whole query.
-    { id: 'bad-text', bytes: await noiseImage(49_998), width: 160, height: 120, contentUrl: `http://127.0.0.1:9/bad-\uD800.jpg` },
+    {
+      id: 'bad-text',
+      bytes: await noiseImage(49_998),
+      width: 160,
+      height: 120,
+      contentUrl: `http://127.0.0.1:9/bad-\uD800.jpg`,
+    },
   );
   bing = await startFakeBing({ catalog: (query) => images.get(query) ?? [] });
 
@@ -93,33 +109,58 @@ afterAll(async () => {
 
 describe('a scheduled run against a Bing v7 service', () => {
   it('fills the catalog with deduplicated, split images carrying their provenance', async () => {
-    const runs = await waitFor('the scheduled run', async () => {
-      const { body } = await api<{ runs: { runId: string; trigger: string }[] }>('GET', 'datasets/shirts/collect');
-      return body.runs.length > 0 ? body.runs : undefined;
-    }, 60_000);
+    const runs = await waitFor(
+      'the scheduled run',
+      async () => {
+        const { body } = await api<{ runs: { runId: string; trigger: string }[] }>('GET', 'datasets/shirts/collect');
+        return body.runs.length > 0 ? body.runs : undefined;
+      },
+      60_000,
+    );
     expect(runs[0]).toMatchObject({ trigger: 'schedule', provider: 'bing' });
     const report = await finishedRun('shirts', runs[0]!.runId);
-    expect(report).toMatchObject({ queries: 2, queriesDone: 2, queriesFailed: 0, imagesFound: 16, imagesDownloaded: 13 });
+    expect(report).toMatchObject({
+      queries: 2,
+      queriesDone: 2,
+      queriesFailed: 0,
+      imagesFound: 16,
+      imagesDownloaded: 13,
+    });
     expect(report.skipped).toEqual({ 'not-an-image': 1, 'too-large': 1, 'malformed-result': 1 });
     const striped = report.queryReports.find((q) => q.query === 'striped shirt')!;
-    expect(striped.skippedDetails.map((d) => d.reason).sort()).toEqual(['malformed-result', 'not-an-image', 'too-large']);
+    expect(striped.skippedDetails.map((d) => d.reason).sort()).toEqual([
+      'malformed-result',
+      'not-an-image',
+      'too-large',
+    ]);
     expect(striped.skippedDetails.find((d) => d.reason === 'malformed-result')).toEqual({
       url: 'http://127.0.0.1:9/bad-\uFFFD.jpg',
       reason: 'malformed-result',
       message: "the result's contentUrl is not valid Unicode (a lone UTF-16 surrogate)",
     });
     // The filters reached the service through the SDK.
-    expect(bing.searchRequests()[0]!.query).toMatchObject({ q: 'striped shirt', imageType: 'Photo', safeSearch: 'Strict', mkt: 'en-US' });
+    expect(bing.searchRequests()[0]!.query).toMatchObject({
+      q: 'striped shirt',
+      imageType: 'Photo',
+      safeSearch: 'Strict',
+      mkt: 'en-US',
+    });
 
-    await waitFor('13 images in the catalog', async () => ((await catalogTotal('shirts')) === 13 ? true : undefined), 60_000);
+    await waitFor(
+      '13 images in the catalog',
+      async () => ((await catalogTotal('shirts')) === 13 ? true : undefined),
+      60_000,
+    );
     const stats = (await services.catalog.getStats('shirts'))!;
     expect(stats.images).toEqual({ accepted: 12, duplicate: 1, nearDuplicate: 0, rejected: 0 });
     // The copy found by both queries keeps the label of whichever download was ingested first.
     const [duplicate] = (await services.catalog.listImages('shirts', { status: 'duplicate', pageSize: 10 })).images;
     expect(duplicate).toBeDefined();
-    expect(stats.labels).toEqual(duplicate!.label === 'striped'
-      ? { striped: { train: 5, test: 1 }, dotted: { train: 5, test: 1 } }
-      : { striped: { train: 6, test: 1 }, dotted: { train: 4, test: 1 } });
+    expect(stats.labels).toEqual(
+      duplicate!.label === 'striped'
+        ? { striped: { train: 5, test: 1 }, dotted: { train: 5, test: 1 } }
+        : { striped: { train: 6, test: 1 }, dotted: { train: 4, test: 1 } },
+    );
     const listed = await services.catalog.listImages('shirts', { status: 'accepted', label: 'striped', pageSize: 100 });
     expect(listed.images[0]!.provenance).toMatchObject({
       source: 'search',
@@ -146,12 +187,22 @@ describe('a scheduled run against a Bing v7 service', () => {
     const missing = await api<{ message: string }>('POST', 'datasets/no-plan-here/collect');
     expect(missing.status).toBe(404);
     expect(missing.body.message).toMatch(/no collection plan/);
-    const bad = await api<{ message: string }>('PUT', 'datasets/shirts/collection-plan', { dimensions: { item: ['x'] }, template: '{item}', labelFrom: 'colour' });
+    const bad = await api<{ message: string }>('PUT', 'datasets/shirts/collection-plan', {
+      dimensions: { item: ['x'] },
+      template: '{item}',
+      labelFrom: 'colour',
+    });
     expect(bad.status).toBe(400);
     expect(bad.body.message).toMatch(/labelFrom: "colour" is not a dimension/);
     // 6,000 one-term dimensions once took 23 s of the event loop; now a bounded body, refused at once.
     const dimensions = Object.fromEntries(Array.from({ length: 6000 }, (_, i) => [`d${i}`, ['x']]));
-    const huge = await api<{ error: string; message: string }>('PUT', 'datasets/shirts/collection-plan', { dimensions, template: Object.keys(dimensions).map((d) => `{${d}}`).join(' '), labelFrom: 'd0' });
+    const huge = await api<{ error: string; message: string }>('PUT', 'datasets/shirts/collection-plan', {
+      dimensions,
+      template: Object.keys(dimensions)
+        .map((d) => `{${d}}`)
+        .join(' '),
+      labelFrom: 'd0',
+    });
     expect(huge.status).toBe(413);
     expect(huge.body.message).toMatch(/^a collection plan has at most 65536 bytes of JSON; this one has \d+$/);
     expect((await api<unknown>('GET', 'health')).status).toBe(200);
@@ -173,11 +224,23 @@ describe('the offline provider', () => {
       }),
     );
     const { stdout } = await promisify(execFile)(process.execPath, [
-      path.join(projectRoot, 'bin', 'icf.js'), 'collect', 'run', '--dataset', 'demo-offline', '--plan', planFile, '--url', host.url,
+      path.join(projectRoot, 'bin', 'icf.js'),
+      'collect',
+      'run',
+      '--dataset',
+      'demo-offline',
+      '--plan',
+      planFile,
+      '--url',
+      host.url,
     ]);
     expect(stdout).toMatch(/run .*: 6 queries/);
     expect(stdout).toMatch(/done: 24 found, 24 downloaded/);
-    await waitFor('24 offline images in the catalog', async () => ((await catalogTotal('demo-offline')) === 24 ? true : undefined), 60_000);
+    await waitFor(
+      '24 offline images in the catalog',
+      async () => ((await catalogTotal('demo-offline')) === 24 ? true : undefined),
+      60_000,
+    );
     const stats = (await services.catalog.getStats('demo-offline'))!;
     expect(Object.keys(stats.labels).sort()).toEqual(['dotted', 'leopard', 'striped']);
     expect(stats.images.rejected).toBe(0);
@@ -193,11 +256,26 @@ describe('the SSRF guard', () => {
       COLLECT_DOWNLOAD_TIMEOUT_MS: '3000',
     });
     images.set('leopard vest', [
-      { id: 'metadata', bytes: await noiseImage(1), width: 160, height: 120, contentUrl: 'http://169.254.169.254/latest/meta-data/iam/security-credentials/' },
+      {
+        id: 'metadata',
+        bytes: await noiseImage(1),
+        width: 160,
+        height: 120,
+        contentUrl: 'http://169.254.169.254/latest/meta-data/iam/security-credentials/',
+      },
       { id: 'loopback', bytes: await noiseImage(2), width: 160, height: 120 },
     ]);
     const report = await guarded.collector.runJob(
-      { dataset: 'guarded', runId: 'r1', index: 0, query: 'leopard vest', label: 'leopard', provider: 'bing', count: 10, filters: {} },
+      {
+        dataset: 'guarded',
+        runId: 'r1',
+        index: 0,
+        query: 'leopard vest',
+        label: 'leopard',
+        provider: 'bing',
+        count: 10,
+        filters: {},
+      },
       { isLastAttempt: true },
     );
     expect(report).toMatchObject({ status: 'done', found: 2, downloaded: 0, skipped: { 'blocked-address': 2 } });
@@ -213,7 +291,16 @@ describe('failed queries', () => {
   it('records a bad key as a failed query at once, with a message naming the setting', async () => {
     const wrongKey = await createServices({ ...settings, BING_SEARCH_KEY: 'not-the-key' });
     const report = await wrongKey.collector.runJob(
-      { dataset: 'shirts', runId: 'bad-key', index: 0, query: 'striped shirt', label: 'striped', provider: 'bing', count: 5, filters: {} },
+      {
+        dataset: 'shirts',
+        runId: 'bad-key',
+        index: 0,
+        query: 'striped shirt',
+        label: 'striped',
+        provider: 'bing',
+        count: 5,
+        filters: {},
+      },
       { isLastAttempt: false },
     );
     expect(report.status).toBe('failed');
@@ -221,7 +308,16 @@ describe('failed queries', () => {
   });
 
   it('lets the queue retry a transient failure, and records it on the last try', async () => {
-    const job = { dataset: 'shirts', runId: 'flaky', index: 0, query: 'striped shirt', label: 'striped', provider: 'bing', count: 5, filters: {} };
+    const job = {
+      dataset: 'shirts',
+      runId: 'flaky',
+      index: 0,
+      query: 'striped shirt',
+      label: 'striped',
+      provider: 'bing',
+      count: 5,
+      filters: {},
+    };
     // The provider makes 5 tries of its own (DEFAULT_RETRY_OPTIONS): fail them all, twice.
     bing.failNext(5, { kind: 'server-error', status: 503 });
     await expect(services.collector.runJob(job, { isLastAttempt: false })).rejects.toThrow(/5 tries|503/);

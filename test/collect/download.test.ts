@@ -19,7 +19,12 @@ import { DownloadRefusedError, type DownloadOptions, type DownloadSkipReason } f
 // either set allowPrivateAddresses or pass a policy that exempts 127.0.0.1 alone (so 169.254.169.254,
 // ::1 and the rest stay blocked and redirects to them are re-checked end to end).
 
-const GUARDED: DownloadOptions = { timeoutInMs: 5_000, maxBytes: 1_000_000, maxRedirects: 3, allowPrivateAddresses: false };
+const GUARDED: DownloadOptions = {
+  timeoutInMs: 5_000,
+  maxBytes: 1_000_000,
+  maxRedirects: 3,
+  allowPrivateAddresses: false,
+};
 const OPEN: DownloadOptions = { ...GUARDED, allowPrivateAddresses: true };
 /** Blocks what the default policy blocks, except the loopback test server's own address. */
 const exemptTestServer = (ip: string): boolean => ip !== '127.0.0.1' && isBlockedAddress(ip);
@@ -41,7 +46,11 @@ async function refusal(promise: Promise<unknown>): Promise<DownloadRefusedError>
   throw new Error('expected a DownloadRefusedError, but the download succeeded');
 }
 
-async function expectRefused(promise: Promise<unknown>, reason: DownloadSkipReason, message?: RegExp): Promise<DownloadRefusedError> {
+async function expectRefused(
+  promise: Promise<unknown>,
+  reason: DownloadSkipReason,
+  message?: RegExp,
+): Promise<DownloadRefusedError> {
   const err = await refusal(promise);
   expect(err.reason, err.message).toBe(reason);
   if (message) expect(err.message).toMatch(message);
@@ -53,7 +62,9 @@ function hits(path: string): number {
 }
 
 beforeAll(async () => {
-  jpeg = await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 200, g: 30, b: 30 } } }).jpeg().toBuffer();
+  jpeg = await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 200, g: 30, b: 30 } } })
+    .jpeg()
+    .toBuffer();
   server = http.createServer((req, res) => {
     const url = req.url ?? '/';
     seen.push({ url, headers: req.headers });
@@ -95,7 +106,9 @@ beforeAll(async () => {
     } else if (url === '/html-as-jpeg') {
       res.writeHead(200, { 'Content-Type': 'image/jpeg' }).end('<!DOCTYPE html><html><body>Not found</body></html>');
     } else if (url === '/svg') {
-      res.writeHead(200, { 'Content-Type': 'image/svg+xml' }).end('<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>');
+      res
+        .writeHead(200, { 'Content-Type': 'image/svg+xml' })
+        .end('<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>');
     } else {
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('nope');
     }
@@ -157,7 +170,11 @@ describe('downloadImage: SSRF guard', () => {
   it('refuses IPv6 loopback and IPv4-mapped loopback literals', async () => {
     const before = seen.length;
     await expectRefused(downloadImage(`http://[::1]:${port}/image.jpg`, GUARDED), 'blocked-address', /::1.*loopback/);
-    await expectRefused(downloadImage(`http://[::ffff:127.0.0.1]:${port}/image.jpg`, GUARDED), 'blocked-address', /ipv4Mapped\(loopback\)/);
+    await expectRefused(
+      downloadImage(`http://[::ffff:127.0.0.1]:${port}/image.jpg`, GUARDED),
+      'blocked-address',
+      /ipv4Mapped\(loopback\)/,
+    );
     // Odd IPv4 spellings are normalised by the URL parser before the check.
     await expectRefused(downloadImage(`http://2130706433:${port}/image.jpg`, GUARDED), 'blocked-address');
     await expectRefused(downloadImage(`http://0x7f.1:${port}/image.jpg`, GUARDED), 'blocked-address');
@@ -166,33 +183,54 @@ describe('downloadImage: SSRF guard', () => {
 
   it('refuses a hostname that resolves to loopback (localhost) in the lookup hook', async () => {
     const before = hits('/image.jpg');
-    await expectRefused(downloadImage(`http://localhost:${port}/image.jpg`, GUARDED), 'blocked-address', /localhost resolves to .*loopback/);
+    await expectRefused(
+      downloadImage(`http://localhost:${port}/image.jpg`, GUARDED),
+      'blocked-address',
+      /localhost resolves to .*loopback/,
+    );
     expect(hits('/image.jpg')).toBe(before);
     // The https transport takes the same hook (nothing listens on port 1: refused before connecting).
-    await expectRefused(downloadImage('https://localhost:1/image.jpg', GUARDED), 'blocked-address', /localhost resolves to/);
+    await expectRefused(
+      downloadImage('https://localhost:1/image.jpg', GUARDED),
+      'blocked-address',
+      /localhost resolves to/,
+    );
   });
 
   it('refuses a hostname whose DNS answer is the metadata address (injected resolver)', async () => {
     const resolve: Resolver = async () => [{ address: '169.254.169.254', family: 4 }];
-    await expectRefused(downloadImage('http://metadata.example/latest/', GUARDED, { resolve }), 'blocked-address', /metadata\.example resolves to 169\.254\.169\.254/);
+    await expectRefused(
+      downloadImage('http://metadata.example/latest/', GUARDED, { resolve }),
+      'blocked-address',
+      /metadata\.example resolves to 169\.254\.169\.254/,
+    );
   });
 
   it('with allowPrivateAddresses the loopback server works (literal and localhost)', async () => {
     await expect(downloadImage(`${base}/image.jpg`, OPEN)).resolves.toMatchObject({ format: 'jpeg' });
-    await expect(downloadImage(`http://localhost:${port}/image.jpg`, { ...OPEN, timeoutInMs: 5_000 }).catch((e: unknown) => e)).resolves.toSatisfy(
+    await expect(
+      downloadImage(`http://localhost:${port}/image.jpg`, { ...OPEN, timeoutInMs: 5_000 }).catch((e: unknown) => e),
+    ).resolves.toSatisfy(
       // localhost may resolve to ::1 first where IPv6 is up but the server only listens on IPv4.
-      (r: unknown) => (r as { format?: string }).format === 'jpeg' || (r as DownloadRefusedError).reason === 'network-error',
+      (r: unknown) =>
+        (r as { format?: string }).format === 'jpeg' || (r as DownloadRefusedError).reason === 'network-error',
     );
   });
 
   it('re-checks every redirect hop: a public-looking server redirecting to the metadata address is refused', async () => {
     // metadata.example "resolves" to the metadata address: caught by the lookup hook on the second hop.
-    const resolve: Resolver = async (hostname) => [{ address: hostname === 'metadata.example' ? '169.254.169.254' : '93.184.216.34', family: 4 }];
+    const resolve: Resolver = async (hostname) => [
+      { address: hostname === 'metadata.example' ? '169.254.169.254' : '93.184.216.34', family: 4 },
+    ];
     const hooks = { isBlockedAddress: exemptTestServer, resolve };
     await expectRefused(downloadImage(`${base}/to-metadata`, GUARDED, hooks), 'blocked-address', /169\.254\.169\.254/);
     await expectRefused(downloadImage(`${base}/to-v6-loopback`, GUARDED, hooks), 'blocked-address', /::1/);
     const before = hits('/image.jpg');
-    await expectRefused(downloadImage(`${base}/to-metadata-name`, GUARDED, hooks), 'blocked-address', /metadata\.example resolves to 169\.254\.169\.254/);
+    await expectRefused(
+      downloadImage(`${base}/to-metadata-name`, GUARDED, hooks),
+      'blocked-address',
+      /metadata\.example resolves to 169\.254\.169\.254/,
+    );
     expect(hits('/image.jpg')).toBe(before);
     await expectRefused(downloadImage(`${base}/to-ftp`, GUARDED, hooks), 'bad-url', /ftp:/);
   });
@@ -200,7 +238,11 @@ describe('downloadImage: SSRF guard', () => {
 
 describe('downloadImage: limits and failures', () => {
   it('refuses a redirect chain longer than maxRedirects', async () => {
-    await expectRefused(downloadImage(`${base}/chain/0`, { ...OPEN, maxRedirects: 3 }), 'too-many-redirects', /more than 3/);
+    await expectRefused(
+      downloadImage(`${base}/chain/0`, { ...OPEN, maxRedirects: 3 }),
+      'too-many-redirects',
+      /more than 3/,
+    );
     expect(hits('/chain/3')).toBeGreaterThan(0);
     expect(hits('/chain/4')).toBe(0);
     await expectRefused(downloadImage(`${base}/redirect`, { ...OPEN, maxRedirects: 0 }), 'too-many-redirects');
@@ -208,12 +250,20 @@ describe('downloadImage: limits and failures', () => {
 
   it('refuses a declared Content-Length over maxBytes without waiting for the body', async () => {
     const started = Date.now();
-    await expectRefused(downloadImage(`${base}/declared-huge`, { ...OPEN, timeoutInMs: 10_000 }), 'too-large', /declares 50000000 bytes/);
+    await expectRefused(
+      downloadImage(`${base}/declared-huge`, { ...OPEN, timeoutInMs: 10_000 }),
+      'too-large',
+      /declares 50000000 bytes/,
+    );
     expect(Date.now() - started).toBeLessThan(1_000);
   });
 
   it('stops reading a chunked body as soon as it passes maxBytes', async () => {
-    await expectRefused(downloadImage(`${base}/chunked-huge`, { ...OPEN, maxBytes: 200_000 }), 'too-large', /more than the 200000-byte limit/);
+    await expectRefused(
+      downloadImage(`${base}/chunked-huge`, { ...OPEN, maxBytes: 200_000 }),
+      'too-large',
+      /more than the 200000-byte limit/,
+    );
   });
 
   it('cuts off a body that trickles past the overall deadline', async () => {
@@ -227,11 +277,17 @@ describe('downloadImage: limits and failures', () => {
     const pending = downloadImage(`${base}/trickle`, { ...OPEN, signal: controller.signal });
     setTimeout(() => controller.abort(), 100);
     await expect(pending).rejects.toMatchObject({ name: 'AbortError' });
-    await expect(downloadImage(`${base}/image.jpg`, { ...OPEN, signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(downloadImage(`${base}/image.jpg`, { ...OPEN, signal: AbortSignal.abort() })).rejects.toMatchObject({
+      name: 'AbortError',
+    });
   });
 
   it('refuses HTML served as image/jpeg, and SVG', async () => {
-    await expectRefused(downloadImage(`${base}/html-as-jpeg`, OPEN), 'not-an-image', /an HTML page \(served as image\/jpeg\)/);
+    await expectRefused(
+      downloadImage(`${base}/html-as-jpeg`, OPEN),
+      'not-an-image',
+      /an HTML page \(served as image\/jpeg\)/,
+    );
     await expectRefused(downloadImage(`${base}/svg`, OPEN), 'not-an-image', /SVG/);
   });
 
@@ -243,7 +299,11 @@ describe('downloadImage: limits and failures', () => {
     await expectRefused(downloadImage('ftp://example.com/a.jpg', GUARDED), 'bad-url', /ftp:/);
     await expectRefused(downloadImage('file:///etc/passwd', GUARDED), 'bad-url');
     await expectRefused(downloadImage('not a url', GUARDED), 'bad-url');
-    const err = await expectRefused(downloadImage('http://user:secret@example.com/a.jpg', GUARDED), 'bad-url', /credentials/);
+    const err = await expectRefused(
+      downloadImage('http://user:secret@example.com/a.jpg', GUARDED),
+      'bad-url',
+      /credentials/,
+    );
     expect(err.message).not.toContain('secret');
   });
 
@@ -299,13 +359,19 @@ describe('address policy', () => {
     expect(isBlockedAddress(ip)).toBe(true);
   });
 
-  it.each(['8.8.8.8', '1.1.1.1', '172.32.0.1', '100.128.0.1', '2606:4700:4700::1111', '::ffff:8.8.8.8', '2002:808:808::1', '64:ff9b::8.8.8.8'])(
-    'allows public %s',
-    (ip) => {
-      expect(addressRange(ip)).toBe('unicast');
-      expect(isBlockedAddress(ip)).toBe(false);
-    },
-  );
+  it.each([
+    '8.8.8.8',
+    '1.1.1.1',
+    '172.32.0.1',
+    '100.128.0.1',
+    '2606:4700:4700::1111',
+    '::ffff:8.8.8.8',
+    '2002:808:808::1',
+    '64:ff9b::8.8.8.8',
+  ])('allows public %s', (ip) => {
+    expect(addressRange(ip)).toBe('unicast');
+    expect(isBlockedAddress(ip)).toBe(false);
+  });
 
   it('checkUrl checks scheme, credentials and literal hosts', () => {
     expect(checkUrl('https://example.com/a.jpg').href).toBe('https://example.com/a.jpg');
@@ -319,8 +385,15 @@ describe('address policy', () => {
 });
 
 describe('createGuardedLookup', () => {
-  function run(lookup: ReturnType<typeof createGuardedLookup>, all: boolean): Promise<{ err: NodeJS.ErrnoException | null; address: unknown; family?: number }> {
-    return new Promise((resolve) => lookup('images.example', { all }, (err, address, family) => resolve({ err, address, ...(family !== undefined ? { family } : {}) })));
+  function run(
+    lookup: ReturnType<typeof createGuardedLookup>,
+    all: boolean,
+  ): Promise<{ err: NodeJS.ErrnoException | null; address: unknown; family?: number }> {
+    return new Promise((resolve) =>
+      lookup('images.example', { all }, (err, address, family) =>
+        resolve({ err, address, ...(family !== undefined ? { family } : {}) }),
+      ),
+    );
   }
 
   it('passes public answers through in both callback shapes', async () => {
@@ -348,7 +421,14 @@ describe('createGuardedLookup', () => {
       throw Object.assign(new Error('getaddrinfo ENOTFOUND images.example'), { code: 'ENOTFOUND' });
     });
     expect((await run(failing, false)).err?.code).toBe('ENOTFOUND');
-    expect((await run(createGuardedLookup(undefined, async () => []), false)).err?.code).toBe('ENOTFOUND');
+    expect(
+      (
+        await run(
+          createGuardedLookup(undefined, async () => []),
+          false,
+        )
+      ).err?.code,
+    ).toBe('ENOTFOUND');
   });
 });
 

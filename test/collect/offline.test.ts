@@ -12,7 +12,8 @@ const DECODE = { limitInputPixels: 1e8 };
 const NEAR_DUPLICATE_MAX_BITS = 24;
 const CONTACT_SHEET = '/tmp/offline-contact-sheet.png';
 
-const search = (provider: OfflineImageProvider, query: string, count: number) => provider.search({ query, count, filters: {} });
+const search = (provider: OfflineImageProvider, query: string, count: number) =>
+  provider.search({ query, count, filters: {} });
 const hashOf = (result: ImageResult): Promise<string> => dhashOfImage(result.content!, DECODE);
 
 describe('parseGarmentQuery', () => {
@@ -74,7 +75,9 @@ describe('OfflineImageProvider', () => {
   it('stops when the signal is aborted', async () => {
     const controller = new AbortController();
     controller.abort(new Error('stop'));
-    await expect(provider.search({ query: 'dotted vest', count: 3, filters: {}, signal: controller.signal })).rejects.toThrow('stop');
+    await expect(
+      provider.search({ query: 'dotted vest', count: 3, filters: {}, signal: controller.signal }),
+    ).rejects.toThrow('stop');
   });
 
   it('plants about one repeat in duplicateEvery, each pointing at an earlier original', () => {
@@ -88,11 +91,17 @@ describe('OfflineImageProvider', () => {
         expect(sources[source]).toBeNull();
       }
     });
-    expect(new OfflineImageProvider({ duplicateEvery: 0 }).repeatSources('leopard hoodie', 100).every((s) => s === null)).toBe(true);
+    expect(
+      new OfflineImageProvider({ duplicateEvery: 0 }).repeatSources('leopard hoodie', 100).every((s) => s === null),
+    ).toBe(true);
   });
 
   it('honours minWidth and minHeight', async () => {
-    const { results } = await provider.search({ query: 'dotted t-shirt', count: 1, filters: { minWidth: 700, minHeight: 500 } });
+    const { results } = await provider.search({
+      query: 'dotted t-shirt',
+      count: 1,
+      filters: { minWidth: 700, minHeight: 500 },
+    });
     const metadata = await sharp(results[0]!.content!).metadata();
     expect(metadata.width).toBeGreaterThanOrEqual(700);
     expect(metadata.height).toBeGreaterThanOrEqual(500);
@@ -101,7 +110,9 @@ describe('OfflineImageProvider', () => {
 
 describe('the images', () => {
   // One search per (item, pattern) query, two results each: the contact sheet shows the first of each.
-  const queries = GARMENT_ITEMS.flatMap((item) => GARMENT_PATTERNS.map((pattern) => ({ item, pattern, query: `${pattern} ${item}` })));
+  const queries = GARMENT_ITEMS.flatMap((item) =>
+    GARMENT_PATTERNS.map((pattern) => ({ item, pattern, query: `${pattern} ${item}` })),
+  );
   const found = new Map<string, ImageResult[]>();
   const hashes = new Map<ImageResult, string>();
 
@@ -115,7 +126,13 @@ describe('the images', () => {
   });
 
   it('decode as JPEGs of at least 320 px a side, of the size the result states, and pass ingest validation', async () => {
-    const ingest = { maxFileBytes: 50 * 1024 * 1024, maxPixels: 64_000_000, minSidePx: 64, maxAspectRatio: 8, decodePixelBudget: 128_000_000 }; // the app's defaults
+    const ingest = {
+      maxFileBytes: 50 * 1024 * 1024,
+      maxPixels: 64_000_000,
+      minSidePx: 64,
+      maxAspectRatio: 8,
+      decodePixelBudget: 128_000_000,
+    }; // the app's defaults
     for (const results of found.values()) {
       for (const result of results) {
         const metadata = await sharp(result.content!).metadata();
@@ -129,7 +146,9 @@ describe('the images', () => {
   });
 
   it('differ visibly between queries (dHash distance > 40)', () => {
-    const all = [...found.entries()].flatMap(([query, results]) => results.map((result) => ({ query, hash: hashes.get(result)! })));
+    const all = [...found.entries()].flatMap(([query, results]) =>
+      results.map((result) => ({ query, hash: hashes.get(result)! })),
+    );
     let closest = 256;
     for (let i = 0; i < all.length; i++) {
       for (let j = i + 1; j < all.length; j++) {
@@ -160,7 +179,10 @@ describe('the images', () => {
         queries.map(async ({ query }, i) => {
           const left = (i % columns) * cell;
           const top = Math.floor(i / columns) * (cell + caption);
-          const picture = await sharp(found.get(query)![0]!.content!).resize(cell, cell, { fit: 'contain', background: '#ffffff' }).png().toBuffer();
+          const picture = await sharp(found.get(query)![0]!.content!)
+            .resize(cell, cell, { fit: 'contain', background: '#ffffff' })
+            .png()
+            .toBuffer();
           const label = Buffer.from(
             `<svg xmlns="http://www.w3.org/2000/svg" width="${cell}" height="${caption}"><text x="${cell / 2}" y="17" text-anchor="middle" font-family="sans-serif" font-size="14" fill="#222">${query}</text></svg>`,
           );
@@ -171,7 +193,14 @@ describe('the images', () => {
         }),
       )
     ).flat();
-    await sharp({ create: { width: cell * columns, height: (cell + caption) * GARMENT_ITEMS.length, channels: 3, background: '#ffffff' } })
+    await sharp({
+      create: {
+        width: cell * columns,
+        height: (cell + caption) * GARMENT_ITEMS.length,
+        channels: 3,
+        background: '#ffffff',
+      },
+    })
       .composite(tiles)
       .png()
       .toFile(CONTACT_SHEET);
@@ -208,7 +237,10 @@ describe('planted repeats', () => {
     const originals = sources.flatMap((source, index) => (source === null ? [index] : []));
     for (const a of originals) {
       for (const b of originals) {
-        if (a < b) expect(hammingDistance(hashes[a]!, hashes[b]!), `originals ${a} and ${b}`).toBeGreaterThan(NEAR_DUPLICATE_MAX_BITS);
+        if (a < b)
+          expect(hammingDistance(hashes[a]!, hashes[b]!), `originals ${a} and ${b}`).toBeGreaterThan(
+            NEAR_DUPLICATE_MAX_BITS,
+          );
       }
     }
     console.log(`${identical} identical and ${edited} edited repeats; the furthest edited one is ${worst} bits away`);

@@ -2,14 +2,29 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { OpenverseProvider } from '../../src/collect/providers/openverse';
 import { SearchProviderError } from '../../src/collect/types';
-import { OPENVERSE_SEARCH_PATH, startFakeOpenverse, type FakeOpenverse, type FakeOpenverseImage, type OpenverseLicense } from '../support/fakeOpenverse';
+import {
+  OPENVERSE_SEARCH_PATH,
+  startFakeOpenverse,
+  type FakeOpenverse,
+  type FakeOpenverseImage,
+  type OpenverseLicense,
+} from '../support/fakeOpenverse';
 import { closedOrigin, startRecordingServer } from '../support/fakeHttp';
 import { fakeJpeg, recordingRetry, searchRequest } from '../support/searchProviders';
 
 const LICENCES: OpenverseLicense[] = ['by', 'by-sa', 'by-nd', 'by-nc', 'by-nc-sa', 'by-nc-nd', 'cc0', 'pdm'];
 
-function catalogOf(n: number, overrides: (i: number) => Partial<FakeOpenverseImage> = () => ({})): FakeOpenverseImage[] {
-  return Array.from({ length: n }, (_, i) => ({ id: `ov${i}`, bytes: fakeJpeg(`ov${i}`), width: 600 + i, height: 400, ...overrides(i) }));
+function catalogOf(
+  n: number,
+  overrides: (i: number) => Partial<FakeOpenverseImage> = () => ({}),
+): FakeOpenverseImage[] {
+  return Array.from({ length: n }, (_, i) => ({
+    id: `ov${i}`,
+    bytes: fakeJpeg(`ov${i}`),
+    width: 600 + i,
+    height: 400,
+    ...overrides(i),
+  }));
 }
 
 let fake: FakeOpenverse;
@@ -45,7 +60,8 @@ describe('OpenverseProvider paging and results', () => {
       license: 'by 4.0',
       licenseUrl: 'https://creativecommons.org/licenses/by/4.0/',
       creator: 'Fake Photographer',
-      attribution: '"Image ov0" by Fake Photographer is licensed under CC BY 4.0. To view a copy of this license, visit https://creativecommons.org/licenses/by/4.0/.',
+      attribution:
+        '"Image ov0" by Fake Photographer is licensed under CC BY 4.0. To view a copy of this license, visit https://creativecommons.org/licenses/by/4.0/.',
       width: 600,
       height: 400,
       encodingFormat: 'jpg',
@@ -73,7 +89,9 @@ describe('OpenverseProvider paging and results', () => {
     const response = await provider.search(searchRequest('many', 500));
 
     expect(response.results).toHaveLength(400);
-    expect(fake.searchRequests().map((r) => r.query['page'])).toEqual(Array.from({ length: 20 }, (_, i) => String(i + 1)));
+    expect(fake.searchRequests().map((r) => r.query['page'])).toEqual(
+      Array.from({ length: 20 }, (_, i) => String(i + 1)),
+    );
   });
 
   it('leaves out what Openverse does not know (null width, height, filetype)', async () => {
@@ -93,7 +111,8 @@ describe('OpenverseProvider paging and results', () => {
       license: 'cc0 1.0',
       licenseUrl: 'https://creativecommons.org/publicdomain/zero/1.0/',
       creator: 'Fake Photographer',
-      attribution: '"Image bare" by Fake Photographer is marked with CC0 1.0. To view the terms, visit https://creativecommons.org/publicdomain/zero/1.0/.',
+      attribution:
+        '"Image bare" by Fake Photographer is marked with CC0 1.0. To view the terms, visit https://creativecommons.org/publicdomain/zero/1.0/.',
     });
   });
 
@@ -136,10 +155,14 @@ describe('OpenverseProvider filters', () => {
 
   it('asks for both together, and the licence and attribution of what comes back say so', async () => {
     const provider = new OpenverseProvider({ endpoint: fake.endpoint });
-    const response = await provider.search(searchRequest('boats', 40, { requireCommercialUse: true, requireModification: true }));
+    const response = await provider.search(
+      searchRequest('boats', 40, { requireCommercialUse: true, requireModification: true }),
+    );
 
     expect(fake.searchRequests()[0]!.query['license_type']).toBe('commercial,modification');
-    expect(new Set(response.results.map((r) => r.license))).toEqual(new Set(['by 4.0', 'by-sa 4.0', 'cc0 1.0', 'pdm 1.0']));
+    expect(new Set(response.results.map((r) => r.license))).toEqual(
+      new Set(['by 4.0', 'by-sa 4.0', 'cc0 1.0', 'pdm 1.0']),
+    );
     const bySa = response.results.find((r) => r.license === 'by-sa 4.0')!;
     expect(bySa.licenseUrl).toBe('https://creativecommons.org/licenses/by-sa/4.0/');
     expect(bySa.attribution).toContain('is licensed under CC BY-SA 4.0');
@@ -182,7 +205,9 @@ describe('OpenverseProvider errors and retries', () => {
     expect(error).toBeInstanceOf(SearchProviderError);
     expect((error as SearchProviderError).statusCode).toBe(401);
     expect((error as Error).message).toContain('Ensure this value is less than or equal to 20.');
-    expect((error as Error).message).toContain('at most 20 results a page and this provider sent page_size=50; lower pageSize');
+    expect((error as Error).message).toContain(
+      'at most 20 results a page and this provider sent page_size=50; lower pageSize',
+    );
     expect(fake.searchRequests()).toHaveLength(1);
   });
 
@@ -197,7 +222,10 @@ describe('OpenverseProvider errors and retries', () => {
 
   it('waits as long as Retry-After says on 429, then succeeds', async () => {
     fake.failNext(1, { kind: 'throttle', retryAfterSeconds: 1 });
-    const provider = new OpenverseProvider({ endpoint: fake.endpoint, retry: { maxRetries: 2, baseDelayInMs: 10, maxDelayInMs: 2_000 } });
+    const provider = new OpenverseProvider({
+      endpoint: fake.endpoint,
+      retry: { maxRetries: 2, baseDelayInMs: 10, maxDelayInMs: 2_000 },
+    });
 
     const response = await provider.search(searchRequest('boats', 5));
 
@@ -248,8 +276,14 @@ describe('OpenverseProvider errors and retries', () => {
     expect(waits).toEqual([100]);
 
     fake.failNext(1, { kind: 'hang' });
-    const impatient = new OpenverseProvider({ endpoint: fake.endpoint, retry: recordingRetry({ maxRetries: 0 }).retry, timeoutInMs: 200 });
-    await expect(impatient.search(searchRequest('boats', 5))).rejects.toThrow(/gave up after 1 try \(last answer: no answer within 200 ms\)/);
+    const impatient = new OpenverseProvider({
+      endpoint: fake.endpoint,
+      retry: recordingRetry({ maxRetries: 0 }).retry,
+      timeoutInMs: 200,
+    });
+    await expect(impatient.search(searchRequest('boats', 5))).rejects.toThrow(
+      /gave up after 1 try \(last answer: no answer within 200 ms\)/,
+    );
   });
 
   it('retries a dropped connection', async () => {
@@ -269,13 +303,21 @@ describe('OpenverseProvider errors and retries', () => {
     });
     const { origin } = other;
     try {
-      const notFound = await new OpenverseProvider({ endpoint: origin }).search(searchRequest('boats', 5)).catch((e: unknown) => e);
+      const notFound = await new OpenverseProvider({ endpoint: origin })
+        .search(searchRequest('boats', 5))
+        .catch((e: unknown) => e);
       expect((notFound as SearchProviderError).statusCode).toBe(404);
-      expect((notFound as Error).message).toContain(`answered 404 for ${origin}/v1/images/: OPENVERSE_ENDPOINT (${origin}) is wrong`);
+      expect((notFound as Error).message).toContain(
+        `answered 404 for ${origin}/v1/images/: OPENVERSE_ENDPOINT (${origin}) is wrong`,
+      );
 
-      const wrongShape = await new OpenverseProvider({ endpoint: `${origin}/api` }).search(searchRequest('boats', 5)).catch((e: unknown) => e);
+      const wrongShape = await new OpenverseProvider({ endpoint: `${origin}/api` })
+        .search(searchRequest('boats', 5))
+        .catch((e: unknown) => e);
       expect(wrongShape).toBeInstanceOf(SearchProviderError);
-      expect((wrongShape as Error).message).toMatch(/OPENVERSE_ENDPOINT \(.*\/api\) is probably wrong: the answer is not an Openverse image search: result_count/);
+      expect((wrongShape as Error).message).toMatch(
+        /OPENVERSE_ENDPOINT \(.*\/api\) is probably wrong: the answer is not an Openverse image search: result_count/,
+      );
     } finally {
       await other.close();
     }
@@ -286,7 +328,9 @@ describe('OpenverseProvider errors and retries', () => {
       .search(searchRequest('boats', 5))
       .catch((e: unknown) => e);
 
-    expect((error as Error).message).toMatch(/Could not reach OPENVERSE_ENDPOINT http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/);
+    expect((error as Error).message).toMatch(
+      /Could not reach OPENVERSE_ENDPOINT http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/,
+    );
   });
 
   it('refuses a malformed endpoint up front, naming the setting', () => {
@@ -298,7 +342,9 @@ describe('OpenverseProvider errors and retries', () => {
     const controller = new AbortController();
     controller.abort();
     const provider = new OpenverseProvider({ endpoint: fake.endpoint, retry: recordingRetry().retry });
-    await expect(provider.search({ ...searchRequest('boats', 5), signal: controller.signal })).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(provider.search({ ...searchRequest('boats', 5), signal: controller.signal })).rejects.toMatchObject({
+      name: 'AbortError',
+    });
     expect(fake.searchRequests()).toHaveLength(0);
   });
 });

@@ -14,10 +14,18 @@ const clothing = {
 describe('collection plans', () => {
   it('synthesises the 7 x 3 example into 21 queries labelled by attribute', () => {
     const plan = parsePlan(clothing);
-    expect(plan).toMatchObject({ imagesPerQuery: 50, provider: 'bing', filters: { imageType: 'Photo', safeSearch: 'Strict' } });
+    expect(plan).toMatchObject({
+      imagesPerQuery: 50,
+      provider: 'bing',
+      filters: { imageType: 'Photo', safeSearch: 'Strict' },
+    });
     const queries = synthesizeQueries(plan);
     expect(queries).toHaveLength(21);
-    expect(queries[0]).toEqual({ query: 'striped blouse', label: 'striped', terms: { item: 'blouse', attribute: 'striped' } });
+    expect(queries[0]).toEqual({
+      query: 'striped blouse',
+      label: 'striped',
+      terms: { item: 'blouse', attribute: 'striped' },
+    });
     expect(queries.find((q) => q.query === 'leopard t-shirt')?.label).toBe('leopard');
     expect(new Set(queries.map((q) => q.label))).toEqual(new Set(['striped', 'dotted', 'leopard']));
     expect(new Set(queries.map((q) => q.query)).size).toBe(21);
@@ -31,8 +39,16 @@ describe('collection plans', () => {
   });
 
   it('takes one dimension, or three', () => {
-    expect(synthesizeQueries(parsePlan({ dimensions: { animal: ['cat', 'dog'] }, template: '{animal} photo', labelFrom: 'animal' }))).toHaveLength(2);
-    const three = parsePlan({ dimensions: { a: ['x', 'y'], b: ['p', 'q'], c: ['1', '2', '3'] }, template: '{a} {b} {c}', labelFrom: ['c'] });
+    expect(
+      synthesizeQueries(
+        parsePlan({ dimensions: { animal: ['cat', 'dog'] }, template: '{animal} photo', labelFrom: 'animal' }),
+      ),
+    ).toHaveLength(2);
+    const three = parsePlan({
+      dimensions: { a: ['x', 'y'], b: ['p', 'q'], c: ['1', '2', '3'] },
+      template: '{a} {b} {c}',
+      labelFrom: ['c'],
+    });
     expect(synthesizeQueries(three)).toHaveLength(12);
   });
 
@@ -47,7 +63,10 @@ describe('collection plans', () => {
     [{ ...clothing, filters: { colour: 'red' } }, /filters/],
     [{ ...clothing, dimensions: { item: [], attribute: ['a'] } }, /dimensions\.item: needs at least one term/],
     [{ ...clothing, dimensions: { item: ['a', 'a'], attribute: ['b'] } }, /dimensions\.item: "a" appears twice/],
-    [{ ...clothing, dimensions: { item: ['shirt'], attribute: ['../etc'] } }, /labelFrom: label "\.\.\/etc" is invalid/],
+    [
+      { ...clothing, dimensions: { item: ['shirt'], attribute: ['../etc'] } },
+      /labelFrom: label "\.\.\/etc" is invalid/,
+    ],
     [{ ...clothing, extra: true }, /extra/],
     ['not an object', /expected object/],
   ])('names the bad field: %#', (json, message) => {
@@ -58,14 +77,27 @@ describe('collection plans', () => {
 
 describe('collection plan limits', () => {
   const many = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`d${i}`, ['x']]));
-  const fields = (dimensions: Record<string, string[]>) => Object.keys(dimensions).map((d) => `{${d}}`).join(' ');
+  const fields = (dimensions: Record<string, string[]>) =>
+    Object.keys(dimensions)
+      .map((d) => `{${d}}`)
+      .join(' ');
 
   it('names the bound that a plan breaks: dimensions, terms, template', () => {
     const dims = many(PLAN_LIMITS.dimensions + 1);
-    expect(() => parsePlan({ dimensions: dims, template: fields(dims), labelFrom: 'd0' })).toThrow(/dimensions: at most 16 dimensions/);
+    expect(() => parsePlan({ dimensions: dims, template: fields(dims), labelFrom: 'd0' })).toThrow(
+      /dimensions: at most 16 dimensions/,
+    );
     const terms = { item: Array.from({ length: PLAN_LIMITS.termsPerDimension + 1 }, (_, i) => `t${i}`) };
-    expect(() => parsePlan({ dimensions: terms, template: '{item}', labelFrom: 'item' })).toThrow(/dimensions\.item: at most 500 terms per dimension/);
-    expect(() => parsePlan({ dimensions: { item: ['x'] }, template: `{item}${' '.repeat(PLAN_LIMITS.templateLength)}`, labelFrom: 'item' })).toThrow(/template: /);
+    expect(() => parsePlan({ dimensions: terms, template: '{item}', labelFrom: 'item' })).toThrow(
+      /dimensions\.item: at most 500 terms per dimension/,
+    );
+    expect(() =>
+      parsePlan({
+        dimensions: { item: ['x'] },
+        template: `{item}${' '.repeat(PLAN_LIMITS.templateLength)}`,
+        labelFrom: 'item',
+      }),
+    ).toThrow(/template: /);
   });
 
   it('synthesises the largest plans it accepts in their output size', () => {
@@ -80,4 +112,3 @@ describe('collection plan limits', () => {
     expect(queries[1023]!.terms).toMatchObject({ d0: 'b', d9: 'b', d15: 'c' });
   });
 });
-

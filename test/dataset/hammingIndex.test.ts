@@ -6,7 +6,6 @@ import { mulberry32 } from '../../src/util/seededRandom';
 // ---------------------------------------------------------------------------
 // helpers
 
-
 function randomHex(rand: () => number): string {
   const w = new Uint32Array(HASH_WORDS);
   for (let i = 0; i < HASH_WORDS; i++) w[i] = rand();
@@ -137,45 +136,46 @@ describe('HammingIndex against the linear-scan oracle', () => {
     });
   }
 
-  it.each([true, false])('stays exact through interleaved adds, replaces, removes and queries (scanFallback: %s)', (
-    scanFallback,
-  ) => {
-    const rng = mulberry32(7);
-    const index = new HammingIndex<number>({ maxRadius: 48, scanFallback });
-    const live = new Map<string, string>();
-    let nextId = 0;
-    for (let step = 0; step < 4000; step++) {
-      const roll = rng() % 100;
-      const ids = [...live.keys()];
-      if (roll < 60 || ids.length === 0) {
-        // new entries, half of them near an existing one
-        const base = ids.length > 0 && rng() % 2 ? live.get(ids[rng() % ids.length]!)! : randomHex(rng);
-        const id = `e${nextId++}`;
-        const hex = flipBits(base, rng() % 30, rng);
-        index.add(id, hex, step);
-        live.set(id, hex);
-      } else if (roll < 75) {
-        const id = ids[rng() % ids.length]!;
-        const hex = rng() % 2 ? randomHex(rng) : flipBits(live.get(id)!, 3, rng);
-        index.add(id, hex, step); // replace
-        live.set(id, hex);
-      } else if (roll < 90) {
-        const id = ids[rng() % ids.length]!;
-        expect(index.remove(id)).toBe(true);
-        live.delete(id);
-      } else {
-        const q = flipBits(live.get(ids[rng() % ids.length]!)!, rng() % 20, rng);
-        const r = [0, 8, 24, 48][rng() % 4]!;
-        expect(hits(index.search(q, r))).toEqual(oracleSearch(live, q, r));
+  it.each([true, false])(
+    'stays exact through interleaved adds, replaces, removes and queries (scanFallback: %s)',
+    (scanFallback) => {
+      const rng = mulberry32(7);
+      const index = new HammingIndex<number>({ maxRadius: 48, scanFallback });
+      const live = new Map<string, string>();
+      let nextId = 0;
+      for (let step = 0; step < 4000; step++) {
+        const roll = rng() % 100;
+        const ids = [...live.keys()];
+        if (roll < 60 || ids.length === 0) {
+          // new entries, half of them near an existing one
+          const base = ids.length > 0 && rng() % 2 ? live.get(ids[rng() % ids.length]!)! : randomHex(rng);
+          const id = `e${nextId++}`;
+          const hex = flipBits(base, rng() % 30, rng);
+          index.add(id, hex, step);
+          live.set(id, hex);
+        } else if (roll < 75) {
+          const id = ids[rng() % ids.length]!;
+          const hex = rng() % 2 ? randomHex(rng) : flipBits(live.get(id)!, 3, rng);
+          index.add(id, hex, step); // replace
+          live.set(id, hex);
+        } else if (roll < 90) {
+          const id = ids[rng() % ids.length]!;
+          expect(index.remove(id)).toBe(true);
+          live.delete(id);
+        } else {
+          const q = flipBits(live.get(ids[rng() % ids.length]!)!, rng() % 20, rng);
+          const r = [0, 8, 24, 48][rng() % 4]!;
+          expect(hits(index.search(q, r))).toEqual(oracleSearch(live, q, r));
+        }
+        expect(index.size).toBe(live.size);
       }
-      expect(index.size).toBe(live.size);
-    }
-    // and a final full check
-    for (let i = 0; i < 20; i++) {
-      const q = flipBits([...live.values()][i]!, 10, rng);
-      expect(hits(index.search(q, 24))).toEqual(oracleSearch(live, q, 24));
-    }
-  });
+      // and a final full check
+      for (let i = 0; i < 20; i++) {
+        const q = flipBits([...live.values()][i]!, 10, rng);
+        expect(hits(index.search(q, 24))).toEqual(oracleSearch(live, q, 24));
+      }
+    },
+  );
 
   it('finds worst-case neighbours that match in exactly one substring (pigeonhole boundary)', () => {
     // Rebuild the index's substring layout from its public substring count:
@@ -304,29 +304,30 @@ describe('HammingIndex API', () => {
     ]);
   });
 
-  it.each([true, false])('orders nearest first, ties by id, honours limit, finds the nearest (scanFallback: %s)', (
-    scanFallback,
-  ) => {
-    const index = new HammingIndex({ maxRadius: 8, scanFallback });
-    for (const id of ['m', 'b', 'z']) index.add(id, one, undefined);
-    index.add('a', three, undefined);
-    index.add('y', zero, undefined);
-    expect(hits(index.search(zero, 8))).toEqual([
-      { id: 'y', distance: 0 },
-      { id: 'b', distance: 1 },
-      { id: 'm', distance: 1 },
-      { id: 'z', distance: 1 },
-      { id: 'a', distance: 3 },
-    ]);
-    expect(index.search(zero, 8, { limit: 2 }).map((m) => m.id)).toEqual(['y', 'b']);
-    expect(index.search(zero, 8, { limit: 0 })).toEqual([]);
-    expect(index.nearest(zero, 8)?.id).toBe('y');
-    index.remove('y');
-    expect(index.nearest(zero, 8)).toEqual({ id: 'b', distance: 1, value: undefined });
-    expect(index.nearest(zero, 0)).toBeUndefined();
-    expect(index.nearest(far, 8)).toBeUndefined();
-    expect(new HammingIndex({ maxRadius: 8 }).nearest(zero, 8)).toBeUndefined();
-  });
+  it.each([true, false])(
+    'orders nearest first, ties by id, honours limit, finds the nearest (scanFallback: %s)',
+    (scanFallback) => {
+      const index = new HammingIndex({ maxRadius: 8, scanFallback });
+      for (const id of ['m', 'b', 'z']) index.add(id, one, undefined);
+      index.add('a', three, undefined);
+      index.add('y', zero, undefined);
+      expect(hits(index.search(zero, 8))).toEqual([
+        { id: 'y', distance: 0 },
+        { id: 'b', distance: 1 },
+        { id: 'm', distance: 1 },
+        { id: 'z', distance: 1 },
+        { id: 'a', distance: 3 },
+      ]);
+      expect(index.search(zero, 8, { limit: 2 }).map((m) => m.id)).toEqual(['y', 'b']);
+      expect(index.search(zero, 8, { limit: 0 })).toEqual([]);
+      expect(index.nearest(zero, 8)?.id).toBe('y');
+      index.remove('y');
+      expect(index.nearest(zero, 8)).toEqual({ id: 'b', distance: 1, value: undefined });
+      expect(index.nearest(zero, 0)).toBeUndefined();
+      expect(index.nearest(far, 8)).toBeUndefined();
+      expect(new HammingIndex({ maxRadius: 8 }).nearest(zero, 8)).toBeUndefined();
+    },
+  );
 
   it('rejects invalid options, hashes, ids, radii and limits with errors naming the problem', () => {
     for (const bad of [-1, 1.5, 129, Number.NaN, '24' as unknown as number]) {

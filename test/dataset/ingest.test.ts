@@ -34,7 +34,9 @@ afterAll(async () => {
 describe('ingest', () => {
   it('does not decode an exact copy: the original record says what a decode would', async () => {
     // A solid 4000x4000 PNG is small as a file and 48 MB decoded; its copies must not each cost that.
-    const big = await sharp({ create: { width: 4000, height: 4000, channels: 3, background: '#4a7' } }).png().toBuffer();
+    const big = await sharp({ create: { width: 4000, height: 4000, channels: 3, background: '#4a7' } })
+      .png()
+      .toBuffer();
     let decodes = 0;
     class CountingBudget extends PixelBudget {
       override run<T>(pixels: number, work: () => Promise<T>): Promise<T> {
@@ -52,12 +54,20 @@ describe('ingest', () => {
     });
     const original = await ingestor.ingest(await put('solids/green/one.png', big));
     expect([original.status, decodes]).toEqual(['accepted', 1]);
-    const copies = await Promise.all(['two.png', 'three.png'].map(async (name) => ingestor.ingest(await put(`solids/green/${name}`, big))));
+    const copies = await Promise.all(
+      ['two.png', 'three.png'].map(async (name) => ingestor.ingest(await put(`solids/green/${name}`, big))),
+    );
     expect(copies.map((c) => c.status)).toEqual(['duplicate', 'duplicate']);
     expect(decodes).toBe(1);
     const first = (await services.catalog.getImage('solids', original.id))!.record;
     const copy = (await services.catalog.getImage('solids', copies[0]!.id))!.record;
-    expect(copy).toMatchObject({ format: 'png', width: 4000, height: 4000, dhash: first.dhash, reasonCode: 'exact-duplicate' });
+    expect(copy).toMatchObject({
+      format: 'png',
+      width: 4000,
+      height: 4000,
+      dhash: first.dhash,
+      reasonCode: 'exact-duplicate',
+    });
   });
 
   it('accepts a photo, records it with hashes and provenance, and assigns a split', async () => {
@@ -65,7 +75,9 @@ describe('ingest', () => {
     const outcome = await services.ingestor.ingest(blob);
     expect(outcome).toMatchObject({ status: 'accepted', alreadyIngested: false });
     const record = (await services.catalog.getImage('animals', outcome.id))!.record;
-    const golden = JSON.parse(readFileSync(sharedPath('fixtures', 'dhash', 'golden.json'), 'utf8')) as { files: Record<string, { dhash16: string }> };
+    const golden = JSON.parse(readFileSync(sharedPath('fixtures', 'dhash', 'golden.json'), 'utf8')) as {
+      files: Record<string, { dhash16: string }>;
+    };
     expect(record).toMatchObject({
       label: 'dog',
       name: 'dog.jpg',
@@ -119,15 +131,22 @@ describe('ingest', () => {
   });
 
   it('quarantines a bad file with its reason and records it, leaving nothing in incoming', async () => {
-    const blob = await put('animals/dog/error-page.jpg', Buffer.from('<!DOCTYPE html><html><head><title>404</title></head></html>'));
+    const blob = await put(
+      'animals/dog/error-page.jpg',
+      Buffer.from('<!DOCTYPE html><html><head><title>404</title></head></html>'),
+    );
     const outcome = await services.ingestor.ingest(blob);
     expect(outcome.status).toBe('rejected');
     expect(outcome.reason).toMatch(/HTML page/);
-    const quarantined = services.storage.blobs.getContainerClient(QUARANTINE_CONTAINER).getBlockBlobClient('animals/dog/error-page.jpg');
+    const quarantined = services.storage.blobs
+      .getContainerClient(QUARANTINE_CONTAINER)
+      .getBlockBlobClient('animals/dog/error-page.jpg');
     const properties = await quarantined.getProperties();
     expect(properties.metadata).toMatchObject({ rejection_code: 'not-an-image' });
     expect((await quarantined.downloadToBuffer()).equals(blob.content)).toBe(true);
-    expect(await services.storage.blobs.getContainerClient(INCOMING_CONTAINER).getBlockBlobClient(blob.blobName).exists()).toBe(false);
+    expect(
+      await services.storage.blobs.getContainerClient(INCOMING_CONTAINER).getBlockBlobClient(blob.blobName).exists(),
+    ).toBe(false);
     const record = (await services.catalog.getImage('animals', outcome.id))!.record;
     expect(record).toMatchObject({ status: 'rejected', reasonCode: 'not-an-image', container: QUARANTINE_CONTAINER });
     // Replaying the trigger (a retry after a crash) finds the record and changes nothing.
@@ -173,7 +192,8 @@ describe('ingest under concurrency', () => {
     const other = await createServices({ AzureWebJobsStorage: storage.azurite.connectionString });
     const labels = ['striped', 'dotted', 'leopard'];
     const blobs = [];
-    for (let i = 0; i < 45; i++) blobs.push(await put(`concurrent/${labels[i % 3]}/img-${i}.png`, await noiseImage(1000 + i, { format: 'png' })));
+    for (let i = 0; i < 45; i++)
+      blobs.push(await put(`concurrent/${labels[i % 3]}/img-${i}.png`, await noiseImage(1000 + i, { format: 'png' })));
     const outcomes = await Promise.all(blobs.map((blob, i) => (i % 2 ? other : services).ingestor.ingest(blob)));
     expect(outcomes.every((o) => o.status === 'accepted')).toBe(true);
 
@@ -213,7 +233,7 @@ describe('real photos on plain backgrounds (../shared/datasets/trashnet-subset)'
 });
 
 describe('split', () => {
-  it('puts images close to an existing one (beyond the duplicate threshold) on that image\'s side', async () => {
+  it("puts images close to an existing one (beyond the duplicate threshold) on that image's side", async () => {
     // Crops sit 43-68 bits from their originals: not duplicates at 24 bits, but within the 48-bit group threshold.
     const golden = JSON.parse(readFileSync(sharedPath('fixtures', 'dhash', 'golden.json'), 'utf8')) as {
       files: Record<string, { of: string; edit: string; distance_to_original: number }>;
@@ -231,10 +251,16 @@ describe('split', () => {
   });
 
   it('gives every label with two or more images a test image, at the exact configured share', async () => {
-    for (let i = 0; i < 10; i++) await services.ingestor.ingest(await put(`shares/many/img-${i}.jpg`, await noiseImage(5000 + i)));
-    for (let i = 0; i < 2; i++) await services.ingestor.ingest(await put(`shares/pair/img-${i}.jpg`, await noiseImage(6000 + i)));
+    for (let i = 0; i < 10; i++)
+      await services.ingestor.ingest(await put(`shares/many/img-${i}.jpg`, await noiseImage(5000 + i)));
+    for (let i = 0; i < 2; i++)
+      await services.ingestor.ingest(await put(`shares/pair/img-${i}.jpg`, await noiseImage(6000 + i)));
     await services.ingestor.ingest(await put('shares/single/img-0.jpg', await noiseImage(7000)));
     const stats = (await services.catalog.getStats('shares'))!;
-    expect(stats.labels).toEqual({ many: { train: 8, test: 2 }, pair: { train: 1, test: 1 }, single: { train: 1, test: 0 } });
+    expect(stats.labels).toEqual({
+      many: { train: 8, test: 2 },
+      pair: { train: 1, test: 1 },
+      single: { train: 1, test: 0 },
+    });
   });
 });

@@ -37,7 +37,7 @@ describe('chooseSplit', () => {
     }
   });
 
-  it('sends grouped images to their neighbour\'s side, and later images pay back the imbalance', () => {
+  it("sends grouped images to their neighbour's side, and later images pay back the imbalance", () => {
     const counts: LabelCounts = { train: 0, test: 0 };
     for (let n = 0; n < 10; n++) counts[chooseSplit([counts], 0.2).split] += 1;
     expect(counts).toEqual({ train: 8, test: 2 });
@@ -63,7 +63,10 @@ describe('chooseSplit', () => {
     for (let n = 0; n < 400; n++) {
       const labels = Object.keys(chance).filter((label) => random() < chance[label]!);
       if (labels.length === 0) labels.push('shelf');
-      const split = chooseSplit(labels.map((label) => (counts[label] ??= { train: 0, test: 0 })), 0.2).split;
+      const split = chooseSplit(
+        labels.map((label) => (counts[label] ??= { train: 0, test: 0 })),
+        0.2,
+      ).split;
       for (const label of labels) counts[label]![split] += 1;
     }
     expect(counts['rare']!.train + counts['rare']!.test).toBeGreaterThanOrEqual(2);

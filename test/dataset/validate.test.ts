@@ -9,7 +9,13 @@ import { ImageRejectedError, validateImage } from '../../src/dataset/validate';
 import { encodeBmp24, noiseImage, pngHeaderClaiming, seededRandom } from '../support/images';
 import { sharedPath } from '../support/shared';
 
-const settings: IngestSettings = { maxFileBytes: 5 * 1024 * 1024, maxPixels: 40_000_000, minSidePx: 64, maxAspectRatio: 8, decodePixelBudget: 40_000_000 };
+const settings: IngestSettings = {
+  maxFileBytes: 5 * 1024 * 1024,
+  maxPixels: 40_000_000,
+  minSidePx: 64,
+  maxAspectRatio: 8,
+  decodePixelBudget: 40_000_000,
+};
 const photo = () => readFileSync(path.join(sharedPath('fixtures', 'dhash'), 'dog.jpg'));
 
 async function rejection(content: Buffer, overrides: Partial<IngestSettings> = {}): Promise<ImageRejectedError> {
@@ -59,11 +65,19 @@ describe('rejections', () => {
   });
 
   it.each([
-    ['an HTML error page', Buffer.from('<!DOCTYPE html>\n<html><head><title>403 Forbidden</title></head><body>nope</body></html>'), /HTML page/],
+    [
+      'an HTML error page',
+      Buffer.from('<!DOCTYPE html>\n<html><head><title>403 Forbidden</title></head><body>nope</body></html>'),
+      /HTML page/,
+    ],
     ['a ZIP archive', Buffer.concat([Buffer.from('PK\u0003\u0004'), Buffer.alloc(200, 1)]), /ZIP archive/],
     ['a gzip archive', Buffer.concat([Buffer.from([0x1f, 0x8b, 0x08, 0x00]), Buffer.alloc(200, 7)]), /gzip/],
     ['a PDF', Buffer.from('%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF'), /PDF/],
-    ['random bytes', Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 251)), /not an image in any known format/],
+    [
+      'random bytes',
+      Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 251)),
+      /not an image in any known format/,
+    ],
   ])('%s, whatever its name', async (_what, content, message) => {
     const error = await rejection(content);
     expect(error.code).toBe('not-an-image');
@@ -71,7 +85,9 @@ describe('rejections', () => {
   });
 
   it('SVG, a vector format that can carry scripts', async () => {
-    const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="400" height="300"><script>alert(1)</script><rect width="400" height="300" fill="red"/></svg>');
+    const svg = Buffer.from(
+      '<svg xmlns="http://www.w3.org/2000/svg" width="400" height="300"><script>alert(1)</script><rect width="400" height="300" fill="red"/></svg>',
+    );
     const error = await rejection(svg);
     expect(error.code).toBe('unsupported-format');
     expect(error.message).toMatch(/SVG is a vector format/);
@@ -107,24 +123,36 @@ describe('accepted raster photos', () => {
     ['palette PNG', async () => (await rgbNoise(320, 240)).png({ palette: true, colours: 64 }).toBuffer(), 'png'],
     ['PNG with alpha', async () => (await rgbNoise(320, 240)).ensureAlpha(0.5).png().toBuffer(), 'png'],
     ['WebP', async () => (await rgbNoise(320, 240)).webp().toBuffer(), 'webp'],
-    ['lossless WebP with alpha', async () => (await rgbNoise(320, 240)).ensureAlpha().webp({ lossless: true }).toBuffer(), 'webp'],
+    [
+      'lossless WebP with alpha',
+      async () => (await rgbNoise(320, 240)).ensureAlpha().webp({ lossless: true }).toBuffer(),
+      'webp',
+    ],
     ['TIFF', async () => (await rgbNoise(320, 240)).tiff({ compression: 'lzw' }).toBuffer(), 'tiff'],
-    ['BMP', async () => {
-      const { data, info } = await (await rgbNoise(320, 240)).raw().toBuffer({ resolveWithObject: true });
-      return encodeBmp24(data, info.width, info.height);
-    }, 'bmp'],
+    [
+      'BMP',
+      async () => {
+        const { data, info } = await (await rgbNoise(320, 240)).raw().toBuffer({ resolveWithObject: true });
+        return encodeBmp24(data, info.width, info.height);
+      },
+      'bmp',
+    ],
     ['AVIF', async () => (await rgbNoise(320, 240)).avif({ quality: 60 }).toBuffer(), 'avif'],
   ];
 
   it.each(cases)('%s', async (_what, make, format) => {
     const image = await validateImage(await make(), settings);
     expect(image.format).toBe(format);
-    expect([image.width, image.height]).toEqual(format === 'jpeg' && _what === 'baseline JPEG' ? [768, 576] : [320, 240]);
+    expect([image.width, image.height]).toEqual(
+      format === 'jpeg' && _what === 'baseline JPEG' ? [768, 576] : [320, 240],
+    );
     expect(dhashFromPixels(image.pixels)).toMatch(/^[0-9a-f]{64}$/);
   });
 
   it('keeps the pictures recognisable: format conversions land near the original dHash', async () => {
-    const reference = dhashFromPixels((await validateImage(await (await rgbNoise(320, 240)).png().toBuffer(), settings)).pixels);
+    const reference = dhashFromPixels(
+      (await validateImage(await (await rgbNoise(320, 240)).png().toBuffer(), settings)).pixels,
+    );
     // Not CMYK: Pillow's (and so our) naive CMYK-to-RGB formula differs from the ICC conversion that made the file.
     for (const [what, make] of cases.slice(1).filter(([what]) => what !== 'CMYK JPEG')) {
       const hash = dhashFromPixels((await validateImage(await make(), settings)).pixels);
@@ -134,19 +162,28 @@ describe('accepted raster photos', () => {
 
   it('animated GIF: the first frame', async () => {
     const frames = await Promise.all([1, 2, 3].map(async (seed) => (await rgbNoise(200, 150, seed)).raw().toBuffer()));
-    const gif = await sharp(Buffer.concat(frames), { raw: { width: 200, height: 450, channels: 3, pageHeight: 150 } } as SharpOptions)
+    const gif = await sharp(Buffer.concat(frames), {
+      raw: { width: 200, height: 450, channels: 3, pageHeight: 150 },
+    } as SharpOptions)
       .gif({ loop: 0, delay: [100, 100, 100] })
       .toBuffer();
     const image = await validateImage(gif, settings);
     expect(image).toMatchObject({ format: 'gif', width: 200, height: 150, pages: 3 });
-    const firstFrame = dhashFromPixels((await validateImage(await (await rgbNoise(200, 150, 1)).gif().toBuffer(), settings)).pixels);
+    const firstFrame = dhashFromPixels(
+      (await validateImage(await (await rgbNoise(200, 150, 1)).gif().toBuffer(), settings)).pixels,
+    );
     expect(hammingBits(dhashFromPixels(image.pixels), firstFrame)).toBeLessThanOrEqual(24);
   });
 
   it('EXIF-rotated photos are accepted, orientation recorded, pixels hashed as stored (like imagehash)', async () => {
-    const image = await validateImage(readFileSync(path.join(sharedPath('fixtures', 'dhash'), 'dog_exif6.jpg')), settings);
+    const image = await validateImage(
+      readFileSync(path.join(sharedPath('fixtures', 'dhash'), 'dog_exif6.jpg')),
+      settings,
+    );
     expect(image.orientation).toBe(6);
-    const golden = JSON.parse(readFileSync(sharedPath('fixtures', 'dhash', 'golden.json'), 'utf8')) as { files: Record<string, { dhash16: string }> };
+    const golden = JSON.parse(readFileSync(sharedPath('fixtures', 'dhash', 'golden.json'), 'utf8')) as {
+      files: Record<string, { dhash16: string }>;
+    };
     expect(dhashFromPixels(image.pixels)).toBe(golden.files['dog_exif6.jpg']!.dhash16);
   });
 });

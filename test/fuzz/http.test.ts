@@ -27,15 +27,35 @@ interface Answer {
   text: string;
 }
 
-function send(method: string, path: string, headers: Record<string, string>, body: Buffer | undefined): Promise<Answer> {
+function send(
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body: Buffer | undefined,
+): Promise<Answer> {
   const url = new URL(host.url);
   return new Promise((resolve, reject) => {
-    const request = http.request({ host: url.hostname, port: url.port, method, path, headers: { ...headers, ...(body ? { 'content-length': String(body.length) } : {}) } }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, contentType: response.headers['content-type'], text: Buffer.concat(chunks).toString('utf8') }));
-      response.on('error', reject);
-    });
+    const request = http.request(
+      {
+        host: url.hostname,
+        port: url.port,
+        method,
+        path,
+        headers: { ...headers, ...(body ? { 'content-length': String(body.length) } : {}) },
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () =>
+          resolve({
+            status: response.statusCode ?? 0,
+            contentType: response.headers['content-type'],
+            text: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+        response.on('error', reject);
+      },
+    );
     request.on('error', reject);
     request.end(body);
   });
@@ -43,7 +63,20 @@ function send(method: string, path: string, headers: Record<string, string>, bod
 
 // Path segments: names that may be valid, and anything at all (percent-encoded so the request line is legal).
 const segment = fc.oneof(
-  fc.constantFrom('shirts', 'no-such-set', 'a', 'Bad..Name', '-x-', '20261201123456-0123abcd', '..', '.', '%2F', 'a%2Fb', '%00', '%E2%80%A8'),
+  fc.constantFrom(
+    'shirts',
+    'no-such-set',
+    'a',
+    'Bad..Name',
+    '-x-',
+    '20261201123456-0123abcd',
+    '..',
+    '.',
+    '%2F',
+    'a%2Fb',
+    '%00',
+    '%E2%80%A8',
+  ),
   fc.string({ maxLength: 20, unit: 'binary' }).map((s) => encodeURIComponent(s.replace(/[\uD800-\uDFFF]/g, ''))),
 );
 const route = fc.oneof(
@@ -60,21 +93,59 @@ const route = fc.oneof(
   segment.map((d) => `datasets/${d}/models`),
   fc.array(segment, { maxLength: 5 }).map((parts) => parts.join('/')),
 );
-const query = fc.array(fc.tuple(fc.constantFrom('top', 'threshold', 'status', 'label', 'pageSize', 'continuationToken', 'x'), fc.string({ maxLength: 30 })), { maxLength: 4 })
-  .map((pairs) => (pairs.length ? `?${pairs.map(([k, v]) => `${k}=${encodeURIComponent(v.replace(/[\uD800-\uDFFF]/g, ''))}`).join('&')}` : ''));
+const query = fc
+  .array(
+    fc.tuple(
+      fc.constantFrom('top', 'threshold', 'status', 'label', 'pageSize', 'continuationToken', 'x'),
+      fc.string({ maxLength: 30 }),
+    ),
+    { maxLength: 4 },
+  )
+  .map((pairs) =>
+    pairs.length
+      ? `?${pairs.map(([k, v]) => `${k}=${encodeURIComponent(v.replace(/[\uD800-\uDFFF]/g, ''))}`).join('&')}`
+      : '',
+  );
 const contentType = fc.option(
-  fc.constantFrom('application/json', 'text/plain', 'image/jpeg', 'application/octet-stream', 'multipart/form-data; boundary=B', 'multipart/form-data', 'application/x-www-form-urlencoded', 'image/', ';;;', 'multipart/form-data; boundary='),
+  fc.constantFrom(
+    'application/json',
+    'text/plain',
+    'image/jpeg',
+    'application/octet-stream',
+    'multipart/form-data; boundary=B',
+    'multipart/form-data',
+    'application/x-www-form-urlencoded',
+    'image/',
+    ';;;',
+    'multipart/form-data; boundary=',
+  ),
   { nil: undefined },
 );
-const part = (name: string, bytes: Uint8Array) => Buffer.concat([Buffer.from(`--B\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\nContent-Type: image/jpeg\r\n\r\n`), Buffer.from(bytes), Buffer.from('\r\n')]);
+const part = (name: string, bytes: Uint8Array) =>
+  Buffer.concat([
+    Buffer.from(
+      `--B\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\nContent-Type: image/jpeg\r\n\r\n`,
+    ),
+    Buffer.from(bytes),
+    Buffer.from('\r\n'),
+  ]);
 const body = fc.oneof(
   fc.constant(undefined),
   fc.uint8Array({ maxLength: 2048 }).map((bytes) => Buffer.from(bytes)),
   fc.jsonValue({ maxDepth: 3 }).map((json) => Buffer.from(JSON.stringify(json) ?? 'null')),
-  fc.tuple(fc.string({ maxLength: 12 }), fc.uint8Array({ maxLength: 512 }), fc.constantFrom('closed', 'truncated', 'unclosed'))
+  fc
+    .tuple(
+      fc.string({ maxLength: 12 }),
+      fc.uint8Array({ maxLength: 512 }),
+      fc.constantFrom('closed', 'truncated', 'unclosed'),
+    )
     .map(([name, bytes, ending]) => {
       const whole = Buffer.concat([part(name.replace(/["\r\n]/g, ''), bytes), Buffer.from('--B--\r\n')]);
-      return ending === 'closed' ? whole : ending === 'unclosed' ? part('a.jpg', bytes) : whole.subarray(0, Math.floor(whole.length / 2));
+      return ending === 'closed'
+        ? whole
+        : ending === 'unclosed'
+          ? part('a.jpg', bytes)
+          : whole.subarray(0, Math.floor(whole.length / 2));
     }),
 );
 const request = fc.record({
@@ -97,7 +168,12 @@ describe('fuzz: HTTP routes', () => {
         const headers: Record<string, string> = {};
         if (r.contentType) headers['content-type'] = r.contentType;
         if (r.origin) headers['origin'] = r.origin;
-        const answer = await send(r.method, `/api/${r.route}${r.query}`, headers, r.method === 'GET' || r.method === 'HEAD' ? undefined : r.body);
+        const answer = await send(
+          r.method,
+          `/api/${r.route}${r.query}`,
+          headers,
+          r.method === 'GET' || r.method === 'HEAD' ? undefined : r.body,
+        );
         const what = `${r.method} /api/${r.route}${r.query} (${r.contentType ?? 'no content type'}) answered ${answer.status}: ${answer.text.slice(0, 200)}`;
         expect(answer.status >= 200 && (answer.status < 500 || answer.status === 503), what).toBe(true);
         if (r.method === 'HEAD') return;

@@ -22,7 +22,13 @@ beforeAll(async () => {
   const photo = readFileSync(path.join(sharedPath('fixtures', 'dhash'), 'dog.jpg'));
   const small = await sharp(photo).resize(96, 72).toBuffer();
   const { data, info } = await sharp(small).raw().toBuffer({ resolveWithObject: true });
-  seeds.push(small, await sharp(small).png().toBuffer(), await sharp(small).webp().toBuffer(), await sharp(small).gif().toBuffer(), encodeBmp24(data, info.width, info.height));
+  seeds.push(
+    small,
+    await sharp(small).png().toBuffer(),
+    await sharp(small).webp().toBuffer(),
+    await sharp(small).gif().toBuffer(),
+    encodeBmp24(data, info.width, info.height),
+  );
 }, 60_000);
 afterAll(async () => {
   await storage?.azurite.close();
@@ -30,8 +36,15 @@ afterAll(async () => {
 
 const mutation = fc.oneof(
   fc.record({ kind: fc.constant('truncate' as const), at: fc.double({ min: 0, max: 1, noNaN: true }) }),
-  fc.record({ kind: fc.constant('flip' as const), at: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 1, maxLength: 20 }) }),
-  fc.record({ kind: fc.constant('splice' as const), at: fc.double({ min: 0, max: 1, noNaN: true }), bytes: fc.uint8Array({ maxLength: 300 }) }),
+  fc.record({
+    kind: fc.constant('flip' as const),
+    at: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 1, maxLength: 20 }),
+  }),
+  fc.record({
+    kind: fc.constant('splice' as const),
+    at: fc.double({ min: 0, max: 1, noNaN: true }),
+    bytes: fc.uint8Array({ maxLength: 300 }),
+  }),
   fc.record({ kind: fc.constant('reheader' as const), other: fc.nat(4), keep: fc.integer({ min: 2, max: 64 }) }),
   fc.record({ kind: fc.constant('none' as const) }),
 );
@@ -65,9 +78,41 @@ function mutate(seed: Buffer, m: Mutation): Buffer {
 }
 
 // Name characters, line terminators included.
-const nameChar = fc.constantFrom(...['a', 'b', 'X', '0', '9', ' ', '.', '_', '-', '+', '#', '?', '%', '~', '(', '[', '\\', '\n', '\r', '\u2028', '\u2029', '\u00e9', '\u4e2d']);
+const nameChar = fc.constantFrom(
+  ...[
+    'a',
+    'b',
+    'X',
+    '0',
+    '9',
+    ' ',
+    '.',
+    '_',
+    '-',
+    '+',
+    '#',
+    '?',
+    '%',
+    '~',
+    '(',
+    '[',
+    '\\',
+    '\n',
+    '\r',
+    '\u2028',
+    '\u2029',
+    '\u00e9',
+    '\u4e2d',
+  ],
+);
 const name = fc.oneof(
-  fc.tuple(fc.constantFrom('fuzz', 'Bad..Set', 'f'), fc.constantFrom('dots', 'a+b', 'a+a', '', 'x'.repeat(70)), fc.string({ unit: nameChar, minLength: 0, maxLength: 20 })).map(([d, l, f]) => `${d}/${l}/${f}`),
+  fc
+    .tuple(
+      fc.constantFrom('fuzz', 'Bad..Set', 'f'),
+      fc.constantFrom('dots', 'a+b', 'a+a', '', 'x'.repeat(70)),
+      fc.string({ unit: nameChar, minLength: 0, maxLength: 20 }),
+    )
+    .map(([d, l, f]) => `${d}/${l}/${f}`),
   fc.string({ unit: nameChar, minLength: 1, maxLength: 40 }).map((s) => `fuzz/${s}`),
 );
 
@@ -76,22 +121,34 @@ describe('fuzz: ingest', () => {
     const runs = fuzzRuns(60);
     let tried = 0;
     await fc.assert(
-      fc.asyncProperty(fc.nat(seeds.length - 1), mutation, name, fc.nat(1_000_000), async (which, m, blobName, salt) => {
-        tried++;
-        const unique = `${blobName}-${salt}-${tried}`;
-        const content = mutate(seeds[which]!, m);
-        await services.storage.blobs.getContainerClient(INCOMING_CONTAINER).getBlockBlobClient(unique).uploadData(content);
-        const outcome = await services.ingestor.ingest({ blobName: unique, content });
-        expect(['accepted', 'duplicate', 'nearDuplicate', 'rejected'], unique).toContain(outcome.status);
-        if (outcome.status === 'rejected') {
-          expect(outcome.reason, unique).toMatch(/\w/);
-          const copy = services.storage.blobs.getContainerClient(QUARANTINE_CONTAINER).getBlockBlobClient(unique);
-          expect((await copy.getProperties()).metadata?.['rejection_code'], unique).toMatch(/^[a-z-]+$/);
-        }
-        // Ingesting it again changes nothing.
-        const again = await services.ingestor.ingest({ blobName: unique, content });
-        expect(again, JSON.stringify([outcome, again])).toMatchObject({ status: outcome.status, alreadyIngested: true });
-      }),
+      fc.asyncProperty(
+        fc.nat(seeds.length - 1),
+        mutation,
+        name,
+        fc.nat(1_000_000),
+        async (which, m, blobName, salt) => {
+          tried++;
+          const unique = `${blobName}-${salt}-${tried}`;
+          const content = mutate(seeds[which]!, m);
+          await services.storage.blobs
+            .getContainerClient(INCOMING_CONTAINER)
+            .getBlockBlobClient(unique)
+            .uploadData(content);
+          const outcome = await services.ingestor.ingest({ blobName: unique, content });
+          expect(['accepted', 'duplicate', 'nearDuplicate', 'rejected'], unique).toContain(outcome.status);
+          if (outcome.status === 'rejected') {
+            expect(outcome.reason, unique).toMatch(/\w/);
+            const copy = services.storage.blobs.getContainerClient(QUARANTINE_CONTAINER).getBlockBlobClient(unique);
+            expect((await copy.getProperties()).metadata?.['rejection_code'], unique).toMatch(/^[a-z-]+$/);
+          }
+          // Ingesting it again changes nothing.
+          const again = await services.ingestor.ingest({ blobName: unique, content });
+          expect(again, JSON.stringify([outcome, again])).toMatchObject({
+            status: outcome.status,
+            alreadyIngested: true,
+          });
+        },
+      ),
       { numRuns: runs, seed: 4 },
     );
     reportFuzz('ingest of mutated images under generated names', tried, 0);

@@ -6,7 +6,11 @@ import { parsePlan, synthesizeQueries } from '../../src/collect/plan';
 import { InvalidArgumentError } from '../../src/errors';
 import { fuzzRuns, reportFuzz } from './fuzzRuns';
 
-const valid = { dimensions: { item: ['shirt', 'vest'], attribute: ['striped', 'dotted'] }, template: '{attribute} {item}', labelFrom: 'attribute' };
+const valid = {
+  dimensions: { item: ['shirt', 'vest'], attribute: ['striped', 'dotted'] },
+  template: '{attribute} {item}',
+  labelFrom: 'attribute',
+};
 
 function check(input: unknown): void {
   const started = performance.now();
@@ -37,8 +41,20 @@ describe('fuzz: collection plans', () => {
   it('a valid plan with one field replaced is a plan or a named error', () => {
     const runs = fuzzRuns(300);
     let tried = 0;
-    const field = fc.constantFrom('dimensions', 'template', 'labelFrom', 'imagesPerQuery', 'provider', 'filters', 'extra');
-    const dims = fc.dictionary(fc.string({ maxLength: 12 }), fc.array(fc.string({ maxLength: 30 }), { maxLength: 30 }), { maxKeys: 20 });
+    const field = fc.constantFrom(
+      'dimensions',
+      'template',
+      'labelFrom',
+      'imagesPerQuery',
+      'provider',
+      'filters',
+      'extra',
+    );
+    const dims = fc.dictionary(
+      fc.string({ maxLength: 12 }),
+      fc.array(fc.string({ maxLength: 30 }), { maxLength: 30 }),
+      { maxKeys: 20 },
+    );
     fc.assert(
       fc.property(field, fc.oneof(fc.jsonValue({ maxDepth: 3 }), dims, fc.string({ maxLength: 600 })), (key, value) => {
         tried++;

@@ -17,7 +17,11 @@ describe('routes and blob paths', () => {
     const pattern = compileBlobPath('incoming/{dataset}/{label}/{name}');
     expect(pattern.container).toBe('incoming');
     expect(pattern.match('shirts/striped/a.jpg')).toEqual({ dataset: 'shirts', label: 'striped', name: 'a.jpg' });
-    expect(pattern.match('shirts/striped/deeper/a.jpg')).toEqual({ dataset: 'shirts', label: 'striped', name: 'deeper/a.jpg' });
+    expect(pattern.match('shirts/striped/deeper/a.jpg')).toEqual({
+      dataset: 'shirts',
+      label: 'striped',
+      name: 'deeper/a.jpg',
+    });
     expect(pattern.match('shirts/a.jpg')).toBeUndefined();
     // Line terminators are characters of a name like any other.
     expect(pattern.match('shirts/striped/a\nb.jpg')).toEqual({ dataset: 'shirts', label: 'striped', name: 'a\nb.jpg' });

@@ -36,13 +36,23 @@ describe('a failing blob listing', () => {
   it('is logged with its cause and retried, other triggers go on, and ingest resumes once the name is gone', async () => {
     const { calls } = (await import(probeFile)) as typeof import('../fixtures/functions/probes');
     const before = calls.blobAttempts;
-    await storage.clients.blobs.getContainerClient('probe-fail').getBlockBlobClient('other.txt').uploadData(Buffer.from('x'));
-    await waitFor('the other container\'s trigger to run', async () => (calls.blobAttempts > before ? true : undefined));
-    const logged = await waitFor('the failed listing in the log', async () => errors.find((e) => e.includes('blob scan of ingest (container incoming)')));
-    expect(logged).toMatch(/^blob scan of ingest \(container incoming\): HTTP 500; retrying with backoff\. A blob whose name holds a control character/);
+    await storage.clients.blobs
+      .getContainerClient('probe-fail')
+      .getBlockBlobClient('other.txt')
+      .uploadData(Buffer.from('x'));
+    await waitFor("the other container's trigger to run", async () => (calls.blobAttempts > before ? true : undefined));
+    const logged = await waitFor('the failed listing in the log', async () =>
+      errors.find((e) => e.includes('blob scan of ingest (container incoming)')),
+    );
+    expect(logged).toMatch(
+      /^blob scan of ingest \(container incoming\): HTTP 500; retrying with backoff\. A blob whose name holds a control character/,
+    );
 
     await storage.clients.blobs.getContainerClient('incoming').deleteBlob('scan/bad/\u0001.jpg');
-    await storage.clients.blobs.getContainerClient('incoming').getBlockBlobClient('scan/shapes/fine.jpg').uploadData(await noiseImage(77));
+    await storage.clients.blobs
+      .getContainerClient('incoming')
+      .getBlockBlobClient('scan/shapes/fine.jpg')
+      .uploadData(await noiseImage(77));
     await host.scanBlobsNow();
     await waitFor('ingest to resume', async () => {
       const response = await fetch(`${host.url}/api/datasets/scan`);

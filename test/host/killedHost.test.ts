@@ -41,7 +41,8 @@ async function accepted(): Promise<number> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(hostMain)) throw new Error(`${hostMain} is missing: run npm run build (npm test does) before this test`);
+  if (!existsSync(hostMain))
+    throw new Error(`${hostMain} is missing: run npm run build (npm test does) before this test`);
   storage = await startTestStorage();
   catalog = new Catalog(storage.clients.table(CATALOG_TABLE));
   await catalog.ensureTable();

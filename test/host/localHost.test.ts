@@ -21,7 +21,15 @@ let host: RunningHost;
 let calls: typeof import('../fixtures/functions/probes').calls;
 const hostConfig = parseHostConfig({
   version: '2.0',
-  extensions: { queues: { maxPollingInterval: '00:00:00.200', visibilityTimeout: '00:00:00', maxDequeueCount: 3, batchSize: 4, messageEncoding: 'base64' } },
+  extensions: {
+    queues: {
+      maxPollingInterval: '00:00:00.200',
+      visibilityTimeout: '00:00:00',
+      maxDequeueCount: 3,
+      batchSize: 4,
+      messageEncoding: 'base64',
+    },
+  },
 });
 
 async function startHost(): Promise<RunningHost> {
@@ -61,9 +69,26 @@ describe('local host', () => {
   it('loads every registration from the function files', () => {
     expect(host.functions.map((f) => f.name).sort()).toEqual(
       [
-        'classify', 'collectionPlan', 'collectRuns', 'collectScheduled', 'collectStart', 'collectStatus', 'datasetImages', 'datasetList',
-        'datasetSummary', 'health', 'ingest', 'probeBlob', 'probeEverySecond', 'probeQueue', 'probeTimer', 'searchWorker',
-        'modelList', 'trainJob', 'trainLauncher', 'trainStart',
+        'classify',
+        'collectionPlan',
+        'collectRuns',
+        'collectScheduled',
+        'collectStart',
+        'collectStatus',
+        'datasetImages',
+        'datasetList',
+        'datasetSummary',
+        'health',
+        'ingest',
+        'probeBlob',
+        'probeEverySecond',
+        'probeQueue',
+        'probeTimer',
+        'searchWorker',
+        'modelList',
+        'trainJob',
+        'trainLauncher',
+        'trainStart',
       ].sort(),
     );
     expect(host.functions.find((f) => f.name === 'collectScheduled')?.trigger).toBe('timer %COLLECT_SCHEDULE%');
@@ -75,11 +100,17 @@ describe('local host', () => {
     const health = await getJson(`${host.url}/api/health`);
     expect(health).toEqual({ status: 200, body: { status: 'ok', checks: { settings: 'ok', storage: 'ok' } } });
     // JSON like every other error, with the allowed methods.
-    expect(await getJson(`${host.url}/api/nothing-here`)).toEqual({ status: 404, body: { error: 'NotFound', message: 'no function serves /api/nothing-here' } });
+    expect(await getJson(`${host.url}/api/nothing-here`)).toEqual({
+      status: 404,
+      body: { error: 'NotFound', message: 'no function serves /api/nothing-here' },
+    });
     const wrongMethod = await fetch(`${host.url}/api/health`, { method: 'POST' });
     expect(wrongMethod.status).toBe(405);
     expect(wrongMethod.headers.get('allow')).toBe('GET');
-    expect(await wrongMethod.json()).toEqual({ error: 'MethodNotAllowed', message: 'POST is not allowed on /api/health; use GET' });
+    expect(await wrongMethod.json()).toEqual({
+      error: 'MethodNotAllowed',
+      message: 'POST is not allowed on /api/health; use GET',
+    });
   });
 
   it('answers bad dataset requests with 4xx and a message', async () => {
@@ -90,10 +121,19 @@ describe('local host', () => {
     expect(badName.status).toBe(400);
     expect(badName.body['message']).toMatch(/dataset name/);
     // Cross-site: a page elsewhere cannot start work here, nor send a JSON route a form body.
-    const foreign = await fetch(`${host.url}/api/datasets/no-such-set/collect`, { method: 'POST', headers: { origin: 'http://evil.example' } });
+    const foreign = await fetch(`${host.url}/api/datasets/no-such-set/collect`, {
+      method: 'POST',
+      headers: { origin: 'http://evil.example' },
+    });
     expect(foreign.status).toBe(403);
-    expect(((await foreign.json()) as { message: string }).message).toMatch(/page origin http:\/\/evil\.example may not change anything here/);
-    const formBody = await fetch(`${host.url}/api/datasets/no-such-set/train`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{"force":true}' });
+    expect(((await foreign.json()) as { message: string }).message).toMatch(
+      /page origin http:\/\/evil\.example may not change anything here/,
+    );
+    const formBody = await fetch(`${host.url}/api/datasets/no-such-set/train`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: '{"force":true}',
+    });
     expect(formBody.status).toBe(415);
     // Client mistakes that once reached storage and came back as 500s.
     for (const route of ['jobs', 'collect']) {
@@ -109,8 +149,10 @@ describe('local host', () => {
     await mkdir(path.join(dir, 'dog'));
     await mkdir(path.join(dir, 'eagle'));
     await mkdir(path.join(dir, 'noise'));
-    for (const name of ['dog.jpg', 'dog_q30.jpg', 'dog_cmyk.jpg']) await copyFile(path.join(dhashDir, name), path.join(dir, 'dog', name));
-    for (const name of ['eagle.jpg', 'eagle_lossless.png']) await copyFile(path.join(dhashDir, name), path.join(dir, 'eagle', name));
+    for (const name of ['dog.jpg', 'dog_q30.jpg', 'dog_cmyk.jpg'])
+      await copyFile(path.join(dhashDir, name), path.join(dir, 'dog', name));
+    for (const name of ['eagle.jpg', 'eagle_lossless.png'])
+      await copyFile(path.join(dhashDir, name), path.join(dir, 'eagle', name));
     for (let i = 0; i < 6; i++) await writeFile(path.join(dir, 'noise', `n${i}.jpg`), await noiseImage(300 + i));
     await writeFile(path.join(dir, 'noise', 'broken.jpg'), Buffer.from('GIF89a this is not really anything'));
 
@@ -143,9 +185,14 @@ describe('local host', () => {
     expect((await getJson(`${host.url}/api/datasets/demo/images?status=bogus`)).status).toBe(400);
     // A continuation token this API did not give out is the caller's mistake (it once reached storage: a 500).
     const badToken = await getJson(`${host.url}/api/datasets/demo/images?continuationToken=garbage`);
-    expect(badToken).toEqual({ status: 400, body: { error: 'BadRequest', message: expect.stringMatching(/^continuationToken is not one this API gave out/) } });
+    expect(badToken).toEqual({
+      status: 400,
+      body: { error: 'BadRequest', message: expect.stringMatching(/^continuationToken is not one this API gave out/) },
+    });
     const firstPage = await getJson(`${host.url}/api/datasets/demo/images?pageSize=2`);
-    const secondPage = await getJson(`${host.url}/api/datasets/demo/images?pageSize=2&continuationToken=${encodeURIComponent(firstPage.body['continuationToken'] as string)}`);
+    const secondPage = await getJson(
+      `${host.url}/api/datasets/demo/images?pageSize=2&continuationToken=${encodeURIComponent(firstPage.body['continuationToken'] as string)}`,
+    );
     expect(secondPage.status).toBe(200);
     expect((secondPage.body['images'] as unknown[]).length).toBe(2);
     expect((await getJson(`${host.url}/api/datasets`)).body).toEqual({ datasets: ['demo'] });
@@ -154,10 +201,12 @@ describe('local host', () => {
   it('finishes a batch after the host is stopped half way and started again: every blob catalogued once', async () => {
     const container = storage.clients.blobs.getContainerClient('incoming');
     const names = Array.from({ length: 20 }, (_, i) => `restart/shapes/img-${i}.jpg`);
-    await Promise.all(names.map(async (name, i) => {
-      const content = await noiseImage(900 + i);
-      await container.getBlockBlobClient(name).uploadData(content);
-    }));
+    await Promise.all(
+      names.map(async (name, i) => {
+        const content = await noiseImage(900 + i);
+        await container.getBlockBlobClient(name).uploadData(content);
+      }),
+    );
     await host.scanBlobsNow();
     await new Promise((resolve) => setTimeout(resolve, 300));
     await host.stop();
@@ -175,18 +224,28 @@ describe('local host', () => {
     const container = storage.clients.blobs.getContainerClient('incoming');
     // Once these matched no trigger and lay in incoming with no row, no quarantine copy and no log line. The SDK lists
     // the \r name as a literal "a&#xD;b.jpg", so the scan must resolve it.
-    const odd = ['oddnames/x.jpg', 'oddnames//x.jpg', 'oddnames/dots/a\nb.jpg', 'oddnames/dots/a\rb.jpg', 'oddnames/dots/a\u2028b.jpg', 'oddnames/dots/a\u2029b.jpg'];
+    const odd = [
+      'oddnames/x.jpg',
+      'oddnames//x.jpg',
+      'oddnames/dots/a\nb.jpg',
+      'oddnames/dots/a\rb.jpg',
+      'oddnames/dots/a\u2028b.jpg',
+      'oddnames/dots/a\u2029b.jpg',
+    ];
     const content = await noiseImage(4242);
     for (const name of [...odd, 'oddnames/dots/fine.jpg']) await container.getBlockBlobClient(name).uploadData(content);
     await host.scanBlobsNow();
     const summary = await waitFor('every odd blob rejected in its dataset', async () => {
       const { status, body } = await getJson(`${host.url}/api/datasets/oddnames`);
       const images = body['images'] as Record<string, number> | undefined;
-      return status === 200 && images && images["rejected"] === odd.length && images["accepted"] === 1 ? body : undefined;
+      return status === 200 && images && images['rejected'] === odd.length && images['accepted'] === 1
+        ? body
+        : undefined;
     });
     expect(summary['images']).toEqual({ accepted: 1, duplicate: 0, nearDuplicate: 0, rejected: odd.length });
     const rejected = await getJson(`${host.url}/api/datasets/oddnames/images?status=rejected`);
-    for (const image of rejected.body['images'] as { reasonCode: string }[]) expect(image.reasonCode).toBe('invalid-name');
+    for (const image of rejected.body['images'] as { reasonCode: string }[])
+      expect(image.reasonCode).toBe('invalid-name');
     // Read by name: a listing would give the \r name back with its "&#xD;" undecoded.
     const quarantine = storage.clients.blobs.getContainerClient('quarantine');
     for (const name of odd) {
@@ -221,8 +280,15 @@ describe('queue and blob trigger retries', () => {
     await container.createIfNotExists();
     await container.getBlockBlobClient('doomed.txt').upload('x', 1);
     const poison = storage.clients.queues.getQueueClient('webjobs-blobtrigger-poison');
-    const message = await waitFor('a blob poison message', async () => (await poison.peekMessages()).peekedMessageItems[0]);
-    expect(JSON.parse(message.messageText)).toMatchObject({ FunctionId: 'probeBlob', ContainerName: 'probe-fail', BlobName: 'doomed.txt' });
+    const message = await waitFor(
+      'a blob poison message',
+      async () => (await poison.peekMessages()).peekedMessageItems[0],
+    );
+    expect(JSON.parse(message.messageText)).toMatchObject({
+      FunctionId: 'probeBlob',
+      ContainerName: 'probe-fail',
+      BlobName: 'doomed.txt',
+    });
     expect(calls.blobAttempts).toBe(3);
     await host.scanBlobsNow();
     await new Promise((resolve) => setTimeout(resolve, 500));
@@ -235,7 +301,11 @@ describe('queue and blob trigger retries', () => {
   });
 
   it('runs a timer missed while the host was down as past due, then on its schedule', async () => {
-    await waitFor('three runs of the every-second timer', async () => (calls.everySecond.length >= 3 ? true : undefined), 10_000);
+    await waitFor(
+      'three runs of the every-second timer',
+      async () => (calls.everySecond.length >= 3 ? true : undefined),
+      10_000,
+    );
     expect(calls.everySecond[0]).toMatchObject({ isPastDue: true, scheduleStatus: { next: expect.any(String) } });
     // Later runs come on schedule (a run right after the restart test may be past due again, rightly).
     expect(calls.everySecond.slice(1).some((timer) => !timer.isPastDue)).toBe(true);

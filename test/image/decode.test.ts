@@ -25,7 +25,9 @@ describe('decodeLikePillow', () => {
   it('throws on a truncated JPEG', async () => {
     const jpeg = await raw(256, 256, 3).jpeg({ quality: 90 }).toBuffer();
     await expect(decodeLikePillow(jpeg, OPTIONS)).resolves.toMatchObject({ width: 256, height: 256 });
-    await expect(decodeLikePillow(jpeg.subarray(0, jpeg.length >> 1), OPTIONS)).rejects.toThrow(/premature end|truncat/i);
+    await expect(decodeLikePillow(jpeg.subarray(0, jpeg.length >> 1), OPTIONS)).rejects.toThrow(
+      /premature end|truncat/i,
+    );
   });
 
   it('throws on bytes that are not an image', async () => {

@@ -2,7 +2,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeLikePillow, type RawPixels } from '../../src/image/decode';
-import { DHASH_SIZE, dhashFromPixels, dhashOfImage, hammingDistance, relativeDistance, setBits } from '../../src/image/dhash';
+import {
+  DHASH_SIZE,
+  dhashFromPixels,
+  dhashOfImage,
+  hammingDistance,
+  relativeDistance,
+  setBits,
+} from '../../src/image/dhash';
 import {
   lanczosCoeffs,
   pillowCmykToRgb,
@@ -36,7 +43,9 @@ describe('dhash against imagehash 4.3.2 / Pillow 9.4 golden values', () => {
   it('has the golden fixtures', () => {
     // Fail loudly rather than skip: without them nothing below proves compatibility.
     if (!haveFixtures) {
-      throw new Error(`../shared/fixtures/dhash is missing (looked for ${GOLDEN}); it holds the photos and golden.json`);
+      throw new Error(
+        `../shared/fixtures/dhash is missing (looked for ${GOLDEN}); it holds the photos and golden.json`,
+      );
     }
     expect(names.length).toBe(115);
   });
@@ -189,7 +198,8 @@ describe('fast paths agree with the reference functions', () => {
       const [channels, colourspace] = kinds[rnd(kinds.length)]!;
       const data = new Uint8Array(width * height * channels);
       const style = rnd(3); // noise, black/white edges (clipping), smooth ramps
-      for (let i = 0; i < data.length; i++) data[i] = style === 0 ? rnd(256) : style === 1 ? (rnd(2) ? 255 : 0) : (i * 7 + (i >> 5)) & 255;
+      for (let i = 0; i < data.length; i++)
+        data[i] = style === 0 ? rnd(256) : style === 1 ? (rnd(2) ? 255 : 0) : (i * 7 + (i >> 5)) & 255;
       const px: RawPixels = { data, width, height, channels, colourspace };
       const outW = 1 + rnd(40);
       const outH = 1 + rnd(40);

@@ -20,11 +20,15 @@ describe('fuseLinearHead', () => {
     const random = seededRandom(7);
     const weights = Float32Array.from({ length: 2048 * 3 }, () => (random() - 0.5) * 0.05);
     const bias = Float32Array.from([0.1, -0.2, 0.3]);
-    const fused = fuseLinearHead(new Uint8Array(await readFile(backbone.modelPath)), { weights, bias, labels }, {
-      featuresOutput: 'features',
-      probabilitiesOutput: 'probabilities',
-      metadata: { preprocessing: 'NCHW float32 RGB 0..255, 224x224 straight resize' },
-    });
+    const fused = fuseLinearHead(
+      new Uint8Array(await readFile(backbone.modelPath)),
+      { weights, bias, labels },
+      {
+        featuresOutput: 'features',
+        probabilitiesOutput: 'probabilities',
+        metadata: { preprocessing: 'NCHW float32 RGB 0..255, 224x224 straight resize' },
+      },
+    );
 
     const view = await renderView(await readFile(path.join(sharedPath('fixtures', 'dhash'), 'eagle.jpg')));
     const input = new ort.Tensor('float32', view.data, [1, 3, 224, 224]);
@@ -55,18 +59,29 @@ describe('fuseLinearHead', () => {
     const random = seededRandom(8);
     const weights = Float32Array.from({ length: 2048 * 2 }, () => (random() - 0.5) * 0.05);
     const bias = Float32Array.from([0.05, -0.05]);
-    const fused = fuseLinearHead(new Uint8Array(await readFile(backbone.modelPath)), { weights, bias, labels }, {
-      featuresOutput: 'features',
-      probabilitiesOutput: 'probabilities',
-      testTimeMirror: true,
-      metadata: {},
-    });
+    const fused = fuseLinearHead(
+      new Uint8Array(await readFile(backbone.modelPath)),
+      { weights, bias, labels },
+      {
+        featuresOutput: 'features',
+        probabilitiesOutput: 'probabilities',
+        testTimeMirror: true,
+        metadata: {},
+      },
+    );
     // A batch of two photos: the model must pair each with its own mirror image.
-    const views = await Promise.all(['eagle.jpg', 'dog.jpg'].map(async (name) => renderView(await readFile(path.join(sharedPath('fixtures', 'dhash'), name)))));
+    const views = await Promise.all(
+      ['eagle.jpg', 'dog.jpg'].map(async (name) =>
+        renderView(await readFile(path.join(sharedPath('fixtures', 'dhash'), name))),
+      ),
+    );
     const plane = 3 * 224 * 224;
     const batch = new Float32Array(2 * plane);
     views.forEach((view, i) => batch.set(view.data, i * plane));
-    const run = async (data: Float32Array) => (await backbone.session.run({ input: new ort.Tensor('float32', data, [1, 3, 224, 224]) }, ['features']))['features']!.data as Float32Array;
+    const run = async (data: Float32Array) =>
+      (await backbone.session.run({ input: new ort.Tensor('float32', data, [1, 3, 224, 224]) }, ['features']))[
+        'features'
+      ]!.data as Float32Array;
     const expected: number[][] = [];
     for (const view of views) {
       const averaged = headInput([await run(view.data), await run(mirrorView(view).data)], true);
@@ -78,7 +93,8 @@ describe('fuseLinearHead', () => {
     await session.release();
     const probabilities = outputs['probabilities']!.data as Float32Array;
     expect(outputs['features']!.dims).toEqual([2, 2048]);
-    for (let i = 0; i < 2; i++) for (let c = 0; c < 2; c++) expect(Math.abs(probabilities[i * 2 + c]! - expected[i]![c]!)).toBeLessThan(1e-5);
+    for (let i = 0; i < 2; i++)
+      for (let c = 0; c < 2; c++) expect(Math.abs(probabilities[i * 2 + c]! - expected[i]![c]!)).toBeLessThan(1e-5);
     expect(supportsTestTimeMirror(fused)).toBe(true);
   }, 120_000);
 });

@@ -65,7 +65,8 @@ function zooPreprocess(rgb: Float32Array): Float32Array {
   const plane = SIZE * SIZE;
   const out = new Float32Array(3 * plane);
   for (let c = 0; c < 3; c++) {
-    for (let i = 0; i < plane; i++) out[c * plane + i] = (rgb[(2 - c) * plane + i]! * ZOO.scale - ZOO.mean[c]!) / ZOO.std[c]!;
+    for (let i = 0; i < plane; i++)
+      out[c * plane + i] = (rgb[(2 - c) * plane + i]! * ZOO.scale - ZOO.mean[c]!) / ZOO.std[c]!;
   }
   return out;
 }
@@ -80,13 +81,22 @@ async function run(model: Uint8Array, feeds: Record<string, ort.Tensor>, output:
 }
 
 /** The original model's `pool` for each image, run one at a time (its batch is fixed to 1). */
-async function referencePool(images: Float32Array, count: number, preprocess: (rgb: Float32Array) => Float32Array, options: CnnOptions = {}) {
+async function referencePool(
+  images: Float32Array,
+  count: number,
+  preprocess: (rgb: Float32Array) => Float32Array,
+  options: CnnOptions = {},
+) {
   const original = tinyCnn({ ...options, poolOutput: true });
   const rows: number[][] = [];
   const length = 3 * SIZE * SIZE;
   for (let i = 0; i < count; i++) {
     const x = preprocess(images.subarray(i * length, (i + 1) * length));
-    const pool = await run(original, { [options.inputName ?? 'input']: new ort.Tensor('float32', x, [1, 3, SIZE, SIZE]) }, options.poolName ?? 'pool');
+    const pool = await run(
+      original,
+      { [options.inputName ?? 'input']: new ort.Tensor('float32', x, [1, 3, SIZE, SIZE]) },
+      options.poolName ?? 'pool',
+    );
     expect(pool.dims).toEqual([1, 8, 1, 1]);
     rows.push(Array.from(pool.data as Float32Array));
   }
@@ -96,7 +106,9 @@ async function referencePool(images: Float32Array, count: number, preprocess: (r
 function expectRowsClose(actual: Float32Array, expected: number[][]): void {
   const width = expected[0]!.length;
   expect(actual.length).toBe(expected.length * width);
-  expected.forEach((row, r) => row.forEach((value, c) => expect(Math.abs(actual[r * width + c]! - value)).toBeLessThan(1e-5)));
+  expected.forEach((row, r) =>
+    row.forEach((value, c) => expect(Math.abs(actual[r * width + c]! - value)).toBeLessThan(1e-5)),
+  );
 }
 
 function shapeOf(info: onnx.IValueInfoProto): Dim[] {
@@ -128,7 +140,16 @@ describe('prepareBackbone', () => {
     const graph = model.graph!;
     expect((graph.input ?? []).map((i) => [i.name, shapeOf(i)])).toEqual([['input', ['N', 3, SIZE, SIZE]]]);
     expect((graph.output ?? []).map((o) => o.name)).toEqual(['features']);
-    expect((graph.node ?? []).map((n) => n.opType)).toEqual(['Mul', 'Gather', 'Sub', 'Div', 'Conv', 'Relu', 'GlobalAveragePool', 'Flatten']);
+    expect((graph.node ?? []).map((n) => n.opType)).toEqual([
+      'Mul',
+      'Gather',
+      'Sub',
+      'Div',
+      'Conv',
+      'Relu',
+      'GlobalAveragePool',
+      'Flatten',
+    ]);
     // The original input was called `input`: it is renamed, and the Div now produces it.
     expect(graph.node![3]!.output).toEqual(['input_original']);
     expect(graph.node![4]!.input![0]).toBe('input_original');
@@ -138,7 +159,11 @@ describe('prepareBackbone', () => {
     expect(model.metadataProps!.map((e) => [e.key, e.value])).toEqual([['source', 'zoo']]);
 
     const images = rgbImages(2);
-    const features = await run(prepared.model, { input: new ort.Tensor('float32', images, [2, 3, SIZE, SIZE]) }, 'features');
+    const features = await run(
+      prepared.model,
+      { input: new ort.Tensor('float32', images, [2, 3, SIZE, SIZE]) },
+      'features',
+    );
     expect(features.dims).toEqual([2, 8]);
     expectRowsClose(features.data as Float32Array, await referencePool(images, 2, zooPreprocess));
   });
@@ -155,7 +180,11 @@ describe('prepareBackbone', () => {
     expect((graph.initializer ?? []).map((t) => t.name).sort()).toEqual(['conv_b', 'conv_w']);
 
     const images = rgbImages(2);
-    const features = await run(prepared.model, { input: new ort.Tensor('float32', images, [2, 3, SIZE, SIZE]) }, 'features');
+    const features = await run(
+      prepared.model,
+      { input: new ort.Tensor('float32', images, [2, 3, SIZE, SIZE]) },
+      'features',
+    );
     expect(features.dims).toEqual([2, 8]);
     expectRowsClose(features.data as Float32Array, await referencePool(images, 2, (rgb) => rgb, options));
   });
@@ -169,14 +198,24 @@ describe('prepareBackbone', () => {
         ...graph.initializer!.map((t) =>
           onnx.ValueInfoProto.create({
             name: t.name!,
-            type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: t.dims!.map((d) => ({ dimValue: Number(d) })) } } },
+            type: {
+              tensorType: {
+                elemType: onnx.TensorProto.DataType.FLOAT,
+                shape: { dim: t.dims!.map((d) => ({ dimValue: Number(d) })) },
+              },
+            },
           }),
         ),
       ];
       graph.valueInfo = [
         onnx.ValueInfoProto.create({
           name: 'pool',
-          type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: [1, 8, 1, 1].map((d) => ({ dimValue: d })) } } },
+          type: {
+            tensorType: {
+              elemType: onnx.TensorProto.DataType.FLOAT,
+              shape: { dim: [1, 8, 1, 1].map((d) => ({ dimValue: d })) },
+            },
+          },
         }),
       ];
     });
@@ -188,16 +227,30 @@ describe('prepareBackbone', () => {
     expect(Number(model.irVersion)).toBe(3);
     expect(shapeOf(graph.output![0]!)).toEqual(['N', 8]);
     // The classifier's weights are gone from the inputs too; the new constants are listed as IR 3 wants.
-    expect((graph.input ?? []).map((i) => i.name)).toEqual(['input', 'conv_w', 'conv_b', 'preprocess_scale_value', 'preprocess_std_value']);
+    expect((graph.input ?? []).map((i) => i.name)).toEqual([
+      'input',
+      'conv_w',
+      'conv_b',
+      'preprocess_scale_value',
+      'preprocess_std_value',
+    ]);
     expect(shapeOf(graph.valueInfo!.find((v) => v.name === 'pool')!)[0]).toBe(0); // unknown, no longer 1
 
-    const session = await ort.InferenceSession.create(prepared.model, { executionProviders: ['cpu'], logSeverityLevel: 3 });
+    const session = await ort.InferenceSession.create(prepared.model, {
+      executionProviders: ['cpu'],
+      logSeverityLevel: 3,
+    });
     expect(session.inputNames).toEqual(['input']);
     await session.release();
     const images = rgbImages(2);
-    const features = await run(prepared.model, { input: new ort.Tensor('float32', images, [2, 3, SIZE, SIZE]) }, 'features');
+    const features = await run(
+      prepared.model,
+      { input: new ort.Tensor('float32', images, [2, 3, SIZE, SIZE]) },
+      'features',
+    );
     const plane = SIZE * SIZE;
-    const byHand = (rgb: Float32Array) => Float32Array.from(rgb, (v, i) => (v * ZOO.scale) / ZOO.std[Math.floor(i / plane)]!);
+    const byHand = (rgb: Float32Array) =>
+      Float32Array.from(rgb, (v, i) => (v * ZOO.scale) / ZOO.std[Math.floor(i / plane)]!);
     expectRowsClose(features.data as Float32Array, await referencePool(images, 2, byHand));
   });
 
@@ -212,18 +265,27 @@ describe('prepareBackbone', () => {
       'Flatten:features_source->features',
     ]);
     const images = rgbImages(1);
-    const features = await run(prepared.model, { input: new ort.Tensor('float32', images, [1, 3, SIZE, SIZE]) }, 'features');
+    const features = await run(
+      prepared.model,
+      { input: new ort.Tensor('float32', images, [1, 3, SIZE, SIZE]) },
+      'features',
+    );
     expectRowsClose(features.data as Float32Array, await referencePool(images, 1, (rgb) => rgb, options));
   });
 
   it('says what it expected and what it found', () => {
     const model = tinyCnn();
-    const message = (bytes: Uint8Array, options: PrepareBackboneOptions = ZOO) => errorOf(() => prepareBackbone(bytes, options)).message;
+    const message = (bytes: Uint8Array, options: PrepareBackboneOptions = ZOO) =>
+      errorOf(() => prepareBackbone(bytes, options)).message;
 
     expect(message(Buffer.from('{"not": "an onnx model"}'))).toMatch(/^prepareBackbone: expected an ONNX model/);
-    expect(message(new Uint8Array(0))).toBe('prepareBackbone: expected an ONNX model with a graph, found 0 bytes that decode to no graph (not an .onnx file?).');
+    expect(message(new Uint8Array(0))).toBe(
+      'prepareBackbone: expected an ONNX model with a graph, found 0 bytes that decode to no graph (not an .onnx file?).',
+    );
 
-    const twoInputs = edit(model, (m) => m.graph!.input!.push(onnx.ValueInfoProto.create({ name: 'mask', type: m.graph!.input![0]!.type! })));
+    const twoInputs = edit(model, (m) =>
+      m.graph!.input!.push(onnx.ValueInfoProto.create({ name: 'mask', type: m.graph!.input![0]!.type! })),
+    );
     expect(message(twoInputs)).toBe(
       "prepareBackbone: expected exactly one graph input (not counting initializers), found 2: 'input' [1,3,32,32], 'mask' [1,3,32,32].",
     );
@@ -237,41 +299,63 @@ describe('prepareBackbone', () => {
     expect(message(model, { ...ZOO, inputSize: 64 })).toBe(
       "prepareBackbone: options.inputSize is 64, but the graph input 'input' has a fixed size of 32x32 ([1,3,32,32]); pass inputSize: 32.",
     );
-    const uint8 = edit(model, (m) => (m.graph!.input![0]!.type!.tensorType!.elemType = onnx.TensorProto.DataType.UINT8));
+    const uint8 = edit(
+      model,
+      (m) => (m.graph!.input![0]!.type!.tensorType!.elemType = onnx.TensorProto.DataType.UINT8),
+    );
     expect(message(uint8)).toBe("prepareBackbone: expected the graph input 'input' to be float32, found UINT8.");
 
     expect(message(model, { ...ZOO, featuresOutput: 'Pool2' })).toBe(
       "prepareBackbone: options.featuresOutput 'Pool2' is not a tensor of the graph; candidates: 'logits', 'flat', 'pool', 'relu', 'conv'.",
     );
-    expect(message(model, { ...ZOO, featuresOutput: 'gemm_w' })).toMatch(/'gemm_w' is an initializer \(a constant\), not a tensor computed from the input; candidates: /);
+    expect(message(model, { ...ZOO, featuresOutput: 'gemm_w' })).toMatch(
+      /'gemm_w' is an initializer \(a constant\), not a tensor computed from the input; candidates: /,
+    );
     expect(message(model, { ...ZOO, featuresOutput: 'input' })).toBe(
       "prepareBackbone: expected options.featuresOutput to name a tensor computed from the input, found the graph input 'input' itself.",
     );
-    expect(message(model, { ...ZOO, featuresOutput: '' })).toBe("prepareBackbone: expected options.featuresOutput to be a non-empty tensor name, found ''.");
+    expect(message(model, { ...ZOO, featuresOutput: '' })).toBe(
+      "prepareBackbone: expected options.featuresOutput to be a non-empty tensor name, found ''.",
+    );
 
     for (const inputSize of [8, 2048, 32.5, Number.NaN]) {
-      expect(message(model, { ...ZOO, inputSize })).toBe(`prepareBackbone: expected options.inputSize to be an integer from 16 to 1024, found ${inputSize}.`);
+      expect(message(model, { ...ZOO, inputSize })).toBe(
+        `prepareBackbone: expected options.inputSize to be an integer from 16 to 1024, found ${inputSize}.`,
+      );
     }
-    expect(message(model, { ...ZOO, scale: Number.POSITIVE_INFINITY })).toBe('prepareBackbone: expected options.scale to be a finite non-zero number, found Infinity.');
+    expect(message(model, { ...ZOO, scale: Number.POSITIVE_INFINITY })).toBe(
+      'prepareBackbone: expected options.scale to be a finite non-zero number, found Infinity.',
+    );
     expect(message(model, { ...ZOO, mean: [0.5, Number.NaN, 0.5] })).toBe(
       "prepareBackbone: expected options.mean to be 3 finite numbers (one per channel, in the model's channel order, applied after scale), found [0.5,NaN,0.5].",
     );
     expect(message(model, { ...ZOO, std: [0.2, 0, 0.2] })).toBe(
       "prepareBackbone: expected options.std to be 3 finite non-zero numbers (one per channel, in the model's channel order, applied after scale), found [0.2,0,0.2].",
     );
-    expect(message(model, { ...ZOO, channelOrder: 'rbg' as 'rgb' })).toBe("prepareBackbone: expected options.channelOrder to be 'rgb' or 'bgr', found 'rbg'.");
+    expect(message(model, { ...ZOO, channelOrder: 'rbg' as 'rgb' })).toBe(
+      "prepareBackbone: expected options.channelOrder to be 'rgb' or 'bgr', found 'rbg'.",
+    );
   });
 
   it('rejects a tensor that does not depend on the input, and a non-float features tensor', () => {
     const constant = edit(tinyCnn(), (m) => {
-      m.graph!.node!.push(onnx.NodeProto.create({ opType: 'Relu', name: 'bias_relu', input: ['conv_b'], output: ['bias_relu'] }));
+      m.graph!.node!.push(
+        onnx.NodeProto.create({ opType: 'Relu', name: 'bias_relu', input: ['conv_b'], output: ['bias_relu'] }),
+      );
     });
     expect(errorOf(() => prepareBackbone(constant, { ...ZOO, featuresOutput: 'bias_relu' })).message).toBe(
       "prepareBackbone: options.featuresOutput 'bias_relu' does not depend on the graph input 'input'.",
     );
     const typed = edit(tinyCnn(), (m) => {
-      m.graph!.valueInfo = [onnx.ValueInfoProto.create({ name: 'pool', type: { tensorType: { elemType: onnx.TensorProto.DataType.INT64 } } })];
+      m.graph!.valueInfo = [
+        onnx.ValueInfoProto.create({
+          name: 'pool',
+          type: { tensorType: { elemType: onnx.TensorProto.DataType.INT64 } },
+        }),
+      ];
     });
-    expect(errorOf(() => prepareBackbone(typed, ZOO)).message).toBe("prepareBackbone: expected options.featuresOutput 'pool' to be float32, found INT64.");
+    expect(errorOf(() => prepareBackbone(typed, ZOO)).message).toBe(
+      "prepareBackbone: expected options.featuresOutput 'pool' to be float32, found INT64.",
+    );
   });
 });

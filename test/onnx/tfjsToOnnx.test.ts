@@ -22,13 +22,23 @@ function samePads(size: number, k: number, s: number): { out: number; begin: num
 }
 
 function window(x: T3, kh: number, kw: number, sh: number, sw: number, pad: 'same' | 'valid') {
-  if (pad === 'valid') return { oh: Math.floor((x.h - kh) / sh) + 1, ow: Math.floor((x.w - kw) / sw) + 1, pt: 0, pl: 0 };
+  if (pad === 'valid')
+    return { oh: Math.floor((x.h - kh) / sh) + 1, ow: Math.floor((x.w - kw) / sw) + 1, pt: 0, pl: 0 };
   const v = samePads(x.h, kh, sh);
   const u = samePads(x.w, kw, sw);
   return { oh: v.out, ow: u.out, pt: v.begin, pl: u.begin };
 }
 
-function conv(x: T3, k: Float32Array, kh: number, kw: number, co: number, bias: Float32Array | null, s: [number, number], pad: 'same' | 'valid'): T3 {
+function conv(
+  x: T3,
+  k: Float32Array,
+  kh: number,
+  kw: number,
+  co: number,
+  bias: Float32Array | null,
+  s: [number, number],
+  pad: 'same' | 'valid',
+): T3 {
   const { oh, ow, pt, pl } = window(x, kh, kw, s[0], s[1], pad);
   const y = t3(oh, ow, co);
   for (let oy = 0; oy < oh; oy++)
@@ -95,25 +105,37 @@ function zeroPad(x: T3, [[t, b], [l, r]]: [[number, number], [number, number]]):
   return y;
 }
 
-function batchNorm(x: T3, p: { gamma: Float32Array; beta: Float32Array; mean: Float32Array; variance: Float32Array }, eps: number): T3 {
+function batchNorm(
+  x: T3,
+  p: { gamma: Float32Array; beta: Float32Array; mean: Float32Array; variance: Float32Array },
+  eps: number,
+): T3 {
   const y = t3(x.h, x.w, x.c);
   x.d.forEach((v, i) => {
     const ch = i % x.c;
-    y.d[i] = ((v - (p.mean[ch] as number)) / Math.sqrt((p.variance[ch] as number) + eps)) * (p.gamma[ch] as number) + (p.beta[ch] as number);
+    y.d[i] =
+      ((v - (p.mean[ch] as number)) / Math.sqrt((p.variance[ch] as number) + eps)) * (p.gamma[ch] as number) +
+      (p.beta[ch] as number);
   });
   return y;
 }
 
 const map = (x: T3, f: (v: number) => number): T3 => ({ ...x, d: x.d.map(f) });
 const relu = (x: T3): T3 => map(x, (v) => Math.max(0, v));
-const add = (...xs: T3[]): T3 => ({ ...(xs[0] as T3), d: (xs[0] as T3).d.map((_, i) => xs.reduce((s, t) => s + (t.d[i] as number), 0)) });
-const gap = (x: T3): number[] => Array.from({ length: x.c }, (_, ch) => {
-  let s = 0;
-  for (let i = ch; i < x.d.length; i += x.c) s += x.d[i] as number;
-  return s / (x.h * x.w);
+const add = (...xs: T3[]): T3 => ({
+  ...(xs[0] as T3),
+  d: (xs[0] as T3).d.map((_, i) => xs.reduce((s, t) => s + (t.d[i] as number), 0)),
 });
+const gap = (x: T3): number[] =>
+  Array.from({ length: x.c }, (_, ch) => {
+    let s = 0;
+    for (let i = ch; i < x.d.length; i += x.c) s += x.d[i] as number;
+    return s / (x.h * x.w);
+  });
 function dense(v: readonly number[], k: Float32Array, b: Float32Array, units: number): number[] {
-  return Array.from({ length: units }, (_, o) => v.reduce((s, x, i) => s + x * (k[i * units + o] as number), b[o] as number));
+  return Array.from({ length: units }, (_, o) =>
+    v.reduce((s, x, i) => s + x * (k[i * units + o] as number), b[o] as number),
+  );
 }
 function softmax(v: number[]): number[] {
   const m = Math.max(...v);
@@ -164,15 +186,40 @@ function tinyModel(seed: number) {
   const bnConfig = { axis: [3], epsilon: EPS, center: true, scale: true };
   const layers = [
     layer('input_1', 'InputLayer', { batch_input_shape: [null, H, W, 3], dtype: 'float32' }, []),
-    layer('pad', 'ZeroPadding2D', { padding: [[1, 0], [0, 2]] }, ['input_1']), // 8x8
-    layer('conv_a', 'Conv2D', { filters: 4, kernel_size: [3, 3], strides: [2, 2], padding: 'same', use_bias: true, activation: 'linear' }, ['pad']), // 4x4, pads 0/1
+    layer(
+      'pad',
+      'ZeroPadding2D',
+      {
+        padding: [
+          [1, 0],
+          [0, 2],
+        ],
+      },
+      ['input_1'],
+    ), // 8x8
+    layer(
+      'conv_a',
+      'Conv2D',
+      { filters: 4, kernel_size: [3, 3], strides: [2, 2], padding: 'same', use_bias: true, activation: 'linear' },
+      ['pad'],
+    ), // 4x4, pads 0/1
     layer('bn_a', 'BatchNormalization', bnConfig, ['conv_a']), // folded
     layer('relu_a', 'Activation', { activation: 'relu' }, ['bn_a']),
-    layer('conv_b', 'Conv2D', { filters: 4, kernel_size: [2, 2], strides: [1, 1], padding: 'same', use_bias: false, activation: 'linear' }, ['relu_a']),
+    layer(
+      'conv_b',
+      'Conv2D',
+      { filters: 4, kernel_size: [2, 2], strides: [1, 1], padding: 'same', use_bias: false, activation: 'linear' },
+      ['relu_a'],
+    ),
     layer('bn_b', 'BatchNormalization', bnConfig, ['conv_b']), // conv_b has two readers: not folded
     layer('add', 'Add', {}, ['bn_b', 'conv_b', 'relu_a']),
     layer('pool', 'MaxPooling2D', { pool_size: [3, 3], strides: [2, 2], padding: 'same' }, ['add']), // 2x2, pads 0/1
-    layer('conv_c', 'Conv2D', { filters: 5, kernel_size: [2, 1], strides: [1, 1], padding: 'valid', use_bias: true, activation: 'relu' }, ['pool']), // 1x2
+    layer(
+      'conv_c',
+      'Conv2D',
+      { filters: 5, kernel_size: [2, 1], strides: [1, 1], padding: 'valid', use_bias: true, activation: 'relu' },
+      ['pool'],
+    ), // 1x2
     layer('avg', 'AveragePooling2D', { pool_size: [2, 2], strides: [2, 2], padding: 'same' }, ['add']), // 2x2, all in-image
     layer('avg3', 'AveragePooling2D', { pool_size: [3, 3], strides: [2, 2], padding: 'same' }, ['add']), // 2x2, edge windows partly padded
     layer('flat', 'Flatten', {}, ['conv_c']),
@@ -181,7 +228,10 @@ function tinyModel(seed: number) {
   ];
   // Two weight groups, so concatenation across groups is exercised.
   const half = Math.floor(weights.length / 2);
-  const group = (ws: Weight[], i: number) => ({ paths: [`group${i}-shard1of1.bin`], weights: ws.map(({ name, shape }) => ({ name, shape, dtype: 'float32' })) });
+  const group = (ws: Weight[], i: number) => ({
+    paths: [`group${i}-shard1of1.bin`],
+    weights: ws.map(({ name, shape }) => ({ name, shape, dtype: 'float32' })),
+  });
   const modelJson = {
     format: 'layers-model',
     modelTopology: {
@@ -196,33 +246,56 @@ function tinyModel(seed: number) {
 
   /** The reference forward pass on one NHWC image already in the network's input domain. */
   const reference = (x: T3) => {
-    const padded = zeroPad(x, [[1, 0], [0, 2]]);
+    const padded = zeroPad(x, [
+      [1, 0],
+      [0, 2],
+    ]);
     const a = relu(batchNorm(conv(padded, p.convA.kernel, 3, 3, 4, p.convA.bias, [2, 2], 'same'), p.bnA, EPS));
     const b = conv(a, p.convB.kernel, 2, 2, 4, null, [1, 1], 'same');
     const sum = add(batchNorm(b, p.bnB, EPS), b, a);
     const c = relu(conv(maxPool(sum, 3, 2, 'same'), p.convC.kernel, 2, 1, 5, p.convC.bias, [1, 1], 'valid'));
-    return { fc: softmax(dense(gap(c), p.fc.kernel, p.fc.bias, 3)), flat: Array.from(c.d), avg: avgPool(sum, 2, 2, 'same'), avg3: avgPool(sum, 3, 2, 'same') };
+    return {
+      fc: softmax(dense(gap(c), p.fc.kernel, p.fc.bias, 3)),
+      flat: Array.from(c.d),
+      avg: avgPool(sum, 2, 2, 'same'),
+      avg3: avgPool(sum, 3, 2, 'same'),
+    };
   };
   return { modelJson, bytes, reference };
 }
 
 /** NCHW data of image n as NHWC T3. */
-function imageNhwc(nchw: Float32Array, n: number, c: number, h: number, w: number, transform: (v: number, ch: number) => number = (v) => v): T3 {
+function imageNhwc(
+  nchw: Float32Array,
+  n: number,
+  c: number,
+  h: number,
+  w: number,
+  transform: (v: number, ch: number) => number = (v) => v,
+): T3 {
   const t = t3(h, w, c);
   for (let ch = 0; ch < c; ch++)
     for (let y = 0; y < h; y++)
-      for (let x = 0; x < w; x++) t.d[(y * w + x) * c + ch] = transform(nchw[((n * c + ch) * h + y) * w + x] as number, ch);
+      for (let x = 0; x < w; x++)
+        t.d[(y * w + x) * c + ch] = transform(nchw[((n * c + ch) * h + y) * w + x] as number, ch);
   return t;
 }
 
 function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string, tolerance = 1e-4): void {
   expect(actual.length, `${what} length`).toBe(expected.length);
   let worst = 0;
-  for (let i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs((actual[i] as number) - (expected[i] as number)) / Math.max(1, Math.abs(expected[i] as number)));
+  for (let i = 0; i < expected.length; i++)
+    worst = Math.max(
+      worst,
+      Math.abs((actual[i] as number) - (expected[i] as number)) / Math.max(1, Math.abs(expected[i] as number)),
+    );
   expect(worst, `${what}: largest relative difference`).toBeLessThan(tolerance);
 }
 
-async function runModel(onnxBytes: Uint8Array, feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.OnnxValueMapType> {
+async function runModel(
+  onnxBytes: Uint8Array,
+  feeds: Record<string, ort.Tensor>,
+): Promise<ort.InferenceSession.OnnxValueMapType> {
   const session = await ort.InferenceSession.create(onnxBytes, { executionProviders: ['cpu'] });
   try {
     return await session.run(feeds);
@@ -238,40 +311,66 @@ describe('convertTfjsLayersModel', () => {
 
   it('matches a plain-JS reference of a small network (odd same-padding, folded and unfolded BN, Add, pools, Dense)', async () => {
     const { modelJson, bytes, reference } = tinyModel(1);
-    const onnxBytes = convertTfjsLayersModel(modelJson, bytes, { preprocessing: 'none', extraOutputs: { flat: 'flat', avg: 'avg', avg3: 'avg3' } });
+    const onnxBytes = convertTfjsLayersModel(modelJson, bytes, {
+      preprocessing: 'none',
+      extraOutputs: { flat: 'flat', avg: 'avg', avg3: 'avg3' },
+    });
     const scaled = input.map((v) => v / 255); // keep activations small without preprocessing
     const out = await runModel(onnxBytes, { input: new ort.Tensor('float32', scaled, [BATCH, 3, H, W]) });
     for (let n = 0; n < BATCH; n++) {
       const ref = reference(imageNhwc(scaled, n, 3, H, W));
       expect(out['output']?.dims).toEqual([BATCH, 3]);
       expectClose((out['output']?.data as Float32Array).subarray(n * 3, n * 3 + 3), ref.fc, `image ${n} softmax`);
-      expectClose((out['flat']?.data as Float32Array).subarray(n * 10, n * 10 + 10), ref.flat, `image ${n} flatten (NHWC order)`);
+      expectClose(
+        (out['flat']?.data as Float32Array).subarray(n * 10, n * 10 + 10),
+        ref.flat,
+        `image ${n} flatten (NHWC order)`,
+      );
       // avg/avg3 are NCHW [N,4,2,2]; compare per channel against the NHWC reference.
       for (const key of ['avg', 'avg3'] as const) {
         const t = out[key];
         expect(t?.dims).toEqual([BATCH, 4, 2, 2]);
-        expectClose(Array.from(imageNhwc(t?.data as Float32Array, n, 4, 2, 2).d), Array.from(ref[key].d), `image ${n} ${key}`);
+        expectClose(
+          Array.from(imageNhwc(t?.data as Float32Array, n, 4, 2, 2).d),
+          Array.from(ref[key].d),
+          `image ${n} ${key}`,
+        );
       }
     }
   });
 
   it('bakes Keras caffe preprocessing (RGB→BGR, minus the BGR mean) into the graph', async () => {
     const { modelJson, bytes, reference } = tinyModel(2);
-    const onnxBytes = convertTfjsLayersModel(modelJson, bytes, { preprocessing: 'caffe', inputName: 'pixels', outputName: 'probabilities' });
+    const onnxBytes = convertTfjsLayersModel(modelJson, bytes, {
+      preprocessing: 'caffe',
+      inputName: 'pixels',
+      outputName: 'probabilities',
+    });
     const out = await runModel(onnxBytes, { pixels: new ort.Tensor('float32', input, [BATCH, 3, H, W]) });
     const mean = [103.939, 116.779, 123.68];
     for (let n = 0; n < BATCH; n++) {
       // Reference input: channel ch of the network is BGR channel ch, i.e. RGB channel 2 - ch.
       const rgb = imageNhwc(input, n, 3, H, W);
       const bgr = t3(H, W, 3);
-      for (let i = 0; i < H * W; i++) for (let ch = 0; ch < 3; ch++) bgr.d[i * 3 + ch] = (rgb.d[i * 3 + 2 - ch] as number) - (mean[ch] as number);
-      expectClose((out['probabilities']?.data as Float32Array).subarray(n * 3, n * 3 + 3), reference(bgr).fc, `image ${n} softmax`);
+      for (let i = 0; i < H * W; i++)
+        for (let ch = 0; ch < 3; ch++) bgr.d[i * 3 + ch] = (rgb.d[i * 3 + 2 - ch] as number) - (mean[ch] as number);
+      expectClose(
+        (out['probabilities']?.data as Float32Array).subarray(n * 3, n * 3 + 3),
+        reference(bgr).fc,
+        `image ${n} softmax`,
+      );
     }
   });
 
   it('gives the same result with BatchNormalization folding switched off', async () => {
     const { modelJson, bytes } = tinyModel(3);
-    const feeds = { input: new ort.Tensor('float32', input.map((v) => v / 255), [BATCH, 3, H, W]) };
+    const feeds = {
+      input: new ort.Tensor(
+        'float32',
+        input.map((v) => v / 255),
+        [BATCH, 3, H, W],
+      ),
+    };
     const folded = await runModel(convertTfjsLayersModel(modelJson, bytes), feeds);
     const plain = await runModel(convertTfjsLayersModel(modelJson, bytes, { foldBatchNorm: false }), feeds);
     expectClose(folded['output']?.data as Float32Array, plain['output']?.data as Float32Array, 'folded vs unfolded');
@@ -283,13 +382,19 @@ describe('convertTfjsLayersModel', () => {
     const conv = layers.find((l) => l.name === 'conv_a');
     if (!conv) throw new Error('tiny model has no conv_a');
     conv.class_name = 'Conv3D';
-    expect(() => convertTfjsLayersModel(modelJson, bytes)).toThrow(new UnsupportedModelError('layer conv_a of class Conv3D is not supported'));
+    expect(() => convertTfjsLayersModel(modelJson, bytes)).toThrow(
+      new UnsupportedModelError('layer conv_a of class Conv3D is not supported'),
+    );
   });
 
   it('rejects weights that do not match the manifest', () => {
     const { modelJson, bytes } = tinyModel(5);
-    expect(() => convertTfjsLayersModel(modelJson, bytes.subarray(0, bytes.length - 4))).toThrow(/weight fc\/bias needs bytes .* but the weight data has only/);
-    expect(() => convertTfjsLayersModel(modelJson, Buffer.concat([bytes, Buffer.alloc(4)]))).toThrow(/describes \d+ bytes of weights but \d+ were given/);
+    expect(() => convertTfjsLayersModel(modelJson, bytes.subarray(0, bytes.length - 4))).toThrow(
+      /weight fc\/bias needs bytes .* but the weight data has only/,
+    );
+    expect(() => convertTfjsLayersModel(modelJson, Buffer.concat([bytes, Buffer.alloc(4)]))).toThrow(
+      /describes \d+ bytes of weights but \d+ were given/,
+    );
     expect(() => convertTfjsLayersModel({ format: 'graph-model' }, bytes)).toThrow(/only TF.js "layers-model"/);
   });
 });

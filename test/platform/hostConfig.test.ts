@@ -7,7 +7,11 @@ import { appHostConfig, parseHostConfig, readHostConfig } from '../../src/platfo
 describe('host.json', () => {
   it('reads the project host.json', () => {
     const config = readHostConfig(path.resolve(__dirname, '..', '..', 'host.json'));
-    expect(config.queues).toMatchObject({ maxDequeueCount: 5, messageEncoding: 'base64', maxPollingIntervalInMs: 2000 });
+    expect(config.queues).toMatchObject({
+      maxDequeueCount: 5,
+      messageEncoding: 'base64',
+      maxPollingIntervalInMs: 2000,
+    });
     expect(config.functionTimeoutInMs).toBe(600_000);
     expect(JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', 'host.json'), 'utf8')).version).toBe('2.0');
   });

@@ -41,7 +41,10 @@ describe('NCRONTAB: Azure documentation examples (UTC)', () => {
   });
 
   it('0 0 */2 * * * fires every two hours', () => {
-    expect(series('0 0 */2 * * *', '2024-05-15T09:59:59Z', 2)).toEqual(['2024-05-15T10:00:00.000Z', '2024-05-15T12:00:00.000Z']);
+    expect(series('0 0 */2 * * *', '2024-05-15T09:59:59Z', 2)).toEqual([
+      '2024-05-15T10:00:00.000Z',
+      '2024-05-15T12:00:00.000Z',
+    ]);
     expect(nextIso('0 0 */2 * * *', '2024-05-15T22:00:00Z')).toBe('2024-05-16T00:00:00.000Z');
   });
 
@@ -58,7 +61,10 @@ describe('NCRONTAB: Azure documentation examples (UTC)', () => {
 
   it('0 30 9 * * 1-5 fires at 9:30 on weekdays', () => {
     // 2024-05-17 is a Friday.
-    expect(series('0 30 9 * * 1-5', '2024-05-17T09:30:00Z', 2)).toEqual(['2024-05-20T09:30:00.000Z', '2024-05-21T09:30:00.000Z']);
+    expect(series('0 30 9 * * 1-5', '2024-05-17T09:30:00Z', 2)).toEqual([
+      '2024-05-20T09:30:00.000Z',
+      '2024-05-21T09:30:00.000Z',
+    ]);
   });
 
   it('0 30 9 * Jan Mon fires at 9:30 on Mondays in January', () => {
@@ -128,16 +134,36 @@ describe('NCRONTAB: next()', () => {
     const cases: [string, (ReadonlySet<number> | undefined)[]][] = [
       ['*/7 */13 * * * *', [new Set([0, 7, 14, 21, 28, 35, 42, 49, 56]), new Set([0, 13, 26, 39, 52])]],
       ['15,45 0-10/5 1-3 * * *', [new Set([15, 45]), new Set([0, 5, 10]), new Set([1, 2, 3])]],
-      ['0 0 */5 * * Sat,Sun', [new Set([0]), new Set([0]), new Set([0, 5, 10, 15, 20]), undefined, undefined, new Set([0, 6])]],
+      [
+        '0 0 */5 * * Sat,Sun',
+        [new Set([0]), new Set([0]), new Set([0, 5, 10, 15, 20]), undefined, undefined, new Set([0, 6])],
+      ],
       ['30 1/20 22 * * *', [new Set([30]), new Set([1, 21, 41]), new Set([22])]],
-      ['0 0 */6 27-29,1-3 * Wed-Fri', [new Set([0]), new Set([0]), new Set([0, 6, 12, 18]), new Set([27, 28, 29, 1, 2, 3]), undefined, new Set([3, 4, 5])]],
+      [
+        '0 0 */6 27-29,1-3 * Wed-Fri',
+        [
+          new Set([0]),
+          new Set([0]),
+          new Set([0, 6, 12, 18]),
+          new Set([27, 28, 29, 1, 2, 3]),
+          undefined,
+          new Set([3, 4, 5]),
+        ],
+      ],
     ];
     const start = Date.parse('2024-02-27T20:00:00Z');
     const limit = start + 4 * 86_400_000;
     for (const [expression, allowed] of cases) {
       const matches = (ms: number): boolean => {
         const t = new Date(ms);
-        const values = [t.getUTCSeconds(), t.getUTCMinutes(), t.getUTCHours(), t.getUTCDate(), t.getUTCMonth() + 1, t.getUTCDay()];
+        const values = [
+          t.getUTCSeconds(),
+          t.getUTCMinutes(),
+          t.getUTCHours(),
+          t.getUTCDate(),
+          t.getUTCMonth() + 1,
+          t.getUTCDay(),
+        ];
         return values.every((v, i) => allowed[i]?.has(v) ?? true);
       };
       const schedule = parseSchedule(expression);
@@ -146,7 +172,10 @@ describe('NCRONTAB: next()', () => {
         const next = schedule.next(new Date(t)).getTime();
         let scan = t + 1000;
         while (scan <= limit && !matches(scan)) scan += 1000;
-        if (scan <= limit) expect(new Date(next).toISOString(), `${expression} after ${new Date(t).toISOString()}`).toBe(new Date(scan).toISOString());
+        if (scan <= limit)
+          expect(new Date(next).toISOString(), `${expression} after ${new Date(t).toISOString()}`).toBe(
+            new Date(scan).toISOString(),
+          );
         else expect(next).toBeGreaterThan(limit);
         t = next;
       }
@@ -207,7 +236,9 @@ describe('NCRONTAB: field syntax', () => {
     expect(parseError('0 0 0 32 * *')).toBe('day-of-month field: "32" is out of range 1-31');
     expect(parseError('0 0 0 1 13 *')).toBe('month field: "13" is out of range 1-12');
     expect(parseError('0 0 0 1 0 *')).toBe('month field: "0" is out of range 1-12');
-    expect(parseError('0 0 0 * * 7')).toBe('day-of-week field: "7" is out of range 0-6 (0 = Sunday; 7 is not accepted)');
+    expect(parseError('0 0 0 * * 7')).toBe(
+      'day-of-week field: "7" is out of range 0-6 (0 = Sunday; 7 is not accepted)',
+    );
     expect(parseError('0 0 0 1 Foo *')).toBe('month field: "Foo" is not a number or a month name (Jan..Dec)');
     expect(parseError('0 0 0 * * Funday')).toBe('day-of-week field: "Funday" is not a number or a day name (Sun..Sat)');
     expect(parseError('0 0 0 * Ja *')).toBe('month field: "Ja" is not a number or a month name (Jan..Dec)');
@@ -275,7 +306,9 @@ describe('TimeSpan schedules', () => {
     expect(parseError('00:00:00')).toMatch(/is zero/);
     expect(parseError('1:2:3:4:5')).toMatch(/is not of the form/);
     expect(parseError('-00:05:00')).toMatch(/is not of the form/);
-    expect(parseError('5')).toBe('schedule expression "5" is a bare number; write a TimeSpan such as "5.00:00:00" (days) or "00:05:00" (minutes)');
+    expect(parseError('5')).toBe(
+      'schedule expression "5" is a bare number; write a TimeSpan such as "5.00:00:00" (days) or "00:05:00" (minutes)',
+    );
   });
 });
 

@@ -16,7 +16,9 @@ function fakeSession(runMs = 0) {
       const input = feeds['input']!;
       const data = input.data as Float32Array;
       const n = input.dims[0]!;
-      const sums = Array.from({ length: n }, (_, i) => data.subarray(i * PER, (i + 1) * PER).reduce((a, b) => a + b, 0));
+      const sums = Array.from({ length: n }, (_, i) =>
+        data.subarray(i * PER, (i + 1) * PER).reduce((a, b) => a + b, 0),
+      );
       runs.push(sums);
       const end = performance.now() + runMs;
       while (performance.now() < end); // blocks, like the real thing
@@ -127,7 +129,11 @@ describe('Batcher', () => {
     expect((await batcher.run([image(8), image(9)])).map((row) => row[0])).toEqual([sum(8), sum(9)]);
     expect(runs.flat()).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9].map(sum));
 
-    const failing = new Batcher({ run: () => Promise.reject(new Error('boom')) } as unknown as ort.InferenceSession, 'input', 'out');
+    const failing = new Batcher(
+      { run: () => Promise.reject(new Error('boom')) } as unknown as ort.InferenceSession,
+      'input',
+      'out',
+    );
     const results = await Promise.allSettled([failing.submit(image(1)), failing.submit(image(2))]);
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
   });

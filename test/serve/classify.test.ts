@@ -42,7 +42,12 @@ function api<T>(method: string, route: string, body?: unknown): Promise<{ status
   return callApi<T>(host, method, route, body);
 }
 
-async function classify<T>(dataset: string, body: Buffer | FormData, contentType?: string, query = ''): Promise<{ status: number; body: T }> {
+async function classify<T>(
+  dataset: string,
+  body: Buffer | FormData,
+  contentType?: string,
+  query = '',
+): Promise<{ status: number; body: T }> {
   const response = await fetch(`${host.url}/api/datasets/${dataset}/classify${query}`, {
     method: 'POST',
     ...(contentType ? { headers: { 'content-type': contentType } } : {}),
@@ -77,7 +82,10 @@ beforeAll(async () => {
       await seedGarments(created, 'tees');
       // A dataset with images but no model yet (503, not 404).
       const lone = await renderGarment({ item: 't-shirt', pattern: 'striped', seed: 9 });
-      await created.storage.blobs.getContainerClient(INCOMING_CONTAINER).getBlockBlobClient('untrained/striped/a.jpg').uploadData(lone);
+      await created.storage.blobs
+        .getContainerClient(INCOMING_CONTAINER)
+        .getBlockBlobClient('untrained/striped/a.jpg')
+        .uploadData(lone);
       await created.ingestor.ingest({ blobName: 'untrained/striped/a.jpg', content: lone });
     },
   });
@@ -116,7 +124,9 @@ describe('POST /classify', () => {
     // trainer evaluates (test-time mirroring, when chosen, happens inside the model).
     const models = services.storage.blobs.getContainerClient('models');
     const model = await models.getBlockBlobClient(`tees/${firstVersion}/model.onnx`).downloadToBuffer();
-    const pointer = JSON.parse((await models.getBlockBlobClient(`tees/current.json`).downloadToBuffer()).toString()) as ModelPointer;
+    const pointer = JSON.parse(
+      (await models.getBlockBlobClient(`tees/current.json`).downloadToBuffer()).toString(),
+    ) as ModelPointer;
     expect(pointer.version).toBe(firstVersion);
     const session = await ort.InferenceSession.create(model, { executionProviders: ['cpu'] });
     const view = await renderView(image.content, { resize: parseViewResize(pointer.resize) });
@@ -139,7 +149,10 @@ describe('POST /classify', () => {
     const form = new FormData();
     form.append('a', new Blob([testImages[1]!.content], { type: 'image/jpeg' }), 'dotted.jpg');
     form.append('b', new Blob([testImages[0]!.content], { type: 'image/jpeg' }), 'leopard.jpg');
-    const response = await classify<{ modelVersion: string; results: { fileName: string; predictions: Prediction[] }[] }>('tees', form, undefined, '?top=1');
+    const response = await classify<{
+      modelVersion: string;
+      results: { fileName: string; predictions: Prediction[] }[];
+    }>('tees', form, undefined, '?top=1');
     expect(response.status).toBe(200);
     expect(response.body.results.map((r) => [r.fileName, r.predictions[0]!.label, r.predictions.length])).toEqual([
       ['dotted.jpg', 'dotted', 1],
@@ -151,12 +164,18 @@ describe('POST /classify', () => {
     const image = testImages[0]!.content;
     const empty = await classify<ErrorBody>('tees', Buffer.alloc(0), 'image/jpeg');
     expect([empty.status, empty.body.error]).toEqual([400, 'BadRequest']);
-    const notImage = await classify<ErrorBody>('tees', Buffer.from('hello, not a picture at all'), 'application/octet-stream');
+    const notImage = await classify<ErrorBody>(
+      'tees',
+      Buffer.from('hello, not a picture at all'),
+      'application/octet-stream',
+    );
     expect(notImage.status).toBe(400);
     expect(notImage.body.message).toMatch(/image|format/i);
     const corrupt = await classify<ErrorBody>('tees', image.subarray(0, Math.floor(image.length / 2)), 'image/jpeg');
     expect(corrupt.status).toBe(400);
-    const tiny = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#888' } }).png().toBuffer();
+    const tiny = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#888' } })
+      .png()
+      .toBuffer();
     const tooSmall = await classify<ErrorBody>('tees', tiny, 'image/png');
     expect(tooSmall.status).toBe(400);
     expect(tooSmall.body.message).toMatch(/8/);
@@ -184,10 +203,15 @@ describe('POST /classify', () => {
   });
 
   it('answers a truncated multipart body with a 400 and stays up (it once ended the process)', async () => {
-    const head = '--B\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n';
+    const head =
+      '--B\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n';
     for (const body of [`${head}abc`, `${head}abc\r\n`]) {
       for (const dataset of ['any', 'tees']) {
-        const response = await fetch(`${host.url}/api/datasets/${dataset}/classify`, { method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=B' }, body });
+        const response = await fetch(`${host.url}/api/datasets/${dataset}/classify`, {
+          method: 'POST',
+          headers: { 'content-type': 'multipart/form-data; boundary=B' },
+          body,
+        });
         expect(response.status).toBe(400);
         expect(((await response.json()) as ErrorBody).message).toMatch(/the multipart body cannot be read/);
       }
@@ -207,7 +231,10 @@ describe('POST /classify', () => {
       while (!stop) {
         const image = testImages[seen.length % 2]!;
         const response = await classify<SingleResponse | ErrorBody>('tees', image.content, 'image/jpeg');
-        seen.push({ status: response.status, ...('modelVersion' in response.body ? { version: response.body.modelVersion } : {}) });
+        seen.push({
+          status: response.status,
+          ...('modelVersion' in response.body ? { version: response.body.modelVersion } : {}),
+        });
         if (newVersion !== undefined && afterSwap < 0 && seen.at(-1)!.version === newVersion) afterSwap = seen.length;
         // A few more requests on the new model.
         if (afterSwap >= 0 && seen.length >= afterSwap + 8) swapped();
@@ -230,7 +257,10 @@ describe('POST /classify', () => {
     // Once the new model answered, requests started later never go back to the old one (allowing the few in flight).
     expect(versions.slice(firstNew + 8).every((v) => v === job.jobId)).toBe(true);
 
-    const list = await api<{ serving: { version: string }; versions: { version: string; serving: boolean; metrics?: { accuracy?: number } }[] }>('GET', 'datasets/tees/models');
+    const list = await api<{
+      serving: { version: string };
+      versions: { version: string; serving: boolean; metrics?: { accuracy?: number } }[];
+    }>('GET', 'datasets/tees/models');
     expect(list.status).toBe(200);
     expect(list.body.serving.version).toBe(job.jobId);
     const byVersion = new Map(list.body.versions.map((v) => [v.version, v]));

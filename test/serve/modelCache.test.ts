@@ -15,7 +15,17 @@ async function publish(dataset: string): Promise<void> {
   const model = Buffer.from(buildInferenceGraph(new Float32Array(8).fill(0.1), new Float32Array([0, 1]), 4, 2));
   modelBytes = model.length;
   await registry.storeVersion(dataset, 'v1', { 'model.onnx': model });
-  const pointer: ModelPointerInput = { version: 'v1', jobId: 'v1', task: 'single-label', backbone: 'test', inputSize: 2, accuracy: 1, testImages: 1, labels: ['a', 'b'], publishedAt: new Date().toISOString() };
+  const pointer: ModelPointerInput = {
+    version: 'v1',
+    jobId: 'v1',
+    task: 'single-label',
+    backbone: 'test',
+    inputSize: 2,
+    accuracy: 1,
+    testImages: 1,
+    labels: ['a', 'b'],
+    publishedAt: new Date().toISOString(),
+  };
   await registry.promote(dataset, pointer, { force: true });
 }
 
@@ -47,7 +57,9 @@ describe('ModelCache memory budget', () => {
       const heldGamma = await cache.acquire('gamma');
       const beta = await cache.acquire('beta');
       expect(Object.keys(cache.loaded()).sort()).toEqual(['alpha', 'beta', 'gamma']);
-      const out = await beta.model.session.run({ features: new (await import('onnxruntime-node')).Tensor('float32', new Float32Array(4).fill(1), [1, 4]) });
+      const out = await beta.model.session.run({
+        features: new (await import('onnxruntime-node')).Tensor('float32', new Float32Array(4).fill(1), [1, 4]),
+      });
       expect(out['probabilities']!.dims).toEqual([1, 2]);
       heldAlpha.release();
       expect(Object.keys(cache.loaded()).sort()).toEqual(['beta', 'gamma']);

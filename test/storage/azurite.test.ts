@@ -53,7 +53,9 @@ describe('startAzuriteProcess (a child process, as npm start runs it)', () => {
     const first = await startAzuriteProcess({ inMemory: true, blobPort: 0, queuePort: 0, tablePort: 0 });
     try {
       const port = Number(new URL(first.blobEndpoint).port);
-      await expect(startAzuriteProcess({ inMemory: true, blobPort: port, queuePort: 0, tablePort: 0 })).rejects.toThrow(/ports are in use/);
+      await expect(startAzuriteProcess({ inMemory: true, blobPort: port, queuePort: 0, tablePort: 0 })).rejects.toThrow(
+        /ports are in use/,
+      );
     } finally {
       await first.close();
     }

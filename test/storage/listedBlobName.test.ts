@@ -30,7 +30,9 @@ describe('resolveListedBlobName against Azurite', () => {
       const name = await resolveListedBlobName(container, blob.name, blob.properties.etag!);
       resolved.push(name);
       // Each resolved name holds the very blob the listing described.
-      expect((await container.getBlobClient(name).getProperties()).etag?.replace(/"/g, '')).toBe(blob.properties.etag?.replace(/"/g, ''));
+      expect((await container.getBlobClient(name).getProperties()).etag?.replace(/"/g, '')).toBe(
+        blob.properties.etag?.replace(/"/g, ''),
+      );
     }
     // The SDK lists both as "a&#xD;b.jpg"; if that is ever fixed, the names still resolve.
     expect(resolved.sort()).toEqual(['a&#xD;b.jpg', 'a\rb.jpg', 'plain.jpg'].sort());

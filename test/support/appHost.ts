@@ -61,7 +61,12 @@ function appFiles(extra: string[] = []): Pick<AppHostOptions, 'projectRoot' | 'f
 }
 
 /** A JSON call to the host's API: `route` is under /api. */
-export async function callApi<T>(host: RunningHost, method: string, route: string, body?: unknown): Promise<{ status: number; body: T }> {
+export async function callApi<T>(
+  host: RunningHost,
+  method: string,
+  route: string,
+  body?: unknown,
+): Promise<{ status: number; body: T }> {
   const response = await fetch(`${host.url}/api/${route}`, {
     method,
     headers: { 'content-type': 'application/json' },

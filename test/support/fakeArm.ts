@@ -34,8 +34,21 @@ export async function startFakeArm(): Promise<FakeArm> {
   const keyFile = path.join(dir, 'key.pem');
   const certFile = path.join(dir, 'cert.pem');
   await promisify(execFile)('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1',
-    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    keyFile,
+    '-out',
+    certFile,
+    '-days',
+    '1',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1',
   ]);
   const [key, cert] = await Promise.all([readFile(keyFile), readFile(certFile)]);
   const requests: ArmRequest[] = [];
@@ -60,7 +73,10 @@ export async function startFakeArm(): Promise<FakeArm> {
         res.writeHead(status, { 'content-type': 'application/json', ...headers });
         res.end(JSON.stringify(body));
       };
-      const start = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.App\/jobs\/([^/]+)\/start$/.exec(url.pathname);
+      const start =
+        /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.App\/jobs\/([^/]+)\/start$/.exec(
+          url.pathname,
+        );
       if (req.method === 'POST' && start) {
         if (failure) {
           const { status, code, message } = failure;
@@ -73,16 +89,26 @@ export async function startFakeArm(): Promise<FakeArm> {
         json(202, {}, { location: operation, 'retry-after': '0' });
         return;
       }
-      const execution = /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.App\/jobs\/[^/]+\/executions\/([^/]+)$/.exec(url.pathname);
+      const execution =
+        /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.App\/jobs\/[^/]+\/executions\/([^/]+)$/.exec(
+          url.pathname,
+        );
       if (req.method === 'GET' && execution) {
         const name = execution[1]!;
-        json(200, { name, id: url.pathname, properties: { status: executionStatus.get(name) ?? 'Running', startTime: new Date().toISOString() } });
+        json(200, {
+          name,
+          id: url.pathname,
+          properties: { status: executionStatus.get(name) ?? 'Running', startTime: new Date().toISOString() },
+        });
         return;
       }
       const poll = /^\/operations\/start-(\d+)$/.exec(url.pathname);
       if (req.method === 'GET' && poll) {
         const name = `trainer-job-exec-${poll[1]}`;
-        json(200, { name, id: `/subscriptions/sub/resourceGroups/rg/providers/Microsoft.App/jobs/trainer/executions/${name}` });
+        json(200, {
+          name,
+          id: `/subscriptions/sub/resourceGroups/rg/providers/Microsoft.App/jobs/trainer/executions/${name}`,
+        });
         return;
       }
       json(404, { error: { code: 'NotFound', message: `no route for ${req.method} ${url.pathname}` } });

@@ -87,7 +87,12 @@ export async function startFakeBing(options: FakeBingOptions = {}): Promise<Fake
   const served = new Map<string, FakeImage>();
   const server = await startRecordingServer((req, res, url) => {
     if (url.pathname === BING_SEARCH_PATH) {
-      if (req.method !== 'GET') return sendBingJson(res, 405, errorResponse('InvalidRequest', 'ParameterInvalidValue', 'Only GET is supported.'));
+      if (req.method !== 'GET')
+        return sendBingJson(
+          res,
+          405,
+          errorResponse('InvalidRequest', 'ParameterInvalidValue', 'Only GET is supported.'),
+        );
       const failure = script.next();
       if (failure) return sendFailure(res, failure);
       return search(url.searchParams, req.headers, res);
@@ -122,7 +127,11 @@ export async function startFakeBing(options: FakeBingOptions = {}): Promise<Fake
     }
     const q = params.get('q');
     if (q === null || q.trim() === '') {
-      return sendBingJson(res, 400, errorResponse('InvalidRequest', 'ParameterMissing', 'Required parameter is missing.', { parameter: 'q' }));
+      return sendBingJson(
+        res,
+        400,
+        errorResponse('InvalidRequest', 'ParameterMissing', 'Required parameter is missing.', { parameter: 'q' }),
+      );
     }
     for (const [name, allowed] of Object.entries(ENUMS)) {
       const value = params.get(name);
@@ -203,11 +212,24 @@ export async function startFakeBing(options: FakeBingOptions = {}): Promise<Fake
 function sendFailure(res: http.ServerResponse, failure: ScriptedFailure): void {
   switch (failure.kind) {
     case 'throttle':
-      return sendBingJson(res, 429, errorResponse('RateLimitExceeded', undefined, 'Rate limit is exceeded.'), retryAfterHeaders(failure.retryAfterSeconds));
+      return sendBingJson(
+        res,
+        429,
+        errorResponse('RateLimitExceeded', undefined, 'Rate limit is exceeded.'),
+        retryAfterHeaders(failure.retryAfterSeconds),
+      );
     case 'server-error':
-      return sendBingJson(res, failure.status ?? 500, errorResponse('ServerError', 'UnexpectedError', 'An unexpected error has occurred.'));
+      return sendBingJson(
+        res,
+        failure.status ?? 500,
+        errorResponse('ServerError', 'UnexpectedError', 'An unexpected error has occurred.'),
+      );
     case 'forbidden':
-      return sendBingJson(res, 403, errorResponse('InsufficientAuthorization', 'AuthorizationExpired', 'Out of call volume quota.'));
+      return sendBingJson(
+        res,
+        403,
+        errorResponse('InsufficientAuthorization', 'AuthorizationExpired', 'Out of call volume quota.'),
+      );
     default:
       return failConnection(res, failure);
   }
@@ -227,8 +249,17 @@ function invalidValue(parameter: string, value: string): Record<string, unknown>
 }
 
 /** JSON as Bing sends it: with a charset and a trace id. */
-function sendBingJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  sendJson(res, status, body, { 'Content-Type': 'application/json; charset=utf-8', 'BingAPIs-TraceId': 'fake-trace-id', ...headers });
+function sendBingJson(
+  res: http.ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  sendJson(res, status, body, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'BingAPIs-TraceId': 'fake-trace-id',
+    ...headers,
+  });
 }
 
 function escapeHtml(text: string): string {

@@ -22,8 +22,20 @@ export const OPENVERSE_SEARCH_PATH = '/v1/images/';
 export const OPENVERSE_MAX_ANONYMOUS_PAGE_SIZE = 20;
 export const OPENVERSE_MAX_PAGINATION_DEPTH = 20;
 
-export type OpenverseLicense = 'by' | 'by-sa' | 'by-nd' | 'by-nc' | 'by-nc-sa' | 'by-nc-nd' | 'cc0' | 'pdm' | 'sampling+' | 'nc-sampling+';
-const ALL_LICENSES: readonly OpenverseLicense[] = ['by', 'by-sa', 'by-nd', 'by-nc', 'by-nc-sa', 'by-nc-nd', 'cc0', 'pdm', 'sampling+', 'nc-sampling+'];
+export type OpenverseLicense =
+  'by' | 'by-sa' | 'by-nd' | 'by-nc' | 'by-nc-sa' | 'by-nc-nd' | 'cc0' | 'pdm' | 'sampling+' | 'nc-sampling+';
+const ALL_LICENSES: readonly OpenverseLicense[] = [
+  'by',
+  'by-sa',
+  'by-nd',
+  'by-nc',
+  'by-nc-sa',
+  'by-nc-nd',
+  'cc0',
+  'pdm',
+  'sampling+',
+  'nc-sampling+',
+];
 // As in the API's constants: commercial use excludes the NC licences, modification the ND ones.
 const LICENSE_GROUPS: Record<string, ReadonlySet<OpenverseLicense>> = {
   all: new Set(ALL_LICENSES),
@@ -114,11 +126,15 @@ export async function startFakeOpenverse(options: FakeOpenverseOptions = {}): Pr
   function search(params: URLSearchParams, res: http.ServerResponse): void {
     const pageSize = integerParam(params, 'page_size', OPENVERSE_MAX_ANONYMOUS_PAGE_SIZE);
     const page = integerParam(params, 'page', 1);
-    if (pageSize === 'invalid' || pageSize < 1) return inputError(res, 'page_size', 'Ensure this value is greater than or equal to 1.');
-    if (page === 'invalid' || page < 1) return inputError(res, 'page', 'Ensure this value is greater than or equal to 1.');
+    if (pageSize === 'invalid' || pageSize < 1)
+      return inputError(res, 'page_size', 'Ensure this value is greater than or equal to 1.');
+    if (page === 'invalid' || page < 1)
+      return inputError(res, 'page', 'Ensure this value is greater than or equal to 1.');
     // The API raises NotAuthenticated for an anonymous page_size over the limit: a 401, not a 400.
     if (pageSize > OPENVERSE_MAX_ANONYMOUS_PAGE_SIZE) {
-      return sendJson(res, 401, { detail: `Ensure this value is less than or equal to ${OPENVERSE_MAX_ANONYMOUS_PAGE_SIZE}.` });
+      return sendJson(res, 401, {
+        detail: `Ensure this value is less than or equal to ${OPENVERSE_MAX_ANONYMOUS_PAGE_SIZE}.`,
+      });
     }
     if (page > OPENVERSE_MAX_PAGINATION_DEPTH) {
       return inputError(res, 'page', `Ensure this value is less than or equal to ${OPENVERSE_MAX_PAGINATION_DEPTH}.`);
@@ -219,7 +235,11 @@ function integerParam(params: URLSearchParams, name: string, fallback: number): 
 
 /** The API's 400 for a parameter it rejects. */
 function inputError(res: http.ServerResponse, field: string, message: string): void {
-  sendJson(res, 400, { error: 'InputError', detail: `Invalid input given for fields. '${field}' -> ${message}`, fields: [field] });
+  sendJson(res, 400, {
+    error: 'InputError',
+    detail: `Invalid input given for fields. '${field}' -> ${message}`,
+    fields: [field],
+  });
 }
 
 function sendFailure(res: http.ServerResponse, failure: ScriptedFailure): void {
@@ -229,13 +249,21 @@ function sendFailure(res: http.ServerResponse, failure: ScriptedFailure): void {
       return sendJson(
         res,
         429,
-        { detail: seconds !== undefined ? `Request was throttled. Expected available in ${seconds} seconds.` : 'Request was throttled.' },
+        {
+          detail:
+            seconds !== undefined
+              ? `Request was throttled. Expected available in ${seconds} seconds.`
+              : 'Request was throttled.',
+        },
         retryAfterHeaders(seconds),
       );
     }
     case 'server-error': {
       const body = '<!doctype html><html><body><h1>Server Error (500)</h1></body></html>';
-      res.writeHead(failure.status ?? 500, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
+      res.writeHead(failure.status ?? 500, {
+        'Content-Type': 'text/html; charset=utf-8',
+        'Content-Length': Buffer.byteLength(body),
+      });
       res.end(body);
       return;
     }

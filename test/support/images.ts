@@ -5,7 +5,10 @@ import { seededRandom } from '../../src/util/seededRandom';
 export { seededRandom };
 
 /** Blocky random noise: smooth enough to survive resizing, distinct for every seed. */
-export async function noiseImage(seed: number, options: { width?: number; height?: number; format?: 'jpeg' | 'png' } = {}): Promise<Buffer> {
+export async function noiseImage(
+  seed: number,
+  options: { width?: number; height?: number; format?: 'jpeg' | 'png' } = {},
+): Promise<Buffer> {
   const width = options.width ?? 160;
   const height = options.height ?? 120;
   const random = seededRandom(seed);
@@ -54,7 +57,12 @@ export function pngHeaderClaiming(width: number, height: number): Buffer {
   ihdr.writeUInt32BE(height, 4);
   ihdr[8] = 8; // bit depth
   ihdr[9] = 2; // RGB
-  return Buffer.concat([signature, chunk('IHDR', ihdr), chunk('IDAT', Buffer.from([0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01])), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    signature,
+    chunk('IHDR', ihdr),
+    chunk('IDAT', Buffer.from([0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01])),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 function chunk(type: string, data: Buffer): Buffer {

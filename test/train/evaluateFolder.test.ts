@@ -44,11 +44,15 @@ async function picture(labelOrLabels: number | readonly number[], seed: number):
       else on = Math.floor(Math.hypot(x - width / 2, y - height / 2) / period) % 2 === 0;
       const base = on ? 220 : 30;
       const noise = () => Math.floor(random() * 30);
-      const rgb = [label === 0 ? base : 30, label === 1 ? base : 30, label === 2 ? base : 30].map((v) => Math.min(255, v + noise()));
+      const rgb = [label === 0 ? base : 30, label === 1 ? base : 30, label === 2 ? base : 30].map((v) =>
+        Math.min(255, v + noise()),
+      );
       pixels.set(rgb, (y * width + x) * 3);
     }
   }
-  return sharp(pixels, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+  return sharp(pixels, { raw: { width, height, channels: 3 } })
+    .jpeg({ quality: 90 })
+    .toBuffer();
 }
 
 /** The multi-label folder: every label alone and every pair (side by side), 4 images each; 12 images per label. */
@@ -75,7 +79,8 @@ beforeAll(async () => {
   cacheDir = path.join(dir, '.features');
   for (const [label, name] of LABELS.entries()) {
     mkdirSync(path.join(dir, 'photos', name), { recursive: true });
-    for (let i = 0; i < 6; i++) writeFileSync(path.join(dir, 'photos', name, `${i}.jpg`), await picture(label, 100 * label + i));
+    for (let i = 0; i < 6; i++)
+      writeFileSync(path.join(dir, 'photos', name, `${i}.jpg`), await picture(label, 100 * label + i));
   }
   writeFileSync(path.join(dir, 'photos', LABELS[0]!, 'notes.txt'), 'not an image: skipped');
   // Multi-label: DIR/images/ and DIR/labels.csv (CRLF and a quoted field, as spreadsheets write them).
@@ -84,7 +89,10 @@ beforeAll(async () => {
   for (const [s, set] of LABEL_SETS.entries()) {
     for (let i = 0; i < 4; i++) {
       const name = `${s}-${i}.jpg`;
-      writeFileSync(path.join(dir, 'fridge', 'images', name), await picture(i % 2 === 0 ? set : [...set].reverse(), 1000 + 10 * s + i));
+      writeFileSync(
+        path.join(dir, 'fridge', 'images', name),
+        await picture(i % 2 === 0 ? set : [...set].reverse(), 1000 + 10 * s + i),
+      );
       const labels = set.map((label) => LABELS[label]!).join(' ');
       rows.push(i === 0 ? `"${name}",${labels}` : `${name},${labels}`);
     }
@@ -111,7 +119,9 @@ describe('stratifiedFolds', () => {
     }
     const sizes = [0, 1, 2].map((f) => folds.filter((fold) => fold === f).length);
     expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(1);
-    expect(() => stratifiedFolds(labels, 6, 0)).toThrow('6 folds need at least 6 images per label; the smallest label has 5');
+    expect(() => stratifiedFolds(labels, 6, 0)).toThrow(
+      '6 folds need at least 6 images per label; the smallest label has 5',
+    );
     expect(() => stratifiedFolds(labels, 1, 0)).toThrow('folds must be an integer of at least 2, got 1');
   });
 });
@@ -120,7 +130,9 @@ describe('evaluateFolder', () => {
   let result: SingleLabelFolderEvaluation;
 
   it('cross-validates the synthetic folder with high accuracy, running the recipe search in every fold', async () => {
-    result = singleLabel(await evaluateFolder(path.join(dir, 'photos'), { folds: 3, augment: 1, seed: 0, backbone, cacheDir }));
+    result = singleLabel(
+      await evaluateFolder(path.join(dir, 'photos'), { folds: 3, augment: 1, seed: 0, backbone, cacheDir }),
+    );
     expect(result.task).toBe('single-label');
     expect(result.labels).toEqual([...LABELS].sort());
     expect(result.imageCount).toBe(18);
@@ -132,23 +144,42 @@ describe('evaluateFolder', () => {
     for (const fold of result.perFold) {
       // Both preprocessings, the richer views and test-time mirroring were tried; exactly one candidate won.
       const names = fold.candidates!.map((c) => c.name);
-      expect(names).toEqual(expect.arrayContaining(['centre-crop-0.875, plain + mirror views', 'squash, plain + mirror views', expect.stringMatching(/plain \+ mirror \+ 1 augmented views$/), expect.stringMatching(/mirror at test time$/)]));
+      expect(names).toEqual(
+        expect.arrayContaining([
+          'centre-crop-0.875, plain + mirror views',
+          'squash, plain + mirror views',
+          expect.stringMatching(/plain \+ mirror \+ 1 augmented views$/),
+          expect.stringMatching(/mirror at test time$/),
+        ]),
+      );
       expect(fold.candidates!.filter((c) => c.chosen)).toHaveLength(1);
       expect(fold.head).toMatch(/L2 strength/);
     }
   }, 60_000);
 
   it('evaluates the previous Adam head on request', async () => {
-    const adam = singleLabel(await evaluateFolder(path.join(dir, 'photos'), { folds: 3, seed: 0, backbone, cacheDir, solver: 'adam', head: { epochs: 30 } }));
+    const adam = singleLabel(
+      await evaluateFolder(path.join(dir, 'photos'), {
+        folds: 3,
+        seed: 0,
+        backbone,
+        cacheDir,
+        solver: 'adam',
+        head: { epochs: 30 },
+      }),
+    );
     expect(adam.solver).toBe('adam');
     expect(adam.perFold[0]!.head).toMatch(/Adam head, best epoch \d+/);
     expect(adam.pooled.accuracy).toBeGreaterThanOrEqual(0.8);
   }, 60_000);
 
   it('is reproducible and fast from the feature cache', async () => {
-    const again = singleLabel(await evaluateFolder(path.join(dir, 'photos'), { folds: 3, augment: 1, seed: 0, backbone, cacheDir }));
+    const again = singleLabel(
+      await evaluateFolder(path.join(dir, 'photos'), { folds: 3, augment: 1, seed: 0, backbone, cacheDir }),
+    );
     // Everything but the candidates' timings.
-    const untimed = (r: SingleLabelFolderEvaluation) => r.perFold.map((f) => ({ ...f, candidates: f.candidates?.map(({ seconds: _, ...c }) => c) }));
+    const untimed = (r: SingleLabelFolderEvaluation) =>
+      r.perFold.map((f) => ({ ...f, candidates: f.candidates?.map(({ seconds: _, ...c }) => c) }));
     expect(untimed(again)).toEqual(untimed(result));
     expect(again.seconds.features).toBeLessThan(result.seconds.features);
   }, 60_000);
@@ -156,18 +187,29 @@ describe('evaluateFolder', () => {
   it('icf eval prints the summary and JSON, and rejects bad options', async () => {
     const out = capture();
     const err = capture();
-    expect(await run(['eval', path.join(dir, 'photos'), '--folds', '3', '--seed', '1'], out.stream, err.stream)).toBe(0);
+    expect(await run(['eval', path.join(dir, 'photos'), '--folds', '3', '--seed', '1'], out.stream, err.stream)).toBe(
+      0,
+    );
     expect(out.text()).toMatch(/18 images, 3 labels, 3-fold stratified CV, seed 1/);
     expect(out.text()).toMatch(/accuracy: \d+\.\d% ± \d+\.\d% \(mean ± sample std over folds\); pooled/);
     expect(out.text()).toMatch(/red-stripes\s+\d\.\d{3}/);
     expect(err.text()).toMatch(/fold 3\/3/);
 
     const json = capture();
-    expect(await run(['eval', path.join(dir, 'photos'), '--folds=3', '--json', '--resize', 'centre-crop', '--no-tta'], json.stream, capture().stream)).toBe(0);
+    expect(
+      await run(
+        ['eval', path.join(dir, 'photos'), '--folds=3', '--json', '--resize', 'centre-crop', '--no-tta'],
+        json.stream,
+        capture().stream,
+      ),
+    ).toBe(0);
     const parsed = singleLabel(JSON.parse(json.text()) as FolderEvaluation);
     expect(parsed.folds).toBe(3);
     expect(parsed.solver).toBe('recipe');
-    for (const fold of parsed.perFold) expect(fold.candidates!.every((c) => c.name.startsWith('centre-crop') && !c.name.includes('at test time'))).toBe(true);
+    for (const fold of parsed.perFold)
+      expect(fold.candidates!.every((c) => c.name.startsWith('centre-crop') && !c.name.includes('at test time'))).toBe(
+        true,
+      );
     expect(parsed.pooled.accuracy).toBeGreaterThanOrEqual(0.9);
 
     const bad = capture();
@@ -177,7 +219,9 @@ describe('evaluateFolder', () => {
     expect(bad.text()).toMatch(/7 folds need at least 7 images per label; the smallest label has 6/);
     expect(await run(['eval', path.join(dir, 'nowhere')], capture().stream, bad.stream)).toBe(2);
     expect(bad.text()).toMatch(/nowhere does not exist/);
-    expect(await run(['eval', path.join(dir, 'photos'), '--weight-decay', '0.01'], capture().stream, bad.stream)).toBe(2);
+    expect(await run(['eval', path.join(dir, 'photos'), '--weight-decay', '0.01'], capture().stream, bad.stream)).toBe(
+      2,
+    );
     expect(bad.text()).toMatch(/--weight-decay tunes the Adam head: add --solver adam/);
     expect(await run(['eval', path.join(dir, 'photos'), '--resize', 'stretch'], capture().stream, bad.stream)).toBe(2);
     expect(bad.text()).toMatch(/--resize must be centre-crop or squash, got "stretch"/);
@@ -201,7 +245,9 @@ describe('multiLabelFolds', () => {
       const counts = Array.from({ length: C }, (_, c) => sets.filter((set) => set.includes(c)).length);
       const present = counts.filter((count) => count > 0);
       if (Math.min(...present) < k) {
-        expect(() => multiLabelFolds(sets, k, trial)).toThrow(`${k} folds need at least ${k} images per label; the smallest label has ${Math.min(...present)}`);
+        expect(() => multiLabelFolds(sets, k, trial)).toThrow(
+          `${k} folds need at least ${k} images per label; the smallest label has ${Math.min(...present)}`,
+        );
         continue;
       }
       const folds = multiLabelFolds(sets, k, trial);
@@ -210,13 +256,19 @@ describe('multiLabelFolds', () => {
       expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(1);
       for (let c = 0; c < C; c++) {
         if (counts[c]! < k) continue;
-        for (let f = 0; f < k; f++) expect(sets.some((set, i) => folds[i] === f && set.includes(c)), `trial ${trial}: label ${c} in fold ${f}`).toBe(true);
+        for (let f = 0; f < k; f++)
+          expect(
+            sets.some((set, i) => folds[i] === f && set.includes(c)),
+            `trial ${trial}: label ${c} in fold ${f}`,
+          ).toBe(true);
       }
     }
   });
 
   it('names the label that is too small', () => {
-    expect(() => multiLabelFolds([[0, 1], [0], [0, 1]], 3, 0, ['can', 'carton'])).toThrow('3 folds need at least 3 images per label; the smallest label (carton) has 2');
+    expect(() => multiLabelFolds([[0, 1], [0], [0, 1]], 3, 0, ['can', 'carton'])).toThrow(
+      '3 folds need at least 3 images per label; the smallest label (carton) has 2',
+    );
     expect(() => multiLabelFolds([[0], [1]], 1, 0)).toThrow('folds must be an integer of at least 2, got 1');
   });
 });
@@ -224,11 +276,23 @@ describe('multiLabelFolds', () => {
 describe('evaluateFolder on a multi-label folder', () => {
   it('cross-validates a sigmoid head: per-fold and pooled mAP well above chance', async () => {
     const progress: string[] = [];
-    const result = multiLabel(await evaluateFolder(path.join(dir, 'fridge'), { folds: 3, seed: 0, backbone, cacheDir, onProgress: (m) => progress.push(m) }));
+    const result = multiLabel(
+      await evaluateFolder(path.join(dir, 'fridge'), {
+        folds: 3,
+        seed: 0,
+        backbone,
+        cacheDir,
+        onProgress: (m) => progress.push(m),
+      }),
+    );
     expect(result.labels).toEqual([...LABELS].sort());
     expect(result.imageCount).toBe(24);
     expect(result.unlisted).toEqual(['unlisted.jpg']);
-    expect(progress.some((m) => m.includes('left out 1 entry of images/ that labels.csv does not list: images/unlisted.jpg'))).toBe(true);
+    expect(
+      progress.some((m) =>
+        m.includes('left out 1 entry of images/ that labels.csv does not list: images/unlisted.jpg'),
+      ),
+    ).toBe(true);
     expect(result.perFold.map((f) => f.testCount)).toEqual([8, 8, 8]);
     for (const f of result.perFold) {
       expect(f.threshold).toBeGreaterThan(0);
@@ -250,23 +314,39 @@ describe('evaluateFolder on a multi-label folder', () => {
     const out = capture();
     expect(await run(['eval', path.join(dir, 'fridge'), '--folds', '3'], out.stream, capture().stream)).toBe(0);
     const text = out.text();
-    expect(text).toMatch(/^24 images, 3 labels \(multi-label, labels\.csv\), 3-fold iteratively stratified CV, seed 0, the recipe search in every fold \(nested CV\)\n/);
+    expect(text).toMatch(
+      /^24 images, 3 labels \(multi-label, labels\.csv\), 3-fold iteratively stratified CV, seed 0, the recipe search in every fold \(nested CV\)\n/,
+    );
     expect(text).toMatch(/left out: 1 entry of images\/ not listed in labels\.csv/);
-    expect(text).toMatch(/fold 3: mAP \d\.\d{3}, exact match \d+\.\d% of 8 \(threshold \d\.\d\d, [^)]*L2 strength [^)]*\)/);
+    expect(text).toMatch(
+      /fold 3: mAP \d\.\d{3}, exact match \d+\.\d% of 8 \(threshold \d\.\d\d, [^)]*L2 strength [^)]*\)/,
+    );
     expect(text).toMatch(/mAP: \d\.\d{3} pooled; \d\.\d{3} ± \d\.\d{3} \(mean ± sample std over folds\)/);
-    expect(text).toMatch(/exact match: \d+\.\d% pooled \(\d+\/24\); \d+\.\d% ± \d+\.\d% over folds; Hamming accuracy \d+\.\d%/);
+    expect(text).toMatch(
+      /exact match: \d+\.\d% pooled \(\d+\/24\); \d+\.\d% ± \d+\.\d% over folds; Hamming accuracy \d+\.\d%/,
+    );
     expect(text).toMatch(/label\s+AP\s+precision\s+recall\s+f1\s+support/);
     expect(text).toMatch(/green-checks\s+\d\.\d{3}\s+\d\.\d{3}\s+\d\.\d{3}\s+\d\.\d{3}\s+12\n/);
     expect(text).toMatch(/macro\s+\d\.\d{3}\s+\d\.\d{3}\s+\d\.\d{3}\s+\d\.\d{3}\s+24\n$/);
 
     const json = capture();
-    expect(await run(['eval', path.join(dir, 'fridge'), '--folds', '3', '--json'], json.stream, capture().stream)).toBe(0);
+    expect(await run(['eval', path.join(dir, 'fridge'), '--folds', '3', '--json'], json.stream, capture().stream)).toBe(
+      0,
+    );
     const parsed = multiLabel(JSON.parse(json.text()) as FolderEvaluation);
     expect(parsed.pooled.perLabel.map((l) => l.label)).toEqual([...LABELS].sort());
 
     const bad = capture();
-    expect(await run(['eval', path.join(dir, 'fridge'), '--solver', 'adam', '--label-smoothing', '0.1'], capture().stream, bad.stream)).toBe(2);
-    expect(bad.text()).toMatch(/label smoothing applies to single-label folders \(a softmax head\); .*fridge has labels\.csv, so it is evaluated as multi-label/);
+    expect(
+      await run(
+        ['eval', path.join(dir, 'fridge'), '--solver', 'adam', '--label-smoothing', '0.1'],
+        capture().stream,
+        bad.stream,
+      ),
+    ).toBe(2);
+    expect(bad.text()).toMatch(
+      /label smoothing applies to single-label folders \(a softmax head\); .*fridge has labels\.csv, so it is evaluated as multi-label/,
+    );
     expect(await run(['eval', path.join(dir, 'fridge'), '--folds', '13'], capture().stream, bad.stream)).toBe(2);
     expect(bad.text()).toMatch(/13 folds need at least 13 images per label; the smallest label \(blue-rings\) has 12/);
   }, 60_000);

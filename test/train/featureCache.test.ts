@@ -48,19 +48,32 @@ describe.each([
 describe('extractFeatures with a cache', () => {
   it('computes only the views the cache lacks, and gives the same vectors from it', async () => {
     const cache = new BlobFeatureCache(storage.clients.blobs.getContainerClient('features'));
-    const images = await Promise.all([1, 2, 3].map((seed) => renderGarment({ item: 'shirt', pattern: 'dotted', seed, width: 240, height: 240 })));
+    const images = await Promise.all(
+      [1, 2, 3].map((seed) => renderGarment({ item: 'shirt', pattern: 'dotted', seed, width: 240, height: 240 })),
+    );
     const first: number[] = [];
-    const computed = await extractFeatures(backbone, images.slice(0, 2), { augmentedViews: 1, cache, onProgress: (done) => first.push(done) });
+    const computed = await extractFeatures(backbone, images.slice(0, 2), {
+      augmentedViews: 1,
+      cache,
+      onProgress: (done) => first.push(done),
+    });
     expect(first[0]).toBe(0);
     const again: number[] = [];
-    const all = await extractFeatures(backbone, images, { augmentedViews: 1, cache, onProgress: (done) => again.push(done) });
+    const all = await extractFeatures(backbone, images, {
+      augmentedViews: 1,
+      cache,
+      onProgress: (done) => again.push(done),
+    });
     // The first two images' four views came from the cache; only the third image's two views ran.
     expect(again).toEqual([4, 6]);
     expect(Array.from(all[1]![1]!)).toEqual(Array.from(computed[1]![1]!));
     const blobs: string[] = [];
-    for await (const blob of storage.clients.blobs.getContainerClient('features').listBlobsFlat()) blobs.push(blob.name);
+    for await (const blob of storage.clients.blobs.getContainerClient('features').listBlobsFlat())
+      blobs.push(blob.name);
     expect(blobs).toHaveLength(6);
-    expect(blobs.every((name) => name.startsWith(`${path.basename(backbone.modelPath, '.onnx')}/`) && name.endsWith('.f32'))).toBe(true);
+    expect(
+      blobs.every((name) => name.startsWith(`${path.basename(backbone.modelPath, '.onnx')}/`) && name.endsWith('.f32')),
+    ).toBe(true);
   });
 
   it('recomputes a damaged entry and rewrites it', async () => {
@@ -69,12 +82,20 @@ describe('extractFeatures with a cache', () => {
     const [[good]] = (await extractFeatures(backbone, [image], { cache: cacheDir })) as [[Float32Array]];
     // Truncate the cached file: the next run must not trust it.
     const files: string[] = [];
-    const walk = (folder: string) => readdirSync(folder).forEach((name) => (statSync(path.join(folder, name)).isDirectory() ? walk(path.join(folder, name)) : files.push(path.join(folder, name))));
+    const walk = (folder: string) =>
+      readdirSync(folder).forEach((name) =>
+        statSync(path.join(folder, name)).isDirectory()
+          ? walk(path.join(folder, name))
+          : files.push(path.join(folder, name)),
+      );
     walk(cacheDir);
     expect(files).toHaveLength(1);
     writeFileSync(files[0]!, Buffer.alloc(10));
     const progress: number[] = [];
-    const [[again]] = (await extractFeatures(backbone, [image], { cache: cacheDir, onProgress: (done) => progress.push(done) })) as [[Float32Array]];
+    const [[again]] = (await extractFeatures(backbone, [image], {
+      cache: cacheDir,
+      onProgress: (done) => progress.push(done),
+    })) as [[Float32Array]];
     expect(progress[0]).toBe(0);
     expect(Array.from(again)).toEqual(Array.from(good));
     expect(statSync(files[0]!).size).toBe(good.length * 4);

@@ -9,13 +9,23 @@ describe('startGpuMonitor', () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'fake-smi-'));
     const script = path.join(dir, 'nvidia-smi');
     // Prints in nvidia-smi's CSV form (noheader, nounits), then keeps running like `-l` does.
-    await writeFile(script, '#!/bin/sh\necho "NVIDIA H200, 35, 1200, 143771"\necho "NVIDIA H200, 97, 60500, 143771"\nsleep 30\n');
+    await writeFile(
+      script,
+      '#!/bin/sh\necho "NVIDIA H200, 35, 1200, 143771"\necho "NVIDIA H200, 97, 60500, 143771"\nsleep 30\n',
+    );
     await chmod(script, 0o755);
     const lines: string[] = [];
     const monitor = startGpuMonitor({ command: script, log: (line) => lines.push(line) });
     await new Promise((resolve) => setTimeout(resolve, 500));
     const summary = await monitor.stop();
-    expect(summary).toEqual({ name: 'NVIDIA H200', samples: 2, meanUtilizationPercent: 66, peakUtilizationPercent: 97, peakMemoryMiB: 60500, totalMemoryMiB: 143771 });
+    expect(summary).toEqual({
+      name: 'NVIDIA H200',
+      samples: 2,
+      meanUtilizationPercent: 66,
+      peakUtilizationPercent: 97,
+      peakMemoryMiB: 60500,
+      totalMemoryMiB: 143771,
+    });
     expect(lines[1]).toBe('gpu: NVIDIA H200 97% busy, 60500 of 143771 MiB');
   });
 

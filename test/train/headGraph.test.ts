@@ -2,7 +2,14 @@
 import * as ort from 'onnxruntime-node';
 import type { AdamState } from '../../src/train/trainHead';
 import { describe, expect, it } from 'vitest';
-import { buildInferenceGraph, buildScoringGraph, buildTrainingStepGraph, STEP_INPUTS, STEP_OUTPUTS, type HeadKind } from '../../src/train/headGraph';
+import {
+  buildInferenceGraph,
+  buildScoringGraph,
+  buildTrainingStepGraph,
+  STEP_INPUTS,
+  STEP_OUTPUTS,
+  type HeadKind,
+} from '../../src/train/headGraph';
 import { seededRandom } from '../../src/util/seededRandom';
 
 const B = 7;
@@ -22,7 +29,15 @@ function oneHot(labels: number[], classes: number): Float32Array {
 }
 
 /** Loss of the head in float64, the reference the graph must match. */
-function jsLoss(kind: HeadKind, x: Float32Array, y: Float32Array, w: ArrayLike<number>, b: ArrayLike<number>, l2: number, n: number): { loss: number; dLogits: Float64Array } {
+function jsLoss(
+  kind: HeadKind,
+  x: Float32Array,
+  y: Float32Array,
+  w: ArrayLike<number>,
+  b: ArrayLike<number>,
+  l2: number,
+  n: number,
+): { loss: number; dLogits: Float64Array } {
   let total = 0;
   const dLogits = new Float64Array(n * C);
   for (let i = 0; i < n; i++) {
@@ -56,7 +71,14 @@ async function stepSession(kind: HeadKind): Promise<ort.InferenceSession> {
   return ort.InferenceSession.create(buildTrainingStepGraph(D, C, kind), { executionProviders: ['cpu'] });
 }
 
-async function runStep(session: ort.InferenceSession, x: Float32Array, y: Float32Array, n: number, s: State, hyper: { lr: number; l2: number; decay: number }) {
+async function runStep(
+  session: ort.InferenceSession,
+  x: Float32Array,
+  y: Float32Array,
+  n: number,
+  s: State,
+  hyper: { lr: number; l2: number; decay: number },
+) {
   const f = (data: Float32Array, dims: number[]) => new ort.Tensor('float32', data, dims);
   const out = await session.run({
     [STEP_INPUTS.x]: f(x, [n, D]),
@@ -90,7 +112,15 @@ async function runStep(session: ort.InferenceSession, x: Float32Array, y: Float3
 }
 
 function freshState(random: () => number): State {
-  return { w: randomArray(D * C, random, 0.5), b: randomArray(C, random, 0.5), mW: new Float32Array(D * C), vW: new Float32Array(D * C), mb: new Float32Array(C), vb: new Float32Array(C), t: 0 };
+  return {
+    w: randomArray(D * C, random, 0.5),
+    b: randomArray(C, random, 0.5),
+    mW: new Float32Array(D * C),
+    vW: new Float32Array(D * C),
+    mb: new Float32Array(C),
+    vb: new Float32Array(C),
+    t: 0,
+  };
 }
 
 describe.each<HeadKind>(['softmax', 'sigmoid'])('training step (%s)', (kind) => {
@@ -99,7 +129,10 @@ describe.each<HeadKind>(['softmax', 'sigmoid'])('training step (%s)', (kind) => 
     const x = randomArray(B * D, random, 2);
     const labels = Array.from({ length: B }, () => Math.floor(random() * C));
     // Label-smoothed targets for softmax (rows still sum to 1), independent 0/1 targets for sigmoid.
-    const y = kind === 'softmax' ? oneHot(labels, C).map((v) => v * 0.9 + 0.1 / C) : Float32Array.from({ length: B * C }, () => (random() < 0.4 ? 1 : 0));
+    const y =
+      kind === 'softmax'
+        ? oneHot(labels, C).map((v) => v * 0.9 + 0.1 / C)
+        : Float32Array.from({ length: B * C }, () => (random() < 0.4 ? 1 : 0));
     const state = freshState(random);
     // Pretend some steps were taken so the moment terms matter.
     state.mW = randomArray(D * C, random, 0.1);
@@ -134,7 +167,9 @@ describe.each<HeadKind>(['softmax', 'sigmoid'])('training step (%s)', (kind) => 
       const minus = Float64Array.from(w64);
       plus[k]! += h;
       minus[k]! -= h;
-      const numeric = (jsLoss(kind, x, y, plus, state.b, hyper.l2, B).loss - jsLoss(kind, x, y, minus, state.b, hyper.l2, B).loss) / (2 * h);
+      const numeric =
+        (jsLoss(kind, x, y, plus, state.b, hyper.l2, B).loss - jsLoss(kind, x, y, minus, state.b, hyper.l2, B).loss) /
+        (2 * h);
       expect(result.gradW[k]!).toBeCloseTo(numeric, 4);
     }
 
@@ -144,7 +179,8 @@ describe.each<HeadKind>(['softmax', 'sigmoid'])('training step (%s)', (kind) => 
     const adam = (p: number, g: number, m: number, v: number, decayed: boolean) => {
       const m2 = 0.9 * m + 0.1 * g;
       const v2 = 0.999 * v + 0.001 * g * g;
-      const direction = m2 / (1 - 0.9 ** t) / (Math.sqrt(v2 / (1 - 0.999 ** t)) + 1e-8) + (decayed ? hyper.decay * p : 0);
+      const direction =
+        m2 / (1 - 0.9 ** t) / (Math.sqrt(v2 / (1 - 0.999 ** t)) + 1e-8) + (decayed ? hyper.decay * p : 0);
       return { p: p - hyper.lr * direction, m: m2, v: v2 };
     };
     for (let k = 0; k < D * C; k++) {
@@ -165,7 +201,10 @@ describe.each<HeadKind>(['softmax', 'sigmoid'])('training step (%s)', (kind) => 
     const n = 60;
     const labels = Array.from({ length: n }, (_, i) => i % C);
     // Class c sits around +3 on feature c: linearly separable.
-    const x = Float32Array.from({ length: n * D }, (_, k) => (k % D === labels[Math.floor(k / D)]! ? 3 : 0) + (random() - 0.5));
+    const x = Float32Array.from(
+      { length: n * D },
+      (_, k) => (k % D === labels[Math.floor(k / D)]! ? 3 : 0) + (random() - 0.5),
+    );
     const y = oneHot(labels, C);
     const session = await stepSession(kind);
     let state = freshState(random);
@@ -180,9 +219,16 @@ describe.each<HeadKind>(['softmax', 'sigmoid'])('training step (%s)', (kind) => 
 
     // Both scoring graphs give the same probabilities, and they classify the training set.
     const scoring = await ort.InferenceSession.create(buildScoringGraph(D, C, kind));
-    const scored = (await scoring.run({ X: new ort.Tensor('float32', x, [n, D]), W: new ort.Tensor('float32', state.w, [D, C]), b: new ort.Tensor('float32', state.b, [C]) }))['probabilities']!.data as Float32Array;
+    const scored = (
+      await scoring.run({
+        X: new ort.Tensor('float32', x, [n, D]),
+        W: new ort.Tensor('float32', state.w, [D, C]),
+        b: new ort.Tensor('float32', state.b, [C]),
+      })
+    )['probabilities']!.data as Float32Array;
     const inference = await ort.InferenceSession.create(buildInferenceGraph(state.w, state.b, D, C, kind));
-    const inferred = (await inference.run({ features: new ort.Tensor('float32', x, [n, D]) }))['probabilities']!.data as Float32Array;
+    const inferred = (await inference.run({ features: new ort.Tensor('float32', x, [n, D]) }))['probabilities']!
+      .data as Float32Array;
     let correct = 0;
     for (let i = 0; i < n; i++) {
       const row = Array.from(scored.subarray(i * C, (i + 1) * C));

@@ -5,7 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import { loadSettings } from '../../src/config';
 import type { JobStore } from '../../src/train/jobs';
-import { ContainerAppsLauncher, createLauncher, LAUNCHER_NAMES, LocalLauncher, type LaunchRequest } from '../../src/train/launchers';
+import {
+  ContainerAppsLauncher,
+  createLauncher,
+  LAUNCHER_NAMES,
+  LocalLauncher,
+  type LaunchRequest,
+} from '../../src/train/launchers';
 import { startFakeArm, type FakeArm } from '../support/fakeArm';
 
 const request: LaunchRequest = { dataset: 'clothes', jobId: 'job-42' };
@@ -16,7 +22,11 @@ describe('LocalLauncher', () => {
     let exited: () => void = () => undefined;
     const done = new Promise<void>((resolve) => (exited = resolve));
     const launcher = new LocalLauncher({
-      command: [process.execPath, '-e', 'console.error(`training ${process.env.TRAIN_DATASET}/${process.env.TRAIN_JOB_ID}`); process.exit(3)'],
+      command: [
+        process.execPath,
+        '-e',
+        'console.error(`training ${process.env.TRAIN_DATASET}/${process.env.TRAIN_JOB_ID}`); process.exit(3)',
+      ],
       onExit: (_request, exit) => {
         exits.push(exit);
         exited();
@@ -37,7 +47,10 @@ describe('LocalLauncher', () => {
 describe('ContainerAppsLauncher', () => {
   let arm: FakeArm;
   const credential: TokenCredential = {
-    getToken: async (): Promise<AccessToken> => ({ token: 'fake-arm-token', expiresOnTimestamp: Date.now() + 3600_000 }),
+    getToken: async (): Promise<AccessToken> => ({
+      token: 'fake-arm-token',
+      expiresOnTimestamp: Date.now() + 3600_000,
+    }),
   };
   let launcher: ContainerAppsLauncher;
 
@@ -63,7 +76,9 @@ describe('ContainerAppsLauncher', () => {
     const launched = await launcher.launch(request);
     expect(launched.executionName).toBe('trainer-job-exec-1');
     const start = arm.requests.find((r) => r.method === 'POST')!;
-    expect(start.path).toBe('/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-icf/providers/Microsoft.App/jobs/icf-trainer/start');
+    expect(start.path).toBe(
+      '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-icf/providers/Microsoft.App/jobs/icf-trainer/start',
+    );
     expect(start.query['api-version']).toMatch(/^\d{4}-\d{2}-\d{2}/);
     expect(start.authorization).toBe('Bearer fake-arm-token');
     expect(start.body).toEqual({
@@ -83,22 +98,39 @@ describe('ContainerAppsLauncher', () => {
     expect(arm.requests.some((r) => r.method === 'GET' && r.path === '/operations/start-1')).toBe(true);
   });
 
-  it('reads an execution\'s state: running, ended, or failed', async () => {
+  it("reads an execution's state: running, ended, or failed", async () => {
     expect(await launcher.executionState('trainer-job-exec-1')).toBe('running');
     arm.setExecutionStatus('trainer-job-exec-1', 'Failed');
     expect(await launcher.executionState('trainer-job-exec-1')).toBe('failed');
     arm.setExecutionStatus('trainer-job-exec-1', 'Succeeded');
     expect(await launcher.executionState('trainer-job-exec-1')).toBe('ended');
-    expect(arm.requests.at(-1)).toMatchObject({ method: 'GET', path: expect.stringMatching(/\/jobs\/icf-trainer\/executions\/trainer-job-exec-1$/) });
+    expect(arm.requests.at(-1)).toMatchObject({
+      method: 'GET',
+      path: expect.stringMatching(/\/jobs\/icf-trainer\/executions\/trainer-job-exec-1$/),
+    });
   });
 
   it('surfaces ARM errors', async () => {
-    arm.failNextStart(403, 'AuthorizationFailed', 'The client does not have authorization to perform action Microsoft.App/jobs/start/action');
+    arm.failNextStart(
+      403,
+      'AuthorizationFailed',
+      'The client does not have authorization to perform action Microsoft.App/jobs/start/action',
+    );
     await expect(launcher.launch(request)).rejects.toThrow(/AuthorizationFailed|authorization/);
   });
 
   it('refuses incomplete configuration, naming the field', () => {
-    expect(() => new ContainerAppsLauncher({ subscriptionId: 's', resourceGroup: '', jobName: 'j', containerName: 'c', image: 'i', credential })).toThrow(/resourceGroup is required/);
+    expect(
+      () =>
+        new ContainerAppsLauncher({
+          subscriptionId: 's',
+          resourceGroup: '',
+          jobName: 'j',
+          containerName: 'c',
+          image: 'i',
+          credential,
+        }),
+    ).toThrow(/resourceGroup is required/);
   });
 });
 
@@ -120,6 +152,8 @@ describe('the launcher registry', () => {
   });
 
   it('is where the settings take the names from', () => {
-    expect(() => loadSettings({ AzureWebJobsStorage: 'x', TRAIN_LAUNCHER: 'kubernetes' })).toThrow(/TRAIN_LAUNCHER: must be local or containerapps/);
+    expect(() => loadSettings({ AzureWebJobsStorage: 'x', TRAIN_LAUNCHER: 'kubernetes' })).toThrow(
+      /TRAIN_LAUNCHER: must be local or containerapps/,
+    );
   });
 });

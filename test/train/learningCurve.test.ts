@@ -22,11 +22,17 @@ describe('stratifiedSubset', () => {
   it('takes the same share of every label, at least one each', () => {
     const labels = byLabel();
     const subset = new Set(stratifiedSubset(labels, 0.2, 42));
-    const taken = Object.fromEntries(Object.entries(labels).map(([label, indices]) => [label, indices.filter((i) => subset.has(i)).length]));
+    const taken = Object.fromEntries(
+      Object.entries(labels).map(([label, indices]) => [label, indices.filter((i) => subset.has(i)).length]),
+    );
     // round(0.2·100) = 20, round(0.2·50) = 10, round(0.2·7 = 1.4) = 1, round(0.2·1) = 0 → raised to 1.
     expect(taken).toEqual({ a: 20, b: 10, c: 1, d: 1 });
     expect(subset.size).toBe(32);
-    expect(stratifiedSubset(labels, 1, 42)).toEqual(Object.values(labels).flat().sort((x, y) => x - y));
+    expect(stratifiedSubset(labels, 1, 42)).toEqual(
+      Object.values(labels)
+        .flat()
+        .sort((x, y) => x - y),
+    );
   });
 
   it('is nested: every share contains the smaller ones', () => {
@@ -47,7 +53,11 @@ describe('stratifiedSubset', () => {
     const first = stratifiedSubset(labels, 0.3, 123);
     expect(stratifiedSubset(labels, 0.3, 123)).toEqual(first);
     // Same sets listed in another order: same subset.
-    const reordered = Object.fromEntries(Object.entries(labels).reverse().map(([label, indices]) => [label, [...indices].reverse()]));
+    const reordered = Object.fromEntries(
+      Object.entries(labels)
+        .reverse()
+        .map(([label, indices]) => [label, [...indices].reverse()]),
+    );
     expect(stratifiedSubset(reordered, 0.3, 123)).toEqual(first);
     // Another seed: another subset of the same size.
     const other = stratifiedSubset(labels, 0.3, 124);
@@ -70,7 +80,9 @@ describe('stratifiedSubset', () => {
     expect(() => stratifiedSubset(byLabel(), 0, 1)).toThrow(/share must be in \(0, 1\]/);
     expect(() => stratifiedSubset(byLabel(), 1.5, 1)).toThrow(RangeError);
     expect(() => stratifiedSubset(byLabel(), 0.5, 1.5)).toThrow(/seed must be an integer/);
-    expect(() => stratifiedSubset({ a: [1, -2] }, 0.5, 1)).toThrow(/indicesByLabel\[a\]\[1\] must be a non-negative integer/);
+    expect(() => stratifiedSubset({ a: [1, -2] }, 0.5, 1)).toThrow(
+      /indicesByLabel\[a\]\[1\] must be a non-negative integer/,
+    );
   });
 });
 
@@ -95,7 +107,9 @@ describe('assessLearningCurve', () => {
 
   it('measures a curve still rising on the log scale and extrapolates one doubling', () => {
     // Exactly +5 points per doubling: 0.5 + 0.05·log2(n/100); at 1000 images 0.5 + 0.05·3.3219 = 0.6661.
-    const result = assessLearningCurve(sizes.map((n) => ({ trainingImages: n, accuracy: 0.5 + 0.05 * Math.log2(n / 100) })));
+    const result = assessLearningCurve(
+      sizes.map((n) => ({ trainingImages: n, accuracy: 0.5 + 0.05 * Math.log2(n / 100) })),
+    );
     expect(result.converged).toBe(false);
     expect(result.gainPerDoubling).toBeCloseTo(0.05, 10);
     // 10 % more images is log2(1.1) = 0.1375 of a doubling.
@@ -118,7 +132,9 @@ describe('assessLearningCurve', () => {
 
   it('sees through noise when the rise is clear', () => {
     const noise = [0.008, -0.01, 0.006, -0.008, 0.01, -0.009, 0.011, -0.008, 0.007, -0.01];
-    const result = assessLearningCurve(sizes.map((n, i) => ({ trainingImages: n, accuracy: 0.6 + 0.06 * Math.log2(n / 100) + noise[i]! })));
+    const result = assessLearningCurve(
+      sizes.map((n, i) => ({ trainingImages: n, accuracy: 0.6 + 0.06 * Math.log2(n / 100) + noise[i]! })),
+    );
     expect(result.converged).toBe(false);
     expect(result.gainPerDoubling).toBeGreaterThan(0.04);
     expect(result.gainPerDoubling).toBeLessThan(0.08);
@@ -141,11 +157,17 @@ describe('assessLearningCurve', () => {
     expect(result.gainUncertainty).toBeNull();
     expect(result.pointsFitted).toBe(2);
     expect(() => assessLearningCurve([{ trainingImages: 100, accuracy: 0.5 }])).toThrow(/two or more training sizes/);
-    expect(() => assessLearningCurve([{ trainingImages: 100, accuracy: 1.2 }, { trainingImages: 200, accuracy: 0.5 }])).toThrow(
-      /points\[0\]\.accuracy must be in \[0, 1\]/,
-    );
-    expect(() => assessLearningCurve([{ trainingImages: 0, accuracy: 0.2 }, { trainingImages: 200, accuracy: 0.5 }])).toThrow(
-      /points\[0\]\.trainingImages must be a positive number/,
-    );
+    expect(() =>
+      assessLearningCurve([
+        { trainingImages: 100, accuracy: 1.2 },
+        { trainingImages: 200, accuracy: 0.5 },
+      ]),
+    ).toThrow(/points\[0\]\.accuracy must be in \[0, 1\]/);
+    expect(() =>
+      assessLearningCurve([
+        { trainingImages: 0, accuracy: 0.2 },
+        { trainingImages: 200, accuracy: 0.5 },
+      ]),
+    ).toThrow(/points\[0\]\.trainingImages must be a positive number/);
   });
 });

@@ -26,12 +26,22 @@ function problem(kind: HeadKind, rows = 40, seed = 1): LogisticData {
 }
 
 /** The objective and its gradient in double precision, written out plainly. */
-function reference(kind: HeadKind, data: LogisticData, w: Float64Array, b: Float64Array, l2: number[]): { loss: number; gradW: Float64Array; gradB: Float64Array } {
+function reference(
+  kind: HeadKind,
+  data: LogisticData,
+  w: Float64Array,
+  b: Float64Array,
+  l2: number[],
+): { loss: number; gradW: Float64Array; gradB: Float64Array } {
   const gradW = new Float64Array(D * C);
   const gradB = new Float64Array(C);
   let loss = 0;
   for (let r = 0; r < data.rows; r++) {
-    const z = Array.from({ length: C }, (_, c) => b[c]! + Array.from({ length: D }, (_, d) => data.x[r * D + d]! * w[d * C + c]!).reduce((a, v) => a + v, 0));
+    const z = Array.from(
+      { length: C },
+      (_, c) =>
+        b[c]! + Array.from({ length: D }, (_, d) => data.x[r * D + d]! * w[d * C + c]!).reduce((a, v) => a + v, 0),
+    );
     let p: number[];
     if (kind === 'softmax') {
       const max = Math.max(...z);
@@ -77,11 +87,18 @@ describe('the loss-and-gradient graph', () => {
       await session.release();
       const expected = reference(kind, data, w, b, l2);
       expect((out[GRADIENT_OUTPUTS.loss]!.data as Float32Array)[0]).toBeCloseTo(expected.loss, 5);
-      (out[GRADIENT_OUTPUTS.gradW]!.data as Float32Array).forEach((g, i) => expect(g).toBeCloseTo(expected.gradW[i]!, 5));
-      (out[GRADIENT_OUTPUTS.gradB]!.data as Float32Array).forEach((g, i) => expect(g).toBeCloseTo(expected.gradB[i]!, 5));
+      (out[GRADIENT_OUTPUTS.gradW]!.data as Float32Array).forEach((g, i) =>
+        expect(g).toBeCloseTo(expected.gradW[i]!, 5),
+      );
+      (out[GRADIENT_OUTPUTS.gradB]!.data as Float32Array).forEach((g, i) =>
+        expect(g).toBeCloseTo(expected.gradB[i]!, 5),
+      );
       // And the gradient is the objective's: central differences on one weight and one bias.
       const h = 1e-5;
-      for (const [array, index, grad] of [[w, 4, expected.gradW[4]!], [b, 1, expected.gradB[1]!]] as const) {
+      for (const [array, index, grad] of [
+        [w, 4, expected.gradW[4]!],
+        [b, 1, expected.gradB[1]!],
+      ] as const) {
         array[index]! += h;
         const up = reference(kind, data, w, b, l2).loss;
         array[index]! -= 2 * h;
@@ -108,7 +125,10 @@ describe('LogisticSolver', () => {
         expect(fit.loss).toBeCloseTo(at.loss, 5);
         // Convex: a warm start from elsewhere ends at the same weights.
         const random = seededRandom(9);
-        const initial = { weights: Float32Array.from({ length: D * C }, () => random() * 2 - 1), bias: Float32Array.from({ length: C }, () => random()) };
+        const initial = {
+          weights: Float32Array.from({ length: D * C }, () => random() * 2 - 1),
+          bias: Float32Array.from({ length: C }, () => random()),
+        };
         const again = await solver.fit(data, { l2, gradientTolerance: 1e-5, initial });
         expect(again.loss).toBeCloseTo(fit.loss, 6);
         again.weights.forEach((v, i) => expect(v).toBeCloseTo(fit.weights[i]!, 2));
@@ -123,13 +143,17 @@ describe('LogisticSolver', () => {
   }
 
   it('names bad arguments', async () => {
-    await expect(LogisticSolver.create(D, 1, 'softmax')).rejects.toThrow('classCount must be an integer of at least 2, got 1');
+    await expect(LogisticSolver.create(D, 1, 'softmax')).rejects.toThrow(
+      'classCount must be an integer of at least 2, got 1',
+    );
     const solver = await LogisticSolver.create(D, C, 'softmax');
     try {
       const data = problem('softmax');
       await expect(solver.fit({ ...data, rows: data.rows + 1 }, { l2: 0.1 })).rejects.toThrow(InvalidArgumentError);
       await expect(solver.fit(data, { l2: -1 })).rejects.toThrow('l2 must be a non-negative number or 3 of them');
-      await expect(solver.fit(data, { l2: new Float32Array(2) })).rejects.toThrow('l2 must be a non-negative number or 3 of them');
+      await expect(solver.fit(data, { l2: new Float32Array(2) })).rejects.toThrow(
+        'l2 must be a non-negative number or 3 of them',
+      );
     } finally {
       await solver.release();
     }

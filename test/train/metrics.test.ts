@@ -85,7 +85,14 @@ describe('evaluateSingleLabel', () => {
   });
 
   it('breaks ties towards the lower class index, so top-1 always equals accuracy', () => {
-    const result = evaluateSingleLabel({ labels: ['a', 'b'], truth: [1, 0], scores: [[0.5, 0.5], [0.5, 0.5]] });
+    const result = evaluateSingleLabel({
+      labels: ['a', 'b'],
+      truth: [1, 0],
+      scores: [
+        [0.5, 0.5],
+        [0.5, 0.5],
+      ],
+    });
     expect(result.confusionMatrix).toEqual([
       [1, 0],
       [1, 0],
@@ -110,15 +117,25 @@ describe('evaluateSingleLabel', () => {
 
   it('names the argument that is wrong', () => {
     const labels = ['a', 'b'];
-    const scores = [[0.9, 0.1], [0.2, 0.8]];
+    const scores = [
+      [0.9, 0.1],
+      [0.2, 0.8],
+    ];
     expect(() => evaluateSingleLabel({ labels, truth: [0], scores })).toThrow(/scores has 2 rows but truth has 1/);
     expect(() => evaluateSingleLabel({ labels, truth: [0, 2], scores })).toThrow(RangeError);
     expect(() => evaluateSingleLabel({ labels, truth: [0, 2], scores })).toThrow(/truth\[1\] = 2 is out of range/);
     expect(() => evaluateSingleLabel({ labels, truth: [0, -1], scores })).toThrow(/truth\[1\] = -1 is out of range/);
     expect(() => evaluateSingleLabel({ labels, truth: [0, 0.5], scores })).toThrow(TypeError);
-    expect(() => evaluateSingleLabel({ labels, truth: [0, 1], scores: [[0.9, 0.1], [NaN, 0.8]] })).toThrow(
-      /scores\[1\]\[0\] is NaN/,
-    );
+    expect(() =>
+      evaluateSingleLabel({
+        labels,
+        truth: [0, 1],
+        scores: [
+          [0.9, 0.1],
+          [NaN, 0.8],
+        ],
+      }),
+    ).toThrow(/scores\[1\]\[0\] is NaN/);
     expect(() => evaluateSingleLabel({ labels, truth: [0, 1], scores: [[0.9, 0.1], [0.8]] })).toThrow(
       /scores\[1\] has 1 entries but there are 2 labels/,
     );
@@ -129,9 +146,13 @@ describe('evaluateSingleLabel', () => {
       /scores\[2\] \(sample 1, class 0\) is NaN/,
     );
     expect(() => evaluateSingleLabel({ labels: [], truth: [], scores: [] })).toThrow(/labels is empty/);
-    expect(() => evaluateSingleLabel({ labels: ['a', 'a'], truth: [0], scores: [[1, 0]] })).toThrow(/labels\[1\] = "a" appears twice/);
+    expect(() => evaluateSingleLabel({ labels: ['a', 'a'], truth: [0], scores: [[1, 0]] })).toThrow(
+      /labels\[1\] = "a" appears twice/,
+    );
     expect(() => evaluateSingleLabel({ labels, truth: [], scores: [] })).toThrow(/truth is empty/);
-    expect(() => evaluateSingleLabel({ labels, truth: [0, 1], scores, topK: [0] })).toThrow(/topK\[0\] must be a positive integer/);
+    expect(() => evaluateSingleLabel({ labels, truth: [0, 1], scores, topK: [0] })).toThrow(
+      /topK\[0\] must be a positive integer/,
+    );
   });
 });
 
@@ -213,7 +234,9 @@ describe('evaluateMultiLabel', () => {
     const labels = ['a', 'b', 'c', 'd'];
     // Scores quantised to 0.05 so that ties occur, as they do with real rounded sigmoid outputs.
     const truth = Array.from({ length: 60 }, () => labels.map(() => random() < 0.3));
-    const scores = truth.map((row) => row.map((t) => Math.round(Math.min(1, Math.max(0, (t ? 0.65 : 0.35) + (random() - 0.5) * 0.8)) * 20) / 20));
+    const scores = truth.map((row) =>
+      row.map((t) => Math.round(Math.min(1, Math.max(0, (t ? 0.65 : 0.35) + (random() - 0.5) * 0.8)) * 20) / 20),
+    );
     const result = evaluateMultiLabel({ labels, truth, scores });
     const candidates = [...new Set([0.5, ...scores.flat()])];
     let bestHamming = 0;
@@ -231,7 +254,9 @@ describe('evaluateMultiLabel', () => {
     expect(atZeroOne.zeroOneAccuracy).toBe(bestZeroOne);
     // AP is the area under the step curve: Σ ΔR·P over its points.
     for (const label of result.perLabel) {
-      const area = label.curve.slice(1).reduce((total, p, i) => total + (p.recall - label.curve[i]!.recall) * p.precision, 0);
+      const area = label.curve
+        .slice(1)
+        .reduce((total, p, i) => total + (p.recall - label.curve[i]!.recall) * p.precision, 0);
       expect(label.ap).toBeCloseTo(area, 12);
     }
   });
@@ -257,12 +282,20 @@ describe('evaluateMultiLabel', () => {
     const labels = ['a', 'b'];
     const truth = [[1, 0]];
     expect(() => evaluateMultiLabel({ labels, truth, scores: [] })).toThrow(/scores has 0 rows but truth has 1/);
-    expect(() => evaluateMultiLabel({ labels, truth: [[1, 2]], scores: [[0.1, 0.2]] })).toThrow(/truth\[0\]\[1\] must be true\/false or 1\/0, got 2/);
-    expect(() => evaluateMultiLabel({ labels, truth: [[1]], scores: [[0.1, 0.2]] })).toThrow(/truth\[0\] has 1 entries but there are 2 labels/);
+    expect(() => evaluateMultiLabel({ labels, truth: [[1, 2]], scores: [[0.1, 0.2]] })).toThrow(
+      /truth\[0\]\[1\] must be true\/false or 1\/0, got 2/,
+    );
+    expect(() => evaluateMultiLabel({ labels, truth: [[1]], scores: [[0.1, 0.2]] })).toThrow(
+      /truth\[0\] has 1 entries but there are 2 labels/,
+    );
     expect(() => evaluateMultiLabel({ labels, truth, scores: [[0.1, NaN]] })).toThrow(/scores\[0\]\[1\] is NaN/);
-    expect(() => evaluateMultiLabel({ labels, truth, scores: [[0.1, 2.3]] })).toThrow(/scores\[0\]\[1\] = 2.3 is not a probability/);
+    expect(() => evaluateMultiLabel({ labels, truth, scores: [[0.1, 2.3]] })).toThrow(
+      /scores\[0\]\[1\] = 2.3 is not a probability/,
+    );
     expect(() => evaluateMultiLabel({ labels, truth, scores: [[0.1]] })).toThrow(/scores\[0\] has 1 entries/);
-    expect(() => evaluateMultiLabel({ labels, truth, scores: [[0.1, 0.2]], threshold: NaN })).toThrow(/threshold must be a finite number/);
+    expect(() => evaluateMultiLabel({ labels, truth, scores: [[0.1, 0.2]], threshold: NaN })).toThrow(
+      /threshold must be a finite number/,
+    );
     expect(() => evaluateMultiLabel({ labels, truth: [], scores: [] })).toThrow(/truth is empty/);
   });
 });

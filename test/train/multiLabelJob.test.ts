@@ -29,7 +29,10 @@ afterAll(async () => {
 
 describe('a multi-label data set', () => {
   it('counts every label of an image and tests every label', async () => {
-    const { body } = await api<{ images: { accepted: number }; labels: Record<string, { train: number; test: number }> }>('GET', 'datasets/pairs');
+    const { body } = await api<{
+      images: { accepted: number };
+      labels: Record<string, { train: number; test: number }>;
+    }>('GET', 'datasets/pairs');
     expect(body.images.accepted).toBe(36);
     // Each pattern is in 6 one-pattern images and 12 two-pattern ones.
     for (const label of ['dotted', 'leopard', 'striped']) {
@@ -38,7 +41,10 @@ describe('a multi-label data set', () => {
       expect(counts.test, label).toBeGreaterThanOrEqual(3);
       expect(counts.test, label).toBeLessThanOrEqual(6);
     }
-    const listed = await api<{ images: { label: string; labels: string[] }[] }>('GET', 'datasets/pairs/images?label=dotted%2Bstriped');
+    const listed = await api<{ images: { label: string; labels: string[] }[] }>(
+      'GET',
+      'datasets/pairs/images?label=dotted%2Bstriped',
+    );
     expect(listed.body.images).toHaveLength(6);
     expect(listed.body.images[0]!.labels).toEqual(['dotted', 'striped']);
   });
@@ -46,20 +52,38 @@ describe('a multi-label data set', () => {
   it('trains a sigmoid model measured by mAP, and classifies with the labels over its threshold', async () => {
     const started = await api<{ jobId: string }>('POST', 'datasets/pairs/train', {});
     expect(started.status).toBe(202);
-    const job = await waitFor(`job ${started.body.jobId}`, async () => {
-      const { body } = await api<TrainJob>('GET', `datasets/pairs/jobs/${started.body.jobId}`);
-      return body.status === 'succeeded' || body.status === 'failed' ? body : undefined;
-    }, 170_000);
+    const job = await waitFor(
+      `job ${started.body.jobId}`,
+      async () => {
+        const { body } = await api<TrainJob>('GET', `datasets/pairs/jobs/${started.body.jobId}`);
+        return body.status === 'succeeded' || body.status === 'failed' ? body : undefined;
+      },
+      170_000,
+    );
     expect(job.error).toBeUndefined();
     expect(job.metrics).toMatchObject({ task: 'multi-label', mAP: expect.any(Number), threshold: expect.any(Number) });
     expect((job.metrics as { mAP: number }).mAP).toBeGreaterThan(0.8);
 
     const models = services.storage.blobs.getContainerClient('models');
     const names: string[] = [];
-    for await (const blob of models.listBlobsFlat({ prefix: `pairs/${job.jobId}/` })) names.push(blob.name.split('/').pop()!);
-    expect(names.sort()).toEqual(['learning-curve.svg', 'metrics.json', 'model.onnx', 'per-class.svg', 'precision-recall.svg', 'training.log']);
-    const pointer = JSON.parse((await models.getBlockBlobClient('pairs/current.json').downloadToBuffer()).toString()) as ModelPointer;
-    expect(pointer).toMatchObject({ task: 'multi-label', version: job.jobId, labels: ['dotted', 'leopard', 'striped'] });
+    for await (const blob of models.listBlobsFlat({ prefix: `pairs/${job.jobId}/` }))
+      names.push(blob.name.split('/').pop()!);
+    expect(names.sort()).toEqual([
+      'learning-curve.svg',
+      'metrics.json',
+      'model.onnx',
+      'per-class.svg',
+      'precision-recall.svg',
+      'training.log',
+    ]);
+    const pointer = JSON.parse(
+      (await models.getBlockBlobClient('pairs/current.json').downloadToBuffer()).toString(),
+    ) as ModelPointer;
+    expect(pointer).toMatchObject({
+      task: 'multi-label',
+      version: job.jobId,
+      labels: ['dotted', 'leopard', 'striped'],
+    });
     expect(pointer.threshold).toBeGreaterThan(0);
 
     // The test images over HTTP: each answer is the labels at or over the model's threshold, and most are exactly right.
@@ -67,19 +91,43 @@ describe('a multi-label data set', () => {
     const test = images.filter((image) => image.split === 'test');
     let exact = 0;
     for (const image of test) {
-      const content = await services.storage.blobs.getContainerClient(INCOMING_CONTAINER).getBlockBlobClient(image.blobName).downloadToBuffer();
-      const response = await fetch(`${host.url}/api/datasets/pairs/classify`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: content });
-      const answer = (await response.json()) as { task: string; threshold: number; predictions: { label: string; probability: number }[] };
+      const content = await services.storage.blobs
+        .getContainerClient(INCOMING_CONTAINER)
+        .getBlockBlobClient(image.blobName)
+        .downloadToBuffer();
+      const response = await fetch(`${host.url}/api/datasets/pairs/classify`, {
+        method: 'POST',
+        headers: { 'content-type': 'image/jpeg' },
+        body: content,
+      });
+      const answer = (await response.json()) as {
+        task: string;
+        threshold: number;
+        predictions: { label: string; probability: number }[];
+      };
       expect(response.status).toBe(200);
       expect(answer).toMatchObject({ task: 'multi-label', threshold: pointer.threshold });
       for (const p of answer.predictions) expect(p.probability).toBeGreaterThanOrEqual(Math.fround(pointer.threshold!));
-      if (answer.predictions.map((p) => p.label).sort().join('+') === image.label) exact++;
+      if (
+        answer.predictions
+          .map((p) => p.label)
+          .sort()
+          .join('+') === image.label
+      )
+        exact++;
     }
     expect(exact / test.length).toBeGreaterThanOrEqual(0.6);
 
     // A threshold in the query replaces the model's: at 0 every label is in the answer.
-    const one = await services.storage.blobs.getContainerClient(INCOMING_CONTAINER).getBlockBlobClient(test[0]!.blobName).downloadToBuffer();
-    const all = await fetch(`${host.url}/api/datasets/pairs/classify?threshold=0`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: one });
+    const one = await services.storage.blobs
+      .getContainerClient(INCOMING_CONTAINER)
+      .getBlockBlobClient(test[0]!.blobName)
+      .downloadToBuffer();
+    const all = await fetch(`${host.url}/api/datasets/pairs/classify?threshold=0`, {
+      method: 'POST',
+      headers: { 'content-type': 'image/jpeg' },
+      body: one,
+    });
     expect(((await all.json()) as { predictions: unknown[] }).predictions).toHaveLength(3);
   }, 200_000);
 });

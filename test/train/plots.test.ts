@@ -3,7 +3,13 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { assessLearningCurve } from '../../src/train/learningCurve';
 import { evaluateMultiLabel, evaluateSingleLabel } from '../../src/train/metrics';
-import { confusionMatrixSvg, learningCurveSvg, perClassBarsSvg, precisionRecallSvg, svgToPng } from '../../src/train/plots';
+import {
+  confusionMatrixSvg,
+  learningCurveSvg,
+  perClassBarsSvg,
+  precisionRecallSvg,
+  svgToPng,
+} from '../../src/train/plots';
 import { seededRandom } from '../../src/util/seededRandom';
 
 /**
@@ -81,7 +87,14 @@ describe('confusionMatrixSvg', () => {
   });
 
   it('shows row shares when normalised, and keeps short labels level', async () => {
-    const svg = confusionMatrixSvg(['a', 'b'], [[3, 1], [0, 4]], { normalize: true });
+    const svg = confusionMatrixSvg(
+      ['a', 'b'],
+      [
+        [3, 1],
+        [0, 4],
+      ],
+      { normalize: true },
+    );
     expect(svg).toContain('>75%</text>');
     expect(svg).toContain('>25%</text>');
     expect(svg).toContain('>100%</text>');
@@ -110,7 +123,9 @@ describe('perClassBarsSvg', () => {
     const svg = perClassBarsSvg(result.perClass);
     for (const name of ['Precision', 'Recall', 'F1']) expect(svg).toContain(`>${name}</text>`);
     for (const c of result.perClass) {
-      expect(svg).toContain(`${c.label.replace(/&/g, '&#38;').replace(/</g, '&#60;').replace(/>/g, '&#62;').replace(/"/g, '&#34;')}: f1 ${c.f1.toFixed(2)}`);
+      expect(svg).toContain(
+        `${c.label.replace(/&/g, '&#38;').replace(/</g, '&#60;').replace(/>/g, '&#62;').replace(/"/g, '&#34;')}: f1 ${c.f1.toFixed(2)}`,
+      );
     }
     expect(svg).toContain(`n=${result.perClass[0]!.support}`);
     await render('bars', svg);
@@ -202,7 +217,13 @@ describe('learningCurveSvg', () => {
 
 describe('svgToPng', () => {
   it('renders at a higher density for sharper pictures', async () => {
-    const svg = confusionMatrixSvg(['a', 'b'], [[1, 0], [0, 1]]);
+    const svg = confusionMatrixSvg(
+      ['a', 'b'],
+      [
+        [1, 0],
+        [0, 1],
+      ],
+    );
     const normal = await sharp(await svgToPng(svg)).metadata();
     const double = await sharp(await svgToPng(svg, { density: 144 })).metadata();
     expect(double.width).toBe(normal.width! * 2);

@@ -8,7 +8,11 @@ import { seededRandom } from '../../src/util/seededRandom';
 const D = 16;
 
 /** Per image, a feature vector: class-dependent when `informative`, else noise alone; views add a little noise. */
-function features(labelSets: readonly (readonly number[])[], seed: number, informative: (views: ViewSet) => boolean): FeatureSource {
+function features(
+  labelSets: readonly (readonly number[])[],
+  seed: number,
+  informative: (views: ViewSet) => boolean,
+): FeatureSource {
   return async (views) => {
     const random = seededRandom(seed);
     const signal = informative(views);
@@ -25,7 +29,13 @@ const single = (n: number, C: number) => Array.from({ length: n }, (_, i) => [i 
 describe('searchRecipe', () => {
   it('keeps the centre crop when squash is no better, and lists every candidate', async () => {
     const labelSets = single(60, 3);
-    const result = await searchRecipe({ labelSets, classCount: 3, kind: 'softmax', features: features(labelSets, 1, () => true), augmentedViews: 1 });
+    const result = await searchRecipe({
+      labelSets,
+      classCount: 3,
+      kind: 'softmax',
+      features: features(labelSets, 1, () => true),
+      augmentedViews: 1,
+    });
     expect(result.recipe.resize.mode).toBe('centre-crop');
     expect(result.innerFolds).toBe(5);
     expect(result.candidates.map((c) => c.name)).toEqual([
@@ -47,7 +57,13 @@ describe('searchRecipe', () => {
 
   it('chooses squash when only its features carry the classes', async () => {
     const labelSets = single(60, 3);
-    const result = await searchRecipe({ labelSets, classCount: 3, kind: 'softmax', features: features(labelSets, 2, (v) => v.resize.mode === 'squash'), augmentedViews: 0 });
+    const result = await searchRecipe({
+      labelSets,
+      classCount: 3,
+      kind: 'softmax',
+      features: features(labelSets, 2, (v) => v.resize.mode === 'squash'),
+      augmentedViews: 0,
+    });
     expect(result.recipe.resize.mode).toBe('squash');
     const [crop, , squash] = result.candidates;
     expect(crop!.name).toBe('centre-crop-0.875, plain + mirror views');
@@ -58,12 +74,21 @@ describe('searchRecipe', () => {
 
   it('skips what would overrun its budget, and mirror views when the policy forbids flips', async () => {
     const labelSets = single(30, 3);
-    const result = await searchRecipe({ labelSets, classCount: 3, kind: 'softmax', features: features(labelSets, 3, () => true), budgetInMs: 0, allowMirror: false });
+    const result = await searchRecipe({
+      labelSets,
+      classCount: 3,
+      kind: 'softmax',
+      features: features(labelSets, 3, () => true),
+      budgetInMs: 0,
+      allowMirror: false,
+    });
     expect(result.candidates.map((c) => c.name)).toEqual(['centre-crop-0.875, plain views']);
     expect(result.skipped).toEqual([
       'mirror views and test-time mirroring: the augmentation policy has horizontalFlip off',
       expect.stringMatching(/^squash: its views and strength path \(about \d+ s\) would overrun the 0 s budget$/),
-      expect.stringMatching(/^2 augmented views: extracting them and their strength path \(about \d+ s\) would overrun the 0 s budget$/),
+      expect.stringMatching(
+        /^2 augmented views: extracting them and their strength path \(about \d+ s\) would overrun the 0 s budget$/,
+      ),
     ]);
     expect(result.recipe).toMatchObject({ mirror: false, augmentedViews: 0, testTimeMirror: false });
   });
@@ -71,7 +96,13 @@ describe('searchRecipe', () => {
   it('gives a multi-label head a strength per label and a threshold chosen out of fold', async () => {
     const random = seededRandom(4);
     const labelSets = Array.from({ length: 80 }, () => [0, 1, 2, 3].filter(() => random() < 0.4));
-    const result = await searchRecipe({ labelSets, classCount: 4, kind: 'sigmoid', features: features(labelSets, 5, () => true), augmentedViews: 0 });
+    const result = await searchRecipe({
+      labelSets,
+      classCount: 4,
+      kind: 'sigmoid',
+      features: features(labelSets, 5, () => true),
+      augmentedViews: 0,
+    });
     expect(result.head.kind).toBe('sigmoid');
     expect(result.recipe.strength).toHaveLength(4);
     expect(result.head.threshold).toBeGreaterThan(0);
@@ -81,7 +112,12 @@ describe('searchRecipe', () => {
 
   it('says so when a label has too few images to cross-validate', async () => {
     const labelSets = [[0], [0], [0], [1]];
-    const result = await searchRecipe({ labelSets, classCount: 2, kind: 'softmax', features: features(labelSets, 6, () => true) });
+    const result = await searchRecipe({
+      labelSets,
+      classCount: 2,
+      kind: 'softmax',
+      features: features(labelSets, 6, () => true),
+    });
     expect(result.innerFolds).toBe(0);
     expect(result.candidates).toEqual([]);
     expect(result.skipped[0]).toMatch(/the smallest label has fewer than 2 training images/);

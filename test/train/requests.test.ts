@@ -27,7 +27,9 @@ beforeAll(async () => {
     jobName: 'icf-trainer',
     containerName: 'trainer',
     image: 'trainer:1',
-    credential: { getToken: async (): Promise<AccessToken> => ({ token: 't', expiresOnTimestamp: Date.now() + 3600_000 }) },
+    credential: {
+      getToken: async (): Promise<AccessToken> => ({ token: 't', expiresOnTimestamp: Date.now() + 3600_000 }),
+    },
     clientOptions: { endpoint: arm.endpoint, agent: new https.Agent({ ca: arm.ca }) },
   });
   training = {
@@ -47,32 +49,52 @@ afterAll(async () => {
 describe('currentJob', () => {
   it('leaves a running job alone while its execution runs, and fails it once the execution died', async () => {
     const job = await training.jobs.create('clothes', parseTrainOptions({}));
-    await training.jobs.update('clothes', job.jobId, { status: 'running', stage: 'features', launcher: 'containerapps', executionName: 'exec-7' });
+    await training.jobs.update('clothes', job.jobId, {
+      status: 'running',
+      stage: 'features',
+      launcher: 'containerapps',
+      executionName: 'exec-7',
+    });
     expect((await currentJob(training, 'clothes', job.jobId)).status).toBe('running');
     arm.setExecutionStatus('exec-7', 'Failed');
     const failed = await currentJob(training, 'clothes', job.jobId);
-    expect(failed).toMatchObject({ status: 'failed', error: expect.stringMatching(/execution exec-7 failed without the trainer reporting/) });
+    expect(failed).toMatchObject({
+      status: 'failed',
+      error: expect.stringMatching(/execution exec-7 failed without the trainer reporting/),
+    });
     expect((await training.jobs.get('clothes', job.jobId)).status).toBe('failed');
   });
 
   it('fails a running job whose trainer stopped beating, whichever launcher ran it', async () => {
     const job = await training.jobs.create('clothes', parseTrainOptions({}));
     const beat = new Date('2026-12-01T10:00:00.000Z');
-    await training.jobs.update('clothes', job.jobId, { status: 'running', stage: 'training', launcher: 'local', executionName: 'pid-1', heartbeatAt: beat.toISOString() });
+    await training.jobs.update('clothes', job.jobId, {
+      status: 'running',
+      stage: 'training',
+      launcher: 'local',
+      executionName: 'pid-1',
+      heartbeatAt: beat.toISOString(),
+    });
     // 2 minutes after the last beat it is alive; past the 3-minute expiry it is not.
     expect((await currentJob(training, 'clothes', job.jobId, beat.getTime() + 120_000)).status).toBe('running');
     const failed = await currentJob(training, 'clothes', job.jobId, beat.getTime() + 181_000);
     expect(failed).toMatchObject({
       status: 'failed',
       stage: 'failed',
-      error: 'the trainer stopped reporting: no heartbeat since 2026-12-01T10:00:00.000Z, more than 180 s ago (its host or container died, or it was killed); the current model is unchanged, train again',
+      error:
+        'the trainer stopped reporting: no heartbeat since 2026-12-01T10:00:00.000Z, more than 180 s ago (its host or container died, or it was killed); the current model is unchanged, train again',
     });
     expect((await training.jobs.get('clothes', job.jobId)).status).toBe('failed');
   });
 
   it('keeps what the trainer reported when it finished', async () => {
     const job = await training.jobs.create('clothes', parseTrainOptions({}));
-    await training.jobs.update('clothes', job.jobId, { status: 'succeeded', stage: 'done', launcher: 'containerapps', executionName: 'exec-8' });
+    await training.jobs.update('clothes', job.jobId, {
+      status: 'succeeded',
+      stage: 'done',
+      launcher: 'containerapps',
+      executionName: 'exec-8',
+    });
     arm.setExecutionStatus('exec-8', 'Succeeded');
     expect((await currentJob(training, 'clothes', job.jobId)).status).toBe('succeeded');
   });

@@ -14,7 +14,14 @@ import {
   type SearchRequest,
   type SearchResponse,
 } from '../types';
-import { DEFAULT_RETRY_OPTIONS, RetriesExhaustedError, parseRetryAfter, withRetry, type RetryOptions, type RetryVerdict } from './retry';
+import {
+  DEFAULT_RETRY_OPTIONS,
+  RetriesExhaustedError,
+  parseRetryAfter,
+  withRetry,
+  type RetryOptions,
+  type RetryVerdict,
+} from './retry';
 
 export interface BingImageSearchProviderOptions {
   /** The service's scheme and host, e.g. https://api.cognitive.microsoft.com (BING_SEARCH_ENDPOINT); no path. */
@@ -36,14 +43,23 @@ export const BING_SEARCH_PATH = '/bing/v7.0/images/search';
 const SPARE_PAGES = 5;
 
 // Failures worth another try: the connection broke or timed out, rather than the service saying no.
-const TRANSIENT_NETWORK_CODES = new Set(['ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ECONNABORTED', 'EAI_AGAIN', 'REQUEST_ABORTED_ERROR']);
+const TRANSIENT_NETWORK_CODES = new Set([
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ECONNABORTED',
+  'EAI_AGAIN',
+  'REQUEST_ABORTED_ERROR',
+]);
 
 /** The registry's `bing`: BING_SEARCH_ENDPOINT with BING_SEARCH_KEY, which plans that use it need. */
 export const bingProvider = {
   name: 'bing',
   create: (settings) => {
     if (!settings.bing.key) {
-      throw new ConfigurationError('BING_SEARCH_KEY is not set: the collection plan uses the bing provider (see README: Bing retirement)');
+      throw new ConfigurationError(
+        'BING_SEARCH_KEY is not set: the collection plan uses the bing provider (see README: Bing retirement)',
+      );
     }
     return new BingImageSearchProvider({ endpoint: settings.bing.endpoint, key: settings.bing.key });
   },
@@ -60,7 +76,9 @@ export class BingImageSearchProvider implements ImageSearchProvider {
   constructor(options: BingImageSearchProviderOptions) {
     this.endpoint = checkEndpoint(options.endpoint);
     if (options.key.trim() === '') {
-      throw new SearchProviderError('BING_SEARCH_KEY is empty: set it to the subscription key of the service at BING_SEARCH_ENDPOINT');
+      throw new SearchProviderError(
+        'BING_SEARCH_KEY is empty: set it to the subscription key of the service at BING_SEARCH_ENDPOINT',
+      );
     }
     this.pageSize = options.pageSize ?? BING_MAX_PAGE_SIZE;
     if (!Number.isInteger(this.pageSize) || this.pageSize < 1 || this.pageSize > BING_MAX_PAGE_SIZE) {
@@ -68,15 +86,18 @@ export class BingImageSearchProvider implements ImageSearchProvider {
     }
     this.retry = options.retry ?? DEFAULT_RETRY_OPTIONS;
     this.timeoutInMs = options.timeoutInMs ?? 30_000;
-    this.client = new ImageSearchClient(new ApiKeyCredentials({ inHeader: { 'Ocp-Apim-Subscription-Key': options.key } }), {
-      endpoint: this.endpoint,
-      // ms-rest-js's own retries, measured against the fake: a 5xx is retried 3 times, the first after ~30 s (3 s +
-      // (2^n - 1) x 24-36 s, capped at 90 s; exponentialRetryPolicy), while a 429 is never retried, Retry-After or not,
-      // because the deserialization policy turns it into an error before throttlingRetryPolicy sees the response.
-      // Both (and systemErrorRetryPolicy's socket-error retries) would make tries uncountable and waits unbounded,
-      // so they are off and withRetry does all retrying.
-      noRetryPolicy: true,
-    });
+    this.client = new ImageSearchClient(
+      new ApiKeyCredentials({ inHeader: { 'Ocp-Apim-Subscription-Key': options.key } }),
+      {
+        endpoint: this.endpoint,
+        // ms-rest-js's own retries, measured against the fake: a 5xx is retried 3 times, the first after ~30 s (3 s +
+        // (2^n - 1) x 24-36 s, capped at 90 s; exponentialRetryPolicy), while a 429 is never retried, Retry-After or not,
+        // because the deserialization policy turns it into an error before throttlingRetryPolicy sees the response.
+        // Both (and systemErrorRetryPolicy's socket-error retries) would make tries uncountable and waits unbounded,
+        // so they are off and withRetry does all retrying.
+        noRetryPolicy: true,
+      },
+    );
   }
 
   async search(request: SearchRequest): Promise<SearchResponse> {
@@ -105,7 +126,11 @@ export class BingImageSearchProvider implements ImageSearchProvider {
     return { results, ...(totalEstimatedMatches !== undefined ? { totalEstimatedMatches } : {}) };
   }
 
-  private async fetchPage(request: SearchRequest, count: number, offset: number): Promise<ImageSearchModels.ImagesSearchResponse> {
+  private async fetchPage(
+    request: SearchRequest,
+    count: number,
+    offset: number,
+  ): Promise<ImageSearchModels.ImagesSearchResponse> {
     const f = request.filters;
     const options: ImageSearchModels.ImagesSearchOptionalParams = {
       count,
@@ -123,7 +148,12 @@ export class BingImageSearchProvider implements ImageSearchProvider {
       ...(f.freshness !== undefined ? { freshness: f.freshness } : {}),
     };
     try {
-      return await withRetry(() => this.client.images.search(request.query, options), classify, this.retry, request.signal);
+      return await withRetry(
+        () => this.client.images.search(request.query, options),
+        classify,
+        this.retry,
+        request.signal,
+      );
     } catch (error) {
       if (request.signal?.aborted) throw request.signal.reason ?? error;
       throw this.explain(error);
@@ -138,7 +168,7 @@ export class BingImageSearchProvider implements ImageSearchProvider {
       const what = status !== undefined ? `HTTP ${status}${describeBody(last)}` : this.describeNetworkFailure(last);
       const advice =
         status === 429
-          ? 'the key is over its rate limit; lower the collection concurrency or raise the key\'s tier'
+          ? "the key is over its rate limit; lower the collection concurrency or raise the key's tier"
           : 'the service at BING_SEARCH_ENDPOINT is failing; try again later';
       return new SearchProviderError(
         `Bing image search at ${this.endpoint} failed: ${error.message} (last answer: ${what}); ${advice}`,
@@ -168,9 +198,14 @@ export class BingImageSearchProvider implements ImageSearchProvider {
       );
     }
     if (status !== undefined) {
-      return new SearchProviderError(`Bing image search at ${this.endpoint} failed with HTTP ${status}${describeBody(error)}`, status);
+      return new SearchProviderError(
+        `Bing image search at ${this.endpoint} failed with HTTP ${status}${describeBody(error)}`,
+        status,
+      );
     }
-    return new SearchProviderError(`Could not reach BING_SEARCH_ENDPOINT ${this.endpoint}: ${this.describeNetworkFailure(error)}`);
+    return new SearchProviderError(
+      `Could not reach BING_SEARCH_ENDPOINT ${this.endpoint}: ${this.describeNetworkFailure(error)}`,
+    );
   }
 
   private describeNetworkFailure(error: unknown): string {
@@ -191,7 +226,9 @@ function checkEndpoint(raw: string): string {
   const trimmed = raw.trim().replace(/\/+$/, '');
   const url = URL.canParse(trimmed) ? new URL(trimmed) : undefined;
   if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
-    throw new SearchProviderError(`BING_SEARCH_ENDPOINT must be an http(s) URL such as https://api.cognitive.microsoft.com, not "${raw}"`);
+    throw new SearchProviderError(
+      `BING_SEARCH_ENDPOINT must be an http(s) URL such as https://api.cognitive.microsoft.com, not "${raw}"`,
+    );
   }
   if (url.pathname !== '/' || url.search !== '' || url.hash !== '') {
     throw new SearchProviderError(
@@ -260,7 +297,12 @@ function requestUrlOf(error: unknown): string | undefined {
 /** ": InvalidAuthorization/AuthorizationMissing: Authorization is required. (Subscription key is not recognized.)" from a v7 ErrorResponse. */
 function describeBody(error: unknown): string {
   let body: unknown = isObject(error) ? error['body'] : undefined;
-  if (!isObject(body) && isObject(error) && isObject(error['response']) && typeof error['response']['body'] === 'string') {
+  if (
+    !isObject(body) &&
+    isObject(error) &&
+    isObject(error['response']) &&
+    typeof error['response']['body'] === 'string'
+  ) {
     try {
       body = JSON.parse(error['response']['body']);
     } catch {
@@ -270,9 +312,12 @@ function describeBody(error: unknown): string {
   const errors = isObject(body) ? body['errors'] : undefined;
   const first: unknown = Array.isArray(errors) ? errors[0] : undefined;
   if (!isObject(first)) return '';
-  const text = (key: string): string | undefined => (typeof first[key] === 'string' ? (first[key] as string) : undefined);
+  const text = (key: string): string | undefined =>
+    typeof first[key] === 'string' ? (first[key] as string) : undefined;
   const code = [text('code'), text('subCode')].filter(Boolean).join('/');
-  const parameter = text('parameter') ? ` parameter ${text('parameter')}${text('value') !== undefined ? `=${text('value')}` : ''}` : '';
+  const parameter = text('parameter')
+    ? ` parameter ${text('parameter')}${text('value') !== undefined ? `=${text('value')}` : ''}`
+    : '';
   const details = text('moreDetails') ? ` (${text('moreDetails')})` : '';
   return `: ${code}${code ? ': ' : ''}${text('message') ?? ''}${parameter}${details}`;
 }

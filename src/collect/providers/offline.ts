@@ -5,7 +5,13 @@
 import sharp from 'sharp';
 import { mulberry32, seededRandom } from '../../util/seededRandom';
 import { GARMENT_ITEMS, GARMENT_PATTERNS, renderGarmentImage } from '../syntheticImages';
-import type { ImageResult, ImageSearchProvider, SearchProviderDefinition, SearchRequest, SearchResponse } from '../types';
+import type {
+  ImageResult,
+  ImageSearchProvider,
+  SearchProviderDefinition,
+  SearchRequest,
+  SearchResponse,
+} from '../types';
 
 export interface OfflineProviderOptions {
   /** Mixed into every image's seed: another seed gives another set of pictures. Default 0. */
@@ -24,22 +30,22 @@ export interface ParsedGarmentQuery {
 /** Words (and common variants) that name an item or a pattern. */
 const ITEM_WORDS: Record<string, string> = {
   ...Object.fromEntries(GARMENT_ITEMS.map((item) => [item, item])),
-  'tshirt': 't-shirt',
+  tshirt: 't-shirt',
   't shirt': 't-shirt',
-  'tee': 't-shirt',
-  'hoody': 'hoodie',
-  'jumper': 'sweater',
-  'waistcoat': 'vest',
+  tee: 't-shirt',
+  hoody: 'hoodie',
+  jumper: 'sweater',
+  waistcoat: 'vest',
 };
 const PATTERN_WORDS: Record<string, string> = {
   ...Object.fromEntries(GARMENT_PATTERNS.map((pattern) => [pattern, pattern])),
-  'stripe': 'striped',
-  'stripes': 'striped',
-  'stripy': 'striped',
-  'dot': 'dotted',
-  'dots': 'dotted',
+  stripe: 'striped',
+  stripes: 'striped',
+  stripy: 'striped',
+  dot: 'dotted',
+  dots: 'dotted',
   'polka dot': 'dotted',
-  'spotted': 'dotted',
+  spotted: 'dotted',
   'leopard print': 'leopard',
 };
 
@@ -99,7 +105,9 @@ export class OfflineImageProvider implements ImageSearchProvider {
     const duplicateEvery = options.duplicateEvery ?? 12;
     if (!Number.isFinite(seed)) throw new RangeError(`OfflineImageProvider: seed must be a finite number, got ${seed}`);
     if (!(duplicateEvery === 0 || duplicateEvery >= 1)) {
-      throw new RangeError(`OfflineImageProvider: duplicateEvery must be 0 (no repeats) or at least 1, got ${duplicateEvery}`);
+      throw new RangeError(
+        `OfflineImageProvider: duplicateEvery must be 0 (no repeats) or at least 1, got ${duplicateEvery}`,
+      );
     }
     this.#seed = seed;
     this.#duplicateEvery = duplicateEvery;
@@ -121,7 +129,8 @@ export class OfflineImageProvider implements ImageSearchProvider {
     const repeats: number[] = [];
     for (let index = 0; index < count; index++) (sources[index] === null ? originals : repeats).push(index);
 
-    const minimum = (value: number | undefined): number | undefined => (value === undefined ? undefined : Math.min(4096, value));
+    const minimum = (value: number | undefined): number | undefined =>
+      value === undefined ? undefined : Math.min(4096, value);
     const filters = request.filters ?? {};
     const minWidth = minimum(filters.minWidth);
     const minHeight = minimum(filters.minHeight);
@@ -147,7 +156,14 @@ export class OfflineImageProvider implements ImageSearchProvider {
         results[index] = this.#result(slug, index, Buffer.from(original.content!), original.width!, original.height!);
         return;
       }
-      const edited = await editCopy(original.content!, original.width!, original.height!, qualities.get(source)!, random, { minWidth, minHeight });
+      const edited = await editCopy(
+        original.content!,
+        original.width!,
+        original.height!,
+        qualities.get(source)!,
+        random,
+        { minWidth, minHeight },
+      );
       results[index] = this.#result(slug, index, edited.content, edited.width, edited.height);
     });
     signal?.throwIfAborted();
@@ -215,7 +231,11 @@ async function editCopy(
   let outWidth = width;
   let outHeight = height;
   if (random() < 0.6) {
-    const floor = Math.max(320 / Math.min(width, height), (limits.minWidth ?? 0) / width, (limits.minHeight ?? 0) / height);
+    const floor = Math.max(
+      320 / Math.min(width, height),
+      (limits.minWidth ?? 0) / width,
+      (limits.minHeight ?? 0) / height,
+    );
     const factor = Math.min(1, Math.max(0.8 + random() * 0.15, floor));
     outWidth = Math.max(1, Math.round(width * factor));
     outHeight = Math.max(1, Math.round(height * factor));

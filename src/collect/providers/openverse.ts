@@ -15,7 +15,14 @@ import {
   type SearchRequest,
   type SearchResponse,
 } from '../types';
-import { DEFAULT_RETRY_OPTIONS, RetriesExhaustedError, parseRetryAfter, withRetry, type RetryOptions, type RetryVerdict } from './retry';
+import {
+  DEFAULT_RETRY_OPTIONS,
+  RetriesExhaustedError,
+  parseRetryAfter,
+  withRetry,
+  type RetryOptions,
+  type RetryVerdict,
+} from './retry';
 
 export const OPENVERSE_DEFAULT_ENDPOINT = 'https://api.openverse.org';
 export const OPENVERSE_MAX_ANONYMOUS_PAGE_SIZE = 20;
@@ -79,7 +86,15 @@ class OpenverseShapeError extends AppError {
 }
 
 // Failures worth another try: the connection broke or timed out, rather than the service saying no.
-const TRANSIENT_NETWORK_CODES = new Set(['ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ECONNABORTED', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
+const TRANSIENT_NETWORK_CODES = new Set([
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ECONNABORTED',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
 
 /** The registry's `openverse`, at OPENVERSE_ENDPOINT (no key needed). */
 export const openverseProvider = {
@@ -101,7 +116,9 @@ export class OpenverseProvider implements ImageSearchProvider {
     this.endpoint = raw.trim().replace(/\/+$/, '');
     const base = URL.canParse(`${this.endpoint}/`) ? new URL(`${this.endpoint}/`) : undefined;
     if (!base || (base.protocol !== 'https:' && base.protocol !== 'http:') || base.search !== '' || base.hash !== '') {
-      throw new SearchProviderError(`OPENVERSE_ENDPOINT must be an http(s) URL such as ${OPENVERSE_DEFAULT_ENDPOINT}, not "${raw}"`);
+      throw new SearchProviderError(
+        `OPENVERSE_ENDPOINT must be an http(s) URL such as ${OPENVERSE_DEFAULT_ENDPOINT}, not "${raw}"`,
+      );
     }
     // Relative to the endpoint, so that an API served under a path prefix works too.
     this.searchUrl = new URL(SEARCH_PATH, base);
@@ -136,7 +153,8 @@ export class OpenverseProvider implements ImageSearchProvider {
 
   private async fetchPage(request: SearchRequest, page: number): Promise<OpenversePage> {
     const url = new URL(this.searchUrl);
-    for (const [name, value] of Object.entries(queryOf(request, page, this.pageSize))) url.searchParams.set(name, value);
+    for (const [name, value] of Object.entries(queryOf(request, page, this.pageSize)))
+      url.searchParams.set(name, value);
     try {
       return await withRetry(() => this.get(url, request.signal), classify, this.retry, request.signal);
     } catch (error) {
@@ -152,17 +170,22 @@ export class OpenverseProvider implements ImageSearchProvider {
       signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
     });
     const text = await response.text();
-    if (!response.ok) throw new OpenverseHttpError(response.status, detailOf(text), response.headers.get('retry-after'));
+    if (!response.ok)
+      throw new OpenverseHttpError(response.status, detailOf(text), response.headers.get('retry-after'));
     let json: unknown;
     try {
       json = JSON.parse(text);
     } catch {
-      throw new OpenverseShapeError(`the answer is not JSON (Content-Type ${response.headers.get('content-type') ?? 'none'})`);
+      throw new OpenverseShapeError(
+        `the answer is not JSON (Content-Type ${response.headers.get('content-type') ?? 'none'})`,
+      );
     }
     const parsed = pageSchema.safeParse(json);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      throw new OpenverseShapeError(`the answer is not an Openverse image search: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'unexpected shape'}`);
+      throw new OpenverseShapeError(
+        `the answer is not an Openverse image search: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'unexpected shape'}`,
+      );
     }
     return parsed.data;
   }
@@ -178,7 +201,10 @@ export class OpenverseProvider implements ImageSearchProvider {
         status === 429
           ? 'Openverse is throttling this client; lower the collection concurrency or try again later'
           : 'the service at OPENVERSE_ENDPOINT is failing; try again later';
-      return new SearchProviderError(`Openverse image search at ${at} failed: ${error.message} (last answer: ${what}); ${advice}`, status);
+      return new SearchProviderError(
+        `Openverse image search at ${at} failed: ${error.message} (last answer: ${what}); ${advice}`,
+        status,
+      );
     }
     if (error instanceof OpenverseHttpError) {
       if (error.status === 401) {
@@ -197,13 +223,18 @@ export class OpenverseProvider implements ImageSearchProvider {
           404,
         );
       }
-      const hint = error.status === 400 ? '; check the collection plan\'s filters' : '';
-      return new SearchProviderError(`Openverse image search at ${at} failed with ${error.message}${hint}`, error.status);
+      const hint = error.status === 400 ? "; check the collection plan's filters" : '';
+      return new SearchProviderError(
+        `Openverse image search at ${at} failed with ${error.message}${hint}`,
+        error.status,
+      );
     }
     if (error instanceof OpenverseShapeError) {
       return new SearchProviderError(`OPENVERSE_ENDPOINT (${this.endpoint}) is probably wrong: ${error.message}`);
     }
-    return new SearchProviderError(`Could not reach OPENVERSE_ENDPOINT ${this.endpoint}: ${this.describeNetworkFailure(error)}`);
+    return new SearchProviderError(
+      `Could not reach OPENVERSE_ENDPOINT ${this.endpoint}: ${this.describeNetworkFailure(error)}`,
+    );
   }
 
   private describeNetworkFailure(error: unknown): string {
@@ -217,8 +248,16 @@ export class OpenverseProvider implements ImageSearchProvider {
 /** The query string for one page: the filters Openverse supports; the rest (market, freshness, Bing's license) have no equivalent. */
 function queryOf(request: SearchRequest, page: number, pageSize: number): Record<string, string> {
   const f = request.filters;
-  const licenseTypes = [...(f.requireCommercialUse ? ['commercial'] : []), ...(f.requireModification ? ['modification'] : [])];
-  const category = f.imageType === 'Photo' ? 'photograph' : f.imageType === 'Clipart' || f.imageType === 'Line' ? 'illustration' : undefined;
+  const licenseTypes = [
+    ...(f.requireCommercialUse ? ['commercial'] : []),
+    ...(f.requireModification ? ['modification'] : []),
+  ];
+  const category =
+    f.imageType === 'Photo'
+      ? 'photograph'
+      : f.imageType === 'Clipart' || f.imageType === 'Line'
+        ? 'illustration'
+        : undefined;
   return {
     q: request.query,
     page: String(page),
@@ -280,7 +319,11 @@ function detailOf(text: string): string {
     }
     return JSON.stringify(json).slice(0, 200);
   } catch {
-    return text.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 200);
+    return text
+      .replace(/<[^>]*>/g, ' ')
+      .replace(/\s+/g, ' ')
+      .trim()
+      .slice(0, 200);
   }
 }
 

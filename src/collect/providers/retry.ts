@@ -16,7 +16,11 @@ export interface RetryOptions {
   random?: () => number;
 }
 
-export const DEFAULT_RETRY_OPTIONS: Readonly<RetryOptions> = { maxRetries: 4, baseDelayInMs: 500, maxDelayInMs: 30_000 };
+export const DEFAULT_RETRY_OPTIONS: Readonly<RetryOptions> = {
+  maxRetries: 4,
+  baseDelayInMs: 500,
+  maxDelayInMs: 30_000,
+};
 
 /** Waits; injectable so that tests can record the waits instead of sleeping. */
 export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
@@ -91,7 +95,10 @@ export async function withRetry<T>(
       const wait = verdict.retryAfterInMs ?? backoffDelay(attempt, options, random);
       // Waiting less than the server asked only earns another 429; waiting much longer stalls a run, so stop.
       if (verdict.retryAfterInMs !== undefined && verdict.retryAfterInMs > options.maxDelayInMs) {
-        throw new RetriesExhaustedError(attempt, error, { retryAfterInMs: verdict.retryAfterInMs, maxDelayInMs: options.maxDelayInMs });
+        throw new RetriesExhaustedError(attempt, error, {
+          retryAfterInMs: verdict.retryAfterInMs,
+          maxDelayInMs: options.maxDelayInMs,
+        });
       }
       await sleep(wait, signal);
     }

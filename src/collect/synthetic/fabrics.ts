@@ -47,18 +47,27 @@ function stripedFabric(random: Random): Fabric {
   let y = -90 - uniform(random, 0, 30);
   for (let i = 0; y < 390; i++) {
     const [colour, width] = sequence[i % sequence.length]!;
-    if (colour !== light) rects.push(`<rect x="-90" y="${n(y)}" width="480" height="${n(width)}" fill="${css(colour)}"/>`);
+    if (colour !== light)
+      rects.push(`<rect x="-90" y="${n(y)}" width="480" height="${n(width)}" fill="${css(colour)}"/>`);
     y += width;
   }
-  return { svg: `${GROUND(light)}<g transform="rotate(${n(angle)} 150 150)">${rects.join('')}</g>`, trim: light, main: dark };
+  return {
+    svg: `${GROUND(light)}<g transform="rotate(${n(angle)} 150 150)">${rects.join('')}</g>`,
+    trim: light,
+    main: dark,
+  };
 }
 
 function dottedFabric(random: Random): Fabric {
   const hue = uniform(random, 0, 360);
   const darkGround = chance(random, 0.5);
-  const ground = darkGround ? hsl(hue, uniform(random, 35, 80), uniform(random, 18, 40)) : hsl(hue, uniform(random, 15, 70), uniform(random, 80, 94));
+  const ground = darkGround
+    ? hsl(hue, uniform(random, 35, 80), uniform(random, 18, 40))
+    : hsl(hue, uniform(random, 15, 70), uniform(random, 80, 94));
   const dotHue = chance(random, 0.6) ? hue : uniform(random, 0, 360);
-  const dot = darkGround ? hsl(dotHue, uniform(random, 0, 50), uniform(random, 82, 97)) : hsl(dotHue, uniform(random, 40, 85), uniform(random, 18, 45));
+  const dot = darkGround
+    ? hsl(dotHue, uniform(random, 0, 50), uniform(random, 82, 97))
+    : hsl(dotHue, uniform(random, 40, 85), uniform(random, 18, 45));
   const radius = uniform(random, 3, 11);
   const spacing = radius * uniform(random, 2.4, 4.2);
   const staggered = chance(random, 0.7);
@@ -78,7 +87,8 @@ function dottedFabric(random: Random): Fabric {
       const v = row * rowStep + dy;
       const x = 150 + u * cos - v * sin;
       const y = 150 + u * sin + v * cos;
-      if (x < FABRIC_LOW - radius || x > FABRIC_HIGH + radius || y < FABRIC_LOW - radius || y > FABRIC_HIGH + radius) continue;
+      if (x < FABRIC_LOW - radius || x > FABRIC_HIGH + radius || y < FABRIC_LOW - radius || y > FABRIC_HIGH + radius)
+        continue;
       circles.push(`<circle cx="${n(x)}" cy="${n(y)}" r="${n(radius)}"/>`);
     }
   }
@@ -104,7 +114,15 @@ function smoothClosed(points: Array<[number, number]>): string {
 }
 
 /** An irregular blob around (cx, cy), squashed to an ellipse of the given aspect and tilt. */
-function blob(random: Random, cx: number, cy: number, radius: number, aspect: number, tilt: number, jitter: number): string {
+function blob(
+  random: Random,
+  cx: number,
+  cy: number,
+  radius: number,
+  aspect: number,
+  tilt: number,
+  jitter: number,
+): string {
   const points: Array<[number, number]> = [];
   const count = 7 + Math.floor(random() * 3);
   const start = uniform(random, 0, Math.PI * 2);
@@ -121,7 +139,16 @@ function blob(random: Random, cx: number, cy: number, radius: number, aspect: nu
 }
 
 /** One piece of a rosette's broken ring: a thick, irregular crescent along the ellipse from angle a0 to a1. */
-function ringPiece(random: Random, cx: number, cy: number, radius: number, aspect: number, tilt: number, a0: number, a1: number): string {
+function ringPiece(
+  random: Random,
+  cx: number,
+  cy: number,
+  radius: number,
+  aspect: number,
+  tilt: number,
+  a0: number,
+  a1: number,
+): string {
   const cos = Math.cos(tilt);
   const sin = Math.sin(tilt);
   const at = (a: number, r: number): [number, number] => {

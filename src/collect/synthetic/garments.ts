@@ -23,7 +23,13 @@ const SEAM = 'fill="none" stroke="rgba(0,0,0,0.45)" stroke-width="1.8"';
 const RIB = 'fill="none" stroke="rgba(0,0,0,0.3)" stroke-width="1.3"';
 
 /** Parallel rib lines across a band: from segment a0-a1 (edge) towards b0-b1 (inner line), `count` of them. */
-function ribs(a0: [number, number], a1: [number, number], b0: [number, number], b1: [number, number], count: number): string {
+function ribs(
+  a0: [number, number],
+  a1: [number, number],
+  b0: [number, number],
+  b1: [number, number],
+  count: number,
+): string {
   let d = '';
   for (let i = 1; i < count; i++) {
     const t = i / count;
@@ -69,8 +75,12 @@ function tShirt(): Garment {
     inside: ['M112,38Q150,50 188,38Q150,76 112,38Z'],
     details:
       neckRib(112, 188, 38, 19, 8) +
-      '<path d="M282,116L246,158M18,116L54,158" ' + STITCH + '/>' +
-      '<path d="M70,272L230,272" ' + STITCH + '/>',
+      '<path d="M282,116L246,158M18,116L54,158" ' +
+      STITCH +
+      '/>' +
+      '<path d="M70,272L230,272" ' +
+      STITCH +
+      '/>',
   };
 }
 
@@ -84,9 +94,13 @@ function shirt(): Garment {
       { d: 'M166,104L200,104L200,134L183,142L166,134Z', shade: 0.08 },
     ],
     details:
-      '<path d="M144,62L144,284M156,60L156,284" ' + SEAM + '/>' +
+      '<path d="M144,62L144,284M156,60L156,284" ' +
+      SEAM +
+      '/>' +
       buttons(150, [74, 112, 150, 188, 226, 262], 4) +
-      '<path d="M166,112L200,112" ' + STITCH + '/>' +
+      '<path d="M166,112L200,112" ' +
+      STITCH +
+      '/>' +
       ribs([294, 262], [254, 270], [291, 246], [251, 254], 2) +
       ribs([6, 262], [46, 270], [9, 246], [49, 254], 2) +
       buttons(272, [258], 2.5) +
@@ -119,12 +133,20 @@ function blouse(): Garment {
     details:
       `<path d="${scallops(112, 40, 188, 40, 8)}" ${SEAM}/>` +
       '<circle cx="150" cy="66" r="4" fill="rgba(0,0,0,0.25)"/>' +
-      '<path d="M76,192Q150,204 224,192" ' + SEAM + '/>' +
-      '<path d="M96,198L92,214M116,201L113,218M136,202L135,220M164,202L165,220M184,201L187,218M204,198L208,214" ' + RIB + '/>' +
+      '<path d="M76,192Q150,204 224,192" ' +
+      SEAM +
+      '/>' +
+      '<path d="M96,198L92,214M116,201L113,218M136,202L135,220M164,202L165,220M184,201L187,218M204,198L208,214" ' +
+      RIB +
+      '/>' +
       `<path d="${scallops(250, 186, 284, 178, 4)}" ${SEAM}/>` +
       `<path d="${scallops(16, 178, 50, 186, 4)}" ${SEAM}/>` +
-      '<path d="M252,172L282,165M18,165L48,172" ' + RIB + '/>' +
-      '<path d="M48,276Q150,292 252,276" ' + STITCH + '/>',
+      '<path d="M252,172L282,165M18,165L48,172" ' +
+      RIB +
+      '/>' +
+      '<path d="M48,276Q150,292 252,276" ' +
+      STITCH +
+      '/>',
   };
 }
 
@@ -138,7 +160,9 @@ function hoodie(): Garment {
       '<path d="M112,50Q150,74 188,50" fill="none" stroke="rgba(0,0,0,0.25)" stroke-width="6"/>' +
       '<path d="M134,62Q130,92 128,118M166,62Q170,92 172,118" fill="none" stroke="{trim}" stroke-width="3.2" stroke-linecap="round"/>' +
       '<path d="M126,114L130,126M174,114L170,126" fill="none" stroke="rgba(0,0,0,0.6)" stroke-width="4" stroke-linecap="round"/>' +
-      '<path d="M104,192L84,250M196,192L216,250" ' + STITCH + '/>' +
+      '<path d="M104,192L84,250M196,192L216,250" ' +
+      STITCH +
+      '/>' +
       ribs([66, 286], [234, 286], [66, 264], [234, 264], 40) +
       ribs([294, 262], [254, 270], [290, 242], [250, 250], 8) +
       ribs([6, 262], [46, 270], [10, 242], [50, 250], 8),
@@ -176,7 +200,9 @@ function pullover(): Garment {
     details:
       '<path d="M114,36L150,104L186,36" fill="none" stroke="rgba(0,0,0,0.18)" stroke-width="14"/>' +
       '<path d="M121,36L150,91L179,36" fill="none" stroke="rgba(0,0,0,0.3)" stroke-dasharray="1.5 3" stroke-width="9"/>' +
-      '<path d="M127,36L150,80L173,36" ' + SEAM + '/>' +
+      '<path d="M127,36L150,80L173,36" ' +
+      SEAM +
+      '/>' +
       ribs([66, 286], [234, 286], [66, 266], [234, 266], 44) +
       ribs([294, 262], [254, 270], [291, 246], [251, 254], 8) +
       ribs([6, 262], [46, 270], [9, 246], [49, 254], 8),
@@ -189,12 +215,18 @@ function vest(): Garment {
     body: 'M112,28L150,124L188,28L224,36Q222,96 252,118L252,256L160,282L150,298L140,282L48,256L48,118Q78,96 76,36Z',
     inside: ['M112,28Q150,40 188,28L150,124Z'],
     details:
-      '<path d="M150,124L150,298" ' + SEAM + '/>' +
-      '<path d="M116,30L150,114L184,30" ' + STITCH + '/>' +
+      '<path d="M150,124L150,298" ' +
+      SEAM +
+      '/>' +
+      '<path d="M116,30L150,114L184,30" ' +
+      STITCH +
+      '/>' +
       buttons(158, [146, 180, 214, 248], 4.5) +
       '<path d="M184,200L226,190L228,198L186,208Z" fill="rgba(0,0,0,0.12)" stroke="rgba(0,0,0,0.5)" stroke-width="1.4"/>' +
       '<path d="M116,200L74,190L72,198L114,208Z" fill="rgba(0,0,0,0.12)" stroke="rgba(0,0,0,0.5)" stroke-width="1.4"/>' +
-      '<path d="M224,40Q224,96 246,114M76,40Q76,96 54,114" ' + STITCH + '/>',
+      '<path d="M224,40Q224,96 246,114M76,40Q76,96 54,114" ' +
+      STITCH +
+      '/>',
   };
 }
 

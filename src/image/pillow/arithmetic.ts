@@ -92,7 +92,8 @@ export function greyscaleSpan(
     const t = cmykTable();
     for (let o = outOffset; o < end; o++, i += 4) {
       const row = data[i + 3]! << 8;
-      out[o] = (t[row + data[i]!]! * 19595 + t[row + data[i + 1]!]! * 38470 + t[row + data[i + 2]!]! * 7471 + 0x8000) >> 16;
+      out[o] =
+        (t[row + data[i]!]! * 19595 + t[row + data[i + 1]!]! * 38470 + t[row + data[i + 2]!]! * 7471 + 0x8000) >> 16;
     }
   } else if (channels >= 3) {
     // RGB or RGBA: Pillow's rgba2l ignores alpha, exactly like rgb2l.
@@ -175,7 +176,8 @@ export function lanczosCoeffs(inSize: number, outSize: number): ResampleCoeffs {
     const base = xx * ksize;
     for (let x = 0; x < xmax; x++) {
       const v = ww !== 0 ? k[x]! / ww : k[x]!;
-      weights[base + x] = v < 0 ? Math.trunc(-0.5 + v * (1 << PRECISION_BITS)) : Math.trunc(0.5 + v * (1 << PRECISION_BITS));
+      weights[base + x] =
+        v < 0 ? Math.trunc(-0.5 + v * (1 << PRECISION_BITS)) : Math.trunc(0.5 + v * (1 << PRECISION_BITS));
     }
     start[xx] = xmin;
     taps[xx] = xmax;
@@ -198,7 +200,13 @@ function clip8(ss: number): number {
  * Horizontal 8-bit pass over one row: `src[srcOffset .. srcOffset + inSize)` into
  * `dst[dstOffset .. dstOffset + outSize)`.
  */
-export function resampleRow(src: Uint8Array, srcOffset: number, c: ResampleCoeffs, dst: Uint8Array, dstOffset: number): void {
+export function resampleRow(
+  src: Uint8Array,
+  srcOffset: number,
+  c: ResampleCoeffs,
+  dst: Uint8Array,
+  dstOffset: number,
+): void {
   const { outSize, ksize, start, taps, weights } = c;
   for (let xx = 0; xx < outSize; xx++) {
     const n = taps[xx]!;
