@@ -12,9 +12,10 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadBackbone, type Backbone } from '../src/train/backbone';
-import { evaluateFolder, type EvaluateFolderOptions, type FolderEvaluation } from '../src/train/evaluateFolder';
+
 import { CENTRE_CROP, SQUASH } from '../src/image/preprocessing';
+import { type Backbone,loadBackbone } from '../src/train/backbone';
+import { evaluateFolder, type EvaluateFolderOptions, type FolderEvaluation } from '../src/train/evaluateFolder';
 import { seededRandom } from '../src/util/seededRandom';
 import { buildScenes } from './multiLabel';
 

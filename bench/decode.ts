@@ -12,7 +12,9 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
+
 import sharp from 'sharp';
+
 import { renderView } from '../src/image/view';
 import { sharedDataPath } from '../src/localStack/sharedData';
 
@@ -48,10 +50,10 @@ async function render(variant: Variant, input: Buffer): Promise<void> {
     await renderView(input);
   } else {
     const { width, height } = await sharp(input).metadata();
-    const side = Math.round(Math.min(width!, height!) * 0.875);
+    const side = Math.round(Math.min(width, height) * 0.875);
     const region = {
-      left: Math.floor((width! - side) / 2),
-      top: Math.floor((height! - side) / 2),
+      left: Math.floor((width - side) / 2),
+      top: Math.floor((height - side) / 2),
       width: side,
       height: side,
     };

@@ -7,11 +7,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
+
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
+
+import { sharedDataPath } from '../src/localStack/sharedData';
 import { loadBackbone } from '../src/train/backbone';
 import { extractFeatures } from '../src/train/features';
-import { sharedDataPath } from '../src/localStack/sharedData';
 import { trainHead } from '../src/train/trainHead';
 import { median } from '../src/util/statistics';
 

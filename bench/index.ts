@@ -9,6 +9,7 @@
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+
 import { HammingIndex, HASH_WORDS, linearScan, packHash, unpackHash } from '../src/dataset/hammingIndex';
 import { mulberry32 } from '../src/util/seededRandom';
 import { percentile } from '../src/util/statistics';

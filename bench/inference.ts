@@ -16,8 +16,10 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
+
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
+
 import { startAppStack } from '../src/localStack/appStack';
 import { seedGarments } from '../src/localStack/garmentDatasets';
 import { sharedDataPath } from '../src/localStack/sharedData';
@@ -135,7 +137,7 @@ async function main(): Promise<void> {
                 const body = JSON.parse(text) as { timingInMs: Timing };
                 resolve({ ms: performance.now() - begin, timing: body.timingInMs });
               } catch (error) {
-                reject(error as Error);
+                reject(error);
               }
             });
           },
@@ -155,7 +157,7 @@ async function main(): Promise<void> {
         headers: { 'content-type': 'image/jpeg' },
         body: photo,
       });
-      const body = (await response.json()) as unknown;
+      const body = (await response.json());
       if (response.status !== 200) throw new Error(`classify answered ${response.status}: ${JSON.stringify(body)}`);
       return performance.now() - begin;
     };

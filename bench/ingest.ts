@@ -15,13 +15,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
+
 import sharp from 'sharp';
+
 import { loadSettings } from '../src/config';
-import { decodeLikePillow, type RawPixels } from '../src/image/decode';
 import { validateImage } from '../src/dataset/validate';
-import { sharedDataPath } from '../src/localStack/sharedData';
-import { dhashFromPixels, DHASH_SIZE } from '../src/image/dhash';
+import { decodeLikePillow, type RawPixels } from '../src/image/decode';
+import { DHASH_SIZE,dhashFromPixels } from '../src/image/dhash';
 import { pillowGreyResize, pillowGreyscale, pillowLanczosResize, simdAvailable } from '../src/image/pillow';
+import { sharedDataPath } from '../src/localStack/sharedData';
 import { mean, median } from '../src/util/statistics';
 import type { IngestWorkerData, IngestWorkerReply, IngestWorkerRequest } from './ingestWorker';
 
@@ -153,7 +155,7 @@ async function inFlight(buffers: readonly Buffer[], inFlightCount: number, mode:
     Array.from({ length: inFlightCount }, async () => {
       for (let i = next++; i < buffers.length; i = next++) {
         if (mode === 'hash') dhashFromPixels(await decodeLikePillow(buffers[i]!, LIMIT));
-        else await sharp(buffers[i]!).raw().toBuffer();
+        else await sharp(buffers[i]).raw().toBuffer();
       }
     }),
   );

@@ -7,7 +7,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
+
 import sharp from 'sharp';
+
 import { decodeLikePillow } from '../src/image/decode';
 import { dhashFromPixels } from '../src/image/dhash';
 

@@ -8,13 +8,15 @@
  * Chance: a scorer that ranks at random has an expected AP of the label's prevalence, so chance mAP is the mean
  * prevalence; the exact-match baseline always answers the most common label set.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync,mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+
 import sharp from 'sharp';
+
+import { sharedDataPath } from '../src/localStack/sharedData';
 import { loadBackbone } from '../src/train/backbone';
 import { evaluateFolder, type MultiLabelFolderEvaluation } from '../src/train/evaluateFolder';
-import { sharedDataPath } from '../src/localStack/sharedData';
 import { seededRandom } from '../src/util/seededRandom';
 import { shuffle } from '../src/util/shuffle';
 import { median } from '../src/util/statistics';

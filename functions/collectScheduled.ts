@@ -1,5 +1,6 @@
 // Timer: on the COLLECT_SCHEDULE app setting (NCRONTAB), start a collection run for every dataset with a plan.
 import { app, type InvocationContext, type Timer } from '@azure/functions';
+
 import { getServices } from '../src/services';
 
 export async function collectScheduled(timer: Timer, context: InvocationContext): Promise<void> {

@@ -1,8 +1,9 @@
 // GET /api/health: the app is up and its storage answers. Anonymous, for load balancers and probes.
 import { app } from '@azure/functions';
+
 import { checkHealth } from '../src/api/health';
-import { httpFunction, type BareHttpCall } from '../src/api/httpFunction';
-import { ok, type JsonResponse } from '../src/api/responses';
+import { type BareHttpCall,httpFunction } from '../src/api/httpFunction';
+import { type JsonResponse,ok } from '../src/api/responses';
 import { getServices } from '../src/services';
 
 export async function health({ context }: BareHttpCall): Promise<JsonResponse> {

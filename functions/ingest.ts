@@ -2,6 +2,7 @@
 // only {dataset}/{label}/{file}: a blob with too few segments, an empty one or a line break in its name must still
 // end in the catalog (rejected, with its reason) and in quarantine, not lie unseen in incoming.
 import { app, type InvocationContext } from '@azure/functions';
+
 import { getServices } from '../src/services';
 import { INCOMING_CONTAINER } from '../src/storage/names';
 

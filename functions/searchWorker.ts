@@ -1,5 +1,6 @@
 // Queue trigger: runs one search job of a collection run (search, safe downloads, drop into incoming/).
 import { app, type InvocationContext } from '@azure/functions';
+
 import { appHostConfig } from '../src/platform/hostConfig';
 import { getServices } from '../src/services';
 import { SEARCH_JOBS_QUEUE } from '../src/storage/names';

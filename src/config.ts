@@ -1,6 +1,7 @@
 // The one place where settings are read from the process environment and validated: the app's settings, and the
 // few that the trainer process and the command-line tools read besides. Everything else receives typed values.
 import { z } from 'zod';
+
 import { ConfigurationError } from './errors';
 import { parseSchedule } from './platform/ncrontab';
 import { EXECUTION_PROVIDER_NAMES } from './train/executionProviders';

@@ -4,18 +4,12 @@ import { Collector } from './collect/collector';
 import { downloadImage } from './collect/download';
 import { searchProviderResolver } from './collect/providers/registry';
 import { RunStore } from './collect/runs';
-import { PixelBudget } from './util/pixelBudget';
-import { loadSettings, processSettings, type AppSettings, type RawSettings } from './config';
-import { JobStore } from './train/jobs';
-import { createLauncher, type Launcher } from './train/launchers';
-import { ModelRegistry } from './train/models';
+import { type AppSettings, loadSettings, processSettings, type RawSettings } from './config';
+import { Catalog } from './dataset/catalog';
+import { type IngestLogger,Ingestor } from './dataset/ingest';
 import { Classifier } from './serve/classifier';
 import { ModelCache } from './serve/modelCache';
-import { Catalog } from './dataset/catalog';
-import { Ingestor, type IngestLogger } from './dataset/ingest';
 import { createStorageClients, type StorageClients } from './storage/clients';
-import { BackboneRegistry } from './train/backbones';
-import type { Training } from './train/requests';
 import {
   BACKBONES_CONTAINER,
   CATALOG_TABLE,
@@ -28,6 +22,12 @@ import {
   SEARCH_JOBS_QUEUE,
   TRAIN_JOBS_QUEUE,
 } from './storage/names';
+import { BackboneRegistry } from './train/backbones';
+import { JobStore } from './train/jobs';
+import { createLauncher, type Launcher } from './train/launchers';
+import { ModelRegistry } from './train/models';
+import type { Training } from './train/requests';
+import { PixelBudget } from './util/pixelBudget';
 
 export interface Services {
   settings: AppSettings;

@@ -1,5 +1,7 @@
-import { describe, expect, it } from 'vitest';
 import * as path from 'node:path';
+
+import { describe, expect, it } from 'vitest';
+
 import {
   loadCacheSettings,
   loadCliSettings,
@@ -7,9 +9,9 @@ import {
   loadSettings,
   loadTrainerJobSettings,
 } from '../src/config';
+import { ConfigurationError } from '../src/errors';
 import { cacheDir } from '../src/util/cacheDir';
 import { projectRoot } from '../src/util/paths';
-import { ConfigurationError } from '../src/errors';
 
 describe('loadSettings', () => {
   it('applies the defaults', () => {

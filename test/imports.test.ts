@@ -2,6 +2,7 @@
 // skips those, yet a circle of types is still two modules that cannot be understood one without the other).
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
+
 import { describe, expect, it } from 'vitest';
 
 const root = path.resolve(__dirname, '..');

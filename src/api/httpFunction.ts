@@ -10,6 +10,7 @@ import type {
   HttpResponseInit,
   InvocationContext,
 } from '@azure/functions';
+
 import { assertDatasetName } from '../dataset/names';
 import { InvalidArgumentError, PayloadTooLargeError } from '../errors';
 import { getServices, type Services } from '../services';

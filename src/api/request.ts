@@ -2,6 +2,7 @@
 // multipart/form-data with one or more files. Limits are the ingest's: each file at most
 // INGEST_MAX_FILE_BYTES; a multipart body at most that times MAX_FILES_PER_REQUEST (plus 64 KiB of part headers).
 import busboy from 'busboy';
+
 import { InvalidArgumentError, PayloadTooLargeError } from '../errors';
 import type { ClassifyOptions, ServedModelInfo } from '../serve/classifier';
 import type { UploadedFile } from '../serve/uploadedFile';

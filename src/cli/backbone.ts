@@ -1,12 +1,14 @@
 // `icf backbone register NAME MODEL.onnx ...` and `icf backbone list`: backbones besides the built-in ResNet50,
 // stored in the app's storage account where the trainer finds them (train option "backbone": NAME).
 import { readFile } from 'node:fs/promises';
+
 import { BlobServiceClient } from '@azure/storage-blob';
+
 import { loadCliSettings } from '../config';
 import { InvalidArgumentError } from '../errors';
+import { BACKBONES_CONTAINER } from '../storage/names';
 import { BackboneRegistry, type BackboneSpec } from '../train/backbones';
 import { parseArgs } from './options';
-import { BACKBONES_CONTAINER } from '../storage/names';
 
 export const BACKBONE_USAGE = `  icf backbone register NAME MODEL.onnx --features-output TENSOR --input-size S [options]
                                     store an ONNX backbone for training (train option "backbone": NAME)

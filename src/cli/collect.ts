@@ -1,6 +1,8 @@
 // `icf collect plan FILE` and `icf collect run --dataset NAME`: plans checked offline, runs through the HTTP API.
 import { readFile } from 'node:fs/promises';
+
 import { Presets, SingleBar } from 'cli-progress';
+
 import { parsePlan, synthesizeQueries } from '../collect/plan';
 import type { RunReport } from '../collect/runs';
 import { InvalidArgumentError } from '../errors';
@@ -71,7 +73,7 @@ export async function runCollection(options: RunOptions): Promise<RunReport> {
   const bar = new SingleBar(
     {
       format: 'collect [{bar}] {value}/{total} queries, {downloaded} downloaded',
-      stream: options.out as NodeJS.WriteStream,
+      stream: options.out,
       noTTYOutput: !interactive,
       notTTYSchedule: 5000,
     },

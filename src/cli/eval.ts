@@ -1,7 +1,7 @@
 // `icf eval DIR`: k-fold cross-validation of backbone features + linear head on a labelled folder, offline: a softmax
 // head on DIR/<label>/<image>, a sigmoid head on a multi-label folder (DIR/images/ and DIR/labels.csv).
 import { InvalidArgumentError } from '../errors';
-import { parseArgs } from './options';
+import { CENTRE_CROP, SQUASH, type ViewResize } from '../image/preprocessing';
 import {
   evaluateFolder,
   type FolderEvaluation,
@@ -10,10 +10,10 @@ import {
   type RecipeRestrictions,
   type SingleLabelFolderEvaluation,
 } from '../train/evaluateFolder';
-import { CENTRE_CROP, SQUASH, type ViewResize } from '../image/preprocessing';
 import { EXECUTION_PROVIDER_NAMES } from '../train/executionProviders';
 import type { CandidateReport } from '../train/recipe';
 import { MULTI_LABEL, SINGLE_LABEL, TASKS } from '../train/task';
+import { parseArgs } from './options';
 
 export const EVAL_USAGE = `  icf eval DIR [options]            k-fold cross-validation of the classifier on DIR/<label>/<image>, or of a
                                     multi-label classifier when DIR has labels.csv and images/

@@ -1,11 +1,13 @@
 // `icf imagenet FILE...`: the backbone's top-5 ImageNet classes for each image (a quick check that the
 // backbone, its preprocessing and the image decoding agree).
 import { readFile } from 'node:fs/promises';
+
 import * as ort from 'onnxruntime-node';
+
+import { SQUASH } from '../image/preprocessing';
 import { renderView } from '../image/view';
 import { BACKBONE_OUTPUTS, loadBackbone } from '../train/backbone';
 import { IMAGENET_LABELS } from '../train/imagenetLabels';
-import { SQUASH } from '../image/preprocessing';
 
 export async function printImagenetTop5(
   files: string[],

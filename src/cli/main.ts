@@ -1,16 +1,18 @@
 // icf: the command-line tool. `icf dhash FILE...` and `icf upload DIR --dataset NAME`.
 import { readFile } from 'node:fs/promises';
+
 import { BlobServiceClient } from '@azure/storage-blob';
-import { SingleBar, Presets } from 'cli-progress';
-import { dhashFromPixels } from '../image/dhash';
-import { decodeRasterLikePillow } from '../dataset/validate';
+import { Presets,SingleBar } from 'cli-progress';
+
 import { loadCliSettings } from '../config';
+import { decodeRasterLikePillow } from '../dataset/validate';
 import { InvalidArgumentError } from '../errors';
+import { dhashFromPixels } from '../image/dhash';
 import { BACKBONE_USAGE, backboneCommand } from './backbone';
 import { describePlan, runCollection } from './collect';
-import { parseArgs } from './options';
 import { EVAL_USAGE, evalCommand } from './eval';
 import { printImagenetTop5 } from './imagenet';
+import { parseArgs } from './options';
 import { uploadFolder } from './upload';
 
 const USAGE = `usage:
@@ -107,7 +109,7 @@ async function uploadCommand(args: string[], out: NodeJS.WritableStream, err: No
   const bar = new SingleBar(
     {
       format: 'upload [{bar}] {value}/{total} {file}',
-      stream: out as NodeJS.WriteStream,
+      stream: out,
       noTTYOutput: !interactive,
       notTTYSchedule: 2000,
     },

@@ -2,10 +2,12 @@
 // multi-label folder (DIR/images/ and DIR/labels.csv), each listed image into incoming/<dataset>/<a>+<b>/<file>.
 import { readdir, readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
+
 import type { BlobServiceClient } from '@azure/storage-blob';
-import { InvalidArgumentError } from '../errors';
+
 import { IMAGES_FOLDER, isMultiLabelFolder, readMultiLabelFolder } from '../dataset/labelsCsv';
 import { assertDatasetName, labelFolderFor } from '../dataset/names';
+import { InvalidArgumentError } from '../errors';
 import { INCOMING_CONTAINER, incomingBlobName } from '../storage/names';
 
 export interface UploadFile {

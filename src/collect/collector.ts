@@ -2,24 +2,26 @@
 // a worker runs one job: search, download each result safely, and drop it into incoming/{dataset}/{label}/
 // with its provenance, where ingest takes over.
 import { createHash } from 'node:crypto';
+
 import type { ContainerClient } from '@azure/storage-blob';
 import type { QueueClient } from '@azure/storage-queue';
+
 import type { CollectSettings } from '../config';
+import { assertDatasetName } from '../dataset/names';
 import { ConfigurationError, InvalidArgumentError, NotFoundError } from '../errors';
 import { encodeQueueMessage } from '../platform/queueMessages';
-import { collectionPlanBlobName, COLLECTION_PLAN_FILE, CONFIG_CONTAINER, incomingBlobName } from '../storage/names';
+import { COLLECTION_PLAN_FILE, collectionPlanBlobName, CONFIG_CONTAINER, incomingBlobName } from '../storage/names';
 import { isStatus } from '../storage/tables';
-import { assertDatasetName } from '../dataset/names';
-import { parsePlan, synthesizeQueries, type CollectionPlan } from './plan';
+import { type CollectionPlan,parsePlan, synthesizeQueries } from './plan';
 import type { QueryReport, RunRecord, RunReport, RunStore, RunTrigger, SkippedResult } from './runs';
 import {
-  DownloadRefusedError,
-  SearchProviderError,
   type DownloadedImage,
   type DownloadOptions,
+  DownloadRefusedError,
   type ImageResult,
   type ImageSearchProvider,
   type SearchFilters,
+  SearchProviderError,
 } from './types';
 
 /** One query of one run: the message on the search-jobs queue. */

@@ -5,13 +5,15 @@
 // where DNS answers are checked, so the address checked is the address connected to (no DNS-rebinding
 // gap between a check and the connection).
 
-import { promises as dnsPromises, type LookupAddress, type LookupOptions } from 'node:dns';
+import { type LookupAddress, type LookupOptions,promises as dnsPromises } from 'node:dns';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
+
 import ipaddr from 'ipaddr.js';
+
 import { AppError } from '../errors';
-import { DownloadRefusedError, type DownloadedImage, type DownloadOptions } from './types';
+import { type DownloadedImage, type DownloadOptions,DownloadRefusedError } from './types';
 
 export const USER_AGENT = 'image-classifier-functions/0.1 (+collect)';
 

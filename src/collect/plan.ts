@@ -1,8 +1,9 @@
 // Collection plans: lists of terms whose combinations make the search queries, and which terms name the
 // label. Stored per dataset as the blob config/{dataset}/collection.json; validated on load.
 import { z } from 'zod';
-import { InvalidArgumentError } from '../errors';
+
 import { checkLabelName } from '../dataset/names';
+import { InvalidArgumentError } from '../errors';
 import { SEARCH_PROVIDER_NAMES, type SearchProviderName } from './providers/registry';
 import type { SearchFilters } from './types';
 

@@ -2,7 +2,9 @@
 // content URL already downloaded into a dataset. A run's report is read back by aggregating its query rows,
 // so that queries running in parallel never contend for one row.
 import { createHash } from 'node:crypto';
+
 import { odata, type TableClient } from '@azure/data-tables';
+
 import { NotFoundError } from '../errors';
 import { ensureTable, isStatus } from '../storage/tables';
 import { isTimeSortableId, timeSortableId } from '../util/ids';

@@ -2,8 +2,9 @@
 // pattern (synthetic/fabrics.ts), drawn as SVG, rasterised with sharp, lightly noised and saved as JPEG. Everything
 // follows from the seed. This module renders them and is the public entry.
 import sharp from 'sharp';
+
 import { mulberry32, seededRandom } from '../util/seededRandom';
-import { BLACK, css, hsl, integerLuma, mix, n, uniform, type Random } from './synthetic/drawing';
+import { BLACK, css, hsl, integerLuma, mix, n, type Random,uniform } from './synthetic/drawing';
 import { makeFabric } from './synthetic/fabrics';
 import { makeGarment } from './synthetic/garments';
 

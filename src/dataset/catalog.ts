@@ -3,9 +3,11 @@
 // image, claim its hash and update the counts, all or nothing; the statistics row's ETag serialises
 // concurrent ingests of a dataset (optimistic concurrency).
 import { createHash } from 'node:crypto';
-import { TableClient, TableTransaction, odata, type TableEntityResult } from '@azure/data-tables';
-import { ensureTable, isStatus } from '../storage/tables';
+
+import { odata, TableClient, type TableEntityResult,TableTransaction } from '@azure/data-tables';
+
 import { AppError, InvalidArgumentError, NotFoundError } from '../errors';
+import { ensureTable, isStatus } from '../storage/tables';
 import { parseImagePath } from './names';
 import type { LabelCounts, Split } from './split';
 

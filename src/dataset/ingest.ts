@@ -1,24 +1,26 @@
 // Ingest of one blob of the incoming container: validate, hash, deduplicate, split, record, quarantine.
 import { createHash } from 'node:crypto';
+
 import type { ContainerClient } from '@azure/storage-blob';
+
 import type { DedupSettings, IngestSettings } from '../config';
+import { dhashFromPixels, relativeDistance } from '../image/dhash';
+import { INCOMING_CONTAINER, QUARANTINE_CONTAINER } from '../storage/names';
+import { isStatus } from '../storage/tables';
+import type { PixelBudget } from '../util/pixelBudget';
 import {
   Catalog,
   CatalogConflictError,
   type DatasetStats,
-  type ImageRecord,
-  type ImageStatus,
   imageIdFor,
   imageIdForBlob,
   imageIdOfRecord,
+  type ImageRecord,
+  type ImageStatus,
   INVALID_DATASET_PARTITION,
 } from './catalog';
-import { isStatus } from '../storage/tables';
-import { INCOMING_CONTAINER, QUARANTINE_CONTAINER } from '../storage/names';
-import { DatasetStates, type DatasetState } from './datasetState';
+import { type DatasetState,DatasetStates } from './datasetState';
 import { KeyedMutex } from './keyedMutex';
-import type { PixelBudget } from '../util/pixelBudget';
-import { dhashFromPixels, relativeDistance } from '../image/dhash';
 import { checkDatasetName, labelsOf, parseImagePath } from './names';
 import { chooseSplit } from './split';
 import { ImageRejectedError, validateImage, type ValidImage } from './validate';

@@ -4,6 +4,7 @@
 // Labels are separated by spaces, so a label itself has none here (checkLabelName would allow them).
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+
 import { InvalidArgumentError } from '../errors';
 import { checkFileName, checkLabelName } from './names';
 

@@ -1,6 +1,6 @@
 // Read-side views of a dataset for the HTTP API.
 import { InvalidArgumentError } from '../errors';
-import { IMAGE_STATUSES, type Catalog, type ImageStatus } from './catalog';
+import { type Catalog, IMAGE_STATUSES, type ImageStatus } from './catalog';
 import { assertDatasetName, checkLabelFolder, labelsOf } from './names';
 
 export interface DatasetSummary {

@@ -1,11 +1,12 @@
 // Decides whether a file is a usable raster photo, reading its header before any pixel is decoded.
 import sharp, { type Metadata } from 'sharp';
+
 import type { IngestSettings } from '../config';
 import { AppError, type ErrorKind } from '../errors';
-import type { PixelBudget } from '../util/pixelBudget';
 import { decodeBmp, isBmp, readBmpHeader } from '../image/bmp';
 import { decodeLikePillow, type RawPixels } from '../image/decode';
 import { readQuickHeader } from '../image/imageHeader';
+import type { PixelBudget } from '../util/pixelBudget';
 
 export type RejectionCode =
   | 'invalid-name'

@@ -3,11 +3,12 @@
 // work, failures are retried, and after `maxDequeueCount` failures the blob goes to
 // `webjobs-blobtrigger-poison`. A host killed half way finishes on restart: receipts not marked complete
 // are handed over again, and messages left in the queue come back.
-import { RestError, type BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
+import { type BlobServiceClient, type ContainerClient,RestError } from '@azure/storage-blob';
 import type { DequeuedMessageItem, QueueClient, QueueServiceClient } from '@azure/storage-queue';
+
 import { resolveListedBlobName } from '../storage/listedBlobName';
 import type { FunctionsCore, RegisteredFunction, RpcTypedData } from './functionsCore';
-import { invokeFunction, type InvocationLog } from './invoke';
+import { type InvocationLog,invokeFunction } from './invoke';
 import { MESSAGE_LEASE_MS, QueuePump, type QueuePumpOptions } from './queuePump';
 
 export const HOSTS_CONTAINER = 'azure-webjobs-hosts';

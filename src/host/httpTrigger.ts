@@ -1,8 +1,9 @@
 // Serves the registered HTTP functions under /api, as `func start` does on port 7071.
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+
 import type { FunctionsCore, RegisteredFunction, RpcTypedData } from './functionsCore';
-import { invokeFunction, type InvocationLog } from './invoke';
+import { type InvocationLog,invokeFunction } from './invoke';
 import { compileRoute, type RouteMatcher } from './route';
 
 const ROUTE_PREFIX = 'api';

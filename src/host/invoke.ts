@@ -1,6 +1,7 @@
 // Invokes a registered function the way the Node.js worker does: through the programming model's
 // InvocationModel, with inputs and trigger metadata in the worker's RPC shapes.
 import { randomUUID } from 'node:crypto';
+
 import type {
   FunctionsCore,
   RegisteredFunction,

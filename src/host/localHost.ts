@@ -1,12 +1,13 @@
 // A local Functions host for machines without Azure Functions Core Tools: it loads the function files
 // with the worker's `@azure/functions-core` in place, then serves their HTTP, blob, queue and timer triggers.
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync,readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+
+import { type HostConfig,readHostConfig } from '../platform/hostConfig';
 import { createStorageClients, type StorageClients } from '../storage/clients';
 import { BlobTriggerListener, HOSTS_CONTAINER } from './blobTrigger';
 import { FunctionsCore, installFunctionsCore, type RegisteredFunction, type RpcLogLevel } from './functionsCore';
-import { readHostConfig, type HostConfig } from '../platform/hostConfig';
 import { HttpTriggerServer } from './httpTrigger';
 import type { InvocationLog } from './invoke';
 import { QueueTriggerListener } from './queueTrigger';

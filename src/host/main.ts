@@ -3,7 +3,8 @@
 // `npm start -- --in-memory` keeps Azurite's data in memory only (nothing written, all gone on exit).
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { startAzuriteProcess, type RunningAzurite } from '../storage/azurite';
+
+import { type RunningAzurite,startAzuriteProcess } from '../storage/azurite';
 import { startLocalHost } from './localHost';
 
 const DEVELOPMENT_STORAGE = 'UseDevelopmentStorage=true';

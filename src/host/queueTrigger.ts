@@ -1,10 +1,11 @@
 // Queue triggers: one pump per function, messages decoded as host.json's messageEncoding says, and
 // poison messages moved to `<queue>-poison` after maxDequeueCount failed tries.
 import type { DequeuedMessageItem, QueueServiceClient } from '@azure/storage-queue';
+
 import type { HostConfig } from '../platform/hostConfig';
 import { decodeQueueMessage } from '../platform/queueMessages';
 import type { FunctionsCore, RegisteredFunction } from './functionsCore';
-import { invokeFunction, type InvocationLog } from './invoke';
+import { type InvocationLog,invokeFunction } from './invoke';
 import { MESSAGE_LEASE_MS, QueuePump } from './queuePump';
 
 export interface QueueTriggerOptions {

@@ -1,9 +1,10 @@
 // Timer triggers on NCRONTAB schedules, with runOnStartup and a past-due flag when the host was down
 // at a scheduled time (the schedule status lives in the hosts container, as with useMonitor on Azure).
 import type { ContainerClient } from '@azure/storage-blob';
-import type { FunctionsCore, RegisteredFunction } from './functionsCore';
-import { invokeFunction, type InvocationLog } from './invoke';
+
 import { parseSchedule, type Schedule } from '../platform/ncrontab';
+import type { FunctionsCore, RegisteredFunction } from './functionsCore';
+import { type InvocationLog,invokeFunction } from './invoke';
 
 interface ScheduleStatus {
   Last: string;

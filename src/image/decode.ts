@@ -6,6 +6,7 @@
  * them with its own arithmetic, see pillow/arithmetic.ts, not with a colour profile).
  */
 import sharp from 'sharp';
+
 import { readQuickHeader } from './imageHeader';
 
 export interface RawPixels {

@@ -2,6 +2,7 @@
 // the picture, by default its central 224/256 square, scaled to the input size), its mirror image, and augmented
 // views (flips, a small rotation, a random crop, brightness and contrast) as one drawn Augmentation describes them.
 import sharp, { type OutputInfo, type Sharp } from 'sharp';
+
 import { decodeBmp, isBmp } from './bmp';
 import { CENTRE_CROP, plainResizeTarget, type ViewResize } from './preprocessing';
 

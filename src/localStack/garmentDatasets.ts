@@ -1,6 +1,7 @@
 // Small labelled data sets of generated garment photos (three patterns), uploaded to `incoming` and ingested
 // through the services: what end-to-end tests and benchmarks train on. Fixed seeds: the same images every time.
 import sharp from 'sharp';
+
 import { renderGarment } from '../collect/syntheticImages';
 import { labelFolderFor } from '../dataset/names';
 import type { Services } from '../services';

@@ -2,6 +2,7 @@
 // benchmarks alike, from source or from a build, and fails loudly, naming the path, when it is missing.
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
+
 import { projectRoot } from '../util/paths';
 
 /** `../shared/<parts>`, which must exist. */

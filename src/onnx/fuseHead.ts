@@ -1,6 +1,7 @@
 // Fuses a trained linear head onto the backbone: one self-contained ONNX model (backbone, head, and softmax or
 // sigmoid) whose metadata carries the labels and the preprocessing, so any ONNX runtime reproduces the predictions.
 import { onnx } from 'onnx-proto';
+
 import { pruneUnreachable } from './prune';
 import { node, tensor, valueInfo } from './tensorProto';
 

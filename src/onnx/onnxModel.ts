@@ -1,7 +1,8 @@
 // A builder that assembles a whole ONNX graph (the TFJS converter's, the head graphs') and serialises it with the
 // protobufjs-generated schema (onnx-proto); its pieces come from tensorProto.ts.
 import { onnx } from 'onnx-proto';
-import { node, tensor, valueInfo, type AttributeValue, type Dim } from './tensorProto';
+
+import { type AttributeValue, type Dim,node, tensor, valueInfo } from './tensorProto';
 
 export type { AttributeValue, Dim } from './tensorProto';
 

@@ -4,6 +4,7 @@
 // The model's own preprocessing (scale, channel order, mean/std) is prepended as ONNX nodes, the tensor the user
 // names becomes `features` (flattened), and whatever `features` does not need (the classifier) is dropped.
 import { onnx } from 'onnx-proto';
+
 import { InvalidArgumentError } from '../errors';
 import { pruneUnreachable } from './prune';
 import { FLOAT, node, tensor, valueInfo } from './tensorProto';

@@ -2,7 +2,7 @@
 // Keras works in NHWC with HWIO kernels; the ONNX graph is NCHW throughout (what onnxruntime's CPU kernels like best),
 // so kernels are transposed here once and every channel axis becomes axis 1.
 import { AppError } from '../errors';
-import { OnnxGraphBuilder, type Dim } from './onnxModel';
+import { type Dim,OnnxGraphBuilder } from './onnxModel';
 
 export const CONVERTER_NAME = 'image-classifier-functions/tfjsToOnnx';
 /** Bump when the emitted graph changes, so caches keyed on it are rebuilt. */

@@ -2,7 +2,9 @@
 // Functions host's defaults. Platform facts live here so that production code never imports the local host.
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
+
 import { z } from 'zod';
+
 import { ConfigurationError } from '../errors';
 
 const timeSpan = z

@@ -2,15 +2,15 @@
 // limits), then exactly the trainer's preprocessing (renderView's plain view with the model's resize), then the
 // fused model (backbone + head + softmax, or sigmoid for multi-label models), which outputs probabilities.
 import type { IngestSettings } from '../config';
+import type { Catalog } from '../dataset/catalog';
+import { checkImageHeader, ImageRejectedError } from '../dataset/validate';
+import { NotFoundError } from '../errors';
+import type { ViewResize } from '../image/preprocessing';
+import { type ImageView,renderView } from '../image/view';
 import type { ModelTask } from '../train/models';
 import { TASKS } from '../train/task';
-import { checkImageHeader, ImageRejectedError } from '../dataset/validate';
-import { renderView, type ImageView } from '../image/view';
-import type { ViewResize } from '../image/preprocessing';
-import type { Catalog } from '../dataset/catalog';
-import { NotFoundError } from '../errors';
-import { NoModelError, type ModelCache } from './modelCache';
 import type { PixelBudget } from '../util/pixelBudget';
+import { type ModelCache,NoModelError } from './modelCache';
 import type { UploadedFile } from './uploadedFile';
 
 export interface Prediction {

@@ -4,7 +4,9 @@
 // old one atomically. Requests hold a lease, so one in flight finishes on the session it started with; a
 // replaced session is released once its last lease is returned.
 import * as os from 'node:os';
+
 import * as ort from 'onnxruntime-node';
+
 import { AppError } from '../errors';
 import type { ViewResize } from '../image/preprocessing';
 import type { ModelPointer, ModelRegistry } from '../train/models';

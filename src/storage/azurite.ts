@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
+
 import { AZURITE_ACCOUNT_KEY, AZURITE_ACCOUNT_NAME } from '../config';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
@@ -15,7 +16,7 @@ type ServerConstructor = new (configuration: unknown) => AzuriteServer;
 type ConfigurationConstructor = new (...args: unknown[]) => unknown;
 
 function load<T>(modulePath: string): T {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+   
   return (require(`azurite/dist/src/${modulePath}`) as { default: T }).default;
 }
 
@@ -196,8 +197,8 @@ export async function startAzuriteProcess(
       }
       if (found['Blob'] && found['Queue'] && found['Table']) resolve(found);
     };
-    child.stdout!.on('data', onOutput);
-    child.stderr!.on('data', onOutput);
+    child.stdout.on('data', onOutput);
+    child.stderr.on('data', onOutput);
     child.once('exit', (code) => {
       process.removeListener('exit', stopChild);
       const inUse = /EADDRINUSE/.test(output);

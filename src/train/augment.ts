@@ -1,6 +1,7 @@
 // Augmentation policy per dataset: what the trainer may vary (flips, rotation, zoom, lighting), validated, and the
 // drawing of one Augmentation from it, deterministically from a seed. The views themselves are rendered in image/view.
 import { z } from 'zod';
+
 import { InvalidArgumentError } from '../errors';
 import type { Augmentation } from '../image/view';
 import { seededRandom } from '../util/seededRandom';

@@ -5,12 +5,14 @@
 import { existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+
 import { onnx } from 'onnx-proto';
-import { InvalidArgumentError } from '../errors';
-import { loadRegistrySettings } from '../config';
-import { cacheDir } from '../util/cacheDir';
 import * as ort from 'onnxruntime-node';
+
+import { loadRegistrySettings } from '../config';
+import { InvalidArgumentError } from '../errors';
 import { CONVERTER_VERSION, convertTfjsLayersModel } from '../onnx/tfjsToOnnx';
+import { cacheDir } from '../util/cacheDir';
 import { resolveProviders } from './executionProviders';
 import { IMAGENET_LABELS } from './imagenetLabels';
 

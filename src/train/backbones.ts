@@ -7,8 +7,10 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+
 import type { ContainerClient } from '@azure/storage-blob';
 import * as ort from 'onnxruntime-node';
+
 import { InvalidArgumentError, NotFoundError } from '../errors';
 import { prepareBackbone, type PrepareBackboneOptions } from '../onnx/prepareBackbone';
 import { isStatus } from '../storage/tables';
@@ -16,9 +18,9 @@ import { cacheDir } from '../util/cacheDir';
 import {
   BACKBONE_INPUT_NAME,
   BACKBONE_OUTPUTS,
+  type BackboneModel,
   checkBuiltInInputSize,
   DEFAULT_BACKBONE,
-  type BackboneModel,
 } from './backbone';
 
 const SPEC = 'backbone.json';

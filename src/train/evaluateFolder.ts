@@ -7,15 +7,16 @@
 import { existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+
 import { IMAGES_FOLDER, isMultiLabelFolder, LABELS_CSV, readMultiLabelFolder } from '../dataset/labelsCsv';
 import { InvalidArgumentError } from '../errors';
-import type { AugmentationPolicy } from './augment';
-import { BACKBONE_INPUT_SIZE, ensureBackboneModel, loadBackbone, withInputSize, type Backbone } from './backbone';
-import { evaluateMultiLabel, evaluateSingleLabel, type LabelScores, type SingleLabelMetrics } from './metrics';
 import { resizeId, SQUASH } from '../image/preprocessing';
+import type { AugmentationPolicy } from './augment';
+import { type Backbone,BACKBONE_INPUT_SIZE, ensureBackboneModel, loadBackbone, withInputSize } from './backbone';
+import { evaluateMultiLabel, evaluateSingleLabel, type LabelScores, type SingleLabelMetrics } from './metrics';
 import type { ModelTask } from './models';
 import { imageFeatures, scoreInputs, trainRecipe } from './pipeline';
-import { describeRecipe, type CandidateReport, type FeatureSource, type RecipeSearchOptions } from './recipe';
+import { type CandidateReport, describeRecipe, type FeatureSource, type RecipeSearchOptions } from './recipe';
 import { MULTI_LABEL, SINGLE_LABEL, type TaskStrategy } from './task';
 import { trainHead, type TrainHeadOptions } from './trainHead';
 

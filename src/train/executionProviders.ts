@@ -3,6 +3,7 @@
 // onnxruntime-node throws when a listed provider cannot load (a missing CUDA build or driver only shows when a
 // session is created) instead of falling back, so the first one is dropped and the rest tried, each drop logged.
 import type * as ort from 'onnxruntime-node';
+
 import { InvalidArgumentError } from '../errors';
 
 /** Every provider that may be asked for, in the order a preference list usually takes. */

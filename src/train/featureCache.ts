@@ -3,7 +3,9 @@
 // empty disk each time), so that retraining after a few new images only pays the backbone for those.
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+
 import type { ContainerClient } from '@azure/storage-blob';
+
 import { isStatus } from '../storage/tables';
 
 /** Reads and writes feature vectors by key (a relative path such as `backbone/v2/ab/<digest>-plain.f32`). */

@@ -5,14 +5,16 @@
 // pay for the backbone again.
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
+
 import * as ort from 'onnxruntime-node';
+
 import { InvalidArgumentError } from '../errors';
+import { CENTRE_CROP, resizeId, type ViewResize } from '../image/preprocessing';
+import { type ImageView,mirrorView, renderView, VIEW_VERSION } from '../image/view';
 import { cacheDir as defaultCacheDir } from '../util/cacheDir';
-import { mirrorView, renderView, VIEW_VERSION, type ImageView } from '../image/view';
-import { DEFAULT_AUGMENTATION, sampleAugmentation, type AugmentationPolicy } from './augment';
+import { type AugmentationPolicy,DEFAULT_AUGMENTATION, sampleAugmentation } from './augment';
 import type { Backbone } from './backbone';
 import { DiskFeatureCache, type FeatureCache } from './featureCache';
-import { CENTRE_CROP, resizeId, type ViewResize } from '../image/preprocessing';
 
 export interface FeatureOptions {
   /** How each picture becomes a square (the plain view and the crops of augmented views); default CENTRE_CROP. */

@@ -1,6 +1,6 @@
 // Samples GPU utilisation and memory with nvidia-smi while a job runs, into the job's log and metrics.
 // Where there is no nvidia-smi (no NVIDIA GPU), it says so once and records nothing.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess,spawn } from 'node:child_process';
 
 export interface GpuSummary {
   name: string;
@@ -39,8 +39,8 @@ export function startGpuMonitor(options: {
   }
   if (child) {
     exited = new Promise((resolve) => {
-      child!.once('exit', () => resolve());
-      child!.once('error', () => {
+      child.once('exit', () => resolve());
+      child.once('error', () => {
         options.log('gpu: nvidia-smi not found, no GPU figures');
         resolve();
       });

@@ -2,6 +2,7 @@
 // the job is (queued, running, succeeded, failed), its stage and progress, and its results.
 import type { TableClient } from '@azure/data-tables';
 import { z } from 'zod';
+
 import { InvalidArgumentError, NotFoundError } from '../errors';
 import { JOBS_TABLE } from '../storage/names';
 import { ensureTable, isStatus } from '../storage/tables';
@@ -12,8 +13,8 @@ import {
   formatPublished,
   jobMetricsSchema,
   parsePublished,
-  trainJobSchema,
   type TrainJob,
+  trainJobSchema,
   type TrainOptions,
 } from './published';
 

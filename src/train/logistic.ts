@@ -4,6 +4,7 @@
 // multi-label data, each label with its own strength. The textbook linear probe, as scikit-learn's lbfgs solver
 // fits it, with no validation part spent on deciding when to stop.
 import * as ort from 'onnxruntime-node';
+
 import { InvalidArgumentError } from '../errors';
 import { buildLossGradientGraph, GRADIENT_INPUTS, GRADIENT_OUTPUTS, type HeadKind } from './headGraph';
 

@@ -2,9 +2,9 @@
 //   TRAIN_DATASET=<dataset> TRAIN_JOB_ID=<job> AzureWebJobsStorage=<connection> node dist/src/train/main.js
 import { loadTrainerJobSettings, processSettings } from '../config';
 import { createServices } from '../services';
+import { FEATURES_CONTAINER, INCOMING_CONTAINER } from '../storage/names';
 import { BlobFeatureCache } from './featureCache';
 import { runTrainingJob } from './trainer';
-import { FEATURES_CONTAINER, INCOMING_CONTAINER } from '../storage/names';
 
 async function main(): Promise<void> {
   const { dataset, jobId } = loadTrainerJobSettings();

@@ -3,6 +3,7 @@
 // the test split, or when forced; the move is a conditional write, so two jobs cannot both win. The registry is
 // the only code that reads or writes the `models` container, and it does so through the contract's schemas.
 import type { ContainerClient } from '@azure/storage-blob';
+
 import type { Catalog } from '../dataset/catalog';
 import { assertDatasetName } from '../dataset/names';
 import { NotFoundError } from '../errors';
@@ -11,10 +12,10 @@ import { isStatus } from '../storage/tables';
 import {
   formatPublished,
   modelMetricsSchema,
-  modelPointerSchema,
-  parsePublished,
   type ModelPointer,
   type ModelPointerInput,
+  modelPointerSchema,
+  parsePublished,
 } from './published';
 
 export type { ModelPointer, ModelPointerInput, ModelTask } from './published';

@@ -6,13 +6,13 @@ import type { AugmentationPolicy } from './augment';
 import type { FeatureCache } from './featureCache';
 import { extractFeatures, type FeatureBackbone } from './features';
 import {
+  type FeatureSource,
   headInput,
   memoiseViews,
-  searchRecipe,
-  type FeatureSource,
   type Recipe,
   type RecipeSearchOptions,
   type RecipeSearchResult,
+  searchRecipe,
   type TrainedRecipeHead,
   type ViewSet,
 } from './recipe';

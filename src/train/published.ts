@@ -4,9 +4,10 @@
 // reader (serving's model cache, the models list, the job routes) parses through them, with an error that names the
 // file and the field. They accept what earlier versions stored: fields added since are optional or defaulted.
 import { z } from 'zod';
+
 import { AppError } from '../errors';
-import { DEFAULT_BACKBONE } from './backbone';
 import type { AugmentationPolicy } from './augment';
+import { DEFAULT_BACKBONE } from './backbone';
 
 /** A stored file (or table row) that does not follow the contract; the message names it and the field. */
 export class PublishedFileError extends AppError {

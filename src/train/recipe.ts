@@ -11,10 +11,10 @@
 // only when it beats it by more than one standard error of the paired per-image differences (beatsClearly), so that
 // noise does not choose. A time budget skips the stages that would overrun it, and says so.
 import { InvalidArgumentError } from '../errors';
-import type { HeadKind } from './headGraph';
-import { LogisticSolver, type LogisticParameters } from './logistic';
-import { scoresHigher, taskOfHead, type HeldOutScore, type TaskStrategy } from './task';
 import { CENTRE_CROP, resizeId, SQUASH, type ViewResize } from '../image/preprocessing';
+import type { HeadKind } from './headGraph';
+import { type LogisticParameters,LogisticSolver } from './logistic';
+import { type HeldOutScore, scoresHigher, taskOfHead, type TaskStrategy } from './task';
 
 /** Which views of each image a candidate trains on (view 0 plain, then the mirror view, then augmented views). */
 export interface ViewSet {

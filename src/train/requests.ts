@@ -1,11 +1,12 @@
 // Training requests: a job is recorded and queued on train-jobs; the queue function launches the trainer.
 import type { QueueClient } from '@azure/storage-queue';
+
 import type { Catalog } from '../dataset/catalog';
 import { assertDatasetName } from '../dataset/names';
 import { InvalidArgumentError } from '../errors';
 import { encodeQueueMessage } from '../platform/queueMessages';
 import type { BackboneRegistry } from './backbones';
-import { parseTrainOptions, type JobStore, type TrainJob } from './jobs';
+import { type JobStore, parseTrainOptions, type TrainJob } from './jobs';
 import type { Launcher } from './launchers';
 import type { ModelRegistry } from './models';
 

@@ -3,13 +3,13 @@
 // multi-label task trains a sigmoid per label, folds use iterative multi-label stratification, models are scored
 // by mAP and predictions are read at a decision threshold chosen on held-out predictions. The recipe search, the
 // Adam head, `icf eval`, the training job and the classifier ask the strategy instead of branching on the task.
+import { argmax } from '../util/argmax';
 import { multiLabelFolds, stratifiedFolds } from './folds';
 import type { HeadKind } from './headGraph';
 import { evaluateMultiLabel, evaluateSingleLabel } from './metrics';
 import type { ModelPointer, ModelTask } from './models';
-import type { JobMetrics } from './published';
 import { confusionMatrixSvg, perClassBarsSvg, precisionRecallSvg } from './plots';
-import { argmax } from '../util/argmax';
+import type { JobMetrics } from './published';
 
 /** Held-out (out-of-fold or validation) predictions scored for model selection. */
 export interface HeldOutScore {

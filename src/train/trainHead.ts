@@ -4,6 +4,7 @@
 // per-dimension standardisation folded into W and b at the end, so that inference stays
 // probabilities = softmax(X·W + b) (or sigmoid) on raw features.
 import * as ort from 'onnxruntime-node';
+
 import { InvalidArgumentError } from '../errors';
 import { seededRandom } from '../util/seededRandom';
 import { shuffle } from '../util/shuffle';
@@ -11,11 +12,11 @@ import { resolveProviders } from './executionProviders';
 import {
   buildScoringGraph,
   buildTrainingStepGraph,
+  type HeadKind,
   SCORE_INPUTS,
   SCORE_OUTPUT,
   STEP_INPUTS,
   STEP_OUTPUTS,
-  type HeadKind,
 } from './headGraph';
 import { MULTI_LABEL, SINGLE_LABEL, taskOfHead, type TaskStrategy } from './task';
 

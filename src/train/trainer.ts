@@ -4,20 +4,23 @@
 // evaluation on the test split, a learning curve, plots, one fused ONNX model, and a pointer that moves only to a
 // model at least as good as the current one.
 import { readFile } from 'node:fs/promises';
+
 import type { ContainerClient } from '@azure/storage-blob';
-import { fuseLinearHead, supportsTestTimeMirror } from '../onnx/fuseHead';
+
 import type { Catalog, ImageRecord } from '../dataset/catalog';
 import { labelsOf } from '../dataset/names';
-import { DEFAULT_BACKBONE, ensureBackboneModel, loadBackbone, withInputSize, type Backbone } from './backbone';
+import { describeResize, resizeId } from '../image/preprocessing';
+import { fuseLinearHead, supportsTestTimeMirror } from '../onnx/fuseHead';
+import { type Backbone,DEFAULT_BACKBONE, ensureBackboneModel, loadBackbone, withInputSize } from './backbone';
 import type { BackboneRegistry } from './backbones';
 import type { FeatureCache } from './featureCache';
+import { startGpuMonitor } from './gpuMonitor';
 import { HEARTBEAT_INTERVAL_MS, type JobStore } from './jobs';
 import { assessLearningCurve, learningCurveShares, stratifiedSubset } from './learningCurve';
-import type { ModelRegistry } from './models';
-import { learningCurveSvg } from './plots';
 import { LogisticSolver } from './logistic';
-import { describeResize, resizeId } from '../image/preprocessing';
+import type { ModelRegistry } from './models';
 import { imageFeatures, scoreInputs, trainRecipe } from './pipeline';
+import { learningCurveSvg } from './plots';
 import {
   describeRecipe,
   fitRecipe,
@@ -28,7 +31,6 @@ import {
 } from './recipe';
 import { taskOfLabelSets, type TaskStrategy } from './task';
 import { rarestLabels } from './trainHead';
-import { startGpuMonitor } from './gpuMonitor';
 
 export interface TrainerDependencies {
   catalog: Catalog;

@@ -2,7 +2,8 @@
 // project's .cache/. Kept out of paths.ts: modules that the settings module imports use paths.ts, and an import
 // of the settings module from there would be circular.
 import * as path from 'node:path';
-import { loadCacheSettings, type CacheSettings } from '../config';
+
+import { type CacheSettings,loadCacheSettings } from '../config';
 import { projectRoot } from './paths';
 
 /** A cache folder: <ICF_CACHE_DIR>/<kind>, else <project>/.cache/<kind> (git-ignored). */

@@ -1,5 +1,6 @@
 // The anonymous health report says what is unhealthy and nothing more; the cause goes to the log.
 import { describe, expect, it } from 'vitest';
+
 import { checkHealth } from '../../src/api/health';
 import { createServices } from '../../src/services';
 

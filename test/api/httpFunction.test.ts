@@ -1,9 +1,10 @@
 // A route declared with httpFunction gets what every HTTP function needs without writing it: checked dataset names,
 // the same-site check, parsed JSON bodies, the app's services, and errors answered through the status table and
 // logged. Run against real services (an in-memory Azurite) with @azure/functions' own request and context types.
-import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
+import { HttpRequest, type HttpResponseInit,InvocationContext } from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { httpFunction, type HttpCall, type HttpFunctionDeclaration } from '../../src/api/httpFunction';
+
+import { type HttpCall, httpFunction, type HttpFunctionDeclaration } from '../../src/api/httpFunction';
 import { ok } from '../../src/api/responses';
 import { useAppSettings } from '../../src/services';
 import { startTestStorage, type TestStorage } from '../support/azurite';

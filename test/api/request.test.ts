@@ -1,5 +1,6 @@
 // Body and query parsing of POST /classify, without a host or a model.
 import { describe, expect, it } from 'vitest';
+
 import { UnsupportedMediaTypeError } from '../../src/api/errors';
 import { parseClassifyBody, parseClassifyQuery } from '../../src/api/request';
 import { errorResponse } from '../../src/api/responses';

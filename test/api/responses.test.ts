@@ -1,6 +1,7 @@
 // Errors are answered by their kind through the one status table: the status, the `error` name and the message
 // (or, for errors that may hold internals, a pointer to the log), exactly as the endpoints send them.
 import { describe, expect, it } from 'vitest';
+
 import { ForbiddenOriginError, UnsupportedMediaTypeError } from '../../src/api/errors';
 import { ERROR_STATUS } from '../../src/api/errorStatus';
 import { errorResponse } from '../../src/api/responses';

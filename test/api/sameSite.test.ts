@@ -1,6 +1,7 @@
 // Cross-site requests that would change state are refused: a foreign Origin (unless allowed), and a JSON route's
 // body in any other content type (what a form or a simple fetch from another page sends).
 import { describe, expect, it } from 'vitest';
+
 import { errorResponse } from '../../src/api/responses';
 import { assertSameSite, type RequestLike, type SameSiteOptions } from '../../src/api/sameSite';
 

@@ -1,11 +1,13 @@
 // The icf command as a user runs it (the built bin, in a child process).
 import { execFile } from 'node:child_process';
-import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { startTestStorage, type TestStorage } from '../support/azurite';
 import { noiseImage } from '../support/images';
 import { TINY_CNN, tinyCnn } from '../support/onnxModels';
@@ -50,7 +52,7 @@ describe('icf dhash', () => {
     const dir = sharedPath('fixtures', 'dhash');
     const result = await icfRun(['dhash', path.join(dir, 'dog.jpg'), '/no/such/file.jpg']);
     expect(result.code).toBe(1);
-    expect(result.stdout).toMatch(/^[0-9a-f]{64}  /);
+    expect(result.stdout).toMatch(/^[0-9a-f]{64} {2}/);
     expect(result.stderr).toMatch(/\/no\/such\/file\.jpg: .*ENOENT/);
   });
 

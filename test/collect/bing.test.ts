@@ -1,8 +1,9 @@
 // The Bing provider through the real SDK (and ms-rest-js's HTTP stack) against the fake v7 service on loopback.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
 import { BingImageSearchProvider } from '../../src/collect/providers/bing';
 import { SearchProviderError } from '../../src/collect/types';
-import { BING_SEARCH_PATH, startFakeBing, type FakeBing, type FakeImage } from '../support/fakeBing';
+import { BING_SEARCH_PATH, type FakeBing, type FakeImage,startFakeBing } from '../support/fakeBing';
 import { closedOrigin, startRecordingServer } from '../support/fakeHttp';
 import { fakeJpeg, recordingRetry, searchRequest } from '../support/searchProviders';
 

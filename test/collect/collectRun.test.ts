@@ -7,14 +7,16 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import type { RunReport } from '../../src/collect/runs';
 import type { RawSettings } from '../../src/config';
 import type { RunningHost } from '../../src/host/localHost';
 import { createServices, type Services } from '../../src/services';
 import { callApi, projectRoot, startAppHost, testSettings } from '../support/appHost';
 import { startTestStorage, type TestStorage } from '../support/azurite';
-import { startFakeBing, type FakeBing, type FakeImage } from '../support/fakeBing';
+import { type FakeBing, type FakeImage,startFakeBing } from '../support/fakeBing';
 import { noiseImage } from '../support/images';
 import { waitFor } from '../support/waitFor';
 

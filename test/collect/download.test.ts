@@ -1,7 +1,9 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import {
   addressRange,
   checkUrl,
@@ -9,11 +11,11 @@ import {
   describeContent,
   downloadImage,
   isBlockedAddress,
+  type Resolver,
   sniffImageFormat,
   USER_AGENT,
-  type Resolver,
 } from '../../src/collect/download';
-import { DownloadRefusedError, type DownloadOptions, type DownloadSkipReason } from '../../src/collect/types';
+import { type DownloadOptions, DownloadRefusedError, type DownloadSkipReason } from '../../src/collect/types';
 
 // Real HTTP servers on 127.0.0.1. The guard is on by default; tests that must reach the loopback server
 // either set allowPrivateAddresses or pass a policy that exempts 127.0.0.1 alone (so 169.254.169.254,

@@ -2,11 +2,12 @@
 // include planted near duplicates for dedup to catch.
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
+
 import { OfflineImageProvider, parseGarmentQuery, querySlug } from '../../src/collect/providers/offline';
 import { GARMENT_ITEMS, GARMENT_PATTERNS, renderGarment } from '../../src/collect/syntheticImages';
 import type { ImageResult } from '../../src/collect/types';
-import { dhashOfImage, hammingDistance, relativeDistance } from '../../src/image/dhash';
 import { validateImage } from '../../src/dataset/validate';
+import { dhashOfImage, hammingDistance, relativeDistance } from '../../src/image/dhash';
 
 const DECODE = { limitInputPixels: 1e8 };
 const NEAR_DUPLICATE_MAX_BITS = 24;
@@ -102,7 +103,7 @@ describe('OfflineImageProvider', () => {
       count: 1,
       filters: { minWidth: 700, minHeight: 500 },
     });
-    const metadata = await sharp(results[0]!.content!).metadata();
+    const metadata = await sharp(results[0]!.content).metadata();
     expect(metadata.width).toBeGreaterThanOrEqual(700);
     expect(metadata.height).toBeGreaterThanOrEqual(500);
   });
@@ -135,7 +136,7 @@ describe('the images', () => {
     }; // the app's defaults
     for (const results of found.values()) {
       for (const result of results) {
-        const metadata = await sharp(result.content!).metadata();
+        const metadata = await sharp(result.content).metadata();
         expect(metadata.format).toBe('jpeg');
         expect(metadata.width).toBeGreaterThanOrEqual(320);
         expect(metadata.height).toBeGreaterThanOrEqual(320);
@@ -179,7 +180,7 @@ describe('the images', () => {
         queries.map(async ({ query }, i) => {
           const left = (i % columns) * cell;
           const top = Math.floor(i / columns) * (cell + caption);
-          const picture = await sharp(found.get(query)![0]!.content!)
+          const picture = await sharp(found.get(query)![0]!.content)
             .resize(cell, cell, { fit: 'contain', background: '#ffffff' })
             .png()
             .toBuffer();

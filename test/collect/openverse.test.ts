@@ -1,15 +1,16 @@
 // The Openverse provider through real fetch against the fake Openverse API on loopback.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
 import { OpenverseProvider } from '../../src/collect/providers/openverse';
 import { SearchProviderError } from '../../src/collect/types';
+import { closedOrigin, startRecordingServer } from '../support/fakeHttp';
 import {
-  OPENVERSE_SEARCH_PATH,
-  startFakeOpenverse,
   type FakeOpenverse,
   type FakeOpenverseImage,
+  OPENVERSE_SEARCH_PATH,
   type OpenverseLicense,
+  startFakeOpenverse,
 } from '../support/fakeOpenverse';
-import { closedOrigin, startRecordingServer } from '../support/fakeHttp';
 import { fakeJpeg, recordingRetry, searchRequest } from '../support/searchProviders';
 
 const LICENCES: OpenverseLicense[] = ['by', 'by-sa', 'by-nd', 'by-nc', 'by-nc-sa', 'by-nc-nd', 'cc0', 'pdm'];

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+
 import { parsePlan, PLAN_LIMITS, synthesizeQueries } from '../../src/collect/plan';
 import { InvalidArgumentError } from '../../src/errors';
 

@@ -1,12 +1,13 @@
 // The search-provider registry: plans may name the registered providers only, each is made on first use from the
 // settings it needs (and only then asks for them), and shared after.
 import { describe, expect, it } from 'vitest';
-import { loadSettings } from '../../src/config';
+
 import { parsePlan } from '../../src/collect/plan';
 import { BingImageSearchProvider } from '../../src/collect/providers/bing';
 import { OfflineImageProvider } from '../../src/collect/providers/offline';
 import { OpenverseProvider } from '../../src/collect/providers/openverse';
 import { SEARCH_PROVIDER_NAMES, searchProviderResolver } from '../../src/collect/providers/registry';
+import { loadSettings } from '../../src/config';
 
 const plan = { dimensions: { item: ['shirt'] }, template: '{item}', labelFrom: 'item' };
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { HASH_WORDS, HammingIndex, linearScan, packHash, unpackHash } from '../../src/dataset/hammingIndex';
+
+import { HammingIndex, HASH_WORDS, linearScan, packHash, unpackHash } from '../../src/dataset/hammingIndex';
 import { hammingDistance, popcount32 } from '../../src/image/dhash';
 import { mulberry32 } from '../../src/util/seededRandom';
 

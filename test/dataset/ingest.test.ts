@@ -1,16 +1,18 @@
 // Ingest against a real (in-memory) Azurite: statuses, reasons, quarantine, idempotence, concurrency, splits.
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServices, type Services } from '../../src/services';
+
 import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { Ingestor } from '../../src/dataset/ingest';
-import { PixelBudget } from '../../src/util/pixelBudget';
 import { desiredTestCount } from '../../src/dataset/split';
+import { createServices, type Services } from '../../src/services';
+import { INCOMING_CONTAINER, QUARANTINE_CONTAINER } from '../../src/storage/names';
+import { PixelBudget } from '../../src/util/pixelBudget';
 import { startTestStorage, type TestStorage } from '../support/azurite';
 import { noiseImage } from '../support/images';
 import { sharedPath } from '../support/shared';
-import { INCOMING_CONTAINER, QUARANTINE_CONTAINER } from '../../src/storage/names';
 
 let storage: TestStorage;
 let services: Services;

@@ -3,7 +3,9 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+
 import { afterAll, describe, expect, it } from 'vitest';
+
 import { isMultiLabelFolder, parseLabelsCsv, readMultiLabelFolder } from '../../src/dataset/labelsCsv';
 import { InvalidArgumentError } from '../../src/errors';
 

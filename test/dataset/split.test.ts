@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+
 import { chooseSplit, desiredTestCount, type LabelCounts } from '../../src/dataset/split';
 import { seededRandom } from '../../src/util/seededRandom';
 

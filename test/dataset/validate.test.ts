@@ -1,11 +1,13 @@
 // Every rejection class, and every kind of real raster photo a user may have, through validateImage.
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
+
 import sharp, { type Sharp, type SharpOptions } from 'sharp';
 import { describe, expect, it } from 'vitest';
+
 import type { IngestSettings } from '../../src/config';
-import { dhashFromPixels } from '../../src/image/dhash';
 import { ImageRejectedError, validateImage } from '../../src/dataset/validate';
+import { dhashFromPixels } from '../../src/image/dhash';
 import { encodeBmp24, noiseImage, pngHeaderClaiming, seededRandom } from '../support/images';
 import { sharedPath } from '../support/shared';
 

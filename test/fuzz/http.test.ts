@@ -2,8 +2,10 @@
 // types and bodies (raw bytes, JSON, well-formed, truncated and boundary-less multipart): the host stays up, every
 // answer is a JSON 2xx/4xx (503 only for "no model yet") with a message for errors, and memory stays bounded.
 import * as http from 'node:http';
+
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import type { RunningHost } from '../../src/host/localHost';
 import { startAppHost, testSettings } from '../support/appHost';
 import { startTestStorage, type TestStorage } from '../support/azurite';

@@ -2,15 +2,17 @@
 // every blob ends in the catalog, rejected ones in quarantine with their reason, and nothing throws.
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
+
 import fc from 'fast-check';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { createServices, type Services } from '../../src/services';
+import { INCOMING_CONTAINER, QUARANTINE_CONTAINER } from '../../src/storage/names';
 import { startTestStorage, type TestStorage } from '../support/azurite';
 import { encodeBmp24 } from '../support/images';
 import { sharedPath } from '../support/shared';
 import { fuzzRuns, reportFuzz } from './fuzzRuns';
-import { INCOMING_CONTAINER, QUARANTINE_CONTAINER } from '../../src/storage/names';
 
 let storage: TestStorage;
 let services: Services;
@@ -71,7 +73,7 @@ function mutate(seed: Buffer, m: Mutation): Buffer {
     }
     case 'reheader':
       // The first bytes of another format on this one's body.
-      return Buffer.concat([seeds[m.other!]!.subarray(0, m.keep!), out.subarray(m.keep!)]);
+      return Buffer.concat([seeds[m.other!]!.subarray(0, m.keep), out.subarray(m.keep)]);
     default:
       return out;
   }

@@ -2,6 +2,7 @@
 // InvalidArgumentError, quickly (plans are bounded, and synthesis is linear).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+
 import { parsePlan, synthesizeQueries } from '../../src/collect/plan';
 import { InvalidArgumentError } from '../../src/errors';
 import { fuzzRuns, reportFuzz } from './fuzzRuns';

@@ -1,5 +1,6 @@
 // The local host's binding helpers: HTTP route templates and blob path patterns.
 import { describe, expect, it } from 'vitest';
+
 import { compileBlobPath } from '../../src/host/blobTrigger';
 import { compileRoute } from '../../src/host/route';
 

@@ -1,7 +1,9 @@
 // A container whose listing fails (Azurite answers 500, with no message, once a blob name holds U+0001) is retried
 // with backoff and logged with its cause, and the other blob triggers go on; ingest resumes once the name is gone.
 import * as path from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import type { RunningHost } from '../../src/host/localHost';
 import { startAppHost, testSettings } from '../support/appHost';
 import { startTestStorage, type TestStorage } from '../support/azurite';

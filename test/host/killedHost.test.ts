@@ -1,13 +1,15 @@
 // A host process killed (SIGKILL) in the middle of ingesting a batch, then started again, finishes the
 // batch: every blob ends up in the catalog exactly once. Runs the built app (`npm test` builds first).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess,spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
+
 import { afterAll, beforeAll, expect, it } from 'vitest';
+
 import { Catalog } from '../../src/dataset/catalog';
+import { CATALOG_TABLE } from '../../src/storage/names';
 import { startTestStorage, type TestStorage } from '../support/azurite';
 import { noiseImage } from '../support/images';
-import { CATALOG_TABLE } from '../../src/storage/names';
 
 const projectRoot = path.resolve(__dirname, '..', '..');
 const hostMain = path.join(projectRoot, 'dist', 'src', 'host', 'main.js');
@@ -30,8 +32,8 @@ function startHostProcess(): Promise<ChildProcess> {
       output += chunk.toString();
       if (output.includes('functions host: http')) resolve(child);
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stdout.on('data', onData);
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.once('exit', (code) => reject(new Error(`host exited early (${code}): ${output}`)));
   });
 }

@@ -1,9 +1,11 @@
 // The local host running the app's real function files against Azurite: HTTP routes, the blob trigger
 // end to end (upload with the CLI, ingest, dataset endpoint), queue poison handling, timers, restarts.
-import { mkdtemp, writeFile, mkdir, copyFile } from 'node:fs/promises';
+import { copyFile,mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { uploadFolder } from '../../src/cli/upload';
 import type { RunningHost } from '../../src/host/localHost';
 import { parseHostConfig } from '../../src/platform/hostConfig';

@@ -1,5 +1,6 @@
 import sharp, { type Sharp } from 'sharp';
 import { describe, expect, it } from 'vitest';
+
 import { decodeLikePillow } from '../../src/image/decode';
 import { pillowCmykToRgb } from '../../src/image/pillow';
 

@@ -1,6 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+
 import { describe, expect, it } from 'vitest';
+
 import { decodeLikePillow, type RawPixels } from '../../src/image/decode';
 import {
   DHASH_SIZE,

@@ -1,8 +1,10 @@
 // The quick JPEG/PNG header reader against sharp's own metadata, on every fixture photo.
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
+
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
+
 import { readQuickHeader } from '../../src/image/imageHeader';
 import { sharedPath } from '../support/shared';
 

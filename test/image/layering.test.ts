@@ -1,6 +1,7 @@
 // src/image/ is the bottom layer that dataset/, train/ and serve/ build on: it imports only util/ and errors.ts.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
+
 import { describe, expect, it } from 'vitest';
 
 const src = path.resolve(__dirname, '..', '..', 'src');

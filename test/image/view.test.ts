@@ -1,10 +1,12 @@
 // The views training and serving share: the plain view and its resize recipes, the mirror, augmented views, BMP.
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
+
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { IDENTITY_AUGMENTATION, largestInscribedRectangle, mirrorView, renderView } from '../../src/image/view';
+
 import { CENTRE_CROP, plainResizeTarget, SQUASH } from '../../src/image/preprocessing';
+import { IDENTITY_AUGMENTATION, largestInscribedRectangle, mirrorView, renderView } from '../../src/image/view';
 import { encodeBmp24 } from '../support/images';
 import { sharedPath } from '../support/shared';
 

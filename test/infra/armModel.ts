@@ -3,7 +3,8 @@
 // Unknown and read-only properties, missing required ones, wrong literal types and values outside an enum are
 // reported with their path; expressions (references, calls) cannot be judged here and pass.
 import * as path from 'node:path';
-import { Expression, isPlainObject, type BicepValue } from './bicep';
+
+import { type BicepValue,Expression, isPlainObject } from './bicep';
 
 export interface Mapper {
   serializedName?: string;

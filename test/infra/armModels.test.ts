@@ -2,11 +2,13 @@
 // SDK the app itself starts the job with (@azure/arm-appcontainers): the same API version, and every property a
 // known one of the right type, the required ones present.
 import * as path from 'node:path';
+
 import { ContainerAppsAPIClient } from '@azure/arm-appcontainers';
 import type { TokenCredential } from '@azure/identity';
 import { beforeAll, describe, expect, it } from 'vitest';
+
 import { armProblems, sdkMappers } from './armModel';
-import { declarations, infraDir, parseBicep, readBicepFile, resourceOfType, valueOf, type BicepFile } from './bicep';
+import { type BicepFile,declarations, infraDir, parseBicep, readBicepFile, resourceOfType, valueOf } from './bicep';
 
 const mappers = sdkMappers('@azure/arm-appcontainers');
 // The client only reads its API version here; it sends nothing.

@@ -4,7 +4,8 @@
 // file, and object literals as plain values, with every non-literal expression kept as its source text.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { Language, Parser, type Node } from 'web-tree-sitter';
+
+import { Language, type Node,Parser } from 'web-tree-sitter';
 
 export const repoRoot = path.resolve(__dirname, '..', '..');
 export const infraDir = path.join(repoRoot, 'infra');

@@ -5,7 +5,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
+
 import { describe, expect, it } from 'vitest';
+
 import {
   bicepFiles,
   infraDir,

@@ -3,10 +3,13 @@
 // src/storage/names.ts, against local.settings.example.json, the Bicep app settings, storage resources and hooks.
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
+
 import ts from 'typescript';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FunctionsCore, installFunctionsCore, type FunctionMetadata } from '../../src/host/functionsCore';
+
+import { type FunctionMetadata,FunctionsCore, installFunctionsCore } from '../../src/host/functionsCore';
 import { BLOB_CONTAINERS, QUEUES, TABLES } from '../../src/storage/names';
+import type { BicepFile, BicepValue } from './bicep';
 import {
   Expression,
   infraDir,
@@ -18,7 +21,6 @@ import {
   valueOf,
   variableValue,
 } from './bicep';
-import type { BicepFile, BicepValue } from './bicep';
 
 /** Settings the platform or SDKs read, not the app's code: allowed in the Bicep app settings besides the app's. */
 const PLATFORM_SETTINGS = [

@@ -3,7 +3,9 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
+
 import { describe, expect, it } from 'vitest';
+
 import { infraDir, repoRoot } from './bicep';
 
 const hooksDir = path.join(infraDir, 'hooks');

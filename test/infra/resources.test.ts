@@ -2,9 +2,11 @@
 // identity-authenticated deployment storage, monitoring without local auth, the least-privilege roles of the shared
 // identity (names guid(scope, principal, role)), and the trainer job on a serverless GPU pulling as that identity.
 import * as path from 'node:path';
+
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Expression, infraDir, pick, readBicepFile, resourceOfType, valueOf, variableValue } from './bicep';
+
 import type { BicepFile, BicepValue } from './bicep';
+import { Expression, infraDir, pick, readBicepFile, resourceOfType, valueOf, variableValue } from './bicep';
 
 const files: Record<string, BicepFile> = {};
 beforeAll(async () => {

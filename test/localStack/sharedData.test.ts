@@ -1,7 +1,9 @@
 // The shared-data lookup that tests and benchmarks use: found from source, and a missing path named in the error.
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
+
 import { describe, expect, it } from 'vitest';
+
 import { sharedDataPath } from '../../src/localStack/sharedData';
 
 describe('sharedDataPath', () => {

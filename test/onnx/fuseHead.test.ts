@@ -2,11 +2,13 @@
 // ImageNet classifier.
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import * as ort from 'onnxruntime-node';
+
 import { onnx } from 'onnx-proto';
+import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { fuseLinearHead, supportsTestTimeMirror } from '../../src/onnx/fuseHead';
+
 import { mirrorView, renderView } from '../../src/image/view';
+import { fuseLinearHead, supportsTestTimeMirror } from '../../src/onnx/fuseHead';
 import { loadBackbone } from '../../src/train/backbone';
 import { headInput } from '../../src/train/recipe';
 import { headProbabilities } from '../../src/train/trainHead';

@@ -1,10 +1,11 @@
 // prepareBackbone turns a zoo-style model (fixed batch, BGR 0..1 with mean/std, classifier on top) into the project's
 // backbone form, checked with onnxruntime against the original model's pooled tensor on hand-preprocessed input.
-import * as ort from 'onnxruntime-node';
 import { onnx } from 'onnx-proto';
+import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
+
 import { InvalidArgumentError } from '../../src/errors';
-import { OnnxGraphBuilder, type Dim } from '../../src/onnx/onnxModel';
+import { type Dim,OnnxGraphBuilder } from '../../src/onnx/onnxModel';
 import { prepareBackbone, type PrepareBackboneOptions } from '../../src/onnx/prepareBackbone';
 import { seededRandom } from '../../src/util/seededRandom';
 
@@ -155,8 +156,8 @@ describe('prepareBackbone', () => {
     expect(graph.node![4]!.input![0]).toBe('input_original');
     expect((graph.initializer ?? []).map((t) => t.name)).not.toContain('gemm_w');
     expect((graph.initializer ?? []).map((t) => t.name)).not.toContain('gemm_b');
-    expect(model.opsetImport!.map((o) => [o.domain, Number(o.version)])).toEqual([['', 13]]);
-    expect(model.metadataProps!.map((e) => [e.key, e.value])).toEqual([['source', 'zoo']]);
+    expect(model.opsetImport.map((o) => [o.domain, Number(o.version)])).toEqual([['', 13]]);
+    expect(model.metadataProps.map((e) => [e.key, e.value])).toEqual([['source', 'zoo']]);
 
     const images = rgbImages(2);
     const features = await run(

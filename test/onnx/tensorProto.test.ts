@@ -1,6 +1,7 @@
 // The shared ONNX protobuf pieces: what they encode, read back through onnx-proto, and the mistakes they refuse.
 import { onnx } from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
+
 import { attribute, node, tensor, valueInfo } from '../../src/onnx/tensorProto';
 
 describe('tensorProto', () => {

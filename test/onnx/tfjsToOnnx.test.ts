@@ -2,6 +2,7 @@
 // reference of the same network. Sizes are odd on purpose so TF "same" padding is asymmetric.
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
+
 import { convertTfjsLayersModel, UnsupportedModelError } from '../../src/onnx/tfjsToOnnx';
 import { seededRandom } from '../../src/util/seededRandom';
 

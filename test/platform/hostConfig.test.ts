@@ -1,7 +1,9 @@
 // host.json as the app and the local host read it: the project's own file, the Functions host's defaults, errors.
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
+
 import { describe, expect, it } from 'vitest';
+
 import { appHostConfig, parseHostConfig, readHostConfig } from '../../src/platform/hostConfig';
 
 describe('host.json', () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+
 import { parseSchedule, ScheduleError } from '../../src/platform/ncrontab';
 
 const at = (iso: string): Date => new Date(iso);

@@ -1,5 +1,6 @@
 // Queue message bodies: what the app sends is what the queue trigger reads, in either host.json encoding.
 import { describe, expect, it } from 'vitest';
+
 import { appHostConfig } from '../../src/platform/hostConfig';
 import { decodeBase64Strict, decodeQueueMessage, encodeQueueMessage } from '../../src/platform/queueMessages';
 

@@ -3,6 +3,7 @@
 // its own images.
 import type * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
+
 import { Batcher } from '../../src/serve/batcher';
 
 const SIDE = 2;

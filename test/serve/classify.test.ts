@@ -4,16 +4,17 @@
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { renderGarment } from '../../src/collect/syntheticImages';
 import type { RunningHost } from '../../src/host/localHost';
-import type { Services } from '../../src/services';
-import { renderView } from '../../src/image/view';
-import type { ModelPointer } from '../../src/train/models';
 import { parseViewResize } from '../../src/image/preprocessing';
-import type { TrainJob } from '../../src/train/jobs';
-import { callApi, seedGarments, startAppStack, type AppStack } from '../support/appHost';
-import { waitFor } from '../support/waitFor';
+import { renderView } from '../../src/image/view';
+import type { Services } from '../../src/services';
 import { INCOMING_CONTAINER } from '../../src/storage/names';
+import type { TrainJob } from '../../src/train/jobs';
+import type { ModelPointer } from '../../src/train/models';
+import { type AppStack,callApi, seedGarments, startAppStack } from '../support/appHost';
+import { waitFor } from '../support/waitFor';
 
 const MAX_FILE_BYTES = 1_000_000;
 

@@ -1,9 +1,10 @@
 // Loaded models stay within a memory budget: past it the least recently used model that no request holds is
 // unloaded, and loads again on its next request; a model in use is never unloaded under it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { ModelCache } from '../../src/serve/modelCache';
 import { buildInferenceGraph } from '../../src/train/headGraph';
-import { ModelRegistry, type ModelPointerInput } from '../../src/train/models';
+import { type ModelPointerInput,ModelRegistry } from '../../src/train/models';
 import { startTestStorage, type TestStorage } from '../support/azurite';
 
 let storage: TestStorage;

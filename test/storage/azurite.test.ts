@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+
 import { startAzurite, startAzuriteProcess } from '../../src/storage/azurite';
 import { createStorageClients } from '../../src/storage/clients';
 

@@ -1,5 +1,6 @@
 // The storage names: valid for Azure (what the service would refuse fails here, not at deployment), and distinct.
 import { describe, expect, it } from 'vitest';
+
 import { BLOB_CONTAINERS, collectionPlanBlobName, incomingBlobName, QUEUES, TABLES } from '../../src/storage/names';
 
 describe('storage names', () => {

@@ -2,19 +2,20 @@
 // vitest's import), on the shared local stack of src/localStack/, and a JSON client for the host's API.
 import { readdirSync } from 'node:fs';
 import * as path from 'node:path';
+
 import type { RawSettings } from '../../src/config';
 import type { RunningHost } from '../../src/host/localHost';
 import {
+  type AppHostOptions,
+  type AppStack,
   localAppSettings,
   startAppHost as startLocalAppHost,
   startAppStack as startLocalAppStack,
-  type AppHostOptions,
-  type AppStack,
 } from '../../src/localStack/appStack';
 import type { Services } from '../../src/services';
 
-export { seedGarmentPairs, seedGarments } from '../../src/localStack/garmentDatasets';
 export type { AppStack } from '../../src/localStack/appStack';
+export { seedGarmentPairs, seedGarments } from '../../src/localStack/garmentDatasets';
 
 export const projectRoot = path.resolve(__dirname, '..', '..');
 

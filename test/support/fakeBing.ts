@@ -2,6 +2,7 @@
 // speaks, a per-query image catalog, and the images themselves, so that a downloader can fetch what a search found.
 // Shapes follow the v7 reference: the Images answer, ImageObject values and the ErrorResponse of failed requests.
 import type * as http from 'node:http';
+
 import {
   type CommonFailure,
   contentTypeOf,

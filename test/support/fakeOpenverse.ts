@@ -2,6 +2,7 @@
 // (result_count, page_count, page_size, page, results[]), licence groups as the API defines them, and the images
 // themselves, served so that a downloader can fetch what a search found.
 import type * as http from 'node:http';
+
 import {
   type CommonFailure,
   extensionOf,

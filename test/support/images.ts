@@ -1,5 +1,6 @@
 // Synthetic test images made with sharp: distinct noise pictures (far apart in dHash) and edited copies.
 import sharp from 'sharp';
+
 import { seededRandom } from '../../src/util/seededRandom';
 
 export { seededRandom };

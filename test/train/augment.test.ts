@@ -1,5 +1,6 @@
 // The augmentation policy: validation over the defaults, and deterministic draws within it.
 import { describe, expect, it } from 'vitest';
+
 import { InvalidArgumentError } from '../../src/errors';
 import { DEFAULT_AUGMENTATION, parseAugmentationPolicy, sampleAugmentation } from '../../src/train/augment';
 

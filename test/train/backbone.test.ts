@@ -3,10 +3,12 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBackboneModel, loadBackbone, withInputSize, type Backbone } from '../../src/train/backbone';
+
+import { type Backbone,ensureBackboneModel, loadBackbone, withInputSize } from '../../src/train/backbone';
 import { sharedPath } from '../support/shared';
 
 interface Prediction {

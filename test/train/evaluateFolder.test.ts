@@ -5,17 +5,19 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
+
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { run } from '../../src/cli/main';
-import { loadBackbone, type Backbone } from '../../src/train/backbone';
-import { multiLabelFolds, stratifiedFolds } from '../../src/train/folds';
+import { type Backbone,loadBackbone } from '../../src/train/backbone';
 import {
   evaluateFolder,
   type FolderEvaluation,
   type MultiLabelFolderEvaluation,
   type SingleLabelFolderEvaluation,
 } from '../../src/train/evaluateFolder';
+import { multiLabelFolds, stratifiedFolds } from '../../src/train/folds';
 import { seededRandom } from '../../src/util/seededRandom';
 
 const LABELS = ['red-stripes', 'green-checks', 'blue-rings'];

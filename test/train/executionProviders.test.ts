@@ -1,6 +1,7 @@
 // resolveProviders: the requested ONNX Runtime providers in order, each one that cannot load here dropped with a
 // warning that names it, down to the CPU; and the registry that settings and options take their names from.
 import { describe, expect, it } from 'vitest';
+
 import { loadSettings } from '../../src/config';
 import { EXECUTION_PROVIDER_NAMES, resolveProviders } from '../../src/train/executionProviders';
 import { buildScoringGraph } from '../../src/train/headGraph';

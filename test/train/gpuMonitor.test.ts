@@ -1,7 +1,9 @@
 import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
+
 import { describe, expect, it } from 'vitest';
+
 import { startGpuMonitor } from '../../src/train/gpuMonitor';
 
 describe('startGpuMonitor', () => {

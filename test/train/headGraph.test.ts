@@ -1,15 +1,16 @@
 // The ONNX training step of the linear head against a plain-JS computation of the same loss, gradients and Adam step.
 import * as ort from 'onnxruntime-node';
-import type { AdamState } from '../../src/train/trainHead';
 import { describe, expect, it } from 'vitest';
+
 import {
   buildInferenceGraph,
   buildScoringGraph,
   buildTrainingStepGraph,
+  type HeadKind,
   STEP_INPUTS,
   STEP_OUTPUTS,
-  type HeadKind,
 } from '../../src/train/headGraph';
+import type { AdamState } from '../../src/train/trainHead';
 import { seededRandom } from '../../src/util/seededRandom';
 
 const B = 7;

@@ -1,7 +1,8 @@
 // The job store writes a job's test summary through the contract and reads every row through it: a summary its
 // readers would refuse is never stored, and a row that breaks the contract is reported with the row and field.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JobStore, parseTrainOptions, type JobMetrics } from '../../src/train/jobs';
+
+import { type JobMetrics,JobStore, parseTrainOptions } from '../../src/train/jobs';
 import { startTestStorage, type TestStorage } from '../support/azurite';
 
 let storage: TestStorage;

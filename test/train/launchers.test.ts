@@ -1,18 +1,20 @@
 // Launchers: a local child process, and a Container Apps job execution started through the real ARM SDK
 // against a fake Resource Manager that checks what the SDK sends.
 import * as https from 'node:https';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import type { AccessToken, TokenCredential } from '@azure/identity';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { loadSettings } from '../../src/config';
 import type { JobStore } from '../../src/train/jobs';
 import {
   ContainerAppsLauncher,
   createLauncher,
   LAUNCHER_NAMES,
-  LocalLauncher,
   type LaunchRequest,
+  LocalLauncher,
 } from '../../src/train/launchers';
-import { startFakeArm, type FakeArm } from '../support/fakeArm';
+import { type FakeArm,startFakeArm } from '../support/fakeArm';
 
 const request: LaunchRequest = { dataset: 'clothes', jobId: 'job-42' };
 

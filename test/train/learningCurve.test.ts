@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+
 import { assessLearningCurve, learningCurveShares, stratifiedSubset } from '../../src/train/learningCurve';
 
 /** Label → indices: 100 images of a, 50 of b, 7 of c, 1 of d, interleaved as a dataset listing would have them. */

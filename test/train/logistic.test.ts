@@ -3,9 +3,10 @@
 // from any start, for softmax and per-label-regularised sigmoid heads.
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
+
 import { InvalidArgumentError } from '../../src/errors';
 import { buildLossGradientGraph, GRADIENT_INPUTS, GRADIENT_OUTPUTS, type HeadKind } from '../../src/train/headGraph';
-import { LogisticSolver, type LogisticData } from '../../src/train/logistic';
+import { type LogisticData,LogisticSolver } from '../../src/train/logistic';
 import { seededRandom } from '../../src/util/seededRandom';
 
 const D = 7;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+
 import { evaluateMultiLabel, evaluateSingleLabel } from '../../src/train/metrics';
 import { seededRandom } from '../../src/util/seededRandom';
 

@@ -2,13 +2,14 @@
 // ingested with every label counted and tested, training makes a sigmoid model measured by mAP with its own
 // threshold, and POST /classify answers with the labels over that threshold.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import type { RunningHost } from '../../src/host/localHost';
 import type { Services } from '../../src/services';
+import { INCOMING_CONTAINER } from '../../src/storage/names';
 import type { TrainJob } from '../../src/train/jobs';
 import type { ModelPointer } from '../../src/train/models';
-import { callApi, seedGarmentPairs, startAppStack, type AppStack } from '../support/appHost';
+import { type AppStack,callApi, seedGarmentPairs, startAppStack } from '../support/appHost';
 import { waitFor } from '../support/waitFor';
-import { INCOMING_CONTAINER } from '../../src/storage/names';
 
 let stack: AppStack;
 let services: Services;

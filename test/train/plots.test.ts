@@ -1,6 +1,8 @@
 import { writeFile } from 'node:fs/promises';
+
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
+
 import { assessLearningCurve } from '../../src/train/learningCurve';
 import { evaluateMultiLabel, evaluateSingleLabel } from '../../src/train/metrics';
 import {
@@ -50,7 +52,7 @@ async function render(name: string, svg: string): Promise<{ width: number; heigh
   // Not blank: the darkest pixel is dark (text), and the picture is mostly white background.
   expect(Math.min(...stats.channels.slice(0, 3).map((c) => c.min))).toBeLessThan(80);
   expect(stats.channels[0]!.mean).toBeGreaterThan(150);
-  return { width: meta.width!, height: meta.height! };
+  return { width: meta.width, height: meta.height };
 }
 
 /** A plausible 5-class evaluation: mostly right, cats and dogs confused with each other. */
@@ -226,6 +228,6 @@ describe('svgToPng', () => {
     );
     const normal = await sharp(await svgToPng(svg)).metadata();
     const double = await sharp(await svgToPng(svg, { density: 144 })).metadata();
-    expect(double.width).toBe(normal.width! * 2);
+    expect(double.width).toBe(normal.width * 2);
   });
 });

@@ -2,7 +2,8 @@
 // better inside the training split, lists every candidate with its inner-CV score, honours its time budget and the
 // policy, chooses per-label strengths and a threshold for multi-label heads, and says when there is too little data.
 import { describe, expect, it } from 'vitest';
-import { beatsClearly, searchRecipe, type FeatureSource, type ViewSet } from '../../src/train/recipe';
+
+import { beatsClearly, type FeatureSource, searchRecipe, type ViewSet } from '../../src/train/recipe';
 import { seededRandom } from '../../src/util/seededRandom';
 
 const D = 16;

@@ -3,16 +3,17 @@
 // endpoint giving the published model's own probabilities.
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import type { RunningHost } from '../../src/host/localHost';
-import type { Services } from '../../src/services';
-import { renderView } from '../../src/image/view';
 import { parseViewResize } from '../../src/image/preprocessing';
+import { renderView } from '../../src/image/view';
+import type { Services } from '../../src/services';
+import { INCOMING_CONTAINER } from '../../src/storage/names';
 import type { TrainJob } from '../../src/train/jobs';
 import type { ModelPointer } from '../../src/train/models';
-import { callApi, seedGarments, startAppStack, type AppStack } from '../support/appHost';
+import { type AppStack,callApi, seedGarments, startAppStack } from '../support/appHost';
 import { TINY_CNN, tinyCnn } from '../support/onnxModels';
 import { waitFor } from '../support/waitFor';
-import { INCOMING_CONTAINER } from '../../src/storage/names';
 
 let stack: AppStack;
 let services: Services;

@@ -1,16 +1,18 @@
 // A Container Apps execution that dies without the trainer reporting leaves its job failed, not "running".
 import * as https from 'node:https';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import type { AccessToken } from '@azure/identity';
-import type { Training } from '../../src/train/requests';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { JOBS_TABLE } from '../../src/storage/names';
+import { BackboneRegistry } from '../../src/train/backbones';
 import { JobStore, parseTrainOptions } from '../../src/train/jobs';
 import { ContainerAppsLauncher } from '../../src/train/launchers';
 import { ModelRegistry } from '../../src/train/models';
-import { BackboneRegistry } from '../../src/train/backbones';
+import type { Training } from '../../src/train/requests';
 import { currentJob } from '../../src/train/requests';
 import { startTestStorage, type TestStorage } from '../support/azurite';
-import { startFakeArm, type FakeArm } from '../support/fakeArm';
-import { JOBS_TABLE } from '../../src/storage/names';
+import { type FakeArm,startFakeArm } from '../support/fakeArm';
 
 let storage: TestStorage;
 let arm: FakeArm;

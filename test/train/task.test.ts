@@ -1,9 +1,10 @@
 // The task strategies: which task a set of images is, and what each task does differently (folds, activation,
 // held-out scoring, strengths, thresholds, serving), against the functions they stand for.
 import { describe, expect, it } from 'vitest';
+
 import { multiLabelFolds, stratifiedFolds } from '../../src/train/folds';
 import { evaluateMultiLabel } from '../../src/train/metrics';
-import { MULTI_LABEL, SINGLE_LABEL, TASKS, taskOfHead, taskOfLabelSets, type HeldOutScore } from '../../src/train/task';
+import { type HeldOutScore,MULTI_LABEL, SINGLE_LABEL, taskOfHead, taskOfLabelSets, TASKS } from '../../src/train/task';
 
 const score = (value: number, loss: number, perClassLoss: number[]): HeldOutScore => ({
   score: value,

@@ -2,16 +2,18 @@
 // built trainer as a child process, and the job ends with a published, self-contained ONNX model, its
 // metrics, plots and learning curve. A trainer that fails leaves its job failed and the current model as it was.
 import * as http from 'node:http';
+
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import type { RunningHost } from '../../src/host/localHost';
-import type { Services } from '../../src/services';
 import { renderView } from '../../src/image/view';
+import type { Services } from '../../src/services';
+import { INCOMING_CONTAINER } from '../../src/storage/names';
 import type { TrainJob } from '../../src/train/jobs';
 import type { Recipe } from '../../src/train/recipe';
-import { callApi, seedGarments, startAppStack, type AppStack } from '../support/appHost';
+import { type AppStack,callApi, seedGarments, startAppStack } from '../support/appHost';
 import { waitFor } from '../support/waitFor';
-import { INCOMING_CONTAINER } from '../../src/storage/names';
 
 let stack: AppStack;
 let services: Services;

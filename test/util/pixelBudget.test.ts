@@ -1,6 +1,7 @@
 // The pixel budget: decodes run together only while their pixels fit; first come, first served; an image over
 // the whole budget runs alone; a failed decode gives its pixels back.
 import { describe, expect, it } from 'vitest';
+
 import { PixelBudget } from '../../src/util/pixelBudget';
 
 /** A decode that finishes when the test says so, reporting when it started. */

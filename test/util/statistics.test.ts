@@ -1,5 +1,6 @@
 // Summary statistics and the seeded shuffle, against values worked out by hand.
 import { describe, expect, it } from 'vitest';
+
 import { argmax } from '../../src/util/argmax';
 import { seededRandom } from '../../src/util/seededRandom';
 import { shuffle } from '../../src/util/shuffle';

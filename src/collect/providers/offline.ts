@@ -3,6 +3,7 @@
 // about one in `duplicateEvery` repeats an earlier result of the same query, byte for byte or lightly edited,
 // so that deduplication downstream has real work to do.
 import sharp from 'sharp';
+
 import { mulberry32, seededRandom } from '../../util/seededRandom';
 import { GARMENT_ITEMS, GARMENT_PATTERNS, renderGarmentImage } from '../syntheticImages';
 import type {

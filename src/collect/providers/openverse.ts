@@ -5,23 +5,24 @@
 // Anonymous limits of the API: page_size at most 20 (more is a 401, NotAuthenticated) and page at most 20 (more is
 // a 400), so an anonymous search reaches at most 400 results per query.
 import { z } from 'zod';
+
 import { AppError } from '../../errors';
 import {
-  SearchProviderError,
   type ImageResult,
   type ImageSearchProvider,
   type SearchFilters,
   type SearchProviderDefinition,
+  SearchProviderError,
   type SearchRequest,
   type SearchResponse,
 } from '../types';
 import {
   DEFAULT_RETRY_OPTIONS,
-  RetriesExhaustedError,
   parseRetryAfter,
-  withRetry,
+  RetriesExhaustedError,
   type RetryOptions,
   type RetryVerdict,
+  withRetry,
 } from './retry';
 
 export const OPENVERSE_DEFAULT_ENDPOINT = 'https://api.openverse.org';
@@ -314,7 +315,7 @@ function detailOf(text: string): string {
   try {
     const json: unknown = JSON.parse(text);
     if (typeof json === 'object' && json !== null && 'detail' in json) {
-      const detail = (json as { detail: unknown }).detail;
+      const detail = (json).detail;
       return typeof detail === 'string' ? detail : JSON.stringify(detail);
     }
     return JSON.stringify(json).slice(0, 200);
@@ -332,7 +333,7 @@ function networkCodeOf(error: unknown): string | undefined {
   const cause: unknown = error instanceof Error ? error.cause : undefined;
   for (const candidate of [cause, error]) {
     if (typeof candidate === 'object' && candidate !== null && 'code' in candidate) {
-      const code = (candidate as { code: unknown }).code;
+      const code = (candidate).code;
       if (typeof code === 'string') return code;
     }
   }

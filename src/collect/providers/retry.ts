@@ -1,6 +1,7 @@
 // Retries for the search providers: exponential backoff with jitter, or the server's Retry-After when it sends one.
 // Shared by the Bing and Openverse providers so that both behave the same way on 429 and 5xx.
 import { setTimeout as delay } from 'node:timers/promises';
+
 import { AppError } from '../../errors';
 
 export interface RetryOptions {

@@ -3,13 +3,13 @@
 import type { RawPixels } from '../decode';
 import {
   CLIP_HIGH,
-  HALF,
-  PRECISION_BITS,
   greyscaleSpan,
+  HALF,
   lanczosCoeffs,
+  PRECISION_BITS,
+  type ResampleCoeffs,
   resampleColumns,
   rowsNeeded,
-  type ResampleCoeffs,
 } from './arithmetic';
 
 /* ------------------------------------------------------------------------------------------

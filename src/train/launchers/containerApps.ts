@@ -2,13 +2,14 @@
 // Resource Manager, with the job's identity passed as environment overrides, and reads how the execution stands.
 import { ContainerAppsAPIClient, type ContainerAppsAPIClientOptionalParams } from '@azure/arm-appcontainers';
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
+
 import { ConfigurationError, InvalidArgumentError } from '../../errors';
 import {
-  trainerEnvironment,
-  type LaunchRequest,
   type Launched,
   type Launcher,
   type LauncherDefinition,
+  type LaunchRequest,
+  trainerEnvironment,
 } from './launcher';
 
 export interface ContainerAppsLauncherOptions {

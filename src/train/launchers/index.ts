@@ -8,15 +8,14 @@ import { LAUNCHER_NAMES, type LauncherName } from './names';
 
 export { ContainerAppsLauncher, type ContainerAppsLauncherOptions } from './containerApps';
 export {
-  trainerEnvironment,
-  type LaunchRequest,
   type Launched,
   type Launcher,
   type LauncherContext,
   type LauncherDefinition,
+  type LaunchRequest,
+  trainerEnvironment,
 } from './launcher';
 export { LocalLauncher, type LocalLauncherOptions } from './local';
-
 export { isLauncherName, LAUNCHER_NAMES, type LauncherName } from './names';
 
 /** Every name in names.ts, with its definition (a name missing here, or a definition under another name, fails tsc). */

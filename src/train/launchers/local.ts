@@ -2,13 +2,14 @@
 // leaves the job failed when the trainer exits without reporting.
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
+
 import { projectRoot } from '../../util/paths';
 import {
-  trainerEnvironment,
-  type LaunchRequest,
   type Launched,
   type Launcher,
   type LauncherDefinition,
+  type LaunchRequest,
+  trainerEnvironment,
 } from './launcher';
 
 export interface LocalLauncherOptions {
@@ -38,7 +39,7 @@ export class LocalLauncher implements Launcher {
       stdio: ['ignore', 'inherit', 'pipe'],
     });
     let stderrTail = '';
-    child.stderr!.on('data', (chunk: Buffer) => {
+    child.stderr.on('data', (chunk: Buffer) => {
       process.stderr.write(chunk);
       stderrTail = (stderrTail + chunk.toString()).slice(-2000);
     });

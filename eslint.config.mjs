@@ -1,0 +1,124 @@
+// The floors of the house, checked: typescript-eslint with type information, the layering rules (which folder may
+// import which), no import circles, sorted imports; formatting is Prettier's (`npm run lint` runs both).
+import js from '@eslint/js';
+import prettier from 'eslint-config-prettier';
+import importX from 'eslint-plugin-import-x';
+import simpleImportSort from 'eslint-plugin-simple-import-sort';
+import tseslint from 'typescript-eslint';
+
+/** Folders of src/ that are the domain: no Functions SDK, no local host, no composition root. */
+const DOMAIN = ['collect', 'dataset', 'image', 'onnx', 'platform', 'serve', 'storage', 'train', 'util'];
+
+export default tseslint.config(
+  { ignores: ['dist/', 'node_modules/', 'coverage/', '.cache/', '.azurite/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    plugins: { 'import-x': importX, 'simple-import-sort': simpleImportSort },
+    settings: { 'import-x/resolver': { node: { extensions: ['.ts', '.js', '.mjs', '.json'] } } },
+    rules: {
+      'simple-import-sort/imports': 'error',
+      'simple-import-sort/exports': 'error',
+      'import-x/no-cycle': ['error', { ignoreExternal: true }],
+      'import-x/no-self-import': 'error',
+      'import-x/no-duplicates': 'error',
+      'import-x/no-restricted-paths': [
+        'error',
+        {
+          zones: [
+            {
+              target: [
+                ...DOMAIN.map((d) => `./src/${d}/**/*`),
+                './src/config.ts',
+                './src/errors.ts',
+                './functions/**/*',
+              ],
+              from: './src/host',
+              message:
+                'only the local host and its entry points import src/host: it stands in for the Functions runtime',
+            },
+            {
+              target: [...DOMAIN.map((d) => `./src/${d}/**/*`), './src/config.ts', './src/errors.ts'],
+              from: './src/services.ts',
+              message: 'the domain never imports the composition root; take what you need as an argument',
+            },
+            {
+              target: './src/image/**/*',
+              from: './src',
+              except: ['./image', './util', './errors.ts'],
+              message: 'image/ imports nothing above it (only util/ and errors.ts)',
+            },
+            {
+              target: ['./src/**/*', './functions/**/*'],
+              from: ['./test', './bench'],
+              message: 'production code never imports tests or benchmarks',
+            },
+          ],
+        },
+      ],
+      // An async method that does not await still honours an interface that returns a promise.
+      '@typescript-eslint/require-await': 'off',
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
+      ],
+      // Template literals of numbers and the like are how messages are built here.
+      '@typescript-eslint/restrict-template-expressions': [
+        'error',
+        { allowNumber: true, allowBoolean: true, allowNullish: true },
+      ],
+    },
+  },
+  {
+    files: DOMAIN.map((d) => `src/${d}/**/*.ts`).concat(['src/config.ts', 'src/errors.ts']),
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            {
+              name: '@azure/functions',
+              message: 'the domain never imports @azure/functions: that is the edge (functions/, src/api/)',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // Tests state expectations with vitest's asymmetric matchers (typed any) and pass methods to expect().
+    files: ['test/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/no-unsafe-return': 'off',
+      '@typescript-eslint/unbound-method': 'off',
+    },
+  },
+  {
+    // The trainer process's entry point composes the services, as the CLI and the local host do.
+    files: ['src/train/main.ts'],
+    rules: { 'import-x/no-restricted-paths': 'off' },
+  },
+  {
+    files: ['**/*.mjs', '**/*.js', '**/*.mts'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        URL: 'readonly',
+        Buffer: 'readonly',
+        require: 'readonly',
+        module: 'writable',
+        __dirname: 'readonly',
+      },
+    },
+  },
+  prettier,
+);
