@@ -15,9 +15,15 @@ export const AZURITE_ACCOUNT_KEY =
 const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 const settingsSchema = z.object({
-  AzureWebJobsStorage: z.string({
-    error: 'is required (a storage connection string, e.g. UseDevelopmentStorage=true)',
-  }),
+  // The storage account: a connection string, or the identity-based form the Functions runtime reads (checked
+  // together in storageConnection below). Listed here so that every setting the app reads is in one schema.
+  AzureWebJobsStorage: z.string().optional(),
+  AzureWebJobsStorage__accountName: z.string().optional(),
+  AzureWebJobsStorage__blobServiceUri: z.string().optional(),
+  AzureWebJobsStorage__queueServiceUri: z.string().optional(),
+  AzureWebJobsStorage__tableServiceUri: z.string().optional(),
+  AzureWebJobsStorage__credential: z.string().optional(),
+  AzureWebJobsStorage__clientId: z.string().optional(),
   INGEST_MAX_FILE_BYTES: integer(1, 1024 * 1024 * 1024).default(50 * 1024 * 1024),
   INGEST_MAX_PIXELS: integer(1, 1_000_000_000).default(64_000_000),
   INGEST_MIN_SIDE_PX: integer(1, 10_000).default(64),
@@ -173,8 +179,25 @@ export interface HttpSettings {
   allowedOrigins: string[];
 }
 
+/**
+ * How the app reaches its storage account: a connection string (Azurite, or an account with shared keys), or
+ * Microsoft Entra ID with the service URIs, as Azure's own templates set it up (shared keys off).
+ */
+export type StorageConnection =
+  | { kind: 'connection-string'; connectionString: string }
+  | {
+      kind: 'identity';
+      blobServiceUri: string;
+      queueServiceUri: string;
+      tableServiceUri: string;
+      /** 'managedidentity': the app's managed identity only; absent: DefaultAzureCredential (developer sign-in too). */
+      credential?: 'managedidentity';
+      /** A user-assigned identity's client id. */
+      clientId?: string;
+    };
+
 export interface AppSettings {
-  storageConnectionString: string;
+  storage: StorageConnection;
   http: HttpSettings;
   serve: ServeSettings;
   ingest: IngestSettings;
@@ -235,7 +258,7 @@ export function loadSettings(env: RawSettings = processSettings()): AppSettings 
     };
   }
   return {
-    storageConnectionString: s.AzureWebJobsStorage,
+    storage: storageConnection(env, 'AzureWebJobsStorage'),
     http: { allowedOrigins: s.HTTP_ALLOWED_ORIGINS },
     serve: {
       modelRecheckInMs: s.SERVE_MODEL_RECHECK_MS,
@@ -312,8 +335,8 @@ export function loadTrainerJobSettings(env: RawSettings = processSettings()): Tr
 
 /** What the `icf` command reads from its environment when no option says otherwise. */
 export interface CliSettings {
-  /** AzureWebJobsStorage: the account `icf upload` and `icf backbone` use; undefined: the local Azurite. */
-  storageConnectionString: string | undefined;
+  /** AzureWebJobsStorage (or its identity-based form): the account `icf upload` and `icf backbone` use; undefined: the local Azurite. */
+  storage: StorageConnection | undefined;
   /** ICF_FUNCTION_KEY: the function key `icf collect run` sends. */
   functionKey: string | undefined;
   /** ICF_URL: the app `icf collect run` talks to; undefined: http://localhost:7071. */
@@ -328,7 +351,104 @@ export function loadCliSettings(env: RawSettings = processSettings()): CliSettin
       `Invalid settings: ICF_URL: must be an http(s) URL such as http://localhost:7071 (got "${appUrl}")`,
     );
   }
-  return { storageConnectionString: values['AzureWebJobsStorage'], functionKey: values['ICF_FUNCTION_KEY'], appUrl };
+  const hasStorage =
+    values['AzureWebJobsStorage'] !== undefined ||
+    IDENTITY_FIELDS.some((key) => values[`AzureWebJobsStorage__${key}`] !== undefined);
+  return {
+    storage: hasStorage ? storageConnection(values, 'AzureWebJobsStorage') : undefined,
+    functionKey: values['ICF_FUNCTION_KEY'],
+    appUrl,
+  };
+}
+
+const IDENTITY_FIELDS = [
+  'accountName',
+  'blobServiceUri',
+  'queueServiceUri',
+  'tableServiceUri',
+  'credential',
+  'clientId',
+];
+
+/**
+ * The storage connection that the setting `name` describes, as the Functions runtime reads it: `name` itself holds a
+ * connection string, or `name__accountName` (or `name__blobServiceUri`, `__queueServiceUri` and `__tableServiceUri`)
+ * with optional `name__credential` ('managedidentity') and `name__clientId` connect with an identity. Errors name
+ * the missing or bad setting.
+ */
+export function storageConnection(env: RawSettings, name: string): StorageConnection {
+  const values = withoutEmptyValues(env);
+  const field = (key: string) => values[`${name}__${key}`];
+  const connectionString = values[name];
+  const identityFields = IDENTITY_FIELDS.filter((key) => field(key) !== undefined);
+  if (connectionString !== undefined) {
+    if (identityFields.length > 0) {
+      throw new ConfigurationError(
+        `Invalid app settings: ${name} holds a connection string and ${identityFields.map((key) => `${name}__${key}`).join(', ')} an identity-based connection: set one or the other`,
+      );
+    }
+    return { kind: 'connection-string', connectionString };
+  }
+  if (identityFields.length === 0) {
+    throw new ConfigurationError(
+      `Invalid app settings: ${name}: is required (a storage connection string, e.g. UseDevelopmentStorage=true), or ${name}__accountName (or ${name}__blobServiceUri, __queueServiceUri and __tableServiceUri) to connect with a managed identity`,
+    );
+  }
+  const credential = field('credential');
+  if (credential !== undefined && credential !== 'managedidentity') {
+    throw new ConfigurationError(
+      `Invalid app settings: ${name}__credential must be managedidentity (or unset), not "${credential}"`,
+    );
+  }
+  const clientId = field('clientId');
+  const accountName = field('accountName');
+  const uri = (service: 'blob' | 'queue' | 'table'): string => {
+    const key = `${service}ServiceUri`;
+    const given = field(key);
+    if (given === undefined) {
+      if (accountName === undefined) {
+        throw new ConfigurationError(
+          `Invalid app settings: ${name}__${key} is required with an identity-based connection (or set ${name}__accountName)`,
+        );
+      }
+      if (!/^[a-z0-9]{3,24}$/.test(accountName)) {
+        throw new ConfigurationError(
+          `Invalid app settings: ${name}__accountName must be a storage account name (3-24 lower-case letters and digits), not "${accountName}"`,
+        );
+      }
+      return `https://${accountName}.${service}.core.windows.net`;
+    }
+    // A token is never sent in the clear: the SDKs refuse bearer tokens over http.
+    if (!/^https:\/\/[^/\s]+/.test(given)) {
+      throw new ConfigurationError(`Invalid app settings: ${name}__${key} must be an https:// URI, not "${given}"`);
+    }
+    return given.replace(/\/+$/, '');
+  };
+  return {
+    kind: 'identity',
+    blobServiceUri: uri('blob'),
+    queueServiceUri: uri('queue'),
+    tableServiceUri: uri('table'),
+    ...(credential ? { credential } : {}),
+    ...(clientId ? { clientId } : {}),
+  };
+}
+
+/** The settings that describe `connection` under `name`: what a trainer started by this app is given. */
+export function storageConnectionSettings(
+  connection: StorageConnection,
+  name = 'AzureWebJobsStorage',
+): Record<string, string> {
+  if (connection.kind === 'connection-string') return { [name]: connection.connectionString };
+  return {
+    [`${name}__blobServiceUri`]: connection.blobServiceUri,
+    [`${name}__queueServiceUri`]: connection.queueServiceUri,
+    [`${name}__tableServiceUri`]: connection.tableServiceUri,
+    ...(connection.credential ? { [`${name}__credential`]: connection.credential } : {}),
+    ...(connection.clientId
+      ? { [`${name}__clientId`]: connection.clientId, AZURE_CLIENT_ID: connection.clientId }
+      : {}),
+  };
 }
 
 // An empty app setting means "not set" (the portal and local.settings.json both produce them).

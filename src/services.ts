@@ -53,7 +53,7 @@ export interface CreateServicesOptions {
 export async function createServices(env: RawSettings, options: CreateServicesOptions = {}): Promise<Services> {
   const settings = loadSettings(env);
   const { logger } = options;
-  const storage = createStorageClients(settings.storageConnectionString);
+  const storage = createStorageClients(settings.storage);
   const catalog = new Catalog(storage.table(CATALOG_TABLE));
   // One budget for every decode in the process: ingest and classify share the memory they would take.
   const pixelBudget = new PixelBudget(settings.ingest.decodePixelBudget);

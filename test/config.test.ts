@@ -8,6 +8,8 @@ import {
   loadRegistrySettings,
   loadSettings,
   loadTrainerJobSettings,
+  storageConnection,
+  storageConnectionSettings,
 } from '../src/config';
 import { ConfigurationError } from '../src/errors';
 import { cacheDir } from '../src/util/cacheDir';
@@ -17,7 +19,7 @@ describe('loadSettings', () => {
   it('applies the defaults', () => {
     const settings = loadSettings({ AzureWebJobsStorage: 'UseDevelopmentStorage=true' });
     expect(settings).toEqual({
-      storageConnectionString: 'UseDevelopmentStorage=true',
+      storage: { kind: 'connection-string', connectionString: 'UseDevelopmentStorage=true' },
       ingest: {
         maxFileBytes: 52428800,
         maxPixels: 64000000,
@@ -107,10 +109,100 @@ describe('the settings of the trainer process and the tools', () => {
     expect(() => loadRegistrySettings({ npm_config_registry: 'reg' })).toThrow(/npm_config_registry: must be a URL/);
     const cli = loadCliSettings({ AzureWebJobsStorage: 'cs', ICF_FUNCTION_KEY: 'k', ICF_URL: 'https://app.example' });
     expect(cli).toEqual({
-      storageConnectionString: 'cs',
+      storage: { kind: 'connection-string', connectionString: 'cs' },
       functionKey: 'k',
       appUrl: 'https://app.example',
     });
     expect(() => loadCliSettings({ ICF_URL: 'localhost:7071' })).toThrow(/ICF_URL: must be an http\(s\) URL/);
+  });
+});
+
+describe('storageConnection', () => {
+  const clientId = '00000000-0000-4000-8000-000000000001';
+
+  it('reads the identity-based form the Functions runtime reads, by account name or by service URIs', () => {
+    expect(
+      storageConnection(
+        {
+          AzureWebJobsStorage__accountName: 'icfdata',
+          AzureWebJobsStorage__credential: 'managedidentity',
+          AzureWebJobsStorage__clientId: clientId,
+        },
+        'AzureWebJobsStorage',
+      ),
+    ).toEqual({
+      kind: 'identity',
+      blobServiceUri: 'https://icfdata.blob.core.windows.net',
+      queueServiceUri: 'https://icfdata.queue.core.windows.net',
+      tableServiceUri: 'https://icfdata.table.core.windows.net',
+      credential: 'managedidentity',
+      clientId,
+    });
+    const byUri = {
+      Storage__blobServiceUri: 'https://127.0.0.1:10000/devstoreaccount1/',
+      Storage__queueServiceUri: 'https://127.0.0.1:10001/devstoreaccount1',
+      Storage__tableServiceUri: 'https://127.0.0.1:10002/devstoreaccount1',
+    };
+    const connection = storageConnection(byUri, 'Storage');
+    expect(connection).toEqual({
+      kind: 'identity',
+      blobServiceUri: 'https://127.0.0.1:10000/devstoreaccount1',
+      queueServiceUri: 'https://127.0.0.1:10001/devstoreaccount1',
+      tableServiceUri: 'https://127.0.0.1:10002/devstoreaccount1',
+    });
+    // What a trainer started by the app is given: the same connection, read back the same way.
+    expect(storageConnection(storageConnectionSettings(connection, 'Storage'), 'Storage')).toEqual(connection);
+    expect(
+      loadSettings({
+        ...byUri,
+        AzureWebJobsStorage__blobServiceUri: byUri.Storage__blobServiceUri,
+        AzureWebJobsStorage__queueServiceUri: byUri.Storage__queueServiceUri,
+        AzureWebJobsStorage__tableServiceUri: byUri.Storage__tableServiceUri,
+      }).storage,
+    ).toEqual(connection);
+  });
+
+  it('gives the trainer the identity client id for @azure/identity, and no secret', () => {
+    const settings = storageConnectionSettings({
+      kind: 'identity',
+      blobServiceUri: 'https://a.blob.core.windows.net',
+      queueServiceUri: 'https://a.queue.core.windows.net',
+      tableServiceUri: 'https://a.table.core.windows.net',
+      credential: 'managedidentity',
+      clientId,
+    });
+    expect(settings).toEqual({
+      AzureWebJobsStorage__blobServiceUri: 'https://a.blob.core.windows.net',
+      AzureWebJobsStorage__queueServiceUri: 'https://a.queue.core.windows.net',
+      AzureWebJobsStorage__tableServiceUri: 'https://a.table.core.windows.net',
+      AzureWebJobsStorage__credential: 'managedidentity',
+      AzureWebJobsStorage__clientId: clientId,
+      AZURE_CLIENT_ID: clientId,
+    });
+  });
+
+  it('names the missing or bad piece', () => {
+    expect(() => loadSettings({})).toThrow(
+      /AzureWebJobsStorage: is required \(a storage connection string.* or AzureWebJobsStorage__accountName/,
+    );
+    expect(() => storageConnection({ S__blobServiceUri: 'https://a.blob.core.windows.net' }, 'S')).toThrow(
+      /S__queueServiceUri is required with an identity-based connection \(or set S__accountName\)/,
+    );
+    expect(() => storageConnection({ S__accountName: 'Bad_Name' }, 'S')).toThrow(
+      /S__accountName must be a storage account name/,
+    );
+    expect(() => storageConnection({ S__accountName: 'good', S__credential: 'key' }, 'S')).toThrow(
+      /S__credential must be managedidentity/,
+    );
+    expect(() =>
+      storageConnection({ S__accountName: 'good', S__blobServiceUri: 'http://a.blob.core.windows.net' }, 'S'),
+    ).toThrow(/S__blobServiceUri must be an https:\/\/ URI/);
+    expect(() => storageConnection({ S: 'UseDevelopmentStorage=true', S__accountName: 'good' }, 'S')).toThrow(
+      /S holds a connection string and S__accountName an identity-based connection: set one or the other/,
+    );
+    // An empty setting is an unset one (the portal and local.settings.json produce them).
+    expect(storageConnection({ S: 'UseDevelopmentStorage=true', S__accountName: '' }, 'S').kind).toBe(
+      'connection-string',
+    );
   });
 });

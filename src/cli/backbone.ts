@@ -2,7 +2,7 @@
 // stored in the app's storage account where the trainer finds them (train option "backbone": NAME).
 import { readFile } from 'node:fs/promises';
 
-import { BlobServiceClient } from '@azure/storage-blob';
+import { createStorageClients } from '../storage/clients';
 
 import { loadCliSettings } from '../config';
 import { InvalidArgumentError } from '../errors';
@@ -28,11 +28,8 @@ export async function backboneCommand(args: string[], out: NodeJS.WritableStream
     usage: BACKBONE_USAGE,
     command: `backbone ${sub ?? ''}`.trim(),
   });
-  const connectionString =
-    values['connection-string'] ?? loadCliSettings().storageConnectionString ?? 'UseDevelopmentStorage=true';
-  const registry = new BackboneRegistry(
-    BlobServiceClient.fromConnectionString(connectionString).getContainerClient(BACKBONES_CONTAINER),
-  );
+  const connection = values['connection-string'] ?? loadCliSettings().storage ?? 'UseDevelopmentStorage=true';
+  const registry = new BackboneRegistry(createStorageClients(connection).blobs.getContainerClient(BACKBONES_CONTAINER));
   if (sub === 'list') {
     if (positional.length > 0) throw new InvalidArgumentError(`backbone list takes no arguments\n${BACKBONE_USAGE}`);
     out.write('resnet50-keras (built in): 224x224 input, 2048 features\n');

@@ -1,8 +1,8 @@
 // icf: the command-line tool. `icf dhash FILE...` and `icf upload DIR --dataset NAME`.
 import { readFile } from 'node:fs/promises';
 
-import { BlobServiceClient } from '@azure/storage-blob';
-import { Presets,SingleBar } from 'cli-progress';
+import { createStorageClients } from '../storage/clients';
+import { Presets, SingleBar } from 'cli-progress';
 
 import { loadCliSettings } from '../config';
 import { decodeRasterLikePillow } from '../dataset/validate';
@@ -99,8 +99,7 @@ async function uploadCommand(args: string[], out: NodeJS.WritableStream, err: No
   const dataset = options.named['dataset'];
   if (!dir || options.positional.length > 1 || !dataset)
     throw new InvalidArgumentError(`upload needs DIR and --dataset NAME\n${USAGE}`);
-  const connectionString =
-    options.named['connection-string'] ?? loadCliSettings().storageConnectionString ?? 'UseDevelopmentStorage=true';
+  const connection = options.named['connection-string'] ?? loadCliSettings().storage ?? 'UseDevelopmentStorage=true';
   const concurrency = options.named['concurrency'] ? Number(options.named['concurrency']) : 8;
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64)
     throw new InvalidArgumentError('--concurrency must be an integer from 1 to 64');
@@ -116,7 +115,7 @@ async function uploadCommand(args: string[], out: NodeJS.WritableStream, err: No
     Presets.shades_classic,
   );
   let started = false;
-  const result = await uploadFolder(BlobServiceClient.fromConnectionString(connectionString), dir, {
+  const result = await uploadFolder(createStorageClients(connection).blobs, dir, {
     dataset,
     concurrency,
     onProgress: (done, total, file) => {

@@ -1,10 +1,11 @@
 // A local Functions host for machines without Azure Functions Core Tools: it loads the function files
 // with the worker's `@azure/functions-core` in place, then serves their HTTP, blob, queue and timer triggers.
-import { readdirSync,readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { type HostConfig,readHostConfig } from '../platform/hostConfig';
+import { type HostConfig, readHostConfig } from '../platform/hostConfig';
+import { storageConnection } from '../config';
 import { createStorageClients, type StorageClients } from '../storage/clients';
 import { BlobTriggerListener, HOSTS_CONTAINER } from './blobTrigger';
 import { FunctionsCore, installFunctionsCore, type RegisteredFunction, type RpcLogLevel } from './functionsCore';
@@ -76,11 +77,14 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
       return resolved;
     });
   const clientCache = new Map<string, StorageClients>();
+  // A trigger's `connection` names a setting, which holds a connection string or prefixes an identity-based one.
   const clientsFor = (connectionSetting: string) => {
-    const connectionString = settings[connectionSetting];
-    if (!connectionString) throw new Error(`app setting "${connectionSetting}" (a storage connection) is not set`);
-    let clients = clientCache.get(connectionString);
-    if (!clients) clientCache.set(connectionString, (clients = createStorageClients(connectionString)));
+    let clients = clientCache.get(connectionSetting);
+    if (!clients)
+      clientCache.set(
+        connectionSetting,
+        (clients = createStorageClients(storageConnection(settings, connectionSetting))),
+      );
     return clients;
   };
   const log: InvocationLog = (name, invocationId, level, message) =>

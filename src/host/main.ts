@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
-import { type RunningAzurite,startAzuriteProcess } from '../storage/azurite';
+import { type RunningAzurite, startAzuriteProcess } from '../storage/azurite';
 import { startLocalHost } from './localHost';
 
 const DEVELOPMENT_STORAGE = 'UseDevelopmentStorage=true';
@@ -16,13 +16,19 @@ async function main(): Promise<void> {
     .find((file) => existsSync(file));
   if (settingsFile) {
     const values = (JSON.parse(readFileSync(settingsFile, 'utf8')) as { Values?: Record<string, string> }).Values ?? {};
-    // As with func start, variables already set in the environment win over the file.
-    for (const [key, value] of Object.entries(values)) process.env[key] ??= value;
+    // As with func start, variables already set in the environment win over the file; an identity-based storage
+    // connection in the environment (AzureWebJobsStorage__*) wins over the file's connection string.
+    const identityStorage = Object.keys(process.env).some((key) => key.startsWith('AzureWebJobsStorage__'));
+    for (const [key, value] of Object.entries(values)) {
+      if (identityStorage && key === 'AzureWebJobsStorage') continue;
+      process.env[key] ??= value;
+    }
     console.log(`settings: ${path.relative(projectRoot, settingsFile)}`);
   }
 
   let azurite: RunningAzurite | undefined;
-  if ((process.env['AzureWebJobsStorage'] ?? DEVELOPMENT_STORAGE) === DEVELOPMENT_STORAGE) {
+  const identityStorage = Object.keys(process.env).some((key) => key.startsWith('AzureWebJobsStorage__'));
+  if (!identityStorage && (process.env['AzureWebJobsStorage'] ?? DEVELOPMENT_STORAGE) === DEVELOPMENT_STORAGE) {
     const location = path.join(projectRoot, '.azurite');
     const inMemory = process.argv.includes('--in-memory');
     azurite = await startAzuriteProcess({ location, inMemory });

@@ -16,7 +16,6 @@ type ServerConstructor = new (configuration: unknown) => AzuriteServer;
 type ConfigurationConstructor = new (...args: unknown[]) => unknown;
 
 function load<T>(modulePath: string): T {
-   
   return (require(`azurite/dist/src/${modulePath}`) as { default: T }).default;
 }
 
@@ -28,6 +27,10 @@ export interface StartAzuriteOptions {
   blobPort?: number;
   queuePort?: number;
   tablePort?: number;
+  /** Serve HTTPS with this certificate and key (PEM files); Azurite's OAuth needs it. */
+  https?: { certPath: string; keyPath: string };
+  /** 'basic': also accept Microsoft Entra ID bearer tokens (checked for issuer, audience and lifetime, not signed). */
+  oauth?: 'basic';
 }
 
 export interface RunningAzurite {
@@ -43,6 +46,8 @@ export async function startAzurite(options: StartAzuriteOptions = {}): Promise<R
   const inMemory = options.location === undefined;
   const location = options.location ?? '.';
   if (!inMemory) mkdirSync(location, { recursive: true });
+  const certPath = options.https?.certPath ?? '';
+  const keyPath = options.https?.keyPath ?? '';
   const loose = true;
   const skipApiVersionCheck = true;
   const accessLog = false;
@@ -70,10 +75,10 @@ export async function startAzurite(options: StartAzuriteOptions = {}): Promise<R
       undefined,
       loose,
       skipApiVersionCheck,
+      certPath,
+      keyPath,
       '',
-      '',
-      '',
-      undefined,
+      options.oauth,
       false,
       inMemory,
     ),
@@ -92,10 +97,10 @@ export async function startAzurite(options: StartAzuriteOptions = {}): Promise<R
       undefined,
       loose,
       skipApiVersionCheck,
+      certPath,
+      keyPath,
       '',
-      '',
-      '',
-      undefined,
+      options.oauth,
       false,
       inMemory,
     ),
@@ -112,10 +117,10 @@ export async function startAzurite(options: StartAzuriteOptions = {}): Promise<R
       undefined,
       loose,
       skipApiVersionCheck,
+      certPath,
+      keyPath,
       '',
-      '',
-      '',
-      undefined,
+      options.oauth,
       false,
       inMemory,
     ),
@@ -237,7 +242,7 @@ function describeAzurite(
     queueEndpoint,
     tableEndpoint,
     connectionString:
-      `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT_NAME};AccountKey=${AZURITE_ACCOUNT_KEY};` +
+      `DefaultEndpointsProtocol=${blobEndpoint.startsWith('https:') ? 'https' : 'http'};AccountName=${AZURITE_ACCOUNT_NAME};AccountKey=${AZURITE_ACCOUNT_KEY};` +
       `BlobEndpoint=${blobEndpoint};QueueEndpoint=${queueEndpoint};TableEndpoint=${tableEndpoint};`,
     close,
   };

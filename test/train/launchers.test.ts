@@ -9,12 +9,13 @@ import { loadSettings } from '../../src/config';
 import type { JobStore } from '../../src/train/jobs';
 import {
   ContainerAppsLauncher,
+  containerAppsOptions,
   createLauncher,
   LAUNCHER_NAMES,
   type LaunchRequest,
   LocalLauncher,
 } from '../../src/train/launchers';
-import { type FakeArm,startFakeArm } from '../support/fakeArm';
+import { type FakeArm, startFakeArm } from '../support/fakeArm';
 
 const request: LaunchRequest = { dataset: 'clothes', jobId: 'job-42' };
 
@@ -151,6 +152,43 @@ describe('the launcher registry', () => {
       TRAIN_CONTAINERAPPS_IMAGE: 'i',
     });
     expect(createLauncher({ settings, appSettings: {}, jobs })).toMatchObject({ name: 'containerapps' });
+  });
+
+  it('gives a keyless trainer job the service URIs and the client id, and a keyed one the secret', () => {
+    const job = {
+      TRAIN_LAUNCHER: 'containerapps',
+      TRAIN_CONTAINERAPPS_SUBSCRIPTION_ID: 's',
+      TRAIN_CONTAINERAPPS_RESOURCE_GROUP: 'rg',
+      TRAIN_CONTAINERAPPS_JOB_NAME: 'j',
+      TRAIN_CONTAINERAPPS_IMAGE: 'i',
+    };
+    const keyless = containerAppsOptions(
+      loadSettings({
+        ...job,
+        AzureWebJobsStorage__accountName: 'icfdata',
+        AzureWebJobsStorage__credential: 'managedidentity',
+        AzureWebJobsStorage__clientId: 'client-1',
+      }),
+    );
+    expect(keyless).toEqual({
+      subscriptionId: 's',
+      resourceGroup: 'rg',
+      jobName: 'j',
+      containerName: 'trainer',
+      image: 'i',
+      environment: {
+        TRAIN_EXECUTION_PROVIDERS: 'cpu',
+        AzureWebJobsStorage__blobServiceUri: 'https://icfdata.blob.core.windows.net',
+        AzureWebJobsStorage__queueServiceUri: 'https://icfdata.queue.core.windows.net',
+        AzureWebJobsStorage__tableServiceUri: 'https://icfdata.table.core.windows.net',
+        AzureWebJobsStorage__credential: 'managedidentity',
+        AzureWebJobsStorage__clientId: 'client-1',
+        AZURE_CLIENT_ID: 'client-1',
+      },
+    });
+    const keyed = containerAppsOptions(loadSettings({ ...job, AzureWebJobsStorage: 'x' }));
+    expect(keyed.secretEnvironment).toEqual({ AzureWebJobsStorage: 'storage-connection' });
+    expect(keyed.environment).toEqual({ TRAIN_EXECUTION_PROVIDERS: 'cpu' });
   });
 
   it('is where the settings take the names from', () => {

@@ -3,6 +3,7 @@
 import { ContainerAppsAPIClient, type ContainerAppsAPIClientOptionalParams } from '@azure/arm-appcontainers';
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 
+import { type AppSettings, storageConnectionSettings } from '../../config';
 import { ConfigurationError, InvalidArgumentError } from '../../errors';
 import {
   type Launched,
@@ -78,19 +79,28 @@ export class ContainerAppsLauncher implements Launcher {
   }
 }
 
+/**
+ * The launcher's options from the app settings. With an identity-based storage connection the trainer gets the
+ * service URIs and the identity's client id, and no secret (the job runs as the same user-assigned identity:
+ * infra/app/trainer.bicep). With a connection string, the job keeps it as its secret "storage-connection", which
+ * whoever set up the job must have set.
+ */
+export function containerAppsOptions(settings: AppSettings): ContainerAppsLauncherOptions {
+  const train = settings.train;
+  // The settings check that these are set whenever TRAIN_LAUNCHER is containerapps.
+  if (train.launcher !== 'containerapps') {
+    throw new ConfigurationError(`TRAIN_LAUNCHER is ${train.launcher}, not containerapps`);
+  }
+  const environment = { TRAIN_EXECUTION_PROVIDERS: train.executionProviders.join(',') };
+  const { subscriptionId, resourceGroup, jobName, containerName, image } = train;
+  const job = { subscriptionId, resourceGroup, jobName, containerName, image };
+  return settings.storage.kind === 'identity'
+    ? { ...job, environment: { ...environment, ...storageConnectionSettings(settings.storage) } }
+    : { ...job, environment, secretEnvironment: { AzureWebJobsStorage: 'storage-connection' } };
+}
+
 /** The registry's `containerapps`: the job named by the TRAIN_CONTAINERAPPS_* settings. */
 export const containerAppsLauncher = {
   name: 'containerapps',
-  create: ({ settings }) => {
-    const train = settings.train;
-    // The settings check that these are set whenever TRAIN_LAUNCHER is containerapps.
-    if (train.launcher !== 'containerapps')
-      throw new ConfigurationError(`TRAIN_LAUNCHER is ${train.launcher}, not containerapps`);
-    return new ContainerAppsLauncher({
-      ...train,
-      environment: { TRAIN_EXECUTION_PROVIDERS: train.executionProviders.join(',') },
-      // The job keeps the storage connection string as its secret "storage-connection" (infra sets it).
-      secretEnvironment: { AzureWebJobsStorage: 'storage-connection' },
-    });
-  },
+  create: ({ settings }) => new ContainerAppsLauncher(containerAppsOptions(settings)),
 } as const satisfies LauncherDefinition;

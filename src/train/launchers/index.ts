@@ -6,7 +6,7 @@ import type { Launcher, LauncherContext, LauncherDefinition } from './launcher';
 import { localLauncher } from './local';
 import { LAUNCHER_NAMES, type LauncherName } from './names';
 
-export { ContainerAppsLauncher, type ContainerAppsLauncherOptions } from './containerApps';
+export { ContainerAppsLauncher, type ContainerAppsLauncherOptions, containerAppsOptions } from './containerApps';
 export {
   type Launched,
   type Launcher,

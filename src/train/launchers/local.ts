@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 
+import { storageConnectionSettings } from '../../config';
 import { projectRoot } from '../../util/paths';
 import {
   type Launched,
@@ -64,7 +65,7 @@ export const localLauncher = {
       cwd: projectRoot(),
       env: {
         ...appSettings,
-        AzureWebJobsStorage: settings.storageConnectionString,
+        ...storageConnectionSettings(settings.storage),
         TRAIN_EXECUTION_PROVIDERS: settings.train.executionProviders.join(','),
       },
       // A trainer that dies without reporting leaves its job failed, not running forever.
