@@ -3,7 +3,8 @@
 // end in the catalog (rejected, with its reason) and in quarantine, not lie unseen in incoming.
 import { app, type InvocationContext } from '@azure/functions';
 
-import { getServices } from '../src/services';
+import { loadIngestBlobSource } from '../src/config';
+import { appSettings, getServices } from '../src/services';
 import { INCOMING_CONTAINER } from '../src/storage/names';
 
 export async function ingest(blob: Buffer, context: InvocationContext): Promise<void> {
@@ -25,5 +26,7 @@ export async function ingest(blob: Buffer, context: InvocationContext): Promise<
 app.storageBlob('ingest', {
   path: `${INCOMING_CONTAINER}/{blobPath}`,
   connection: 'AzureWebJobsStorage',
+  // Flex Consumption runs blob triggers only from Event Grid (INGEST_BLOB_SOURCE=EventGrid, as infra sets it).
+  source: loadIngestBlobSource(appSettings()),
   handler: ingest,
 });

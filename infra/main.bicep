@@ -170,6 +170,8 @@ module api 'app/function.bicep' = {
     maximumInstanceCount: functionMaximumInstanceCount
     appSettings: {
       // The app's own settings (src/config.ts); the defaults are the code's, written out so that they show.
+      // Flex Consumption runs blob triggers only from Event Grid (the subscription: hooks/postdeploy).
+      INGEST_BLOB_SOURCE: 'EventGrid'
       INGEST_MAX_FILE_BYTES: '52428800'
       INGEST_MAX_PIXELS: '64000000'
       INGEST_MIN_SIDE_PX: '64'

@@ -24,6 +24,9 @@ const settingsSchema = z.object({
   AzureWebJobsStorage__tableServiceUri: z.string().optional(),
   AzureWebJobsStorage__credential: z.string().optional(),
   AzureWebJobsStorage__clientId: z.string().optional(),
+  // Where the ingest trigger's blobs come from: a container scan (the local default), or Event Grid, the only source
+  // the Flex Consumption plan supports (infra/main.bicep sets it).
+  INGEST_BLOB_SOURCE: z.enum(['LogsAndContainerScan', 'EventGrid']).default('LogsAndContainerScan'),
   INGEST_MAX_FILE_BYTES: integer(1, 1024 * 1024 * 1024).default(50 * 1024 * 1024),
   INGEST_MAX_PIXELS: integer(1, 1_000_000_000).default(64_000_000),
   INGEST_MIN_SIDE_PX: integer(1, 10_000).default(64),
@@ -449,6 +452,20 @@ export function storageConnectionSettings(
       ? { [`${name}__clientId`]: connection.clientId, AZURE_CLIENT_ID: connection.clientId }
       : {}),
   };
+}
+
+/**
+ * INGEST_BLOB_SOURCE, for the ingest function's registration (which happens when its file loads, before any
+ * invocation): the rest of the settings are not needed, or checked, to read it.
+ */
+export function loadIngestBlobSource(env: RawSettings = processSettings()): 'LogsAndContainerScan' | 'EventGrid' {
+  const parsed = settingsSchema.shape.INGEST_BLOB_SOURCE.safeParse(withoutEmptyValues(env)['INGEST_BLOB_SOURCE']);
+  if (!parsed.success) {
+    throw new ConfigurationError(
+      `Invalid app settings: INGEST_BLOB_SOURCE: must be LogsAndContainerScan or EventGrid, not "${env['INGEST_BLOB_SOURCE']}"`,
+    );
+  }
+  return parsed.data;
 }
 
 // An empty app setting means "not set" (the portal and local.settings.json both produce them).

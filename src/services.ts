@@ -6,7 +6,7 @@ import { searchProviderResolver } from './collect/providers/registry';
 import { RunStore } from './collect/runs';
 import { type AppSettings, loadSettings, processSettings, type RawSettings } from './config';
 import { Catalog } from './dataset/catalog';
-import { type IngestLogger,Ingestor } from './dataset/ingest';
+import { type IngestLogger, Ingestor } from './dataset/ingest';
 import { Classifier } from './serve/classifier';
 import { ModelCache } from './serve/modelCache';
 import { createStorageClients, type StorageClients } from './storage/clients';
@@ -136,6 +136,14 @@ export function getServices(): Promise<Services> {
     shared = entry;
   }
   return shared.services;
+}
+
+/**
+ * The app settings as the app sees them: those a host handed over with `useAppSettings`, else the process
+ * environment's. For what a function file reads when it registers (its trigger's source, say).
+ */
+export function appSettings(): RawSettings {
+  return handedOver ?? processSettings();
 }
 
 /**

@@ -3,12 +3,13 @@
 // work, failures are retried, and after `maxDequeueCount` failures the blob goes to
 // `webjobs-blobtrigger-poison`. A host killed half way finishes on restart: receipts not marked complete
 // are handed over again, and messages left in the queue come back.
-import { type BlobServiceClient, type ContainerClient,RestError } from '@azure/storage-blob';
+import { type BlobServiceClient, type ContainerClient, RestError } from '@azure/storage-blob';
 import type { DequeuedMessageItem, QueueClient, QueueServiceClient } from '@azure/storage-queue';
 
 import { resolveListedBlobName } from '../storage/listedBlobName';
+import type { CreatedBlob } from './eventGridDelivery';
 import type { FunctionsCore, RegisteredFunction, RpcTypedData } from './functionsCore';
-import { type InvocationLog,invokeFunction } from './invoke';
+import { type InvocationLog, invokeFunction } from './invoke';
 import { MESSAGE_LEASE_MS, QueuePump, type QueuePumpOptions } from './queuePump';
 
 export const HOSTS_CONTAINER = 'azure-webjobs-hosts';
@@ -60,6 +61,8 @@ export function compileBlobPath(path: string): BlobPathPattern {
 
 interface Watch {
   fn: RegisteredFunction;
+  /** 'EventGrid': the blob extension's webhook delivers its blobs (Flex Consumption's only source); no scan. */
+  source: 'LogsAndContainerScan' | 'EventGrid';
   pattern: BlobPathPattern;
   container: ContainerClient;
   blobs: BlobServiceClient;
@@ -86,6 +89,8 @@ export class BlobTriggerListener {
   #scanTimer: NodeJS.Timeout | undefined;
   #scanning: Promise<void> | undefined;
   #stopped = false;
+  /** Event Grid hand-overs in flight, by function, blob name and ETag. */
+  readonly #deliveries = new Map<string, Promise<void>>();
   /** Consecutive scans in which some listing failed (the backoff of the next one). */
   #failedScans = 0;
 
@@ -107,8 +112,16 @@ export class BlobTriggerListener {
           ? binding['connection']
           : 'AzureWebJobsStorage';
       const { blobs } = options.clientsFor(connection);
+      const source = binding['source'] === 'EventGrid' ? 'EventGrid' : 'LogsAndContainerScan';
       return [
-        { fn, pattern, blobs, container: blobs.getContainerClient(pattern.container), seen: new Map<string, string>() },
+        {
+          fn,
+          source,
+          pattern,
+          blobs,
+          container: blobs.getContainerClient(pattern.container),
+          seen: new Map<string, string>(),
+        },
       ];
     });
     this.#pump = new QueuePump(
@@ -116,8 +129,13 @@ export class BlobTriggerListener {
       { leaseInMs: MESSAGE_LEASE_MS, ...options.queue },
       (message) => this.#execute(message),
       (message) => this.#poison(message),
-      options.onError,
+      (message) => options.onError(message),
     );
+  }
+
+  /** The functions whose blobs Event Grid delivers (the webhook's). */
+  get eventGridFunctionNames(): string[] {
+    return this.#watches.filter((w) => w.source === 'EventGrid').map((w) => w.fn.metadata.name);
   }
 
   get functionNames(): string[] {
@@ -168,6 +186,7 @@ export class BlobTriggerListener {
     // stop the others.
     const failures: string[] = [];
     for (const watch of this.#watches) {
+      if (watch.source === 'EventGrid') continue;
       try {
         await this.#scanWatch(watch);
       } catch (error) {
@@ -204,6 +223,40 @@ export class BlobTriggerListener {
       if (pending.length >= SCAN_PARALLELISM) await Promise.all(pending.splice(0));
     }
     await Promise.all(pending);
+  }
+
+  /**
+   * Takes an Event Grid delivery for `functionName` (the webhook's `Host.Functions.<name>`): each created blob that
+   * the function's path matches is handed over as a scan would, so duplicates (the same ETag again) run once and the
+   * order does not matter. Undefined: no Event Grid blob trigger of that name.
+   */
+  async deliverCreatedBlobs(
+    functionName: string,
+    blobs: CreatedBlob[],
+  ): Promise<{ accepted: number; skipped: number } | undefined> {
+    const watch = this.#watches.find((w) => w.fn.metadata.name === functionName && w.source === 'EventGrid');
+    if (!watch) return undefined;
+    let accepted = 0;
+    for (const blob of blobs) {
+      if (blob.container !== watch.pattern.container || !watch.pattern.match(blob.blobName)) continue;
+      // An event without an ETag (not one Event Grid sends) still names a blob: take the one there now.
+      const etag = blob.etag || ((await watch.container.getBlobClient(blob.blobName).getProperties()).etag ?? '');
+      // The same event twice at once (Event Grid retries while the first delivery is still being answered) waits
+      // for the first hand-over instead of making a second.
+      const key = `${functionName}\n${blob.blobName}\n${etag}`;
+      let handingOver = this.#deliveries.get(key);
+      if (!handingOver && watch.seen.get(blob.blobName) !== etag) {
+        handingOver = this.#handOver(watch, blob.blobName, etag, blob.blobType)
+          .then(() => {
+            watch.seen.set(blob.blobName, etag);
+          })
+          .finally(() => this.#deliveries.delete(key));
+        this.#deliveries.set(key, handingOver);
+      }
+      await handingOver;
+      accepted++;
+    }
+    return { accepted, skipped: blobs.length - accepted };
   }
 
   async #handOver(watch: Watch, blobName: string, etag: string, blobType: string): Promise<void> {

@@ -3,7 +3,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 import type { FunctionsCore, RegisteredFunction, RpcTypedData } from './functionsCore';
-import { type InvocationLog,invokeFunction } from './invoke';
+import { type InvocationLog, invokeFunction } from './invoke';
 import { compileRoute, type RouteMatcher } from './route';
 
 const ROUTE_PREFIX = 'api';
@@ -16,9 +16,19 @@ interface HttpRoute {
   matcher: RouteMatcher;
 }
 
+/** A path the host serves itself, outside /api (the blob extension's webhook). */
+export type HostEndpoint = (
+  url: URL,
+  method: string,
+  headers: Readonly<Record<string, string>>,
+  body: Buffer,
+) => Promise<{ status: number; headers?: Record<string, string>; body?: unknown }>;
+
 export interface HttpTriggerServerOptions {
   host: string;
   port: number;
+  /** Paths (exact) the host answers itself, such as /runtime/webhooks/blobs. */
+  hostEndpoints?: Readonly<Record<string, HostEndpoint>>;
   log: InvocationLog;
   onError: (message: string) => void;
 }
@@ -46,14 +56,12 @@ export class HttpTriggerServer {
         this.options.onError(`http: ${req.method} ${req.url}: ${(error as Error).stack ?? String(error)}`);
         if (res.headersSent) res.end();
         else
-          res
-            .writeHead(500, { 'content-type': 'application/json; charset=utf-8' })
-            .end(
-              JSON.stringify({
-                error: 'InternalError',
-                message: 'the host failed to handle this request; see its log',
-              }),
-            );
+          res.writeHead(500, { 'content-type': 'application/json; charset=utf-8' }).end(
+            JSON.stringify({
+              error: 'InternalError',
+              message: 'the host failed to handle this request; see its log',
+            }),
+          );
       });
     });
   }
@@ -83,6 +91,11 @@ export class HttpTriggerServer {
   async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
     const method = (req.method ?? 'GET').toUpperCase();
+    const hostEndpoint = this.options.hostEndpoints?.[url.pathname];
+    if (hostEndpoint) {
+      await this.#serveHostEndpoint(hostEndpoint, url, method, req, res);
+      return;
+    }
     const candidates = this.#routes
       .map((route) => ({ route, params: route.matcher.match(url.pathname) }))
       .filter((c): c is { route: HttpRoute; params: Record<string, string> } => c.params !== undefined);
@@ -108,10 +121,7 @@ export class HttpTriggerServer {
       fail(413, 'PayloadTooLarge', `the request body is over the host's limit of ${MAX_REQUEST_BYTES} bytes`);
       return;
     }
-    const headers: Record<string, string> = {};
-    for (const [key, value] of Object.entries(req.headers)) {
-      if (value !== undefined) headers[key] = Array.isArray(value) ? value.join(', ') : value;
-    }
+    const headers = headersOf(req);
     const response = await invokeFunction(
       this.core,
       chosen.route.fn,
@@ -138,6 +148,44 @@ export class HttpTriggerServer {
     res.writeHead(Number(out.statusCode ?? 200), responseHeaders);
     res.end(typedDataToBuffer(out.body));
   }
+
+  async #serveHostEndpoint(
+    endpoint: HostEndpoint,
+    url: URL,
+    method: string,
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+  ): Promise<void> {
+    const body = await readBody(req);
+    const reply = (status: number, headers: Record<string, string>, payload: unknown) => {
+      if (payload === undefined) res.writeHead(status, headers).end();
+      else
+        res
+          .writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers })
+          .end(JSON.stringify(payload));
+    };
+    if (body === undefined) {
+      reply(
+        413,
+        {},
+        {
+          error: 'PayloadTooLarge',
+          message: `the request body is over the host's limit of ${MAX_REQUEST_BYTES} bytes`,
+        },
+      );
+      return;
+    }
+    const response = await endpoint(url, method, headersOf(req), body);
+    reply(response.status, response.headers ?? {}, response.body);
+  }
+}
+
+function headersOf(req: http.IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [key, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers[key] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return headers;
 }
 
 function readBody(req: http.IncomingMessage): Promise<Buffer | undefined> {

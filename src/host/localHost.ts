@@ -7,7 +7,9 @@ import * as path from 'node:path';
 import { type HostConfig, readHostConfig } from '../platform/hostConfig';
 import { storageConnection } from '../config';
 import { createStorageClients, type StorageClients } from '../storage/clients';
+import { describeValue } from '../util/describeValue';
 import { BlobTriggerListener, HOSTS_CONTAINER } from './blobTrigger';
+import { BLOB_WEBHOOK_PATH, handleBlobWebhook } from './blobWebhook';
 import { FunctionsCore, installFunctionsCore, type RegisteredFunction, type RpcLogLevel } from './functionsCore';
 import { HttpTriggerServer } from './httpTrigger';
 import type { InvocationLog } from './invoke';
@@ -61,6 +63,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
   const files = options.functionFiles ?? functionFilesFromPackage(options.projectRoot);
   if (files.length === 0)
     throw new Error(`no function files found (package.json "main" in ${options.projectRoot}); run npm run build`);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- function files are found at run time, by path
   const load = options.loadModule ?? ((file: string) => Promise.resolve(require(file) as unknown));
   for (const file of files) await load(file);
   const functions = [...core.functions];
@@ -91,18 +94,21 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
     logger.log(level, `[${name}] ${message}${level === 'error' ? ` (invocation ${invocationId})` : ''}`);
   const onError = (message: string) => logger.log('error', message);
 
-  const http = new HttpTriggerServer(core, functions, {
-    host: options.httpHost ?? '127.0.0.1',
-    port: options.httpPort ?? 7071,
-    log,
-    onError,
-  });
   const blobs = new BlobTriggerListener(core, functions, {
     hostId,
     scanIntervalInMs: options.blobScanIntervalInMs ?? 2000,
     queue: hostConfig.queues,
     clientsFor,
     resolveSetting,
+    log,
+    onError,
+  });
+  const http = new HttpTriggerServer(core, functions, {
+    host: options.httpHost ?? '127.0.0.1',
+    port: options.httpPort ?? 7071,
+    hostEndpoints: {
+      [BLOB_WEBHOOK_PATH]: (url, method, headers, body) => handleBlobWebhook(blobs, url, method, headers, body),
+    },
     log,
     onError,
   });
@@ -174,9 +180,11 @@ function triggerDescription(fn: RegisteredFunction): string {
   if (!trigger) return 'unknown';
   switch (trigger.type) {
     case 'httpTrigger':
-      return `http ${Array.isArray(trigger['methods']) ? (trigger['methods'] as string[]).join(',') : '*'} /api/${String(trigger['route'] ?? fn.metadata.name)}`;
+      return `http ${Array.isArray(trigger['methods']) ? (trigger['methods'] as string[]).join(',') : '*'} /api/${describeValue(trigger['route'] ?? fn.metadata.name)}`;
     case 'blobTrigger':
-      return `blob ${String(trigger['path'])}`;
+      return trigger['source'] === 'EventGrid'
+        ? `blob ${String(trigger['path'])} (Event Grid: POST ${BLOB_WEBHOOK_PATH}?functionName=Host.Functions.${fn.metadata.name})`
+        : `blob ${String(trigger['path'])}`;
     case 'queueTrigger':
       return `queue ${String(trigger['queueName'])}`;
     case 'timerTrigger':

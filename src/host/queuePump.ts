@@ -3,6 +3,8 @@
 // failed tries it goes to the poison handler instead.
 import type { DequeuedMessageItem, QueueClient } from '@azure/storage-queue';
 
+import { describeValue } from '../util/describeValue';
+
 export interface QueuePumpOptions {
   batchSize: number;
   newBatchThreshold: number;
@@ -88,7 +90,7 @@ export class QueuePump {
           return;
         }
         this.onError(
-          `queue ${this.queue.name}: message ${message.messageId} failed (try ${message.dequeueCount} of ${this.options.maxDequeueCount}): ${(failure as Error).message ?? String(failure)}`,
+          `queue ${this.queue.name}: message ${message.messageId} failed (try ${message.dequeueCount} of ${this.options.maxDequeueCount}): ${failureMessage(failure)}`,
         );
         if (message.dequeueCount < this.options.maxDequeueCount) {
           await this.queue.updateMessage(
@@ -150,4 +152,9 @@ export class QueuePump {
       this.#wake = done;
     });
   }
+}
+
+/** A handler's failure in a message: its `message` when it has one, else the thrown value itself. */
+function failureMessage(failure: unknown): string {
+  return describeValue((failure as { message?: unknown }).message ?? failure);
 }

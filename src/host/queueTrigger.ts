@@ -5,7 +5,7 @@ import type { DequeuedMessageItem, QueueServiceClient } from '@azure/storage-que
 import type { HostConfig } from '../platform/hostConfig';
 import { decodeQueueMessage } from '../platform/queueMessages';
 import type { FunctionsCore, RegisteredFunction } from './functionsCore';
-import { type InvocationLog,invokeFunction } from './invoke';
+import { type InvocationLog, invokeFunction } from './invoke';
 import { MESSAGE_LEASE_MS, QueuePump } from './queuePump';
 
 export interface QueueTriggerOptions {
@@ -46,7 +46,7 @@ export class QueueTriggerListener {
           await poison.createIfNotExists();
           await poison.sendMessage(message.messageText);
         },
-        options.onError,
+        (message) => options.onError(message),
       );
       return [{ pump, poisonName: `${queueName}-poison`, queues }];
     });

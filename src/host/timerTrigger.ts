@@ -4,7 +4,7 @@ import type { ContainerClient } from '@azure/storage-blob';
 
 import { parseSchedule, type Schedule } from '../platform/ncrontab';
 import type { FunctionsCore, RegisteredFunction } from './functionsCore';
-import { type InvocationLog,invokeFunction } from './invoke';
+import { type InvocationLog, invokeFunction } from './invoke';
 
 interface ScheduleStatus {
   Last: string;
