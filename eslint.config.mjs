@@ -120,5 +120,10 @@ export default tseslint.config(
       },
     },
   },
+  {
+    // The icf command is a plain CommonJS script: it requires the compiled CLI from dist/.
+    files: ['bin/icf.js'],
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
   prettier,
 );

@@ -14,7 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { CENTRE_CROP, SQUASH } from '../src/image/preprocessing';
-import { type Backbone,loadBackbone } from '../src/train/backbone';
+import { type Backbone, loadBackbone } from '../src/train/backbone';
 import { evaluateFolder, type EvaluateFolderOptions, type FolderEvaluation } from '../src/train/evaluateFolder';
 import { seededRandom } from '../src/util/seededRandom';
 import { buildScenes } from './multiLabel';

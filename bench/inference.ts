@@ -128,7 +128,7 @@ async function main(): Promise<void> {
           (response) => {
             const chunks: Buffer[] = [];
             response.on('data', (chunk: Buffer) => chunks.push(chunk));
-            response.on('error', reject);
+            response.on('error', (error: Error) => reject(error));
             response.on('end', () => {
               const text = Buffer.concat(chunks).toString('utf8');
               if (response.statusCode !== 200)
@@ -137,17 +137,19 @@ async function main(): Promise<void> {
                 const body = JSON.parse(text) as { timingInMs: Timing };
                 resolve({ ms: performance.now() - begin, timing: body.timingInMs });
               } catch (error) {
-                reject(error);
+                reject(
+                  error instanceof Error ? error : new Error('classify answered unreadable JSON', { cause: error }),
+                );
               }
             });
           },
         );
         // A kept-alive socket that the server closed while idle: send again on a new one (as fetch does).
-        request.on('error', (error: NodeJS.ErrnoException) =>
-          retry && request.reusedSocket && error.code === 'ECONNRESET'
-            ? classify(photo, false).then(resolve, reject)
-            : reject(error),
-        );
+        request.on('error', (error: NodeJS.ErrnoException) => {
+          if (retry && request.reusedSocket && error.code === 'ECONNRESET')
+            classify(photo, false).then(resolve, reject);
+          else reject(error);
+        });
         request.end(photo);
       });
     const classifyWithFetch = async (photo: Buffer): Promise<number> => {
@@ -157,7 +159,7 @@ async function main(): Promise<void> {
         headers: { 'content-type': 'image/jpeg' },
         body: photo,
       });
-      const body = (await response.json());
+      const body = await response.json();
       if (response.status !== 200) throw new Error(`classify answered ${response.status}: ${JSON.stringify(body)}`);
       return performance.now() - begin;
     };

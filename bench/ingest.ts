@@ -21,7 +21,7 @@ import sharp from 'sharp';
 import { loadSettings } from '../src/config';
 import { validateImage } from '../src/dataset/validate';
 import { decodeLikePillow, type RawPixels } from '../src/image/decode';
-import { DHASH_SIZE,dhashFromPixels } from '../src/image/dhash';
+import { DHASH_SIZE, dhashFromPixels } from '../src/image/dhash';
 import { pillowGreyResize, pillowGreyscale, pillowLanczosResize, simdAvailable } from '../src/image/pillow';
 import { sharedDataPath } from '../src/localStack/sharedData';
 import { mean, median } from '../src/util/statistics';

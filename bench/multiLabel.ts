@@ -8,7 +8,7 @@
  * Chance: a scorer that ranks at random has an expected AP of the label's prevalence, so chance mAP is the mean
  * prevalence; the exact-match baseline always answers the most common label set.
  */
-import { mkdirSync,mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 

@@ -4,9 +4,9 @@
 // { dataset, modelVersion, task, results: [...] } with one result per file, in order.
 import { app } from '@azure/functions';
 
-import { type HttpCall,httpFunction } from '../src/api/httpFunction';
+import { type HttpCall, httpFunction } from '../src/api/httpFunction';
 import { parseClassifyBody, parseClassifyQuery } from '../src/api/request';
-import { type JsonResponse,ok } from '../src/api/responses';
+import { type JsonResponse, ok } from '../src/api/responses';
 
 export async function classify({ request, services, params }: HttpCall<'dataset'>): Promise<JsonResponse> {
   const { dataset } = params;

@@ -1,8 +1,8 @@
 // GET /api/datasets/{dataset}/collect: the dataset's collection runs, newest first.
 import { app } from '@azure/functions';
 
-import { type HttpCall,httpFunction } from '../src/api/httpFunction';
-import { type JsonResponse,ok } from '../src/api/responses';
+import { type HttpCall, httpFunction } from '../src/api/httpFunction';
+import { type JsonResponse, ok } from '../src/api/responses';
 
 export async function collectRuns({ services, params }: HttpCall<'dataset'>): Promise<JsonResponse> {
   return ok({ runs: await services.collector.listRuns(params.dataset) });

@@ -1,7 +1,7 @@
 // POST /api/datasets/{dataset}/collect: start a collection run of the dataset's plan now.
 import { app } from '@azure/functions';
 
-import { type HttpCall,httpFunction } from '../src/api/httpFunction';
+import { type HttpCall, httpFunction } from '../src/api/httpFunction';
 import { accepted, type JsonResponse } from '../src/api/responses';
 
 export async function collectStart({ services, params }: HttpCall<'dataset'>): Promise<JsonResponse> {

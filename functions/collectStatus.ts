@@ -1,8 +1,8 @@
 // GET /api/datasets/{dataset}/collect/{runId}: a run's progress and results.
 import { app } from '@azure/functions';
 
-import { type HttpCall,httpFunction } from '../src/api/httpFunction';
-import { type JsonResponse,ok } from '../src/api/responses';
+import { type HttpCall, httpFunction } from '../src/api/httpFunction';
+import { type JsonResponse, ok } from '../src/api/responses';
 
 export async function collectStatus({ services, params }: HttpCall<'dataset' | 'runId'>): Promise<JsonResponse> {
   return ok(await services.collector.getRun(params.dataset, params.runId));

@@ -1,8 +1,8 @@
 // GET and PUT /api/datasets/{dataset}/collection-plan: read, or validate and store, the dataset's plan.
 import { app } from '@azure/functions';
 
-import { type HttpCall,httpFunction } from '../src/api/httpFunction';
-import { type JsonResponse,ok } from '../src/api/responses';
+import { type HttpCall, httpFunction } from '../src/api/httpFunction';
+import { type JsonResponse, ok } from '../src/api/responses';
 import { PLAN_LIMITS, synthesizeQueries } from '../src/collect/plan';
 
 export async function collectionPlan({ request, services, params, body }: HttpCall<'dataset'>): Promise<JsonResponse> {

@@ -1,8 +1,8 @@
 // GET /api/datasets/{dataset}/images?status=&label=&pageSize=&continuationToken=: catalog entries with their reasons.
 import { app } from '@azure/functions';
 
-import { type HttpCall,httpFunction } from '../src/api/httpFunction';
-import { type JsonResponse,ok } from '../src/api/responses';
+import { type HttpCall, httpFunction } from '../src/api/httpFunction';
+import { type JsonResponse, ok } from '../src/api/responses';
 import { listDatasetImages } from '../src/dataset/queries';
 
 export async function datasetImages({ request, services, params }: HttpCall<'dataset'>): Promise<JsonResponse> {

@@ -1,8 +1,8 @@
 // GET /api/datasets: the datasets that have images.
 import { app } from '@azure/functions';
 
-import { type HttpCall,httpFunction } from '../src/api/httpFunction';
-import { type JsonResponse,ok } from '../src/api/responses';
+import { type HttpCall, httpFunction } from '../src/api/httpFunction';
+import { type JsonResponse, ok } from '../src/api/responses';
 
 export async function datasetList({ services }: HttpCall): Promise<JsonResponse> {
   return ok({ datasets: await services.catalog.listDatasets() });

@@ -1,8 +1,8 @@
 // GET /api/datasets/{dataset}: image counts by status and train/test counts by label.
 import { app } from '@azure/functions';
 
-import { type HttpCall,httpFunction } from '../src/api/httpFunction';
-import { type JsonResponse,ok } from '../src/api/responses';
+import { type HttpCall, httpFunction } from '../src/api/httpFunction';
+import { type JsonResponse, ok } from '../src/api/responses';
 import { getDatasetSummary } from '../src/dataset/queries';
 
 export async function datasetSummary({ services, params }: HttpCall<'dataset'>): Promise<JsonResponse> {

@@ -2,8 +2,8 @@
 import { app } from '@azure/functions';
 
 import { checkHealth } from '../src/api/health';
-import { type BareHttpCall,httpFunction } from '../src/api/httpFunction';
-import { type JsonResponse,ok } from '../src/api/responses';
+import { type BareHttpCall, httpFunction } from '../src/api/httpFunction';
+import { type JsonResponse, ok } from '../src/api/responses';
 import { getServices } from '../src/services';
 
 export async function health({ context }: BareHttpCall): Promise<JsonResponse> {

@@ -1,8 +1,8 @@
 // GET /api/datasets/{dataset}/models: every stored model version with its metrics summary, and which one serves.
 import { app } from '@azure/functions';
 
-import { type HttpCall,httpFunction } from '../src/api/httpFunction';
-import { type JsonResponse,ok } from '../src/api/responses';
+import { type HttpCall, httpFunction } from '../src/api/httpFunction';
+import { type JsonResponse, ok } from '../src/api/responses';
 
 export async function modelList({ services, params }: HttpCall<'dataset'>): Promise<JsonResponse> {
   return ok(await services.training.models.list(params.dataset, services.catalog));

@@ -1,8 +1,8 @@
 // GET /api/datasets/{dataset}/jobs/{jobId}: a training job's status, stage, progress and metrics.
 import { app } from '@azure/functions';
 
-import { type HttpCall,httpFunction } from '../src/api/httpFunction';
-import { type JsonResponse,ok } from '../src/api/responses';
+import { type HttpCall, httpFunction } from '../src/api/httpFunction';
+import { type JsonResponse, ok } from '../src/api/responses';
 import { currentJob } from '../src/train/requests';
 
 export async function trainJob({ services, params }: HttpCall<'dataset' | 'jobId'>): Promise<JsonResponse> {

@@ -2,7 +2,7 @@
 // searchBudgetInS, augmentation, force). The status URL is relative to this app: a Host header is the caller's word.
 import { app } from '@azure/functions';
 
-import { type HttpCall,httpFunction } from '../src/api/httpFunction';
+import { type HttpCall, httpFunction } from '../src/api/httpFunction';
 import { accepted, type JsonResponse } from '../src/api/responses';
 import { requestTraining } from '../src/train/requests';
 

@@ -23,6 +23,8 @@ export type ErrorKind =
   | 'misconfigured'
   /** Another writer changed the same record first; the caller's operation may be retried. */
   | 'conflict'
+  /** The request clashes with what the resource is now (deleting the serving model, undoing an overwritten edit). */
+  | 'state-conflict'
   /** An outside service (a search provider, a download source) failed or refused. */
   | 'upstream-failed'
   /** A download was refused by our own rules (a non-public address, too large, not an image). */
@@ -62,4 +64,10 @@ export class NotFoundError extends AppError {
 export class PayloadTooLargeError extends AppError {
   override name = 'PayloadTooLargeError';
   readonly kind = 'payload-too-large';
+}
+
+/** The request cannot apply to the resource as it is now (it serves, it changed since); the message says why. */
+export class StateConflictError extends AppError {
+  override name = 'StateConflictError';
+  readonly kind = 'state-conflict';
 }

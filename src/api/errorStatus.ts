@@ -22,6 +22,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorKind, ErrorStatus>> = {
   'unsupported-media-type': { status: 415, error: 'UnsupportedMediaType', audience: 'caller' },
   'no-model': { status: 503, error: 'NoModel', audience: 'caller' },
   misconfigured: { status: 500, error: 'Misconfigured', audience: 'operator' },
+  'state-conflict': { status: 409, error: 'Conflict', audience: 'caller' },
   conflict: { status: 500, error: 'InternalError', audience: 'hidden' },
   'upstream-failed': { status: 500, error: 'InternalError', audience: 'hidden' },
   'download-refused': { status: 500, error: 'InternalError', audience: 'hidden' },

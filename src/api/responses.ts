@@ -5,8 +5,11 @@ import { ERROR_STATUS, UNEXPECTED_ERROR_STATUS } from './errorStatus';
 
 export interface JsonResponse {
   status: number;
+  /** The JSON answer; undefined for a file answer (`body`) or an empty one. */
   jsonBody: unknown;
   headers?: Record<string, string>;
+  /** A file's bytes, sent as they are (with its own content type in `headers`), instead of JSON. */
+  body?: AsyncIterable<Uint8Array> | Buffer;
 }
 
 export function ok(body: unknown, status = 200): JsonResponse {
@@ -16,6 +19,16 @@ export function ok(body: unknown, status = 200): JsonResponse {
 /** A 202 for work started, pointing at its status URL (relative to this app: a Host header is the caller's word). */
 export function accepted(body: unknown, statusUrl: string): JsonResponse {
   return { ...ok(body, 202), headers: { location: statusUrl } };
+}
+
+/** A file: its bytes (streamed when `body` is a stream) with the headers that describe and cache it. */
+export function fileResponse(body: AsyncIterable<Uint8Array> | Buffer, headers: Record<string, string>): JsonResponse {
+  return { status: 200, jsonBody: undefined, body, headers };
+}
+
+/** 304: the caller's copy (its If-None-Match) is still the current one. */
+export function notModified(headers: Record<string, string>): JsonResponse {
+  return { status: 304, jsonBody: undefined, headers };
 }
 
 /** A 4xx for errors the caller can fix, a 500 (message kept out of the body unless it names a setting) for the rest. */

@@ -2,10 +2,9 @@
 // stored in the app's storage account where the trainer finds them (train option "backbone": NAME).
 import { readFile } from 'node:fs/promises';
 
-import { createStorageClients } from '../storage/clients';
-
 import { loadCliSettings } from '../config';
 import { InvalidArgumentError } from '../errors';
+import { createStorageClients } from '../storage/clients';
 import { BACKBONES_CONTAINER } from '../storage/names';
 import { BackboneRegistry, type BackboneSpec } from '../train/backbones';
 import { parseArgs } from './options';

@@ -6,6 +6,7 @@ import { Presets, SingleBar } from 'cli-progress';
 import { parsePlan, synthesizeQueries } from '../collect/plan';
 import type { RunReport } from '../collect/runs';
 import { InvalidArgumentError } from '../errors';
+import { describeValue } from '../util/describeValue';
 
 export async function readPlanFile(file: string): Promise<unknown> {
   let text: string;
@@ -54,12 +55,17 @@ export async function runCollection(options: RunOptions): Promise<RunReport> {
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
     } catch (error) {
-      throw new Error(`cannot reach ${options.baseUrl} (${(error as Error).message}); is the app running (npm start)?`);
+      throw new Error(
+        `cannot reach ${options.baseUrl} (${(error as Error).message}); is the app running (npm start)?`,
+        {
+          cause: error,
+        },
+      );
     }
     const json = (await response.json().catch(() => ({}))) as Record<string, unknown>;
     if (!response.ok)
       throw new Error(
-        `${method} ${url.pathname}: ${response.status} ${String(json['message'] ?? response.statusText)}`,
+        `${method} ${url.pathname}: ${response.status} ${describeValue(json['message'] ?? response.statusText)}`,
       );
     return json;
   };

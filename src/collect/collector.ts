@@ -12,7 +12,7 @@ import { ConfigurationError, InvalidArgumentError, NotFoundError } from '../erro
 import { encodeQueueMessage } from '../platform/queueMessages';
 import { COLLECTION_PLAN_FILE, collectionPlanBlobName, CONFIG_CONTAINER, incomingBlobName } from '../storage/names';
 import { isStatus } from '../storage/tables';
-import { type CollectionPlan,parsePlan, synthesizeQueries } from './plan';
+import { type CollectionPlan, parsePlan, synthesizeQueries } from './plan';
 import type { QueryReport, RunRecord, RunReport, RunStore, RunTrigger, SkippedResult } from './runs';
 import {
   type DownloadedImage,

@@ -5,7 +5,7 @@
 // where DNS answers are checked, so the address checked is the address connected to (no DNS-rebinding
 // gap between a check and the connection).
 
-import { type LookupAddress, type LookupOptions,promises as dnsPromises } from 'node:dns';
+import { type LookupAddress, type LookupOptions, promises as dnsPromises } from 'node:dns';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
@@ -13,7 +13,7 @@ import { isIP, type LookupFunction } from 'node:net';
 import ipaddr from 'ipaddr.js';
 
 import { AppError } from '../errors';
-import { type DownloadedImage, type DownloadOptions,DownloadRefusedError } from './types';
+import { type DownloadedImage, type DownloadOptions, DownloadRefusedError } from './types';
 
 export const USER_AGENT = 'image-classifier-functions/0.1 (+collect)';
 
@@ -246,6 +246,7 @@ export function describeContent(bytes: Uint8Array): string {
   if (bytes[0] === 0x1f && bytes[1] === 0x8b) return 'gzip-compressed data';
   const brands = ftypBrands(bytes);
   if (brands !== undefined) return `an ISO-BMFF file (brands ${brands.join(', ')}), not AVIF`;
+  // eslint-disable-next-line no-control-regex -- tab, LF and CR are what plain text may hold besides printable ASCII
   if (/^[\x09\x0a\x0d\x20-\x7e]+$/.test(head)) return 'plain text';
   return `unrecognised bytes (starting ${Buffer.from(bytes.subarray(0, 8)).toString('hex')})`;
 }
@@ -389,7 +390,9 @@ function fetchOnce(target: URL, ctx: HopContext): Promise<Hop> {
       action();
     };
     // The deadline or the caller's abort wins over whatever error destroying the socket then causes.
-    const fail = (err: unknown): void => settle(() => reject(signal.aborted ? signal.reason : toRefusal(err, target)));
+    const fail = (err: unknown): void =>
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- as documented (and as fetch does): the signal's own reason
+      settle(() => reject(signal.aborted ? signal.reason : toRefusal(err, target)));
 
     const requestOptions: https.RequestOptions = {
       protocol: target.protocol,

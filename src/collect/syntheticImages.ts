@@ -4,7 +4,7 @@
 import sharp from 'sharp';
 
 import { mulberry32, seededRandom } from '../util/seededRandom';
-import { BLACK, css, hsl, integerLuma, mix, n, type Random,uniform } from './synthetic/drawing';
+import { BLACK, css, hsl, integerLuma, mix, n, type Random, uniform } from './synthetic/drawing';
 import { makeFabric } from './synthetic/fabrics';
 import { makeGarment } from './synthetic/garments';
 

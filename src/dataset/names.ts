@@ -7,6 +7,7 @@ const DATASET_PATTERN = /^[a-z0-9](?:[a-z0-9]|-(?!-)){1,61}[a-z0-9]$/;
 const LABEL_PATTERN = /^[\p{L}\p{N}][\p{L}\p{N} ._-]{0,63}$/u;
 const FILE_NAME_MAX_LENGTH = 255;
 // Control characters and the characters that table keys or Windows paths cannot hold.
+// eslint-disable-next-line no-control-regex -- control characters are what this pattern exists to refuse
 const FILE_NAME_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029/\\#?]/u;
 
 export function checkDatasetName(value: string): string | undefined {

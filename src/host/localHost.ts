@@ -4,8 +4,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { type HostConfig, readHostConfig } from '../platform/hostConfig';
 import { storageConnection } from '../config';
+import { type HostConfig, readHostConfig } from '../platform/hostConfig';
 import { createStorageClients, type StorageClients } from '../storage/clients';
 import { describeValue } from '../util/describeValue';
 import { BlobTriggerListener, HOSTS_CONTAINER } from './blobTrigger';

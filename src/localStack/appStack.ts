@@ -2,10 +2,10 @@
 // the app settings pointing at it, the services, and the app's function files on the local host. Tooling around the
 // app (like src/host/), not domain code: the domain never imports it.
 import type { RawSettings } from '../config';
-import { type RunningHost,startLocalHost } from '../host/localHost';
+import { type RunningHost, startLocalHost } from '../host/localHost';
 import type { HostConfig } from '../platform/hostConfig';
-import { createServices, type Services,useAppSettings } from '../services';
-import { type RunningAzurite,startAzurite } from '../storage/azurite';
+import { createServices, type Services, useAppSettings } from '../services';
+import { type RunningAzurite, startAzurite } from '../storage/azurite';
 
 /** A fixed daily schedule for the collect timer, so that a local app never collects on its own while it runs. */
 const QUIET_COLLECT_SCHEDULE = '0 0 3 * * *';

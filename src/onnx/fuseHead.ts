@@ -35,8 +35,8 @@ const MIRROR_MIN_OPSET = 10;
 /** Whether the model's default-domain opset allows test-time mirroring. */
 export function supportsTestTimeMirror(modelOnnx: Uint8Array): boolean {
   const model = onnx.ModelProto.decode(modelOnnx);
-  const version = (model.opsetImport ?? []).find((entry) => !entry.domain || entry.domain === 'ai.onnx')?.version;
-  return Number(version ?? 0) >= MIRROR_MIN_OPSET;
+  const opset = (model.opsetImport ?? []).find((entry) => !entry.domain || entry.domain === 'ai.onnx');
+  return Number(opset?.version ?? 0) >= MIRROR_MIN_OPSET;
 }
 
 export function fuseLinearHead(backboneOnnx: Uint8Array, head: HeadWeights, options: FuseOptions): Uint8Array {

@@ -2,7 +2,7 @@
 // protobufjs-generated schema (onnx-proto); its pieces come from tensorProto.ts.
 import { onnx } from 'onnx-proto';
 
-import { type AttributeValue, type Dim,node, tensor, valueInfo } from './tensorProto';
+import { type AttributeValue, type Dim, node, tensor, valueInfo } from './tensorProto';
 
 export type { AttributeValue, Dim } from './tensorProto';
 

@@ -304,7 +304,7 @@ function checkInput(info: onnx.IValueInfoProto, inputSize: number): DeclaredDim[
     );
   }
   const elemType = tensorType?.elemType ?? 0;
-  if (elemType !== 0 && elemType !== FLOAT) {
+  if (elemType !== 0 && elemType !== Number(FLOAT)) {
     throw invalid(
       `expected the graph input '${name}' to be float32, found ${onnx.TensorProto.DataType[elemType] ?? `element type ${elemType}`}`,
     );
@@ -342,7 +342,7 @@ function checkFeaturesInfo(graph: onnx.IGraphProto, name: string): number | null
   const info = [...(graph.output ?? []), ...(graph.valueInfo ?? [])].find((entry) => entry.name === name);
   if (!info) return null;
   const elemType = info.type?.tensorType?.elemType ?? 0;
-  if (elemType !== 0 && elemType !== FLOAT) {
+  if (elemType !== 0 && elemType !== Number(FLOAT)) {
     throw invalid(
       `expected options.featuresOutput '${name}' to be float32, found ${onnx.TensorProto.DataType[elemType] ?? `element type ${elemType}`}`,
     );
@@ -465,7 +465,9 @@ function describe(value: unknown): string {
   if (value instanceof Uint8Array) return `${value.length} bytes`;
   if (value === null || value === undefined) return String(value);
   if (typeof value === 'object') return `a ${value.constructor?.name ?? 'object'}`;
-  return String(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (typeof value === 'symbol') return value.toString();
+  return 'a function';
 }
 
 function invalid(message: string): InvalidArgumentError {

@@ -2,7 +2,8 @@
 // Keras works in NHWC with HWIO kernels; the ONNX graph is NCHW throughout (what onnxruntime's CPU kernels like best),
 // so kernels are transposed here once and every channel axis becomes axis 1.
 import { AppError } from '../errors';
-import { type Dim,OnnxGraphBuilder } from './onnxModel';
+import { describeValue } from '../util/describeValue';
+import { type Dim, OnnxGraphBuilder } from './onnxModel';
 
 export const CONVERTER_NAME = 'image-classifier-functions/tfjsToOnnx';
 /** Bump when the emitted graph changes, so caches keyed on it are rebuilt. */
@@ -164,7 +165,7 @@ export function convertTfjsLayersModel(
         const filters = int(c['filters'], `${layer.name}.filters`);
         if (c['groups'] !== undefined && c['groups'] !== 1)
           throw new UnsupportedModelError(
-            `layer ${layer.name}: grouped convolution (groups=${String(c['groups'])}) is not supported`,
+            `layer ${layer.name}: grouped convolution (groups=${describeValue(c['groups'])}) is not supported`,
           );
         const kernel = weight(layer, 'kernel', [kh, kw, x.shape.channels, filters]);
         const weightName = g.addInitializer(
@@ -199,7 +200,7 @@ export function convertTfjsLayersModel(
       case 'BatchNormalization': {
         const x = only();
         const axis = c['axis'];
-        const axisValue = Array.isArray(axis) && axis.length === 1 ? axis[0] : axis;
+        const axisValue: unknown = Array.isArray(axis) && axis.length === 1 ? (axis as unknown[])[0] : axis;
         const lastAxis = x.shape.rank - 1;
         if (axisValue !== -1 && axisValue !== lastAxis) {
           throw new UnsupportedModelError(
@@ -543,7 +544,7 @@ function readWeights(manifest: unknown[], weights: ArrayBuffer | Buffer | Uint8A
       const shape = array(w['shape'], `${where}.shape`).map((d, i) => int(d, `${where}.shape[${i}]`));
       const dtype = w['dtype'] ?? 'float32';
       if (dtype !== 'float32')
-        throw new UnsupportedModelError(`weight ${name} has dtype ${String(dtype)}; only float32 is supported`);
+        throw new UnsupportedModelError(`weight ${name} has dtype ${describeValue(dtype)}; only float32 is supported`);
       if (w['quantization'] !== undefined)
         throw new UnsupportedModelError(`weight ${name} is quantized; quantized weights are not supported`);
       const count = shape.reduce((a, b) => a * b, 1);
@@ -597,7 +598,7 @@ function channelsLast(layer: LayerSpec): void {
   const f = layer.config['data_format'];
   if (f !== undefined && f !== null && f !== 'channels_last')
     throw new UnsupportedModelError(
-      `layer ${layer.name}: data_format ${String(f)} is not supported (only channels_last)`,
+      `layer ${layer.name}: data_format ${describeValue(f)} is not supported (only channels_last)`,
     );
 }
 

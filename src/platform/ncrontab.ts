@@ -430,7 +430,7 @@ function parseTimeSpan(text: string): number {
   const match = /^(?:(\d+)\.)?(\d+):(\d+)(?::(\d+)(?:\.(\d{1,7}))?)?(?::(\d+)(?:\.(\d{1,7}))?)?$/.exec(text);
   if (!match) return fail('is not of the form hh:mm:ss, d.hh:mm:ss or d:hh:mm:ss');
   const [, dotDays, a, b, c, cFrac, e, eFrac] = match;
-  let days = 0;
+  let days: number;
   let hours: number;
   let minutes: number;
   let seconds = 0;

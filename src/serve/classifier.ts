@@ -6,11 +6,11 @@ import type { Catalog } from '../dataset/catalog';
 import { checkImageHeader, ImageRejectedError } from '../dataset/validate';
 import { NotFoundError } from '../errors';
 import type { ViewResize } from '../image/preprocessing';
-import { type ImageView,renderView } from '../image/view';
+import { type ImageView, renderView } from '../image/view';
 import type { ModelTask } from '../train/models';
 import { TASKS } from '../train/task';
 import type { PixelBudget } from '../util/pixelBudget';
-import { type ModelCache,NoModelError } from './modelCache';
+import { type ModelCache, NoModelError } from './modelCache';
 import type { UploadedFile } from './uploadedFile';
 
 export interface Prediction {

@@ -2,7 +2,7 @@
 // character references, so a blob named "a\rb", which the service (and Azurite) lists as "a&#xD;b", comes back from
 // `listBlobsFlat` as the literal "a&#xD;b": a name with no blob behind it. Such a name could also be meant literally,
 // so the blob's ETag decides.
-import { type ContainerClient,RestError } from '@azure/storage-blob';
+import { type ContainerClient, RestError } from '@azure/storage-blob';
 
 const NUMERIC_REFERENCE = /&#(?:x([0-9a-fA-F]{1,6})|([0-9]{1,7}));/g;
 

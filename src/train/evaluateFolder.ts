@@ -12,7 +12,7 @@ import { IMAGES_FOLDER, isMultiLabelFolder, LABELS_CSV, readMultiLabelFolder } f
 import { InvalidArgumentError } from '../errors';
 import { resizeId, SQUASH } from '../image/preprocessing';
 import type { AugmentationPolicy } from './augment';
-import { type Backbone,BACKBONE_INPUT_SIZE, ensureBackboneModel, loadBackbone, withInputSize } from './backbone';
+import { type Backbone, BACKBONE_INPUT_SIZE, ensureBackboneModel, loadBackbone, withInputSize } from './backbone';
 import { evaluateMultiLabel, evaluateSingleLabel, type LabelScores, type SingleLabelMetrics } from './metrics';
 import type { ModelTask } from './models';
 import { imageFeatures, scoreInputs, trainRecipe } from './pipeline';

@@ -10,9 +10,9 @@ import * as ort from 'onnxruntime-node';
 
 import { InvalidArgumentError } from '../errors';
 import { CENTRE_CROP, resizeId, type ViewResize } from '../image/preprocessing';
-import { type ImageView,mirrorView, renderView, VIEW_VERSION } from '../image/view';
+import { type ImageView, mirrorView, renderView, VIEW_VERSION } from '../image/view';
 import { cacheDir as defaultCacheDir } from '../util/cacheDir';
-import { type AugmentationPolicy,DEFAULT_AUGMENTATION, sampleAugmentation } from './augment';
+import { type AugmentationPolicy, DEFAULT_AUGMENTATION, sampleAugmentation } from './augment';
 import type { Backbone } from './backbone';
 import { DiskFeatureCache, type FeatureCache } from './featureCache';
 
@@ -186,7 +186,8 @@ export async function extractFeatures(
     options.onProgress?.(done, total);
   }
   await Promise.all(writes);
-  if (writeError !== undefined) throw writeError;
+  if (writeError !== undefined)
+    throw writeError instanceof Error ? writeError : new Error('a feature cache write failed', { cause: writeError });
   return result;
 }
 

@@ -1,6 +1,6 @@
 // Samples GPU utilisation and memory with nvidia-smi while a job runs, into the job's log and metrics.
 // Where there is no nvidia-smi (no NVIDIA GPU), it says so once and records nothing.
-import { type ChildProcess,spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 
 export interface GpuSummary {
   name: string;

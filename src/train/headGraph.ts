@@ -2,7 +2,7 @@
 // is a whole Adam step (forward, loss, analytic gradients, update), run once per minibatch with the parameters and
 // optimizer state fed in and read back. Softmax + cross-entropy for single-label, sigmoid + binary cross-entropy
 // for multi-label. Plus the graphs to score with: X -> probabilities, with the weights as inputs or baked in.
-import { type AttributeValue,OnnxGraphBuilder } from '../onnx/onnxModel';
+import { type AttributeValue, OnnxGraphBuilder } from '../onnx/onnxModel';
 
 export type HeadKind = 'softmax' | 'sigmoid';
 

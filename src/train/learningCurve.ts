@@ -1,5 +1,6 @@
 // Learning curves: train on growing, nested, stratified shares of the training set and read off whether accuracy
 // has converged or more images would likely help.
+import { isArray } from '../util/isArray';
 import { seededRandom } from '../util/seededRandom';
 import { shuffle } from '../util/shuffle';
 import { mean } from '../util/statistics';
@@ -30,8 +31,10 @@ export function stratifiedSubset(indicesByLabel: IndicesByLabel, share: number, 
     throw new TypeError('stratifiedSubset: indicesByLabel must be an array or a record of index arrays');
   }
   const chosen: number[] = [];
-  for (const [key, indices] of Object.entries(indicesByLabel)) {
-    if (!Array.isArray(indices)) throw new TypeError(`stratifiedSubset: indicesByLabel[${key}] must be an array`);
+  // An array of index arrays is also a record of them (keyed '0', '1', ...), so one loop reads either shape.
+  const byKey = Object.entries(indicesByLabel as Readonly<Record<string, readonly number[]>>);
+  for (const [key, indices] of byKey) {
+    if (!isArray(indices)) throw new TypeError(`stratifiedSubset: indicesByLabel[${key}] must be an array`);
     indices.forEach((index: unknown, i) => {
       if (typeof index !== 'number' || !Number.isInteger(index) || index < 0) {
         throw new RangeError(
@@ -94,7 +97,7 @@ export function assessLearningCurve(
   // 'accuracy' starts a sentence as 'Accuracy'; an acronym such as 'mAP' stays as it is.
   const Metric = metric === metric.toLowerCase() ? metric.charAt(0).toUpperCase() + metric.slice(1) : metric;
   const minGain = options.minGainPerDoubling ?? 0.01;
-  if (!Array.isArray(points)) throw new TypeError('assessLearningCurve: points must be an array');
+  if (!isArray(points)) throw new TypeError('assessLearningCurve: points must be an array');
   points.forEach((p, i) => {
     if (!(Number.isFinite(p.trainingImages) && p.trainingImages > 0)) {
       throw new RangeError(

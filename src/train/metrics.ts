@@ -1,6 +1,7 @@
 // Evaluation metrics for the image classifier's trainer: single-label (softmax) and multi-label (sigmoid) heads.
 // Definitions follow scikit-learn so that numbers can be checked against it; where scikit-learn warns and picks
 // a value (a class never predicted, a label without positives), the choice made here is stated at the field.
+import { isArray } from '../util/isArray';
 
 /** Precision, recall and F1 averaged over classes. */
 export interface AveragedScores {
@@ -56,7 +57,7 @@ export function evaluateSingleLabel(input: SingleLabelInput): SingleLabelMetrics
   const labels = checkLabels(where, input.labels);
   const classes = labels.length;
   const { truth } = input;
-  if (!Array.isArray(truth)) throw new TypeError(`${where}: truth must be an array of class indices`);
+  if (!isArray(truth)) throw new TypeError(`${where}: truth must be an array of class indices`);
   const count = truth.length;
   if (count === 0) throw new RangeError(`${where}: truth is empty; there is nothing to evaluate`);
   truth.forEach((value, i) => {
@@ -182,15 +183,15 @@ export function evaluateMultiLabel(input: MultiLabelInput): MultiLabelMetrics {
     throw new RangeError(`${where}: threshold must be a finite number, got ${String(threshold)}`);
   }
   const { truth: rawTruth, scores } = input;
-  if (!Array.isArray(rawTruth)) throw new TypeError(`${where}: truth must be an array of rows (one per sample)`);
-  if (!Array.isArray(scores)) throw new TypeError(`${where}: scores must be an array of rows (one per sample)`);
+  if (!isArray(rawTruth)) throw new TypeError(`${where}: truth must be an array of rows (one per sample)`);
+  if (!isArray(scores)) throw new TypeError(`${where}: scores must be an array of rows (one per sample)`);
   const count = rawTruth.length;
   if (count === 0) throw new RangeError(`${where}: truth is empty; there is nothing to evaluate`);
   if (scores.length !== count) {
     throw new RangeError(`${where}: scores has ${scores.length} rows but truth has ${count}; they must match`);
   }
   const truth: boolean[][] = rawTruth.map((row: readonly (boolean | number)[], i) => {
-    if (!Array.isArray(row)) throw new TypeError(`${where}: truth[${i}] must be an array`);
+    if (!isArray(row)) throw new TypeError(`${where}: truth[${i}] must be an array`);
     if (row.length !== width) {
       throw new RangeError(`${where}: truth[${i}] has ${row.length} entries but there are ${width} labels`);
     }
@@ -201,7 +202,7 @@ export function evaluateMultiLabel(input: MultiLabelInput): MultiLabelMetrics {
     });
   });
   scores.forEach((row, i) => {
-    if (!Array.isArray(row)) throw new TypeError(`${where}: scores[${i}] must be an array`);
+    if (!isArray(row)) throw new TypeError(`${where}: scores[${i}] must be an array`);
     if (row.length !== width) {
       throw new RangeError(`${where}: scores[${i}] has ${row.length} entries but there are ${width} labels`);
     }
@@ -351,7 +352,7 @@ function countBelow(sorted: readonly number[], t: number): number {
 }
 
 function checkLabels(where: string, labels: readonly string[]): readonly string[] {
-  if (!Array.isArray(labels)) throw new TypeError(`${where}: labels must be an array of strings`);
+  if (!isArray(labels)) throw new TypeError(`${where}: labels must be an array of strings`);
   if (labels.length === 0) throw new RangeError(`${where}: labels is empty; at least one label is needed`);
   const seen = new Set<string>();
   labels.forEach((label, i) => {
@@ -383,12 +384,12 @@ function scoreRows(
     }
     return (i) => (c) => scores[i * classes + c]!;
   }
-  if (!Array.isArray(scores)) throw new TypeError(`${where}: scores must be a Float32Array or an array of rows`);
+  if (!isArray(scores)) throw new TypeError(`${where}: scores must be a Float32Array or an array of rows`);
   if (scores.length !== count) {
     throw new RangeError(`${where}: scores has ${scores.length} rows but truth has ${count}; they must match`);
   }
   scores.forEach((row, i) => {
-    if (!Array.isArray(row)) throw new TypeError(`${where}: scores[${i}] must be an array`);
+    if (!isArray(row)) throw new TypeError(`${where}: scores[${i}] must be an array`);
     if (row.length !== classes) {
       throw new RangeError(`${where}: scores[${i}] has ${row.length} entries but there are ${classes} labels`);
     }
@@ -402,7 +403,7 @@ function scoreRows(
 }
 
 function topKList(where: string, topK: readonly number[], classes: number): number[] {
-  if (!Array.isArray(topK)) throw new TypeError(`${where}: topK must be an array of positive integers`);
+  if (!isArray(topK)) throw new TypeError(`${where}: topK must be an array of positive integers`);
   topK.forEach((k, i) => {
     if (typeof k !== 'number' || !Number.isInteger(k) || k < 1) {
       throw new RangeError(`${where}: topK[${i}] must be a positive integer, got ${String(k)}`);

@@ -13,7 +13,7 @@
 import { InvalidArgumentError } from '../errors';
 import { CENTRE_CROP, resizeId, SQUASH, type ViewResize } from '../image/preprocessing';
 import type { HeadKind } from './headGraph';
-import { type LogisticParameters,LogisticSolver } from './logistic';
+import { type LogisticParameters, LogisticSolver } from './logistic';
 import { type HeldOutScore, scoresHigher, taskOfHead, type TaskStrategy } from './task';
 
 /** Which views of each image a candidate trains on (view 0 plain, then the mirror view, then augmented views). */

@@ -6,6 +6,7 @@
 import * as ort from 'onnxruntime-node';
 
 import { InvalidArgumentError } from '../errors';
+import { isArray } from '../util/isArray';
 import { seededRandom } from '../util/seededRandom';
 import { shuffle } from '../util/shuffle';
 import { resolveProviders } from './executionProviders';
@@ -223,7 +224,7 @@ function checkOptions(options: TrainHeadOptions): CheckedOptions {
       throw new InvalidArgumentError('labelSmoothing applies to softmax heads (labels), not to labelSets');
     const sets = options.labelSets!;
     sets.forEach((set, i) => {
-      if (!Array.isArray(set)) throw new InvalidArgumentError(`labelSets[${i}] must be an array of class indices`);
+      if (!isArray(set)) throw new InvalidArgumentError(`labelSets[${i}] must be an array of class indices`);
       set.forEach((label, j) => {
         if (!isClass(label))
           throw new InvalidArgumentError(`labelSets[${i}][${j}] = ${label} is not a class index 0..${C - 1}`);

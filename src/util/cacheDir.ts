@@ -3,7 +3,7 @@
 // of the settings module from there would be circular.
 import * as path from 'node:path';
 
-import { type CacheSettings,loadCacheSettings } from '../config';
+import { type CacheSettings, loadCacheSettings } from '../config';
 import { projectRoot } from './paths';
 
 /** A cache folder: <ICF_CACHE_DIR>/<kind>, else <project>/.cache/<kind> (git-ignored). */

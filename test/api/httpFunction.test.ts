@@ -1,7 +1,7 @@
 // A route declared with httpFunction gets what every HTTP function needs without writing it: checked dataset names,
 // the same-site check, parsed JSON bodies, the app's services, and errors answered through the status table and
 // logged. Run against real services (an in-memory Azurite) with @azure/functions' own request and context types.
-import { HttpRequest, type HttpResponseInit,InvocationContext } from '@azure/functions';
+import { HttpRequest, type HttpResponseInit, InvocationContext } from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { type HttpCall, httpFunction, type HttpFunctionDeclaration } from '../../src/api/httpFunction';

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { BingImageSearchProvider } from '../../src/collect/providers/bing';
 import { SearchProviderError } from '../../src/collect/types';
-import { BING_SEARCH_PATH, type FakeBing, type FakeImage,startFakeBing } from '../support/fakeBing';
+import { BING_SEARCH_PATH, type FakeBing, type FakeImage, startFakeBing } from '../support/fakeBing';
 import { closedOrigin, startRecordingServer } from '../support/fakeHttp';
 import { fakeJpeg, recordingRetry, searchRequest } from '../support/searchProviders';
 

@@ -16,7 +16,7 @@ import type { RunningHost } from '../../src/host/localHost';
 import { createServices, type Services } from '../../src/services';
 import { callApi, projectRoot, startAppHost, testSettings } from '../support/appHost';
 import { startTestStorage, type TestStorage } from '../support/azurite';
-import { type FakeBing, type FakeImage,startFakeBing } from '../support/fakeBing';
+import { type FakeBing, type FakeImage, startFakeBing } from '../support/fakeBing';
 import { noiseImage } from '../support/images';
 import { waitFor } from '../support/waitFor';
 

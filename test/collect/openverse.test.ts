@@ -120,7 +120,7 @@ describe('OpenverseProvider paging and results', () => {
   it('uses the fetch it is given, with a User-Agent that names the project', async () => {
     const seen: string[] = [];
     const recordingFetch: typeof fetch = async (input, init) => {
-      seen.push(String(input));
+      seen.push(input instanceof Request ? input.url : String(input));
       return fetch(input, init);
     };
     const provider = new OpenverseProvider({ endpoint: `${fake.endpoint}/`, fetch: recordingFetch });

@@ -19,6 +19,7 @@ process.stdout.write(output);
 // Without vitest's colour codes.
 const lines = output
   .split('\n')
+  // eslint-disable-next-line no-control-regex -- ESC starts the ANSI colour codes this strips
   .map((line) => line.replace(/\x1b\[[0-9;]*m/g, '').trim())
   .filter((line) => line.startsWith('fuzz: '));
 const tried = lines.reduce((sum, line) => sum + Number(/(\d+) inputs tried/.exec(line)?.[1] ?? 0), 0);

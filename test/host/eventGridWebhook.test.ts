@@ -129,22 +129,22 @@ describe('the blob extension webhook (Event Grid source)', () => {
     ]);
     const unannounced = await upload('gridded/dots/never-announced.png', 7004);
     // Out of order, then the same events again, twice at once (a retry while the first is being answered).
-    expect(await deliver([eventGridEvent(c!, '3'), eventGridEvent(a!, '1')])).toEqual({
+    expect(await deliver([eventGridEvent(c, '3'), eventGridEvent(a, '1')])).toEqual({
       status: 202,
       body: { accepted: 2, skipped: 0, ignoredEvents: 0 },
     });
     const retries = await Promise.all([
-      deliver([eventGridEvent(a!, '1'), eventGridEvent(c!, '3')]),
-      deliver([eventGridEvent(a!, '1')]),
+      deliver([eventGridEvent(a, '1'), eventGridEvent(c, '3')]),
+      deliver([eventGridEvent(a, '1')]),
     ]);
     expect(retries.map((r) => r.status)).toEqual([202, 202]);
     // The CloudEvents schema, one event and a batch, with an event of another type that is ignored.
-    const single = await deliver(cloudEvent(b!, '2'), {
+    const single = await deliver(cloudEvent(b, '2'), {
       'content-type': 'application/cloudevents+json; charset=utf-8',
     });
     expect(single).toEqual({ status: 202, body: { accepted: 1, skipped: 0, ignoredEvents: 0 } });
-    const deleted = { ...cloudEvent(b!, '9'), type: 'Microsoft.Storage.BlobDeleted' };
-    const batch = await deliver([cloudEvent(b!, '2'), deleted], {
+    const deleted = { ...cloudEvent(b, '9'), type: 'Microsoft.Storage.BlobDeleted' };
+    const batch = await deliver([cloudEvent(b, '2'), deleted], {
       'content-type': 'application/cloudevents-batch+json',
     });
     expect(batch).toEqual({ status: 202, body: { accepted: 1, skipped: 0, ignoredEvents: 1 } });
@@ -156,13 +156,18 @@ describe('the blob extension webhook (Event Grid source)', () => {
     expect(done.names).toEqual(['a.png', 'b.png', 'c.png']);
     // Once each: the retries and duplicates made no second invocation.
     for (const blob of [a, b, c]) {
-      expect(logLines.filter((line) => line.includes(`incoming/${blob!.name}: `)), blob!.name).toHaveLength(1);
+      expect(
+        logLines.filter((line) => line.includes(`incoming/${blob.name}: `)),
+        blob.name,
+      ).toHaveLength(1);
     }
     // Scans ran meanwhile: a blob nobody announced is not the Event Grid trigger's business.
     await host.scanBlobsNow();
     expect((await catalogued('gridded')).names).not.toContain('never-announced.png');
     expect(unannounced.name).toBe('gridded/dots/never-announced.png');
-    const summary = (await (await fetch(`${host.url}/api/datasets/gridded`)).json()) as { images: Record<string, number> };
+    const summary = (await (await fetch(`${host.url}/api/datasets/gridded`)).json()) as {
+      images: Record<string, number>;
+    };
     expect(summary.images).toEqual({ accepted: 3, duplicate: 0, nearDuplicate: 0, rejected: 0 });
   });
 

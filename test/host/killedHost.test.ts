@@ -1,6 +1,6 @@
 // A host process killed (SIGKILL) in the middle of ingesting a batch, then started again, finishes the
 // batch: every blob ends up in the catalog exactly once. Runs the built app (`npm test` builds first).
-import { type ChildProcess,spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 

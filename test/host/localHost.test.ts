@@ -1,6 +1,6 @@
 // The local host running the app's real function files against Azurite: HTTP routes, the blob trigger
 // end to end (upload with the CLI, ingest, dataset endpoint), queue poison handling, timers, restarts.
-import { copyFile,mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 

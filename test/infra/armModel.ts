@@ -4,7 +4,7 @@
 // reported with their path; expressions (references, calls) cannot be judged here and pass.
 import * as path from 'node:path';
 
-import { type BicepValue,Expression, isPlainObject } from './bicep';
+import { type BicepValue, Expression, isPlainObject } from './bicep';
 
 export interface Mapper {
   serializedName?: string;
@@ -24,6 +24,7 @@ export interface Mapper {
 /** The composite mappers of an SDK package, by class name (they are not among the package's exports). */
 export function sdkMappers(packageName: string): Record<string, Mapper> {
   const entry = require.resolve(packageName);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a file found at run time inside the package, not one of its exports
   return require(path.join(path.dirname(entry), 'models', 'mappers.js')) as Record<string, Mapper>;
 }
 

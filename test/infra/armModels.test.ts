@@ -8,7 +8,7 @@ import type { TokenCredential } from '@azure/identity';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { armProblems, sdkMappers } from './armModel';
-import { type BicepFile,declarations, infraDir, parseBicep, readBicepFile, resourceOfType, valueOf } from './bicep';
+import { type BicepFile, declarations, infraDir, parseBicep, readBicepFile, resourceOfType, valueOf } from './bicep';
 
 const mappers = sdkMappers('@azure/arm-appcontainers');
 // The client only reads its API version here; it sends nothing.

@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 
-import { Language, type Node,Parser } from 'web-tree-sitter';
+import { Language, type Node, Parser } from 'web-tree-sitter';
 
 export const repoRoot = path.resolve(__dirname, '..', '..');
 export const infraDir = path.join(repoRoot, 'infra');
@@ -117,6 +117,13 @@ export function valueOf(node: Node): BicepValue {
   }
 }
 
+/** A scalar or an Expression as its text (as String gives it); an object or an array as JSON. */
+export function textOf(value: BicepValue | undefined): string {
+  if (value instanceof Expression) return value.text;
+  if (typeof value === 'object' && value !== null) return JSON.stringify(value);
+  return String(value);
+}
+
 export function isPlainObject(value: BicepValue | undefined): value is { [key: string]: BicepValue } {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Expression);
 }
@@ -173,7 +180,7 @@ export function declarations(root: Node): Declarations {
         result.outputs.set(symbol, named[named.length - 1]!);
         break;
       case 'resource_declaration': {
-        const [type = '', apiVersion = ''] = String(valueOf(named[1]!)).split('@');
+        const [type = '', apiVersion = ''] = textOf(valueOf(named[1]!)).split('@');
         result.resources.push({
           symbol,
           type,
@@ -187,7 +194,7 @@ export function declarations(root: Node): Declarations {
       case 'module_declaration':
         result.modules.push({
           symbol,
-          path: String(valueOf(named[1]!)),
+          path: textOf(valueOf(named[1]!)),
           body: bodyObject(named[named.length - 1]!),
           line: statement.startPosition.row + 1,
         });
@@ -228,7 +235,7 @@ export function variableValue(bicep: BicepFile, name: string): BicepValue {
 }
 
 export function propertyKey(property: Node): string {
-  return String(valueOf(namedChildren(property)[0]!));
+  return textOf(valueOf(namedChildren(property)[0]!));
 }
 
 function propertyValue(property: Node): Node {

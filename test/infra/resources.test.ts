@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import type { BicepFile, BicepValue } from './bicep';
-import { Expression, infraDir, pick, readBicepFile, resourceOfType, valueOf, variableValue } from './bicep';
+import { Expression, infraDir, pick, readBicepFile, resourceOfType, textOf, valueOf, variableValue } from './bicep';
 
 const files: Record<string, BicepFile> = {};
 beforeAll(async () => {
@@ -71,9 +71,9 @@ describe('the resources', () => {
     );
     expect(assignments).toHaveLength(5);
     for (const assignment of assignments) {
-      const scope = String(assignment['scope']);
-      const principal = String((assignment['properties'] as Record<string, BicepValue>)['principalId']);
-      expect(String(assignment['name'])).toMatch(new RegExp(`^guid\\(${scope}\\.id, ${principal}, \\w+(\\.\\w+)*\\)$`));
+      const scope = textOf(assignment['scope']);
+      const principal = textOf((assignment['properties'] as Record<string, BicepValue>)['principalId']);
+      expect(textOf(assignment['name'])).toMatch(new RegExp(`^guid\\(${scope}\\.id, ${principal}, \\w+(\\.\\w+)*\\)$`));
     }
   });
 

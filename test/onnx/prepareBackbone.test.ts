@@ -5,7 +5,7 @@ import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 
 import { InvalidArgumentError } from '../../src/errors';
-import { type Dim,OnnxGraphBuilder } from '../../src/onnx/onnxModel';
+import { type Dim, OnnxGraphBuilder } from '../../src/onnx/onnxModel';
 import { prepareBackbone, type PrepareBackboneOptions } from '../../src/onnx/prepareBackbone';
 import { seededRandom } from '../../src/util/seededRandom';
 

@@ -13,7 +13,7 @@ import type { Services } from '../../src/services';
 import { INCOMING_CONTAINER } from '../../src/storage/names';
 import type { TrainJob } from '../../src/train/jobs';
 import type { ModelPointer } from '../../src/train/models';
-import { type AppStack,callApi, seedGarments, startAppStack } from '../support/appHost';
+import { type AppStack, callApi, seedGarments, startAppStack } from '../support/appHost';
 import { waitFor } from '../support/waitFor';
 
 const MAX_FILE_BYTES = 1_000_000;
@@ -224,6 +224,7 @@ describe('POST /classify', () => {
     const seen: { status: number; version?: string }[] = [];
     let stop = false;
     // Resolved by the clients themselves when they see it happen: no wall-clock guess of how long a swap takes.
+    // eslint-disable-next-line prefer-const -- the clients read it before the retraining below sets it (const would be in its TDZ)
     let newVersion: string | undefined;
     let afterSwap = -1;
     let swapped!: () => void;

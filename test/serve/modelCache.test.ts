@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { ModelCache } from '../../src/serve/modelCache';
 import { buildInferenceGraph } from '../../src/train/headGraph';
-import { type ModelPointerInput,ModelRegistry } from '../../src/train/models';
+import { type ModelPointerInput, ModelRegistry } from '../../src/train/models';
 import { startTestStorage, type TestStorage } from '../support/azurite';
 
 let storage: TestStorage;

@@ -14,7 +14,7 @@ import * as path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { startAzurite, type RunningAzurite } from '../../src/storage/azurite';
+import { type RunningAzurite, startAzurite } from '../../src/storage/azurite';
 import { projectRoot } from '../../src/util/paths';
 import { waitFor } from '../support/waitFor';
 

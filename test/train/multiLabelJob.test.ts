@@ -8,7 +8,7 @@ import type { Services } from '../../src/services';
 import { INCOMING_CONTAINER } from '../../src/storage/names';
 import type { TrainJob } from '../../src/train/jobs';
 import type { ModelPointer } from '../../src/train/models';
-import { type AppStack,callApi, seedGarmentPairs, startAppStack } from '../support/appHost';
+import { type AppStack, callApi, seedGarmentPairs, startAppStack } from '../support/appHost';
 import { waitFor } from '../support/waitFor';
 
 let stack: AppStack;

@@ -11,7 +11,7 @@ import type { Services } from '../../src/services';
 import { INCOMING_CONTAINER } from '../../src/storage/names';
 import type { TrainJob } from '../../src/train/jobs';
 import type { ModelPointer } from '../../src/train/models';
-import { type AppStack,callApi, seedGarments, startAppStack } from '../support/appHost';
+import { type AppStack, callApi, seedGarments, startAppStack } from '../support/appHost';
 import { TINY_CNN, tinyCnn } from '../support/onnxModels';
 import { waitFor } from '../support/waitFor';
 

@@ -12,7 +12,7 @@ import { ModelRegistry } from '../../src/train/models';
 import type { Training } from '../../src/train/requests';
 import { currentJob } from '../../src/train/requests';
 import { startTestStorage, type TestStorage } from '../support/azurite';
-import { type FakeArm,startFakeArm } from '../support/fakeArm';
+import { type FakeArm, startFakeArm } from '../support/fakeArm';
 
 let storage: TestStorage;
 let arm: FakeArm;

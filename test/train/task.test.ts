@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 
 import { multiLabelFolds, stratifiedFolds } from '../../src/train/folds';
 import { evaluateMultiLabel } from '../../src/train/metrics';
-import { type HeldOutScore,MULTI_LABEL, SINGLE_LABEL, taskOfHead, taskOfLabelSets, TASKS } from '../../src/train/task';
+import { type HeldOutScore, MULTI_LABEL, SINGLE_LABEL, taskOfHead, taskOfLabelSets, TASKS } from '../../src/train/task';
 
 const score = (value: number, loss: number, perClassLoss: number[]): HeldOutScore => ({
   score: value,

@@ -12,7 +12,7 @@ import type { Services } from '../../src/services';
 import { INCOMING_CONTAINER } from '../../src/storage/names';
 import type { TrainJob } from '../../src/train/jobs';
 import type { Recipe } from '../../src/train/recipe';
-import { type AppStack,callApi, seedGarments, startAppStack } from '../support/appHost';
+import { type AppStack, callApi, seedGarments, startAppStack } from '../support/appHost';
 import { waitFor } from '../support/waitFor';
 
 let stack: AppStack;

@@ -4,7 +4,7 @@
 // speaks the v7 image search wire format works. The SDK requests <endpoint>/bing/v7.0/images/search (its baseUri is
 // "{Endpoint}/bing/v7.0"), authenticates with the Ocp-Apim-Subscription-Key header, and pages with count/offset.
 import { ImageSearchClient, type ImageSearchModels } from '@azure/cognitiveservices-imagesearch';
-import { type AbortSignalLike,ApiKeyCredentials } from '@azure/ms-rest-js';
+import { type AbortSignalLike, ApiKeyCredentials } from '@azure/ms-rest-js';
 
 import { ConfigurationError } from '../../errors';
 import {
@@ -313,8 +313,7 @@ function describeBody(error: unknown): string {
   const errors = isObject(body) ? body['errors'] : undefined;
   const first: unknown = Array.isArray(errors) ? errors[0] : undefined;
   if (!isObject(first)) return '';
-  const text = (key: string): string | undefined =>
-    typeof first[key] === 'string' ? (first[key]) : undefined;
+  const text = (key: string): string | undefined => (typeof first[key] === 'string' ? first[key] : undefined);
   const code = [text('code'), text('subCode')].filter(Boolean).join('/');
   const parameter = text('parameter')
     ? ` parameter ${text('parameter')}${text('value') !== undefined ? `=${text('value')}` : ''}`

@@ -315,7 +315,7 @@ function detailOf(text: string): string {
   try {
     const json: unknown = JSON.parse(text);
     if (typeof json === 'object' && json !== null && 'detail' in json) {
-      const detail = (json).detail;
+      const detail = json.detail;
       return typeof detail === 'string' ? detail : JSON.stringify(detail);
     }
     return JSON.stringify(json).slice(0, 200);
@@ -333,7 +333,7 @@ function networkCodeOf(error: unknown): string | undefined {
   const cause: unknown = error instanceof Error ? error.cause : undefined;
   for (const candidate of [cause, error]) {
     if (typeof candidate === 'object' && candidate !== null && 'code' in candidate) {
-      const code = (candidate).code;
+      const code = candidate.code;
       if (typeof code === 'string') return code;
     }
   }

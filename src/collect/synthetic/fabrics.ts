@@ -1,6 +1,6 @@
 // Fabric patterns of the synthetic garment photos (stripes, dots, leopard rosettes, plain), drawn as SVG in garment
 // units over the area -20..320 (the garment frame is 0..300, the hood reaches -4), every choice from the generator.
-import { chance, css, hsl, mix, n, pick, type Random, type Rgb,uniform, WHITE } from './drawing';
+import { chance, css, hsl, mix, n, pick, type Random, type Rgb, uniform, WHITE } from './drawing';
 
 /** Patterns the renderer draws; anything else gets a plain fill. */
 export const GARMENT_PATTERNS = ['striped', 'dotted', 'leopard'] as const;
