@@ -95,6 +95,9 @@ const recipeSummarySchema = z.looseObject({
   skipped: z.array(z.string()),
 });
 
+/** The registered test metrics of the model's task (src/train/testMetrics/), by name; null where not computable. */
+const testMetricsSchema = z.record(z.string(), z.number().nullable());
+
 /** A version's metrics.json: the test-split evaluation with the recipe, head, learning curve and options. */
 export const modelMetricsSchema = z.looseObject({
   /** Absent in models from before multi-label training: single-label. */
@@ -120,6 +123,7 @@ export const modelMetricsSchema = z.looseObject({
     .optional(),
   recipe: recipeSummarySchema.optional(),
   gpu: gpuSummarySchema.nullable().optional(),
+  testMetrics: testMetricsSchema.optional(),
 });
 export type ModelMetrics = z.output<typeof modelMetricsSchema>;
 
@@ -134,6 +138,7 @@ export const jobMetricsSchema = z.looseObject({
   mAP: share.optional(),
   hammingAccuracy: share.optional(),
   threshold: share.optional(),
+  testMetrics: testMetricsSchema.optional(),
   testImages: z.number().int().min(0),
   trainImages: z.number().int().min(0),
   /** Absent in jobs from before the recipe search. */

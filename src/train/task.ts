@@ -7,6 +7,7 @@ import { argmax } from '../util/argmax';
 import { multiLabelFolds, stratifiedFolds } from './folds';
 import type { HeadKind } from './headGraph';
 import { evaluateMultiLabel, evaluateSingleLabel } from './metrics';
+import { computeTestMetrics } from './testMetrics';
 import type { ModelPointer, ModelTask } from './models';
 import { confusionMatrixSvg, perClassBarsSvg, precisionRecallSvg } from './plots';
 import type { JobMetrics } from './published';
@@ -31,7 +32,7 @@ export interface TestEvaluation {
   /** One line for the log. */
   headline: string;
   /** The job report's figures (the rest of the job's `metrics` is the trainer's). */
-  summary: Pick<JobMetrics, 'accuracy' | 'topK' | 'macroF1' | 'mAP' | 'hammingAccuracy' | 'threshold'>;
+  summary: Pick<JobMetrics, 'accuracy' | 'topK' | 'macroF1' | 'mAP' | 'hammingAccuracy' | 'threshold' | 'testMetrics'>;
   /** metrics.json's evaluation part. */
   metrics: Record<string, unknown>;
   plots: Record<string, string>;
@@ -182,10 +183,11 @@ export const SINGLE_LABEL: TaskStrategy = {
   measure: (labelSets, scores) => labelSets.filter((set, i) => argmax(scores[i]!) === set[0]).length / labelSets.length,
   evaluateTest(labels, labelSets, scores) {
     const metrics = evaluateSingleLabel({ labels, truth: labelSets.map((set) => set[0]!), scores });
+    const testMetrics = computeTestMetrics('single-label', { labels, labelSets, scores });
     return {
       headline: `accuracy ${percent(metrics.accuracy)}`,
-      summary: { accuracy: metrics.accuracy, topK: metrics.topK, macroF1: metrics.macro.f1 },
-      metrics: { ...metrics },
+      summary: { accuracy: metrics.accuracy, topK: metrics.topK, macroF1: metrics.macro.f1, testMetrics },
+      metrics: { ...metrics, testMetrics },
       plots: {
         'confusion-matrix.svg': confusionMatrixSvg(labels, metrics.confusionMatrix),
         'per-class.svg': perClassBarsSvg(metrics.perClass),
@@ -264,6 +266,7 @@ export const MULTI_LABEL: TaskStrategy = {
       threshold: threshold ?? 0.5,
     });
     const mAP = metrics.mAP ?? 0;
+    const testMetrics = computeTestMetrics('multi-label', { labels, labelSets, scores });
     return {
       headline: `mAP ${percent(mAP)}, exact label sets ${percent(metrics.zeroOneAccuracy)} at threshold ${metrics.threshold.toFixed(3)}`,
       summary: {
@@ -271,8 +274,9 @@ export const MULTI_LABEL: TaskStrategy = {
         accuracy: metrics.zeroOneAccuracy,
         hammingAccuracy: metrics.hammingAccuracy,
         threshold: metrics.threshold,
+        testMetrics,
       },
-      metrics: { ...metrics },
+      metrics: { ...metrics, testMetrics },
       plots: {
         'precision-recall.svg': precisionRecallSvg(
           metrics.perLabel.map((l) => ({ label: l.label, points: l.curve, ap: l.ap })),

@@ -64,6 +64,9 @@ describe('a multi-label data set', () => {
     expect(job.error).toBeUndefined();
     expect(job.metrics).toMatchObject({ task: 'multi-label', mAP: expect.any(Number), threshold: expect.any(Number) });
     expect((job.metrics as { mAP: number }).mAP).toBeGreaterThan(0.8);
+    expect((job.metrics as { testMetrics: Record<string, number> }).testMetrics).toEqual({
+      binaryLogLoss: expect.any(Number),
+    });
 
     const models = services.storage.blobs.getContainerClient('models');
     const names: string[] = [];

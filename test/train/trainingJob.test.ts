@@ -102,6 +102,7 @@ describe('a training job', () => {
     ) as {
       labels: string[];
       confusionMatrix: number[][];
+      testMetrics: Record<string, number | null>;
       learningCurve: { points: { trainingImages: number; accuracy: number }[]; verdict: string };
       recipe: {
         chosen: string;
@@ -119,6 +120,10 @@ describe('a training job', () => {
     expect((job.metrics as { recipe: { chosen: string } }).recipe.chosen).toBe(metrics.recipe.chosen);
     const { recipe } = metrics.recipe;
     expect(metrics.labels).toEqual(['dotted', 'leopard', 'striped']);
+    // The registered test metrics, in metrics.json and in the job's summary alike.
+    expect(Object.keys(metrics.testMetrics).sort()).toEqual(['balancedAccuracy', 'logLoss']);
+    expect(metrics.testMetrics['balancedAccuracy']).toBeGreaterThanOrEqual(0.5);
+    expect((job.metrics as { testMetrics: unknown }).testMetrics).toEqual(metrics.testMetrics);
     expect(metrics.learningCurve.points.length).toBeGreaterThanOrEqual(3);
     expect(metrics.learningCurve.verdict).toMatch(/\w/);
     const pointer = JSON.parse(
