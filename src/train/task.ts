@@ -7,10 +7,10 @@ import { argmax } from '../util/argmax';
 import { multiLabelFolds, stratifiedFolds } from './folds';
 import type { HeadKind } from './headGraph';
 import { evaluateMultiLabel, evaluateSingleLabel } from './metrics';
-import { computeTestMetrics } from './testMetrics';
 import type { ModelPointer, ModelTask } from './models';
 import { confusionMatrixSvg, perClassBarsSvg, precisionRecallSvg } from './plots';
 import type { JobMetrics } from './published';
+import { computeTestMetrics } from './testMetrics';
 
 /** Held-out (out-of-fold or validation) predictions scored for model selection. */
 export interface HeldOutScore {
