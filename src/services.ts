@@ -7,6 +7,7 @@ import { RunStore } from './collect/runs';
 import { type AppSettings, loadSettings, processSettings, type RawSettings } from './config';
 import { Catalog } from './dataset/catalog';
 import { type IngestLogger, Ingestor } from './dataset/ingest';
+import { Thumbnails } from './dataset/thumbnails';
 import { Classifier } from './serve/classifier';
 import { ModelCache } from './serve/modelCache';
 import { createStorageClients, type StorageClients } from './storage/clients';
@@ -38,6 +39,8 @@ export interface Services {
   training: Training;
   /** Classifies images with each dataset's current model (models loaded once, shared, swapped when retrained). */
   classifier: Classifier;
+  /** Small JPEG previews of catalog images, decoded under ingest's limits and the shared pixel budget. */
+  thumbnails: Thumbnails;
 }
 
 export interface CreateServicesOptions {
@@ -94,7 +97,8 @@ export async function createServices(env: RawSettings, options: CreateServicesOp
     settings.ingest,
     { catalog, pixelBudget },
   );
-  return { settings, storage, catalog, ingestor, collector, training, classifier };
+  const thumbnails = new Thumbnails({ catalog, blobs: storage.blobs, ingest: settings.ingest, pixelBudget });
+  return { settings, storage, catalog, ingestor, collector, training, classifier, thumbnails };
 }
 
 function createTraining(settings: AppSettings, env: RawSettings, storage: StorageClients): Training {

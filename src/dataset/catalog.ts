@@ -1,10 +1,10 @@
 // The image catalog in Azure Table storage: one partition per dataset holding its images, the claims on
-// their content hashes, and a statistics row. Keeping them in one partition lets one transaction record an
-// image, claim its hash and update the counts, all or nothing; the statistics row's ETag serialises
-// concurrent ingests of a dataset (optimistic concurrency).
+// their content hashes, a statistics row, and a row per review edit (relabel, exclusion, undo). Keeping them in
+// one partition lets one transaction record an image, claim its hash and update the counts, all or nothing; the
+// statistics row's ETag serialises concurrent ingests and edits of a dataset (optimistic concurrency).
 import { createHash } from 'node:crypto';
 
-import { odata, TableClient, type TableEntityResult,TableTransaction } from '@azure/data-tables';
+import { odata, TableClient, type TableEntityResult, TableTransaction } from '@azure/data-tables';
 
 import { AppError, InvalidArgumentError, NotFoundError } from '../errors';
 import { ensureTable, isStatus } from '../storage/tables';
@@ -53,6 +53,10 @@ export interface ImageRecord {
   ingestedAt: string;
   /** Position in the dataset's change sequence; lets each process catch up with the others' ingests. */
   sequence: number;
+  /** Left out of training and evaluation by a review edit (it stays accepted, so duplicates of it still are). */
+  excluded?: boolean;
+  /** The label folder it was uploaded under, once a review edit relabelled it: its id stays derived from this one. */
+  uploadedLabel?: string;
 }
 
 export interface DatasetStats {
@@ -88,6 +92,8 @@ interface ImageEntity {
   provenance: string;
   ingestedAt: string;
   sequence: number;
+  excluded?: boolean;
+  uploadedLabel?: string;
 }
 
 interface StatsEntity {
@@ -100,6 +106,84 @@ interface StatsEntity {
   rejected: number;
   labels: string;
   sequence: number;
+}
+
+/** What one review edit changed: each field from what to what. */
+export interface ImageEdits {
+  label?: { from: string; to: string };
+  excluded?: { from: boolean; to: boolean };
+}
+
+/** One recorded review edit of a dataset (who-less: when, which image, from what to what). */
+export interface CatalogChange {
+  /** The dataset's sequence number the edit committed at: unique in the dataset, increasing. */
+  id: number;
+  at: string;
+  imageId: string;
+  edits: ImageEdits;
+  /** The change this one undid. */
+  undoes?: number;
+  /** Set once an undo reverted this change. */
+  undone?: boolean;
+}
+
+/** One review edit as one transaction: the image row, the statistics, the change row (and the change it undoes). */
+export interface ImageEditCommit {
+  dataset: string;
+  imageId: string;
+  /** The image row's ETag as read: another edit or ingest of it in between makes this one retry. */
+  imageEtag: string;
+  image: { label: string; excluded: boolean; uploadedLabel?: string };
+  /** Stats as read (with ETag) and as they must become; their sequence is the change's id. */
+  stats: DatasetStats;
+  change: CatalogChange;
+  /** The change this one undoes, with its row's ETag: marked undone in the same transaction. */
+  undoes?: { change: CatalogChange; etag: string };
+}
+
+interface ChangeEntity {
+  partitionKey: string;
+  rowKey: string;
+  kind: 'change';
+  changeId: number;
+  at: string;
+  imageId: string;
+  edits: string;
+  undoes?: number;
+  undone?: boolean;
+}
+
+const CHANGE_ROW_PREFIX = 'change:';
+/** Change rows sort newest first: the key holds this minus the id, zero-padded. */
+const CHANGE_ID_CEILING = 999_999_999_999;
+
+function changeRowKey(id: number): string {
+  return CHANGE_ROW_PREFIX + String(CHANGE_ID_CEILING - id).padStart(12, '0');
+}
+
+function toChangeEntity(dataset: string, change: CatalogChange): ChangeEntity {
+  return {
+    partitionKey: dataset,
+    rowKey: changeRowKey(change.id),
+    kind: 'change',
+    changeId: change.id,
+    at: change.at,
+    imageId: change.imageId,
+    edits: JSON.stringify(change.edits),
+    ...(change.undoes !== undefined ? { undoes: change.undoes } : {}),
+    ...(change.undone ? { undone: true } : {}),
+  };
+}
+
+function fromChangeEntity(entity: ChangeEntity): CatalogChange {
+  return {
+    id: entity.changeId,
+    at: entity.at,
+    imageId: entity.imageId,
+    edits: JSON.parse(entity.edits) as ImageEdits,
+    ...(typeof entity.undoes === 'number' ? { undoes: entity.undoes } : {}),
+    ...(entity.undone === true ? { undone: true } : {}),
+  };
 }
 
 interface HashClaimEntity {
@@ -120,9 +204,9 @@ export function imageIdFor(label: string, name: string): string {
  * The row key of an image record: a blob with a valid name is known by label and file; any other (a bad name in a
  * valid dataset, or no dataset at all) by its whole blob name.
  */
-export function imageIdOfRecord(record: Pick<ImageRecord, 'blobName' | 'label' | 'name'>): string {
+export function imageIdOfRecord(record: Pick<ImageRecord, 'blobName' | 'label' | 'name' | 'uploadedLabel'>): string {
   return 'path' in parseImagePath(record.blobName)
-    ? imageIdFor(record.label, record.name)
+    ? imageIdFor(record.uploadedLabel ?? record.label, record.name)
     : imageIdForBlob(record.blobName);
 }
 
@@ -262,6 +346,60 @@ export class Catalog {
     }
   }
 
+  /**
+   * Writes a review edit: the image row's label and exclusion, the new statistics and the change row (marking the
+   * change it undoes, if any) in one transaction. Throws CatalogConflictError when the image, the statistics or the
+   * undone change moved since they were read (the caller re-reads and retries).
+   */
+  async commitImageEdit(commit: ImageEditCommit): Promise<void> {
+    const { dataset, stats } = commit;
+    const transaction = new TableTransaction();
+    transaction.updateEntity(
+      {
+        partitionKey: dataset,
+        rowKey: commit.imageId,
+        label: commit.image.label,
+        excluded: commit.image.excluded,
+        sequence: stats.sequence,
+        ...(commit.image.uploadedLabel !== undefined ? { uploadedLabel: commit.image.uploadedLabel } : {}),
+      },
+      'Merge',
+      { etag: commit.imageEtag },
+    );
+    transaction.updateEntity(toStatsEntity(stats), 'Replace', { etag: stats.etag! });
+    transaction.createEntity(toChangeEntity(dataset, commit.change));
+    if (commit.undoes) {
+      transaction.updateEntity(toChangeEntity(dataset, { ...commit.undoes.change, undone: true }), 'Replace', {
+        etag: commit.undoes.etag,
+      });
+    }
+    try {
+      await this.table.submitTransaction(transaction.actions);
+    } catch (error) {
+      if (isStatus(error, 409) || isStatus(error, 412)) {
+        throw new CatalogConflictError(`another change to dataset "${dataset}" committed first`);
+      }
+      throw error;
+    }
+  }
+
+  /** The dataset's recorded review edits, newest first, with their rows' ETags. */
+  async listChanges(
+    dataset: string,
+    options: { limit?: number } = {},
+  ): Promise<{ change: CatalogChange; etag: string }[]> {
+    const limit = options.limit ?? Number.POSITIVE_INFINITY;
+    const out: { change: CatalogChange; etag: string }[] = [];
+    const rows = this.table.listEntities<ChangeEntity>({
+      queryOptions: { filter: odata`PartitionKey eq ${dataset} and kind eq 'change'` },
+    });
+    for await (const row of rows) {
+      out.push({ change: fromChangeEntity(row), etag: row.etag });
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
   /** Accepted images for building a dataset's in-memory state; with `afterSequence`, every image changed since. */
   async *listIndexEntries(dataset: string, afterSequence = 0): AsyncIterable<IndexEntry> {
     const filter =
@@ -296,12 +434,10 @@ export class Catalog {
     let filter = odata`PartitionKey eq ${dataset} and kind eq 'image'`;
     if (options.status) filter += ` and ${odata`status eq ${options.status}`}`;
     if (options.label !== undefined) filter += ` and ${odata`label eq ${options.label}`}`;
-    const pages = this.table
-      .listEntities<ImageEntity>({ queryOptions: { filter } })
-      .byPage({
-        maxPageSize: options.pageSize ?? 100,
-        ...(options.continuationToken ? { continuationToken: options.continuationToken } : {}),
-      });
+    const pages = this.table.listEntities<ImageEntity>({ queryOptions: { filter } }).byPage({
+      maxPageSize: options.pageSize ?? 100,
+      ...(options.continuationToken ? { continuationToken: options.continuationToken } : {}),
+    });
     const page = await pages.next();
     if (page.done) return { images: [] };
     const images = page.value.map((entity) => ({ id: entity.rowKey, ...fromImageEntity(entity) }));
@@ -365,6 +501,8 @@ function fromImageEntity(entity: TableEntityResult<ImageEntity>): ImageRecord {
     'format',
     'width',
     'height',
+    'excluded',
+    'uploadedLabel',
   ] as const;
   for (const key of optional) {
     if (entity[key] !== undefined && entity[key] !== null) Object.assign(record, { [key]: entity[key] });

@@ -19,7 +19,7 @@ import {
   type ImageStatus,
   INVALID_DATASET_PARTITION,
 } from './catalog';
-import { type DatasetState,DatasetStates } from './datasetState';
+import { type DatasetState, DatasetStates } from './datasetState';
 import { KeyedMutex } from './keyedMutex';
 import { checkDatasetName, labelsOf, parseImagePath } from './names';
 import { chooseSplit } from './split';
@@ -303,7 +303,8 @@ function applyToStats(stats: DatasetStats, record: ImageRecord, replaced?: Image
   // A multi-label image counts once for each of its labels.
   if (replaced) {
     next.images[replaced.status] -= 1;
-    if (replaced.status === 'accepted' && replaced.split) {
+    // An excluded image had already left the per-label counts.
+    if (replaced.status === 'accepted' && replaced.split && !replaced.excluded) {
       for (const label of labelsOf(replaced.label)) {
         const counts = next.labels[label];
         if (counts) counts[replaced.split] -= 1;

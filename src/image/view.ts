@@ -154,8 +154,8 @@ function checkView(output: { data: Buffer; info: OutputInfo }, size: number): Bu
   return output.data;
 }
 
-/** The picture upright; BMP through our own decoder, since libvips has none (ingest accepts BMP). */
-function decodeUpright(input: Buffer): Sharp {
+/** The picture upright; BMP through our own decoder, since libvips has none (ingest accepts BMP). Thumbnails too. */
+export function decodeUpright(input: Buffer): Sharp {
   if (isBmp(input)) {
     const bmp = decodeBmp(input, { limitInputPixels: 268_402_689 });
     return sharp(bmp.data, { raw: { width: bmp.width, height: bmp.height, channels: bmp.channels } });

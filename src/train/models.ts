@@ -6,11 +6,14 @@ import type { ContainerClient } from '@azure/storage-blob';
 
 import type { Catalog } from '../dataset/catalog';
 import { assertDatasetName } from '../dataset/names';
-import { NotFoundError } from '../errors';
+import { InvalidArgumentError, NotFoundError, StateConflictError } from '../errors';
 import { MODELS_CONTAINER } from '../storage/names';
 import { isStatus } from '../storage/tables';
+import { isTimeSortableId } from '../util/ids';
+import type { JobStore } from './jobs';
 import {
   formatPublished,
+  type ModelMetrics,
   modelMetricsSchema,
   type ModelPointer,
   type ModelPointerInput,
@@ -62,6 +65,41 @@ export interface ModelList {
     'version' | 'task' | 'backbone' | 'inputSize' | 'accuracy' | 'mAP' | 'threshold' | 'publishedAt' | 'labels'
   > | null;
   versions: StoredModelVersion[];
+}
+
+/** One file of a stored version, as the version's detail lists it. */
+export interface StoredModelFile {
+  name: string;
+  contentType: string;
+  sizeInBytes: number;
+}
+
+/** A stored version in full: its summary, every file it holds, and its whole metrics.json. */
+export interface ModelVersionDetail extends StoredModelVersion {
+  dataset: string;
+  files: StoredModelFile[];
+  /** metrics.json as published (absent when the version has none). */
+  metricsFile?: ModelMetrics;
+}
+
+/** A version's file opened for reading: its bytes as a stream and what an HTTP answer says about them. */
+export interface ModelFileStream {
+  stream: NodeJS.ReadableStream;
+  contentType: string;
+  sizeInBytes: number;
+  etag: string;
+  lastModified?: Date;
+}
+
+/** Version folders and file names are single path segments: anything else could reach another blob. */
+const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+function assertSegment(value: string, what: 'version' | 'file name'): string {
+  if (!SEGMENT.test(value) || value.includes('..'))
+    throw new InvalidArgumentError(
+      `${what} "${value}" is not valid: 1-128 letters, digits, ".", "_" or "-", starting with a letter or digit`,
+    );
+  return value;
 }
 
 export class ModelRegistry {
@@ -197,6 +235,89 @@ export class ModelRegistry {
         : null,
       versions,
     };
+  }
+
+  /** One stored version: its summary, its files and its whole metrics.json; 404 for a version not stored. */
+  async version(dataset: string, version: string): Promise<ModelVersionDetail> {
+    assertDatasetName(dataset);
+    assertSegment(version, 'version');
+    const files: StoredModelFile[] = [];
+    for await (const blob of this.container.listBlobsFlat({ prefix: `${dataset}/${version}/` })) {
+      files.push({
+        name: blob.name.slice(dataset.length + version.length + 2),
+        contentType: blob.properties.contentType ?? contentType(blob.name),
+        sizeInBytes: blob.properties.contentLength ?? 0,
+      });
+    }
+    if (files.length === 0) throw new NotFoundError(`dataset "${dataset}" has no model version "${version}"`);
+    const current = await this.current(dataset);
+    const summary = await this.#storedVersion(dataset, version, current?.pointer.version === version);
+    const detail: ModelVersionDetail = {
+      dataset,
+      ...summary,
+      files: files.sort((a, b) => a.name.localeCompare(b.name)),
+    };
+    if (files.some((file) => file.name === METRICS)) {
+      const path = `${dataset}/${version}/${METRICS}`;
+      const content = await this.container.getBlockBlobClient(path).downloadToBuffer();
+      detail.metricsFile = parsePublished(modelMetricsSchema, content, `${MODELS_CONTAINER}/${path}`);
+    }
+    return detail;
+  }
+
+  /** A version's file (model.onnx, metrics.json, a plot, training.log) as a stream; 404 when it has none. */
+  async openFile(dataset: string, version: string, name: string): Promise<ModelFileStream> {
+    assertDatasetName(dataset);
+    assertSegment(version, 'version');
+    assertSegment(name, 'file name');
+    try {
+      const response = await this.container.getBlockBlobClient(`${dataset}/${version}/${name}`).download();
+      return {
+        stream: response.readableStreamBody!,
+        contentType: response.contentType ?? contentType(name),
+        sizeInBytes: response.contentLength ?? 0,
+        etag: response.etag!,
+        ...(response.lastModified ? { lastModified: response.lastModified } : {}),
+      };
+    } catch (error) {
+      if (isStatus(error, 404))
+        throw new NotFoundError(`model version "${version}" of dataset "${dataset}" has no file "${name}"`);
+      throw error;
+    }
+  }
+
+  /**
+   * Deletes a stored version and its files. The serving version cannot go (409: publish another first), nor one
+   * whose training job is still queued or running (`jobs`: it may be storing or publishing it); a version not stored
+   * is a 404.
+   */
+  async deleteVersion(
+    dataset: string,
+    version: string,
+    jobs?: Pick<JobStore, 'get'>,
+  ): Promise<{ dataset: string; version: string; files: number }> {
+    assertDatasetName(dataset);
+    assertSegment(version, 'version');
+    if (jobs && isTimeSortableId(version)) {
+      const job = await jobs.get(dataset, version).catch((error: unknown) => {
+        if (error instanceof NotFoundError) return undefined;
+        throw error;
+      });
+      if (job && (job.status === 'queued' || job.status === 'running'))
+        throw new StateConflictError(
+          `model version "${version}" belongs to a training job that is still ${job.status}`,
+        );
+    }
+    const current = await this.current(dataset);
+    if (current?.pointer.version === version)
+      throw new StateConflictError(
+        `model version "${version}" serves dataset "${dataset}"; it can be deleted once another version is current`,
+      );
+    const names: string[] = [];
+    for await (const blob of this.container.listBlobsFlat({ prefix: `${dataset}/${version}/` })) names.push(blob.name);
+    if (names.length === 0) throw new NotFoundError(`dataset "${dataset}" has no model version "${version}"`);
+    await Promise.all(names.map((name) => this.container.getBlockBlobClient(name).deleteIfExists()));
+    return { dataset, version, files: names.length };
   }
 
   async #storedVersion(dataset: string, version: string, serving: boolean): Promise<StoredModelVersion> {

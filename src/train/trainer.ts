@@ -11,7 +11,7 @@ import type { Catalog, ImageRecord } from '../dataset/catalog';
 import { labelsOf } from '../dataset/names';
 import { describeResize, resizeId } from '../image/preprocessing';
 import { fuseLinearHead, supportsTestTimeMirror } from '../onnx/fuseHead';
-import { type Backbone,DEFAULT_BACKBONE, ensureBackboneModel, loadBackbone, withInputSize } from './backbone';
+import { type Backbone, DEFAULT_BACKBONE, ensureBackboneModel, loadBackbone, withInputSize } from './backbone';
 import type { BackboneRegistry } from './backbones';
 import type { FeatureCache } from './featureCache';
 import { startGpuMonitor } from './gpuMonitor';
@@ -281,7 +281,7 @@ export async function runTrainingJob(deps: TrainerDependencies, dataset: string,
  * The accepted images of the dataset with their fixed splits, and its task: multi-label as soon as one image carries
  * several labels. A clear error when there is nothing to learn from.
  */
-async function loadSplits(
+export async function loadSplits(
   catalog: Catalog,
   dataset: string,
 ): Promise<{ labels: string[]; strategy: TaskStrategy; train: LabelledImage[]; test: LabelledImage[] }> {
@@ -293,7 +293,8 @@ async function loadSplits(
       pageSize: 1000,
       ...(continuationToken ? { continuationToken } : {}),
     });
-    records.push(...page.images);
+    // Images a review excluded leave training and evaluation alike.
+    records.push(...page.images.filter((image) => !image.excluded));
     continuationToken = page.continuationToken;
   } while (continuationToken);
   const labelSets = records.map((record) => labelsOf(record.label));
@@ -318,7 +319,7 @@ async function loadSplits(
 }
 
 async function download(container: ContainerClient, images: LabelledImage[]): Promise<Buffer[]> {
-  const out: Buffer[] = new Array(images.length);
+  const out = new Array<Buffer>(images.length);
   let next = 0;
   const worker = async () => {
     while (next < images.length) {
@@ -331,6 +332,7 @@ async function download(container: ContainerClient, images: LabelledImage[]): Pr
         const reason = rest.code ?? (rest.statusCode ? `HTTP ${rest.statusCode}` : '');
         throw new Error(
           `cannot read ${container.containerName}/${blobName}: ${[reason, rest.message].filter(Boolean).join(': ') || 'unknown error'}`,
+          { cause: error },
         );
       }
     }
