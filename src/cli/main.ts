@@ -1,18 +1,20 @@
 // icf: the command-line tool. `icf dhash FILE...` and `icf upload DIR --dataset NAME`.
 import { readFile } from 'node:fs/promises';
 
-import { createStorageClients } from '../storage/clients';
 import { Presets, SingleBar } from 'cli-progress';
 
 import { loadCliSettings } from '../config';
 import { decodeRasterLikePillow } from '../dataset/validate';
 import { InvalidArgumentError } from '../errors';
 import { dhashFromPixels } from '../image/dhash';
+import { createStorageClients } from '../storage/clients';
 import { BACKBONE_USAGE, backboneCommand } from './backbone';
 import { describePlan, runCollection } from './collect';
 import { EVAL_USAGE, evalCommand } from './eval';
 import { printImagenetTop5 } from './imagenet';
 import { parseArgs } from './options';
+import { modelsCommand, RESULTS_USAGE, resultsCommand } from './results';
+import { REVIEW_USAGE, reviewCommand } from './review';
 import { uploadFolder } from './upload';
 
 const USAGE = `usage:
@@ -23,6 +25,8 @@ const USAGE = `usage:
   icf imagenet FILE...              print the backbone's top-5 ImageNet classes for each image
   icf collect plan FILE             print the queries and labels a collection plan makes
   icf collect run --dataset NAME    start a collection run and follow its progress
+${REVIEW_USAGE}
+${RESULTS_USAGE}
 ${EVAL_USAGE}
 ${BACKBONE_USAGE}
 options for upload:
@@ -50,8 +54,14 @@ export async function run(
         return await uploadCommand(rest, out, err);
       case 'collect':
         return await collectCommand(rest, out);
+      case 'models':
+        return await modelsCommand(rest, out);
+      case 'results':
+        return await resultsCommand(rest, out);
       case 'eval':
         return await evalCommand(rest, out, err);
+      case 'review':
+        return await reviewCommand(rest, loadCliSettings(), out, USAGE);
       case 'backbone':
         return await backboneCommand(rest, out);
       case 'imagenet':
@@ -161,7 +171,7 @@ async function collectCommand(args: string[], out: NodeJS.WritableStream): Promi
 }
 
 if (require.main === module) {
-  run(process.argv.slice(2)).then((code) => {
+  void run(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });
 }

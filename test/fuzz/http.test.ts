@@ -93,12 +93,19 @@ const route = fc.oneof(
   fc.tuple(segment, segment).map(([d, j]) => `datasets/${d}/jobs/${j}`),
   segment.map((d) => `datasets/${d}/classify`),
   segment.map((d) => `datasets/${d}/models`),
+  segment.map((d) => `datasets/${d}/suspects`),
+  fc.tuple(segment, segment).map(([d, v]) => `datasets/${d}/models/${v}`),
+  fc.tuple(segment, segment, segment).map(([d, v, n]) => `datasets/${d}/models/${v}/files/${n}`),
+  fc.tuple(segment, segment).map(([d, i]) => `datasets/${d}/images/${i}`),
+  fc.tuple(segment, segment).map(([d, i]) => `datasets/${d}/images/${i}/thumbnail`),
+  segment.map((d) => `datasets/${d}/changes`),
+  segment.map((d) => `datasets/${d}/changes/undo`),
   fc.array(segment, { maxLength: 5 }).map((parts) => parts.join('/')),
 );
 const query = fc
   .array(
     fc.tuple(
-      fc.constantFrom('top', 'threshold', 'status', 'label', 'pageSize', 'continuationToken', 'x'),
+      fc.constantFrom('top', 'threshold', 'status', 'label', 'pageSize', 'continuationToken', 'size', 'limit', 'x'),
       fc.string({ maxLength: 30 }),
     ),
     { maxLength: 4 },
