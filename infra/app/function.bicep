@@ -97,6 +97,8 @@ resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
     AZURE_CLIENT_ID: identity.properties.clientId
     APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.properties.clientId};Authorization=AAD'
+    // The web page is served at / (host.json's routePrefix is empty): the runtime's own home page must not be.
+    AzureWebJobsDisableHomepage: 'true'
   })
 }
 

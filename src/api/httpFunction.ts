@@ -75,11 +75,17 @@ interface BareDeclaration<P extends string> extends RouteDeclaration<P> {
 
 export type HttpFunctionDeclaration<P extends string = never> = ServicesDeclaration<P> | BareDeclaration<P>;
 
+/**
+ * Where the API lives: host.json's routePrefix is empty so that the web page can be served at `/`, and every API
+ * route is declared under this instead (so its URLs are the usual /api/...).
+ */
+export const API_ROUTE_PREFIX = 'api';
+
 /** The options for `app.http(name, ...)`: the route as declared, with a handler that runs the declaration. */
 export function httpFunction<P extends string = never>(declaration: HttpFunctionDeclaration<P>): HttpFunctionOptions {
   const { route, methods, authLevel } = declaration;
   return {
-    route,
+    route: `${API_ROUTE_PREFIX}/${route}`,
     methods,
     authLevel,
     handler: async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {

@@ -1,4 +1,5 @@
-// Serves the registered HTTP functions under /api, as `func start` does on port 7071.
+// Serves the registered HTTP functions under host.json's route prefix (/api by default), as `func start` does on
+// port 7071, and the host's own endpoints (the blob extension's webhook).
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -6,7 +7,6 @@ import type { FunctionsCore, RegisteredFunction, RpcTypedData } from './function
 import { type InvocationLog, invokeFunction } from './invoke';
 import { compileRoute, type RouteMatcher } from './route';
 
-const ROUTE_PREFIX = 'api';
 /** The Functions host's request size limit. */
 const MAX_REQUEST_BYTES = 100 * 1024 * 1024;
 
@@ -27,6 +27,8 @@ export type HostEndpoint = (
 export interface HttpTriggerServerOptions {
   host: string;
   port: number;
+  /** host.json's extensions.http.routePrefix: "api" by default, "" for routes at the root. */
+  routePrefix: string;
   /** Paths (exact) the host answers itself, such as /runtime/webhooks/blobs. */
   hostEndpoints?: Readonly<Record<string, HostEndpoint>>;
   log: InvocationLog;
@@ -49,7 +51,10 @@ export class HttpTriggerServer {
         ? new Set((binding['methods'] as string[]).map((m) => m.toUpperCase()))
         : undefined;
       const route = typeof binding['route'] === 'string' ? binding['route'] : fn.metadata.name;
-      return [{ fn, methods, matcher: compileRoute(`${ROUTE_PREFIX}/${route}`) }];
+      const path = options.routePrefix
+        ? `${options.routePrefix}/${route.replace(/^\//, '')}`
+        : route.replace(/^\//, '');
+      return [{ fn, methods, matcher: compileRoute(path) }];
     });
     this.#server = http.createServer((req, res) => {
       this.#handle(req, res).catch((error: unknown) => {

@@ -106,6 +106,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
   const http = new HttpTriggerServer(core, functions, {
     host: options.httpHost ?? '127.0.0.1',
     port: options.httpPort ?? 7071,
+    routePrefix: hostConfig.http.routePrefix,
     hostEndpoints: {
       [BLOB_WEBHOOK_PATH]: (url, method, headers, body) => handleBlobWebhook(blobs, url, method, headers, body),
     },
@@ -132,7 +133,10 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
   await Promise.all([blobs.start(), queues.start(), timers.start()]);
   return {
     url,
-    functions: functions.map((fn) => ({ name: fn.metadata.name, trigger: triggerDescription(fn) })),
+    functions: functions.map((fn) => ({
+      name: fn.metadata.name,
+      trigger: triggerDescription(fn, hostConfig.http.routePrefix),
+    })),
     scanBlobsNow: () => blobs.scanNow(),
     stop: async () => {
       await timers.stop();
@@ -173,14 +177,14 @@ export function functionFilesFromPackage(projectRoot: string): string[] {
   }
 }
 
-function triggerDescription(fn: RegisteredFunction): string {
+function triggerDescription(fn: RegisteredFunction, routePrefix: string): string {
   const trigger = Object.values(fn.metadata.bindings).find(
     (b) => b.direction === 'in' && /Trigger$/.test(b.type ?? ''),
   );
   if (!trigger) return 'unknown';
   switch (trigger.type) {
     case 'httpTrigger':
-      return `http ${Array.isArray(trigger['methods']) ? (trigger['methods'] as string[]).join(',') : '*'} /api/${describeValue(trigger['route'] ?? fn.metadata.name)}`;
+      return `http ${Array.isArray(trigger['methods']) ? (trigger['methods'] as string[]).join(',') : '*'} /${[routePrefix, describeValue(trigger['route'] ?? fn.metadata.name).replace(/^\//, '')].filter(Boolean).join('/')}`;
     case 'blobTrigger':
       return trigger['source'] === 'EventGrid'
         ? `blob ${String(trigger['path'])} (Event Grid: POST ${BLOB_WEBHOOK_PATH}?functionName=Host.Functions.${fn.metadata.name})`

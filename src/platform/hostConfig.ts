@@ -27,6 +27,17 @@ const hostJsonSchema = z.object({
         })
         .optional(),
       blobs: z.object({ maxDegreeOfParallelism: z.number().int().min(1).optional() }).optional(),
+      http: z
+        .object({
+          routePrefix: z
+            .string()
+            .regex(
+              /^[A-Za-z0-9_-]*(\/[A-Za-z0-9_-]+)*$/,
+              'must be a path such as "api" (no leading or trailing slash), or ""',
+            )
+            .optional(),
+        })
+        .optional(),
     })
     .optional(),
   functionTimeout: timeSpan.optional(),
@@ -42,6 +53,8 @@ export interface HostConfig {
     messageEncoding: 'base64' | 'none';
   };
   blobs: { maxDegreeOfParallelism: number };
+  /** What every HTTP route is served under: "api" by default, "" for routes at the root (the web page at /). */
+  http: { routePrefix: string };
   functionTimeoutInMs: number;
 }
 
@@ -73,6 +86,7 @@ export function parseHostConfig(json: unknown, source = 'host.json'): HostConfig
       messageEncoding: queues.messageEncoding ?? 'base64',
     },
     blobs: { maxDegreeOfParallelism: parsed.data.extensions?.blobs?.maxDegreeOfParallelism ?? 8 },
+    http: { routePrefix: parsed.data.extensions?.http?.routePrefix ?? 'api' },
     functionTimeoutInMs: parsed.data.functionTimeout ?? 30 * 60_000,
   };
 }

@@ -24,6 +24,7 @@ let calls: typeof import('../fixtures/functions/probes').calls;
 const hostConfig = parseHostConfig({
   version: '2.0',
   extensions: {
+    http: { routePrefix: '' },
     queues: {
       maxPollingInterval: '00:00:00.200',
       visibilityTimeout: '00:00:00',
@@ -77,9 +78,16 @@ describe('local host', () => {
         'collectScheduled',
         'collectStart',
         'collectStatus',
+        'datasetChanges',
+        'datasetChangeUndo',
+        'datasetImage',
         'datasetImages',
         'datasetList',
+        'imageThumbnail',
+        'modelFile',
+        'modelVersion',
         'datasetSummary',
+        'datasetSuspects',
         'health',
         'ingest',
         'probeBlob',
@@ -90,6 +98,8 @@ describe('local host', () => {
         'modelList',
         'trainJob',
         'trainLauncher',
+        'webAssets',
+        'webPage',
         'trainStart',
       ].sort(),
     );

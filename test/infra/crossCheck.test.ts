@@ -28,6 +28,7 @@ const PLATFORM_SETTINGS = [
   'APPLICATIONINSIGHTS_CONNECTION_STRING',
   'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
   'AZURE_CLIENT_ID',
+  'AzureWebJobsDisableHomepage',
 ];
 /** What an identity-based storage connection needs (no connection string: the account has shared keys off). */
 const IDENTITY_CONNECTION_SUFFIXES = [

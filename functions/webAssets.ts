@@ -1,0 +1,18 @@
+// GET /assets/{name}: the web page's script and stylesheet (app.js, app.css), with the page's security headers.
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+
+import { errorResponse } from '../src/api/responses';
+import { webFile } from '../src/api/webPage';
+
+export async function webAssets(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  try {
+    const name = request.params['name'] ?? '';
+    if (name === 'index.html') return { status: 404, jsonBody: { error: 'NotFound', message: 'the page is at /' } };
+    const { body, headers } = await webFile(name);
+    return { status: 200, body, headers };
+  } catch (error) {
+    return errorResponse(error, (message) => context.error(message));
+  }
+}
+
+app.http('webAssets', { methods: ['GET'], authLevel: 'function', route: 'assets/{name}', handler: webAssets });
