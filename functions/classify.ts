@@ -1,12 +1,15 @@
 // POST /api/datasets/{dataset}/classify: the dataset's current model's top predictions for the image(s) in
 // the body (for a multi-label model, the labels over the threshold). A raw image body answers
 // { dataset, modelVersion, task, predictions, timingInMs }; multipart/form-data answers
-// { dataset, modelVersion, task, results: [...] } with one result per file, in order.
+// { dataset, modelVersion, task, results: [...], timingInMs } with one result per file, in order (a bad file's
+// result names it, with its error, while the others are classified).
 import { app } from '@azure/functions';
 
+import { multipartAnswer, rawAnswer } from '../src/api/classifyAnswer';
 import { type HttpCall, httpFunction } from '../src/api/httpFunction';
 import { parseClassifyBody, parseClassifyQuery } from '../src/api/request';
 import { type JsonResponse, ok } from '../src/api/responses';
+import type { ServedModelInfo } from '../src/serve/classifier';
 
 export async function classify({ request, services, params }: HttpCall<'dataset'>): Promise<JsonResponse> {
   const { dataset } = params;
@@ -15,20 +18,9 @@ export async function classify({ request, services, params }: HttpCall<'dataset'
     Buffer.from(await request.arrayBuffer()),
     services.settings.ingest.maxFileBytes,
   );
-  const outcome = await services.classifier.classify(dataset, body.files, (model) =>
-    parseClassifyQuery(request.query, model),
-  );
-  const model = {
-    dataset,
-    modelVersion: outcome.modelVersion,
-    task: outcome.task,
-    ...(outcome.threshold !== undefined ? { threshold: outcome.threshold } : {}),
-  };
-  if (body.kind === 'raw') {
-    const only = outcome.results[0]!;
-    return ok({ ...model, predictions: only.predictions, timingInMs: only.timingInMs });
-  }
-  return ok({ ...model, results: outcome.results, timingInMs: outcome.timingInMs });
+  const options = (model: ServedModelInfo) => parseClassifyQuery(request.query, model);
+  if (body.kind === 'raw') return ok(rawAnswer(await services.classifier.classify(dataset, body.files, options)));
+  return ok(multipartAnswer(await services.classifier.classifyEach(dataset, body.files, options)));
 }
 
 app.http(

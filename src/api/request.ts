@@ -1,8 +1,10 @@
 // The classify request body: a raw image (application/octet-stream, image/*, or no content type) or
 // multipart/form-data with one or more files. Limits are the ingest's: each file at most
 // INGEST_MAX_FILE_BYTES; a multipart body at most that times MAX_FILES_PER_REQUEST (plus 64 KiB of part headers).
+// A multipart file over the limit is marked refused, not the whole request, so that the other files are answered.
 import busboy from 'busboy';
 
+import { ImageRejectedError } from '../dataset/validate';
 import { InvalidArgumentError, PayloadTooLargeError } from '../errors';
 import type { ClassifyOptions, ServedModelInfo } from '../serve/classifier';
 import type { UploadedFile } from '../serve/uploadedFile';
@@ -80,23 +82,32 @@ function parseMultipart(contentType: string, body: Buffer, maxFileBytes: number)
       new InvalidArgumentError(
         `the multipart body cannot be read: ${error.message} (a truncated body, or one without its closing boundary?)`,
       );
-    parser.on('file', (_field, stream, info) => {
+    parser.on('file', (field, stream, info) => {
       files.push(
         new Promise((done) => {
           const chunks: Buffer[] = [];
+          let rejected: ImageRejectedError | undefined;
           stream.on('data', (chunk: Buffer) => chunks.push(chunk));
           // busboy truncates at fileSize and says so with 'limit'.
           stream.on('limit', () => {
-            failure ??= new PayloadTooLargeError(
-              `file "${info.filename}" is larger than the limit of ${maxFileBytes} bytes (INGEST_MAX_FILE_BYTES)`,
+            rejected = new ImageRejectedError(
+              'file-too-large',
+              `the file is larger than the limit of ${maxFileBytes} bytes (INGEST_MAX_FILE_BYTES)`,
             );
           });
           // A body that ends inside a file errors the file's stream: an 'error' with no listener would end the process.
           stream.on('error', (error: Error) => {
             failure ??= unreadable(error);
-            done({ fileName: info.filename, content: Buffer.alloc(0) });
+            done({ field, fileName: info.filename, content: Buffer.alloc(0) });
           });
-          stream.on('close', () => done({ fileName: info.filename, content: Buffer.concat(chunks) }));
+          stream.on('close', () =>
+            done({
+              field,
+              fileName: info.filename,
+              content: rejected ? Buffer.alloc(0) : Buffer.concat(chunks),
+              ...(rejected ? { rejected } : {}),
+            }),
+          );
         }),
       );
     });

@@ -7,12 +7,13 @@ import { InvalidArgumentError } from '../errors';
 import { createStorageClients } from '../storage/clients';
 import { BACKBONES_CONTAINER } from '../storage/names';
 import { BackboneRegistry, type BackboneSpec } from '../train/backbones';
-import { parseArgs } from './options';
+import { parseArgs, UsageError } from './options';
 
-export const BACKBONE_USAGE = `  icf backbone register NAME MODEL.onnx --features-output TENSOR --input-size S [options]
-                                    store an ONNX backbone for training (train option "backbone": NAME)
-  icf backbone list                 the registered backbones
-options for backbone register (the model's own preprocessing; the app feeds RGB 0..255, straight-resized to SxS):
+export const BACKBONE_USAGE = `usage: icf backbone register NAME MODEL.onnx --features-output TENSOR [options]
+       icf backbone list [--connection-string CS]
+  register: store an ONNX backbone for training (icf train DATASET --backbone NAME)
+  list: the built-in and registered backbones
+options for register (the model's own preprocessing; the app feeds RGB 0..255, straight-resized to SxS):
   --features-output TENSOR          the tensor to take features from, e.g. the pooled layer before the classifier
   --input-size S                    the side of the square input (default 224)
   --channels rgb|bgr                channel order the model expects (default rgb)
@@ -22,26 +23,24 @@ options for backbone register (the model's own preprocessing; the app feeds RGB 
 
 export async function backboneCommand(args: string[], out: NodeJS.WritableStream): Promise<number> {
   const [sub, ...rest] = args;
-  const { positional, values } = parseArgs(rest, {
+  // An option before the subcommand is named as an option, not taken for one.
+  const { positional, values } = parseArgs(sub?.startsWith('-') ? args : rest, {
     values: ['features-output', 'input-size', 'channels', 'scale', 'mean', 'std', 'connection-string'],
-    usage: BACKBONE_USAGE,
-    command: `backbone ${sub ?? ''}`.trim(),
+    command: 'backbone',
   });
   const connection = values['connection-string'] ?? loadCliSettings().storage ?? 'UseDevelopmentStorage=true';
   const registry = new BackboneRegistry(createStorageClients(connection).blobs.getContainerClient(BACKBONES_CONTAINER));
   if (sub === 'list') {
-    if (positional.length > 0) throw new InvalidArgumentError(`backbone list takes no arguments\n${BACKBONE_USAGE}`);
+    if (positional.length > 0) throw new UsageError('backbone', 'backbone list takes no arguments');
     out.write('resnet50-keras (built in): 224x224 input, 2048 features\n');
     for (const spec of await registry.list()) out.write(`${describe(spec)}\n`);
     return 0;
   }
-  if (sub !== 'register') throw new InvalidArgumentError(`backbone needs "register" or "list"\n${BACKBONE_USAGE}`);
+  if (sub !== 'register') throw new UsageError('backbone', 'backbone needs "register" or "list"');
   const [name, file] = positional;
   const featuresOutput = values['features-output'];
   if (!name || !file || positional.length > 2 || !featuresOutput)
-    throw new InvalidArgumentError(
-      `backbone register needs NAME, MODEL.onnx and --features-output TENSOR\n${BACKBONE_USAGE}`,
-    );
+    throw new UsageError('backbone', 'backbone register needs NAME, MODEL.onnx and --features-output TENSOR');
   const channels = values['channels'] ?? 'rgb';
   if (channels !== 'rgb' && channels !== 'bgr')
     throw new InvalidArgumentError(`--channels must be rgb or bgr, got "${channels}"`);

@@ -5,8 +5,51 @@ import { Presets, SingleBar } from 'cli-progress';
 
 import { parsePlan, synthesizeQueries } from '../collect/plan';
 import type { RunReport } from '../collect/runs';
+import { loadCliSettings } from '../config';
 import { InvalidArgumentError } from '../errors';
 import { describeValue } from '../util/describeValue';
+import { apiClientFor, APP_OPTIONS, APP_OPTIONS_USAGE } from './apiClient';
+import { parseArgs, UsageError } from './options';
+
+export const COLLECT_USAGE = `usage: icf collect plan FILE
+       icf collect run --dataset NAME [--plan FILE] [options]
+  plan: print the queries and labels a collection plan makes (offline)
+  run: start a collection run (storing the plan first with --plan) and follow its progress
+options for run:
+  --dataset NAME                    the dataset to collect into
+  --plan FILE                       store this plan for the dataset first
+${APP_OPTIONS_USAGE}`;
+
+/** Runs `icf collect plan|run ...`; returns the exit code. */
+export async function collectCommand(args: string[], out: NodeJS.WritableStream): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === 'plan') {
+    const { positional } = parseArgs(rest, { values: [], command: 'collect' });
+    if (positional.length !== 1) throw new UsageError('collect', 'collect plan needs one FILE');
+    await describePlan(positional[0]!, out);
+    return 0;
+  }
+  if (sub === 'run') {
+    const { positional, values } = parseArgs(rest, { values: [...APP_OPTIONS, 'dataset', 'plan'], command: 'collect' });
+    if (!values.dataset || positional.length > 0) throw new UsageError('collect', 'collect run needs --dataset NAME');
+    const api = apiClientFor(values);
+    const key = values.key ?? loadCliSettings().functionKey;
+    const report = await runCollection({
+      dataset: values.dataset,
+      baseUrl: api.baseUrl,
+      out,
+      ...(key ? { key } : {}),
+      ...(values.plan ? { planFile: values.plan } : {}),
+    });
+    return report.queriesFailed === 0 ? 0 : 1;
+  }
+  // An option before the subcommand is named as an option.
+  parseArgs(args, { values: [], command: 'collect' });
+  throw new UsageError(
+    'collect',
+    sub === undefined ? 'collect needs "plan" or "run"' : `unknown collect command "${sub}"`,
+  );
+}
 
 export async function readPlanFile(file: string): Promise<unknown> {
   let text: string;

@@ -13,11 +13,12 @@ import {
 import { EXECUTION_PROVIDER_NAMES } from '../train/executionProviders';
 import type { CandidateReport } from '../train/recipe';
 import { MULTI_LABEL, SINGLE_LABEL, TASKS } from '../train/task';
-import { parseArgs } from './options';
+import { parseArgs, UsageError } from './options';
 
-export const EVAL_USAGE = `  icf eval DIR [options]            k-fold cross-validation of the classifier on DIR/<label>/<image>, or of a
-                                    multi-label classifier when DIR has labels.csv and images/
-options for eval:
+export const EVAL_USAGE = `usage: icf eval DIR [options]
+  k-fold cross-validation of the classifier on DIR/<label>/<image>, or of a multi-label classifier when DIR has
+  labels.csv and images/, offline (no app or storage needed)
+options:
                                     In every fold the trainer's recipe search picks preprocessing, views,
                                     test-time mirroring and L2 strength by inner cross-validation (nested CV)
   --folds K                         stratified folds (default 5; multi-label: iteratively stratified)
@@ -69,10 +70,9 @@ export async function evalCommand(
   const { positional, values, flags } = parseArgs(args, {
     values: VALUE_OPTIONS,
     flags: FLAGS,
-    usage: EVAL_USAGE,
     command: 'eval',
   });
-  if (positional.length !== 1) throw new InvalidArgumentError(`eval needs exactly one DIR\n${EVAL_USAGE}`);
+  if (positional.length !== 1) throw new UsageError('eval', 'eval needs exactly one DIR');
   const number = (key: ValueOption): number | undefined => {
     const text = values[key];
     if (text === undefined) return undefined;

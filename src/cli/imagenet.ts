@@ -8,6 +8,20 @@ import { SQUASH } from '../image/preprocessing';
 import { renderView } from '../image/view';
 import { BACKBONE_OUTPUTS, loadBackbone } from '../train/backbone';
 import { IMAGENET_LABELS } from '../train/imagenetLabels';
+import { parseArgs, UsageError } from './options';
+
+export const IMAGENET_USAGE = `usage: icf imagenet FILE...
+  print the built-in backbone's top-5 ImageNet classes for each image (a check of the backbone and decoding)`;
+
+export async function imagenetCommand(
+  args: string[],
+  out: NodeJS.WritableStream,
+  err: NodeJS.WritableStream,
+): Promise<number> {
+  const { positional } = parseArgs(args, { values: [], command: 'imagenet' });
+  if (positional.length === 0) throw new UsageError('imagenet', 'imagenet needs at least one FILE');
+  return printImagenetTop5(positional, out, err);
+}
 
 export async function printImagenetTop5(
   files: string[],

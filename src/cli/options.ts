@@ -1,5 +1,16 @@
-// Command-line options in one place: `--name value`, `--name=value`, and flags without a value.
+// Command-line options in one place, on Node's util.parseArgs: `--name value`, `--name=value` and flags, checked
+// strictly; a usage error is one line that names the problem and points to the command's --help.
+import { parseArgs as parseNodeArgs } from 'node:util';
+
 import { InvalidArgumentError } from '../errors';
+
+/** A mistake in how a command was called: its message ends with a pointer to the command's own help. */
+export class UsageError extends InvalidArgumentError {
+  constructor(command: string, problem: string) {
+    super(`${problem}\nsee icf ${command} --help`);
+    this.name = 'UsageError';
+  }
+}
 
 export interface ParsedArgs<V extends string, F extends string> {
   positional: string[];
@@ -7,32 +18,52 @@ export interface ParsedArgs<V extends string, F extends string> {
   flags: Set<F>;
 }
 
+export interface ArgsSpec<V extends string, F extends string> {
+  /** Options that take a value. */
+  values: readonly V[];
+  /** Options without a value. */
+  flags?: readonly F[];
+  /** The command as its help names it ("upload", "collect run"): usage errors point to `icf COMMAND --help`. */
+  command: string;
+}
+
+/** Whether `args` ask for help (`--help` or `-h` before any `--`). */
+export function wantsHelp(args: readonly string[]): boolean {
+  const end = args.indexOf('--');
+  return (end === -1 ? args : args.slice(0, end)).some((arg) => arg === '--help' || arg === '-h');
+}
+
 export function parseArgs<V extends string, F extends string = never>(
   args: readonly string[],
-  spec: { values: readonly V[]; flags?: readonly F[]; usage: string; command?: string },
+  spec: ArgsSpec<V, F>,
 ): ParsedArgs<V, F> {
-  const positional: string[] = [];
+  const options: Record<string, { type: 'string' | 'boolean' }> = {};
+  for (const name of spec.values) options[name] = { type: 'string' };
+  for (const name of spec.flags ?? []) options[name] = { type: 'boolean' };
+  let parsed;
+  try {
+    parsed = parseNodeArgs({ args: [...args], options, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError(spec.command, describeParseError(error as Error & { code?: string }, spec.command));
+  }
   const values: Partial<Record<V, string>> = {};
   const flags = new Set<F>();
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    if (!arg.startsWith('--')) {
-      positional.push(arg);
-      continue;
-    }
-    const [key, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
-    if ((spec.flags as readonly string[] | undefined)?.includes(key)) {
-      if (inline !== undefined) throw new InvalidArgumentError(`--${key} takes no value`);
-      flags.add(key as F);
-    } else if ((spec.values as readonly string[]).includes(key)) {
-      const value = inline ?? args[++i];
-      if (value === undefined) throw new InvalidArgumentError(`--${key} needs a value`);
-      values[key as V] = value;
-    } else {
-      throw new InvalidArgumentError(
-        `unknown option --${key}${spec.command ? ` for ${spec.command}` : ''}\n${spec.usage}`,
-      );
-    }
+  for (const [name, value] of Object.entries(parsed.values)) {
+    if (typeof value === 'string') values[name as V] = value;
+    else if (value === true) flags.add(name as F);
   }
-  return { positional, values, flags };
+  return { positional: parsed.positionals, values, flags };
+}
+
+/** util.parseArgs' errors are paragraphs; ours name the option in a few words. */
+function describeParseError(error: Error & { code?: string }, command: string): string {
+  const option = /'(-[^'\s]*)/.exec(error.message)?.[1] ?? '';
+  switch (error.code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+      return `unknown option ${option} for ${command}`;
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+      return /argument missing|ambiguous/.test(error.message) ? `${option} needs a value` : `${option} takes no value`;
+    default:
+      return error.message;
+  }
 }

@@ -8,26 +8,27 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 
-import { InvalidArgumentError } from '../errors';
 import type { ModelList, ModelVersionDetail } from '../train/models';
-import { ApiClient } from './apiClient';
-import { parseArgs } from './options';
+import { apiClientFor, APP_OPTIONS, APP_OPTIONS_USAGE } from './apiClient';
+import { parseArgs, UsageError } from './options';
 
-export const RESULTS_USAGE = `  icf models DATASET                print the model versions, their test metrics and which one serves
-  icf results DATASET [VERSION] --out DIR
-                                    download a version's files (default: the serving version) into DIR
-options for models and results:
-  --url URL, --key KEY              the app and a function key (as for collect run)`;
+export const MODELS_USAGE = `usage: icf models DATASET [options]
+  print the dataset's model versions, their test metrics and which one serves
+options:
+${APP_OPTIONS_USAGE}`;
+
+export const RESULTS_USAGE = `usage: icf results DATASET [VERSION] --out DIR [options]
+  download a model version's files (default: the serving version) into DIR: metrics.json, the plots,
+  training.log and model.onnx
+options:
+  --out DIR                         where to write the files (created if missing)
+${APP_OPTIONS_USAGE}`;
 
 export async function modelsCommand(args: string[], out: NodeJS.WritableStream): Promise<number> {
-  const { positional, values } = parseArgs(args, { values: ['url', 'key'], usage: RESULTS_USAGE, command: 'models' });
+  const { positional, values } = parseArgs(args, { values: APP_OPTIONS, command: 'models' });
   const [dataset] = positional;
-  if (dataset === undefined || positional.length !== 1)
-    throw new InvalidArgumentError(`models needs DATASET\n${RESULTS_USAGE}`);
-  const api = new ApiClient({
-    ...(values.url ? { baseUrl: values.url } : {}),
-    ...(values.key ? { key: values.key } : {}),
-  });
+  if (dataset === undefined || positional.length !== 1) throw new UsageError('models', 'models needs one DATASET');
+  const api = apiClientFor(values);
   const list = await api.getJson<ModelList>(`datasets/${encodeURIComponent(dataset)}/models`);
   if (list.versions.length === 0) {
     out.write(`dataset "${dataset}" has no models yet\n`);
@@ -57,17 +58,13 @@ export async function modelsCommand(args: string[], out: NodeJS.WritableStream):
 
 export async function resultsCommand(args: string[], out: NodeJS.WritableStream): Promise<number> {
   const { positional, values } = parseArgs(args, {
-    values: ['out', 'url', 'key'],
-    usage: RESULTS_USAGE,
+    values: [...APP_OPTIONS, 'out'],
     command: 'results',
   });
   const [dataset, requested] = positional;
   if (dataset === undefined || positional.length > 2 || !values.out)
-    throw new InvalidArgumentError(`results needs DATASET and --out DIR\n${RESULTS_USAGE}`);
-  const api = new ApiClient({
-    ...(values.url ? { baseUrl: values.url } : {}),
-    ...(values.key ? { key: values.key } : {}),
-  });
+    throw new UsageError('results', 'results needs DATASET and --out DIR');
+  const api = apiClientFor(values);
   const base = `datasets/${encodeURIComponent(dataset)}/models`;
   let version = requested;
   if (version === undefined) {

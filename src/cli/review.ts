@@ -1,58 +1,33 @@
-// `icf review DATASET --suspects`: the suspect-label report of GET /api/datasets/{dataset}/suspects, read over HTTP
-// like `icf collect run`, printed most suspect first: training images the model would label otherwise, near-identical
-// images with different labels, and the current model's mistakes on the test split per label.
-import { InvalidArgumentError } from '../errors';
+// `icf review DATASET --suspects`: the suspect-label report of GET /api/datasets/{dataset}/suspects, read over HTTP,
+// printed most suspect first: training images the model would label otherwise, near-identical images with different
+// labels, and the current model's mistakes on the test split per label.
 import type { SuspectReport } from '../train/suspects';
-import { describeValue } from '../util/describeValue';
-import { parseArgs } from './options';
+import { apiClientFor, APP_OPTIONS, APP_OPTIONS_USAGE } from './apiClient';
+import { parseArgs, UsageError } from './options';
 
-export const REVIEW_USAGE = `  icf review DATASET --suspects     suspect labels (with the label the model proposes),
-                                    near-identical images with different labels and the test split's mistakes
-options for review: --url, --key as for collect run; --json prints the report as it came`;
-
-export interface ReviewSettings {
-  appUrl?: string | undefined;
-  functionKey?: string | undefined;
-}
+export const REVIEW_USAGE = `usage: icf review DATASET --suspects [options]
+  suspect labels (with the label the model proposes), near-identical images with different labels and the
+  test split's mistakes, from the dataset's serving model
+options:
+  --suspects                        the suspect-label review (the only review so far)
+  --json                            print the report as it came
+${APP_OPTIONS_USAGE}`;
 
 /** Runs `icf review ...`; returns the exit code. */
-export async function reviewCommand(
-  args: readonly string[],
-  settings: ReviewSettings,
-  out: NodeJS.WritableStream,
-  usage: string,
-): Promise<number> {
+export async function reviewCommand(args: readonly string[], out: NodeJS.WritableStream): Promise<number> {
   const { positional, values, flags } = parseArgs(args, {
-    values: ['url', 'key'],
+    values: APP_OPTIONS,
     flags: ['suspects', 'json'],
-    usage,
     command: 'review',
   });
   const dataset = positional[0];
-  if (!dataset || positional.length > 1) throw new InvalidArgumentError(`review needs one DATASET\n${usage}`);
-  if (!flags.has('suspects'))
-    throw new InvalidArgumentError(`review needs --suspects (the only review so far)\n${usage}`);
-  const key = values.key ?? settings.functionKey;
-  const report = await fetchSuspects(values.url ?? settings.appUrl ?? 'http://localhost:7071', dataset, key);
+  if (!dataset || positional.length > 1) throw new UsageError('review', 'review needs one DATASET');
+  if (!flags.has('suspects')) throw new UsageError('review', 'review needs --suspects (the only review so far)');
+  const api = apiClientFor(values);
+  const report = await api.getJson<SuspectReport>(`datasets/${encodeURIComponent(dataset)}/suspects`);
   if (flags.has('json')) out.write(`${JSON.stringify(report, null, 2)}\n`);
   else out.write(formatSuspectReport(report));
   return 0;
-}
-
-async function fetchSuspects(baseUrl: string, dataset: string, key: string | undefined): Promise<SuspectReport> {
-  const url = new URL(`/api/datasets/${encodeURIComponent(dataset)}/suspects`, baseUrl);
-  let response: Response;
-  try {
-    response = await fetch(url, { headers: key ? { 'x-functions-key': key } : {} });
-  } catch (error) {
-    throw new Error(`cannot reach ${baseUrl} (${(error as Error).message}); is the app running (npm start)?`, {
-      cause: error,
-    });
-  }
-  const json = (await response.json().catch(() => ({}))) as Record<string, unknown>;
-  if (!response.ok)
-    throw new Error(`GET ${url.pathname}: ${response.status} ${describeValue(json['message'] ?? response.statusText)}`);
-  return json as unknown as SuspectReport;
 }
 
 /** The report as text: one line per suspect, pair and mistake. */

@@ -29,6 +29,8 @@ export interface UploadResult {
   /** 'multi-label' when DIR has labels.csv. */
   layout: 'single-label' | 'multi-label';
   uploaded: number;
+  /** The uploaded blobs' names in the incoming container, in upload order (what ingest records them under). */
+  blobNames: string[];
   bytes: number;
   /**
    * Not uploaded, listed for the user: files outside DIR/<label>/ (loose files, deeper folders), or, for a
@@ -98,13 +100,15 @@ export async function uploadFolder(
   let next = 0;
   let done = 0;
   let bytes = 0;
+  const blobNames: string[] = [];
   const worker = async () => {
     while (next < files.length) {
       const item = files[next++]!;
       const content = await readFile(item.file);
       // Folder and file names are checked by ingest, which records a clear reason for a bad one: upload as they are
       // (labels.csv, which only this tool reads, was checked above).
-      await container.getBlockBlobClient(incomingBlobName(options.dataset, item.label, item.name)).uploadData(content, {
+      const blobName = incomingBlobName(options.dataset, item.label, item.name);
+      await container.getBlockBlobClient(blobName).uploadData(content, {
         metadata: {
           source: 'upload',
           original_file: asciiOnly(path.basename(item.file)),
@@ -112,12 +116,13 @@ export async function uploadFolder(
         },
       });
       bytes += content.length;
+      blobNames.push(blobName);
       done += 1;
       options.onProgress?.(done, files.length, item);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 8) }, worker));
-  return { layout, uploaded: done, bytes, skipped };
+  return { layout, uploaded: done, blobNames, bytes, skipped };
 }
 
 function asciiOnly(text: string): string {

@@ -1,6 +1,8 @@
 // Classifies images with a dataset's current model: the ingest's validation (same reasons, same pixel
 // limits), then exactly the trainer's preprocessing (renderView's plain view with the model's resize), then the
 // fused model (backbone + head + softmax, or sigmoid for multi-label models), which outputs probabilities.
+// classify() refuses a request with any bad image; classifyEach() answers the good images of a batch and names the
+// bad ones, each with its reason.
 import type { IngestSettings } from '../config';
 import type { Catalog } from '../dataset/catalog';
 import { checkImageHeader, ImageRejectedError } from '../dataset/validate';
@@ -18,16 +20,30 @@ export interface Prediction {
   probability: number;
 }
 
+/** One image's times; the images of a request run through the model together, so they share `inference`. */
 export interface Timing {
+  /** Its own header checks and decode (which may wait for the decode pixel budget). */
   decode: number;
+  /** From its decode's end to the start of the model run: waiting for the other images' decodes. */
+  wait: number;
+  /** The model run its probabilities came from. */
   inference: number;
+  /** From the request's start (the model lookup included) to its probabilities. */
   total: number;
 }
 
 export interface ImageResult {
   fileName?: string;
+  field?: string;
   predictions: Prediction[];
   timingInMs: Timing;
+}
+
+/** An image of a batch that could not be classified, with the reason (ingest's codes). */
+export interface RejectedImage {
+  fileName?: string;
+  field?: string;
+  error: ImageRejectedError;
 }
 
 export interface ClassifyOptions {
@@ -46,15 +62,16 @@ export interface ServedModelInfo {
   labels: readonly string[];
 }
 
-export interface ClassifyOutcome {
+export interface ClassifyOutcome<Result = ImageResult> {
   dataset: string;
   modelVersion: string;
   task: ModelTask;
   /** Multi-label models: the threshold applied. */
   threshold?: number;
   labels: string[];
-  results: ImageResult[];
-  timingInMs: Timing;
+  results: Result[];
+  /** The whole request: the decodes' wall time (they run in parallel), the model run, and the total. */
+  timingInMs: { decode: number; inference: number; total: number };
 }
 
 export interface ClassifierOptions {
@@ -73,13 +90,33 @@ export class Classifier {
 
   /**
    * The model is acquired first, before any decoding: NotFoundError for a dataset that does not exist, NoModelError
-   * for one not trained yet. Each image is then validated (ImageRejectedError).
+   * for one not trained yet. Each image is then validated: the first bad one fails the whole call
+   * (ImageRejectedError).
    */
   async classify(
     dataset: string,
     files: UploadedFile[],
     options: (model: ServedModelInfo) => ClassifyOptions,
   ): Promise<ClassifyOutcome> {
+    const outcome = await this.#classify(dataset, files, options, { strict: true });
+    return { ...outcome, results: outcome.results.filter((result): result is ImageResult => !isRejected(result)) };
+  }
+
+  /** As classify(), but a bad image becomes a RejectedImage in its place while the others are classified. */
+  classifyEach(
+    dataset: string,
+    files: UploadedFile[],
+    options: (model: ServedModelInfo) => ClassifyOptions,
+  ): Promise<ClassifyOutcome<ImageResult | RejectedImage>> {
+    return this.#classify(dataset, files, options, { strict: false });
+  }
+
+  async #classify(
+    dataset: string,
+    files: UploadedFile[],
+    options: (model: ServedModelInfo) => ClassifyOptions,
+    { strict }: { strict: boolean },
+  ): Promise<ClassifyOutcome<ImageResult | RejectedImage>> {
     const started = performance.now();
     const lease = await this.#acquire(dataset);
     try {
@@ -90,35 +127,47 @@ export class Classifier {
       // One image goes through the batcher, to share a run with concurrent requests; it is reserved before its
       // decode so that a run about to start waits for it. Several images make one batch of their own.
       const reservation = files.length === 1 ? model.batcher.reserve() : undefined;
-      let views: { view: ImageView; decode: number }[];
-      try {
-        views = await Promise.all(files.map((file) => this.#decode(file, model.pointer.inputSize, model.resize)));
-      } catch (error) {
-        reservation?.cancel();
-        throw error;
-      }
+      const settled = await Promise.allSettled(
+        files.map((file) => this.#decode(file, model.pointer.inputSize, model.resize)),
+      );
+      // Anything but a bad image (a bug, a failed budget) fails the request; so does any bad image when strict.
+      const fatal = settled.find(
+        (outcome): outcome is PromiseRejectedResult =>
+          outcome.status === 'rejected' && (strict || !(outcome.reason instanceof ImageRejectedError)),
+      );
+      const decoded = settled.flatMap((outcome, i) =>
+        outcome.status === 'fulfilled' ? [{ i, ...outcome.value }] : [],
+      );
+      if (fatal || decoded.length === 0) reservation?.cancel();
+      if (fatal) throw fatal.reason;
       const inferenceStart = performance.now();
-      const rows = reservation
-        ? [await reservation.submit(views[0]!.view.data)]
-        : await model.batcher.run(views.map((v) => v.view.data));
-      const inference = performance.now() - inferenceStart;
-      const total = performance.now() - started;
-      const results = rows.map((row, i): ImageResult => {
-        const result: ImageResult = {
-          predictions: topPredictions(row, model.labels, {
+      const rows =
+        decoded.length === 0
+          ? []
+          : reservation
+            ? [await reservation.submit(decoded[0]!.view.data)]
+            : await model.batcher.run(decoded.map((d) => d.view.data));
+      const inferenceEnd = performance.now();
+      const inference = decoded.length === 0 ? 0 : inferenceEnd - inferenceStart;
+      const results: (ImageResult | RejectedImage)[] = settled.map((outcome, i) => {
+        const names = fileNames(files[i]!);
+        if (outcome.status === 'rejected') return { ...names, error: outcome.reason as ImageRejectedError };
+        return {
+          ...names,
+          predictions: topPredictions(rows[decoded.findIndex((d) => d.i === i)]!, model.labels, {
             top: chosen.top,
             ...(threshold !== undefined ? { threshold } : {}),
           }),
           timingInMs: {
-            decode: round(views[i]!.decode),
-            inference: round(inference / rows.length),
-            total: round(total / rows.length),
+            decode: round(outcome.value.end - outcome.value.begin),
+            wait: round(Math.max(0, inferenceStart - outcome.value.end)),
+            inference: round(inference),
+            total: round(inferenceEnd - started),
           },
         };
-        if (files[i]!.fileName !== undefined) result.fileName = files[i]!.fileName;
-        return result;
       });
-      const decode = views.reduce((sum, v) => sum + v.decode, 0);
+      const decodeStart = Math.min(...decoded.map((d) => d.begin));
+      const decodeEnd = Math.max(...decoded.map((d) => d.end));
       return {
         dataset,
         modelVersion: model.version,
@@ -126,7 +175,11 @@ export class Classifier {
         ...(threshold !== undefined ? { threshold } : {}),
         labels: model.labels,
         results,
-        timingInMs: { decode: round(decode), inference: round(inference), total: round(total) },
+        timingInMs: {
+          decode: round(decoded.length === 0 ? 0 : decodeEnd - decodeStart),
+          inference: round(inference),
+          total: round(performance.now() - started),
+        },
       };
     } finally {
       lease.release();
@@ -146,8 +199,13 @@ export class Classifier {
     }
   }
 
-  async #decode(file: UploadedFile, size: number, resize: ViewResize): Promise<{ view: ImageView; decode: number }> {
+  async #decode(
+    file: UploadedFile,
+    size: number,
+    resize: ViewResize,
+  ): Promise<{ view: ImageView; begin: number; end: number }> {
     const begin = performance.now();
+    if (file.rejected) throw file.rejected;
     const header = await checkImageHeader(file.content, this.ingest);
     let view;
     try {
@@ -160,8 +218,20 @@ export class Classifier {
         `the ${header.format.toUpperCase()} data cannot be decoded: ${(error as Error).message}`,
       );
     }
-    return { view, decode: performance.now() - begin };
+    return { view, begin, end: performance.now() };
   }
+}
+
+/** Whether a result of classifyEach() is a bad image rather than predictions. */
+export function isRejected(result: ImageResult | RejectedImage): result is RejectedImage {
+  return 'error' in result;
+}
+
+function fileNames(file: UploadedFile): { fileName?: string; field?: string } {
+  return {
+    ...(file.field !== undefined ? { field: file.field } : {}),
+    ...(file.fileName !== undefined ? { fileName: file.fileName } : {}),
+  };
 }
 
 /** The `top` most probable labels; with a threshold (multi-label models), only those at or above it. */

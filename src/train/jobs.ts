@@ -1,6 +1,6 @@
 // Training jobs in Azure Table storage (table `trainjobs`, one partition per dataset): what was asked, where
 // the job is (queued, running, succeeded, failed), its stage and progress, and its results.
-import type { TableClient } from '@azure/data-tables';
+import { odata, type TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 
 import { InvalidArgumentError, NotFoundError } from '../errors';
@@ -89,6 +89,17 @@ export class JobStore {
       if (isStatus(error, 404)) throw new NotFoundError(`dataset "${dataset}" has no training job "${jobId}"`);
       throw error;
     }
+  }
+
+  /** The dataset's most recent jobs, newest first (job ids sort by time, and a partition lists in id order). */
+  async latest(dataset: string, count: number): Promise<TrainJob[]> {
+    const jobs: TrainJob[] = [];
+    const filter = odata`PartitionKey eq ${dataset}`;
+    for await (const entity of this.table.listEntities<JobEntity>({ queryOptions: { filter } })) {
+      jobs.push(fromEntity(entity));
+      if (jobs.length > count) jobs.shift();
+    }
+    return jobs.reverse();
   }
 
   /** Merges fields into the job (the trainer reports stage and progress as it goes). */

@@ -311,7 +311,10 @@ export function precisionRecallSvg(curves: readonly PrecisionRecallCurve[]): str
   return document(width, height, 'Precision–recall curves', parts);
 }
 
-/** Accuracy against the number of training images, with training accuracy when given and the verdict underneath. */
+/**
+ * Accuracy on the test split (the one the model is scored on) against the number of training images, with training
+ * accuracy when given and the verdict underneath.
+ */
 export function learningCurveSvg(
   points: readonly LearningCurvePoint[],
   verdict?: string,
@@ -364,7 +367,7 @@ export function learningCurveSvg(
       { size: 13, anchor: 'middle', rotate: -90 },
     ),
   );
-  const validationColor = PALETTE[0]!;
+  const testColor = PALETTE[0]!;
   const trainColor = PALETTE[1]!;
   if (hasTrain) {
     const trained = sorted.flatMap((p) =>
@@ -386,21 +389,21 @@ export function learningCurveSvg(
   parts.push(
     polyline(
       sorted.map((p) => [x(p.trainingImages), y(p.accuracy)]),
-      validationColor,
+      testColor,
       '',
     ),
   );
   const labelPoints = sorted.length <= 12;
   for (const p of sorted) {
     parts.push(
-      `<circle cx="${num(x(p.trainingImages))}" cy="${num(y(p.accuracy))}" r="4" fill="${validationColor}"><title>${p.trainingImages} images: ${metric} ${percent(p.accuracy, 1)}</title></circle>`,
+      `<circle cx="${num(x(p.trainingImages))}" cy="${num(y(p.accuracy))}" r="4" fill="${testColor}"><title>${p.trainingImages} images: ${metric} ${percent(p.accuracy, 1)}</title></circle>`,
     );
     if (labelPoints) {
       parts.push(
         text(x(p.trainingImages), y(p.accuracy) + 17, percent(p.accuracy, 1), {
           size: 10,
           anchor: 'middle',
-          fill: validationColor,
+          fill: testColor,
         }),
       );
     }
@@ -408,10 +411,10 @@ export function learningCurveSvg(
   // Legend, bottom right inside the plot where curves rarely are.
   const legend = hasTrain
     ? [
-        { name: `validation ${metric}`, color: validationColor, dash: '' },
+        { name: `test ${metric}`, color: testColor, dash: '' },
         { name: `training ${metric}`, color: trainColor, dash: '6 4' },
       ]
-    : [{ name: `validation ${metric}`, color: validationColor, dash: '' }];
+    : [{ name: `test ${metric}`, color: testColor, dash: '' }];
   legend.forEach((entry, i) => {
     const lx = left + plotWidth - 170;
     const ly = top + plotHeight - 14 - (legend.length - 1 - i) * 18;

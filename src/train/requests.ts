@@ -73,6 +73,18 @@ export async function launchTraining(training: Training, input: unknown): Promis
   }
 }
 
+/** The dataset's `count` most recent jobs, newest first, each as `currentJob` reports it. */
+export async function latestJobs(training: Training, dataset: string, count = 10): Promise<TrainJob[]> {
+  assertDatasetName(dataset);
+  const jobs = await training.jobs.latest(dataset, count);
+  // Unfinished jobs go through currentJob, which fails those whose trainer died.
+  return Promise.all(
+    jobs.map(async (job) =>
+      job.status === 'running' || job.status === 'queued' ? currentJob(training, dataset, job.jobId) : job,
+    ),
+  );
+}
+
 /**
  * The job as stored, after checking that a Container Apps execution it waits on is still alive: an execution
  * that ended without the trainer reporting (killed, out of memory, image not found) leaves the job failed.

@@ -1,6 +1,7 @@
 // Body and query parsing of POST /classify, without a host or a model.
 import { describe, expect, it } from 'vitest';
 
+import { rejectedFileAnswer } from '../../src/api/classifyAnswer';
 import { UnsupportedMediaTypeError } from '../../src/api/errors';
 import { parseClassifyBody, parseClassifyQuery } from '../../src/api/request';
 import { errorResponse } from '../../src/api/responses';
@@ -36,9 +37,9 @@ describe('parseClassifyBody', () => {
       { name: 'b.jpg', content: Buffer.from('second') },
     ]);
     const parsed = await parseClassifyBody(type, body, 10);
-    expect(parsed.files.map((f) => [f.fileName, f.content.toString()])).toEqual([
-      ['a.jpg', 'first'],
-      ['b.jpg', 'second'],
+    expect(parsed.files.map((f) => [f.field, f.fileName, f.content.toString()])).toEqual([
+      ['file', 'a.jpg', 'first'],
+      ['file', 'b.jpg', 'second'],
     ]);
   });
 
@@ -49,11 +50,6 @@ describe('parseClassifyBody', () => {
     await expect(parseClassifyBody('application/json', Buffer.from('{}'), 10)).rejects.toBeInstanceOf(
       UnsupportedMediaTypeError,
     );
-    const big = await multipart([{ name: 'big.jpg', content: Buffer.alloc(11) }]);
-    expect(await answerTo(parseClassifyBody(big.type, big.body, 10))).toMatchObject({
-      status: 413,
-      jsonBody: { error: 'PayloadTooLarge', message: expect.stringMatching(/big\.jpg/) },
-    });
     const none = await multipart([]);
     await expect(parseClassifyBody(none.type, none.body, 10)).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(parseClassifyBody('multipart/form-data', Buffer.from('x'), 10)).rejects.toBeInstanceOf(
@@ -118,17 +114,34 @@ describe('parseClassifyBody on broken multipart bodies', () => {
     expect(whole.files.map((f) => f.content.toString())).toEqual(['abc']);
   });
 
-  it('names the limit, not a count, when a part is too large', async () => {
-    expect(
-      await answerTo(
-        parseClassifyBody('multipart/form-data; boundary=B', Buffer.from(`${head}${'x'.repeat(20)}\r\n--B--\r\n`), 10),
-      ),
-    ).toEqual({
+  it('marks a part that is too large as refused, naming the limit, and keeps the other parts', async () => {
+    const second = '--B\r\nContent-Disposition: form-data; name="small"; filename="b.jpg"\r\n\r\nok\r\n';
+    const parsed = await parseClassifyBody(
+      'multipart/form-data; boundary=B',
+      Buffer.from(`${head}${'x'.repeat(20)}\r\n${second}--B--\r\n`),
+      10,
+    );
+    expect(parsed.files.map((f) => [f.field, f.fileName, f.content.toString(), f.rejected?.code])).toEqual([
+      ['file', 'a.jpg', '', 'file-too-large'],
+      ['small', 'b.jpg', 'ok', undefined],
+    ]);
+    // What the multipart answer holds in the refused file's place.
+    expect(rejectedFileAnswer({ field: 'file', fileName: 'a.jpg', error: parsed.files[0]!.rejected! })).toEqual({
+      field: 'file',
+      fileName: 'a.jpg',
+      error: 'PayloadTooLarge',
+      code: 'file-too-large',
+      message: 'file "a.jpg" (field "file"): the file is larger than the limit of 10 bytes (INGEST_MAX_FILE_BYTES)',
+    });
+  });
+
+  it('still refuses more than 16 files in one request, whole', async () => {
+    const many = await multipart(
+      Array.from({ length: 17 }, (_, i) => ({ name: `${i}.jpg`, content: Buffer.from('x') })),
+    );
+    expect(await answerTo(parseClassifyBody(many.type, many.body, 10))).toMatchObject({
       status: 413,
-      jsonBody: {
-        error: 'PayloadTooLarge',
-        message: 'file "a.jpg" is larger than the limit of 10 bytes (INGEST_MAX_FILE_BYTES)',
-      },
+      jsonBody: { error: 'PayloadTooLarge', message: expect.stringMatching(/more than 16 files/) },
     });
   });
 });

@@ -1,4 +1,6 @@
-// The icf command as a user runs it (the built bin, in a child process).
+// The icf command as a user runs it (the built bin, in a child process): its help, version and usage errors, the
+// offline commands, uploads into a bare Azurite, and the app's journey (upload --wait, train, status, classify)
+// against the app on the local host.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
@@ -8,17 +10,22 @@ import { promisify } from 'node:util';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { renderGarment } from '../../src/collect/syntheticImages';
+import type { TrainJob } from '../../src/train/jobs';
+import { type AppStack, callApi, seedGarments, startAppStack } from '../support/appHost';
 import { startTestStorage, type TestStorage } from '../support/azurite';
 import { noiseImage } from '../support/images';
 import { TINY_CNN, tinyCnn } from '../support/onnxModels';
-import { sharedPath } from '../support/shared';
+import { describeWithShared, sharedPath } from '../support/shared';
 
 const run = promisify(execFile);
 const icf = path.resolve(__dirname, '..', '..', 'bin', 'icf.js');
 
 async function icfRun(args: string[], env: Record<string, string> = {}) {
   try {
-    const { stdout, stderr } = await run(process.execPath, [icf, ...args], { env: { ...process.env, ...env } });
+    // The settings' fallbacks are the caller's: a test that wants them sets them in `env`.
+    const { ICF_URL: _url, ICF_FUNCTION_KEY: _key, AzureWebJobsStorage: _storage, ...inherited } = process.env;
+    const { stdout, stderr } = await run(process.execPath, [icf, ...args], { env: { ...inherited, ...env } });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code: number; stdout: string; stderr: string };
@@ -34,7 +41,7 @@ afterAll(async () => {
   await storage.azurite.close();
 });
 
-describe('icf dhash', () => {
+describeWithShared('icf dhash', () => {
   it('prints HEX  FILE per file, matching imagehash', async () => {
     const dir = sharedPath('fixtures', 'dhash');
     const golden = JSON.parse(readFileSync(path.join(dir, 'golden.json'), 'utf8')) as {
@@ -198,7 +205,7 @@ describe('icf collect plan', () => {
   });
 });
 
-describe('icf imagenet', () => {
+describeWithShared('icf imagenet', () => {
   it("prints the backbone's top-5 ImageNet classes, as the reference outputs have them", async () => {
     const golden = JSON.parse(
       readFileSync(sharedPath('fixtures', 'backbone', 'resnet50-keras-golden.json'), 'utf8'),
@@ -267,5 +274,234 @@ describe('icf backbone', () => {
       code: 2,
       stderr: expect.stringMatching(/needs NAME, MODEL\.onnx and --features-output/),
     });
+  });
+});
+
+/** Every command, with the words its usage starts with. */
+const COMMANDS = [
+  'upload',
+  'collect',
+  'train',
+  'status',
+  'classify',
+  'models',
+  'results',
+  'review',
+  'eval',
+  'backbone',
+  'dhash',
+  'imagenet',
+];
+
+describe('icf help, version and usage errors', () => {
+  it("prints each command's own usage for --help and -h, exit 0, opening no file named --help", async () => {
+    for (const command of COMMANDS) {
+      for (const flag of ['--help', '-h']) {
+        const result = await icfRun([command, flag]);
+        expect(result, `${command} ${flag}`).toMatchObject({ code: 0, stderr: '' });
+        expect(result.stdout, `${command} ${flag}`).toMatch(new RegExp(`^usage: icf ${command}\\b`));
+        // Its own usage, not the whole tool's: no other command's usage line.
+        expect(result.stdout.match(/^(usage: | {7})icf \w+/gm)!.every((line) => line.endsWith(command))).toBe(true);
+      }
+    }
+    const overview = await icfRun(['--help']);
+    expect(overview.code).toBe(0);
+    for (const command of COMMANDS) expect(overview.stdout).toMatch(new RegExp(`^  ${command} +\\S`, 'm'));
+    expect(await icfRun(['help', 'train'])).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/^usage: icf train/),
+    });
+  }, 120_000);
+
+  it('prints the package version for --version', async () => {
+    const { version } = JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    expect(await icfRun(['--version'])).toEqual({ code: 0, stdout: `icf ${version}\n`, stderr: '' });
+  });
+
+  it("answers a usage error with one line and a pointer to the command's help, exit 2", async () => {
+    for (const command of COMMANDS) {
+      expect(await icfRun([command, '--bogus']), command).toEqual({
+        code: 2,
+        stdout: '',
+        stderr: `icf: unknown option --bogus for ${command}\nsee icf ${command} --help\n`,
+      });
+    }
+    const cases: [string[], string, string][] = [
+      [['upload'], 'upload', 'upload needs one DIR'],
+      [['upload', os.tmpdir()], 'upload', 'upload needs --dataset NAME'],
+      [['upload', os.tmpdir(), '--dataset'], 'upload', '--dataset needs a value'],
+      [['upload', os.tmpdir(), '--dataset', 'x', '--wait=yes'], 'upload', '--wait takes no value'],
+      [
+        ['upload', os.tmpdir(), '--dataset', 'abc', '--concurrency', '0'],
+        'upload',
+        '--concurrency must be an integer from 1 to 64, got "0"',
+      ],
+      [['train'], 'train', 'train needs one DATASET'],
+      [['train', 'tees', '--budget', 'soon'], 'train', '--budget must be a non-negative number, got "soon"'],
+      [['status'], 'status', 'status needs DATASET and, optionally, a JOB id'],
+      [['classify', 'tees'], 'classify', 'classify needs DATASET and at least one FILE'],
+      [['classify', 'tees', 'a.jpg', '--top', '0'], 'classify', '--top must be an integer from 1 to 100, got "0"'],
+      [['models'], 'models', 'models needs one DATASET'],
+      [['results', 'tees'], 'results', 'results needs DATASET and --out DIR'],
+      [['review', 'tees'], 'review', 'review needs --suspects (the only review so far)'],
+      [['eval'], 'eval', 'eval needs exactly one DIR'],
+      [['backbone'], 'backbone', 'backbone needs "register" or "list"'],
+      [['collect'], 'collect', 'collect needs "plan" or "run"'],
+      [['collect', 'run'], 'collect', 'collect run needs --dataset NAME'],
+      [['dhash'], 'dhash', 'dhash needs at least one FILE'],
+      [['imagenet'], 'imagenet', 'imagenet needs at least one FILE'],
+    ];
+    for (const [args, command, problem] of cases)
+      expect(await icfRun(args), args.join(' ')).toEqual({
+        code: 2,
+        stdout: '',
+        stderr: `icf: ${problem}\nsee icf ${command} --help\n`,
+      });
+    expect(await icfRun(['frobnicate'])).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'icf: unknown command "frobnicate"\nsee icf --help\n',
+    });
+  }, 180_000);
+});
+
+describe('icf against the app', () => {
+  let stack: AppStack;
+  let endpoint: string[];
+  let storageOption: string[];
+  let trained: TrainJob;
+  let dir: string;
+
+  beforeAll(async () => {
+    stack = await startAppStack({
+      hostId: 'icf-cli-test',
+      seed: (services) => seedGarments(services, 'tees'),
+      blobScanIntervalInMs: 250,
+    });
+    endpoint = ['--endpoint', stack.host.url];
+    storageOption = ['--connection-string', stack.azurite.connectionString];
+    dir = await mkdtemp(path.join(os.tmpdir(), 'icf-app-'));
+  }, 120_000);
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  async function photoFolder(name: string): Promise<string> {
+    const root = path.join(dir, name);
+    await mkdir(path.join(root, 'striped'), { recursive: true });
+    await mkdir(path.join(root, 'dotted'), { recursive: true });
+    const first = await noiseImage(31);
+    await writeFile(path.join(root, 'striped', 'a.jpg'), first);
+    await writeFile(path.join(root, 'striped', 'b.jpg'), await noiseImage(32));
+    await writeFile(path.join(root, 'dotted', 'c.jpg'), await noiseImage(33));
+    await writeFile(path.join(root, 'dotted', 'copy-of-a.jpg'), first);
+    await writeFile(path.join(root, 'dotted', 'page.jpg'), '<!doctype html><html><body>Not found</body></html>');
+    return root;
+  }
+
+  it('upload --wait reports what ingest made of each file and exits 1 for a rejected one', async () => {
+    const result = await icfRun([
+      'upload',
+      await photoFolder('mixed'),
+      '--dataset',
+      'mixed',
+      '--wait',
+      ...storageOption,
+    ]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/uploaded 5 files \(\d+ bytes\) to incoming\/mixed\//);
+    expect(result.stdout).toMatch(/^ingest: 3 accepted, 1 duplicates, 0 near duplicates, 1 rejected$/m);
+    expect(result.stdout).toMatch(/^ {2}rejected mixed\/dotted\/page\.jpg: not-an-image: .*HTML/m);
+    expect(result.stdout).toMatch(/^ {2}duplicate mixed\/(dotted\/copy-of-a|striped\/a)\.jpg of \S+$/m);
+    // The figures are the catalog's.
+    const stats = await stack.services.catalog.requireStats('mixed');
+    expect(stats.images).toEqual({ accepted: 3, duplicate: 1, nearDuplicate: 0, rejected: 1 });
+  }, 120_000);
+
+  it('upload --wait --allow-rejected exits 0 with the same report', async () => {
+    const result = await icfRun([
+      'upload',
+      await photoFolder('mixed-ok'),
+      '--dataset',
+      'mixed-ok',
+      '--wait',
+      '--allow-rejected',
+      ...storageOption,
+    ]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^ingest: 3 accepted, 1 duplicates, 0 near duplicates, 1 rejected$/m);
+  }, 120_000);
+
+  it('train --wait follows the job to its outcome, and status reports it', async () => {
+    const result = await icfRun([
+      'train',
+      'tees',
+      '--wait',
+      '--augmented-views',
+      '0',
+      '--poll-interval-ms',
+      '500',
+      ...endpoint,
+    ]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const jobId = /^job (\S+) queued for dataset tees$/m.exec(result.stdout)![1]!;
+    trained = (await callApi<TrainJob>(stack.host, 'GET', `datasets/tees/jobs/${jobId}`)).body;
+    expect(trained).toMatchObject({ status: 'succeeded', published: true });
+    const accuracy = `${(trained.metrics!.accuracy * 100).toFixed(1)}%`;
+    const outcome = [
+      `job ${jobId} (dataset tees): succeeded, stage done, 100.0%`,
+      `  test accuracy ${accuracy} on ${trained.metrics!.testImages} test images ` +
+        `(${trained.metrics!.trainImages} training images, single-label)`,
+      `  ${trained.publishNote!} (version ${jobId})`,
+      '',
+    ].join('\n');
+    expect(result.stdout.endsWith(outcome)).toBe(true);
+
+    expect(await icfRun(['status', 'tees', jobId, ...endpoint])).toEqual({ code: 0, stdout: outcome, stderr: '' });
+    const latest = await icfRun(['status', 'tees', '--url', stack.host.url]);
+    expect(latest.code).toBe(0);
+    expect(latest.stdout).toMatch(/^job +status +stage +progress +accuracy +published +created$/m);
+    expect(latest.stdout).toMatch(new RegExp(`^${jobId} +succeeded +done +100% +${accuracy} +yes `, 'm'));
+    expect(await icfRun(['status', 'tees', 'nope', ...endpoint])).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/404 .*has no training job "nope"/),
+    });
+  }, 360_000);
+
+  it('classify prints the top predictions per file as the endpoint answers them, naming a bad file', async () => {
+    expect(trained, 'the training test ran first').toBeDefined();
+    const files = [];
+    for (const [i, pattern] of (['striped', 'leopard'] as const).entries()) {
+      const file = path.join(dir, `${pattern}.jpg`);
+      await writeFile(file, await renderGarment({ item: 't-shirt', pattern, seed: 9000 + i }));
+      files.push(file);
+    }
+    const result = await icfRun(['classify', 'tees', ...files, '/no/such/photo.jpg', '--top', '2', ...endpoint]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^icf: \/no\/such\/photo\.jpg: .*ENOENT/);
+    const lines = result.stdout.trim().split('\n');
+    expect(lines[0]).toBe(`model ${trained.jobId} (single-label)`);
+    expect(lines[1]).toMatch(/^file +prediction +#2 +time$/);
+    expect(lines).toHaveLength(2 + files.length);
+    for (const [i, file] of files.entries()) {
+      const response = await fetch(`${stack.host.url}/api/datasets/tees/classify?top=2`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/octet-stream' },
+        body: readFileSync(file),
+      });
+      const answer = (await response.json()) as { predictions: { label: string; probability: number }[] };
+      const [first, second] = answer.predictions.map((p) => `${p.label} ${(p.probability * 100).toFixed(1)}%`);
+      expect(lines[2 + i]).toMatch(new RegExp(`^${file} +${first} +${second} +\\d+ ms$`));
+    }
+  }, 120_000);
+
+  it('models lists the trained version as serving', async () => {
+    const result = await icfRun(['models', 'tees', ...endpoint]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(new RegExp(`^\\* +${trained.jobId} `, 'm'));
   });
 });

@@ -12,7 +12,7 @@ import { INCOMING_CONTAINER, QUARANTINE_CONTAINER } from '../../src/storage/name
 import { PixelBudget } from '../../src/util/pixelBudget';
 import { startTestStorage, type TestStorage } from '../support/azurite';
 import { noiseImage } from '../support/images';
-import { sharedPath } from '../support/shared';
+import { itWithShared, sharedPath } from '../support/shared';
 
 let storage: TestStorage;
 let services: Services;
@@ -72,7 +72,7 @@ describe('ingest', () => {
     });
   });
 
-  it('accepts a photo, records it with hashes and provenance, and assigns a split', async () => {
+  itWithShared('accepts a photo, records it with hashes and provenance, and assigns a split', async () => {
     const blob = await put('animals/dog/dog.jpg', fixture('dog.jpg'), { source: 'search', query: 'dog photo' });
     const outcome = await services.ingestor.ingest(blob);
     expect(outcome).toMatchObject({ status: 'accepted', alreadyIngested: false });
@@ -95,7 +95,7 @@ describe('ingest', () => {
     expect(['train', 'test']).toContain(record.split);
   });
 
-  it('judges files by content, not by extension (upper-case, missing or wrong)', async () => {
+  itWithShared('judges files by content, not by extension (upper-case, missing or wrong)', async () => {
     for (const [name, content] of [
       ['animals/bird/EAGLE.JPG', fixture('eagle_q30.jpg')],
       ['animals/bird/no-extension', fixture('flower.jpg')],
@@ -106,7 +106,7 @@ describe('ingest', () => {
     }
   });
 
-  it('is idempotent: the same blob again changes nothing', async () => {
+  itWithShared('is idempotent: the same blob again changes nothing', async () => {
     const blob = await put('animals/dog/dog-again.jpg', fixture('eagle.jpg'));
     const first = await services.ingestor.ingest(blob);
     const statsBefore = await services.catalog.getStats('animals');
@@ -115,14 +115,14 @@ describe('ingest', () => {
     expect(await services.catalog.getStats('animals')).toEqual(statsBefore);
   });
 
-  it('marks exact duplicates (same bytes under another name or label) with what they duplicate', async () => {
+  itWithShared('marks exact duplicates (same bytes under another name or label) with what they duplicate', async () => {
     const outcome = await services.ingestor.ingest(await put('animals/cat/giraffe-copy.jpg', fixture('dog.jpg')));
     expect(outcome.status).toBe('duplicate');
     const record = (await services.catalog.getImage('animals', outcome.id))!.record;
     expect(record).toMatchObject({ reasonCode: 'exact-duplicate', relatedTo: 'img:dog%2Fdog.jpg', distanceBits: 0 });
   });
 
-  it('marks near duplicates (recompressed, resized copies) with their distance', async () => {
+  itWithShared('marks near duplicates (recompressed, resized copies) with their distance', async () => {
     for (const name of ['dog_q30.jpg', 'dog_half.jpg', 'dog_webp.webp']) {
       const outcome = await services.ingestor.ingest(await put(`animals/dog/${name}`, fixture(name)));
       expect(outcome.status, name).toBe('nearDuplicate');
@@ -213,44 +213,51 @@ describe('ingest under concurrency', () => {
 });
 
 describe('real photos on plain backgrounds (../shared/datasets/trashnet-subset)', () => {
-  it('keeps different objects apart though their hashes are nearly empty, and still finds the true near duplicate', async () => {
-    const root = sharedPath('datasets', 'trashnet-subset');
-    const blobs = [];
-    for (const label of readdirSync(root).sort()) {
-      for (const name of readdirSync(path.join(root, label)).sort()) {
-        blobs.push(await put(`trash/${label}/${name}`, readFileSync(path.join(root, label, name))));
+  itWithShared(
+    'keeps different objects apart though their hashes are nearly empty, and still finds the true near duplicate',
+    async () => {
+      const root = sharedPath('datasets', 'trashnet-subset');
+      const blobs = [];
+      for (const label of readdirSync(root).sort()) {
+        for (const name of readdirSync(path.join(root, label)).sort()) {
+          blobs.push(await put(`trash/${label}/${name}`, readFileSync(path.join(root, label, name))));
+        }
       }
-    }
-    const outcomes = await Promise.all(blobs.map((blob) => services.ingestor.ingest(blob)));
-    const near = outcomes.filter((o) => o.status === 'nearDuplicate');
-    // paper40.jpg is the same flyer photographed again as paper2.jpg; glass3 and glass5 are different
-    // glasses on a white table, 17 bits apart only because both hashes hold ~16 set bits.
-    expect(near.map((o) => o.id)).toEqual(['img:paper%2Fpaper40.jpg']);
-    const stats = (await services.catalog.getStats('trash'))!;
-    for (const [label, counts] of Object.entries(stats.labels)) {
-      const total = counts.train + counts.test;
-      expect(Math.abs(counts.test - desiredTestCount(total, 0.2)), label).toBeLessThanOrEqual(1);
-    }
-  }, 120_000);
+      const outcomes = await Promise.all(blobs.map((blob) => services.ingestor.ingest(blob)));
+      const near = outcomes.filter((o) => o.status === 'nearDuplicate');
+      // paper40.jpg is the same flyer photographed again as paper2.jpg; glass3 and glass5 are different
+      // glasses on a white table, 17 bits apart only because both hashes hold ~16 set bits.
+      expect(near.map((o) => o.id)).toEqual(['img:paper%2Fpaper40.jpg']);
+      const stats = (await services.catalog.getStats('trash'))!;
+      for (const [label, counts] of Object.entries(stats.labels)) {
+        const total = counts.train + counts.test;
+        expect(Math.abs(counts.test - desiredTestCount(total, 0.2)), label).toBeLessThanOrEqual(1);
+      }
+    },
+    120_000,
+  );
 });
 
 describe('split', () => {
-  it("puts images close to an existing one (beyond the duplicate threshold) on that image's side", async () => {
-    // Crops sit 43-68 bits from their originals: not duplicates at 24 bits, but within the 48-bit group threshold.
-    const golden = JSON.parse(readFileSync(sharedPath('fixtures', 'dhash', 'golden.json'), 'utf8')) as {
-      files: Record<string, { of: string; edit: string; distance_to_original: number }>;
-    };
-    const crops = Object.entries(golden.files).filter(([, f]) => f.edit === 'crop4' && f.distance_to_original <= 48);
-    expect(crops.length).toBeGreaterThan(0);
-    for (const [cropName, info] of crops) {
-      const original = await services.ingestor.ingest(await put(`groups/photos/${info.of}`, fixture(info.of)));
-      const crop = await services.ingestor.ingest(await put(`groups/photos/${cropName}`, fixture(cropName)));
-      expect(crop.status, cropName).toBe('accepted');
-      expect(crop.split, cropName).toBe(original.split);
-      const record = (await services.catalog.getImage('groups', crop.id))!.record;
-      expect(record).toMatchObject({ splitRule: 'group', relatedTo: original.id });
-    }
-  });
+  itWithShared(
+    "puts images close to an existing one (beyond the duplicate threshold) on that image's side",
+    async () => {
+      // Crops sit 43-68 bits from their originals: not duplicates at 24 bits, but within the 48-bit group threshold.
+      const golden = JSON.parse(readFileSync(sharedPath('fixtures', 'dhash', 'golden.json'), 'utf8')) as {
+        files: Record<string, { of: string; edit: string; distance_to_original: number }>;
+      };
+      const crops = Object.entries(golden.files).filter(([, f]) => f.edit === 'crop4' && f.distance_to_original <= 48);
+      expect(crops.length).toBeGreaterThan(0);
+      for (const [cropName, info] of crops) {
+        const original = await services.ingestor.ingest(await put(`groups/photos/${info.of}`, fixture(info.of)));
+        const crop = await services.ingestor.ingest(await put(`groups/photos/${cropName}`, fixture(cropName)));
+        expect(crop.status, cropName).toBe('accepted');
+        expect(crop.split, cropName).toBe(original.split);
+        const record = (await services.catalog.getImage('groups', crop.id))!.record;
+        expect(record).toMatchObject({ splitRule: 'group', relatedTo: original.id });
+      }
+    },
+  );
 
   it('gives every label with two or more images a test image, at the exact configured share', async () => {
     for (let i = 0; i < 10; i++)

@@ -11,7 +11,7 @@ import { createServices, type Services } from '../../src/services';
 import { INCOMING_CONTAINER, QUARANTINE_CONTAINER } from '../../src/storage/names';
 import { startTestStorage, type TestStorage } from '../support/azurite';
 import { encodeBmp24 } from '../support/images';
-import { sharedPath } from '../support/shared';
+import { haveShared, sharedPath } from '../support/shared';
 import { fuzzRuns, reportFuzz } from './fuzzRuns';
 
 let storage: TestStorage;
@@ -21,7 +21,20 @@ const seeds: Buffer[] = [];
 beforeAll(async () => {
   storage = await startTestStorage();
   services = await createServices({ AzureWebJobsStorage: storage.azurite.connectionString });
-  const photo = readFileSync(path.join(sharedPath('fixtures', 'dhash'), 'dog.jpg'));
+  // A real photo when ../shared is there; else a generated one (the mutations matter here, not the picture).
+  const photo = haveShared
+    ? readFileSync(path.join(sharedPath('fixtures', 'dhash'), 'dog.jpg'))
+    : await sharp({
+        create: {
+          width: 768,
+          height: 576,
+          channels: 3,
+          background: '#789',
+          noise: { type: 'gaussian', mean: 128, sigma: 40 },
+        },
+      })
+        .jpeg()
+        .toBuffer();
   const small = await sharp(photo).resize(96, 72).toBuffer();
   const { data, info } = await sharp(small).raw().toBuffer({ resolveWithObject: true });
   seeds.push(

@@ -12,7 +12,7 @@ import { parseHostConfig } from '../../src/platform/hostConfig';
 import { projectRoot, startAppHost, testSettings } from '../support/appHost';
 import { startTestStorage, type TestStorage } from '../support/azurite';
 import { noiseImage } from '../support/images';
-import { sharedPath } from '../support/shared';
+import { itWithShared, sharedPath } from '../support/shared';
 import { waitFor } from '../support/waitFor';
 
 const probeFile = path.join(projectRoot, 'test', 'fixtures', 'functions', 'probes.ts');
@@ -97,6 +97,7 @@ describe('local host', () => {
         'searchWorker',
         'modelList',
         'trainJob',
+        'trainJobs',
         'trainLauncher',
         'webAssets',
         'webPage',
@@ -155,7 +156,7 @@ describe('local host', () => {
     }
   });
 
-  it('ingests a folder uploaded like `icf upload` within seconds, and reports the right counts', async () => {
+  itWithShared('ingests a folder uploaded like `icf upload` within seconds, and reports the right counts', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'icf-upload-'));
     const dhashDir = sharedPath('fixtures', 'dhash');
     await mkdir(path.join(dir, 'dog'));

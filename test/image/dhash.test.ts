@@ -20,6 +20,7 @@ import {
   pillowLanczosResize,
   simdAvailable,
 } from '../../src/image/pillow';
+import { itWithShared } from '../support/shared';
 
 /** /work/shared beside the project (and ../shared beside the clone in CI). */
 const FIXTURES = path.resolve(__dirname, '../../../shared/fixtures/dhash');
@@ -42,7 +43,7 @@ const golden: Record<string, GoldenEntry> = haveFixtures
 const names = Object.keys(golden).sort();
 
 describe('dhash against imagehash 4.3.2 / Pillow 9.4 golden values', () => {
-  it('has the golden fixtures', () => {
+  itWithShared('has the golden fixtures', () => {
     // Fail loudly rather than skip: without them nothing below proves compatibility.
     if (!haveFixtures) {
       throw new Error(

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { CENTRE_CROP, plainResizeTarget, SQUASH } from '../../src/image/preprocessing';
 import { IDENTITY_AUGMENTATION, largestInscribedRectangle, mirrorView, renderView } from '../../src/image/view';
 import { encodeBmp24 } from '../support/images';
-import { sharedPath } from '../support/shared';
+import { itWithShared, sharedPath } from '../support/shared';
 
 const photo = (name: string) => readFileSync(path.join(sharedPath('fixtures', 'dhash'), name));
 
@@ -30,7 +30,7 @@ function mean(a: Float32Array): number {
 }
 
 describe('renderView', () => {
-  it('squashed, the plain view is the straight 224x224 resize the backbone reference used', async () => {
+  itWithShared('squashed, the plain view is the straight 224x224 resize the backbone reference used', async () => {
     const view = await renderView(photo('dog.jpg'), { resize: SQUASH });
     const { data } = await sharp(photo('dog.jpg'))
       .removeAlpha()
@@ -46,32 +46,35 @@ describe('renderView', () => {
     }
   });
 
-  it('by default scales the shorter side to 256 and shows the central 224 x 224, upscaling small pictures', async () => {
-    // A 100x160 portrait: scaled to 256x410 (shorter side 256, aspect kept), then its central 224x224, from (16, 93):
-    // floor((410 - 256 + 1) / 2) + 16, as the metadata's description says.
-    const { data: raw, info } = await sharp(photo('dog.jpg'))
-      .resize(100, 160, { fit: 'fill' })
-      .removeAlpha()
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-    const portrait = await sharp(raw, { raw: { width: info.width, height: info.height, channels: 3 } })
-      .png()
-      .toBuffer();
-    const view = await renderView(portrait);
-    const scaled = await sharp(raw, { raw: { width: 100, height: 160, channels: 3 } })
-      .resize(256)
-      .raw()
-      .toBuffer();
-    const { data } = await sharp(scaled, { raw: { width: 256, height: 410, channels: 3 } })
-      .extract({ left: 16, top: 93, width: 224, height: 224 })
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-    expect(view.data).toEqual(toNchwForTest(data));
-    expect(plainResizeTarget(224, CENTRE_CROP)).toBe(256);
-    expect(plainResizeTarget(224, SQUASH)).toBe(224);
-  });
+  itWithShared(
+    'by default scales the shorter side to 256 and shows the central 224 x 224, upscaling small pictures',
+    async () => {
+      // A 100x160 portrait: scaled to 256x410 (shorter side 256, aspect kept), then its central 224x224, from (16, 93):
+      // floor((410 - 256 + 1) / 2) + 16, as the metadata's description says.
+      const { data: raw, info } = await sharp(photo('dog.jpg'))
+        .resize(100, 160, { fit: 'fill' })
+        .removeAlpha()
+        .raw()
+        .toBuffer({ resolveWithObject: true });
+      const portrait = await sharp(raw, { raw: { width: info.width, height: info.height, channels: 3 } })
+        .png()
+        .toBuffer();
+      const view = await renderView(portrait);
+      const scaled = await sharp(raw, { raw: { width: 100, height: 160, channels: 3 } })
+        .resize(256)
+        .raw()
+        .toBuffer();
+      const { data } = await sharp(scaled, { raw: { width: 256, height: 410, channels: 3 } })
+        .extract({ left: 16, top: 93, width: 224, height: 224 })
+        .raw()
+        .toBuffer({ resolveWithObject: true });
+      expect(view.data).toEqual(toNchwForTest(data));
+      expect(plainResizeTarget(224, CENTRE_CROP)).toBe(256);
+      expect(plainResizeTarget(224, SQUASH)).toBe(224);
+    },
+  );
 
-  it('decodes a large JPEG shrunk on load, within a fraction of a level of the full decode', async () => {
+  itWithShared('decodes a large JPEG shrunk on load, within a fraction of a level of the full decode', async () => {
     // A 12 MP phone photo: the pipeline starts with the resize, so libvips decodes it at a fraction of its pixels.
     const large = await sharp(photo('dog.jpg')).resize(4032, 3024, { fit: 'fill' }).jpeg({ quality: 90 }).toBuffer();
     const fullDecode = await sharp(large).raw().toBuffer({ resolveWithObject: true });
@@ -95,7 +98,7 @@ describe('renderView', () => {
     }
   });
 
-  it('crops in upright coordinates: EXIF orientation first, then the central square', async () => {
+  itWithShared('crops in upright coordinates: EXIF orientation first, then the central square', async () => {
     // dog_exif6.jpg holds dog.jpg's pixels with orientation 6: upright it is dog.jpg turned 90 degrees.
     const upright = await renderView(photo('dog_exif6.jpg'));
     const rotatedByHand = await renderView(await sharp(photo('dog.jpg')).rotate(90).png().toBuffer());
@@ -103,7 +106,7 @@ describe('renderView', () => {
     expect(meanAbsDifference(upright.data, (await renderView(photo('dog.jpg'))).data)).toBeGreaterThan(20);
   });
 
-  it('mirrors a view value for value', async () => {
+  itWithShared('mirrors a view value for value', async () => {
     const plain = await renderView(photo('eagle.jpg'));
     const mirrored = mirrorView(plain);
     for (const [y, x] of [
@@ -117,14 +120,14 @@ describe('renderView', () => {
     expect(mirrorView(mirrored).data).toEqual(plain.data);
   });
 
-  it('applies EXIF orientation so the picture is upright', async () => {
+  itWithShared('applies EXIF orientation so the picture is upright', async () => {
     const upright = await renderView(photo('dog_exif6.jpg'));
     const rotatedByHand = await renderView(await sharp(photo('dog.jpg')).rotate(90).jpeg({ quality: 100 }).toBuffer());
     expect(meanAbsDifference(upright.data, rotatedByHand.data)).toBeLessThan(3);
     expect(meanAbsDifference(upright.data, (await renderView(photo('dog.jpg'))).data)).toBeGreaterThan(20);
   });
 
-  it('reads BMP, which ingest accepts and libvips cannot decode', async () => {
+  itWithShared('reads BMP, which ingest accepts and libvips cannot decode', async () => {
     const { data, info } = await sharp(photo('dog.jpg')).removeAlpha().raw().toBuffer({ resolveWithObject: true });
     const bmp = encodeBmp24(data, info.width, info.height);
     const fromBmp = await renderView(bmp);
@@ -136,7 +139,7 @@ describe('renderView', () => {
     expect(meanAbsDifference(fromBmp.data, fromJpeg.data)).toBeLessThan(0.01);
   });
 
-  it('flips an augmented view: the mirror image of the plain view, up to resampling', async () => {
+  itWithShared('flips an augmented view: the mirror image of the plain view, up to resampling', async () => {
     // The plain view is one sharp pipeline (with JPEG shrink-on-load); augmented views resample decoded pixels.
     const plain = await renderView(photo('eagle.jpg'));
     const flipped = await renderView(photo('eagle.jpg'), {

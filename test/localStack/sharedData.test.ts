@@ -5,9 +5,10 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { sharedDataPath } from '../../src/localStack/sharedData';
+import { itWithShared } from '../support/shared';
 
 describe('sharedDataPath', () => {
-  it('finds ../shared beside the project', () => {
+  itWithShared('finds ../shared beside the project', () => {
     const fixtures = sharedDataPath('fixtures', 'dhash');
     expect(fixtures).toBe(path.resolve(__dirname, '..', '..', '..', 'shared', 'fixtures', 'dhash'));
     expect(existsSync(fixtures)).toBe(true);

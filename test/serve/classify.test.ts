@@ -22,11 +22,17 @@ interface Prediction {
   label: string;
   probability: number;
 }
+interface Timing {
+  decode: number;
+  wait: number;
+  inference: number;
+  total: number;
+}
 interface SingleResponse {
   dataset: string;
   modelVersion: string;
   predictions: Prediction[];
-  timingInMs: { decode: number; inference: number; total: number };
+  timingInMs: Timing;
 }
 interface ErrorBody {
   error: string;
@@ -146,19 +152,65 @@ describe('POST /classify', () => {
     }
   });
 
-  it('classifies a multipart batch, one result per file in order', async () => {
+  it('classifies a multipart batch, one result per file in order, each with its own timing', async () => {
     const form = new FormData();
     form.append('a', new Blob([testImages[1]!.content], { type: 'image/jpeg' }), 'dotted.jpg');
     form.append('b', new Blob([testImages[0]!.content], { type: 'image/jpeg' }), 'leopard.jpg');
     const response = await classify<{
       modelVersion: string;
-      results: { fileName: string; predictions: Prediction[] }[];
+      results: { field: string; fileName: string; predictions: Prediction[]; timingInMs: Timing }[];
+      timingInMs: { decode: number; inference: number; total: number };
     }>('tees', form, undefined, '?top=1');
     expect(response.status).toBe(200);
-    expect(response.body.results.map((r) => [r.fileName, r.predictions[0]!.label, r.predictions.length])).toEqual([
-      ['dotted.jpg', 'dotted', 1],
-      ['leopard.jpg', 'leopard', 1],
+    const { results, timingInMs } = response.body;
+    expect(results.map((r) => [r.field, r.fileName, r.predictions[0]!.label, r.predictions.length])).toEqual([
+      ['a', 'dotted.jpg', 'dotted', 1],
+      ['b', 'leopard.jpg', 'leopard', 1],
     ]);
+    for (const { timingInMs: own } of results) {
+      // Its own decode, then the wait for the other decode, then the one model run both images shared.
+      expect(own.decode).toBeGreaterThan(0);
+      expect(own.inference).toBe(timingInMs.inference);
+      expect(own.decode + own.wait + own.inference).toBeLessThanOrEqual(own.total + 0.05);
+      expect(own.total).toBeLessThanOrEqual(timingInMs.total + 0.05);
+    }
+    // The decodes ran in parallel: the request's decode time is their wall time, not their sum.
+    expect(timingInMs.decode).toBeLessThanOrEqual(
+      Math.max(...results.map((r) => r.timingInMs.decode + r.timingInMs.wait)) + 0.05,
+    );
+    expect(timingInMs.decode).toBeGreaterThanOrEqual(Math.max(...results.map((r) => r.timingInMs.decode)) - 0.05);
+  });
+
+  it('answers the good files of a multipart batch and names each bad one with its reason and code', async () => {
+    const image = testImages[0]!.content;
+    const form = new FormData();
+    form.append('first', new Blob([testImages[1]!.content], { type: 'image/jpeg' }), 'dotted.jpg');
+    form.append('broken', new Blob([image.subarray(0, 200)], { type: 'image/jpeg' }), 'cut.jpg');
+    form.append('notes', new Blob([Buffer.from('hello, not a picture at all')], { type: 'text/plain' }), 'notes.txt');
+    form.append('big', new Blob([Buffer.concat([image, Buffer.alloc(MAX_FILE_BYTES)])]), 'big.jpg');
+    form.append('last', new Blob([image], { type: 'image/jpeg' }), 'leopard.jpg');
+    const response = await classify<{ results: Record<string, unknown>[] }>('tees', form, undefined, '?top=1');
+    expect(response.status).toBe(200);
+    const [first, broken, notes, big, last] = response.body.results;
+    expect(first).toMatchObject({ field: 'first', fileName: 'dotted.jpg', predictions: [{ label: 'dotted' }] });
+    expect(last).toMatchObject({ field: 'last', fileName: 'leopard.jpg', predictions: [{ label: 'leopard' }] });
+    expect(broken).toMatchObject({ field: 'broken', fileName: 'cut.jpg', error: 'BadRequest', code: 'corrupt-image' });
+    expect(broken!['message']).toMatch(/^file "cut\.jpg" \(field "broken"\): /);
+    expect(notes).toMatchObject({ fileName: 'notes.txt', error: 'BadRequest', code: 'not-an-image' });
+    expect(big).toMatchObject({ fileName: 'big.jpg', error: 'PayloadTooLarge', code: 'file-too-large' });
+    expect(big!['message']).toMatch(/^file "big\.jpg" \(field "big"\): .*INGEST_MAX_FILE_BYTES/);
+    for (const bad of [broken, notes, big]) expect(bad).not.toHaveProperty('predictions');
+
+    // Only bad files: still one named entry each, and no model run.
+    const onlyBad = new FormData();
+    onlyBad.append('broken', new Blob([image.subarray(0, 200)], { type: 'image/jpeg' }), 'cut.jpg');
+    const bad = await classify<{ results: Record<string, unknown>[]; timingInMs: { inference: number } }>(
+      'tees',
+      onlyBad,
+    );
+    expect(bad.status).toBe(200);
+    expect(bad.body.results).toMatchObject([{ fileName: 'cut.jpg', code: 'corrupt-image' }]);
+    expect(bad.body.timingInMs.inference).toBe(0);
   });
 
   it('refuses bad requests with 400, 413, 415, 404 and 503', async () => {
@@ -186,11 +238,6 @@ describe('POST /classify', () => {
     const huge = Buffer.concat([image, Buffer.alloc(MAX_FILE_BYTES)]);
     const tooLarge = await classify<ErrorBody>('tees', huge, 'image/jpeg');
     expect([tooLarge.status, tooLarge.body.error]).toEqual([413, 'PayloadTooLarge']);
-    const form = new FormData();
-    form.append('big', new Blob([huge], { type: 'image/jpeg' }), 'big.jpg');
-    const tooLargeFile = await classify<ErrorBody>('tees', form);
-    expect(tooLargeFile.status).toBe(413);
-    expect(tooLargeFile.body.message).toMatch(/big\.jpg/);
 
     for (const type of ['text/plain', 'application/json']) {
       const unsupported = await classify<ErrorBody>('tees', image, type);

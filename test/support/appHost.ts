@@ -48,9 +48,12 @@ export function startAppStack(options: {
   hostId: string;
   env?: RawSettings;
   seed?: (services: Services) => Promise<unknown>;
+  /** How often the host scans for new blobs (default 60 s: tests that wait on ingest pass less). */
+  blobScanIntervalInMs?: number;
 }): Promise<AppStack> {
   return startLocalAppStack({
     hostId: options.hostId,
+    ...(options.blobScanIntervalInMs ? { blobScanIntervalInMs: options.blobScanIntervalInMs } : {}),
     ...appFiles(),
     ...(options.env ? { extraSettings: options.env } : {}),
     ...(options.seed ? { seed: options.seed } : {}),

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { loadSettings } from '../../src/config';
 import { EXECUTION_PROVIDER_NAMES, resolveProviders } from '../../src/train/executionProviders';
 import { buildScoringGraph } from '../../src/train/headGraph';
+import { runBuiltScript } from '../support/builtScript';
 
 const model = buildScoringGraph(1, 2);
 
@@ -21,14 +22,24 @@ describe('resolveProviders', () => {
   });
 
   it('keeps the requested order less what cannot load, names each drop, and always ends on the CPU', async () => {
-    const warnings: string[] = [];
+    // In a child process: a WebGPU that cannot load Vulkan makes Dawn print to stderr, which is captured there.
     const requested = ['cuda', 'webgpu'];
-    const { session, providers } = await resolveProviders(model, requested, {
-      purpose: 'the probe',
-      log: (m) => warnings.push(m),
-      sessionOptions: { logSeverityLevel: 4 },
-    });
-    await session.release();
+    const { result } = await runBuiltScript(
+      `const ort = require('onnxruntime-node');
+       ort.env.logLevel = 'fatal';
+       const { resolveProviders } = require('./dist/src/train/executionProviders.js');
+       const { buildScoringGraph } = require('./dist/src/train/headGraph.js');
+       const warnings = [];
+       resolveProviders(buildScoringGraph(1, 2), ${JSON.stringify(requested)}, {
+         purpose: 'the probe',
+         log: (m) => warnings.push(m),
+       }).then(async ({ session, providers }) => {
+         await session.release();
+         console.log(JSON.stringify({ providers, warnings }));
+       });`,
+      { needs: 'dist/src/train/executionProviders.js', timeoutInMs: 60_000 },
+    );
+    const { providers, warnings } = result as { providers: string[]; warnings: string[] };
     expect(providers.at(-1)).toBe('cpu');
     const all = [...requested, 'cpu'];
     const dropped = all.slice(0, all.length - providers.length);

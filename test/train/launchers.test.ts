@@ -16,6 +16,7 @@ import {
   LocalLauncher,
 } from '../../src/train/launchers';
 import { type FakeArm, startFakeArm } from '../support/fakeArm';
+import { waitFor } from '../support/waitFor';
 
 const request: LaunchRequest = { dataset: 'clothes', jobId: 'job-42' };
 
@@ -28,17 +29,29 @@ describe('LocalLauncher', () => {
       command: [
         process.execPath,
         '-e',
-        'console.error(`training ${process.env.TRAIN_DATASET}/${process.env.TRAIN_JOB_ID}`); process.exit(3)',
+        'console.error(`training ${process.env.TRAIN_DATASET}/${process.env.TRAIN_JOB_ID}`); ' +
+          "process.stdout.write('stage: loading\\nstage: fea'); process.stdout.write('tures\\nno newline');" +
+          'process.exitCode = 3',
       ],
       onExit: (_request, exit) => {
         exits.push(exit);
         exited();
       },
+      // The trainer's output comes a line at a time to the sink (the console by default), not to this process's fds.
+      output: (line, stream) => lines.push(`${stream}: ${line}`),
     });
+    const lines: string[] = [];
     const launched = await launcher.launch(request);
     expect(launched.executionName).toMatch(/^pid-\d+$/);
     await done;
     expect(exits[0]).toMatchObject({ code: 3, stderrTail: expect.stringContaining('training clothes/job-42') });
+    await waitFor('the last line of output', async () => (lines.length === 4 ? true : undefined), 10_000);
+    expect(lines.filter((line) => line.startsWith('stdout'))).toEqual([
+      'stdout: stage: loading',
+      'stdout: stage: features',
+      'stdout: no newline',
+    ]);
+    expect(lines).toContain('stderr: training clothes/job-42');
   });
 
   it('says so when the trainer cannot start', async () => {

@@ -187,7 +187,7 @@ describe('precisionRecallSvg', () => {
 });
 
 describe('learningCurveSvg', () => {
-  it('draws validation and training accuracy with the verdict under the plot', async () => {
+  it('draws test and training accuracy with the verdict under the plot', async () => {
     const points = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((i) => ({
       trainingImages: i * 120,
       accuracy: 0.93 - 0.45 / Math.sqrt(i) + (i % 2 === 0 ? 0.006 : -0.006),
@@ -195,7 +195,7 @@ describe('learningCurveSvg', () => {
     }));
     const { verdict } = assessLearningCurve(points);
     const svg = learningCurveSvg(points, verdict);
-    expect(svg).toContain('>validation accuracy</text>');
+    expect(svg).toContain('>test accuracy</text>');
     expect(svg).toContain('>training accuracy</text>');
     expect(svg).toContain('>1200</text>');
     expect(svg).toContain(`>${(points[9]!.accuracy * 100).toFixed(1)}%</text>`);

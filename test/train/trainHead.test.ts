@@ -1,5 +1,7 @@
 // trainHead on synthetic features: learns a separable problem, early-stops, folds standardisation into W and b,
 // is deterministic per seed, and rejects bad arguments precisely.
+import '../support/quietOnnxRuntime';
+
 import { describe, expect, it } from 'vitest';
 
 import { splitValidation, trainHead } from '../../src/train/trainHead';

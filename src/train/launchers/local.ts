@@ -1,5 +1,6 @@
 // The `local` launcher: runs the trainer as a child process of this host, with the host's app settings, and
-// leaves the job failed when the trainer exits without reporting.
+// leaves the job failed when the trainer exits without reporting. The trainer's output goes through this process's
+// console a line at a time (the function log under a Functions host), where a test runner can capture it too.
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 
@@ -24,6 +25,8 @@ export interface LocalLauncherOptions {
     request: LaunchRequest,
     exit: { code: number | null; signal: NodeJS.Signals | null; stderrTail: string },
   ) => void;
+  /** Receives the trainer's output a line at a time; default console.log for stdout, console.error for stderr. */
+  output?: (line: string, stream: 'stdout' | 'stderr') => void;
 }
 
 /** Runs the trainer as a child process of this host. */
@@ -37,12 +40,16 @@ export class LocalLauncher implements Launcher {
     const child = spawn(executable, args, {
       cwd: this.options.cwd,
       env: { ...this.options.env, ...trainerEnvironment(request) },
-      stdio: ['ignore', 'inherit', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
+    const output =
+      this.options.output ??
+      ((line: string, stream: 'stdout' | 'stderr') => (stream === 'stdout' ? console.log(line) : console.error(line)));
+    forwardLines(child.stdout, (line) => output(line, 'stdout'));
+    forwardLines(child.stderr, (line) => output(line, 'stderr'));
     let stderrTail = '';
-    child.stderr.on('data', (chunk: Buffer) => {
-      process.stderr.write(chunk);
-      stderrTail = (stderrTail + chunk.toString()).slice(-2000);
+    child.stderr.on('data', (chunk: string) => {
+      stderrTail = (stderrTail + chunk).slice(-2000);
     });
     return new Promise((resolve, reject) => {
       child.once('error', (error) =>
@@ -54,6 +61,20 @@ export class LocalLauncher implements Launcher {
       });
     });
   }
+}
+
+/** Calls `line` for each line of `stream`, the last one even without its newline. */
+function forwardLines(stream: NodeJS.ReadableStream, line: (text: string) => void): void {
+  let pending = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    const lines = (pending + chunk).split('\n');
+    pending = lines.pop()!;
+    for (const text of lines) line(text);
+  });
+  stream.on('end', () => {
+    if (pending !== '') line(pending);
+  });
 }
 
 /** The registry's `local`: `node dist/src/train/main.js` from the project root. */
