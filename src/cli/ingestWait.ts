@@ -26,25 +26,11 @@ export async function waitForIngest(
   const found = new Map<string, ImageRecord>();
   const deadline = Date.now() + options.timeoutInMs;
   for (;;) {
-    for (const record of await listAll(catalog, dataset))
+    for (const record of await catalog.listAllImages(dataset))
       if (wanted.has(record.blobName)) found.set(record.blobName, record);
     options.onProgress?.(found.size, wanted.size);
     if (found.size === wanted.size || Date.now() >= deadline)
       return { records: [...found.values()], missing: blobNames.filter((name) => !found.has(name)) };
     await new Promise((resolve) => setTimeout(resolve, options.pollIntervalInMs ?? 1000));
   }
-}
-
-async function listAll(catalog: Catalog, dataset: string): Promise<ImageRecord[]> {
-  const records: ImageRecord[] = [];
-  let continuationToken: string | undefined;
-  do {
-    const page = await catalog.listImages(dataset, {
-      pageSize: 1000,
-      ...(continuationToken ? { continuationToken } : {}),
-    });
-    records.push(...page.images);
-    continuationToken = page.continuationToken;
-  } while (continuationToken);
-  return records;
 }

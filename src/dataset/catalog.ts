@@ -423,6 +423,21 @@ export class Catalog {
   }
 
   /** One page of a dataset's images, optionally filtered by status and label. */
+  /** Every image record of a dataset, all pages read (for whole-dataset work: suspects, waiting for ingest). */
+  async listAllImages(dataset: string): Promise<(ImageRecord & { id: string })[]> {
+    const records: (ImageRecord & { id: string })[] = [];
+    let continuationToken: string | undefined;
+    do {
+      const page = await this.listImages(dataset, {
+        pageSize: 1000,
+        ...(continuationToken ? { continuationToken } : {}),
+      });
+      records.push(...page.images);
+      continuationToken = page.continuationToken;
+    } while (continuationToken);
+    return records;
+  }
+
   async listImages(
     dataset: string,
     options: { status?: ImageStatus; label?: string; pageSize?: number; continuationToken?: string } = {},

@@ -166,7 +166,7 @@ export function confidentLearning(
 /** The suspect report of a dataset's accepted images, with its current model. */
 export async function findSuspects(deps: SuspectDependencies, dataset: string): Promise<SuspectReport> {
   const started = Date.now();
-  const [current, records] = await Promise.all([deps.models.current(dataset), listRecords(deps.catalog, dataset)]);
+  const [current, records] = await Promise.all([deps.models.current(dataset), deps.catalog.listAllImages(dataset)]);
   if (!current && !(await deps.catalog.getStats(dataset)))
     throw new NotFoundError(`dataset "${dataset}" does not exist`);
   const accepted = records.filter((r) => r.status === 'accepted');
@@ -226,20 +226,6 @@ export async function findSuspects(deps: SuspectDependencies, dataset: string): 
 }
 
 type CatalogImage = ImageRecord & { id: string };
-
-async function listRecords(catalog: Catalog, dataset: string): Promise<CatalogImage[]> {
-  const records: CatalogImage[] = [];
-  let continuationToken: string | undefined;
-  do {
-    const page = await catalog.listImages(dataset, {
-      pageSize: 1000,
-      ...(continuationToken ? { continuationToken } : {}),
-    });
-    records.push(...page.images);
-    continuationToken = page.continuationToken;
-  } while (continuationToken);
-  return records;
-}
 
 function emptyFlags(): { thresholds: number[]; flags: ConfidentLearningFlag[] } {
   return { thresholds: [], flags: [] };
