@@ -190,6 +190,18 @@ function renderGrid(): void {
         node('div', image.name, 'name'),
         node('div', meta, 'meta'),
       );
+      if (image.relatedTo) {
+        // A duplicate or near duplicate beside what it duplicates (or the image it was grouped with).
+        const related = node('figure', undefined, 'related');
+        const original = node('img');
+        original.alt = `duplicates ${image.relatedTo}`;
+        original.loading = 'lazy';
+        original.src = withKey(
+          `/api/${path(state.dataset, `/images/${encodeURIComponent(image.relatedTo)}/thumbnail?size=96`)}`,
+        );
+        related.append(original, node('figcaption', `same as ${image.relatedTo}`));
+        tile.append(related);
+      }
       tile.addEventListener('click', () => focusTile(i));
       return tile;
     }),

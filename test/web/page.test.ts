@@ -40,6 +40,13 @@ beforeAll(async () => {
         .getBlockBlobClient(blobName)
         .uploadData(content);
       await services.ingestor.ingest({ blobName, content });
+      // An exact copy under another name: a duplicate, shown beside what it duplicates.
+      const copyName = `${DATASET}/dotted/copy-of-hoodie.jpg`;
+      await services.storage.blobs
+        .getContainerClient(INCOMING_CONTAINER)
+        .getBlockBlobClient(copyName)
+        .uploadData(content);
+      await services.ingestor.ingest({ blobName: copyName, content });
     },
   });
   await mkdir(screenshots, { recursive: true });
@@ -89,6 +96,19 @@ describe('the web page', () => {
     expect(await tile.textContent()).toBe(MARKUP_NAME);
     expect(await page.evaluate('window.__injected')).toBeUndefined();
     expect(await page.locator('#grid img[src="x"]').count()).toBe(0);
+  });
+
+  it('shows a duplicate beside what it duplicates', async () => {
+    await page.locator('#filter-status').selectOption('duplicate');
+    const tile = page.locator('#grid .tile', { hasText: 'copy-of-hoodie.jpg' });
+    await tile.waitFor();
+    const original = (await catalogImage(MARKUP_NAME))!;
+    expect(await tile.locator('.related figcaption').textContent()).toBe(`same as ${original.id}`);
+    await expect
+      .poll(() => tile.locator('.related img').evaluate((image: { naturalWidth: number }) => image.naturalWidth))
+      .toBeGreaterThan(0);
+    await page.locator('#filter-status').selectOption('accepted');
+    await page.locator('#grid .tile', { hasText: 'dotted-0.jpg' }).waitFor();
   });
 
   it('relabels with a digit, excludes with x and undoes with u, from the keyboard, into the catalog', async () => {
