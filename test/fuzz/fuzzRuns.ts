@@ -7,5 +7,6 @@ export function fuzzRuns(defaultRuns: number): number {
 
 /** One line per property, collected by scripts/fuzz.mjs from the test output. */
 export function reportFuzz(property: string, tried: number, failed: number): void {
-  console.log(`fuzz: ${property}: ${tried} inputs tried, ${failed} failed`);
+  // stderr, not the console: vitest shows console output only for failing tests, and `npm run fuzz` counts these.
+  process.stderr.write(`fuzz: ${property}: ${tried} inputs tried, ${failed} failed\n`);
 }
