@@ -157,22 +157,8 @@ export async function searchRecipe(options: RecipeSearchOptions): Promise<Recipe
     }
     const k = Math.max(...folds) + 1;
     log(`recipe search: ${k} inner folds over ${n} training images`);
-    if (options.fixed) {
-      const fixed = options.fixed;
-      if (fixed.testTimeMirror && !fixed.mirror)
-        throw new InvalidArgumentError('a fixed recipe with testTimeMirror needs mirror views (mirror: true)');
-      const features = await timedFeatures(fixed, n);
-      const path = await strengthPath(await solverFor(features), features, trainingViews(fixed), truth, folds, k, task);
-      const best = fixed.testTimeMirror ? bestStrengths(path, { features, truth, folds, task }, true) : path.best;
-      const recipe: Recipe = { ...fixed, strength: best.strength };
-      candidates.push({
-        name: describeRecipe(recipe).replace(/, L2 strength .*$/, ''),
-        recipe,
-        score: best.score,
-        loss: best.loss,
-        seconds: (Date.now() - started) / 1000,
-        chosen: true,
-      });
+    // The chosen recipe's final fit on every training image, from the average of its fold models, and the result.
+    const finish = async (recipe: Recipe, features: Float32Array[][], path: StrengthPath) => {
       const fit = await fitRecipe(
         await solverFor(features),
         features,
@@ -190,6 +176,25 @@ export async function searchRecipe(options: RecipeSearchOptions): Promise<Recipe
         finalFit: fit.fit,
         seconds: (Date.now() - started) / 1000,
       };
+    };
+
+    if (options.fixed) {
+      const fixed = options.fixed;
+      if (fixed.testTimeMirror && !fixed.mirror)
+        throw new InvalidArgumentError('a fixed recipe with testTimeMirror needs mirror views (mirror: true)');
+      const features = await timedFeatures(fixed, n);
+      const path = await strengthPath(await solverFor(features), features, trainingViews(fixed), truth, folds, k, task);
+      const best = fixed.testTimeMirror ? bestStrengths(path, { features, truth, folds, task }, true) : path.best;
+      const recipe: Recipe = { ...fixed, strength: best.strength };
+      candidates.push({
+        name: describeRecipe(recipe).replace(/, L2 strength .*$/, ''),
+        recipe,
+        score: best.score,
+        loss: best.loss,
+        seconds: (Date.now() - started) / 1000,
+        chosen: true,
+      });
+      return await finish(recipe, features, path); // awaited: the solver is released in finally
     }
 
     interface Evaluated {
@@ -339,24 +344,7 @@ export async function searchRecipe(options: RecipeSearchOptions): Promise<Recipe
         .filter((s, i, a) => a.indexOf(s) === i)
         .join('/')}`,
     );
-    const features = winner.features;
-    const fit = await fitRecipe(
-      await solverFor(features),
-      features,
-      labelSets,
-      recipe,
-      averageAt(winner.path, recipe.strength),
-    );
-    setThreshold(fit.head, winner.path, { features, truth, folds, task }, recipe);
-    return {
-      recipe,
-      head: fit.head,
-      candidates,
-      skipped,
-      innerFolds: k,
-      finalFit: fit.fit,
-      seconds: (Date.now() - started) / 1000,
-    };
+    return await finish(recipe, winner.features, winner.path);
   } finally {
     await solver?.release();
   }
