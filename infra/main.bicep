@@ -10,7 +10,7 @@ targetScope = 'subscription'
 param environmentName string
 
 @minLength(1)
-@description('Region of every resource. Serverless GPUs exist in a few regions only (see the README).')
+@description('Region of every resource. Serverless GPUs exist in some regions only (gpuRegions.json).')
 @metadata({
   azd: {
     type: 'location'
@@ -40,21 +40,14 @@ param trainerJobName string = ''
 @allowed([512, 2048, 4096])
 param functionInstanceMemoryMB int = 4096
 
-@description('Most instances the function app scales out to.')
-@minValue(1)
+@description('Most instances the function app scales out to (Flex Consumption: 40 to 1000).')
+@minValue(40)
 @maxValue(1000)
 param functionMaximumInstanceCount int = 40
 
-@description('Serverless GPU of the trainer job: NVIDIA T4 (the default) or A100.')
-@allowed(['Consumption-GPU-NC8as-T4', 'Consumption-GPU-NC24-A100'])
-param gpuWorkloadProfileType string = 'Consumption-GPU-NC8as-T4'
-
-@description('Where training runs: local (a child process of the function instance) or containerapps (the GPU job).')
-@allowed(['local', 'containerapps'])
-param trainLauncher string = 'local'
-
-@description('Tag of the trainer image that the postprovision hook pushes.')
-param trainerImageTag string = 'latest'
+@description('Where the trainer job runs: Consumption (CPU, every region) or a serverless GPU (some regions, and GPU quota: see the README).')
+@allowed(['Consumption', 'Consumption-GPU-NC8as-T4', 'Consumption-GPU-NC24-A100'])
+param trainerWorkloadProfileType string = 'Consumption'
 
 @secure()
 @description('Key of a service speaking the Bing Image Search v7 API; empty: the bing provider is unavailable.')
@@ -82,6 +75,14 @@ var tableNames = ['imagecatalog', 'collectruns', 'trainjobs']
 var ingestFunctionName = 'ingest'
 var incomingContainerName = 'incoming'
 var trainerImageName = 'icf-trainer'
+// The trainer image's base (infra/trainer.Dockerfile's BASE_IMAGE default): the postdeploy hook copies it into the
+// registry once and builds from that copy.
+var trainerBaseImage = 'nvcr.io/nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04'
+// Regions with serverless GPUs, per profile (the preprovision hook reads the same file).
+var gpuRegions = loadJsonContent('gpuRegions.json')
+var trainerUsesGpu = trainerWorkloadProfileType != 'Consumption'
+// A ternary, not ||: only the branch taken is evaluated, and gpuRegions has no Consumption key.
+var trainerRegionHasProfile = trainerUsesGpu ? contains(gpuRegions[trainerWorkloadProfileType], location) : true
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: !empty(resourceGroupName) ? resourceGroupName : '${abbrs.resourcesResourceGroups}${environmentName}'
@@ -140,14 +141,17 @@ module trainer 'app/trainer.bicep' = {
   params: {
     location: location
     tags: tags
-    resourceToken: resourceToken
     registryName: !empty(containerRegistryName)
       ? containerRegistryName
       : '${abbrs.containerRegistryRegistries}${resourceToken}'
     environmentName: '${abbrs.appManagedEnvironments}${resourceToken}'
     jobName: !empty(trainerJobName) ? trainerJobName : '${abbrs.appJobs}trainer-${resourceToken}'
     logAnalyticsName: monitoring.outputs.logAnalyticsName
-    gpuWorkloadProfileType: gpuWorkloadProfileType
+    // Refused here, before anything is created, where the region has no serverless GPUs of that type (the
+    // preprovision hook says the same earlier, when it knows the region).
+    workloadProfileType: trainerRegionHasProfile
+      ? trainerWorkloadProfileType
+      : fail('Region ${location} has no serverless GPUs of type ${trainerWorkloadProfileType}. Regions that have them: ${join(gpuRegions[trainerWorkloadProfileType], ' ')}. Choose one, or set TRAINER_WORKLOAD_PROFILE_TYPE to Consumption (CPU).')
     identityName: identity.outputs.name
     identityPrincipalId: identity.outputs.principalId
     storageAccountName: storage.outputs.name
@@ -168,6 +172,7 @@ module api 'app/function.bicep' = {
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     instanceMemoryMB: functionInstanceMemoryMB
     maximumInstanceCount: functionMaximumInstanceCount
+    bingSearchKey: bingSearchKey
     appSettings: {
       // The app's own settings (src/config.ts); the defaults are the code's, written out so that they show.
       // Flex Consumption runs blob triggers only from Event Grid (the subscription: hooks/postdeploy).
@@ -183,7 +188,6 @@ module api 'app/function.bicep' = {
       SPLIT_TEST_FRACTION: '0.2'
       COLLECT_SCHEDULE: '0 0 3 * * *'
       BING_SEARCH_ENDPOINT: 'https://api.cognitive.microsoft.com'
-      BING_SEARCH_KEY: bingSearchKey
       OPENVERSE_ENDPOINT: 'https://api.openverse.org'
       COLLECT_DOWNLOAD_TIMEOUT_MS: '20000'
       COLLECT_DOWNLOAD_MAX_BYTES: '20971520'
@@ -195,14 +199,17 @@ module api 'app/function.bicep' = {
       SERVE_BATCH_MAX_WAIT_MS: '50'
       SERVE_MODEL_MEMORY_MB: '1024'
       HTTP_ALLOWED_ORIGINS: ''
-      TRAIN_LAUNCHER: trainLauncher
-      TRAIN_EXECUTION_PROVIDERS: trainLauncher == 'containerapps' ? 'cuda,webgpu,cpu' : 'cpu'
+      // Training runs as the Container Apps job: a Flex Consumption instance is reclaimed once its invocations end,
+      // and with it any trainer process it started (see the README's deploy section).
+      TRAIN_LAUNCHER: 'containerapps'
+      TRAIN_EXECUTION_PROVIDERS: trainer.outputs.executionProviders
       TRAIN_HEARTBEAT_EXPIRY_S: '180'
       TRAIN_CONTAINERAPPS_SUBSCRIPTION_ID: subscription().subscriptionId
       TRAIN_CONTAINERAPPS_RESOURCE_GROUP: rg.name
       TRAIN_CONTAINERAPPS_JOB_NAME: trainer.outputs.jobName
       TRAIN_CONTAINERAPPS_CONTAINER_NAME: trainer.outputs.containerName
-      TRAIN_CONTAINERAPPS_IMAGE: '${trainer.outputs.registryLoginServer}/${trainerImageName}:${trainerImageTag}'
+      // Empty: each execution runs the job's own image, which the postdeploy hook keeps current.
+      TRAIN_CONTAINERAPPS_IMAGE: ''
     }
   }
 }
@@ -235,5 +242,6 @@ output AZURE_CONTAINER_REGISTRY_ENDPOINT string = trainer.outputs.registryLoginS
 output TRAINER_JOB_NAME string = trainer.outputs.jobName
 output TRAINER_CONTAINER_NAME string = trainer.outputs.containerName
 output TRAINER_IMAGE_NAME string = trainerImageName
-output TRAINER_IMAGE_TAG string = trainerImageTag
+output TRAINER_BASE_IMAGE string = trainerBaseImage
+output TRAINER_WORKLOAD_PROFILE_TYPE string = trainerWorkloadProfileType
 output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.applicationInsightsConnectionString

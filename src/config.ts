@@ -162,7 +162,8 @@ export type TrainSettings = {
       resourceGroup: string;
       jobName: string;
       containerName: string;
-      image: string;
+      /** The trainer image for every execution; unset: the job's own image. */
+      image?: string;
     }
 );
 
@@ -242,7 +243,6 @@ export function loadSettings(env: RawSettings = processSettings()): AppSettings 
         'TRAIN_CONTAINERAPPS_SUBSCRIPTION_ID',
         'TRAIN_CONTAINERAPPS_RESOURCE_GROUP',
         'TRAIN_CONTAINERAPPS_JOB_NAME',
-        'TRAIN_CONTAINERAPPS_IMAGE',
       ] as const
     ).filter((name) => !s[name]);
     if (missing.length > 0)
@@ -257,7 +257,7 @@ export function loadSettings(env: RawSettings = processSettings()): AppSettings 
       resourceGroup: s.TRAIN_CONTAINERAPPS_RESOURCE_GROUP!,
       jobName: s.TRAIN_CONTAINERAPPS_JOB_NAME!,
       containerName: s.TRAIN_CONTAINERAPPS_CONTAINER_NAME,
-      image: s.TRAIN_CONTAINERAPPS_IMAGE!,
+      ...(s.TRAIN_CONTAINERAPPS_IMAGE ? { image: s.TRAIN_CONTAINERAPPS_IMAGE } : {}),
     };
   }
   return {

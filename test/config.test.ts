@@ -77,7 +77,7 @@ describe('loadSettings', () => {
     [{ AzureWebJobsStorage: 'x', TRAIN_EXECUTION_PROVIDERS: 'cuda,tpu' }, /TRAIN_EXECUTION_PROVIDERS/],
     [
       { AzureWebJobsStorage: 'x', TRAIN_LAUNCHER: 'containerapps', TRAIN_CONTAINERAPPS_JOB_NAME: 'j' },
-      /TRAIN_CONTAINERAPPS_SUBSCRIPTION_ID, TRAIN_CONTAINERAPPS_RESOURCE_GROUP, TRAIN_CONTAINERAPPS_IMAGE must be set/,
+      /TRAIN_CONTAINERAPPS_SUBSCRIPTION_ID, TRAIN_CONTAINERAPPS_RESOURCE_GROUP must be set/,
     ],
   ])('names the bad setting: %j', (env, message) => {
     expect(() => loadSettings(env)).toThrow(ConfigurationError);

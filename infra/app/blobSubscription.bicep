@@ -15,17 +15,13 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' existing = {
   name: functionAppName
 }
 
-resource functionAppHost 'Microsoft.Web/sites/host@2024-04-01' existing = {
-  parent: functionApp
-  name: 'default'
-}
-
 resource topic 'Microsoft.EventGrid/systemTopics@2022-06-15' existing = {
   name: systemTopicName
 }
 
 var webhookPath = '/runtime/webhooks/blobs?functionName=Host.Functions.${functionName}'
-var blobsExtensionKey = functionAppHost.listKeys().systemKeys.blobs_extension
+// sites/host has no resource type of its own (Bicep knows none): its keys are read by resource id.
+var blobsExtensionKey = listKeys('${functionApp.id}/host/default', '2024-04-01').systemKeys.blobs_extension
 
 resource subscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15' = {
   parent: topic

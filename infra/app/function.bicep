@@ -12,8 +12,11 @@ param applicationInsightsName string
 param instanceMemoryMB int
 @description('Most instances the app scales out to.')
 param maximumInstanceCount int
-@description('The app\'s own settings, added to the identity-based connection settings.')
+@description('The app\'s own settings, added to the identity-based connection settings (no secrets: an object parameter is kept in the deployment\'s inputs).')
 param appSettings object
+@secure()
+@description('Key of the Bing Image Search v7 service; empty: the bing provider is unavailable.')
+param bingSearchKey string = ''
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' existing = {
   name: identityName
@@ -93,6 +96,7 @@ resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
     AzureWebJobsStorage__blobServiceUri: storage.properties.primaryEndpoints.blob
     AzureWebJobsStorage__queueServiceUri: storage.properties.primaryEndpoints.queue
     AzureWebJobsStorage__tableServiceUri: storage.properties.primaryEndpoints.table
+    BING_SEARCH_KEY: bingSearchKey
     // DefaultAzureCredential (the Container Apps launcher's ARM client) picks the user-assigned identity by this.
     AZURE_CLIENT_ID: identity.properties.clientId
     APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString

@@ -1,9 +1,10 @@
-// The trainer: a container registry for its image, a Container Apps environment with a serverless GPU workload
-// profile, and a manual-trigger job that the function app starts once per training job. The job pulls its image and
-// reaches storage as the shared identity, and that identity may start this job's executions and nothing more.
+// The trainer: a container registry for its image, a Container Apps environment, and a manual-trigger job that the
+// function app starts once per training job. The job runs on the environment's Consumption (CPU) profile unless a
+// serverless GPU profile is asked for: only then does the environment hold one, so that a region or subscription
+// without serverless GPUs (or without their quota) still deploys. The job pulls its image and reaches storage as the
+// shared identity, and that identity may start this job's executions and nothing more.
 param location string
 param tags object = {}
-param resourceToken string
 param registryName string
 param environmentName string
 param jobName string
@@ -12,22 +13,31 @@ param identityName string
 @description('Principal id of that identity (a parameter, so that role assignment names can derive from it).')
 param identityPrincipalId string
 param storageAccountName string
-@description('Serverless GPU workload profile type of the job.')
-@allowed(['Consumption-GPU-NC8as-T4', 'Consumption-GPU-NC24-A100'])
-param gpuWorkloadProfileType string
+@description('Workload profile type of the job: Consumption (CPU) or a serverless GPU.')
+@allowed(['Consumption', 'Consumption-GPU-NC8as-T4', 'Consumption-GPU-NC24-A100'])
+param workloadProfileType string
 @description('Longest a training run may take, in seconds.')
 param replicaTimeoutInSeconds int = 14400
 
 var acrPullRoleId = '7f951dda-4ed3-4680-a7ca-43fe172d538d'
+var jobsOperatorRoleId = 'b9a307c4-5aa3-4b52-ba60-2b17c136cd7b'
+var usesGpu = workloadProfileType != 'Consumption'
 var gpuProfileName = 'gpu'
+var consumptionProfile = { name: 'Consumption', workloadProfileType: 'Consumption' }
+var gpuProfile = { name: gpuProfileName, workloadProfileType: workloadProfileType }
 var containerName = 'trainer'
 // A public image for the job's first template: the trainer image is pushed only after provisioning (postprovision
 // hook, which then points the job at it), and the launcher names its image on every start anyway.
 var placeholderImage = 'mcr.microsoft.com/k8se/quickstart-jobs:latest'
-// The whole GPU machine: what each serverless GPU profile gives a replica.
-var replicaResources = gpuWorkloadProfileType == 'Consumption-GPU-NC24-A100'
-  ? { cpu: json('24'), memory: '220Gi' }
-  : { cpu: json('8'), memory: '56Gi' }
+// The whole GPU machine: what each serverless GPU profile gives a replica; on Consumption, the largest replica
+// (4 vCPU with 8 GiB: https://learn.microsoft.com/azure/container-apps/workload-profiles-overview).
+var replicaResources = {
+  Consumption: { cpu: json('4'), memory: '8Gi' }
+  'Consumption-GPU-NC8as-T4': { cpu: json('8'), memory: '56Gi' }
+  'Consumption-GPU-NC24-A100': { cpu: json('24'), memory: '220Gi' }
+}[workloadProfileType]
+// Execution providers the trainer tries, in order: on CPU only the CPU one.
+var executionProviders = usesGpu ? 'cuda,webgpu,cpu' : 'cpu'
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' existing = {
   name: identityName
@@ -50,7 +60,6 @@ resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' = {
   }
   properties: {
     adminUserEnabled: false
-    anonymousPullEnabled: false
   }
 }
 
@@ -76,16 +85,9 @@ resource environment 'Microsoft.App/managedEnvironments@2025-07-01' = {
         sharedKey: logAnalytics.listKeys().primarySharedKey
       }
     }
-    workloadProfiles: [
-      {
-        name: 'Consumption'
-        workloadProfileType: 'Consumption'
-      }
-      {
-        name: gpuProfileName
-        workloadProfileType: gpuWorkloadProfileType
-      }
-    ]
+    // A GPU profile only when asked for: where a region has no serverless GPUs, or the subscription no GPU quota,
+    // an environment that declares one fails to deploy.
+    workloadProfiles: usesGpu ? [consumptionProfile, gpuProfile] : [consumptionProfile]
   }
 }
 
@@ -101,7 +103,7 @@ resource job 'Microsoft.App/jobs@2025-07-01' = {
   }
   properties: {
     environmentId: environment.id
-    workloadProfileName: gpuProfileName
+    workloadProfileName: usesGpu ? gpuProfileName : consumptionProfile.name
     configuration: {
       triggerType: 'Manual'
       replicaTimeout: replicaTimeoutInSeconds
@@ -125,7 +127,7 @@ resource job 'Microsoft.App/jobs@2025-07-01' = {
           image: placeholderImage
           resources: replicaResources
           env: [
-            { name: 'TRAIN_EXECUTION_PROVIDERS', value: 'cuda,webgpu,cpu' }
+            { name: 'TRAIN_EXECUTION_PROVIDERS', value: executionProviders }
             { name: 'AzureWebJobsStorage__credential', value: 'managedidentity' }
             { name: 'AzureWebJobsStorage__clientId', value: identity.properties.clientId }
             { name: 'AzureWebJobsStorage__blobServiceUri', value: storage.properties.primaryEndpoints.blob }
@@ -133,47 +135,26 @@ resource job 'Microsoft.App/jobs@2025-07-01' = {
             { name: 'AzureWebJobsStorage__tableServiceUri', value: storage.properties.primaryEndpoints.table }
             { name: 'AZURE_CLIENT_ID', value: identity.properties.clientId }
           ]
-          volumeMounts: [
-            { volumeName: 'cache', mountPath: '/cache' }
-          ]
+          // No volumes: an execution's start template replaces these containers and cannot carry volume mounts
+          // (JobExecutionContainer), so the trainer's /cache is the replica's own disk, kept for one run only.
         }
-      ]
-      volumes: [
-        { name: 'cache', storageType: 'EmptyDir' }
       ]
     }
   }
   dependsOn: [acrPull]
 }
 
-// Starting executions (and reading the job and its executions, which the launcher polls) and nothing else.
-resource jobStarterRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
-  name: guid(resourceGroup().id, 'trainer-job-starter', resourceToken)
-  properties: {
-    roleName: 'Trainer job starter (${resourceToken})'
-    description: 'Starts executions of the image classifier\'s trainer job and reads the job and its executions.'
-    type: 'CustomRole'
-    permissions: [
-      {
-        actions: [
-          'Microsoft.App/jobs/read'
-          'Microsoft.App/jobs/start/action'
-          'Microsoft.App/jobs/*/read'
-        ]
-        notActions: []
-      }
-    ]
-    assignableScopes: [resourceGroup().id]
-  }
-}
-
+// Starting executions and reading the job and its executions (the launcher reads the job's template, then each
+// execution's state), through the built-in Container Apps Jobs Operator role (read, start and stop jobs):
+// https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/containers. Built in rather than a custom
+// role, which would be created and assigned in one deployment and fail first runs while its definition replicates.
 resource jobStarter 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(job.id, identityPrincipalId, jobStarterRole.id)
+  name: guid(job.id, identityPrincipalId, jobsOperatorRoleId)
   scope: job
   properties: {
     principalId: identityPrincipalId
     principalType: 'ServicePrincipal'
-    roleDefinitionId: jobStarterRole.id
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', jobsOperatorRoleId)
   }
 }
 
@@ -182,3 +163,4 @@ output registryLoginServer string = registry.properties.loginServer
 output environmentName string = environment.name
 output jobName string = job.name
 output containerName string = containerName
+output executionProviders string = executionProviders

@@ -131,6 +131,8 @@ export function isPlainObject(value: BicepValue | undefined): value is { [key: s
 export interface ParameterDeclaration {
   name: string;
   hasDefault: boolean;
+  /** Its decorators as written, without the @: `secure()`, `minValue(40)`, `allowed([...])`. */
+  decorators: string[];
 }
 
 export interface ResourceDeclaration {
@@ -163,7 +165,15 @@ export interface Declarations {
 /** The top-level declarations of a parsed file. */
 export function declarations(root: Node): Declarations {
   const result: Declarations = { params: new Map(), vars: new Map(), outputs: new Map(), resources: [], modules: [] };
+  // The grammar gives a declaration's decorators as the node before it.
+  let decorators: string[] = [];
   for (const statement of namedChildren(root)) {
+    if (statement.type === 'decorators') {
+      decorators = namedChildren(statement).map((decorator) => decorator.text.replace(/^@/, ''));
+      continue;
+    }
+    const statementDecorators = decorators;
+    decorators = [];
     const named = namedChildren(statement);
     const symbol = named[0]?.text ?? '';
     switch (statement.type) {
@@ -171,6 +181,7 @@ export function declarations(root: Node): Declarations {
         result.params.set(symbol, {
           name: symbol,
           hasDefault: children(statement).some((child) => child.type === '='),
+          decorators: statementDecorators,
         });
         break;
       case 'variable_declaration':
@@ -238,7 +249,8 @@ export function propertyKey(property: Node): string {
   return textOf(valueOf(namedChildren(property)[0]!));
 }
 
-function propertyValue(property: Node): Node {
+/** The value of an `object_property` node (after its key and colon). */
+export function propertyValue(property: Node): Node {
   const named = namedChildren(property);
   return named[named.length - 1]!;
 }
@@ -255,7 +267,8 @@ function children(node: Node): Node[] {
   return node.children.filter((child): child is Node => child !== null);
 }
 
-function namedChildren(node: Node): Node[] {
+/** The named children of a node, comments left out. */
+export function namedChildren(node: Node): Node[] {
   return node.namedChildren.filter((child): child is Node => child !== null && child.type !== 'comment');
 }
 

@@ -211,8 +211,9 @@ describe('storage and function names', () => {
   });
 
   it('the hooks need only outputs of main.bicep, and subscribe that function to blob-created events', async () => {
-    const outputs = new Set(main.declarations.outputs.keys());
-    for (const hook of ['postprovision', 'postdeploy']) {
+    // What azd itself puts in every hook's environment (its .env), besides the deployment's outputs.
+    const outputs = new Set([...main.declarations.outputs.keys(), 'AZURE_SUBSCRIPTION_ID']);
+    for (const hook of ['preprovision', 'postdeploy']) {
       const sh = readFileSync(path.join(infraDir, 'hooks', `${hook}.sh`), 'utf8');
       const ps1 = readFileSync(path.join(infraDir, 'hooks', `${hook}.ps1`), 'utf8');
       const shNeeds = [...sh.matchAll(/\$\{(\w+):\?/g)].map((m) => m[1]!);

@@ -12,10 +12,19 @@ const hooksDir = path.join(infraDir, 'hooks');
 const hooks = readdirSync(hooksDir).sort();
 
 describe('azd hooks', () => {
-  it('has a POSIX and a PowerShell script for each hook, each run by azure.yaml', () => {
-    expect(hooks).toEqual(['postdeploy.ps1', 'postdeploy.sh', 'postprovision.ps1', 'postprovision.sh']);
+  it('has a POSIX and a PowerShell script for each hook, each run by azure.yaml, and their shared library', () => {
+    expect(hooks).toEqual([
+      'lib.ps1',
+      'lib.sh',
+      'postdeploy.ps1',
+      'postdeploy.sh',
+      'preprovision.ps1',
+      'preprovision.sh',
+    ]);
     const azureYaml = readFileSync(path.join(repoRoot, 'azure.yaml'), 'utf8');
-    for (const hook of hooks) expect(azureYaml).toContain(`run: ./infra/hooks/${hook}`);
+    for (const hook of hooks.filter((name) => !name.startsWith('lib.'))) {
+      expect(azureYaml).toContain(`run: ./infra/hooks/${hook}`);
+    }
   });
 
   it.each(hooks.filter((hook) => hook.endsWith('.sh')))('%s parses as a POSIX shell script', (hook) => {

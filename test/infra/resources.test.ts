@@ -77,27 +77,41 @@ describe('the resources', () => {
     }
   });
 
-  it('trainer: a manual job on a serverless GPU profile, pulling with the identity, startable and nothing more', () => {
+  it('trainer: a manual job on the CPU profile unless a GPU is asked for, pulling with the identity, no volumes', () => {
     const environment = body('app/trainer', 'Microsoft.App/managedEnvironments');
-    expect(pick(environment, 'properties.workloadProfiles')).toContainEqual({
-      name: new Expression('gpuProfileName'),
-      workloadProfileType: new Expression('gpuWorkloadProfileType'),
+    expect(pick(environment, 'properties.workloadProfiles')).toEqual(
+      new Expression('usesGpu ? [consumptionProfile, gpuProfile] : [consumptionProfile]'),
+    );
+    expect(variableValue(files['app/trainer']!, 'usesGpu')).toEqual(
+      new Expression("workloadProfileType != 'Consumption'"),
+    );
+    expect(variableValue(files['app/trainer']!, 'consumptionProfile')).toEqual({
+      name: 'Consumption',
+      workloadProfileType: 'Consumption',
     });
-    const trainerParams = files['app/trainer']!.declarations.params;
-    expect(trainerParams.has('gpuWorkloadProfileType')).toBe(true);
+    expect(variableValue(files['app/trainer']!, 'gpuProfile')).toEqual({
+      name: new Expression('gpuProfileName'),
+      workloadProfileType: new Expression('workloadProfileType'),
+    });
+    expect(variableValue(files['main']!, 'trainerUsesGpu')).toBeInstanceOf(Expression);
     const job = body('app/trainer', 'Microsoft.App/jobs');
-    expect(pick(job, 'properties.workloadProfileName')).toEqual(new Expression('gpuProfileName'));
+    expect(pick(job, 'properties.workloadProfileName')).toEqual(
+      new Expression('usesGpu ? gpuProfileName : consumptionProfile.name'),
+    );
     expect(pick(job, 'properties.configuration.triggerType')).toBe('Manual');
     expect(pick(job, 'properties.configuration.registries')).toEqual([
       { server: new Expression('registry.properties.loginServer'), identity: new Expression('identity.id') },
     ]);
-    const role = body('app/trainer', 'Microsoft.Authorization/roleDefinitions');
-    expect(pick(role, 'properties.permissions')).toEqual([
-      {
-        actions: ['Microsoft.App/jobs/read', 'Microsoft.App/jobs/start/action', 'Microsoft.App/jobs/*/read'],
-        notActions: [],
-      },
-    ]);
+    // An execution's start template replaces the job's containers and cannot carry volume mounts
+    // (JobExecutionContainer), so the job must not rely on any.
+    expect(pick(job, 'properties.template.volumes')).toBeUndefined();
+    const containers = pick(job, 'properties.template.containers') as Record<string, BicepValue>[];
+    for (const container of containers) expect(Object.keys(container)).not.toContain('volumeMounts');
+    // The built-in Container Apps Jobs Operator role: no custom role definition to replicate before its assignment.
+    expect(files['app/trainer']!.declarations.resources.map((resource) => resource.type)).not.toContain(
+      'Microsoft.Authorization/roleDefinitions',
+    );
+    expect(variableValue(files['app/trainer']!, 'jobsOperatorRoleId')).toBe('b9a307c4-5aa3-4b52-ba60-2b17c136cd7b');
     const starter = files['app/trainer']!.declarations.resources.find((resource) => resource.symbol === 'jobStarter')!;
     expect((valueOf(starter.body) as Record<string, BicepValue>)['scope']).toEqual(new Expression('job'));
   });

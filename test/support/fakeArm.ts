@@ -1,6 +1,8 @@
 // A fake Azure Resource Manager endpoint on loopback, over HTTPS (the SDK refuses bearer tokens over http),
-// that speaks what starting a Container Apps job execution speaks: a POST answered 202 with a Location to
-// poll, then the execution. It records each request so tests can check what the real SDK sent.
+// that speaks what starting a Container Apps job execution speaks: GET of the job (its template), a POST of .../start
+// answered 202 with the execution's name and a Location under .../locations/{region}/containerappsjoboperationresults,
+// which answers 403 as it does for an identity whose role is scoped to the job, and GET of an execution. It records
+// each request so tests can check what the real SDK sent.
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import * as https from 'node:https';
@@ -26,6 +28,8 @@ export interface FakeArm {
   failNextStart(status: number, code: string, message: string): void;
   /** The status GET .../executions/{name} reports (Running until set). */
   setExecutionStatus(name: string, status: string): void;
+  /** The job's template, as GET .../jobs/{job} answers it. */
+  setJobTemplate(template: unknown): void;
   close(): Promise<void>;
 }
 
@@ -55,6 +59,7 @@ export async function startFakeArm(): Promise<FakeArm> {
   let failure: { status: number; code: string; message: string } | undefined;
   let executions = 0;
   const executionStatus = new Map<string, string>();
+  let jobTemplate: unknown = { containers: [{ name: 'trainer', image: 'placeholder:1' }] };
 
   const server = https.createServer({ key, cert }, (req, res) => {
     const chunks: Buffer[] = [];
@@ -85,8 +90,34 @@ export async function startFakeArm(): Promise<FakeArm> {
           return;
         }
         executions += 1;
-        const operation = `https://127.0.0.1:${(server.address() as AddressInfo).port}/operations/start-${executions}?api-version=${url.searchParams.get('api-version')}`;
-        json(202, {}, { location: operation, 'retry-after': '0' });
+        const name = `trainer-job-exec-${executions}`;
+        const operation = `https://127.0.0.1:${(server.address() as AddressInfo).port}/subscriptions/${start[1]}/providers/Microsoft.App/locations/westus3/containerappsjoboperationresults/start-${executions}?api-version=${url.searchParams.get('api-version')}`;
+        json(
+          202,
+          { name, id: `${url.pathname.replace(/\/start$/, '')}/executions/${name}` },
+          { location: operation, 'retry-after': '0' },
+        );
+        return;
+      }
+      if (
+        req.method === 'GET' &&
+        /\/providers\/Microsoft\.App\/locations\/[^/]+\/containerappsjoboperationresults\//.test(url.pathname)
+      ) {
+        json(403, {
+          error: {
+            code: 'AuthorizationFailed',
+            message:
+              'The client does not have authorization to perform action ' +
+              "'Microsoft.App/locations/containerappsjoboperationresults/read' over scope '/subscriptions/...'",
+          },
+        });
+        return;
+      }
+      const job = /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.App\/jobs\/([^/]+)$/.exec(
+        url.pathname,
+      );
+      if (req.method === 'GET' && job) {
+        json(200, { name: job[1], id: url.pathname, location: 'westus3', properties: { template: jobTemplate } });
         return;
       }
       const execution =
@@ -99,15 +130,6 @@ export async function startFakeArm(): Promise<FakeArm> {
           name,
           id: url.pathname,
           properties: { status: executionStatus.get(name) ?? 'Running', startTime: new Date().toISOString() },
-        });
-        return;
-      }
-      const poll = /^\/operations\/start-(\d+)$/.exec(url.pathname);
-      if (req.method === 'GET' && poll) {
-        const name = `trainer-job-exec-${poll[1]}`;
-        json(200, {
-          name,
-          id: `/subscriptions/sub/resourceGroups/rg/providers/Microsoft.App/jobs/trainer/executions/${name}`,
         });
         return;
       }
@@ -124,6 +146,9 @@ export async function startFakeArm(): Promise<FakeArm> {
     },
     setExecutionStatus: (name, status) => {
       executionStatus.set(name, status);
+    },
+    setJobTemplate: (template) => {
+      jobTemplate = template;
     },
     close: () =>
       new Promise<void>((resolve) => {

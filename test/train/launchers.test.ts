@@ -88,7 +88,22 @@ describe('ContainerAppsLauncher', () => {
     await arm.close();
   });
 
-  it('starts a job execution with the job identity as environment overrides, and returns its name', async () => {
+  it("starts an execution from the job's own template with the training job laid over it, and returns its name", async () => {
+    arm.setJobTemplate({
+      containers: [
+        {
+          name: 'trainer',
+          image: 'icfregistry.azurecr.io/icf-trainer:abc123',
+          command: ['node', 'dist/src/train/main.js'],
+          resources: { cpu: 8, memory: '56Gi', ephemeralStorage: '8Gi' },
+          env: [
+            { name: 'AzureWebJobsStorage__credential', value: 'managedidentity' },
+            { name: 'ICF_BACKBONE', value: 'from-the-job' },
+          ],
+          volumeMounts: [{ volumeName: 'cache', mountPath: '/cache' }],
+        },
+      ],
+    });
     const launched = await launcher.launch(request);
     expect(launched.executionName).toBe('trainer-job-exec-1');
     const start = arm.requests.find((r) => r.method === 'POST')!;
@@ -97,12 +112,17 @@ describe('ContainerAppsLauncher', () => {
     );
     expect(start.query['api-version']).toMatch(/^\d{4}-\d{2}-\d{2}/);
     expect(start.authorization).toBe('Bearer fake-arm-token');
+    // The start template replaces the job's containers: the job's CPU, memory, command and environment are carried
+    // over (the read-only ephemeralStorage and the volume mounts, which an execution cannot carry, are not).
     expect(start.body).toEqual({
       containers: [
         {
           name: 'trainer',
           image: 'icfregistry.azurecr.io/trainer:1',
+          command: ['node', 'dist/src/train/main.js'],
+          resources: { cpu: 8, memory: '56Gi' },
           env: [
+            { name: 'AzureWebJobsStorage__credential', value: 'managedidentity' },
             { name: 'ICF_BACKBONE', value: 'resnet50-keras' },
             { name: 'TRAIN_DATASET', value: 'clothes' },
             { name: 'TRAIN_JOB_ID', value: 'job-42' },
@@ -111,7 +131,28 @@ describe('ContainerAppsLauncher', () => {
         },
       ],
     });
-    expect(arm.requests.some((r) => r.method === 'GET' && r.path === '/operations/start-1')).toBe(true);
+    // The launch does not poll the operation's location-level result, which the job-scoped role cannot read.
+    expect(arm.requests.some((r) => r.path.includes('/containerappsjoboperationresults/'))).toBe(false);
+  });
+
+  it("uses the job's image when none is configured, and names a missing container", async () => {
+    const fromJob = new ContainerAppsLauncher({
+      subscriptionId: '00000000-0000-0000-0000-000000000001',
+      resourceGroup: 'rg-icf',
+      jobName: 'icf-trainer',
+      containerName: 'trainer',
+      credential,
+      clientOptions: { endpoint: arm.endpoint, agent: new https.Agent({ ca: arm.ca }) },
+    });
+    arm.setJobTemplate({ containers: [{ name: 'trainer', image: 'icfregistry.azurecr.io/icf-trainer:def456' }] });
+    await fromJob.launch(request);
+    const start = arm.requests.filter((r) => r.method === 'POST').at(-1)!;
+    expect(start.body).toMatchObject({
+      containers: [{ name: 'trainer', image: 'icfregistry.azurecr.io/icf-trainer:def456' }],
+    });
+    arm.setJobTemplate({ containers: [{ name: 'other', image: 'x' }] });
+    await expect(fromJob.launch(request)).rejects.toThrow(/has no container named "trainer".*it has "other"/);
+    arm.setJobTemplate({ containers: [{ name: 'trainer', image: 'icfregistry.azurecr.io/icf-trainer:def456' }] });
   });
 
   it("reads an execution's state: running, ended, or failed", async () => {
@@ -143,7 +184,6 @@ describe('ContainerAppsLauncher', () => {
           resourceGroup: '',
           jobName: 'j',
           containerName: 'c',
-          image: 'i',
           credential,
         }),
     ).toThrow(/resourceGroup is required/);
