@@ -28,7 +28,7 @@ app.http(
     methods: ['GET', 'PATCH'],
     authLevel: 'function',
     route: 'datasets/{dataset}/images/{id}',
-    params: { dataset: 'dataset', id: 'text' },
+    params: { dataset: 'dataset', id: 'imageId' },
     jsonBody: {
       methods: ['PATCH'],
       description: 'JSON like {"label": "shirt"} or {"excluded": true}',

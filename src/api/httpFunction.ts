@@ -11,14 +11,24 @@ import type {
   InvocationContext,
 } from '@azure/functions';
 
+import { assertImageId } from '../dataset/catalog';
 import { assertDatasetName } from '../dataset/names';
 import { InvalidArgumentError, PayloadTooLargeError } from '../errors';
 import { getServices, type Services } from '../services';
 import { errorResponse, type JsonResponse } from './responses';
 import { assertSameSite } from './sameSite';
 
-/** How a route parameter is checked before the handler runs: 'dataset' names a dataset (400 if invalid). */
-export type RouteParamKind = 'dataset' | 'text';
+/**
+ * How a route parameter is checked before the handler runs: 'dataset' names a dataset (400 if invalid), 'imageId' is
+ * an image's catalog id (400 if malformed, 404 if it names no kind of image row), 'text' anything.
+ */
+export type RouteParamKind = 'dataset' | 'imageId' | 'text';
+
+const PARAM_CHECKS: Readonly<Record<RouteParamKind, (value: string) => string>> = {
+  dataset: assertDatasetName,
+  imageId: assertImageId,
+  text: (value) => value,
+};
 
 /** A request body that is JSON: sent as application/json (415 otherwise), parsed before the handler runs. */
 export interface JsonBodyDeclaration {
@@ -147,7 +157,7 @@ function checkParams<P extends string>(
   const params = {} as Record<P, string>;
   for (const [name, kind] of Object.entries(declared ?? {}) as [P, RouteParamKind][]) {
     const value = request.params[name] ?? '';
-    params[name] = kind === 'dataset' ? assertDatasetName(value) : value;
+    params[name] = PARAM_CHECKS[kind](value);
   }
   return params;
 }

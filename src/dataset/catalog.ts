@@ -19,7 +19,10 @@ const DATASETS_PARTITION = '~datasets';
 const STATS_ROW = 'stats';
 const IMAGE_ROW_PREFIX = 'img:';
 const HASH_ROW_PREFIX = 'sha256:';
+const INVALID_NAME_ROW_PREFIX = 'img::';
 const MAX_ENCODED_KEY_LENGTH = 900;
+/** The longest id imageIdFor and imageIdForBlob make: a prefix and MAX_ENCODED_KEY_LENGTH characters. */
+const MAX_IMAGE_ID_LENGTH = INVALID_NAME_ROW_PREFIX.length + MAX_ENCODED_KEY_LENGTH;
 
 export type ImageStatus = 'accepted' | 'duplicate' | 'nearDuplicate' | 'rejected';
 export const IMAGE_STATUSES: readonly ImageStatus[] = ['accepted', 'duplicate', 'nearDuplicate', 'rejected'];
@@ -193,13 +196,19 @@ interface HashClaimEntity {
   imageId: string;
 }
 
-/** The catalog id of an image: its row key, derived from label and file name. */
+/**
+ * Image row keys. One injective encoding for every blob name, valid or not:
+ * - an image with a valid name: `img:` + encodeURIComponent(`{label}/{file}`), unique in its dataset's partition;
+ * - any other blob: `img::` + encodeURIComponent(blobName). encodeURIComponent writes every `:` as `%3A`, so no id of
+ *   the first kind starts with `img::`, and the two can never meet (`D/x.png`, an invalid name in dataset D, and
+ *   `D/D/x.png`, a valid one, once shared `img:D%2Fx.png`). Rows written under that older key for invalid names are
+ *   still read (legacyImageIdForBlob) and moved to the new key when their blob is ingested again.
+ * Keys over the table's limits are hashed (a preimage, not a collision, would be needed to meet another).
+ */
 export function imageIdFor(label: string, name: string): string {
-  const encoded = encodeURIComponent(`${label}/${name}`);
-  return IMAGE_ROW_PREFIX + (encoded.length <= MAX_ENCODED_KEY_LENGTH ? encoded : `sha256-${sha256Hex(encoded)}`);
+  return IMAGE_ROW_PREFIX + boundedKey(encodeURIComponent(`${label}/${name}`));
 }
 
-/** The id for a blob whose path could not be parsed (it is keyed by its whole name). */
 /**
  * The row key of an image record: a blob with a valid name is known by label and file; any other (a bad name in a
  * valid dataset, or no dataset at all) by its whole blob name.
@@ -210,9 +219,64 @@ export function imageIdOfRecord(record: Pick<ImageRecord, 'blobName' | 'label' |
     : imageIdForBlob(record.blobName);
 }
 
+/** The id of a blob whose path could not be parsed (it is keyed by its whole name). */
 export function imageIdForBlob(blobName: string): string {
-  const encoded = encodeURIComponent(blobName);
-  return IMAGE_ROW_PREFIX + (encoded.length <= MAX_ENCODED_KEY_LENGTH ? encoded : `sha256-${sha256Hex(encoded)}`);
+  return INVALID_NAME_ROW_PREFIX + boundedKey(encodeURIComponent(blobName));
+}
+
+/** Whether an id is one imageIdForBlob makes (a blob with an invalid name). */
+export function isInvalidNameImageId(id: string): boolean {
+  return id.startsWith(INVALID_NAME_ROW_PREFIX);
+}
+
+/** Where rows of blobs with invalid names were keyed before INVALID_NAME_ROW_PREFIX (compatible reads only). */
+export function legacyImageIdForBlob(blobName: string): string {
+  return IMAGE_ROW_PREFIX + boundedKey(encodeURIComponent(blobName));
+}
+
+function boundedKey(encoded: string): string {
+  return encoded.length <= MAX_ENCODED_KEY_LENGTH ? encoded : `sha256-${sha256Hex(encoded)}`;
+}
+
+/** The blob path an image id stands for, for messages (`{dataset}/{label}/{file}`, or the whole blob name). */
+export function describeImageId(dataset: string, id: string): string {
+  const invalid = isInvalidNameImageId(id);
+  const encoded = id.slice(invalid ? INVALID_NAME_ROW_PREFIX.length : IMAGE_ROW_PREFIX.length);
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(encoded);
+  } catch {
+    decoded = encoded;
+  }
+  return invalid ? decoded : `${dataset}/${decoded}`;
+}
+
+/**
+ * Checks an image id from a request before any storage call: a malformed one (not a possible row key) is a 400, an
+ * id of a row that is not an image (the statistics, a hash claim, a change) a 404.
+ */
+export function assertImageId(id: string): string {
+  if (id.length === 0 || id.length > MAX_IMAGE_ID_LENGTH) {
+    throw new InvalidArgumentError(`an image id has 1 to ${MAX_IMAGE_ID_LENGTH} characters, got ${id.length}`);
+  }
+  // The table service refuses these in keys; a `/` is also what an id that was not URL-encoded in the path becomes.
+  // eslint-disable-next-line no-control-regex -- control characters are what this looks for
+  const forbidden = /[/\\#?\u0000-\u001f\u007f-\u009f]/.exec(id);
+  if (forbidden) {
+    throw new InvalidArgumentError(
+      `image id ${quoted(id)} holds ${JSON.stringify(forbidden[0])}, which no image id has: ids are ` +
+        'used as the listing gives them, URL-encoded in the path (encodeURIComponent)',
+    );
+  }
+  if (!id.startsWith(IMAGE_ROW_PREFIX)) {
+    throw new NotFoundError(`${quoted(id)} is not an image id (image ids start with ${IMAGE_ROW_PREFIX})`);
+  }
+  return id;
+}
+
+/** A request's text in a message: quoted, escaped and bounded. */
+function quoted(text: string): string {
+  return JSON.stringify(text.length > 80 ? `${text.slice(0, 77)}...` : text);
 }
 
 export function emptyStats(dataset: string): DatasetStats {
@@ -222,8 +286,11 @@ export function emptyStats(dataset: string): DatasetStats {
 /** What one ingest writes, as one transaction. */
 export interface CatalogCommit {
   record: ImageRecord;
-  /** The record this one replaces (a blob overwritten with new content), with its ETag. */
-  replaces?: { record: ImageRecord; etag: string };
+  /**
+   * The record this one replaces (a blob overwritten with new content), with its ETag, and the row it is stored at
+   * when that is not this record's (a row under a legacy key, moved in the same transaction).
+   */
+  replaces?: { record: ImageRecord; etag: string; imageId?: string };
   /** Claim the content hash for this image (accepted images only). */
   claimHash: boolean;
   /** Stats as read (with ETag) and as they must become. */
@@ -308,7 +375,11 @@ export class Catalog {
     }
     const transaction = new TableTransaction();
     const entity = toImageEntity(record);
-    if (replaces) {
+    if (replaces && replaces.imageId !== undefined && replaces.imageId !== entity.rowKey) {
+      // A transaction's delete takes no ETag; the statistics row's ETag, in the same transaction, serialises it.
+      transaction.deleteEntity(record.dataset, replaces.imageId);
+      transaction.createEntity(entity);
+    } else if (replaces) {
       transaction.updateEntity(entity, 'Replace', { etag: replaces.etag });
       if (replaces.record.status === 'accepted') {
         transaction.deleteEntity(record.dataset, HASH_ROW_PREFIX + replaces.record.contentSha256);

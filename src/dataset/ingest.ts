@@ -12,12 +12,15 @@ import {
   Catalog,
   CatalogConflictError,
   type DatasetStats,
+  describeImageId,
   imageIdFor,
   imageIdForBlob,
   imageIdOfRecord,
   type ImageRecord,
   type ImageStatus,
   INVALID_DATASET_PARTITION,
+  isInvalidNameImageId,
+  legacyImageIdForBlob,
 } from './catalog';
 import { type DatasetState, DatasetStates } from './datasetState';
 import { KeyedMutex } from './keyedMutex';
@@ -100,17 +103,9 @@ export class Ingestor {
   async ingest(blob: IngestBlob): Promise<IngestOutcome> {
     const contentSha256 = createHash('sha256').update(blob.content).digest('hex');
     const parsed = parseImagePath(blob.blobName);
-    // A bad name in a valid dataset counts in that dataset's summary; only a path with no valid dataset goes elsewhere.
-    const first = blob.blobName.split('/')[0]!;
-    const dataset =
-      'path' in parsed
-        ? parsed.path.dataset
-        : checkDatasetName(first) === undefined
-          ? first
-          : INVALID_DATASET_PARTITION;
-    const id = 'path' in parsed ? imageIdFor(parsed.path.label, parsed.path.name) : imageIdForBlob(blob.blobName);
+    const { dataset, id } = catalogKeyOfBlob(blob.blobName);
 
-    const previous = await this.#catalog.getImage(dataset, id);
+    const previous = await this.#storedRecord(dataset, id, blob.blobName);
     if (previous && previous.record.contentSha256 === contentSha256) {
       // Seen before (a retry, a replayed trigger): finish a quarantine move that a crash may have cut short.
       if (previous.record.status === 'rejected') await this.#moveToQuarantine(blob, previous.record);
@@ -169,6 +164,22 @@ export class Ingestor {
     return outcome(id, record, false);
   }
 
+  /**
+   * The blob's record as stored: at its id, or (a blob with an invalid name catalogued before its key changed) at its
+   * legacy key, when the row there is this blob's own, with that key to move it from.
+   */
+  async #storedRecord(
+    dataset: string,
+    id: string,
+    blobName: string,
+  ): Promise<{ record: ImageRecord; etag: string; imageId?: string } | undefined> {
+    const current = await this.#catalog.getImage(dataset, id);
+    if (current || !isInvalidNameImageId(id)) return current;
+    const legacyId = legacyImageIdForBlob(blobName);
+    const legacy = await this.#catalog.getImage(dataset, legacyId);
+    return legacy && legacy.record.blobName === blobName ? { ...legacy, imageId: legacyId } : undefined;
+  }
+
   /** What the accepted image with these bytes recorded, when another one of the dataset has them. */
   async #sameBytesAs(
     dataset: string,
@@ -193,7 +204,7 @@ export class Ingestor {
   async #decideAndCommit(
     base: ImageRecord,
     rejection: ImageRejectedError | undefined,
-    previous: { record: ImageRecord; etag: string } | undefined,
+    previous: { record: ImageRecord; etag: string; imageId?: string } | undefined,
   ): Promise<ImageRecord> {
     const state = await this.#states.get(base.dataset);
     let replaces = previous;
@@ -223,7 +234,7 @@ export class Ingestor {
         if (!(error instanceof CatalogConflictError)) throw error;
         // Another process committed to this dataset first (maybe this very blob): catch up and decide again.
         await this.#states.refresh(state);
-        const current = await this.#catalog.getImage(base.dataset, imageIdOfRecord(base));
+        const current = await this.#storedRecord(base.dataset, imageIdOfRecord(base), base.blobName);
         if (current && current.record.contentSha256 === base.contentSha256) return current.record;
         replaces = current;
       }
@@ -241,7 +252,7 @@ export class Ingestor {
         relatedTo: claimedBy,
         distanceBits: 0,
         reasonCode: 'exact-duplicate',
-        reason: `same bytes as ${describeId(record.dataset, claimedBy)}`,
+        reason: `same bytes as ${describeImageId(record.dataset, claimedBy)}`,
       });
       return;
     }
@@ -261,7 +272,7 @@ export class Ingestor {
         relatedTo: nearest.id,
         distanceBits: nearest.distance,
         reasonCode: 'near-duplicate',
-        reason: `${nearest.distance} of 256 dHash bits from ${describeId(record.dataset, nearest.id)} (threshold ${this.#dedup.nearDuplicateMaxBits})`,
+        reason: `${nearest.distance} of 256 dHash bits from ${describeImageId(record.dataset, nearest.id)} (threshold ${this.#dedup.nearDuplicateMaxBits})`,
       });
       return;
     }
@@ -293,6 +304,21 @@ export class Ingestor {
   }
 }
 
+/**
+ * Where a blob's record lives: its dataset's partition and its image id. A bad name in a valid dataset counts in that
+ * dataset's summary; only a path with no valid dataset goes to INVALID_DATASET_PARTITION. Distinct blob names get
+ * distinct keys (see imageIdFor).
+ */
+export function catalogKeyOfBlob(blobName: string): { dataset: string; id: string } {
+  const parsed = parseImagePath(blobName);
+  if ('path' in parsed) return { dataset: parsed.path.dataset, id: imageIdFor(parsed.path.label, parsed.path.name) };
+  const first = blobName.split('/')[0]!;
+  return {
+    dataset: checkDatasetName(first) === undefined ? first : INVALID_DATASET_PARTITION,
+    id: imageIdForBlob(blobName),
+  };
+}
+
 function applyToStats(stats: DatasetStats, record: ImageRecord, replaced?: ImageRecord): DatasetStats {
   const next: DatasetStats = {
     ...stats,
@@ -316,10 +342,6 @@ function applyToStats(stats: DatasetStats, record: ImageRecord, replaced?: Image
     for (const label of labelsOf(record.label)) (next.labels[label] ??= { train: 0, test: 0 })[record.split] += 1;
   }
   return next;
-}
-
-function describeId(dataset: string, id: string): string {
-  return `${dataset}/${decodeURIComponent(id.replace(/^img:/, ''))}`;
 }
 
 function outcome(id: string, record: ImageRecord, alreadyIngested: boolean): IngestOutcome {
