@@ -1,4 +1,6 @@
 // GET /assets/{name}: the web page's script and stylesheet (app.js, app.css), with the page's security headers.
+// Anonymous, as the page is: the page loads them with plain <script>/<link> tags, which send no key (a keyed route
+// would answer them 401, and the page would never run).
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 
 import { errorResponse } from '../src/api/responses';
@@ -15,4 +17,4 @@ export async function webAssets(request: HttpRequest, context: InvocationContext
   }
 }
 
-app.http('webAssets', { methods: ['GET'], authLevel: 'function', route: 'assets/{name}', handler: webAssets });
+app.http('webAssets', { methods: ['GET'], authLevel: 'anonymous', route: 'assets/{name}', handler: webAssets });

@@ -39,7 +39,14 @@ interface Prediction {
   probability: number;
 }
 
-const functionKey = new URLSearchParams(location.search).get('code');
+// The function key: ?code= in the page's address, else one typed into the key form (kept for this tab in
+// sessionStorage, which only this origin reads). It goes only to this origin's /api (relative URLs; the page's
+// Referrer-Policy is no-referrer), as the x-functions-key header, or as ?code= where an <img> cannot send headers.
+const KEY_STORAGE = 'functionKey';
+let functionKey = new URLSearchParams(location.search).get('code') ?? sessionStorage.getItem(KEY_STORAGE);
+
+/** The API answered 401: the key is missing or wrong. */
+class KeyNeededError extends Error {}
 
 function element<T extends HTMLElement>(id: string): T {
   const found = document.getElementById(id);
@@ -70,7 +77,14 @@ async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
   if (functionKey) headers.set('x-functions-key', functionKey);
   const response = await fetch(`/api/${path}`, { ...init, headers });
   const text = await response.text();
-  const body: unknown = text ? JSON.parse(text) : undefined;
+  // Azure's 401 and 404 have no body, and a proxy's error page is not JSON.
+  let body: unknown;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    body = undefined;
+  }
+  if (response.status === 401) throw new KeyNeededError('401 Unauthorized');
   if (!response.ok) {
     const message = (body as { message?: string } | undefined)?.message ?? response.statusText;
     throw new Error(`${response.status}: ${message}`);
@@ -258,7 +272,7 @@ function onGridKey(event: KeyboardEvent): void {
   } else if (event.key === 'u') {
     action = undo();
   }
-  action?.catch((error: unknown) => say((error as Error).message, true));
+  if (action) report(action);
 }
 
 async function train(): Promise<void> {
@@ -356,10 +370,36 @@ async function tryPhoto(file: Blob): Promise<void> {
 }
 
 function report(promise: Promise<unknown>): void {
-  promise.catch((error: unknown) => say((error as Error).message, true));
+  promise.catch((error: unknown) => {
+    if (error instanceof KeyNeededError) askForKey();
+    else say((error as Error).message, true);
+  });
+}
+
+/** Shows the key form, saying why: no key yet, or one the app refused. */
+function askForKey(): void {
+  element('key-message').textContent = functionKey
+    ? 'The app refused this function key (401 Unauthorized). Enter a valid one.'
+    : 'This app needs a function key (its API answered 401 Unauthorized). Enter one of its keys to continue.';
+  say('Waiting for a function key', true);
+  element('key-form').hidden = false;
+  element<HTMLInputElement>('key-input').focus();
+}
+
+function useKey(event: SubmitEvent): void {
+  event.preventDefault();
+  const key = element<HTMLInputElement>('key-input').value.trim();
+  if (!key) return;
+  functionKey = key;
+  sessionStorage.setItem(KEY_STORAGE, key);
+  element<HTMLInputElement>('key-input').value = '';
+  element('key-form').hidden = true;
+  say('');
+  report(loadDatasets());
 }
 
 function start(): void {
+  element<HTMLFormElement>('key-form').addEventListener('submit', useKey);
   element('dataset').addEventListener('change', (event) =>
     report(openDataset((event.target as HTMLSelectElement).value)),
   );

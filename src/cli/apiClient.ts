@@ -11,13 +11,14 @@ export type AppOption = (typeof APP_OPTIONS)[number];
 /** Their help lines. */
 export const APP_OPTIONS_USAGE = [
   '  --endpoint URL                    the app (default: $ICF_URL, else http://localhost:7071); alias --url',
-  '  --key KEY                         a function key (default: $ICF_FUNCTION_KEY; not needed locally)',
+  '  --key KEY                         a function key (default: $ICF_FUNCTION_KEY; npm start needs none,',
+  '                                    npm start -- --strict prints one)',
 ].join('\n');
 
 export interface ApiClientOptions {
   /** The app (default: $ICF_URL, else http://localhost:7071). */
   baseUrl?: string;
-  /** A function key (default: $ICF_FUNCTION_KEY; not needed locally). */
+  /** A function key (default: $ICF_FUNCTION_KEY; npm start needs none, npm start -- --strict prints one). */
   key?: string;
 }
 
@@ -70,6 +71,16 @@ export class ApiClient {
       throw new Error(`cannot reach ${this.baseUrl} (${(error as Error).message}); is the app running (npm start)?`, {
         cause: error,
       });
+    }
+    if (response.status === 401) {
+      // Azure's 401 has no body: say what it means and how to give a key.
+      throw new Error(
+        `${method} ${url.pathname}: 401 Unauthorized: ${
+          this.#key
+            ? 'the app refused the function key (--key or $ICF_FUNCTION_KEY)'
+            : 'the app needs a function key: pass --key KEY or set ICF_FUNCTION_KEY'
+        }`,
+      );
     }
     if (!response.ok) {
       const json = (await response.json().catch(() => ({}))) as Record<string, unknown>;

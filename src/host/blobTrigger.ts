@@ -3,7 +3,7 @@
 // work, failures are retried, and after `maxDequeueCount` failures the blob goes to
 // `webjobs-blobtrigger-poison`. A host killed half way finishes on restart: receipts not marked complete
 // are handed over again, and messages left in the queue come back.
-import { type BlobServiceClient, type ContainerClient, RestError } from '@azure/storage-blob';
+import { type BlobItem, type BlobServiceClient, ContainerClient, RestError } from '@azure/storage-blob';
 import type { DequeuedMessageItem, QueueClient, QueueServiceClient } from '@azure/storage-queue';
 
 import { resolveListedBlobName } from '../storage/listedBlobName';
@@ -15,6 +15,15 @@ import { MESSAGE_LEASE_MS, QueuePump, type QueuePumpOptions } from './queuePump'
 export const HOSTS_CONTAINER = 'azure-webjobs-hosts';
 export const BLOB_POISON_QUEUE = 'webjobs-blobtrigger-poison';
 const SCAN_PARALLELISM = 16;
+/**
+ * When a listing fails (Azurite answers 500 for a page holding a name with a control character), the scan lists
+ * folder by folder, and under a folder that still fails, by these next characters, up to MAX_NARROWING of them: so
+ * one name holds back only the names that share its prefix, and the range left out is reported.
+ */
+const NARROWING_CHARACTERS = [
+  ..."abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.~ ()!'+,;=@&$%[]{}#^`",
+];
+const MAX_NARROWING = 3;
 
 /** The message the host's blob-trigger queue carries (the Functions host's field names). */
 interface BlobTriggerMessage {
@@ -65,6 +74,8 @@ interface Watch {
   source: 'LogsAndContainerScan' | 'EventGrid';
   pattern: BlobPathPattern;
   container: ContainerClient;
+  /** The same container for listing only, without the SDK's retries: a failed page is narrowed at once. */
+  listing: ContainerClient;
   blobs: BlobServiceClient;
   /** blob name → ETag already handed over (or found complete) by this process. */
   seen: Map<string, string>;
@@ -93,6 +104,8 @@ export class BlobTriggerListener {
   readonly #deliveries = new Map<string, Promise<void>>();
   /** Consecutive scans in which some listing failed (the backoff of the next one). */
   #failedScans = 0;
+  /** The name ranges the last scan could not list, as reported. */
+  #reportedUnlistable = new Set<string>();
 
   constructor(
     private readonly core: FunctionsCore,
@@ -120,6 +133,7 @@ export class BlobTriggerListener {
           pattern,
           blobs,
           container: blobs.getContainerClient(pattern.container),
+          listing: listingClient(blobs.getContainerClient(pattern.container)),
           seen: new Map<string, string>(),
         },
       ];
@@ -182,34 +196,44 @@ export class BlobTriggerListener {
   }
 
   async #scanAll(): Promise<void> {
-    // Each watch on its own: one container whose listing fails (a blob name the service cannot list, say) must not
-    // stop the others.
+    // Each watch on its own: one container whose listing fails must not stop the others; and within a container,
+    // a name the listing cannot return holds back only the names that share its prefix (#listBlobs).
     const failures: string[] = [];
+    const unlistable: string[] = [];
     for (const watch of this.#watches) {
       if (watch.source === 'EventGrid') continue;
       try {
-        await this.#scanWatch(watch);
+        const left = await this.#scanWatch(watch);
+        for (const range of left) {
+          unlistable.push(`${watch.fn.metadata.name} (container ${watch.pattern.container}): ${range}`);
+        }
       } catch (error) {
         failures.push(
           `${watch.fn.metadata.name} (container ${watch.pattern.container}): ${describeStorageError(error)}`,
         );
       }
     }
+    // A range reported once is not logged again on every scan while it lasts.
+    for (const range of unlistable.filter((text) => !this.#reportedUnlistable.has(text))) {
+      this.options.onError(
+        `blob scan of ${range}; the rest was scanned. A blob whose name holds a control character (U+0000-U+001F) ` +
+          'or U+FFFE/U+FFFF can make a listing fail: find and rename or delete it',
+      );
+    }
+    this.#reportedUnlistable = new Set(unlistable);
     if (failures.length === 0) {
       this.#failedScans = 0;
       return;
     }
     this.#failedScans++;
-    for (const failure of failures) {
-      this.options.onError(
-        `blob scan of ${failure}; retrying with backoff. A blob whose name holds a control character (U+0000-U+001F) can make a listing fail: find and rename or delete it`,
-      );
-    }
+    for (const failure of failures) this.options.onError(`blob scan of ${failure}; retrying with backoff`);
   }
 
-  async #scanWatch(watch: Watch): Promise<void> {
+  /** Hands over what is new in a watch's container; returns the name ranges it could not list. */
+  async #scanWatch(watch: Watch): Promise<string[]> {
     const pending: Promise<void>[] = [];
-    for await (const blob of watch.container.listBlobsFlat()) {
+    const unlistable: string[] = [];
+    for await (const blob of this.#listBlobs(watch.listing, unlistable)) {
       if (this.#stopped) break;
       const etag = blob.properties.etag ?? '';
       if (!watch.pattern.match(blob.name) || watch.seen.get(blob.name) === etag) continue;
@@ -223,6 +247,57 @@ export class BlobTriggerListener {
       if (pending.length >= SCAN_PARALLELISM) await Promise.all(pending.splice(0));
     }
     await Promise.all(pending);
+    return unlistable;
+  }
+
+  /**
+   * Every blob of the container: one flat listing, and if a page of it fails, folder by folder from the top and,
+   * under a folder that still fails, by narrower prefixes. A blob may come twice (the flat pages before the
+   * failure, then again): the caller's ETag check makes that harmless.
+   */
+  async *#listBlobs(container: ContainerClient, unlistable: string[]): AsyncGenerator<BlobItem> {
+    try {
+      for await (const blob of container.listBlobsFlat()) yield blob;
+      return;
+    } catch (error) {
+      if (!isListingFailure(error)) throw error;
+    }
+    yield* this.#listUnder(container, '', 0, unlistable);
+  }
+
+  async *#listUnder(
+    container: ContainerClient,
+    prefix: string,
+    narrowed: number,
+    unlistable: string[],
+  ): AsyncGenerator<BlobItem> {
+    const folders: string[] = [];
+    try {
+      for await (const page of container.listBlobsByHierarchy('/', { prefix }).byPage({ maxPageSize: 1000 })) {
+        for (const blob of page.segment.blobItems) yield blob;
+        for (const folder of page.segment.blobPrefixes ?? []) folders.push(folder.name);
+      }
+    } catch (error) {
+      if (!isListingFailure(error)) throw error;
+      if (narrowed >= MAX_NARROWING) {
+        unlistable.push(`could not list the names under ${JSON.stringify(prefix)} (${describeStorageError(error)})`);
+        return;
+      }
+      const reportedBefore = unlistable.length;
+      for (const next of NARROWING_CHARACTERS) {
+        yield* this.#listUnder(container, prefix + next, narrowed + 1, unlistable);
+      }
+      // When a narrower prefix failed, that one says where the name is; else it goes on with another character.
+      if (unlistable.length === reportedBefore) {
+        unlistable.push(
+          `could not list the names under ${JSON.stringify(prefix)} that go on with another character than ` +
+            `[A-Za-z0-9] and ${JSON.stringify(NARROWING_CHARACTERS.filter((c) => !/[A-Za-z0-9]/.test(c)).join(''))} ` +
+            `(${describeStorageError(error)})`,
+        );
+      }
+      return;
+    }
+    for (const folder of folders) yield* this.#listUnder(container, folder, 0, unlistable);
   }
 
   /**
@@ -348,6 +423,19 @@ function parseMessage(text: string): BlobTriggerMessage {
     throw new Error(`not a blob trigger message: ${text.slice(0, 200)}`);
   }
   return parsed as BlobTriggerMessage;
+}
+
+/**
+ * A client of the same container that tries each request once: a listing page the service cannot answer (Azurite's
+ * 500 for some names) would otherwise take the SDK's four tries and about 30 s before the scan could narrow it.
+ */
+function listingClient(container: ContainerClient): ContainerClient {
+  return new ContainerClient(container.url, container.credential, { retryOptions: { maxTries: 1 } });
+}
+
+/** A listing the service could not answer (a 5xx, or a page it could not write): narrower listings may succeed. */
+function isListingFailure(error: unknown): boolean {
+  return error instanceof RestError && (error.statusCode ?? 0) >= 500;
 }
 
 /** What a storage error says, with its status and code (a service error can come with an empty message). */

@@ -1,6 +1,7 @@
 // The blob extension's webhook, /runtime/webhooks/blobs?functionName=Host.Functions.<name>, where Event Grid delivers
 // BlobCreated events for blob triggers with `source: 'EventGrid'` (the Flex Consumption plan's only blob source). On
-// Azure it takes the `blobs_extension` system key; the local host, like `func start`, checks no keys.
+// Azure it takes the `blobs_extension` system key (or the master key): the strict local host checks it
+// (httpTrigger.ts), the lax one, like `func start`, checks no keys.
 import type { BlobTriggerListener } from './blobTrigger';
 import { EventGridDeliveryError, parseEventGridDelivery } from './eventGridDelivery';
 

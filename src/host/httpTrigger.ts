@@ -1,11 +1,16 @@
 // Serves the registered HTTP functions under host.json's route prefix (/api by default), as `func start` does on
-// port 7071, and the host's own endpoints (the blob extension's webhook).
+// port 7071, and the host's own endpoints (the blob extension's webhook). Routes follow the Functions host's rules
+// (an empty route is the function's name; routes are tried in function-name order, the first match wins; literals
+// match case-insensitively). Strict, it also answers as Azure does: function keys checked (401, empty body), no
+// route for the path and method a 404 with an empty body, and `/` with no function for it the host's home page (204
+// when AzureWebJobsDisableHomepage is true); lax, as `func start`: no keys, and JSON 404s and 405s.
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 import type { FunctionsCore, RegisteredFunction, RpcTypedData } from './functionsCore';
 import { type InvocationLog, invokeFunction } from './invoke';
-import { compileRoute, type RouteMatcher } from './route';
+import { type AuthLevel, type HostKeys, keyOpens, presentedKey, systemKeyOpens } from './keys';
+import { compareFunctionNames, compileRoute, effectiveRoute, type RouteMatcher, samplePath } from './route';
 
 /** The Functions host's request size limit. */
 const MAX_REQUEST_BYTES = 100 * 1024 * 1024;
@@ -14,10 +19,16 @@ interface HttpRoute {
   fn: RegisteredFunction;
   methods: Set<string> | undefined;
   matcher: RouteMatcher;
+  authLevel: AuthLevel;
 }
 
-/** A path the host serves itself, outside /api (the blob extension's webhook). */
-export type HostEndpoint = (
+/** A path the host serves itself, outside /api (the blob extension's webhook), and the system key it takes. */
+export interface HostEndpoint {
+  systemKey: string;
+  handle: HostEndpointHandler;
+}
+
+export type HostEndpointHandler = (
   url: URL,
   method: string,
   headers: Readonly<Record<string, string>>,
@@ -31,6 +42,8 @@ export interface HttpTriggerServerOptions {
   routePrefix: string;
   /** Paths (exact) the host answers itself, such as /runtime/webhooks/blobs. */
   hostEndpoints?: Readonly<Record<string, HostEndpoint>>;
+  /** Strict: answer as Azure does, checking these keys. */
+  strict?: { keys: HostKeys; homepageDisabled: boolean };
   log: InvocationLog;
   onError: (message: string) => void;
 }
@@ -44,17 +57,34 @@ export class HttpTriggerServer {
     functions: RegisteredFunction[],
     private readonly options: HttpTriggerServerOptions,
   ) {
-    this.#routes = functions.flatMap((fn) => {
-      const binding = Object.values(fn.metadata.bindings).find((b) => b.type === 'httpTrigger');
-      if (!binding) return [];
-      const methods = Array.isArray(binding['methods'])
-        ? new Set((binding['methods'] as string[]).map((m) => m.toUpperCase()))
-        : undefined;
-      const route = typeof binding['route'] === 'string' ? binding['route'] : fn.metadata.name;
-      const path = options.routePrefix
-        ? `${options.routePrefix}/${route.replace(/^\//, '')}`
-        : route.replace(/^\//, '');
-      return [{ fn, methods, matcher: compileRoute(path) }];
+    this.#routes = functions
+      .flatMap((fn) => {
+        const binding = Object.values(fn.metadata.bindings).find((b) => b.type === 'httpTrigger');
+        if (!binding) return [];
+        const methods = Array.isArray(binding['methods'])
+          ? new Set((binding['methods'] as string[]).map((m) => m.toUpperCase()))
+          : undefined;
+        const route = effectiveRoute(fn.metadata.name, binding['route']);
+        const path = options.routePrefix
+          ? `${options.routePrefix}/${route.replace(/^\//, '')}`
+          : route.replace(/^\//, '');
+        // @azure/functions always sets authLevel; the host's default for a binding without one is function.
+        const authLevel = (binding['authLevel'] as AuthLevel | undefined) ?? 'function';
+        return [{ fn, methods, matcher: compileRoute(path), authLevel }];
+      })
+      .sort((a, b) => compareFunctionNames(a.fn.metadata.name, b.fn.metadata.name));
+    // ScriptHost.HttpRoutesConflict: two functions on the same route (case-insensitive) with a method in common.
+    this.#routes.forEach((route, i) => {
+      const same = this.#routes
+        .slice(0, i)
+        .find(
+          (other) =>
+            sameTemplate(other.matcher.template, route.matcher.template) && overlaps(other.methods, route.methods),
+        );
+      if (same)
+        throw new Error(
+          `the route of function "${route.fn.metadata.name}" (${route.matcher.template}) conflicts with the route of function "${same.fn.metadata.name}"`,
+        );
     });
     this.#server = http.createServer((req, res) => {
       this.#handle(req, res).catch((error: unknown) => {
@@ -71,12 +101,27 @@ export class HttpTriggerServer {
     });
   }
 
-  get routes(): { name: string; methods: string[]; route: string }[] {
+  /** The routes in the order they are tried. */
+  get routes(): { name: string; methods: string[]; route: string; authLevel: AuthLevel }[] {
     return this.#routes.map((r) => ({
       name: r.fn.metadata.name,
       methods: r.methods ? [...r.methods] : ['*'],
       route: r.matcher.template,
+      authLevel: r.authLevel,
     }));
+  }
+
+  /** Routes that an earlier one (in the host's order) takes for some of their requests: worth a warning. */
+  get shadowedRoutes(): { name: string; route: string; by: string; path: string }[] {
+    return this.#routes.flatMap((route, i) => {
+      const path = `/${samplePath(route.matcher.template)}`;
+      const earlier = this.#routes
+        .slice(0, i)
+        .find((other) => overlaps(other.methods, route.methods) && other.matcher.match(path) !== undefined);
+      return earlier
+        ? [{ name: route.fn.metadata.name, route: route.matcher.template, by: earlier.fn.metadata.name, path }]
+        : [];
+    });
   }
 
   async listen(): Promise<string> {
@@ -96,29 +141,65 @@ export class HttpTriggerServer {
   async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
     const method = (req.method ?? 'GET').toUpperCase();
-    const hostEndpoint = this.options.hostEndpoints?.[url.pathname];
-    if (hostEndpoint) {
-      await this.#serveHostEndpoint(hostEndpoint, url, method, req, res);
-      return;
-    }
-    const candidates = this.#routes
-      .map((route) => ({ route, params: route.matcher.match(url.pathname) }))
-      .filter((c): c is { route: HttpRoute; params: Record<string, string> } => c.params !== undefined);
+    const strict = this.options.strict;
     // Errors of the host itself in the app's JSON error shape, so that a client reads every error the same way.
     const fail = (status: number, error: string, message: string, headers: Record<string, string> = {}) =>
       res
         .writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers })
         .end(JSON.stringify({ error, message }));
-    if (candidates.length === 0) {
-      fail(404, 'NotFound', `no function serves ${url.pathname}`);
+    // What ASP.NET Core's UnauthorizedResult and NotFoundResult write on Azure: the status, no body.
+    const bare = (status: number) => res.writeHead(status, { 'content-length': '0' }).end();
+    // The host's own routes (MVC controllers) come before the functions' (WebJobsApplicationBuilderExtension: UseMvc
+    // runs before the HTTP binding's router), so no function route shadows them.
+    const hostEndpoint = this.options.hostEndpoints?.[url.pathname];
+    if (hostEndpoint) {
+      if (strict && !systemKeyOpens(strict.keys, hostEndpoint.systemKey, presentedKey(headersOf(req), url))) {
+        req.resume();
+        bare(401);
+        return;
+      }
+      await this.#serveHostEndpoint(hostEndpoint.handle, url, method, req, res);
       return;
     }
+    const candidates = this.#routes
+      .map((route) => ({ route, params: route.matcher.match(url.pathname) }))
+      .filter((c): c is { route: HttpRoute; params: Record<string, string> } => c.params !== undefined);
+    // The first route whose template and methods match (a method is a route constraint on Azure, so a wrong method
+    // is no match at all there: 404).
     const chosen = candidates.find((c) => !c.route.methods || c.route.methods.has(method));
     if (!chosen) {
+      req.resume();
+      if (strict) {
+        if (url.pathname === '/') {
+          // HomepageMiddleware: `/` with no function for it is the runtime's home page, or 204 when disabled.
+          if (strict.homepageDisabled) res.writeHead(204).end();
+          else
+            res
+              .writeHead(200, { 'content-type': 'text/html' })
+              .end(
+                '<!doctype html><title>Your Functions app is up and running</title><h1>Your Functions app is up and running</h1>',
+              );
+          return;
+        }
+        bare(404);
+        return;
+      }
+      if (candidates.length === 0) {
+        fail(404, 'NotFound', `no function serves ${url.pathname}`);
+        return;
+      }
       const allowed = [...new Set(candidates.flatMap((c) => [...(c.route.methods ?? [])]))].sort();
       fail(405, 'MethodNotAllowed', `${method} is not allowed on ${url.pathname}; use ${allowed.join(' or ')}`, {
         allow: allowed.join(', '),
       });
+      return;
+    }
+    if (
+      strict &&
+      !keyOpens(strict.keys, chosen.route.authLevel, presentedKey(headersOf(req), url), chosen.route.fn.metadata.name)
+    ) {
+      req.resume();
+      bare(401);
       return;
     }
     const body = await readBody(req);
@@ -155,7 +236,7 @@ export class HttpTriggerServer {
   }
 
   async #serveHostEndpoint(
-    endpoint: HostEndpoint,
+    endpoint: HostEndpointHandler,
     url: URL,
     method: string,
     req: http.IncomingMessage,
@@ -183,6 +264,15 @@ export class HttpTriggerServer {
     const response = await endpoint(url, method, headersOf(req), body);
     reply(response.status, response.headers ?? {}, response.body);
   }
+}
+
+function sameTemplate(a: string, b: string): boolean {
+  const trim = (template: string) => template.replace(/^\/+|\/+$/g, '').toLowerCase();
+  return trim(a) === trim(b);
+}
+
+function overlaps(a: Set<string> | undefined, b: Set<string> | undefined): boolean {
+  return !a || !b || [...a].some((method) => b.has(method));
 }
 
 function headersOf(req: http.IncomingMessage): Record<string, string> {

@@ -1,19 +1,24 @@
 // A local Functions host for machines without Azure Functions Core Tools: it loads the function files
 // with the worker's `@azure/functions-core` in place, then serves their HTTP, blob, queue and timer triggers.
+// Strict, it is as unforgiving as Azure: it runs the app from what azd would ship (stage.ts), with the app settings
+// as its environment, and checks function keys (keys.ts) and answers HTTP as the Functions host does.
 import { readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { storageConnection } from '../config';
 import { type HostConfig, readHostConfig } from '../platform/hostConfig';
 import { createStorageClients, type StorageClients } from '../storage/clients';
-import { describeValue } from '../util/describeValue';
 import { BlobTriggerListener, HOSTS_CONTAINER } from './blobTrigger';
 import { BLOB_WEBHOOK_PATH, handleBlobWebhook } from './blobWebhook';
 import { FunctionsCore, installFunctionsCore, type RegisteredFunction, type RpcLogLevel } from './functionsCore';
 import { HttpTriggerServer } from './httpTrigger';
 import type { InvocationLog } from './invoke';
+import { BLOBS_EXTENSION_KEY, type GivenKeys, type HostKeys, loadKeys, SECRETS_CONTAINER } from './keys';
 import { QueueTriggerListener } from './queueTrigger';
+import { effectiveRoute } from './route';
+import { stageApp, type StagedApp } from './stage';
 import { TimerTriggerListener } from './timerTrigger';
 
 export interface HostLogger {
@@ -40,11 +45,29 @@ export interface LocalHostOptions {
   blobScanIntervalInMs?: number;
   hostConfig?: HostConfig;
   logger?: HostLogger;
+  /**
+   * As strict as Azure: `true` or options. The app runs from a staging folder with what azd would ship (the files
+   * .funcignore keeps, production dependencies only; `functionFiles` and `loadModule` do not apply), loaded with
+   * Node's require, with `settings` as its environment (process-wide, as one app per worker process on Azure: two
+   * strict hosts at once share it); HTTP routes check function keys and answer as Azure does.
+   */
+  strict?: boolean | StrictHostOptions;
+}
+
+export interface StrictHostOptions {
+  /** Keys to use; the others are read from the `azure-webjobs-secrets` container, else generated. */
+  keys?: GivenKeys;
+  /** Where staging folders go; default the system's temporary folder (outside the project's node_modules). */
+  stagingParentDir?: string;
 }
 
 export interface RunningHost {
   url: string;
   functions: { name: string; trigger: string }[];
+  /** Strict: the keys the host checks (the master key, host keys, system keys, each function's keys). */
+  keys?: HostKeys;
+  /** Strict: the staging folder the app runs from (removed when the host stops). */
+  stagedRoot?: string;
   /** Scans blob-trigger containers now (tests use it instead of waiting for the next scan). */
   scanBlobsNow(): Promise<void>;
   stop(): Promise<void>;
@@ -53,6 +76,31 @@ export interface RunningHost {
 let coreInstalled: FunctionsCore | undefined;
 
 export async function startLocalHost(options: LocalHostOptions): Promise<RunningHost> {
+  if (!options.strict) return startHost(options, undefined);
+  if (options.functionFiles || options.loadModule)
+    throw new Error('a strict host loads the function files package.json names, from the staged app');
+  const strict = options.strict === true ? {} : options.strict;
+  const staged = stageApp({
+    projectRoot: options.projectRoot,
+    ...(strict.stagingParentDir ? { parentDir: strict.stagingParentDir } : {}),
+  });
+  const restoreEnvironment = useEnvironment(options.settings);
+  try {
+    return await startHost({ ...options, projectRoot: staged.root }, { options: strict, staged, restoreEnvironment });
+  } catch (error) {
+    unloadStaged(staged);
+    restoreEnvironment();
+    throw error;
+  }
+}
+
+interface StrictRun {
+  options: StrictHostOptions;
+  staged: StagedApp;
+  restoreEnvironment: () => void;
+}
+
+async function startHost(options: LocalHostOptions, strict: StrictRun | undefined): Promise<RunningHost> {
   const { settings } = options;
   const logger = options.logger ?? consoleLogger;
   const hostConfig = options.hostConfig ?? readHostConfig(path.join(options.projectRoot, 'host.json'));
@@ -63,10 +111,24 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
   const files = options.functionFiles ?? functionFilesFromPackage(options.projectRoot);
   if (files.length === 0)
     throw new Error(`no function files found (package.json "main" in ${options.projectRoot}); run npm run build`);
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- function files are found at run time, by path
-  const load = options.loadModule ?? ((file: string) => Promise.resolve(require(file) as unknown));
-  for (const file of files) await load(file);
-  const functions = [...core.functions];
+  let functions: RegisteredFunction[];
+  if (strict) {
+    // Node's own require from the staged package, as the worker loads it; its registrations are this host's alone
+    // (a lax host in the same process keeps its own, and a later strict host stages and registers afresh).
+    const requireStaged = createRequire(path.join(options.projectRoot, 'package.json'));
+    const others = core.functions.splice(0);
+    try {
+      for (const file of files) requireStaged(file);
+      functions = core.functions.splice(0);
+    } finally {
+      core.functions.splice(0, core.functions.length, ...others);
+    }
+  } else {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- function files are found at run time, by path
+    const load = options.loadModule ?? ((file: string) => Promise.resolve(require(file) as unknown));
+    for (const file of files) await load(file);
+    functions = [...core.functions];
+  }
   if (functions.length === 0) {
     throw new Error(
       `the function files registered nothing: was @azure/functions loaded (and switched to test mode) before the local host started? Files: ${files.join(', ')}`,
@@ -103,16 +165,42 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
     log,
     onError,
   });
+  const keys = strict
+    ? await loadKeys({
+        secrets: clientsFor('AzureWebJobsStorage').blobs.getContainerClient(SECRETS_CONTAINER),
+        hostId,
+        httpFunctionNames: functions
+          .filter((fn) => Object.values(fn.metadata.bindings).some((b) => b.type === 'httpTrigger'))
+          .map((fn) => fn.metadata.name),
+        ...(strict.options.keys ? { given: strict.options.keys } : {}),
+      })
+    : undefined;
   const http = new HttpTriggerServer(core, functions, {
     host: options.httpHost ?? '127.0.0.1',
     port: options.httpPort ?? 7071,
     routePrefix: hostConfig.http.routePrefix,
     hostEndpoints: {
-      [BLOB_WEBHOOK_PATH]: (url, method, headers, body) => handleBlobWebhook(blobs, url, method, headers, body),
+      [BLOB_WEBHOOK_PATH]: {
+        systemKey: BLOBS_EXTENSION_KEY,
+        handle: (url, method, headers, body) => handleBlobWebhook(blobs, url, method, headers, body),
+      },
     },
+    ...(keys
+      ? {
+          strict: {
+            keys,
+            homepageDisabled: (settings['AzureWebJobsDisableHomepage'] ?? '').toLowerCase() === 'true',
+          },
+        }
+      : {}),
     log,
     onError,
   });
+  for (const shadowed of http.shadowedRoutes)
+    logger.log(
+      'warning',
+      `http: function "${shadowed.name}" (${shadowed.route}) is shadowed: "${shadowed.by}" comes first in the host's order (function names, case-insensitive) and takes /${shadowed.path}`,
+    );
   const queues = new QueueTriggerListener(core, functions, {
     config: hostConfig.queues,
     clientsFor,
@@ -133,6 +221,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
   await Promise.all([blobs.start(), queues.start(), timers.start()]);
   return {
     url,
+    ...(keys && strict ? { keys, stagedRoot: strict.staged.root } : {}),
     functions: functions.map((fn) => ({
       name: fn.metadata.name,
       trigger: triggerDescription(fn, hostConfig.http.routePrefix),
@@ -143,7 +232,34 @@ export async function startLocalHost(options: LocalHostOptions): Promise<Running
       await blobs.stop();
       await queues.stop();
       await http.close();
+      if (strict) {
+        unloadStaged(strict.staged);
+        strict.restoreEnvironment();
+      }
     },
+  };
+}
+
+/** Forgets the staged modules (a later host loads its own) and removes the staging folder. */
+function unloadStaged(staged: StagedApp): void {
+  const prefix = `${staged.root}${path.sep}`;
+  for (const id of Object.keys(require.cache)) if (id.startsWith(prefix)) delete require.cache[id];
+  staged.remove();
+}
+
+/** The app settings as the process environment, as the Functions runtime gives them to the worker; undone on stop. */
+function useEnvironment(settings: Record<string, string | undefined>): () => void {
+  const previous = new Map<string, string | undefined>();
+  for (const [key, value] of Object.entries(settings)) {
+    if (value === undefined) continue;
+    previous.set(key, process.env[key]);
+    process.env[key] = value;
+  }
+  return () => {
+    for (const [key, value] of previous) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
   };
 }
 
@@ -184,7 +300,7 @@ function triggerDescription(fn: RegisteredFunction, routePrefix: string): string
   if (!trigger) return 'unknown';
   switch (trigger.type) {
     case 'httpTrigger':
-      return `http ${Array.isArray(trigger['methods']) ? (trigger['methods'] as string[]).join(',') : '*'} /${[routePrefix, describeValue(trigger['route'] ?? fn.metadata.name).replace(/^\//, '')].filter(Boolean).join('/')}`;
+      return `http ${Array.isArray(trigger['methods']) ? (trigger['methods'] as string[]).join(',') : '*'} /${[routePrefix, effectiveRoute(fn.metadata.name, trigger['route']).replace(/^\//, '')].filter(Boolean).join('/')}`;
     case 'blobTrigger':
       return trigger['source'] === 'EventGrid'
         ? `blob ${String(trigger['path'])} (Event Grid: POST ${BLOB_WEBHOOK_PATH}?functionName=Host.Functions.${fn.metadata.name})`

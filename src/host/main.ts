@@ -1,10 +1,13 @@
 // `npm start`: Azurite plus the local Functions host, with the app settings of local.settings.json
 // (or local.settings.example.json when there is none), the way `func start` would run the app.
 // `npm start -- --in-memory` keeps Azurite's data in memory only (nothing written, all gone on exit).
+// `npm start -- --strict` is as strict as Azure: function keys checked (printed here), HTTP answered as the Functions
+// host does, and the app run from a staging folder with what azd would ship (see localHost.ts).
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 import { type RunningAzurite, startAzuriteProcess } from '../storage/azurite';
+import { BLOB_WEBHOOK_PATH } from './blobWebhook';
 import { startLocalHost } from './localHost';
 
 const DEVELOPMENT_STORAGE = 'UseDevelopmentStorage=true';
@@ -38,13 +41,30 @@ async function main(): Promise<void> {
     );
   }
 
+  const strict = process.argv.includes('--strict');
   const host = await startLocalHost({
     projectRoot,
     settings: process.env,
     httpPort: Number(process.env['FUNCTIONS_HTTPWORKER_PORT'] ?? process.env['PORT'] ?? 7071),
+    strict,
   });
   console.log(`functions host: ${host.url}`);
   for (const fn of host.functions) console.log(`  ${fn.name}: ${fn.trigger}`);
+  if (host.keys) {
+    const hostKey = host.keys.host['default']!;
+    console.log(
+      [
+        `strict: the app runs from ${host.stagedRoot!}/ (what azd ships), and keys are checked as on Azure:`,
+        '  send one as the x-functions-key header or the ?code= query parameter (kept in azure-webjobs-secrets, so they last',
+        '  as long as the storage does)',
+        `  host key "default" (every function-level route): ${hostKey}`,
+        `  master key (admin routes, and every other): ${host.keys.master}`,
+        `  system key blobs_extension (${BLOB_WEBHOOK_PATH}): ${host.keys.system['blobs_extension']!}`,
+        `  web page: ${host.url}/ asks for the key (or open ${host.url}/?code=${encodeURIComponent(hostKey)})`,
+        `  icf: ICF_FUNCTION_KEY=${hostKey} npx icf ... (or --key)`,
+      ].join('\n'),
+    );
+  }
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -53,3 +53,44 @@ function safeDecode(piece: string): string {
     return piece;
   }
 }
+
+/**
+ * The route the Functions host serves a function at: an empty (or blank) route becomes the function's name
+ * (ScriptHost.ValidateHttpFunction: "if no explicit route is provided, default to the function name"), and routes
+ * in the host's own space (admin..., runtime...) are refused.
+ */
+export function effectiveRoute(functionName: string, declared: unknown): string {
+  const route = typeof declared === 'string' && declared.trim() !== '' ? declared : functionName;
+  const trimmed = route.replace(/^\/+|\/+$/g, '').toLowerCase();
+  if (trimmed.startsWith('admin') || trimmed.startsWith('runtime'))
+    throw new Error(
+      `function "${functionName}": the route "${route}" conflicts with one or more built in routes (admin, runtime)`,
+    );
+  return route;
+}
+
+/**
+ * The order the Functions host tries routes in: by function name, case-insensitively (FunctionMetadataManager sorts
+ * the functions so; WebScriptHostHttpRoutesManager maps them in that order into one RouteCollection, which takes the
+ * first route that matches). Not ASP.NET Core's template precedence: a literal route loses to a parameter route
+ * of a function whose name sorts first (Azure/azure-functions-host#9876, #3153).
+ */
+export function compareFunctionNames(a: string, b: string): number {
+  const x = a.toUpperCase();
+  const y = b.toUpperCase();
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** A path the template matches (each parameter given a plain value): to find routes an earlier one shadows. */
+export function samplePath(template: string): string {
+  return template
+    .replace(/^\/+|\/+$/g, '')
+    .split('/')
+    .filter((s) => s.length > 0)
+    .map((segment) => {
+      const param = /^\{\*?[A-Za-z_][A-Za-z0-9_]*(?::([a-z]+))?\??\}$/.exec(segment);
+      if (!param) return segment;
+      return param[1] === 'int' ? '1' : 'sample';
+    })
+    .join('/');
+}

@@ -2,7 +2,7 @@
 // the app settings pointing at it, the services, and the app's function files on the local host. Tooling around the
 // app (like src/host/), not domain code: the domain never imports it.
 import type { RawSettings } from '../config';
-import { type RunningHost, startLocalHost } from '../host/localHost';
+import { type RunningHost, startLocalHost, type StrictHostOptions } from '../host/localHost';
 import type { HostConfig } from '../platform/hostConfig';
 import { createServices, type Services, useAppSettings } from '../services';
 import { type RunningAzurite, startAzurite } from '../storage/azurite';
@@ -18,8 +18,8 @@ export function localAppSettings(connectionString: string, extra: RawSettings = 
 export interface AppHostOptions {
   /** Folder with host.json and package.json. */
   projectRoot: string;
-  /** The function files to load: functions/*.ts under vitest, dist/functions/*.js from a build. */
-  functionFiles: readonly string[];
+  /** The function files to load: functions/*.ts under vitest, dist/functions/*.js from a build (not when strict). */
+  functionFiles?: readonly string[];
   /** Loads one function file; default: require. */
   loadModule?: (file: string) => Promise<unknown>;
   /** The app settings that both the host's bindings and the app's services run with. */
@@ -30,6 +30,8 @@ export interface AppHostOptions {
   hostConfig?: HostConfig;
   /** Receives the host's log lines; default: dropped. */
   log?: (level: string, message: string) => void;
+  /** As strict as Azure (keys, HTTP answers, the app run from a staged package): see LocalHostOptions.strict. */
+  strict?: boolean | StrictHostOptions;
 }
 
 /**
@@ -42,8 +44,9 @@ export async function startAppHost(options: AppHostOptions): Promise<RunningHost
   try {
     host = await startLocalHost({
       projectRoot: options.projectRoot,
-      functionFiles: [...options.functionFiles],
+      ...(options.functionFiles ? { functionFiles: [...options.functionFiles] } : {}),
       ...(options.loadModule ? { loadModule: options.loadModule } : {}),
+      ...(options.strict ? { strict: options.strict } : {}),
       settings: options.settings,
       httpPort: 0,
       hostId: options.hostId,

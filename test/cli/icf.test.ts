@@ -1,6 +1,6 @@
 // The icf command as a user runs it (the built bin, in a child process): its help, version and usage errors, the
 // offline commands, uploads into a bare Azurite, and the app's journey (upload --wait, train, status, classify)
-// against the app on the local host.
+// against the app on the strict local host (function keys checked as on Azure: a missing key is a 401 here too).
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { renderGarment } from '../../src/collect/syntheticImages';
 import type { TrainJob } from '../../src/train/jobs';
-import { type AppStack, callApi, seedGarments, startAppStack } from '../support/appHost';
+import { type AppStack, callApi, hostKey, keyHeaders, seedGarments, startAppStack } from '../support/appHost';
 import { startTestStorage, type TestStorage } from '../support/azurite';
 import { noiseImage } from '../support/images';
 import { TINY_CNN, tinyCnn } from '../support/onnxModels';
@@ -379,8 +379,9 @@ describe('icf against the app', () => {
       hostId: 'icf-cli-test',
       seed: (services) => seedGarments(services, 'tees'),
       blobScanIntervalInMs: 250,
+      strict: true,
     });
-    endpoint = ['--endpoint', stack.host.url];
+    endpoint = ['--endpoint', stack.host.url, '--key', hostKey(stack.host)!];
     storageOption = ['--connection-string', stack.azurite.connectionString];
     dir = await mkdtemp(path.join(os.tmpdir(), 'icf-app-'));
   }, 120_000);
@@ -462,7 +463,9 @@ describe('icf against the app', () => {
     expect(result.stdout.endsWith(outcome)).toBe(true);
 
     expect(await icfRun(['status', 'tees', jobId, ...endpoint])).toEqual({ code: 0, stdout: outcome, stderr: '' });
-    const latest = await icfRun(['status', 'tees', '--url', stack.host.url]);
+    const latest = await icfRun(['status', 'tees', '--url', stack.host.url], {
+      ICF_FUNCTION_KEY: hostKey(stack.host)!,
+    });
     expect(latest.code).toBe(0);
     expect(latest.stdout).toMatch(/^job +status +stage +progress +accuracy +published +created$/m);
     expect(latest.stdout).toMatch(new RegExp(`^${jobId} +succeeded +done +100% +${accuracy} +yes `, 'm'));
@@ -490,7 +493,7 @@ describe('icf against the app', () => {
     for (const [i, file] of files.entries()) {
       const response = await fetch(`${stack.host.url}/api/datasets/tees/classify?top=2`, {
         method: 'POST',
-        headers: { 'content-type': 'application/octet-stream' },
+        headers: { 'content-type': 'application/octet-stream', ...keyHeaders(stack.host) },
         body: readFileSync(file),
       });
       const answer = (await response.json()) as { predictions: { label: string; probability: number }[] };
@@ -498,6 +501,19 @@ describe('icf against the app', () => {
       expect(lines[2 + i]).toMatch(new RegExp(`^${file} +${first} +${second} +\\d+ ms$`));
     }
   }, 120_000);
+
+  it('says a function key is needed, or was refused, when the app answers 401', async () => {
+    expect(await icfRun(['models', 'tees', '--endpoint', stack.host.url])).toEqual({
+      code: 1,
+      stdout: '',
+      stderr:
+        'icf: GET /api/datasets/tees/models: 401 Unauthorized: the app needs a function key: pass --key KEY or set ICF_FUNCTION_KEY\n',
+    });
+    expect(await icfRun(['models', 'tees', '--endpoint', stack.host.url, '--key', 'wrong'])).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/401 Unauthorized: the app refused the function key/),
+    });
+  });
 
   it('models lists the trained version as serving', async () => {
     const result = await icfRun(['models', 'tees', ...endpoint]);

@@ -1,6 +1,7 @@
 // The app's own function files on the local host, as the end-to-end tests run them (functions/*.ts, loaded with
-// vitest's import), on the shared local stack of src/localStack/, and a JSON client for the host's API.
-import { readdirSync } from 'node:fs';
+// vitest's import; or, strict, the build as azd ships it, with keys), on the shared local stack of src/localStack/,
+// and a JSON client for the host's API.
+import { existsSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 
 import type { RawSettings } from '../../src/config';
@@ -42,7 +43,9 @@ export function startAppHost(options: TestHostOptions): Promise<RunningHost> {
 
 /**
  * What the end-to-end tests run against: a fresh Azurite, the app's settings pointing at it (plus `env`), the
- * services, data seeded through them, and the app on the local host.
+ * services, data seeded through them, and the app on the local host. `strict`: as strict as Azure (function keys,
+ * Azure's HTTP answers, the built app run from what azd ships: needs `npm run build`), for the tests of what a
+ * client sees over HTTP.
  */
 export function startAppStack(options: {
   hostId: string;
@@ -50,21 +53,44 @@ export function startAppStack(options: {
   seed?: (services: Services) => Promise<unknown>;
   /** How often the host scans for new blobs (default 60 s: tests that wait on ingest pass less). */
   blobScanIntervalInMs?: number;
+  strict?: boolean;
 }): Promise<AppStack> {
   return startLocalAppStack({
     hostId: options.hostId,
     ...(options.blobScanIntervalInMs ? { blobScanIntervalInMs: options.blobScanIntervalInMs } : {}),
-    ...appFiles(),
-    ...(options.env ? { extraSettings: options.env } : {}),
+    ...(options.strict ? strictApp() : appFiles()),
+    ...(options.env || options.strict
+      ? { extraSettings: { ...(options.strict ? strictSettings : {}), ...options.env } }
+      : {}),
     ...(options.seed ? { seed: options.seed } : {}),
   });
+}
+
+/** The staged app cannot find the project's caches (.funcignore drops .cache/): point it at them. */
+const strictSettings: RawSettings = { ICF_CACHE_DIR: path.join(projectRoot, '.cache') };
+
+function strictApp(): Pick<AppHostOptions, 'projectRoot' | 'strict'> {
+  if (!existsSync(path.join(projectRoot, 'dist', 'functions')))
+    throw new Error('a strict host runs the build: run `npm run build` first (npm test does)');
+  return { projectRoot, strict: true };
 }
 
 function appFiles(extra: string[] = []): Pick<AppHostOptions, 'projectRoot' | 'functionFiles' | 'loadModule'> {
   return { projectRoot, functionFiles: [...appFunctionFiles, ...extra], loadModule: (file) => import(file) };
 }
 
-/** A JSON call to the host's API: `route` is under /api. */
+/** A host's `default` host key (a strict host checks keys); undefined for a lax host. */
+export function hostKey(host: RunningHost): string | undefined {
+  return host.keys?.host['default'];
+}
+
+/** The headers that carry a strict host's key (none for a lax host). */
+export function keyHeaders(host: RunningHost): Record<string, string> {
+  const key = hostKey(host);
+  return key ? { 'x-functions-key': key } : {};
+}
+
+/** A JSON call to the host's API: `route` is under /api; with a strict host's key. */
 export async function callApi<T>(
   host: RunningHost,
   method: string,
@@ -73,7 +99,7 @@ export async function callApi<T>(
 ): Promise<{ status: number; body: T }> {
   const response = await fetch(`${host.url}/api/${route}`, {
     method,
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...keyHeaders(host) },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   return { status: response.status, body: (await response.json()) as T };

@@ -1,11 +1,14 @@
 // The web page in a real browser: Debian's Chromium (/usr/bin/chromium; never a downloaded one) driven by
-// playwright-core against the app on the local host, with a seeded garment data set. It checks that the page loads
+// playwright-core against the app on the strict local host (keys checked, the build run as azd ships it, as on
+// Azure), with a seeded garment data set. It checks that the page and its assets load with no key, that the page
+// asks for the function key on screen when the API answers 401 and works once given one (or ?code=), that it loads
 // with no console errors and no CSP violations, shows the right counts, that a keyboard relabel, an exclusion and an
 // undo reach the catalog, that a training run started from the page shows its progress and then the plots, that a
 // photo given to "try it" shows predictions, and that a file name with markup in it renders as text. Screenshots go
-// to docs/screenshots/.
+// to docs/screenshots/ with UPDATE_SCREENSHOTS=1 (npm run screenshots), else to a temporary folder.
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { type Browser, chromium, type Page } from 'playwright-core';
@@ -13,12 +16,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { renderGarment } from '../../src/collect/syntheticImages';
 import { INCOMING_CONTAINER } from '../../src/storage/names';
-import { type AppStack, projectRoot, seedGarments, startAppStack } from '../support/appHost';
+import { type AppStack, hostKey, projectRoot, seedGarments, startAppStack } from '../support/appHost';
 
 const CHROMIUM = '/usr/bin/chromium';
 const DATASET = 'tees';
 const MARKUP_NAME = '<img src=x onerror="window.__injected=1">.jpg';
-const screenshots = path.join(projectRoot, 'docs', 'screenshots');
+// `npm run screenshots` refreshes the README's pictures; a plain test run writes them to a temporary folder, so that
+// `npm test` leaves the work tree as it was.
+const screenshots = process.env['UPDATE_SCREENSHOTS']
+  ? path.join(projectRoot, 'docs', 'screenshots')
+  : path.join(os.tmpdir(), 'icf-page-screenshots');
 
 let stack: AppStack;
 let browser: Browser;
@@ -31,6 +38,7 @@ beforeAll(async () => {
   }
   stack = await startAppStack({
     hostId: 'web-page',
+    strict: true,
     seed: async (services) => {
       await seedGarments(services, DATASET);
       const blobName = `${DATASET}/dotted/${MARKUP_NAME}`;
@@ -72,7 +80,52 @@ async function catalogImage(name: string) {
   return images.find((image) => image.name === name);
 }
 
+/** Chromium's console line for a response the page expected: the API's 401 before the key is given. */
+const UNAUTHORIZED_LOAD = /Failed to load resource: the server responded with a status of 401/;
+
 describe('the web page', () => {
+  it('loads with its script and stylesheet and no key, asks for the key when the API answers 401, then works', async () => {
+    // The page ran (its script loaded: it put up the form) and is styled (the stylesheet loaded).
+    const form = page.locator('#key-form');
+    await form.waitFor({ state: 'visible' });
+    expect(await page.locator('#key-message').textContent()).toBe(
+      'This app needs a function key (its API answered 401 Unauthorized). Enter one of its keys to continue.',
+    );
+    expect(await page.evaluate("getComputedStyle(document.querySelector('header')).display")).toBe('flex');
+    expect(await page.locator('#label-counts tbody tr').count()).toBe(0);
+    // A wrong key is refused, on screen.
+    await page.locator('#key-input').fill('not-a-key');
+    await page.locator('#key-form button[type="submit"]').click();
+    await expect
+      .poll(() => page.locator('#key-message').textContent())
+      .toBe('The app refused this function key (401 Unauthorized). Enter a valid one.');
+    await form.waitFor({ state: 'visible' });
+    await page.screenshot({ path: path.join(screenshots, 'key.png'), fullPage: false });
+    await page.locator('#key-input').fill(hostKey(stack.host)!);
+    await page.locator('#key-form button[type="submit"]').click();
+    await page.locator('#label-counts tbody tr').first().waitFor();
+    expect(await form.isHidden()).toBe(true);
+    expect(
+      problems.every((problem) => UNAUTHORIZED_LOAD.test(problem)),
+      problems.join('\n'),
+    ).toBe(true);
+    problems.length = 0;
+  }, 60_000);
+
+  it('takes the key as ?code= too, and keeps it out of requests to other origins', async () => {
+    const other = await browser.newPage();
+    const origins = new Set<string>();
+    other.on('request', (request) => origins.add(new URL(request.url()).origin));
+    try {
+      await other.goto(`${stack.host.url}/?code=${encodeURIComponent(hostKey(stack.host)!)}`);
+      await other.locator('#label-counts tbody tr').first().waitFor();
+      expect(await other.locator('#key-form').isHidden()).toBe(true);
+      expect([...origins]).toEqual([new URL(stack.host.url).origin]);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('loads with its security headers, no console errors and no CSP violations, and shows the counts', async () => {
     const response = await fetch(`${stack.host.url}/`);
     expect(response.headers.get('content-security-policy')).toMatch(/default-src 'none'; script-src 'self'/);
