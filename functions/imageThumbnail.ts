@@ -32,7 +32,7 @@ app.http(
     methods: ['GET'],
     authLevel: 'function',
     route: 'datasets/{dataset}/images/{id}/thumbnail',
-    params: { dataset: 'dataset', id: 'text' },
+    params: { dataset: 'dataset', id: 'imageId' },
     handler: imageThumbnail,
   }),
 );

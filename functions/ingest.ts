@@ -1,23 +1,24 @@
 // Blob trigger: every new blob under incoming/ is validated, deduplicated and split. The path takes every blob, not
 // only {dataset}/{label}/{file}: a blob with too few segments, an empty one or a line break in its name must still
-// end in the catalog (rejected, with its reason) and in quarantine, not lie unseen in incoming.
+// end in the catalog (rejected, with its reason) and in quarantine, not lie unseen in incoming. The trigger binds a
+// client of the blob (sdkBinding), not its bytes: ingest reads its size first and never holds more than the limit.
 import { app, type InvocationContext } from '@azure/functions';
 
+import { registerBlobClientBinding, type StorageBlobClient } from '../src/api/blobBinding';
 import { loadIngestBlobSource } from '../src/config';
 import { appSettings, getServices } from '../src/services';
 import { INCOMING_CONTAINER } from '../src/storage/names';
 
-export async function ingest(blob: Buffer, context: InvocationContext): Promise<void> {
+registerBlobClientBinding(appSettings);
+
+export async function ingest(blob: StorageBlobClient, context: InvocationContext): Promise<void> {
   const { ingestor } = await getServices();
-  const metadata = context.triggerMetadata ?? {};
-  const blobPath = String(metadata['blobTrigger']);
-  const properties = (metadata['properties'] ?? {}) as { eTag?: string; etag?: string };
-  const outcome = await ingestor.ingest({
-    blobName: blobPath.slice(INCOMING_CONTAINER.length + 1),
-    content: blob,
-    metadata: (metadata['metadata'] ?? {}) as Record<string, string>,
-    ...((properties.eTag ?? properties.etag) ? { etag: (properties.eTag ?? properties.etag)! } : {}),
-  });
+  const blobPath = `${INCOMING_CONTAINER}/${blob.blobClient.name}`;
+  const outcome = await ingestor.ingestStored(blob.blobClient.name, blob.blobClient);
+  if (!outcome) {
+    context.log(`${blobPath}: gone or replaced since it was found; its new version, if any, is ingested on its own`);
+    return;
+  }
   context.log(
     `${blobPath}: ${outcome.status}${outcome.split ? ` (${outcome.split})` : ''}${outcome.reason ? `: ${outcome.reason}` : ''}`,
   );
@@ -28,5 +29,6 @@ app.storageBlob('ingest', {
   connection: 'AzureWebJobsStorage',
   // Flex Consumption runs blob triggers only from Event Grid (INGEST_BLOB_SOURCE=EventGrid, as infra sets it).
   source: loadIngestBlobSource(appSettings()),
+  sdkBinding: true,
   handler: ingest,
 });

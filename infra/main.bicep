@@ -49,6 +49,9 @@ param functionMaximumInstanceCount int = 40
 @allowed(['Consumption', 'Consumption-GPU-NC8as-T4', 'Consumption-GPU-NC24-A100'])
 param trainerWorkloadProfileType string = 'Consumption'
 
+@description('The trainer image (set by the postdeploy hook in the azd environment); empty: a placeholder.')
+param trainerImage string = ''
+
 @secure()
 @description('Key of a service speaking the Bing Image Search v7 API; empty: the bing provider is unavailable.')
 param bingSearchKey string = ''
@@ -149,6 +152,7 @@ module trainer 'app/trainer.bicep' = {
     logAnalyticsName: monitoring.outputs.logAnalyticsName
     // Refused here, before anything is created, where the region has no serverless GPUs of that type (the
     // preprovision hook says the same earlier, when it knows the region).
+    image: trainerImage
     workloadProfileType: trainerRegionHasProfile
       ? trainerWorkloadProfileType
       : fail('Region ${location} has no serverless GPUs of type ${trainerWorkloadProfileType}. Regions that have them: ${join(gpuRegions[trainerWorkloadProfileType], ' ')}. Choose one, or set TRAINER_WORKLOAD_PROFILE_TYPE to Consumption (CPU).')
@@ -193,12 +197,14 @@ module api 'app/function.bicep' = {
       COLLECT_DOWNLOAD_MAX_BYTES: '20971520'
       COLLECT_MAX_REDIRECTS: '5'
       COLLECT_DOWNLOAD_CONCURRENCY: '4'
+      COLLECT_QUERY_TIMEOUT_MS: '300000'
       COLLECT_ALLOW_PRIVATE_ADDRESSES: 'false'
       SERVE_MODEL_RECHECK_MS: '5000'
       SERVE_BATCH_WINDOW_MS: '0'
       SERVE_BATCH_MAX_WAIT_MS: '50'
       SERVE_MODEL_MEMORY_MB: '1024'
       HTTP_ALLOWED_ORIGINS: ''
+      HTTP_ALLOWED_HOSTS: ''
       // Training runs as the Container Apps job: a Flex Consumption instance is reclaimed once its invocations end,
       // and with it any trainer process it started (see the README's deploy section).
       TRAIN_LAUNCHER: 'containerapps'

@@ -14,6 +14,19 @@ export const AZURITE_ACCOUNT_KEY =
 
 const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
+/** A comma-separated setting as its trimmed, non-empty items (`default` when unset). */
+function commaList(defaultValue: string) {
+  return z
+    .string()
+    .default(defaultValue)
+    .transform((value) =>
+      value
+        .split(',')
+        .map((item) => item.trim())
+        .filter(Boolean),
+    );
+}
+
 const settingsSchema = z.object({
   // The storage account: a connection string, or the identity-based form the Functions runtime reads (checked
   // together in storageConnection below). Listed here so that every setting the app reads is in one schema.
@@ -57,49 +70,44 @@ const settingsSchema = z.object({
   COLLECT_DOWNLOAD_MAX_BYTES: integer(1, 1024 * 1024 * 1024).default(20 * 1024 * 1024),
   COLLECT_MAX_REDIRECTS: integer(0, 20).default(5),
   COLLECT_DOWNLOAD_CONCURRENCY: integer(1, 64).default(4),
+  COLLECT_QUERY_TIMEOUT_MS: integer(1000, 3_600_000).default(300_000),
   COLLECT_ALLOW_PRIVATE_ADDRESSES: z.enum(['true', 'false'], { message: 'must be true or false' }).default('false'),
   SERVE_MODEL_RECHECK_MS: integer(0, 3_600_000).default(5000),
   SERVE_BATCH_WINDOW_MS: integer(0, 1000).default(0),
   SERVE_BATCH_MAX_WAIT_MS: integer(0, 1000).default(50),
   SERVE_MODEL_MEMORY_MB: integer(1, 1024 * 1024).default(1024),
-  HTTP_ALLOWED_ORIGINS: z
-    .string()
-    .default('')
-    .transform((value) =>
-      value
-        .split(',')
-        .map((origin) => origin.trim())
-        .filter(Boolean),
-    )
-    .pipe(
-      z.array(
-        z
-          .string()
-          .regex(/^https?:\/\/[^/\s]+$/, 'lists origins such as https://portal.example.com (scheme and host, no path)'),
-      ),
+  HTTP_ALLOWED_ORIGINS: commaList('').pipe(
+    z.array(
+      z
+        .string()
+        .regex(/^https?:\/\/[^/\s]+$/, 'lists origins such as https://portal.example.com (scheme and host, no path)'),
     ),
+  ),
+  // Host names the local host answers besides localhost, 127.0.0.1 and [::1] at its port (any other Host is a 403:
+  // DNS rebinding), and whose pages may change state: `name`, `name:port` or `.name` (it and the names under it).
+  HTTP_ALLOWED_HOSTS: commaList('').pipe(
+    z.array(
+      z
+        .string()
+        .regex(
+          /^\.?(?:\[[0-9a-f:.]+\]|[a-z0-9_-]+(?:\.[a-z0-9_-]+)*)(?::\d{1,5})?$/i,
+          'lists host names such as mybox.lan, mybox.lan:7071 or .example.com (no scheme, no path)',
+        ),
+    ),
+  ),
   TRAIN_LAUNCHER: z
     .string()
     .refine((name) => isLauncherName(name), { error: () => `must be ${LAUNCHER_NAMES.join(' or ')}` })
     .default('local'),
-  TRAIN_EXECUTION_PROVIDERS: z
-    .string()
-    .default('cpu')
-    .transform((value) =>
-      value
-        .split(',')
-        .map((name) => name.trim())
-        .filter(Boolean),
-    )
-    .pipe(
-      z
-        .array(
-          z.enum(EXECUTION_PROVIDER_NAMES, {
-            message: `lists execution providers from ${EXECUTION_PROVIDER_NAMES.join(', ')}, e.g. "cuda,cpu"`,
-          }),
-        )
-        .min(1),
-    ),
+  TRAIN_EXECUTION_PROVIDERS: commaList('cpu').pipe(
+    z
+      .array(
+        z.enum(EXECUTION_PROVIDER_NAMES, {
+          message: `lists execution providers from ${EXECUTION_PROVIDER_NAMES.join(', ')}, e.g. "cuda,cpu"`,
+        }),
+      )
+      .min(1),
+  ),
   TRAIN_CONTAINERAPPS_SUBSCRIPTION_ID: z.string().optional(),
   TRAIN_CONTAINERAPPS_RESOURCE_GROUP: z.string().optional(),
   TRAIN_CONTAINERAPPS_JOB_NAME: z.string().optional(),
@@ -139,6 +147,8 @@ export interface CollectSettings {
   schedule: string;
   bing: { endpoint: string; key?: string };
   openverse: { endpoint: string };
+  /** One query's search and downloads, per try (COLLECT_QUERY_TIMEOUT_MS; below host.json's functionTimeout). */
+  queryTimeoutInMs: number;
   download: {
     timeoutInMs: number;
     maxBytes: number;
@@ -181,6 +191,10 @@ export interface ServeSettings {
 export interface HttpSettings {
   /** Origins besides the app's own whose pages may send state-changing requests (HTTP_ALLOWED_ORIGINS). */
   allowedOrigins: string[];
+  /** Host names the app is served at besides its own and loopback, as HTTP_ALLOWED_HOSTS lists them. */
+  allowedHosts?: string[];
+  /** The app's own host name (WEBSITE_HOSTNAME), when the platform says it. */
+  ownHostname?: string;
 }
 
 /**
@@ -262,7 +276,11 @@ export function loadSettings(env: RawSettings = processSettings()): AppSettings 
   }
   return {
     storage: storageConnection(env, 'AzureWebJobsStorage'),
-    http: { allowedOrigins: s.HTTP_ALLOWED_ORIGINS },
+    http: {
+      allowedOrigins: s.HTTP_ALLOWED_ORIGINS,
+      ...(s.HTTP_ALLOWED_HOSTS.length ? { allowedHosts: s.HTTP_ALLOWED_HOSTS } : {}),
+      ...ownHostname(env),
+    },
     serve: {
       modelRecheckInMs: s.SERVE_MODEL_RECHECK_MS,
       batchWindowInMs: s.SERVE_BATCH_WINDOW_MS,
@@ -287,6 +305,7 @@ export function loadSettings(env: RawSettings = processSettings()): AppSettings 
       schedule: s.COLLECT_SCHEDULE,
       bing: { endpoint: s.BING_SEARCH_ENDPOINT, ...(s.BING_SEARCH_KEY ? { key: s.BING_SEARCH_KEY } : {}) },
       openverse: { endpoint: s.OPENVERSE_ENDPOINT },
+      queryTimeoutInMs: s.COLLECT_QUERY_TIMEOUT_MS,
       download: {
         timeoutInMs: s.COLLECT_DOWNLOAD_TIMEOUT_MS,
         maxBytes: s.COLLECT_DOWNLOAD_MAX_BYTES,
@@ -463,6 +482,29 @@ export function loadIngestBlobSource(env: RawSettings = processSettings()): 'Log
   if (!parsed.success) {
     throw new ConfigurationError(
       `Invalid app settings: INGEST_BLOB_SOURCE: must be LogsAndContainerScan or EventGrid, not "${env['INGEST_BLOB_SOURCE']}"`,
+    );
+  }
+  return parsed.data;
+}
+
+/**
+ * WEBSITE_HOSTNAME: the app's own host name, which App Service sets (and Core Tools, as localhost:<port>). A platform
+ * variable, not an app setting, so not in the schema; one that is no host name is ignored rather than fatal.
+ */
+function ownHostname(env: RawSettings): { ownHostname?: string } {
+  const value = env['WEBSITE_HOSTNAME'];
+  return value && /^[a-z0-9_.-]+(?::\d{1,5})?$/i.test(value) ? { ownHostname: value } : {};
+}
+
+/**
+ * HTTP_ALLOWED_HOSTS, for the local host's Host check (before the app runs): the rest of the settings are not
+ * needed, or checked, to read it.
+ */
+export function loadHttpAllowedHosts(env: RawSettings = processSettings()): string[] {
+  const parsed = settingsSchema.shape.HTTP_ALLOWED_HOSTS.safeParse(withoutEmptyValues(env)['HTTP_ALLOWED_HOSTS']);
+  if (!parsed.success) {
+    throw new ConfigurationError(
+      `Invalid app settings: HTTP_ALLOWED_HOSTS: ${parsed.error.issues.map((issue) => issue.message).join('; ')} (got "${env['HTTP_ALLOWED_HOSTS']}")`,
     );
   }
   return parsed.data;

@@ -77,6 +77,7 @@ export async function createServices(env: RawSettings, options: CreateServicesOp
     settings: settings.collect,
     provider: searchProviderResolver(settings.collect),
     download: downloadImage,
+    queryTimeoutInMs: settings.collect.queryTimeoutInMs,
     ...(logger ? { logger } : {}),
   });
   const training = createTraining(settings, env, storage);

@@ -32,6 +32,7 @@ describe('loadSettings', () => {
         schedule: '0 0 3 * * *',
         bing: { endpoint: 'https://api.cognitive.microsoft.com' },
         openverse: { endpoint: 'https://api.openverse.org' },
+        queryTimeoutInMs: 300_000,
         download: {
           timeoutInMs: 20_000,
           maxBytes: 20_971_520,

@@ -16,6 +16,8 @@ param storageAccountName string
 @description('Workload profile type of the job: Consumption (CPU) or a serverless GPU.')
 @allowed(['Consumption', 'Consumption-GPU-NC8as-T4', 'Consumption-GPU-NC24-A100'])
 param workloadProfileType string
+@description('The trainer image the job runs; empty: a placeholder until the postdeploy hook has built one.')
+param image string = ''
 @description('Longest a training run may take, in seconds.')
 param replicaTimeoutInSeconds int = 14400
 
@@ -26,8 +28,9 @@ var gpuProfileName = 'gpu'
 var consumptionProfile = { name: 'Consumption', workloadProfileType: 'Consumption' }
 var gpuProfile = { name: gpuProfileName, workloadProfileType: workloadProfileType }
 var containerName = 'trainer'
-// A public image for the job's first template: the trainer image is pushed only after provisioning (postprovision
-// hook, which then points the job at it), and the launcher names its image on every start anyway.
+// A public image for the job's first template: the trainer image is built only after the app's deployment
+// (postdeploy hook, which then points the job at it and records it as TRAINER_IMAGE, so that a later provision
+// keeps it).
 var placeholderImage = 'mcr.microsoft.com/k8se/quickstart-jobs:latest'
 // The whole GPU machine: what each serverless GPU profile gives a replica; on Consumption, the largest replica
 // (4 vCPU with 8 GiB: https://learn.microsoft.com/azure/container-apps/workload-profiles-overview).
@@ -124,7 +127,7 @@ resource job 'Microsoft.App/jobs@2025-07-01' = {
       containers: [
         {
           name: containerName
-          image: placeholderImage
+          image: empty(image) ? placeholderImage : image
           resources: replicaResources
           env: [
             { name: 'TRAIN_EXECUTION_PROVIDERS', value: executionProviders }

@@ -85,3 +85,6 @@ if ($current -eq $image) {
   }
   Write-Host "Trainer job $($env:TRAINER_JOB_NAME) now runs $image."
 }
+# So that a later `azd provision` keeps the image (main.bicep's trainerImage) instead of the placeholder.
+azd env set TRAINER_IMAGE $image
+if ($LASTEXITCODE -ne 0) { throw "azd env set TRAINER_IMAGE failed ($LASTEXITCODE)" }

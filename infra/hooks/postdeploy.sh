@@ -84,3 +84,6 @@ else
     --subscription "$subscription" --container-name "$TRAINER_CONTAINER_NAME" --image "$image" --output none
   echo "Trainer job $TRAINER_JOB_NAME now runs $image."
 fi
+# So that a later `azd provision` keeps the image (main.bicep's trainerImage) instead of the placeholder.
+azd env set TRAINER_IMAGE "$image"
+

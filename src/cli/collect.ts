@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { Presets, SingleBar } from 'cli-progress';
 
 import { parsePlan, synthesizeQueries } from '../collect/plan';
-import type { RunReport } from '../collect/runs';
+import { isRunFinished, type RunReport } from '../collect/runs';
 import { loadCliSettings } from '../config';
 import { InvalidArgumentError } from '../errors';
 import { describeValue } from '../util/describeValue';
@@ -132,15 +132,16 @@ export async function runCollection(options: RunOptions): Promise<RunReport> {
   for (;;) {
     const report = (await api('GET', `/collect/${encodeURIComponent(runId)}`)) as unknown as RunReport;
     bar.update(report.queriesDone, { downloaded: report.imagesDownloaded });
-    if (report.status === 'done') {
+    if (isRunFinished(report)) {
       bar.stop();
       const skipped = Object.entries(report.skipped)
         .map(([reason, count]) => `${count} ${reason}`)
         .join(', ');
       options.out.write(
-        `done: ${report.imagesFound} found, ${report.imagesDownloaded} downloaded${skipped ? `, skipped: ${skipped}` : ''}` +
+        `${report.status}: ${report.imagesFound} found, ${report.imagesDownloaded} downloaded${skipped ? `, skipped: ${skipped}` : ''}` +
           `${report.queriesFailed ? `; ${report.queriesFailed} queries failed` : ''}\n`,
       );
+      if (report.error) options.out.write(`  ${report.error}\n`);
       for (const failed of report.queryReports.filter((q) => q.status === 'failed')) {
         options.out.write(`  failed: "${failed.query}": ${failed.error ?? ''}\n`);
       }

@@ -51,6 +51,25 @@ export interface CollectorOptions {
   provider(name: CollectionPlan['provider']): ImageSearchProvider;
   download(url: string, options: DownloadOptions): Promise<DownloadedImage>;
   logger?: CollectorLogger;
+  /**
+   * How long one query (its search and downloads) may take before it is recorded as failed; default
+   * DEFAULT_QUERY_TIMEOUT_MS. Below host.json's functionTimeout, so that a try always ends with its record.
+   */
+  queryTimeoutInMs?: number;
+}
+
+/** Five minutes: half of host.json's functionTimeout (10 minutes), so a query's try ends, and records, in time. */
+export const DEFAULT_QUERY_TIMEOUT_MS = 5 * 60_000;
+
+/** Longer result URLs are refused without a request: no server takes them, and they bloat every record. */
+export const MAX_RESULT_URL_CHARS = 8_192;
+
+/** Azure allows 8 KiB of metadata per blob, names and values together; provenance keeps below it. */
+const MAX_METADATA_BYTES = 7 * 1024;
+
+/** The query's deadline passed; recorded as the query's failure, never retried (it would only wait again). */
+class QueryTimeoutError extends Error {
+  override name = 'QueryTimeoutError';
 }
 
 export class Collector {
@@ -159,11 +178,15 @@ export class Collector {
   }
 
   /**
-   * Runs one search job. Failures that a retry cannot fix (a bad key or endpoint), and any failure on the
-   * last allowed try, are recorded in the run's report; other failures throw so that the queue retries.
+   * Runs one search job. Failures that a retry cannot fix (a bad key or endpoint, the query's deadline), and any
+   * failure on the last allowed try, are recorded in the run's report; other failures throw so that the queue
+   * retries. The last try records the query as failed before it starts, so that a host that dies during it (the
+   * message then goes to poison unseen) or a report that cannot be stored never leaves the run running.
    */
   async runJob(input: unknown, options: { isLastAttempt: boolean }): Promise<QueryReport> {
     const job = parseJob(input);
+    const runs = this.#options.runs;
+    const timeoutInMs = this.#options.queryTimeoutInMs ?? DEFAULT_QUERY_TIMEOUT_MS;
     const report: QueryReport = {
       index: job.index,
       query: job.query,
@@ -175,37 +198,81 @@ export class Collector {
       skippedDetails: [],
       finishedAt: '',
     };
+    if (options.isLastAttempt) {
+      await runs.recordQuery(job.dataset, job.runId, {
+        ...report,
+        status: 'failed',
+        error: `the last try of this query did not finish (its host stopped, or it ran past the function timeout); started ${new Date().toISOString()}`,
+        finishedAt: new Date().toISOString(),
+      });
+    }
+    const deadline = new AbortController();
+    const timer = setTimeout(
+      () => deadline.abort(new QueryTimeoutError(`the query did not finish within ${timeoutInMs} ms`)),
+      timeoutInMs,
+    );
     try {
-      const provider = this.#options.provider(job.provider);
-      const { results } = await provider.search({ query: job.query, count: job.count, filters: job.filters });
-      report.found = results.length;
-      await this.#fetchAll(job, results, report);
+      // The race ends the try at the deadline even where a provider or download does not heed the signal.
+      await Promise.race([
+        this.#search(job, report, deadline.signal),
+        new Promise<never>((_, reject) => {
+          deadline.signal.addEventListener('abort', () => reject(deadline.signal.reason as Error), { once: true });
+        }),
+      ]);
     } catch (error) {
-      // A bad key, endpoint or setting stays bad however often the queue retries.
+      // A bad key, endpoint or setting stays bad however often the queue retries; a deadline would only pass again.
       const permanent =
         error instanceof ConfigurationError ||
+        error instanceof QueryTimeoutError ||
         (error instanceof SearchProviderError &&
-          error.statusCode !== undefined &&
-          error.statusCode < 500 &&
-          error.statusCode !== 429);
+          (error.permanent || (error.statusCode !== undefined && error.statusCode < 500 && error.statusCode !== 429)));
       if (!permanent && !options.isLastAttempt) throw error;
-      Object.assign(report, { status: 'failed', error: (error as Error).message });
+      const message = (error as Error).message;
+      Object.assign(report, {
+        status: 'failed',
+        error:
+          error instanceof QueryTimeoutError
+            ? `${message}: ${report.downloaded} of ${report.found} results downloaded by then`
+            : message,
+      });
+    } finally {
+      clearTimeout(timer);
+      deadline.abort(new QueryTimeoutError('the query ended'));
     }
     report.finishedAt = new Date().toISOString();
-    await this.#options.runs.recordQuery(job.dataset, job.runId, report);
+    try {
+      await runs.recordQuery(job.dataset, job.runId, report);
+    } catch (error) {
+      if (!options.isLastAttempt) throw error;
+      // Whatever kept the report out (once: a row over Table storage's size limit), the run must still end.
+      Object.assign(report, {
+        status: 'failed',
+        error: `the query's report could not be stored: ${(error as Error).message}`,
+        skipped: {},
+        skippedDetails: [],
+      });
+      await runs.recordQuery(job.dataset, job.runId, report);
+    }
     this.#logger.info(
       `collect: "${job.query}" ${report.status}: ${report.found} found, ${report.downloaded} downloaded, ${Object.values(report.skipped).reduce((a, b) => a + b, 0)} skipped`,
     );
     return report;
   }
 
-  async #fetchAll(job: SearchJob, results: ImageResult[], report: QueryReport): Promise<void> {
+  async #search(job: SearchJob, report: QueryReport, signal: AbortSignal): Promise<void> {
+    const provider = this.#options.provider(job.provider);
+    const { results } = await provider.search({ query: job.query, count: job.count, filters: job.filters, signal });
+    report.found = results.length;
+    await this.#fetchAll(job, results, report, signal);
+  }
+
+  async #fetchAll(job: SearchJob, results: ImageResult[], report: QueryReport, signal: AbortSignal): Promise<void> {
     let next = 0;
     const worker = async () => {
-      while (next < results.length) {
+      while (next < results.length && !signal.aborted) {
         const result = results[next++]!;
         try {
-          await this.#fetchOne(job, result);
+          await this.#fetchOne(job, result, signal);
           report.downloaded += 1;
         } catch (error) {
           if (!(error instanceof DownloadRefusedError)) throw error;
@@ -223,7 +290,12 @@ export class Collector {
     await Promise.all(Array.from({ length: this.#options.settings.download.concurrency }, worker));
   }
 
-  async #fetchOne(job: SearchJob, result: ImageResult): Promise<void> {
+  async #fetchOne(job: SearchJob, result: ImageResult, signal: AbortSignal): Promise<void> {
+    if (result.contentUrl.length > MAX_RESULT_URL_CHARS)
+      throw new DownloadRefusedError(
+        'bad-url',
+        `the result's URL has ${result.contentUrl.length} characters, more than ${MAX_RESULT_URL_CHARS}`,
+      );
     // encodeURI throws on a lone surrogate, and one such result must not fail the whole query.
     const malformed = Object.entries(result).find(
       ([, value]) => typeof value === 'string' && LONE_SURROGATE.test(value),
@@ -241,7 +313,8 @@ export class Collector {
       );
     }
     const content =
-      result.content ?? (await this.#options.download(result.contentUrl, this.#options.settings.download)).content;
+      result.content ??
+      (await this.#options.download(result.contentUrl, { ...this.#options.settings.download, signal })).content;
     const blobName = incomingBlobName(job.dataset, job.label, blobFileName(job.provider, result));
     await this.#options.incoming
       .getBlockBlobClient(blobName)
@@ -286,11 +359,19 @@ function provenance(job: SearchJob, result: ImageResult): Record<string, string>
     creator: result.creator,
     attribution: result.attribution,
   };
-  return Object.fromEntries(
-    Object.entries(fields)
-      .filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== '')
-      .map(([key, value]) => [key, encodeURI(value).slice(0, 2000)]),
-  );
+  const entries = Object.entries(fields)
+    .filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== '')
+    .map(([key, value]): [string, string] => [key, encodeURI(value).slice(0, 2000)]);
+  // Within the blob's metadata limit: the longest values give way first (they are URLs and attributions).
+  let total = entries.reduce((sum, [key, value]) => sum + key.length + value.length, 0);
+  while (total > MAX_METADATA_BYTES) {
+    const longest = entries.reduce((a, b) => (b[1].length > a[1].length ? b : a));
+    const keep = Math.max(0, longest[1].length - (total - MAX_METADATA_BYTES));
+    total -= longest[1].length - keep;
+    // Never end inside a %XX escape.
+    longest[1] = longest[1].slice(0, keep).replace(/%[0-9A-F]?$/i, '');
+  }
+  return Object.fromEntries(entries);
 }
 
 function parseJob(input: unknown): SearchJob {

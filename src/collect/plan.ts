@@ -35,6 +35,13 @@ export const PLAN_LIMITS = {
   dimensions: 16,
   termsPerDimension: 500,
   templateLength: 500,
+  /** One synthesised query, in characters: a template repeating a field can make one of many kilobytes. */
+  queryChars: 500,
+  /**
+   * The synthesised queries as JSON (what PUT and GET of a plan answer), in bytes: a 51 KB plan once expanded to
+   * 32.7 MB on every request.
+   */
+  expansionBytes: 1024 * 1024,
 } as const;
 
 const planSchema = z
@@ -117,14 +124,71 @@ export function parsePlan(json: unknown, source = 'collection plan'): Collection
     problems.push(`dimensions: ${count} combinations, more than ${MAX_QUERIES_PER_PLAN}`);
   if (problems.length > 0) throw new InvalidArgumentError(`${source} is invalid: ${problems.join('; ')}`);
   const result: CollectionPlan = { ...plan, labelFrom, filters: plan.filters };
-  // Every label the plan can make must be a valid label name.
-  const badLabel = synthesizeQueries(result).find(({ label }) => checkLabelName(label) !== undefined);
-  if (badLabel) {
-    throw new InvalidArgumentError(
-      `${source} is invalid: labelFrom: ${checkLabelName(badLabel.label)!} (from query "${badLabel.query}")`,
+  // The expansion's size is known from the terms alone: a plan that would expand too far is refused unexpanded.
+  const expansion = planExpansion(result);
+  if (expansion.longestQueryChars > PLAN_LIMITS.queryChars)
+    problems.push(
+      `template: the longest query would have ${expansion.longestQueryChars} characters, more than ${PLAN_LIMITS.queryChars} (PLAN_LIMITS.queryChars); use each dimension's field once or shorter terms`,
     );
+  if (expansion.bytes > PLAN_LIMITS.expansionBytes)
+    problems.push(
+      `dimensions: the ${expansion.queries} queries would take about ${expansion.bytes} bytes of JSON, more than ${PLAN_LIMITS.expansionBytes} (PLAN_LIMITS.expansionBytes); use fewer or shorter terms`,
+    );
+  if (problems.length > 0) throw new InvalidArgumentError(`${source} is invalid: ${problems.join('; ')}`);
+  // Every label the plan can make must be a valid label name; the labels' dimensions alone are enumerated.
+  const labelDimensions = labelFrom.map((name) => plan.dimensions[name]!);
+  for (const combination of odometer(labelDimensions.map((terms) => terms.length))) {
+    const label = combination.map((t, d) => labelDimensions[d]![t]!).join('-');
+    const problem = checkLabelName(label);
+    if (problem !== undefined) {
+      const terms = Object.fromEntries(dimensions.map((name) => [name, plan.dimensions[name]![0]!]));
+      labelFrom.forEach((name, d) => (terms[name] = labelDimensions[d]![combination[d]!]!));
+      throw new InvalidArgumentError(
+        `${source} is invalid: labelFrom: ${problem} (from query "${queryOf(result.template, terms)}")`,
+      );
+    }
   }
   return result;
+}
+
+/** What synthesising a plan would make, computed from its terms without synthesising it. */
+export interface PlanExpansion {
+  queries: number;
+  /** The longest query, in characters, before runs of whitespace are collapsed (so at least the real one). */
+  longestQueryChars: number;
+  /** The JSON of the synthesised queries, in UTF-8 bytes, from above (whitespace not collapsed). */
+  bytes: number;
+}
+
+/**
+ * The size of a plan's expansion. Each term of a dimension of n terms appears in count / n queries, so the sums
+ * over all queries are sums over terms; cost linear in the plan, whatever the expansion.
+ */
+export function planExpansion(plan: CollectionPlan): PlanExpansion {
+  const dimensions = Object.entries(plan.dimensions);
+  const count = dimensions.reduce((product, [, terms]) => product * terms.length, 1);
+  // A string's bytes inside JSON quotes: escaping is per character, so the pieces add up to the whole.
+  const jsonBytes = (text: string) => Buffer.byteLength(JSON.stringify(text)) - 2;
+  const uses = new Map<string, number>();
+  for (const match of plan.template.matchAll(TEMPLATE_FIELD)) uses.set(match[1]!, (uses.get(match[1]!) ?? 0) + 1);
+  const literal = plan.template.replace(TEMPLATE_FIELD, '');
+  let longestQueryChars = literal.length;
+  let queryBytes = count * jsonBytes(literal);
+  let labelBytes = count * Math.max(0, plan.labelFrom.length - 1);
+  let termsBytes = count * 2; // {}
+  for (const [name, terms] of dimensions) {
+    const perTerm = count / terms.length;
+    const termBytes = terms.reduce((sum, term) => sum + jsonBytes(term), 0);
+    const used = uses.get(name) ?? 0;
+    longestQueryChars += used * Math.max(...terms.map((term) => term.length));
+    queryBytes += used * perTerm * termBytes;
+    labelBytes += plan.labelFrom.filter((label) => label === name).length * perTerm * termBytes;
+    // "name":"term", and a comma
+    termsBytes += count * (jsonBytes(name) + 6) + perTerm * termBytes;
+  }
+  // {"query":"","label":"","terms":} and a comma between queries, then the array's brackets.
+  const overhead = count * ('{"query":"","label":"","terms":}'.length + 1) + 2;
+  return { queries: count, longestQueryChars, bytes: queryBytes + labelBytes + termsBytes + overhead };
 }
 
 /**
@@ -134,24 +198,36 @@ export function parsePlan(json: unknown, source = 'collection plan'): Collection
  */
 export function synthesizeQueries(plan: CollectionPlan): PlannedQuery[] {
   const dimensions = Object.entries(plan.dimensions);
-  const count = dimensions.reduce((product, [, terms]) => product * terms.length, 1);
-  const digits = new Array<number>(dimensions.length).fill(0);
   const queries: PlannedQuery[] = [];
-  for (let q = 0; q < count; q++) {
+  for (const digits of odometer(dimensions.map(([, values]) => values.length))) {
     const terms: Record<string, string> = {};
     dimensions.forEach(([name, values], d) => (terms[name] = values[digits[d]!]!));
     queries.push({
-      query: plan.template
-        .replace(TEMPLATE_FIELD, (_, name: string) => terms[name]!)
-        .replace(/\s+/g, ' ')
-        .trim(),
+      query: queryOf(plan.template, terms),
       label: plan.labelFrom.map((name) => terms[name]!).join('-'),
       terms,
     });
-    for (let d = dimensions.length - 1; d >= 0; d--) {
-      if (++digits[d]! < dimensions[d]![1].length) break;
+  }
+  return queries;
+}
+
+/** The template with each field replaced by its term, runs of whitespace collapsed. */
+function queryOf(template: string, terms: Record<string, string>): string {
+  return template
+    .replace(TEMPLATE_FIELD, (_, name: string) => terms[name]!)
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
+/** Every combination of indices below `sizes`, the last varying fastest (one array, reused: copy to keep). */
+function* odometer(sizes: number[]): Generator<readonly number[]> {
+  const count = sizes.reduce((product, size) => product * size, 1);
+  const digits = new Array<number>(sizes.length).fill(0);
+  for (let q = 0; q < count; q++) {
+    yield digits;
+    for (let d = sizes.length - 1; d >= 0; d--) {
+      if (++digits[d]! < sizes[d]!) break;
       digits[d] = 0;
     }
   }
-  return queries;
 }

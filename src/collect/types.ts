@@ -70,11 +70,15 @@ export interface SearchProviderDefinition<Name extends string = string> {
 export class SearchProviderError extends AppError {
   override name = 'SearchProviderError';
   readonly kind = 'upstream-failed';
+  /** Another try would fail the same way (an answer over the size limit): the query is recorded as failed at once. */
+  readonly permanent: boolean;
   constructor(
     message: string,
     readonly statusCode?: number,
+    options: { permanent?: boolean } = {},
   ) {
     super(message);
+    this.permanent = options.permanent ?? false;
   }
 }
 

@@ -78,6 +78,8 @@ interface ImageEntity {
   name: string;
   container: string;
   blobName: string;
+  /** name and blobName are written with escapeSeparators (they held U+2028 or U+2029). */
+  namesEscaped?: boolean;
   status: ImageStatus;
   split?: string;
   splitRule?: string;
@@ -545,9 +547,11 @@ function toImageEntity(record: ImageRecord): ImageEntity {
     rowKey: imageIdOfRecord(record),
     kind: 'image',
     ...rest,
-    // Only rejected names can hold these (valid ones may not): Azurite fails a whole transaction on them.
-    name: withoutLineSeparators(record.name),
-    blobName: withoutLineSeparators(record.blobName),
+    // Only rejected names can hold these (valid ones may not): Azurite fails a whole transaction on them, so they
+    // are stored escaped, reversibly, and marked.
+    ...(hasSeparators(record.name) || hasSeparators(record.blobName)
+      ? { name: escapeSeparators(record.name), blobName: escapeSeparators(record.blobName), namesEscaped: true }
+      : {}),
     provenance: JSON.stringify(provenance),
   };
   // Tables reject undefined properties: leave them out.
@@ -556,18 +560,48 @@ function toImageEntity(record: ImageRecord): ImageEntity {
   ) as unknown as ImageEntity;
 }
 
-/** U+2028 and U+2029 written as the escapes \u2028 and \u2029. */
-function withoutLineSeparators(value: string): string {
-  return value.replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+function hasSeparators(value: string): boolean {
+  return /[\u2028\u2029]/.test(value);
+}
+
+/** U+2028 and U+2029 as the escapes \u2028 and \u2029, and \ as \\, so that unescapeSeparators gives the text back. */
+function escapeSeparators(value: string): string {
+  return value
+    .replace(/\\/g, '\\\\')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
+}
+
+function unescapeSeparators(value: string): string {
+  return value.replace(/\\(\\|u2028|u2029)/g, (_, escape: string) =>
+    escape === '\\' ? '\\' : escape === 'u2028' ? '\u2028' : '\u2029',
+  );
+}
+
+/**
+ * The names of a row as stored. Rows written before namesEscaped held the escapes without a way back; for a blob
+ * with an invalid name the id has it exactly (imageIdForBlob), unless it was long enough to be hashed.
+ */
+function storedNames(entity: TableEntityResult<ImageEntity>): { name: string; blobName: string } {
+  if (entity.namesEscaped)
+    return { name: unescapeSeparators(entity.name), blobName: unescapeSeparators(entity.blobName) };
+  if (
+    isInvalidNameImageId(entity.rowKey) &&
+    /\\u202[89]/.test(entity.blobName) &&
+    !entity.rowKey.startsWith(`${INVALID_NAME_ROW_PREFIX}sha256-`)
+  ) {
+    const blobName = describeImageId(entity.partitionKey, entity.rowKey);
+    return { name: entity.name === entity.blobName ? blobName : entity.name, blobName };
+  }
+  return { name: entity.name, blobName: entity.blobName };
 }
 
 function fromImageEntity(entity: TableEntityResult<ImageEntity>): ImageRecord {
   const record: ImageRecord = {
     dataset: entity.partitionKey,
     label: entity.label,
-    name: entity.name,
+    ...storedNames(entity),
     container: entity.container,
-    blobName: entity.blobName,
     status: entity.status,
     contentSha256: entity.contentSha256,
     sizeBytes: entity.sizeBytes,

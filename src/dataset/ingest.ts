@@ -1,7 +1,7 @@
 // Ingest of one blob of the incoming container: validate, hash, deduplicate, split, record, quarantine.
 import { createHash } from 'node:crypto';
 
-import type { ContainerClient } from '@azure/storage-blob';
+import type { BlobClient, ContainerClient } from '@azure/storage-blob';
 
 import type { DedupSettings, IngestSettings } from '../config';
 import { dhashFromPixels, relativeDistance } from '../image/dhash';
@@ -26,7 +26,7 @@ import { type DatasetState, DatasetStates } from './datasetState';
 import { KeyedMutex } from './keyedMutex';
 import { checkDatasetName, labelsOf, parseImagePath } from './names';
 import { chooseSplit } from './split';
-import { ImageRejectedError, validateImage, type ValidImage } from './validate';
+import { fileTooLarge, ImageRejectedError, validateImage, type ValidImage } from './validate';
 
 /** How many of the closest images are weighed as neighbours (nearest first). */
 const NEIGHBOUR_CANDIDATES = 32;
@@ -42,6 +42,14 @@ export interface IngestBlob {
   metadata?: Record<string, string>;
   /** The blob's ETag as triggered, so that quarantine never deletes a newer upload of the same name. */
   etag?: string;
+}
+
+/** What ingest works from: the blob's bytes, or for a blob over the size limit only its hash and size (never read whole). */
+interface IngestInput extends Omit<IngestBlob, 'content'> {
+  contentSha256: string;
+  sizeBytes: number;
+  /** Undefined: the blob is over INGEST_MAX_FILE_BYTES, and is rejected without its bytes in memory. */
+  content?: Buffer;
 }
 
 export interface IngestOutcome {
@@ -102,6 +110,43 @@ export class Ingestor {
 
   async ingest(blob: IngestBlob): Promise<IngestOutcome> {
     const contentSha256 = createHash('sha256').update(blob.content).digest('hex');
+    return this.#ingestInput({ ...blob, contentSha256, sizeBytes: blob.content.length });
+  }
+
+  /**
+   * Ingests a blob as it is stored, reading no more than the size limit allows: its length comes from its
+   * properties first, a blob over INGEST_MAX_FILE_BYTES is hashed as a stream (bounded memory) and rejected as
+   * file-too-large without being held, and any other is read with a cap. Undefined: the blob is gone, or was
+   * replaced since it was found (its new version is ingested on its own).
+   */
+  async ingestStored(blobName: string, blob: BlobClient): Promise<IngestOutcome | undefined> {
+    let properties: Awaited<ReturnType<BlobClient['getProperties']>>;
+    try {
+      properties = await blob.getProperties();
+    } catch (error) {
+      if (isStatus(error, 404)) return undefined;
+      throw error;
+    }
+    const etag = properties.etag;
+    const sizeBytes = properties.contentLength ?? 0;
+    const source = { blobName, metadata: properties.metadata ?? {}, ...(etag ? { etag } : {}) };
+    try {
+      if (sizeBytes > this.#ingest.maxFileBytes) {
+        const contentSha256 = await streamedSha256(blob, etag);
+        return await this.#ingestInput({ ...source, contentSha256, sizeBytes });
+      }
+      const content = await readCapped(blob, etag, this.#ingest.maxFileBytes);
+      // The read is of the version whose length was read (If-Match): more bytes is the service's error, not ours.
+      if (!content) throw new Error(`blob ${blobName} held more than the ${sizeBytes} bytes its properties said`);
+      return await this.ingest({ ...source, content });
+    } catch (error) {
+      if (isStatus(error, 404) || isStatus(error, 412)) return undefined;
+      throw error;
+    }
+  }
+
+  async #ingestInput(blob: IngestInput): Promise<IngestOutcome> {
+    const { contentSha256 } = blob;
     const parsed = parseImagePath(blob.blobName);
     const { dataset, id } = catalogKeyOfBlob(blob.blobName);
 
@@ -116,6 +161,8 @@ export class Ingestor {
     let rejection: ImageRejectedError | undefined;
     if ('problem' in parsed) {
       rejection = new ImageRejectedError('invalid-name', parsed.problem);
+    } else if (!blob.content) {
+      rejection = fileTooLarge(blob.sizeBytes, this.#ingest);
     } else {
       // Bytes an accepted image already has are an exact duplicate: its record says all a decode would, so a copy
       // of a huge image costs no decode at all (the commit still checks the claim).
@@ -144,7 +191,7 @@ export class Ingestor {
       blobName: blob.blobName,
       status: 'rejected',
       contentSha256,
-      sizeBytes: blob.content.length,
+      sizeBytes: blob.sizeBytes,
       source: blob.metadata?.['source'] ?? 'upload',
       provenance: blob.metadata ?? {},
       ingestedAt: new Date().toISOString(),
@@ -285,16 +332,25 @@ export class Ingestor {
     }
   }
 
-  async #moveToQuarantine(blob: IngestBlob, record: ImageRecord): Promise<void> {
+  async #moveToQuarantine(blob: IngestInput, record: ImageRecord): Promise<void> {
     const target = this.#quarantine.getBlockBlobClient(blob.blobName);
-    await target.uploadData(blob.content, {
-      metadata: {
-        ...blob.metadata,
-        rejection_code: record.reasonCode ?? 'unknown',
-        rejection_reason: asciiHeaderValue(record.reason ?? ''),
-        original_container: INCOMING_CONTAINER,
-      },
-    });
+    const metadata = {
+      ...blob.metadata,
+      rejection_code: record.reasonCode ?? 'unknown',
+      rejection_reason: asciiHeaderValue(record.reason ?? ''),
+      original_container: INCOMING_CONTAINER,
+    };
+    if (blob.content) {
+      await target.uploadData(blob.content, { metadata });
+    } else {
+      // Too large to hold: the storage service copies it (same account), this process never reads it.
+      const source = this.#incoming.getBlobClient(blob.blobName);
+      const copy = await target.beginCopyFromURL(source.url, {
+        metadata,
+        ...(blob.etag ? { sourceConditions: { ifMatch: blob.etag } } : {}),
+      });
+      await copy.pollUntilDone();
+    }
     try {
       await this.#incoming.deleteBlob(blob.blobName, blob.etag ? { conditions: { ifMatch: blob.etag } } : {});
     } catch (error) {
@@ -317,6 +373,31 @@ export function catalogKeyOfBlob(blobName: string): { dataset: string; id: strin
     dataset: checkDatasetName(first) === undefined ? first : INVALID_DATASET_PARTITION,
     id: imageIdForBlob(blobName),
   };
+}
+
+/** The SHA-256 of a blob's bytes, read as a stream (memory stays at one chunk, whatever the blob's size). */
+async function streamedSha256(blob: BlobClient, etag: string | undefined): Promise<string> {
+  const download = await blob.download(0, undefined, etag ? { conditions: { ifMatch: etag } } : {});
+  const hash = createHash('sha256');
+  for await (const chunk of download.readableStreamBody!) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** A blob's bytes, read as a stream up to `maxBytes`; undefined when there are more. */
+async function readCapped(blob: BlobClient, etag: string | undefined, maxBytes: number): Promise<Buffer | undefined> {
+  const download = await blob.download(0, undefined, etag ? { conditions: { ifMatch: etag } } : {});
+  const stream = download.readableStreamBody!;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    size += (chunk as Buffer).length;
+    if (size > maxBytes) {
+      (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+      return undefined;
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
 }
 
 function applyToStats(stats: DatasetStats, record: ImageRecord, replaced?: ImageRecord): DatasetStats {

@@ -11,7 +11,7 @@ import { INCOMING_CONTAINER, QUARANTINE_CONTAINER } from '../storage/names';
 import { isStatus } from '../storage/tables';
 import type { PixelBudget } from '../util/pixelBudget';
 import type { Catalog } from './catalog';
-import { checkImageHeader } from './validate';
+import { checkImageHeader, undecodable } from './validate';
 
 export const THUMBNAIL_SIZE = { min: 16, max: 512, default: 128 } as const;
 /** Rendered thumbnails kept at most, in bytes (a 128 px JPEG is about 5 KB). */
@@ -81,8 +81,12 @@ export class Thumbnails {
     }
     // Ingest's limits before any decoding (size, format, pixels), then the shared budget for the decode itself.
     const header = await checkImageHeader(content, this.options.ingest);
+    // A file whose header passes may still not decode (an RLE BMP, a truncated JPEG: files ingest rejected): that
+    // is the file's problem, answered as ingest words it, not a server error.
     const jpeg = await this.options.pixelBudget.run(header.width * header.height, () =>
-      renderThumbnail(content, { size }),
+      renderThumbnail(content, { size }).catch((error: unknown) => {
+        throw undecodable(header.format, error);
+      }),
     );
     this.#remember(key, jpeg);
     return { etag, jpeg };

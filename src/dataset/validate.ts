@@ -5,7 +5,7 @@ import type { IngestSettings } from '../config';
 import { AppError, type ErrorKind } from '../errors';
 import { decodeBmp, isBmp, readBmpHeader } from '../image/bmp';
 import { decodeLikePillow, type RawPixels } from '../image/decode';
-import { readQuickHeader } from '../image/imageHeader';
+import { type FileTypeBrands, isSvg, readFileTypeBrands, readQuickHeader } from '../image/imageHeader';
 import type { PixelBudget } from '../util/pixelBudget';
 
 export type RejectionCode =
@@ -53,18 +53,21 @@ export interface ValidImage {
   pixels: RawPixels;
 }
 
+/** The rejection of a file over INGEST_MAX_FILE_BYTES (ingest also gives it from a stored blob's length alone). */
+export function fileTooLarge(sizeBytes: number, settings: Pick<IngestSettings, 'maxFileBytes'>): ImageRejectedError {
+  return new ImageRejectedError(
+    'file-too-large',
+    `the file has ${sizeBytes} bytes, more than the limit of ${settings.maxFileBytes} (INGEST_MAX_FILE_BYTES)`,
+  );
+}
+
 /**
  * The checks that need no decoding (size, format, pixel limit, dimensions); throws ImageRejectedError. Serving
  * uses these alone and lets its one decode find damaged data.
  */
 export async function checkImageHeader(content: Buffer, settings: IngestSettings): Promise<Omit<ValidImage, 'pixels'>> {
   if (content.length === 0) throw new ImageRejectedError('empty-file', 'the file is empty (0 bytes)');
-  if (content.length > settings.maxFileBytes) {
-    throw new ImageRejectedError(
-      'file-too-large',
-      `the file has ${content.length} bytes, more than the limit of ${settings.maxFileBytes} (INGEST_MAX_FILE_BYTES)`,
-    );
-  }
+  if (content.length > settings.maxFileBytes) throw fileTooLarge(content.length, settings);
 
   const header = await readHeader(content);
   if (!ACCEPTED_FORMATS.has(header.format)) {
@@ -95,7 +98,32 @@ interface Header {
   pages: number;
 }
 
+/** HEIF brands of HEVC-coded images and sequences (HEIC): there is no HEVC decoder here. */
+const HEVC_BRANDS = new Set(['heic', 'heix', 'hevc', 'hevx', 'heim', 'heis', 'hevm', 'hevs']);
+/** HEIF brands that say nothing of the codec: AV1 (AVIF), HEVC or JPEG inside; sharp tells which. */
+const GENERIC_HEIF_BRANDS = new Set(['mif1', 'msf1', 'mif2', 'miaf']);
+const AVIF_BRANDS = new Set(['avif', 'avis']);
+
+type HeifKind = { kind: 'hevc' | 'avif' | 'heif'; brand: string };
+
+/** Which sort of HEIF file the ftyp brands announce, if any; the major brand decides where it is one of them. */
+function heifKind(brands: FileTypeBrands | undefined): HeifKind | undefined {
+  if (!brands) return undefined;
+  const all = [brands.major, ...brands.compatible];
+  const avif = all.find((brand) => AVIF_BRANDS.has(brand));
+  if (avif && !HEVC_BRANDS.has(brands.major)) return { kind: 'avif', brand: avif };
+  const hevc = all.find((brand) => HEVC_BRANDS.has(brand));
+  if (hevc) return { kind: 'hevc', brand: HEVC_BRANDS.has(brands.major) ? brands.major : hevc };
+  const generic = all.find((brand) => GENERIC_HEIF_BRANDS.has(brand));
+  return generic ? { kind: 'heif', brand: GENERIC_HEIF_BRANDS.has(brands.major) ? brands.major : generic } : undefined;
+}
+
 async function readHeader(content: Buffer): Promise<Header> {
+  // Refused by their own signatures before any decoder sees them: SVG is scriptable text, and HEVC has no decoder.
+  if (isSvg(content)) throw new ImageRejectedError('unsupported-format', describeUnsupported('svg'));
+  const heif = heifKind(readFileTypeBrands(content));
+  if (heif?.kind === 'hevc')
+    throw new ImageRejectedError('unsupported-format', describeUnsupported('heic', `brand ${heif.brand}`));
   if (isBmp(content)) {
     try {
       const bmp = readBmpHeader(content);
@@ -114,11 +142,13 @@ async function readHeader(content: Buffer): Promise<Header> {
     // Only the header is read here; the pixel limit is applied below with a message that names the setting.
     metadata = await sharp(content, { limitInputPixels: false }).metadata();
   } catch (error) {
-    const claimed = sniffImageSignature(content);
+    if (heif?.kind === 'heif')
+      throw new ImageRejectedError('unsupported-format', describeUnsupported('heif', `brand ${heif.brand}`));
+    const claimed = heif?.kind === 'avif' ? 'AVIF' : sniffImageSignature(content);
     if (claimed) {
       throw new ImageRejectedError(
         'corrupt-image',
-        `the file starts like a ${claimed} but its header is damaged: ${(error as Error).message}`,
+        `the file starts like ${/^[AEIOU]/.test(claimed) ? 'an' : 'a'} ${claimed} but its header is damaged: ${(error as Error).message}`,
       );
     }
     throw new ImageRejectedError('not-an-image', describeNonImage(content));
@@ -172,15 +202,24 @@ async function decodePixels(content: Buffer, format: string, maxPixels: number):
   try {
     return await decodeRasterLikePillow(content, { limitInputPixels: maxPixels });
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new ImageRejectedError('corrupt-image', `the ${format.toUpperCase()} data cannot be decoded: ${reason}`);
+    throw undecodable(format, error);
   }
 }
 
-function describeUnsupported(format: string): string {
+/** A decode's failure on a file whose header passed, as the rejection ingest records for it. */
+export function undecodable(format: string, error: unknown): ImageRejectedError {
+  const reason = error instanceof Error ? error.message : String(error);
+  return new ImageRejectedError('corrupt-image', `the ${format.toUpperCase()} data cannot be decoded: ${reason}`);
+}
+
+function describeUnsupported(format: string, detail?: string): string {
   const accepted = 'only raster photos (JPEG, PNG, WebP, TIFF, GIF, BMP, AVIF) are accepted';
+  const about = detail ? `, ${detail}` : '';
   if (format === 'svg') return `SVG is a vector format that can carry scripts and external references: ${accepted}`;
-  if (format === 'heic') return `HEIC photos cannot be decoded here (no HEVC decoder): convert to JPEG; ${accepted}`;
+  if (format === 'heic')
+    return `HEIC photos cannot be decoded here (no HEVC decoder${about}): convert to JPEG; ${accepted}`;
+  if (format === 'heif')
+    return `HEIF images cannot be decoded here (neither AVIF nor anything sharp reads${about}): convert to JPEG; ${accepted}`;
   return `${format.toUpperCase()} is not accepted: ${accepted}`;
 }
 
@@ -211,10 +250,6 @@ function describeNonImage(content: Buffer): string {
     [head.startsWith('7z\u00bc\u00af'), 'a 7-Zip archive'],
     [head.startsWith('{') || head.startsWith('['), 'JSON text'],
     [head.startsWith('<?xml') || head.startsWith('<'), 'an XML or markup document'],
-    [
-      /ftyp(heic|heix|hevc|mif1)/.test(head.slice(4, 12)),
-      'a HEIC photo, which cannot be decoded here: convert it to JPEG',
-    ],
   ];
   const match = signatures.find(([matches]) => matches);
   return match

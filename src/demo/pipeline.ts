@@ -2,7 +2,7 @@
 // wait for ingest, train, read the model's metrics.json and classify fresh images. What is already there (a
 // finished collection run, a serving model) is reused, not rebuilt. `npm run demo` (main.ts) runs it on the local
 // stack; its test runs it with a smaller plan. The report's figures come from the app's answers only.
-import type { RunRecord, RunReport } from '../collect/runs';
+import { isRunFinished, type RunRecord, type RunReport } from '../collect/runs';
 import { renderGarment } from '../collect/syntheticImages';
 import type { DatasetSummary } from '../dataset/queries';
 import type { TrainJob } from '../train/jobs';
@@ -99,6 +99,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   } else {
     let started = performance.now();
     const runs = await collectionRuns(options);
+    // A partial or failed run left the dataset short: collect again rather than reuse it.
     if (runs.some((run) => run.status === 'done')) {
       reused.dataset = true;
       progress?.note(`dataset "${dataset}" was collected before: reusing its images`);
@@ -179,7 +180,7 @@ async function collect(options: DemoOptions, running: RunReport | undefined): Pr
     if (!begun) progress?.begin('collect', total, 'images');
     begun = true;
     progress?.update(run.imagesFound, total, `${run.queriesDone}/${run.queries} queries`);
-    return run.status === 'done' ? run : undefined;
+    return isRunFinished(run) ? run : undefined;
   });
   progress?.end();
   if (report.queriesFailed > 0) {

@@ -74,6 +74,13 @@ interface Watch {
   source: 'LogsAndContainerScan' | 'EventGrid';
   pattern: BlobPathPattern;
   container: ContainerClient;
+  /** The app setting naming the trigger's storage connection (what an SDK-type binding tells the worker). */
+  connection: string;
+  /**
+   * `sdkBinding: true` (the binding's supportsDeferredBinding): the function gets where the blob is, not its bytes,
+   * and the host reads none of it, as the Functions host does.
+   */
+  deferred: boolean;
   /** The same container for listing only, without the SDK's retries: a failed page is narrowed at once. */
   listing: ContainerClient;
   blobs: BlobServiceClient;
@@ -133,6 +140,10 @@ export class BlobTriggerListener {
           pattern,
           blobs,
           container: blobs.getContainerClient(pattern.container),
+          connection,
+          deferred:
+            (binding['properties'] as { supportsDeferredBinding?: unknown } | undefined)?.supportsDeferredBinding ===
+            'true',
           listing: listingClient(blobs.getContainerClient(pattern.container)),
           seen: new Map<string, string>(),
         },
@@ -303,19 +314,73 @@ export class BlobTriggerListener {
   /**
    * Takes an Event Grid delivery for `functionName` (the webhook's `Host.Functions.<name>`): each created blob that
    * the function's path matches is handed over as a scan would, so duplicates (the same ETag again) run once and the
-   * order does not matter. Undefined: no Event Grid blob trigger of that name.
+   * order does not matter. Answers once every blob is handed over or after `answerWithinMs`, whichever comes first
+   * (Event Grid gives up on an answer after 30 s): what is left goes on after the answer. A blob that is gone, or an
+   * event for a version since replaced, is logged and left: no receipt, nothing queued. Undefined: no Event Grid
+   * blob trigger of that name.
    */
   async deliverCreatedBlobs(
     functionName: string,
     blobs: CreatedBlob[],
-  ): Promise<{ accepted: number; skipped: number } | undefined> {
+    options: { answerWithinMs?: number } = {},
+  ): Promise<
+    { accepted: number; skipped: number; failed: number; rejected: { index: number; message: string }[] } | undefined
+  > {
     const watch = this.#watches.find((w) => w.fn.metadata.name === functionName && w.source === 'EventGrid');
     if (!watch) return undefined;
-    let accepted = 0;
+    const account = watch.container.accountName.toLowerCase();
+    const rejected: { index: number; message: string }[] = [];
+    const ours: CreatedBlob[] = [];
     for (const blob of blobs) {
+      if (blob.account !== account) {
+        rejected.push({
+          index: blob.index,
+          message: `event ${blob.index}: it is about storage account ${blob.account}, and ${functionName} watches account ${account}`,
+        });
+        continue;
+      }
       if (blob.container !== watch.pattern.container || !watch.pattern.match(blob.blobName)) continue;
+      // The client must reach this very blob: a name the SDK's URL would resolve elsewhere is refused, whatever
+      // the parser let through.
+      const client = watch.container.getBlobClient(blob.blobName);
+      if (client.containerName !== watch.pattern.container || client.name !== blob.blobName) {
+        rejected.push({
+          index: blob.index,
+          message: `event ${blob.index}: the blob name ${JSON.stringify(blob.blobName.slice(0, 200))} does not stay in container ${watch.pattern.container}`,
+        });
+        continue;
+      }
+      ours.push(blob);
+    }
+    const log = (message: string) => this.options.log(functionName, '', 'information', message);
+    const handOverOne = async (blob: CreatedBlob): Promise<void> => {
+      let current: string;
+      try {
+        current = (await watch.container.getBlobClient(blob.blobName).getProperties()).etag ?? '';
+      } catch (error) {
+        if (!(error instanceof RestError)) throw error;
+        if (error.statusCode === 404) {
+          log(`Event Grid: ${watch.pattern.container}/${blob.blobName} no longer exists; nothing to do`);
+          return;
+        }
+        // A name the service refuses to look up: no retry makes it a blob.
+        if (error.statusCode === 400 || error.statusCode === 414) {
+          log(
+            `Event Grid: ${watch.pattern.container}/${JSON.stringify(blob.blobName.slice(0, 200))} is no name storage takes (${describeStorageError(error)}); dropped`,
+          );
+          return;
+        }
+        throw error;
+      }
+      const unquoted = (etag: string) => etag.replace(/"/g, '');
+      if (blob.etag && unquoted(blob.etag) !== unquoted(current)) {
+        log(
+          `Event Grid: ${watch.pattern.container}/${blob.blobName} has been replaced since ETag ${blob.etag} (now ${current}); its own event hands it over`,
+        );
+        return;
+      }
       // An event without an ETag (not one Event Grid sends) still names a blob: take the one there now.
-      const etag = blob.etag || ((await watch.container.getBlobClient(blob.blobName).getProperties()).etag ?? '');
+      const etag = blob.etag || current;
       // The same event twice at once (Event Grid retries while the first delivery is still being answered) waits
       // for the first hand-over instead of making a second.
       const key = `${functionName}\n${blob.blobName}\n${etag}`;
@@ -329,9 +394,36 @@ export class BlobTriggerListener {
         this.#deliveries.set(key, handingOver);
       }
       await handingOver;
-      accepted++;
-    }
-    return { accepted, skipped: blobs.length - accepted };
+    };
+    // Bounded parallel, as a scan hands over; failures before the answer are counted (the webhook then asks Event
+    // Grid to deliver again), later ones logged.
+    let answered = false;
+    let failed = 0;
+    const waiting = [...ours];
+    const worker = async () => {
+      for (let blob = waiting.shift(); blob && !this.#stopped; blob = waiting.shift()) {
+        try {
+          await handOverOne(blob);
+        } catch (error) {
+          if (!answered) failed++;
+          if (!this.#stopped)
+            this.options.onError(
+              `Event Grid: handing over ${watch.pattern.container}/${blob.blobName} for ${functionName} failed: ${describeStorageError(error)}`,
+            );
+        }
+      }
+    };
+    const all = Promise.all(Array.from({ length: Math.min(SCAN_PARALLELISM, waiting.length) }, worker));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      all,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, options.answerWithinMs ?? 10_000);
+      }),
+    ]);
+    clearTimeout(timer);
+    answered = true;
+    return { accepted: ours.length, skipped: blobs.length - ours.length - rejected.length, failed, rejected };
   }
 
   async #handOver(watch: Watch, blobName: string, etag: string, blobType: string): Promise<void> {
@@ -364,11 +456,30 @@ export class BlobTriggerListener {
     const watch = this.#watches.find((w) => w.fn.metadata.name === message.FunctionId);
     if (!watch) throw new Error(`blob trigger message for unknown function "${message.FunctionId}"`);
     const blob = watch.container.getBlockBlobClient(message.BlobName);
-    let properties: Awaited<ReturnType<typeof blob.download>>;
-    let content: Buffer;
+    let properties: Awaited<ReturnType<typeof blob.getProperties>>;
+    let trigger: RpcTypedData;
     try {
-      properties = await blob.download();
-      content = await readAll(properties.readableStreamBody!);
+      if (watch.deferred) {
+        properties = await blob.getProperties();
+        trigger = {
+          modelBindingData: {
+            version: '1.0',
+            source: 'AzureStorageBlobs',
+            contentType: 'application/json',
+            content: Buffer.from(
+              JSON.stringify({
+                Connection: watch.connection,
+                ContainerName: message.ContainerName,
+                BlobName: message.BlobName,
+              }),
+            ),
+          },
+        };
+      } else {
+        const download = await blob.download();
+        properties = download;
+        trigger = { bytes: await readAll(download.readableStreamBody!) };
+      }
     } catch (error) {
       // Deleted since it was found: there is nothing left to process, as on Azure.
       if (error instanceof RestError && error.statusCode === 404) return;
@@ -391,7 +502,7 @@ export class BlobTriggerListener {
       Metadata: { json: JSON.stringify(properties.metadata ?? {}) },
       ...Object.fromEntries(Object.entries(params).map(([k, v]) => [k, { string: v }])),
     };
-    await invokeFunction(this.core, watch.fn, { trigger: { bytes: content }, triggerMetadata }, this.options.log);
+    await invokeFunction(this.core, watch.fn, { trigger, triggerMetadata }, this.options.log);
     await this.#receipt(watch, message.BlobName, message.ETag).upload('', 0, { metadata: { completed: 'true' } });
   }
 

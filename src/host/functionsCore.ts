@@ -12,6 +12,15 @@ export interface RpcTypedData {
   int?: number | null;
   double?: number | null;
   http?: RpcHttpData | null;
+  /** An SDK-type binding's reference to its resource (a blob: where it is, not its bytes). */
+  modelBindingData?: RpcModelBindingData | null;
+}
+
+export interface RpcModelBindingData {
+  version?: string | null;
+  source?: string | null;
+  contentType?: string | null;
+  content?: Uint8Array | null;
 }
 
 export interface RpcHttpData {

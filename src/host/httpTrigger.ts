@@ -3,10 +3,13 @@
 // (an empty route is the function's name; routes are tried in function-name order, the first match wins; literals
 // match case-insensitively). Strict, it also answers as Azure does: function keys checked (401, empty body), no
 // route for the path and method a 404 with an empty body, and `/` with no function for it the host's home page (204
-// when AzureWebJobsDisableHomepage is true); lax, as `func start`: no keys, and JSON 404s and 405s.
+// when AzureWebJobsDisableHomepage is true); lax, as `func start`: no keys, and JSON 404s and 405s. Both answer only
+// the Host names they serve (localhost, 127.0.0.1, [::1] at the port, and `allowedHosts`): any other is a JSON 403,
+// so that a page that rebinds its own name to 127.0.0.1 cannot drive the keyless host (DNS rebinding).
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+import { hostMatches, LOOPBACK_HOSTNAMES, parseHostHeader } from '../api/sameSite';
 import type { FunctionsCore, RegisteredFunction, RpcTypedData } from './functionsCore';
 import { type InvocationLog, invokeFunction } from './invoke';
 import { type AuthLevel, type HostKeys, keyOpens, presentedKey, systemKeyOpens } from './keys';
@@ -42,6 +45,11 @@ export interface HttpTriggerServerOptions {
   routePrefix: string;
   /** Paths (exact) the host answers itself, such as /runtime/webhooks/blobs. */
   hostEndpoints?: Readonly<Record<string, HostEndpoint>>;
+  /**
+   * Host names answered besides localhost, 127.0.0.1 and [::1] at the listening port (HTTP_ALLOWED_HOSTS: `name`,
+   * `name:port`, `.name`); any other Host is a 403, lax or strict, as Vite's and webpack-dev-server's allowedHosts.
+   */
+  allowedHosts?: readonly string[];
   /** Strict: answer as Azure does, checking these keys. */
   strict?: { keys: HostKeys; homepageDisabled: boolean };
   log: InvocationLog;
@@ -51,6 +59,8 @@ export interface HttpTriggerServerOptions {
 export class HttpTriggerServer {
   readonly #routes: HttpRoute[];
   readonly #server: http.Server;
+  /** The port listened on (known once listening: 0 picks one). */
+  #port = 0;
 
   constructor(
     private readonly core: FunctionsCore,
@@ -130,6 +140,7 @@ export class HttpTriggerServer {
       this.#server.listen(this.options.port, this.options.host, () => resolve());
     });
     const address = this.#server.address() as AddressInfo;
+    this.#port = address.port;
     return `http://${this.options.host}:${address.port}`;
   }
 
@@ -139,14 +150,22 @@ export class HttpTriggerServer {
   }
 
   async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
-    const method = (req.method ?? 'GET').toUpperCase();
-    const strict = this.options.strict;
     // Errors of the host itself in the app's JSON error shape, so that a client reads every error the same way.
     const fail = (status: number, error: string, message: string, headers: Record<string, string> = {}) =>
       res
         .writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers })
         .end(JSON.stringify({ error, message }));
+    // DNS rebinding: a page on any site can point its own name at 127.0.0.1 and send requests that say
+    // `Host: its.name`; only the names this host serves are answered (Azure's front end routes only the app's own).
+    const hostProblem = this.#refusedHost(req.headers.host);
+    if (hostProblem) {
+      req.resume();
+      fail(403, 'Forbidden', hostProblem);
+      return;
+    }
+    const url = new URL(req.url ?? '/', `http://${req.headers.host}`);
+    const method = (req.method ?? 'GET').toUpperCase();
+    const strict = this.options.strict;
     // What ASP.NET Core's UnauthorizedResult and NotFoundResult write on Azure: the status, no body.
     const bare = (status: number) => res.writeHead(status, { 'content-length': '0' }).end();
     // The host's own routes (MVC controllers) come before the functions' (WebJobsApplicationBuilderExtension: UseMvc
@@ -233,6 +252,24 @@ export class HttpTriggerServer {
     const responseHeaders: Record<string, string> = { ...(out.headers ?? {}) };
     res.writeHead(Number(out.statusCode ?? 200), responseHeaders);
     res.end(typedDataToBuffer(out.body));
+  }
+
+  /** Why a request's Host is not one this host serves; undefined when it is. */
+  #refusedHost(value: string | undefined): string | undefined {
+    const port = String(this.#port);
+    const served = LOOPBACK_HOSTNAMES.map((name) => `${name}:${port}`);
+    const host = parseHostHeader(value);
+    if (
+      host &&
+      ((LOOPBACK_HOSTNAMES.includes(host.hostname) && host.port === port) ||
+        (this.options.allowedHosts ?? []).some((pattern) => hostMatches(pattern, host)))
+    )
+      return undefined;
+    const named = value === undefined ? 'no Host' : `Host ${JSON.stringify(value.slice(0, 300))}`;
+    return (
+      `this host serves ${[...served, ...(this.options.allowedHosts ?? [])].join(', ')}, not a request with ${named}: ` +
+      'to reach it by another name, add the name to HTTP_ALLOWED_HOSTS (comma-separated: name, name:port or .domain)'
+    );
   }
 
   async #serveHostEndpoint(

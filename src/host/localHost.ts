@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { storageConnection } from '../config';
+import { loadHttpAllowedHosts, storageConnection } from '../config';
 import { type HostConfig, readHostConfig } from '../platform/hostConfig';
 import { createStorageClients, type StorageClients } from '../storage/clients';
 import { BlobTriggerListener, HOSTS_CONTAINER } from './blobTrigger';
@@ -179,10 +179,14 @@ async function startHost(options: LocalHostOptions, strict: StrictRun | undefine
     host: options.httpHost ?? '127.0.0.1',
     port: options.httpPort ?? 7071,
     routePrefix: hostConfig.http.routePrefix,
+    allowedHosts: loadHttpAllowedHosts(settings),
     hostEndpoints: {
       [BLOB_WEBHOOK_PATH]: {
         systemKey: BLOBS_EXTENSION_KEY,
-        handle: (url, method, headers, body) => handleBlobWebhook(blobs, url, method, headers, body),
+        handle: (url, method, headers, body) =>
+          handleBlobWebhook(blobs, url, method, headers, body, {
+            onRejected: (message) => logger.log('warning', message),
+          }),
       },
     },
     ...(keys

@@ -42,12 +42,11 @@ async function main(): Promise<void> {
   }
 
   const strict = process.argv.includes('--strict');
-  const host = await startLocalHost({
-    projectRoot,
-    settings: process.env,
-    httpPort: Number(process.env['FUNCTIONS_HTTPWORKER_PORT'] ?? process.env['PORT'] ?? 7071),
-    strict,
-  });
+  const httpPort = Number(process.env['FUNCTIONS_HTTPWORKER_PORT'] ?? process.env['PORT'] ?? 7071);
+  // As Core Tools does: the app learns its own host name from WEBSITE_HOSTNAME (App Service sets it on Azure), and
+  // its same-site check takes pages from there.
+  process.env['WEBSITE_HOSTNAME'] ??= `localhost:${httpPort}`;
+  const host = await startLocalHost({ projectRoot, settings: process.env, httpPort, strict });
   console.log(`functions host: ${host.url}`);
   for (const fn of host.functions) console.log(`  ${fn.name}: ${fn.trigger}`);
   if (host.keys) {

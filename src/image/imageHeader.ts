@@ -93,3 +93,64 @@ function readPng(buf: Uint8Array): QuickHeader | undefined {
   }
   return { format: 'png', width, height, components: buf[25]! };
 }
+
+/** How far into a file the SVG sniffer reads: XML declarations, comments and doctypes before the root can be long. */
+const SVG_SNIFF_BYTES = 64 * 1024;
+const XML_SPACE = new Set([0x20, 0x09, 0x0a, 0x0d]);
+const SVG_ROOT = /^<(?:[A-Za-z_][\w.-]*:)?svg[\s/>]/;
+
+/**
+ * Whether the file is SVG text: an optional UTF-8 byte order mark and whitespace, then XML declarations, processing
+ * instructions, comments or a doctype, then an `svg` root element (`<svg` or a prefixed `<x:svg`).
+ */
+export function isSvg(buf: Uint8Array): boolean {
+  let start = buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? 3 : 0;
+  while (start < buf.length && XML_SPACE.has(buf[start]!)) start++;
+  // Anything but markup is decided at once, without decoding text (photos never start with '<').
+  if (buf[start] !== 0x3c) return false;
+  const text = new TextDecoder('latin1').decode(buf.subarray(start, start + SVG_SNIFF_BYTES));
+  let i = 0;
+  for (;;) {
+    while (i < text.length && XML_SPACE.has(text.charCodeAt(i))) i++;
+    if (text.startsWith('<?', i)) i = after(text, '?>', i + 2);
+    else if (text.startsWith('<!--', i)) i = after(text, '-->', i + 4);
+    else if (text.slice(i, i + 9).toUpperCase() === '<!DOCTYPE') i = afterDoctype(text, i + 9);
+    else return SVG_ROOT.test(text.slice(i, i + 200));
+    if (i < 0) return false;
+  }
+}
+
+function after(text: string, end: string, from: number): number {
+  const at = text.indexOf(end, from);
+  return at < 0 ? -1 : at + end.length;
+}
+
+/** The position after a doctype's closing '>', past an internal subset in [...]; -1 when it does not close. */
+function afterDoctype(text: string, from: number): number {
+  let depth = 0;
+  for (let i = from; i < text.length; i++) {
+    const c = text[i];
+    if (c === '[') depth++;
+    else if (c === ']') depth--;
+    else if (c === '>' && depth <= 0) return i + 1;
+  }
+  return -1;
+}
+
+/** The brands of an ISO BMFF file's leading `ftyp` box (HEIF, AVIF, MP4...), or undefined when it has none. */
+export interface FileTypeBrands {
+  major: string;
+  compatible: string[];
+}
+
+export function readFileTypeBrands(buf: Uint8Array): FileTypeBrands | undefined {
+  if (buf.length < 16 || String.fromCharCode(...buf.subarray(4, 8)) !== 'ftyp') return undefined;
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  // A box's size covers its header; the compatible brands follow the major brand and minor version.
+  const size = Math.min(view.getUint32(0), buf.length, 4096);
+  if (size < 16) return undefined;
+  const brand = (at: number) => String.fromCharCode(...buf.subarray(at, at + 4));
+  const compatible: string[] = [];
+  for (let at = 16; at + 4 <= size; at += 4) compatible.push(brand(at));
+  return { major: brand(8), compatible };
+}

@@ -36,7 +36,7 @@ async function finishedRun(dataset: string, runId: string): Promise<RunReport> {
     `run ${runId}`,
     async () => {
       const { body } = await api<RunReport>('GET', `datasets/${dataset}/collect/${runId}`);
-      return body.status === 'done' ? body : undefined;
+      return body.status !== 'running' ? body : undefined;
     },
     60_000,
   );
@@ -208,6 +208,85 @@ describe('a scheduled run against a Bing v7 service', () => {
     expect(huge.status).toBe(413);
     expect(huge.body.message).toMatch(/^a collection plan has at most 65536 bytes of JSON; this one has \d+$/);
     expect((await api<unknown>('GET', 'health')).status).toBe(200);
+  });
+});
+
+describe('a run whose results carry 100 KB URLs', () => {
+  it('ends, with the URLs cut short in its report, instead of staying running', async () => {
+    // Each such query's report once exceeded Table storage's 1 MiB entity limit on every try, then went to poison.
+    for (const attribute of ['striped', 'dotted']) {
+      images.set(
+        `${attribute} scarf`,
+        Array.from({ length: 20 }, (_, i) => ({
+          id: `${attribute}-long${i}`,
+          bytes: Buffer.from([0xff, 0xd8, 0xff, i]),
+          width: 400,
+          height: 300,
+          contentUrl: `${bing.endpoint}/images/${attribute}-long${i}.jpg?pad=${'x'.repeat(100_000)}`,
+        })),
+      );
+    }
+    await services.collector.savePlan('long-urls', {
+      dimensions: { item: ['scarf'], attribute: ['striped', 'dotted'] },
+      template: '{attribute} {item}',
+      labelFrom: 'attribute',
+      imagesPerQuery: 20,
+    });
+    const started = await api<{ runId: string }>('POST', 'datasets/long-urls/collect');
+    const report = await finishedRun('long-urls', started.body.runId);
+    expect(report).toMatchObject({ status: 'done', queriesDone: 2, imagesFound: 40, skipped: { 'bad-url': 40 } });
+    for (const query of report.queryReports) {
+      expect(query.skippedDetails.length + (query.skippedDetailsOmitted ?? 0)).toBe(20);
+      for (const detail of query.skippedDetails) expect(detail.url.length).toBeLessThanOrEqual(2_000);
+    }
+  }, 60_000);
+});
+
+describe('plans that would expand to megabytes', () => {
+  // 51 KB of JSON that once made every PUT and GET answer 32.7 MB: {a} 165 times, 500 terms of 100 characters by 4.
+  const plan = {
+    dimensions: {
+      a: Array.from({ length: 500 }, (_, i) => `${'a'.repeat(97)}${String(i).padStart(3, '0')}`),
+      b: ['striped', 'dotted', 'leopard', 'plain'],
+    },
+    template: `${'{a}'.repeat(165)}{b}`,
+    labelFrom: 'b',
+  };
+
+  it('refuses one on PUT with a 400 naming the limit', async () => {
+    const response = await fetch(`${host.url}/api/datasets/expanding/collection-plan`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(plan),
+    });
+    const text = await response.text();
+    expect(response.status).toBe(400);
+    expect(text.length).toBeLessThan(2_000);
+    expect((JSON.parse(text) as { message: string }).message).toMatch(
+      /template: the longest query would have \d+ characters, more than 500 \(PLAN_LIMITS\.queryChars\)/,
+    );
+  });
+
+  it('answers a GET of one stored before the limit with a 400, not its expansion', async () => {
+    const body = JSON.stringify(plan);
+    await services.storage.blobs
+      .getContainerClient('config')
+      .getBlockBlobClient('expanding/collection.json')
+      .upload(body, body.length);
+    const before = process.memoryUsage().rss;
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, async () => {
+        const response = await fetch(`${host.url}/api/datasets/expanding/collection-plan`);
+        return { status: response.status, text: await response.text() };
+      }),
+    );
+    for (const { status, text } of answers) {
+      expect(status).toBe(400);
+      expect(text.length).toBeLessThan(2_000);
+      expect(text).toMatch(/config\/expanding\/collection\.json is invalid: template: the longest query/);
+    }
+    // Ten parallel GETs once added 380 MB; the host runs in this process.
+    expect(process.memoryUsage().rss - before).toBeLessThan(100 * 1024 * 1024);
   });
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { parsePlan, PLAN_LIMITS, synthesizeQueries } from '../../src/collect/plan';
+import { parsePlan, PLAN_LIMITS, planExpansion, synthesizeQueries } from '../../src/collect/plan';
 import { InvalidArgumentError } from '../../src/errors';
 
 const clothing = {
@@ -112,4 +112,50 @@ describe('collection plan limits', () => {
     expect(queries[1]!.query).toBe('a a a a a a a a a b c c c c c c');
     expect(queries[1023]!.terms).toMatchObject({ d0: 'b', d9: 'b', d15: 'c' });
   });
+
+  it('refuses a small plan whose queries would expand to megabytes, naming the limit, without expanding it', () => {
+    // 51 KB of JSON: {a} 165 times, 500 terms of 100 characters by 4; once 2,000 queries of 16.5 KB, 32.7 MB answered.
+    const plan = bigExpansionPlan();
+    expect(JSON.stringify(plan).length).toBeGreaterThan(50_000);
+    expect(JSON.stringify(plan).length).toBeLessThan(PLAN_LIMITS.bytes);
+    const started = performance.now();
+    expect(() => parsePlan(plan)).toThrow(
+      /^collection plan is invalid: template: the longest query would have 16\d{3} characters, more than 500 \(PLAN_LIMITS\.queryChars\)/,
+    );
+    expect(performance.now() - started).toBeLessThan(200);
+  });
+
+  it('refuses a plan whose queries together would take more than the expansion limit', () => {
+    // 2,000 queries of about 410 characters each: every query is within its limit, all together are not.
+    const dimensions = {
+      a: Array.from({ length: 500 }, (_, i) => `${'a'.repeat(96)}${String(i).padStart(3, '0')}`),
+      b: ['striped', 'dotted', 'leopard', 'plain'],
+    };
+    expect(() => parsePlan({ dimensions, template: '{a} {a} {a} {a} {b}', labelFrom: 'b' })).toThrow(
+      /dimensions: the 2000 queries would take about \d+ bytes of JSON, more than 1048576 \(PLAN_LIMITS\.expansionBytes\)/,
+    );
+  });
+
+  it('estimates the expansion from above, closely, without synthesising it', () => {
+    const plan = parsePlan({ ...clothing, labelFrom: ['attribute', 'item'], template: '{attribute} "{item}"  {item}' });
+    const actual = Buffer.byteLength(JSON.stringify(synthesizeQueries(plan)));
+    const estimate = planExpansion(plan);
+    expect(estimate.queries).toBe(21);
+    expect(estimate.bytes).toBeGreaterThanOrEqual(actual);
+    expect(estimate.bytes).toBeLessThan(actual * 1.1);
+    // The longest terms together, before the double space collapses: 'striped "pullover"  pullover'.
+    expect(estimate.longestQueryChars).toBe(28);
+  });
 });
+
+/** The plan of the review: small to send, 32.7 MB once expanded. */
+function bigExpansionPlan(): Record<string, unknown> {
+  return {
+    dimensions: {
+      a: Array.from({ length: 500 }, (_, i) => `${'a'.repeat(97)}${String(i).padStart(3, '0')}`),
+      b: ['striped', 'dotted', 'leopard', 'plain'],
+    },
+    template: `${'{a}'.repeat(165)}{b}`,
+    labelFrom: 'b',
+  };
+}

@@ -43,6 +43,15 @@ describe('row keys', () => {
     }
   });
 
+  it('keeps a name with U+2028, U+2029 and a backslash exactly (Azurite refuses them raw in a transaction)', async () => {
+    const name = 'seps/lbl/a\u2028b\u2029c\\u2028d.png';
+    await ingest(name, await noiseImage(350));
+    const { dataset, id } = catalogKeyOfBlob(name);
+    const { record } = (await services.catalog.getImage(dataset, id))!;
+    expect(record.blobName).toBe(name);
+    expect(record.status).toBe('rejected');
+  });
+
   it('moves the row of an invalid name from its old key when the blob comes again, keeping the counts', async () => {
     const name = 'legacy/x.png';
     await ingest(name, await noiseImage(400));

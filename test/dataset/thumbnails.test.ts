@@ -6,8 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Thumbnails } from '../../src/dataset/thumbnails';
 import { ImageRejectedError } from '../../src/dataset/validate';
 import type { Services } from '../../src/services';
+import { INCOMING_CONTAINER } from '../../src/storage/names';
 import { PixelBudget } from '../../src/util/pixelBudget';
 import { type AppStack, callApi, seedGarments, startAppStack } from '../support/appHost';
+import { encodeBmp24, noiseImage } from '../support/images';
 
 let stack: AppStack;
 let services: Services;
@@ -17,13 +19,46 @@ const thumbnailUrl = (id: string, query = '') =>
   `${stack.host.url}/api/datasets/tees/images/${encodeURIComponent(id)}/thumbnail${query}`;
 
 beforeAll(async () => {
-  stack = await startAppStack({ hostId: 'thumbnails-test', seed: (created) => seedGarments(created, 'tees') });
+  stack = await startAppStack({
+    hostId: 'thumbnails-test',
+    seed: async (created) => {
+      await seedGarments(created, 'tees');
+      // Two files ingest rejected whose headers look fine: their thumbnails once answered 500.
+      const incoming = created.storage.blobs.getContainerClient(INCOMING_CONTAINER);
+      for (const [blobName, content] of await corruptFiles()) {
+        await incoming.getBlockBlobClient(blobName).uploadData(content);
+        await created.ingestor.ingest({ blobName, content });
+      }
+    },
+  });
   ({ services } = stack);
   imageId = (await services.catalog.listImages('tees', { status: 'accepted', pageSize: 1 })).images[0]!.id;
 }, 120_000);
 
 afterAll(async () => {
   await stack?.close();
+});
+
+describe('thumbnails of files that cannot be decoded', () => {
+  it('answer 400 with a JSON message naming the problem, never 500', async () => {
+    const { images } = await services.catalog.listImages('tees', { status: 'rejected', pageSize: 10 });
+    expect(images.map((image) => image.blobName).sort()).toEqual([
+      'tees/striped/rle8.bmp',
+      'tees/striped/truncated.jpg',
+    ]);
+    for (const image of images) {
+      const response = await fetch(thumbnailUrl(image.id, '?size=64'));
+      expect(response.status).toBe(400);
+      expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+      const body = (await response.json()) as { error: string; code: string; message: string };
+      expect(body).toMatchObject({ error: 'BadRequest', code: 'corrupt-image' });
+      expect(body.message).toMatch(
+        image.blobName.endsWith('.bmp')
+          ? /^the BMP data cannot be decoded: BMP compression 1 \(RLE/
+          : /^the JPEG data cannot be decoded: /,
+      );
+    }
+  });
 });
 
 describe('image thumbnails', () => {
@@ -93,6 +128,18 @@ describe('image thumbnails', () => {
     expect((await callApi(stack.host, 'GET', 'datasets/no-such-set/images/img%3Ax/thumbnail')).status).toBe(404);
   });
 });
+
+/** An RLE8 BMP (a compression the decoder does not take, behind a sound header) and a JPEG cut off half way. */
+async function corruptFiles(): Promise<[string, Buffer][]> {
+  const bmp = encodeBmp24(new Uint8Array(100 * 100 * 3).fill(128), 100, 100);
+  bmp.writeUInt16LE(8, 28); // bits per pixel
+  bmp.writeUInt32LE(1, 30); // BI_RLE8
+  const jpeg = await noiseImage(7, { width: 300, height: 200 });
+  return [
+    ['tees/striped/rle8.bmp', bmp],
+    ['tees/striped/truncated.jpg', jpeg.subarray(0, Math.floor(jpeg.length / 2))],
+  ];
+}
 
 async function sizeOf(jpeg: Buffer): Promise<{ width: number; height: number }> {
   const { width, height } = await sharp(jpeg).metadata();

@@ -30,6 +30,19 @@ async function rejection(content: Buffer, overrides: Partial<IngestSettings> = {
   throw new Error('expected a rejection, but the image was accepted');
 }
 
+/** An ISO BMFF file as HEIF writers start one: an ftyp box with the brands, then a meta box with no usable content. */
+function heifFile(major: string, compatible: string[]): Buffer {
+  const ftyp = Buffer.alloc(16 + 4 * compatible.length);
+  ftyp.writeUInt32BE(ftyp.length, 0);
+  ftyp.write('ftyp', 4, 'latin1');
+  ftyp.write(major, 8, 'latin1');
+  compatible.forEach((brand, i) => ftyp.write(brand, 16 + 4 * i, 'latin1'));
+  const meta = Buffer.alloc(64);
+  meta.writeUInt32BE(meta.length, 0);
+  meta.write('meta', 4, 'latin1');
+  return Buffer.concat([ftyp, meta, Buffer.alloc(2000, 7)]);
+}
+
 async function rgbNoise(width: number, height: number, seed = 1): Promise<Sharp> {
   return sharp(await noiseImage(seed, { width, height, format: 'png' }));
 }
@@ -93,6 +106,49 @@ describe('rejections', () => {
     const error = await rejection(svg);
     expect(error.code).toBe('unsupported-format');
     expect(error.message).toMatch(/SVG is a vector format/);
+  });
+
+  it.each([
+    ['an XML declaration', '<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n'],
+    [
+      'a BOM, whitespace, a declaration, a comment and a doctype',
+      '\uFEFF \n<?xml version="1.0"?>\n<!-- made by hand -->\n<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd">\n',
+    ],
+    ['a long comment before the root', `<?xml version="1.0"?><!-- ${'x'.repeat(3000)} -->`],
+    ['leading whitespace only', '\n\t  '],
+  ])('SVG after %s', async (_, prolog) => {
+    const svg = Buffer.from(
+      `${prolog}<svg xmlns="http://www.w3.org/2000/svg" width="400" height="300"><rect width="400" height="300"/></svg>`,
+    );
+    const error = await rejection(svg);
+    expect(error.code).toBe('unsupported-format');
+    expect(error.message).toMatch(/^SVG is a vector format/);
+  });
+
+  it('XML that is not SVG is still not an image', async () => {
+    const error = await rejection(Buffer.from('<?xml version="1.0"?>\n<feed><title>svg</title></feed>'));
+    expect(error.code).toBe('not-an-image');
+  });
+
+  it.each(['heic', 'heix', 'hevc', 'heim', 'heis', 'hevx', 'mif1', 'msf1'])(
+    'HEIC/HEIF files (brand %s), which cannot be decoded here',
+    async (brand) => {
+      const error = await rejection(heifFile(brand, ['mif1', brand]));
+      expect(error.code).toBe('unsupported-format');
+      expect(error.message).toMatch(/^HEIC photos cannot be decoded here|^HEIF images cannot be decoded here/);
+      expect(error.message).toContain(`brand ${brand}`);
+    },
+  );
+
+  it('an AVIF file whose header is damaged is corrupt, not unsupported', async () => {
+    const error = await rejection(heifFile('avif', ['avif', 'mif1', 'miaf']));
+    expect(error.code).toBe('corrupt-image');
+    expect(error.message).toMatch(/starts like an AVIF/);
+  });
+
+  it('a real AVIF is still accepted', async () => {
+    const avif = await (await rgbNoise(200, 150)).avif().toBuffer();
+    expect((await validateImage(avif, settings)).format).toBe('avif');
   });
 
   it('a header that claims huge dimensions (decompression bomb), refused before decoding', async () => {

@@ -203,6 +203,11 @@ describe('storage and function names', () => {
     ).toEqual([]);
   });
 
+  it("the blob trigger binds the blob's client, not its bytes (the host then reads none of a large blob)", () => {
+    const ingest = functions.find((fn) => triggerOf(fn).type === 'blobTrigger')!;
+    expect(triggerOf(ingest)['properties']).toEqual({ supportsDeferredBinding: 'true' });
+  });
+
   it('the Event Grid subscription targets the blob-triggered function and its container', () => {
     const blobFunctions = functions.filter((fn) => triggerOf(fn).type === 'blobTrigger');
     expect(blobFunctions.map((fn) => fn.name)).toEqual([variableValue(main, 'ingestFunctionName')]);

@@ -3,7 +3,7 @@
 // yet, an Event Grid handshake before the app's host is up. PowerShell is not installed here: the .ps1 twins are
 // only cross-checked as text (crossCheck.test.ts, and the last test below).
 import { execFile } from 'node:child_process';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
@@ -26,6 +26,8 @@ const FAKE_AZ = `#!/bin/sh
 # Records the call, then answers from $FAKE_AZ_DIR/answers (lines: "<command words>|<fail first N>|<stdout>", the
 # stdout with \\n for its line breaks).
 dir="$FAKE_AZ_DIR"
+# The same script answers as azd (calls recorded as "azd ...").
+[ "$(basename "$0")" = azd ] && set -- azd "$@"
 printf '%s\\n' "$*" >>"$dir/calls"
 while IFS='|' read -r words fail out; do
   case "$* " in
@@ -50,6 +52,7 @@ beforeEach(async () => {
   fakeDir = await mkdtemp(path.join(os.tmpdir(), 'fake-az-'));
   await writeFile(path.join(fakeDir, 'az'), FAKE_AZ);
   await chmod(path.join(fakeDir, 'az'), 0o755);
+  await symlink(path.join(fakeDir, 'az'), path.join(fakeDir, 'azd'));
   await writeFile(path.join(fakeDir, 'calls'), '');
 });
 afterEach(async () => {
@@ -104,10 +107,10 @@ async function trainerImageTag(): Promise<string> {
   return stdout.trim();
 }
 
-/** Every call names azd's subscription, except `az extension`, which has no subscription. */
+/** Every az call names azd's subscription, except `az extension`, which has no subscription. */
 function expectSubscriptionOnEveryCall(calls: string[]): void {
   expect(calls.length).toBeGreaterThan(0);
-  for (const call of calls.filter((c) => !c.startsWith('extension '))) {
+  for (const call of calls.filter((c) => !c.startsWith('extension ') && !c.startsWith('azd '))) {
     expect({ call, subscription: call.includes(`--subscription ${SUBSCRIPTION}`) }).toEqual({
       call,
       subscription: true,
@@ -131,6 +134,7 @@ describe('postdeploy.sh', () => {
         { command: 'extension add' },
         { command: 'containerapp job show', stdout: 'mcr.microsoft.com/k8se/quickstart-jobs:latest' },
         { command: 'containerapp job update' },
+        { command: 'azd env set' },
       ],
       deployEnv,
     );
@@ -150,6 +154,8 @@ describe('postdeploy.sh', () => {
     );
     expect(run.calls).toContainEqual(expect.stringContaining(`--image ${REGISTRY_ENDPOINT}/icf-trainer:${tag}`));
     expect(run.stdout).toContain(`now runs ${REGISTRY_ENDPOINT}/icf-trainer:${tag}`);
+    // Recorded for main.bicep's trainerImage, so that a later `azd provision` keeps it.
+    expect(run.calls.at(-1)).toBe(`azd env set TRAINER_IMAGE ${REGISTRY_ENDPOINT}/icf-trainer:${tag}`);
   });
 
   it('builds nothing and updates nothing when the image of these inputs exists and the job runs it', async () => {
@@ -162,12 +168,14 @@ describe('postdeploy.sh', () => {
         { command: 'acr repository show-tags', stdout: `12.8.1-cudnn-runtime-ubuntu24.04\n${tag}` },
         { command: 'extension add' },
         { command: 'containerapp job show', stdout: `${REGISTRY_ENDPOINT}/icf-trainer:${tag}` },
+        { command: 'azd env set' },
       ],
       deployEnv,
     );
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.calls.filter((c) => /^(acr build|acr import|containerapp job update)/.test(c))).toEqual([]);
+    expect(run.calls.at(-1)).toBe(`azd env set TRAINER_IMAGE ${REGISTRY_ENDPOINT}/icf-trainer:${tag}`);
     expect(run.stdout).toContain('is built already');
     expectSubscriptionOnEveryCall(run.calls);
   });

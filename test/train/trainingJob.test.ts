@@ -35,7 +35,12 @@ async function finished(dataset: string, jobId: string): Promise<TrainJob> {
 }
 
 beforeAll(async () => {
-  stack = await startAppStack({ hostId: 'train-test', seed: (created) => seedGarments(created, 'tees') });
+  stack = await startAppStack({
+    hostId: 'train-test',
+    // A Host the test sends to check that status URLs are relative: the host answers only the names it is told of.
+    env: { HTTP_ALLOWED_HOSTS: 'attacker.example' },
+    seed: (created) => seedGarments(created, 'tees'),
+  });
   ({ services, host } = stack);
 }, 120_000);
 

@@ -4,7 +4,14 @@
 // speaks the v7 image search wire format works. The SDK requests <endpoint>/bing/v7.0/images/search (its baseUri is
 // "{Endpoint}/bing/v7.0"), authenticates with the Ocp-Apim-Subscription-Key header, and pages with count/offset.
 import { ImageSearchClient, type ImageSearchModels } from '@azure/cognitiveservices-imagesearch';
-import { type AbortSignalLike, ApiKeyCredentials } from '@azure/ms-rest-js';
+import {
+  type AbortSignalLike,
+  ApiKeyCredentials,
+  type CommonRequestInfo,
+  type CommonRequestInit,
+  type CommonResponse,
+  DefaultHttpClient,
+} from '@azure/ms-rest-js';
 
 import { ConfigurationError } from '../../errors';
 import {
@@ -15,6 +22,7 @@ import {
   type SearchRequest,
   type SearchResponse,
 } from '../types';
+import { DEFAULT_MAX_SEARCH_ANSWER_BYTES, readTextWithLimit, SearchAnswerTooLargeError } from './answerLimit';
 import {
   DEFAULT_RETRY_OPTIONS,
   parseRetryAfter,
@@ -34,6 +42,8 @@ export interface BingImageSearchProviderOptions {
   pageSize?: number;
   /** Per request; default 30 s. */
   timeoutInMs?: number;
+  /** The most bytes one answer may have; default DEFAULT_MAX_SEARCH_ANSWER_BYTES (8 MiB). */
+  maxAnswerBytes?: number;
 }
 
 /** The most results one v7 image search request returns. */
@@ -97,6 +107,8 @@ export class BingImageSearchProvider implements ImageSearchProvider {
         // Both (and systemErrorRetryPolicy's socket-error retries) would make tries uncountable and waits unbounded,
         // so they are off and withRetry does all retrying.
         noRetryPolicy: true,
+        // The SDK reads every answer whole as text; this client stops reading past the cap.
+        httpClient: new CappedHttpClient(options.maxAnswerBytes ?? DEFAULT_MAX_SEARCH_ANSWER_BYTES),
       },
     );
   }
@@ -163,6 +175,13 @@ export class BingImageSearchProvider implements ImageSearchProvider {
 
   /** Turns what the SDK threw into an error that names the setting to fix. */
   private explain(error: unknown): SearchProviderError {
+    if (error instanceof SearchAnswerTooLargeError) {
+      return new SearchProviderError(
+        `Bing image search at ${this.endpoint} answered more than ${error.maxBytes} bytes for one page; BING_SEARCH_ENDPOINT is probably wrong`,
+        undefined,
+        { permanent: true },
+      );
+    }
     if (error instanceof RetriesExhaustedError) {
       const last = error.lastError;
       const status = statusOf(last);
@@ -215,6 +234,31 @@ export class BingImageSearchProvider implements ImageSearchProvider {
     const code = codeOf(error);
     const message = error instanceof Error ? error.message : String(error);
     return code && !message.includes(code) ? `${code} ${message}` : message;
+  }
+}
+
+/**
+ * ms-rest-js's Node client (node-fetch) whose responses read their text with a byte cap: past it the body stream is
+ * destroyed (closing the connection) and the request fails with SearchAnswerTooLargeError, which the SDK passes on.
+ */
+class CappedHttpClient extends DefaultHttpClient {
+  constructor(private readonly maxBytes: number) {
+    super();
+  }
+
+  override async fetch(input: CommonRequestInfo, init?: CommonRequestInit): Promise<CommonResponse> {
+    const response = await super.fetch(input, init);
+    const body = response.body as (AsyncIterable<Uint8Array> & { destroy?: () => void }) | null;
+    // The SDK reads only text() of a response it does not stream (we never ask it to stream).
+    Object.defineProperty(response, 'text', {
+      value: () =>
+        readTextWithLimit(body, {
+          maxBytes: this.maxBytes,
+          contentLength: response.headers.get('content-length'),
+          cancel: () => body?.destroy?.(),
+        }),
+    });
+    return response;
   }
 }
 

@@ -16,6 +16,7 @@ import {
   type SearchRequest,
   type SearchResponse,
 } from '../types';
+import { DEFAULT_MAX_SEARCH_ANSWER_BYTES, readTextWithLimit, SearchAnswerTooLargeError } from './answerLimit';
 import {
   DEFAULT_RETRY_OPTIONS,
   parseRetryAfter,
@@ -41,6 +42,8 @@ export interface OpenverseProviderOptions {
   fetch?: typeof fetch;
   /** Per request; default 30 s. */
   timeoutInMs?: number;
+  /** The most bytes one answer may have; default DEFAULT_MAX_SEARCH_ANSWER_BYTES (8 MiB). */
+  maxAnswerBytes?: number;
 }
 
 // Only what we read is checked; Openverse sends more (tags, provider, fields_matched...) and may add fields.
@@ -111,6 +114,7 @@ export class OpenverseProvider implements ImageSearchProvider {
   private readonly pageSize: number;
   private readonly fetch: typeof fetch;
   private readonly timeoutInMs: number;
+  private readonly maxAnswerBytes: number;
 
   constructor(options: OpenverseProviderOptions = {}) {
     const raw = options.endpoint ?? OPENVERSE_DEFAULT_ENDPOINT;
@@ -130,6 +134,7 @@ export class OpenverseProvider implements ImageSearchProvider {
     this.retry = options.retry ?? DEFAULT_RETRY_OPTIONS;
     this.fetch = options.fetch ?? fetch;
     this.timeoutInMs = options.timeoutInMs ?? 30_000;
+    this.maxAnswerBytes = options.maxAnswerBytes ?? DEFAULT_MAX_SEARCH_ANSWER_BYTES;
   }
 
   async search(request: SearchRequest): Promise<SearchResponse> {
@@ -170,7 +175,11 @@ export class OpenverseProvider implements ImageSearchProvider {
       headers: { Accept: 'application/json', 'User-Agent': USER_AGENT },
       signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
     });
-    const text = await response.text();
+    const text = await readTextWithLimit(response.body, {
+      maxBytes: this.maxAnswerBytes,
+      contentLength: response.headers.get('content-length'),
+      cancel: () => void response.body?.cancel().catch(() => undefined),
+    });
     if (!response.ok)
       throw new OpenverseHttpError(response.status, detailOf(text), response.headers.get('retry-after'));
     let json: unknown;
@@ -194,6 +203,13 @@ export class OpenverseProvider implements ImageSearchProvider {
   /** Turns a failure into an error that names what to fix. */
   private explain(error: unknown, url: URL): SearchProviderError {
     const at = this.searchUrl.toString();
+    if (error instanceof SearchAnswerTooLargeError) {
+      return new SearchProviderError(
+        `Openverse image search at ${at} answered more than ${error.maxBytes} bytes for one page; OPENVERSE_ENDPOINT (${this.endpoint}) is probably wrong`,
+        undefined,
+        { permanent: true },
+      );
+    }
     if (error instanceof RetriesExhaustedError) {
       const last = error.lastError;
       const status = last instanceof OpenverseHttpError ? last.status : undefined;
