@@ -2,6 +2,7 @@
 // and --key) or the settings (ICF_URL, ICF_FUNCTION_KEY), and errors that say which call failed and what the app
 // answered.
 import { loadCliSettings } from '../config';
+import { InvalidArgumentError } from '../errors';
 import { describeValue } from '../util/describeValue';
 
 /** The options of every command that talks to the app. */
@@ -36,6 +37,11 @@ export class ApiClient {
     const settings = loadCliSettings();
     this.baseUrl = options.baseUrl ?? settings.appUrl ?? 'http://localhost:7071';
     this.#key = options.key ?? settings.functionKey;
+    if (!URL.canParse(this.baseUrl) || !/^https?:$/.test(new URL(this.baseUrl).protocol)) {
+      throw new InvalidArgumentError(
+        `${JSON.stringify(this.baseUrl)} is not an http(s) URL: give one like http://localhost:7071 (--endpoint, or $ICF_URL)`,
+      );
+    }
   }
 
   /** GET a JSON answer at `path` (under /api/). */

@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 
 import type { ImageResult } from '../serve/classifier';
 import { apiClientFor, APP_OPTIONS, APP_OPTIONS_USAGE } from './apiClient';
+import { describeCliError } from './errors';
 import { parseArgs, UsageError } from './options';
 import { table } from './train';
 
@@ -47,7 +48,7 @@ export async function classifyCommand(
       content = await readFile(file);
     } catch (error) {
       failures++;
-      err.write(`icf: ${file}: ${(error as Error).message}\n`);
+      err.write(`icf: ${describeCliError(error, file)}\n`);
       continue;
     }
     try {
@@ -66,7 +67,7 @@ export async function classifyCommand(
       ]);
     } catch (error) {
       failures++;
-      err.write(`icf: ${file}: ${(error as Error).message}\n`);
+      err.write(`icf: ${describeCliError(error, file)}\n`);
     }
   }
   if (!flags.has('json') && rows.length > 0) {

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 
 import { decodeRasterLikePillow } from '../dataset/validate';
 import { dhashFromPixels } from '../image/dhash';
+import { describeCliError } from './errors';
 import { parseArgs, UsageError } from './options';
 
 export const DHASH_USAGE = `usage: icf dhash FILE...
@@ -26,7 +27,7 @@ export async function dhashCommand(
       out.write(`${hash}  ${file}\n`);
     } catch (error) {
       failures++;
-      err.write(`icf: ${file}: ${(error as Error).message}\n`);
+      err.write(`icf: ${describeCliError(error, file)}\n`);
     }
   }
   return failures === 0 ? 0 : 1;

@@ -9,6 +9,7 @@ import { BACKBONE_USAGE, backboneCommand } from './backbone';
 import { CLASSIFY_USAGE, classifyCommand } from './classify';
 import { COLLECT_USAGE, collectCommand } from './collect';
 import { DHASH_USAGE, dhashCommand } from './dhash';
+import { describeCliError } from './errors';
 import { EVAL_USAGE, evalCommand } from './eval';
 import { IMAGENET_USAGE, imagenetCommand } from './imagenet';
 import { wantsHelp } from './options';
@@ -136,7 +137,7 @@ export async function run(
   try {
     return await command.run(args, { out, err });
   } catch (error) {
-    err.write(`icf: ${error instanceof Error ? error.message : String(error)}\n`);
+    err.write(`icf: ${describeCliError(error)}\n`);
     return error instanceof InvalidArgumentError ? 2 : 1;
   }
 }

@@ -1,11 +1,12 @@
 // `icf upload DIR --dataset NAME [--wait]`: the folder into the incoming container (upload.ts) with a progress bar;
 // with --wait, then follows ingest and reports what became of every file, failing when any was rejected.
+import { BlobServiceClient } from '@azure/storage-blob';
 import { Presets, SingleBar } from 'cli-progress';
 
 import { loadCliSettings } from '../config';
 import { Catalog, type ImageRecord } from '../dataset/catalog';
 import { createStorageClients } from '../storage/clients';
-import { CATALOG_TABLE } from '../storage/names';
+import { CATALOG_TABLE, INCOMING_CONTAINER } from '../storage/names';
 import { waitForIngest } from './ingestWait';
 import { parseArgs, UsageError } from './options';
 import { uploadFolder } from './upload';
@@ -45,6 +46,10 @@ export async function uploadCommand(
     throw new UsageError('upload', `--timeout-s must be a positive number of seconds, got "${values['timeout-s']}"`);
   const connection = values['connection-string'] ?? loadCliSettings().storage ?? 'UseDevelopmentStorage=true';
   const storage = createStorageClients(connection);
+  // One try, not the SDK's four (about 17 s), so that an account that cannot be reached is said at once.
+  await new BlobServiceClient(storage.blobs.url, storage.blobs.credential, { retryOptions: { maxTries: 1 } })
+    .getContainerClient(INCOMING_CONTAINER)
+    .exists();
 
   let bar: SingleBar | undefined;
   const result = await uploadFolder(storage.blobs, dir, {

@@ -60,7 +60,18 @@ describeWithShared('icf dhash', () => {
     const result = await icfRun(['dhash', path.join(dir, 'dog.jpg'), '/no/such/file.jpg']);
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/^[0-9a-f]{64} {2}/);
-    expect(result.stderr).toMatch(/\/no\/such\/file\.jpg: .*ENOENT/);
+    expect(result.stderr).toContain('icf: /no/such/file.jpg does not exist (ENOENT): check the path');
+  });
+
+  it('says a file is not an image it can read, naming the file and what would do', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'icf-dhash-'));
+    await writeFile(path.join(dir, 'notes.txt'), 'not a picture');
+    const result = await icfRun(['dhash', path.join(dir, 'notes.txt')]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      `icf: ${path.join(dir, 'notes.txt')} is not an image this can read: give a JPEG, PNG, WebP, GIF, TIFF, AVIF or ` +
+        'BMP (Input buffer contains unsupported image format)\n',
+    );
   });
 
   it('explains usage errors', async () => {
@@ -485,7 +496,7 @@ describe('icf against the app', () => {
     }
     const result = await icfRun(['classify', 'tees', ...files, '/no/such/photo.jpg', '--top', '2', ...endpoint]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/^icf: \/no\/such\/photo\.jpg: .*ENOENT/);
+    expect(result.stderr).toMatch(/^icf: \/no\/such\/photo\.jpg does not exist \(ENOENT\): check the path/);
     const lines = result.stdout.trim().split('\n');
     expect(lines[0]).toBe(`model ${trained.jobId} (single-label)`);
     expect(lines[1]).toMatch(/^file +prediction +#2 +time$/);
@@ -519,5 +530,39 @@ describe('icf against the app', () => {
     const result = await icfRun(['models', 'tees', ...endpoint]);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(new RegExp(`^\\* +${trained.jobId} `, 'm'));
+  });
+});
+
+describe('icf errors name the value and a fix', () => {
+  it('an endpoint that is not a URL', async () => {
+    const result = await icfRun(['status', 'tees', '--endpoint', 'notaurl']);
+    expect(result).toMatchObject({ code: 2 });
+    expect(result.stderr).toBe(
+      'icf: "notaurl" is not an http(s) URL: give one like http://localhost:7071 (--endpoint, or $ICF_URL)\n',
+    );
+  });
+
+  it('a folder where files are wanted', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'icf-folder-'));
+    const result = await icfRun(['classify', 'tees', dir, '--endpoint', 'http://127.0.0.1:9']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`icf: ${dir} is a folder, not a file: name the images in it (${dir}/*.jpg)\n`);
+  });
+
+  it('a storage account that cannot be reached, at once rather than after the retries', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'icf-unreachable-'));
+    await mkdir(path.join(dir, 'cat'));
+    await writeFile(path.join(dir, 'cat', 'a.png'), await noiseImage(3));
+    const key = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+    // Port 9 (discard): nothing listens there.
+    const connection =
+      `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${key};` +
+      ['Blob', 'Queue', 'Table'].map((service) => `${service}Endpoint=http://127.0.0.1:9/devstoreaccount1;`).join('');
+    const result = await icfRun(['upload', dir, '--dataset', 'nowhere', '--connection-string', connection]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      'icf: cannot reach the storage account at http://127.0.0.1:9 (ECONNREFUSED): is Azurite running (npm start ' +
+        'starts it)? For another account pass --connection-string, or set $AzureWebJobsStorage\n',
+    );
   });
 });
