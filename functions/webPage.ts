@@ -12,14 +12,12 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 
 import { errorResponse } from '../src/api/responses';
 import { webFile } from '../src/api/webPage';
+import { NotFoundError } from '../src/errors';
 
 export async function webPage(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   try {
     if ((request.params['path'] ?? '') !== '') {
-      return {
-        status: 404,
-        jsonBody: { error: 'NotFound', message: `no function serves ${new URL(request.url).pathname}` },
-      };
+      throw new NotFoundError(`no function serves ${new URL(request.url).pathname}`);
     }
     const { body, headers } = await webFile('index.html');
     return { status: 200, body, headers };

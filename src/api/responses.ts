@@ -34,15 +34,22 @@ export function notModified(headers: Record<string, string>): JsonResponse {
 /** A 4xx for errors the caller can fix, a 500 (message kept out of the body unless it names a setting) for the rest. */
 export function errorResponse(error: unknown, log: (message: string) => void): JsonResponse {
   const entry = error instanceof AppError ? ERROR_STATUS[error.kind] : UNEXPECTED_ERROR_STATUS;
+  const headers = entry.retryAfterInS !== undefined ? { headers: { 'retry-after': String(entry.retryAfterInS) } } : {};
   if (entry.audience === 'hidden') {
     log(error instanceof Error ? (error.stack ?? error.message) : String(error));
     return {
       status: entry.status,
-      jsonBody: { error: entry.error, message: 'an unexpected error occurred; see the function log' },
+      jsonBody: { error: entry.error, code: 'internal', message: 'an unexpected error occurred; see the function log' },
+      ...headers,
     };
   }
   const appError = error as AppError;
   // Setting names and what is wrong with them are no secret, and the caller needs them to get it fixed.
   if (entry.audience === 'operator') log(appError.message);
-  return { status: entry.status, jsonBody: { error: entry.error, message: appError.message, ...appError.details } };
+  return {
+    status: entry.status,
+    // An error's own code (an image's rejection reason) is the more precise name; else its kind.
+    jsonBody: { error: entry.error, code: appError.kind, message: appError.message, ...appError.details },
+    ...headers,
+  };
 }

@@ -70,7 +70,11 @@ describe('httpFunction', () => {
     });
     const bad = await call(declaration, { method: 'GET', params: { dataset: 'Bad..Name', id: '1' } });
     expect(bad.response.status).toBe(400);
-    expect(bad.response.jsonBody).toEqual({ error: 'BadRequest', message: expect.stringContaining('Bad..Name') });
+    expect(bad.response.jsonBody).toEqual({
+      error: 'BadRequest',
+      code: 'invalid-argument',
+      message: expect.stringContaining('Bad..Name'),
+    });
   });
 
   it('refuses a foreign page on the declared methods only', async () => {
@@ -114,18 +118,23 @@ describe('httpFunction', () => {
     });
     expect(await answer({ headers: json, body: '{"a":' })).toEqual({
       status: 400,
-      jsonBody: { error: 'BadRequest', message: 'the request body must be JSON probe options (or empty)' },
+      jsonBody: {
+        error: 'BadRequest',
+        code: 'invalid-argument',
+        message: 'the request body must be JSON probe options (or empty)',
+      },
     });
     expect(await answer({ headers: json, body: '[1]' })).toEqual({
       status: 400,
       jsonBody: {
         error: 'BadRequest',
+        code: 'invalid-argument',
         message: 'the request body must be a JSON object of probe options, got an array',
       },
     });
     expect(await answer({ headers: json, body: `{"a":"${'x'.repeat(20)}"}` })).toEqual({
       status: 413,
-      jsonBody: { error: 'PayloadTooLarge', message: 'at most 16 bytes, not 28' },
+      jsonBody: { error: 'PayloadTooLarge', code: 'payload-too-large', message: 'at most 16 bytes, not 28' },
     });
     // The limit comes first: an oversized body is refused as such, JSON or not.
     expect(await answer({ headers: json, body: `{${'x'.repeat(20)}` })).toMatchObject({ status: 413 });
@@ -140,7 +149,11 @@ describe('httpFunction', () => {
     const { response, errors } = await call(declaration, { method: 'GET' });
     expect(response).toEqual({
       status: 500,
-      jsonBody: { error: 'InternalError', message: 'an unexpected error occurred; see the function log' },
+      jsonBody: {
+        error: 'InternalError',
+        code: 'internal',
+        message: 'an unexpected error occurred; see the function log',
+      },
     });
     expect(errors.join('\n')).toContain('disk /secret/x is full');
   });
@@ -151,7 +164,11 @@ describe('httpFunction', () => {
       const needing = await call({ ...route, methods: ['GET'], handler: echo }, { method: 'GET' });
       expect(needing.response).toMatchObject({
         status: 500,
-        jsonBody: { error: 'Misconfigured', message: expect.stringContaining('AzureWebJobsStorage') },
+        jsonBody: {
+          error: 'Misconfigured',
+          code: 'misconfigured',
+          message: expect.stringContaining('AzureWebJobsStorage'),
+        },
       });
       expect(needing.errors.join('\n')).toContain('AzureWebJobsStorage');
       const bare = await call(

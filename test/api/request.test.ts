@@ -141,7 +141,11 @@ describe('parseClassifyBody on broken multipart bodies', () => {
     );
     expect(await answerTo(parseClassifyBody(many.type, many.body, 10))).toMatchObject({
       status: 413,
-      jsonBody: { error: 'PayloadTooLarge', message: expect.stringMatching(/more than 16 files/) },
+      jsonBody: {
+        error: 'PayloadTooLarge',
+        code: 'payload-too-large',
+        message: expect.stringMatching(/more than 16 files/),
+      },
     });
   });
 });

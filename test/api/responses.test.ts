@@ -24,29 +24,33 @@ function answer(error: unknown): { response: ReturnType<typeof errorResponse>; l
 
 describe('errorResponse', () => {
   it('answers what the caller can fix with its status, name and message, and logs nothing', () => {
-    const cases: [AppError, number, string][] = [
-      [new InvalidArgumentError('bad name'), 400, 'BadRequest'],
-      [new ForbiddenOriginError('foreign page'), 403, 'Forbidden'],
-      [new NotFoundError('no such dataset'), 404, 'NotFound'],
-      [new PayloadTooLargeError('too big'), 413, 'PayloadTooLarge'],
-      [new UnsupportedMediaTypeError('not JSON'), 415, 'UnsupportedMediaType'],
+    const cases: [AppError, number, string, string][] = [
+      [new InvalidArgumentError('bad name'), 400, 'BadRequest', 'invalid-argument'],
+      [new ForbiddenOriginError('foreign page'), 403, 'Forbidden', 'forbidden-origin'],
+      [new NotFoundError('no such dataset'), 404, 'NotFound', 'not-found'],
+      [new PayloadTooLargeError('too big'), 413, 'PayloadTooLarge', 'payload-too-large'],
+      [new UnsupportedMediaTypeError('not JSON'), 415, 'UnsupportedMediaType', 'unsupported-media-type'],
     ];
-    for (const [error, status, name] of cases) {
+    for (const [error, status, name, code] of cases) {
       expect(answer(error)).toEqual({
-        response: { status, jsonBody: { error: name, message: error.message } },
+        response: { status, jsonBody: { error: name, code, message: error.message } },
         logged: [],
       });
     }
     const noModel = new NoModelError('shirts');
     expect(answer(noModel).response).toEqual({
       status: 503,
-      jsonBody: { error: 'NoModel', message: 'dataset "shirts" has no trained model yet; POST /train first' },
+      jsonBody: {
+        error: 'NoModel',
+        code: 'no-model',
+        message: 'dataset "shirts" has no trained model yet; POST /train first',
+      },
     });
   });
 
   it('answers a rejected image with its rejection code, 413 when it is too large', () => {
     expect(JSON.stringify(answer(new ImageRejectedError('corrupt-image', 'the JPEG data is truncated')).response)).toBe(
-      '{"status":400,"jsonBody":{"error":"BadRequest","message":"the JPEG data is truncated","code":"corrupt-image"}}',
+      '{"status":400,"jsonBody":{"error":"BadRequest","code":"corrupt-image","message":"the JPEG data is truncated"}}',
     );
     expect(answer(new ImageRejectedError('file-too-large', 'over 10 bytes')).response).toEqual({
       status: 413,
@@ -56,19 +60,27 @@ describe('errorResponse', () => {
 
   it('shows and logs a misconfiguration (it names a setting), and keeps other failures out of the body', () => {
     expect(answer(new ConfigurationError('COLLECT_SCHEDULE is not set'))).toEqual({
-      response: { status: 500, jsonBody: { error: 'Misconfigured', message: 'COLLECT_SCHEDULE is not set' } },
+      response: {
+        status: 500,
+        jsonBody: { error: 'Misconfigured', code: 'misconfigured', message: 'COLLECT_SCHEDULE is not set' },
+      },
       logged: ['COLLECT_SCHEDULE is not set'],
     });
     const hidden = {
       status: 500,
-      jsonBody: { error: 'InternalError', message: 'an unexpected error occurred; see the function log' },
+      jsonBody: {
+        error: 'InternalError',
+        code: 'internal',
+        message: 'an unexpected error occurred; see the function log',
+      },
     };
-    for (const error of [
-      new Error('secret path /x/y'),
-      new CatalogConflictError('another ingest'),
-      new SearchProviderError('bad key'),
-      'a string',
-    ]) {
+    // Contention that passes: the caller may try again, and is told when.
+    expect(answer(new CatalogConflictError('another ingest of dataset "d" committed first')).response).toEqual({
+      status: 503,
+      jsonBody: { error: 'Busy', code: 'conflict', message: 'another ingest of dataset "d" committed first' },
+      headers: { 'retry-after': '1' },
+    });
+    for (const error of [new Error('secret path /x/y'), new SearchProviderError('bad key'), 'a string']) {
       const { response, logged } = answer(error);
       expect(response).toEqual(hidden);
       expect(logged).toHaveLength(1);

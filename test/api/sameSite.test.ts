@@ -30,6 +30,7 @@ const refusal = (origin: string) => ({
   status: 403,
   jsonBody: {
     error: 'Forbidden',
+    code: 'forbidden-origin',
     message: `a request from the page origin ${origin} may not change anything here; list it in HTTP_ALLOWED_ORIGINS to allow it`,
   },
 });

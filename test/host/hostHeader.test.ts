@@ -122,6 +122,7 @@ describe('the local host answers only the Host names it serves', () => {
       expect(answer.status).toBe(403);
       expect(JSON.parse(answer.body)).toEqual({
         error: 'Forbidden',
+        code: 'forbidden-origin',
         message: `a request from the page origin http://evil.example:${port(host)} may not change anything here; list it in HTTP_ALLOWED_ORIGINS to allow it`,
       });
     }

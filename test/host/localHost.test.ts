@@ -115,7 +115,7 @@ describe('local host', () => {
     // JSON like every other error, with the allowed methods.
     expect(await getJson(`${host.url}/api/nothing-here`)).toEqual({
       status: 404,
-      body: { error: 'NotFound', message: 'no function serves /api/nothing-here' },
+      body: { error: 'NotFound', code: 'not-found', message: 'no function serves /api/nothing-here' },
     });
     const wrongMethod = await fetch(`${host.url}/api/health`, { method: 'POST' });
     expect(wrongMethod.status).toBe(405);
@@ -200,7 +200,11 @@ describe('local host', () => {
     const badToken = await getJson(`${host.url}/api/datasets/demo/images?continuationToken=garbage`);
     expect(badToken).toEqual({
       status: 400,
-      body: { error: 'BadRequest', message: expect.stringMatching(/^continuationToken is not one this API gave out/) },
+      body: {
+        error: 'BadRequest',
+        code: 'invalid-argument',
+        message: expect.stringMatching(/^continuationToken is not one this API gave out/),
+      },
     });
     const firstPage = await getJson(`${host.url}/api/datasets/demo/images?pageSize=2`);
     const secondPage = await getJson(

@@ -122,7 +122,7 @@ describe('routes for what training publishes', () => {
     const serving = await api<{ error: string; message: string }>('DELETE', `datasets/tees/models/${job.jobId}`);
     expect(serving).toMatchObject({
       status: 409,
-      body: { error: 'Conflict', message: expect.stringMatching(/serves/) },
+      body: { error: 'Conflict', code: 'state-conflict', message: expect.stringMatching(/serves/) },
     });
     // An older version (its files as the trainer stored them), which does not serve.
     const models = services.storage.blobs.getContainerClient('models');
