@@ -2,12 +2,11 @@
 // in any case, and rebound, look-alike, malformed and other-port ones) and an Origin (none, the request's own, the
 // Host's, foreign and opaque ones). Only a served Host reaches a function; a state-changing request from a page the
 // app does not serve is refused; everything else goes through.
-import * as http from 'node:http';
-
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { type AppStack, startAppStack } from '../support/appHost';
+import { type RawAnswer, sendRaw } from '../support/rawHttp';
 import { fuzzRuns, reportFuzz } from './fuzzRuns';
 
 let stack: AppStack;
@@ -21,23 +20,8 @@ afterAll(async () => {
   await stack?.close();
 });
 
-function send(
-  method: string,
-  path: string,
-  headers: Record<string, string>,
-): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const request = http.request({ host: '127.0.0.1', port, method, path, headers, setHost: false }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () =>
-        resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
-      );
-      response.on('error', reject);
-    });
-    request.on('error', reject);
-    request.end();
-  });
+function send(method: string, path: string, headers: Record<string, string>): Promise<RawAnswer> {
+  return sendRaw(stack.host.url, method, path, headers);
 }
 
 /** A Host, and whether the local host serves it: `P` stands for the port it listens on. */

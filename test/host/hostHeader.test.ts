@@ -2,12 +2,11 @@
 // requests that say `Host: its.name` and `Origin: http://its.name` (the same site, to the browser). The local host
 // answers only the names it serves (localhost, 127.0.0.1 and [::1] at its port, and HTTP_ALLOWED_HOSTS), lax and
 // strict, with a 403 that names the Host and how to allow it; the app's same-site check takes only origins it serves.
-import * as http from 'node:http';
-
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { RunningHost } from '../../src/host/localHost';
 import { type AppStack, startAppStack } from '../support/appHost';
+import { sendRaw } from '../support/rawHttp';
 
 let laxStack: AppStack;
 let strictStack: AppStack;
@@ -15,29 +14,9 @@ let lax: RunningHost;
 let strict: RunningHost;
 let strictKey: string;
 
-interface Answer {
-  status: number;
-  body: string;
-}
-
-/** A request with a Host of its own choosing (fetch would not send one). */
-function send(host: RunningHost, method: string, path: string, headers: Record<string, string>): Promise<Answer> {
-  const url = new URL(host.url);
-  return new Promise((resolve, reject) => {
-    const request = http.request(
-      { host: url.hostname, port: url.port, method, path, headers, setHost: false },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () =>
-          resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
-        );
-        response.on('error', reject);
-      },
-    );
-    request.on('error', reject);
-    request.end();
-  });
+/** A request with a Host of its own choosing. */
+function send(host: RunningHost, method: string, path: string, headers: Record<string, string>) {
+  return sendRaw(host.url, method, path, headers);
 }
 
 const port = (host: RunningHost) => new URL(host.url).port;
@@ -74,7 +53,7 @@ describe('the local host answers only the Host names it serves', () => {
         ...key,
       });
       expect(answer.status).toBe(403);
-      const body = JSON.parse(answer.body) as { error: string; message: string };
+      const body = JSON.parse(answer.text) as { error: string; message: string };
       expect(body.error).toBe('Forbidden');
       expect(body.message).toContain(`Host "${evil}"`);
       expect(body.message).toContain('HTTP_ALLOWED_HOSTS');
@@ -98,11 +77,11 @@ describe('the local host answers only the Host names it serves', () => {
       for (const name of ['localhost', '127.0.0.1', '[::1]', 'LOCALHOST']) {
         const own = `${name}:${port(host)}`;
         const answer = await send(host, 'POST', UNDO, { host: own, origin: `http://${own.toLowerCase()}`, ...key });
-        expect(answer.status, `${own}: ${answer.body}`).toBe(404);
+        expect(answer.status, `${own}: ${answer.text}`).toBe(404);
       }
       for (const allowed of ['mybox.lan', `mybox.lan:${port(host)}`, 'a.example.test:8443', 'example.test:8443']) {
         const answer = await send(host, 'POST', UNDO, { host: allowed, origin: `http://${allowed}`, ...key });
-        expect(answer.status, `${allowed}: ${answer.body}`).toBe(404);
+        expect(answer.status, `${allowed}: ${answer.text}`).toBe(404);
       }
       // An allowed name at a port its entry does not take.
       expect((await send(host, 'GET', '/api/datasets', { host: 'a.example.test:80', ...key })).status).toBe(403);
@@ -120,7 +99,7 @@ describe('the local host answers only the Host names it serves', () => {
         ...key,
       });
       expect(answer.status).toBe(403);
-      expect(JSON.parse(answer.body)).toEqual({
+      expect(JSON.parse(answer.text)).toEqual({
         error: 'Forbidden',
         code: 'forbidden-origin',
         message: `a request from the page origin http://evil.example:${port(host)} may not change anything here; list it in HTTP_ALLOWED_ORIGINS to allow it`,
