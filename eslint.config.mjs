@@ -7,7 +7,19 @@ import simpleImportSort from 'eslint-plugin-simple-import-sort';
 import tseslint from 'typescript-eslint';
 
 /** Folders of src/ that are the domain: no Functions SDK, no local host, no composition root. */
-const DOMAIN = ['collect', 'dataset', 'image', 'onnx', 'platform', 'serve', 'storage', 'train', 'util'];
+const DOMAIN = [
+  'collect',
+  'dataset',
+  'image',
+  'model',
+  'onnx',
+  'platform',
+  'review',
+  'serve',
+  'storage',
+  'train',
+  'util',
+];
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'coverage/', '.cache/', '.azurite/'] },
@@ -44,6 +56,29 @@ export default tseslint.config(
               target: [...DOMAIN.map((d) => `./src/${d}/**/*`), './src/config.ts', './src/errors.ts'],
               from: './src/services.ts',
               message: 'the domain never imports the composition root; take what you need as an argument',
+            },
+            // The published model is the one contract between the rooms that write models and those that read them:
+            // training writes, serving reads, neither imports the other, and review features sit above both.
+            {
+              target: './src/serve/**/*',
+              from: ['./src/train', './src/review'],
+              message: 'serving never imports the trainer: what it needs of a model is in src/model',
+            },
+            {
+              target: './src/train/**/*',
+              from: ['./src/serve', './src/review'],
+              message: 'training never imports serving: it writes models through src/model',
+            },
+            {
+              target: './src/model/**/*',
+              from: ['./src/train', './src/serve', './src/review'],
+              message: 'src/model is the contract below training and serving: it imports neither',
+            },
+            {
+              target: ['./src/config.ts', './src/platform/**/*'],
+              from: ['./src/train', './src/serve', './src/review', './src/model'],
+              message:
+                'configuration reads names from leaves below it (src/platform), never from the rooms it configures',
             },
             {
               target: './src/image/**/*',

@@ -1,13 +1,13 @@
 // GET /api/datasets/{dataset}/suspects: training images whose label the current model finds unlikely (with the
 // label it proposes), near-identical images with different labels, and the model's test mistakes per label.
-// Computed on request (see src/train/suspects.ts for the bounds); same-site only, since it runs the backbone.
+// Computed on request (see src/review/suspects.ts for the bounds); same-site only, since it runs the backbone.
 import { app } from '@azure/functions';
 
 import { type HttpCall, httpFunction } from '../src/api/httpFunction';
 import { type JsonResponse, ok } from '../src/api/responses';
+import { findSuspects } from '../src/review/suspects';
 import { FEATURES_CONTAINER, INCOMING_CONTAINER } from '../src/storage/names';
 import { BlobFeatureCache } from '../src/train/featureCache';
-import { findSuspects } from '../src/train/suspects';
 
 export async function datasetSuspects({ services, params }: HttpCall<'dataset'>): Promise<JsonResponse> {
   const blobs = services.storage.blobs;

@@ -3,9 +3,9 @@
 import { z } from 'zod';
 
 import { ConfigurationError } from './errors';
+import { EXECUTION_PROVIDER_NAMES } from './platform/executionProviderNames';
+import { isLauncherName, LAUNCHER_NAMES } from './platform/launcherNames';
 import { parseSchedule } from './platform/ncrontab';
-import { EXECUTION_PROVIDER_NAMES } from './train/executionProviders';
-import { isLauncherName, LAUNCHER_NAMES } from './train/launchers/names';
 
 /** Azurite's well-known development account (public, documented by Microsoft). */
 export const AZURITE_ACCOUNT_NAME = 'devstoreaccount1';

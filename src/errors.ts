@@ -2,6 +2,7 @@
 // `kind` says what went wrong in terms of who can fix it; the HTTP edge (src/api/errorStatus.ts) maps kinds to
 // statuses in one table, so nothing there needs to know which module threw what. A `kind` is not a `code`: some
 // errors also carry a `code` of their own (ImageRejectedError's rejection reason, a Node-style system code).
+import { describeValue } from './util/describeValue';
 
 /** What went wrong, as the edge needs to know it. */
 export type ErrorKind =
@@ -30,7 +31,9 @@ export type ErrorKind =
   /** A download was refused by our own rules (a non-public address, too large, not an image). */
   | 'download-refused'
   /** Data or a model that the code cannot handle (a broken file, an unsupported layer). */
-  | 'unsupported-content';
+  | 'unsupported-content'
+  /** The app's code broke its own contract (a bug): never the caller's fault. */
+  | 'programming';
 
 /** The base of the app's errors: `kind` says which sort, the message says what to fix. */
 export abstract class AppError extends Error {
@@ -70,4 +73,38 @@ export class PayloadTooLargeError extends AppError {
 export class StateConflictError extends AppError {
   override name = 'StateConflictError';
   readonly kind = 'state-conflict';
+}
+
+/**
+ * The code broke its own contract: a caller inside the app passed what it never should (a negative count, arrays
+ * of different lengths). It is a bug, not the request's fault: it answers 500 and is logged, never a 400.
+ */
+export class ProgrammingError extends AppError {
+  override name = 'ProgrammingError';
+  readonly kind = 'programming';
+}
+
+/** The thrown value as an Error: itself when it is one, else an Error whose message describes it. */
+export function ensureError(thrown: unknown): Error {
+  if (thrown instanceof Error) return thrown;
+  return new Error(`a non-Error value was thrown: ${describeValue(thrown)}`);
+}
+
+/** The message of a thrown value, whatever was thrown. */
+export function messageOf(thrown: unknown): string {
+  return ensureError(thrown).message;
+}
+
+/**
+ * An argument the caller got wrong, said one way everywhere (as sharp's `invalidParameterError`): which argument,
+ * what it should be, and what came instead. The API answers it 400; the CLI prints it.
+ */
+export function invalidArgument(name: string, expected: string, received: unknown): InvalidArgumentError {
+  return new InvalidArgumentError(`expected ${expected} for ${name} but received ${describeReceived(received)}`);
+}
+
+function describeReceived(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (value instanceof Uint8Array) return `${value.length} bytes`;
+  return `${describeValue(value)} of type ${value === null ? 'null' : typeof value}`;
 }

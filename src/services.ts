@@ -8,6 +8,7 @@ import { type AppSettings, loadSettings, processSettings, type RawSettings } fro
 import { Catalog } from './dataset/catalog';
 import { type IngestLogger, Ingestor } from './dataset/ingest';
 import { Thumbnails } from './dataset/thumbnails';
+import { ModelRegistry } from './model/registry';
 import { Classifier } from './serve/classifier';
 import { ModelCache } from './serve/modelCache';
 import { createStorageClients, type StorageClients } from './storage/clients';
@@ -26,7 +27,6 @@ import {
 import { BackboneRegistry } from './train/backbones';
 import { JobStore } from './train/jobs';
 import { createLauncher, type Launcher } from './train/launchers';
-import { ModelRegistry } from './train/models';
 import type { Training } from './train/requests';
 import { PixelBudget } from './util/pixelBudget';
 

@@ -32,6 +32,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorKind, ErrorStatus>> = {
   'upstream-failed': { status: 500, error: 'InternalError', audience: 'hidden' },
   'download-refused': { status: 500, error: 'InternalError', audience: 'hidden' },
   'unsupported-content': { status: 500, error: 'InternalError', audience: 'hidden' },
+  programming: { status: 500, error: 'InternalError', audience: 'hidden' },
 };
 
 /** What errors that are no AppError (bugs, storage failures) answer. */

@@ -2,6 +2,7 @@
 // head on DIR/<label>/<image>, a sigmoid head on a multi-label folder (DIR/images/ and DIR/labels.csv).
 import { InvalidArgumentError } from '../errors';
 import { CENTRE_CROP, SQUASH, type ViewResize } from '../image/preprocessing';
+import { EXECUTION_PROVIDER_NAMES } from '../platform/executionProviderNames';
 import {
   evaluateFolder,
   type FolderEvaluation,
@@ -10,7 +11,6 @@ import {
   type RecipeRestrictions,
   type SingleLabelFolderEvaluation,
 } from '../train/evaluateFolder';
-import { EXECUTION_PROVIDER_NAMES } from '../train/executionProviders';
 import type { CandidateReport } from '../train/recipe';
 import { MULTI_LABEL, SINGLE_LABEL, TASKS } from '../train/task';
 import { parseArgs, UsageError } from './options';

@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 
-import type { ModelList, ModelVersionDetail } from '../train/models';
+import type { ModelList, ModelVersionDetail } from '../model/registry';
 import { apiClientFor, APP_OPTIONS, APP_OPTIONS_USAGE } from './apiClient';
 import { parseArgs, UsageError } from './options';
 

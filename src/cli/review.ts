@@ -1,7 +1,7 @@
 // `icf review DATASET --suspects`: the suspect-label report of GET /api/datasets/{dataset}/suspects, read over HTTP,
 // printed most suspect first: training images the model would label otherwise, near-identical images with different
 // labels, and the current model's mistakes on the test split per label.
-import type { SuspectReport } from '../train/suspects';
+import type { SuspectReport } from '../review/suspects';
 import { apiClientFor, APP_OPTIONS, APP_OPTIONS_USAGE } from './apiClient';
 import { parseArgs, UsageError } from './options';
 

@@ -5,8 +5,8 @@
 import { isRunFinished, type RunRecord, type RunReport } from '../collect/runs';
 import { renderGarment } from '../collect/syntheticImages';
 import type { DatasetSummary } from '../dataset/queries';
+import type { ModelList, ModelVersionDetail } from '../model/registry';
 import type { TrainJob } from '../train/jobs';
-import type { ModelList, ModelVersionDetail } from '../train/models';
 import type { DemoApi } from './demoApi';
 
 /** How the demo shows its long steps (main.ts draws progress bars; a test passes nothing). */

@@ -9,8 +9,8 @@ import { checkImageHeader, ImageRejectedError } from '../dataset/validate';
 import { NotFoundError } from '../errors';
 import type { ViewResize } from '../image/preprocessing';
 import { type ImageView, renderView } from '../image/view';
-import type { ModelTask } from '../train/models';
-import { TASKS } from '../train/task';
+import type { ModelTask } from '../model/published';
+import { SERVING_TASKS } from '../model/task';
 import type { PixelBudget } from '../util/pixelBudget';
 import { type ModelCache, NoModelError } from './modelCache';
 import type { UploadedFile } from './uploadedFile';
@@ -123,7 +123,7 @@ export class Classifier {
       const { model } = lease;
       const task = model.pointer.task;
       const chosen = options({ task, labels: model.labels });
-      const threshold = TASKS[task].servingThreshold(chosen.threshold, model.pointer.threshold);
+      const threshold = SERVING_TASKS[task].servingThreshold(chosen.threshold, model.pointer.threshold);
       // One image goes through the batcher, to share a run with concurrent requests; it is reserved before its
       // decode so that a run about to start waits for it. Several images make one batch of their own.
       const reservation = files.length === 1 ? model.batcher.reserve() : undefined;
@@ -186,7 +186,7 @@ export class Classifier {
     }
   }
 
-  /** Ingest's header checks, then one decode: the trainer's own preprocessing, which refuses damaged data. */
+  /** The dataset's model, or NotFoundError when the dataset does not exist at all (rather than "not trained yet"). */
   async #acquire(dataset: string): ReturnType<ModelCache['acquire']> {
     try {
       return await this.cache.acquire(dataset);
@@ -199,6 +199,7 @@ export class Classifier {
     }
   }
 
+  /** Ingest's header checks, then one decode: the trainer's own preprocessing, which refuses damaged data. */
   async #decode(
     file: UploadedFile,
     size: number,

@@ -9,7 +9,7 @@ import * as ort from 'onnxruntime-node';
 
 import { AppError } from '../errors';
 import type { ViewResize } from '../image/preprocessing';
-import type { ModelPointer, ModelRegistry } from '../train/models';
+import type { ModelPointer, ModelRegistry } from '../model/registry';
 import { Batcher, type BatcherOptions } from './batcher';
 
 /** The dataset has no published model yet. */

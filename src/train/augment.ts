@@ -1,25 +1,9 @@
 // Augmentation policy per dataset: what the trainer may vary (flips, rotation, zoom, lighting), validated, and the
 // drawing of one Augmentation from it, deterministically from a seed. The views themselves are rendered in image/view.
-import { z } from 'zod';
-
 import { InvalidArgumentError } from '../errors';
 import type { Augmentation } from '../image/view';
+import { type AugmentationPolicy, augmentationPolicySchema } from '../model/published';
 import { seededRandom } from '../util/seededRandom';
-
-const policySchema = z
-  .object({
-    horizontalFlip: z.boolean(),
-    verticalFlip: z.boolean(),
-    /** Rotation drawn uniformly from [-max, max] degrees. */
-    maxRotationDeg: z.number().min(0).max(45),
-    /** Zoom drawn from [1, max]: a crop of 1/zoom of each side, at a random place. */
-    maxZoom: z.number().min(1).max(2),
-    /** Brightness and contrast each drawn from [1 - lighting, 1 + lighting]. */
-    lighting: z.number().min(0).max(0.9),
-  })
-  .strict();
-
-export type AugmentationPolicy = z.infer<typeof policySchema>;
 
 /** Common practice for photos (fastai's defaults): flips hurt text and help satellite images, so it is per dataset. */
 export const DEFAULT_AUGMENTATION: Readonly<AugmentationPolicy> = {
@@ -34,7 +18,7 @@ export const DEFAULT_AUGMENTATION: Readonly<AugmentationPolicy> = {
 export function parseAugmentationPolicy(json: unknown): AugmentationPolicy {
   const merged =
     typeof json === 'object' && json !== null && !Array.isArray(json) ? { ...DEFAULT_AUGMENTATION, ...json } : json;
-  const parsed = policySchema.safeParse(merged);
+  const parsed = augmentationPolicySchema.safeParse(merged);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(policy)'}: ${issue.message}`);
     throw new InvalidArgumentError(`augmentation policy is invalid: ${problems.join('; ')}`);

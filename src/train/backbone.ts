@@ -11,6 +11,7 @@ import * as ort from 'onnxruntime-node';
 
 import { loadRegistrySettings } from '../config';
 import { InvalidArgumentError } from '../errors';
+import { DEFAULT_BACKBONE } from '../model/published';
 import { CONVERTER_VERSION, convertTfjsLayersModel } from '../onnx/tfjsToOnnx';
 import { cacheDir } from '../util/cacheDir';
 import { resolveProviders } from './executionProviders';
@@ -26,8 +27,6 @@ export const BACKBONE_FEATURE_LENGTH = 2048;
 export const BACKBONE_CLASS_COUNT = 1000;
 export const BACKBONE_INPUT_NAME = 'input';
 export const BACKBONE_OUTPUTS = { features: 'features', probabilities: 'probabilities' } as const;
-/** The name of the built-in backbone in training options. */
-export const DEFAULT_BACKBONE = 'resnet50-keras';
 
 export interface BackboneOptions {
   /** Where converted models live. Default: $ICF_CACHE_DIR/backbones, else <project>/.cache/backbones. */

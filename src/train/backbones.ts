@@ -12,6 +12,7 @@ import type { ContainerClient } from '@azure/storage-blob';
 import * as ort from 'onnxruntime-node';
 
 import { InvalidArgumentError, NotFoundError } from '../errors';
+import { DEFAULT_BACKBONE } from '../model/published';
 import { prepareBackbone, type PrepareBackboneOptions } from '../onnx/prepareBackbone';
 import { isStatus } from '../storage/tables';
 import { cacheDir } from '../util/cacheDir';
@@ -20,7 +21,6 @@ import {
   BACKBONE_OUTPUTS,
   type BackboneModel,
   checkBuiltInInputSize,
-  DEFAULT_BACKBONE,
 } from './backbone';
 
 const SPEC = 'backbone.json';

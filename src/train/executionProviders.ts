@@ -1,32 +1,15 @@
-// ONNX Runtime's execution providers: the registry of those a setting or option may name (a new one is one line
-// here), and resolveProviders(), which opens a session on the requested ones in order with the CPU as the fallback.
+// Opening a session on ONNX Runtime's execution providers: resolveProviders() tries the requested ones in order with
+// the CPU as the fallback (their names are a leaf below configuration: platform/executionProviderNames.ts).
 // onnxruntime-node throws when a listed provider cannot load (a missing CUDA build or driver only shows when a
 // session is created) instead of falling back, so the first one is dropped and the rest tried, each drop logged.
 import type * as ort from 'onnxruntime-node';
 
 import { InvalidArgumentError } from '../errors';
-
-/** Every provider that may be asked for, in the order a preference list usually takes. */
-export const EXECUTION_PROVIDERS = [
-  /** NVIDIA GPUs through CUDA (its libraries are downloaded when onnxruntime-node installs, from outside npm). */
-  { name: 'cuda' },
-  /** GPUs through WebGPU: Dawn over Vulkan, bundled in onnxruntime-node 1.30 (no CUDA download). */
-  { name: 'webgpu' },
-  /** Always there: the fallback. */
-  { name: 'cpu' },
-] as const;
-
-export type ExecutionProviderName = (typeof EXECUTION_PROVIDERS)[number]['name'];
-
-export const EXECUTION_PROVIDER_NAMES = EXECUTION_PROVIDERS.map((provider) => provider.name) as [
-  ExecutionProviderName,
-  ...ExecutionProviderName[],
-];
-
-/** Whether `name` is a registered provider. */
-export function isExecutionProviderName(name: string): name is ExecutionProviderName {
-  return (EXECUTION_PROVIDER_NAMES as readonly string[]).includes(name);
-}
+import {
+  EXECUTION_PROVIDER_NAMES,
+  type ExecutionProviderName,
+  isExecutionProviderName,
+} from '../platform/executionProviderNames';
 
 export interface ResolveProvidersOptions {
   /** What the session runs, for the warnings: "the backbone", "the head". */

@@ -11,8 +11,9 @@ import * as ort from 'onnxruntime-node';
 import { InvalidArgumentError } from '../errors';
 import { CENTRE_CROP, resizeId, type ViewResize } from '../image/preprocessing';
 import { type ImageView, mirrorView, renderView, VIEW_VERSION } from '../image/view';
+import type { AugmentationPolicy } from '../model/published';
 import { cacheDir as defaultCacheDir } from '../util/cacheDir';
-import { type AugmentationPolicy, DEFAULT_AUGMENTATION, sampleAugmentation } from './augment';
+import { DEFAULT_AUGMENTATION, sampleAugmentation } from './augment';
 import type { Backbone } from './backbone';
 import { DiskFeatureCache, type FeatureCache } from './featureCache';
 

@@ -4,21 +4,21 @@ import { odata, type TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 
 import { InvalidArgumentError, NotFoundError } from '../errors';
-import { JOBS_TABLE } from '../storage/names';
-import { ensureTable, isStatus } from '../storage/tables';
-import { isTimeSortableId, timeSortableId } from '../util/ids';
-import { parseAugmentationPolicy } from './augment';
-import { DEFAULT_BACKBONE } from './backbone';
 import {
+  DEFAULT_BACKBONE,
   formatPublished,
   jobMetricsSchema,
   parsePublished,
   type TrainJob,
   trainJobSchema,
   type TrainOptions,
-} from './published';
+} from '../model/published';
+import { JOBS_TABLE } from '../storage/names';
+import { ensureTable, isStatus } from '../storage/tables';
+import { isTimeSortableId, timeSortableId } from '../util/ids';
+import { parseAugmentationPolicy } from './augment';
 
-export type { JobMetrics, JobStatus, TrainJob, TrainOptions } from './published';
+export type { JobMetrics, JobStatus, TrainJob, TrainOptions } from '../model/published';
 
 const optionsSchema = z
   .object({

@@ -2,7 +2,7 @@
 // offline is what the job trains: backbone features of a set of images per view set (extracted once, cached), the
 // recipe search and final fit on training images, and scoring images as the deployed model scores them (the
 // recipe's preprocessing, its test-time mirroring, the head's softmax or sigmoid).
-import type { AugmentationPolicy } from './augment';
+import type { AugmentationPolicy } from '../model/published';
 import type { FeatureCache } from './featureCache';
 import { extractFeatures, type FeatureBackbone } from './features';
 import {

@@ -4,11 +4,11 @@ import type { QueueClient } from '@azure/storage-queue';
 import type { Catalog } from '../dataset/catalog';
 import { assertDatasetName } from '../dataset/names';
 import { InvalidArgumentError } from '../errors';
+import type { ModelRegistry } from '../model/registry';
 import { encodeQueueMessage } from '../platform/queueMessages';
 import type { BackboneRegistry } from './backbones';
 import { type JobStore, parseTrainOptions, type TrainJob } from './jobs';
 import type { Launcher } from './launchers';
-import type { ModelRegistry } from './models';
 
 /** What training requests need, built by the composition root from the app settings. */
 export interface Training {

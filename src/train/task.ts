@@ -3,13 +3,14 @@
 // multi-label task trains a sigmoid per label, folds use iterative multi-label stratification, models are scored
 // by mAP and predictions are read at a decision threshold chosen on held-out predictions. The recipe search, the
 // Adam head, `icf eval`, the training job and the classifier ask the strategy instead of branching on the task.
+import type { JobMetrics } from '../model/published';
+import type { ModelPointer, ModelTask } from '../model/registry';
+import { MULTI_LABEL_SERVING, type ServingTask, SINGLE_LABEL_SERVING } from '../model/task';
 import { argmax } from '../util/argmax';
 import { multiLabelFolds, stratifiedFolds } from './folds';
 import type { HeadKind } from './headGraph';
 import { evaluateMultiLabel, evaluateSingleLabel } from './metrics';
-import type { ModelPointer, ModelTask } from './models';
 import { confusionMatrixSvg, perClassBarsSvg, precisionRecallSvg } from './plots';
-import type { JobMetrics } from './published';
 import { computeTestMetrics } from './testMetrics';
 
 /** Held-out (out-of-fold or validation) predictions scored for model selection. */
@@ -39,8 +40,7 @@ export interface TestEvaluation {
   pointer: Pick<ModelPointer, 'accuracy' | 'mAP' | 'threshold'>;
 }
 
-export interface TaskStrategy {
-  readonly task: ModelTask;
+export interface TaskStrategy extends ServingTask {
   /** The head's output activation (and so its loss): softmax over the labels, or one sigmoid per label. */
   readonly head: HeadKind;
   /** What models of the task are scored and compared by, as reports name it. */
@@ -62,8 +62,6 @@ export interface TaskStrategy {
   ): { labels: number[] } | { labelSets: readonly (readonly number[])[] };
   /** The labels of an image the head learns: its first (softmax) or all of them. */
   trainedLabels(labelSet: readonly number[]): readonly number[];
-  /** Probabilities from the head's logits, as the fused model computes them (in double precision). */
-  probabilities(logits: Float64Array): number[];
   /** Scores held-out probabilities against 0/1 target rows, for the recipe search's strength and candidate choice. */
   scoreHeldOut(probabilities: readonly (readonly number[])[], truth: readonly Float32Array[]): HeldOutScore;
   /**
@@ -104,8 +102,6 @@ export interface TaskStrategy {
     scores: number[][],
     threshold: number | undefined,
   ): TestEvaluation;
-  /** The threshold the classifier applies: none, or the request's, else the published model's, else 0.5. */
-  servingThreshold(requested: number | undefined, published: number | undefined): number | undefined;
 }
 
 const percent = (value: number) => `${(value * 100).toFixed(1)}%`;
@@ -120,7 +116,7 @@ export function scoresHigher(a: { score: number; loss: number }, b: { score: num
 }
 
 export const SINGLE_LABEL: TaskStrategy = {
-  task: 'single-label',
+  ...SINGLE_LABEL_SERVING,
   head: 'softmax',
   metric: 'accuracy',
   foldMethod: 'stratified',
@@ -133,13 +129,6 @@ export const SINGLE_LABEL: TaskStrategy = {
     ),
   headTargets: (labelSets) => ({ labels: labelSets.map((set) => set[0]!) }),
   trainedLabels: (labelSet) => labelSet.slice(0, 1),
-  probabilities(logits) {
-    let max = -Infinity;
-    for (const z of logits) max = Math.max(max, z);
-    const exps = Array.from(logits, (z) => Math.exp(z - max));
-    const total = exps.reduce((a, b) => a + b, 0);
-    return exps.map((e) => e / total);
-  },
   scoreHeldOut(probabilities, truth) {
     const n = probabilities.length;
     let loss = 0;
@@ -195,11 +184,10 @@ export const SINGLE_LABEL: TaskStrategy = {
       pointer: { accuracy: metrics.accuracy },
     };
   },
-  servingThreshold: () => undefined,
 };
 
 export const MULTI_LABEL: TaskStrategy = {
-  task: 'multi-label',
+  ...MULTI_LABEL_SERVING,
   head: 'sigmoid',
   metric: 'mAP',
   foldMethod: 'iteratively stratified',
@@ -207,8 +195,6 @@ export const MULTI_LABEL: TaskStrategy = {
   folds: (labelSets, folds, seed, labelNames) => multiLabelFolds(labelSets, folds, seed, labelNames),
   headTargets: (labelSets) => ({ labelSets }),
   trainedLabels: (labelSet) => labelSet,
-  probabilities: (logits) =>
-    Array.from(logits, (z) => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z)))),
   scoreHeldOut(probabilities, truth) {
     const n = probabilities.length;
     const C = truth[0]!.length;
@@ -286,7 +272,6 @@ export const MULTI_LABEL: TaskStrategy = {
       pointer: { accuracy: metrics.zeroOneAccuracy, mAP, threshold: metrics.threshold },
     };
   },
-  servingThreshold: (requested, published) => requested ?? published ?? 0.5,
 };
 
 /** The strategy of each task. */

@@ -10,15 +10,16 @@ import type { ContainerClient } from '@azure/storage-blob';
 import type { Catalog, ImageRecord } from '../dataset/catalog';
 import { labelsOf } from '../dataset/names';
 import { describeResize, resizeId } from '../image/preprocessing';
+import { DEFAULT_BACKBONE } from '../model/published';
+import type { ModelRegistry } from '../model/registry';
 import { fuseLinearHead, supportsTestTimeMirror } from '../onnx/fuseHead';
-import { type Backbone, DEFAULT_BACKBONE, ensureBackboneModel, loadBackbone, withInputSize } from './backbone';
+import { type Backbone, ensureBackboneModel, loadBackbone, withInputSize } from './backbone';
 import type { BackboneRegistry } from './backbones';
 import type { FeatureCache } from './featureCache';
 import { startGpuMonitor } from './gpuMonitor';
 import { HEARTBEAT_INTERVAL_MS, type JobStore } from './jobs';
 import { assessLearningCurve, learningCurveShares, stratifiedSubset } from './learningCurve';
 import { LogisticSolver } from './logistic';
-import type { ModelRegistry } from './models';
 import { imageFeatures, scoreInputs, trainRecipe } from './pipeline';
 import { learningCurveSvg } from './plots';
 import {

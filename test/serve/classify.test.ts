@@ -9,10 +9,10 @@ import { renderGarment } from '../../src/collect/syntheticImages';
 import type { RunningHost } from '../../src/host/localHost';
 import { parseViewResize } from '../../src/image/preprocessing';
 import { renderView } from '../../src/image/view';
+import type { ModelPointer } from '../../src/model/registry';
 import type { Services } from '../../src/services';
 import { INCOMING_CONTAINER } from '../../src/storage/names';
 import type { TrainJob } from '../../src/train/jobs';
-import type { ModelPointer } from '../../src/train/models';
 import { type AppStack, callApi, seedGarments, startAppStack } from '../support/appHost';
 import { waitFor } from '../support/waitFor';
 

@@ -2,9 +2,9 @@
 // unloaded, and loads again on its next request; a model in use is never unloaded under it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { type ModelPointerInput, ModelRegistry } from '../../src/model/registry';
 import { ModelCache } from '../../src/serve/modelCache';
 import { buildInferenceGraph } from '../../src/train/headGraph';
-import { type ModelPointerInput, ModelRegistry } from '../../src/train/models';
 import { startTestStorage, type TestStorage } from '../support/azurite';
 
 let storage: TestStorage;

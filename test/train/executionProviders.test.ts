@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 
 import { loadSettings } from '../../src/config';
-import { EXECUTION_PROVIDER_NAMES, resolveProviders } from '../../src/train/executionProviders';
+import { EXECUTION_PROVIDER_NAMES } from '../../src/platform/executionProviderNames';
+import { resolveProviders } from '../../src/train/executionProviders';
 import { buildScoringGraph } from '../../src/train/headGraph';
 import { runBuiltScript } from '../support/builtScript';
 

@@ -4,10 +4,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { RunningHost } from '../../src/host/localHost';
+import type { ModelPointer } from '../../src/model/registry';
 import type { Services } from '../../src/services';
 import { INCOMING_CONTAINER } from '../../src/storage/names';
 import type { TrainJob } from '../../src/train/jobs';
-import type { ModelPointer } from '../../src/train/models';
 import { type AppStack, callApi, seedGarmentPairs, startAppStack } from '../support/appHost';
 import { waitFor } from '../support/waitFor';
 

@@ -10,9 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { run as icf } from '../../src/cli/main';
 import type { ImageRecord } from '../../src/dataset/catalog';
+import type { ModelVersionDetail } from '../../src/model/registry';
 import type { Services } from '../../src/services';
 import { parseTrainOptions, type TrainJob } from '../../src/train/jobs';
-import type { ModelVersionDetail } from '../../src/train/models';
 import { type AppStack, callApi, seedGarments, startAppStack } from '../support/appHost';
 import { waitFor } from '../support/waitFor';
 

@@ -4,11 +4,11 @@ import * as https from 'node:https';
 import type { AccessToken } from '@azure/identity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { ModelRegistry } from '../../src/model/registry';
 import { JOBS_TABLE } from '../../src/storage/names';
 import { BackboneRegistry } from '../../src/train/backbones';
 import { JobStore, parseTrainOptions } from '../../src/train/jobs';
 import { ContainerAppsLauncher } from '../../src/train/launchers';
-import { ModelRegistry } from '../../src/train/models';
 import type { Training } from '../../src/train/requests';
 import { currentJob } from '../../src/train/requests';
 import { startTestStorage, type TestStorage } from '../support/azurite';

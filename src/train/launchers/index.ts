@@ -1,11 +1,12 @@
 // The launchers TRAIN_LAUNCHER may name: each one's file exports its definition and this table registers it, so a
 // new launcher is its file, its name in names.ts and one line here (and its settings in config.ts).
 import { ConfigurationError } from '../../errors';
+import { LAUNCHER_NAMES, type LauncherName } from '../../platform/launcherNames';
 import { containerAppsLauncher } from './containerApps';
 import type { Launcher, LauncherContext, LauncherDefinition } from './launcher';
 import { localLauncher } from './local';
-import { LAUNCHER_NAMES, type LauncherName } from './names';
 
+export { isLauncherName, LAUNCHER_NAMES, type LauncherName } from '../../platform/launcherNames';
 export { ContainerAppsLauncher, type ContainerAppsLauncherOptions, containerAppsOptions } from './containerApps';
 export {
   type Launched,
@@ -16,7 +17,6 @@ export {
   trainerEnvironment,
 } from './launcher';
 export { LocalLauncher, type LocalLauncherOptions } from './local';
-export { isLauncherName, LAUNCHER_NAMES, type LauncherName } from './names';
 
 /** Every name in names.ts, with its definition (a name missing here, or a definition under another name, fails tsc). */
 const LAUNCHERS: { readonly [N in LauncherName]: LauncherDefinition<N> } = {

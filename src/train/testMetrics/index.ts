@@ -2,7 +2,7 @@
 // applies to, and how it is computed from the test images' label sets and predicted probabilities), and this list
 // registers it, so a new metric is its file plus one line here. Every registered metric of the model's task is
 // published in metrics.json and in the training job's summary, under `testMetrics`.
-import type { ModelTask } from '../published';
+import type { ModelTask } from '../../model/published';
 import { balancedAccuracy } from './balancedAccuracy';
 import { binaryLogLoss } from './binaryLogLoss';
 import { logLoss } from './logLoss';

@@ -1,5 +1,5 @@
 // What a test metric is: the contract each file of this folder implements (registered in index.ts).
-import type { ModelTask } from '../published';
+import type { ModelTask } from '../../model/published';
 
 /** What a metric is computed from: the test images' true label sets and the model's probabilities, per label. */
 export interface TestMetricInput {

@@ -6,10 +6,27 @@
 import { z } from 'zod';
 
 import { AppError } from '../errors';
-import type { AugmentationPolicy } from './augment';
-import { DEFAULT_BACKBONE } from './backbone';
 
 /** A stored file (or table row) that does not follow the contract; the message names it and the field. */
+/** The built-in backbone's name: what a job trains on and a pointer names when they say nothing. */
+export const DEFAULT_BACKBONE = 'resnet50-keras';
+
+/** What the trainer may vary in its augmented views: part of a training job's options. */
+export const augmentationPolicySchema = z
+  .object({
+    horizontalFlip: z.boolean(),
+    verticalFlip: z.boolean(),
+    /** Rotation drawn uniformly from [-max, max] degrees. */
+    maxRotationDeg: z.number().min(0).max(45),
+    /** Zoom drawn from [1, max]: a crop of 1/zoom of each side, at a random place. */
+    maxZoom: z.number().min(1).max(2),
+    /** Brightness and contrast each drawn from [1 - lighting, 1 + lighting]. */
+    lighting: z.number().min(0).max(0.9),
+  })
+  .strict();
+
+export type AugmentationPolicy = z.infer<typeof augmentationPolicySchema>;
+
 export class PublishedFileError extends AppError {
   override name = 'PublishedFileError';
   readonly kind = 'unsupported-content';

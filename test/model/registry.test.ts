@@ -1,7 +1,7 @@
 // The current-model pointer moves only to a model at least as good, or when forced, and never twice at once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { type ModelPointerInput, ModelRegistry } from '../../src/train/models';
+import { type ModelPointerInput, ModelRegistry } from '../../src/model/registry';
 import { startTestStorage, type TestStorage } from '../support/azurite';
 
 let storage: TestStorage;

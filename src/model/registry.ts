@@ -10,7 +10,6 @@ import { InvalidArgumentError, NotFoundError, StateConflictError } from '../erro
 import { MODELS_CONTAINER } from '../storage/names';
 import { isStatus } from '../storage/tables';
 import { isTimeSortableId } from '../util/ids';
-import type { JobStore } from './jobs';
 import {
   formatPublished,
   type ModelMetrics,
@@ -19,6 +18,7 @@ import {
   type ModelPointerInput,
   modelPointerSchema,
   parsePublished,
+  type TrainJob,
 } from './published';
 
 export type { ModelPointer, ModelPointerInput, ModelTask } from './published';
@@ -294,7 +294,7 @@ export class ModelRegistry {
   async deleteVersion(
     dataset: string,
     version: string,
-    jobs?: Pick<JobStore, 'get'>,
+    jobs?: { get(dataset: string, jobId: string): Promise<Pick<TrainJob, 'status'>> },
   ): Promise<{ dataset: string; version: string; files: number }> {
     assertDatasetName(dataset);
     assertSegment(version, 'version');

@@ -14,15 +14,15 @@ import { HammingIndex } from '../dataset/hammingIndex';
 import { labelsOf } from '../dataset/names';
 import { InvalidArgumentError, NotFoundError } from '../errors';
 import { relativeDistance } from '../image/dhash';
+import type { ModelPointer, ModelRegistry } from '../model/registry';
 import type { Classifier } from '../serve/classifier';
 import { NoModelError, servingSessionOptions } from '../serve/modelCache';
-import type { FeatureCache } from './featureCache';
-import { extractFeatures, type FeatureBackbone } from './features';
-import { LogisticSolver } from './logistic';
-import type { ModelPointer, ModelRegistry } from './models';
-import { scoreInputs } from './pipeline';
-import { DEFAULT_STRENGTH, fitRecipe, type Recipe } from './recipe';
-import { SINGLE_LABEL } from './task';
+import type { FeatureCache } from '../train/featureCache';
+import { extractFeatures, type FeatureBackbone } from '../train/features';
+import { LogisticSolver } from '../train/logistic';
+import { scoreInputs } from '../train/pipeline';
+import { DEFAULT_STRENGTH, fitRecipe, type Recipe } from '../train/recipe';
+import { SINGLE_LABEL } from '../train/task';
 
 /** Training images a request may cross-validate: about 2000 × 2048 features, a few seconds of fits once cached. */
 export const MAX_SUSPECT_TRAINING_IMAGES = 2000;

@@ -11,10 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run as icf } from '../../src/cli/main';
 import { renderGarment } from '../../src/collect/syntheticImages';
 import type { RunningHost } from '../../src/host/localHost';
+import { confidentLearning, type SuspectReport } from '../../src/review/suspects';
 import type { Services } from '../../src/services';
 import { INCOMING_CONTAINER } from '../../src/storage/names';
 import type { TrainJob } from '../../src/train/jobs';
-import { confidentLearning, type SuspectReport } from '../../src/train/suspects';
 import { type AppStack, callApi, startAppStack } from '../support/appHost';
 import { waitFor } from '../support/waitFor';
 
