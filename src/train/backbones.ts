@@ -16,12 +16,7 @@ import { DEFAULT_BACKBONE } from '../model/published';
 import { prepareBackbone, type PrepareBackboneOptions } from '../onnx/prepareBackbone';
 import { isStatus } from '../storage/tables';
 import { cacheDir } from '../util/cacheDir';
-import {
-  BACKBONE_INPUT_NAME,
-  BACKBONE_OUTPUTS,
-  type BackboneModel,
-  checkBuiltInInputSize,
-} from './backbone';
+import { BACKBONE_INPUT_NAME, BACKBONE_OUTPUTS, type BackboneModel, checkBuiltInInputSize } from './backbone';
 
 const SPEC = 'backbone.json';
 const MODEL = 'model.onnx';
