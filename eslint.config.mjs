@@ -9,6 +9,7 @@ import tseslint from 'typescript-eslint';
 /** Folders of src/ that are the domain: no Functions SDK, no local host, no composition root. */
 const DOMAIN = [
   'collect',
+  'customvision',
   'dataset',
   'image',
   'model',

@@ -10,6 +10,7 @@ import { type HttpCall, httpFunction } from '../src/api/httpFunction';
 import { parseClassifyBody, parseClassifyQuery } from '../src/api/request';
 import { type JsonResponse, ok } from '../src/api/responses';
 import type { ServedModelInfo } from '../src/serve/classifier';
+import { appServices } from '../src/services';
 
 export async function classify({ request, services, params }: HttpCall<'dataset'>): Promise<JsonResponse> {
   const { dataset } = params;
@@ -25,7 +26,7 @@ export async function classify({ request, services, params }: HttpCall<'dataset'
 
 app.http(
   'classify',
-  httpFunction({
+  httpFunction(appServices, {
     methods: ['POST'],
     authLevel: 'function',
     route: 'datasets/{dataset}/classify',

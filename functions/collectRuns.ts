@@ -3,6 +3,7 @@ import { app } from '@azure/functions';
 
 import { type HttpCall, httpFunction } from '../src/api/httpFunction';
 import { type JsonResponse, ok } from '../src/api/responses';
+import { appServices } from '../src/services';
 
 export async function collectRuns({ services, params }: HttpCall<'dataset'>): Promise<JsonResponse> {
   return ok({ runs: await services.collector.listRuns(params.dataset) });
@@ -10,7 +11,7 @@ export async function collectRuns({ services, params }: HttpCall<'dataset'>): Pr
 
 app.http(
   'collectRuns',
-  httpFunction({
+  httpFunction(appServices, {
     methods: ['GET'],
     authLevel: 'function',
     route: 'datasets/{dataset}/collect',

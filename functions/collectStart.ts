@@ -3,6 +3,7 @@ import { app } from '@azure/functions';
 
 import { type HttpCall, httpFunction } from '../src/api/httpFunction';
 import { accepted, type JsonResponse } from '../src/api/responses';
+import { appServices } from '../src/services';
 
 export async function collectStart({ services, params }: HttpCall<'dataset'>): Promise<JsonResponse> {
   const { runId, queries } = await services.collector.startRun(params.dataset, 'http');
@@ -12,7 +13,7 @@ export async function collectStart({ services, params }: HttpCall<'dataset'>): P
 
 app.http(
   'collectStart',
-  httpFunction({
+  httpFunction(appServices, {
     methods: ['POST'],
     authLevel: 'function',
     route: 'datasets/{dataset}/collect',

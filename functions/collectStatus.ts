@@ -3,6 +3,7 @@ import { app } from '@azure/functions';
 
 import { type HttpCall, httpFunction } from '../src/api/httpFunction';
 import { type JsonResponse, ok } from '../src/api/responses';
+import { appServices } from '../src/services';
 
 export async function collectStatus({ services, params }: HttpCall<'dataset' | 'runId'>): Promise<JsonResponse> {
   return ok(await services.collector.getRun(params.dataset, params.runId));
@@ -10,7 +11,7 @@ export async function collectStatus({ services, params }: HttpCall<'dataset' | '
 
 app.http(
   'collectStatus',
-  httpFunction({
+  httpFunction(appServices, {
     methods: ['GET'],
     authLevel: 'function',
     route: 'datasets/{dataset}/collect/{runId}',

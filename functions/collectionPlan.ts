@@ -4,6 +4,7 @@ import { app } from '@azure/functions';
 import { type HttpCall, httpFunction } from '../src/api/httpFunction';
 import { type JsonResponse, ok } from '../src/api/responses';
 import { PLAN_LIMITS, synthesizeQueries } from '../src/collect/plan';
+import { appServices } from '../src/services';
 
 export async function collectionPlan({ request, services, params, body }: HttpCall<'dataset'>): Promise<JsonResponse> {
   const plan =
@@ -15,7 +16,7 @@ export async function collectionPlan({ request, services, params, body }: HttpCa
 
 app.http(
   'collectionPlan',
-  httpFunction({
+  httpFunction(appServices, {
     methods: ['GET', 'PUT'],
     authLevel: 'function',
     route: 'datasets/{dataset}/collection-plan',

@@ -5,6 +5,7 @@ import { app } from '@azure/functions';
 import { type HttpCall, httpFunction } from '../src/api/httpFunction';
 import { type JsonResponse, ok } from '../src/api/responses';
 import { undoLastChange } from '../src/dataset/imageEdits';
+import { appServices } from '../src/services';
 
 export async function datasetChangeUndo({ services, params }: HttpCall<'dataset'>): Promise<JsonResponse> {
   return ok(await undoLastChange(services.catalog, params.dataset));
@@ -12,7 +13,7 @@ export async function datasetChangeUndo({ services, params }: HttpCall<'dataset'
 
 app.http(
   'datasetChangeUndo',
-  httpFunction({
+  httpFunction(appServices, {
     methods: ['POST'],
     authLevel: 'function',
     route: 'datasets/{dataset}/changes/undo',

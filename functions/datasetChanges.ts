@@ -6,6 +6,7 @@ import { type HttpCall, httpFunction } from '../src/api/httpFunction';
 import { type JsonResponse, ok } from '../src/api/responses';
 import { listChanges } from '../src/dataset/imageEdits';
 import { InvalidArgumentError } from '../src/errors';
+import { appServices } from '../src/services';
 
 export async function datasetChanges({ request, services, params }: HttpCall<'dataset'>): Promise<JsonResponse> {
   const text = request.query.get('limit');
@@ -17,7 +18,7 @@ export async function datasetChanges({ request, services, params }: HttpCall<'da
 
 app.http(
   'datasetChanges',
-  httpFunction({
+  httpFunction(appServices, {
     methods: ['GET'],
     authLevel: 'function',
     route: 'datasets/{dataset}/changes',

@@ -7,6 +7,7 @@ import { type HttpCall, httpFunction } from '../src/api/httpFunction';
 import { type JsonResponse, ok } from '../src/api/responses';
 import { editImage } from '../src/dataset/imageEdits';
 import { NotFoundError } from '../src/errors';
+import { appServices } from '../src/services';
 
 export async function datasetImage({
   request,
@@ -24,7 +25,7 @@ export async function datasetImage({
 
 app.http(
   'datasetImage',
-  httpFunction({
+  httpFunction(appServices, {
     methods: ['GET', 'PATCH'],
     authLevel: 'function',
     route: 'datasets/{dataset}/images/{id}',

@@ -4,6 +4,7 @@ import { app } from '@azure/functions';
 import { type HttpCall, httpFunction } from '../src/api/httpFunction';
 import { type JsonResponse, ok } from '../src/api/responses';
 import { listDatasetImages } from '../src/dataset/queries';
+import { appServices } from '../src/services';
 
 export async function datasetImages({ request, services, params }: HttpCall<'dataset'>): Promise<JsonResponse> {
   const query = request.query;
@@ -19,7 +20,7 @@ export async function datasetImages({ request, services, params }: HttpCall<'dat
 
 app.http(
   'datasetImages',
-  httpFunction({
+  httpFunction(appServices, {
     methods: ['GET'],
     authLevel: 'function',
     route: 'datasets/{dataset}/images',

@@ -3,6 +3,7 @@ import { app } from '@azure/functions';
 
 import { type HttpCall, httpFunction } from '../src/api/httpFunction';
 import { type JsonResponse, ok } from '../src/api/responses';
+import { appServices } from '../src/services';
 
 export async function datasetList({ services }: HttpCall): Promise<JsonResponse> {
   return ok({ datasets: await services.catalog.listDatasets() });
@@ -10,5 +11,5 @@ export async function datasetList({ services }: HttpCall): Promise<JsonResponse>
 
 app.http(
   'datasetList',
-  httpFunction({ methods: ['GET'], authLevel: 'function', route: 'datasets', handler: datasetList }),
+  httpFunction(appServices, { methods: ['GET'], authLevel: 'function', route: 'datasets', handler: datasetList }),
 );

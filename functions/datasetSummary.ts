@@ -4,6 +4,7 @@ import { app } from '@azure/functions';
 import { type HttpCall, httpFunction } from '../src/api/httpFunction';
 import { type JsonResponse, ok } from '../src/api/responses';
 import { getDatasetSummary } from '../src/dataset/queries';
+import { appServices } from '../src/services';
 
 export async function datasetSummary({ services, params }: HttpCall<'dataset'>): Promise<JsonResponse> {
   return ok(await getDatasetSummary(services.catalog, params.dataset));
@@ -11,7 +12,7 @@ export async function datasetSummary({ services, params }: HttpCall<'dataset'>):
 
 app.http(
   'datasetSummary',
-  httpFunction({
+  httpFunction(appServices, {
     methods: ['GET'],
     authLevel: 'function',
     route: 'datasets/{dataset}',

@@ -6,29 +6,15 @@ import { app } from '@azure/functions';
 import { type HttpCall, httpFunction } from '../src/api/httpFunction';
 import { type JsonResponse, ok } from '../src/api/responses';
 import { findSuspects } from '../src/review/suspects';
-import { FEATURES_CONTAINER, INCOMING_CONTAINER } from '../src/storage/names';
-import { BlobFeatureCache } from '../src/train/featureCache';
+import { appServices } from '../src/services';
 
 export async function datasetSuspects({ services, params }: HttpCall<'dataset'>): Promise<JsonResponse> {
-  const blobs = services.storage.blobs;
-  return ok(
-    await findSuspects(
-      {
-        catalog: services.catalog,
-        incoming: blobs.getContainerClient(INCOMING_CONTAINER),
-        models: services.training.models,
-        classifier: services.classifier,
-        dedup: services.settings.dedup,
-        features: new BlobFeatureCache(blobs.getContainerClient(FEATURES_CONTAINER)),
-      },
-      params.dataset,
-    ),
-  );
+  return ok(await findSuspects(services.suspects, params.dataset));
 }
 
 app.http(
   'datasetSuspects',
-  httpFunction({
+  httpFunction(appServices, {
     methods: ['GET'],
     authLevel: 'function',
     route: 'datasets/{dataset}/suspects',

@@ -5,6 +5,7 @@ import { app } from '@azure/functions';
 import { type HttpCall, httpFunction } from '../src/api/httpFunction';
 import { fileResponse, type JsonResponse, notModified } from '../src/api/responses';
 import { parseThumbnailSize } from '../src/dataset/thumbnails';
+import { appServices } from '../src/services';
 
 /** A day: the ETag follows the file's content, so a revalidation after that is cheap. */
 const CACHE_CONTROL = 'private, max-age=86400';
@@ -28,7 +29,7 @@ export async function imageThumbnail({ request, services, params }: HttpCall<'da
 
 app.http(
   'imageThumbnail',
-  httpFunction({
+  httpFunction(appServices, {
     methods: ['GET'],
     authLevel: 'function',
     route: 'datasets/{dataset}/images/{id}/thumbnail',

@@ -6,13 +6,16 @@ import { app, type InvocationContext } from '@azure/functions';
 
 import { registerBlobClientBinding, type StorageBlobClient } from '../src/api/blobBinding';
 import { loadIngestBlobSource } from '../src/config';
-import { appSettings, getServices } from '../src/services';
+import { appServices, appSettings, type Services } from '../src/services';
 import { INCOMING_CONTAINER } from '../src/storage/names';
 
 registerBlobClientBinding(appSettings);
 
-export async function ingest(blob: StorageBlobClient, context: InvocationContext): Promise<void> {
-  const { ingestor } = await getServices();
+export async function ingest(
+  blob: StorageBlobClient,
+  context: InvocationContext,
+  { ingestor }: Pick<Services, 'ingestor'>,
+): Promise<void> {
   const blobPath = `${INCOMING_CONTAINER}/${blob.blobClient.name}`;
   const outcome = await ingestor.ingestStored(blob.blobClient.name, blob.blobClient);
   if (!outcome) {
@@ -30,5 +33,5 @@ app.storageBlob('ingest', {
   // Flex Consumption runs blob triggers only from Event Grid (INGEST_BLOB_SOURCE=EventGrid, as infra sets it).
   source: loadIngestBlobSource(appSettings()),
   sdkBinding: true,
-  handler: ingest,
+  handler: async (blob: StorageBlobClient, context) => ingest(blob, context, await appServices()),
 });

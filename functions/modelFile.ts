@@ -5,6 +5,7 @@ import { app } from '@azure/functions';
 
 import { type HttpCall, httpFunction } from '../src/api/httpFunction';
 import { fileResponse, type JsonResponse, notModified } from '../src/api/responses';
+import { appServices } from '../src/services';
 
 /** Private: the routes need a function key, so shared caches must not answer others with the file. */
 const IMMUTABLE = 'private, max-age=31536000, immutable';
@@ -31,7 +32,7 @@ export async function modelFile({
 
 app.http(
   'modelFile',
-  httpFunction({
+  httpFunction(appServices, {
     methods: ['GET'],
     authLevel: 'function',
     route: 'datasets/{dataset}/models/{version}/files/{name}',

@@ -3,6 +3,7 @@ import { app } from '@azure/functions';
 
 import { type HttpCall, httpFunction } from '../src/api/httpFunction';
 import { type JsonResponse, ok } from '../src/api/responses';
+import { appServices } from '../src/services';
 
 export async function modelList({ services, params }: HttpCall<'dataset'>): Promise<JsonResponse> {
   return ok(await services.training.models.list(params.dataset, services.catalog));
@@ -10,7 +11,7 @@ export async function modelList({ services, params }: HttpCall<'dataset'>): Prom
 
 app.http(
   'modelList',
-  httpFunction({
+  httpFunction(appServices, {
     methods: ['GET'],
     authLevel: 'function',
     route: 'datasets/{dataset}/models',

@@ -4,6 +4,7 @@ import { app } from '@azure/functions';
 
 import { type HttpCall, httpFunction } from '../src/api/httpFunction';
 import { type JsonResponse, ok } from '../src/api/responses';
+import { appServices } from '../src/services';
 
 export async function modelVersion({
   request,
@@ -18,7 +19,7 @@ export async function modelVersion({
 
 app.http(
   'modelVersion',
-  httpFunction({
+  httpFunction(appServices, {
     methods: ['GET', 'DELETE'],
     authLevel: 'function',
     route: 'datasets/{dataset}/models/{version}',

@@ -2,11 +2,14 @@
 import { app, type InvocationContext } from '@azure/functions';
 
 import { appHostConfig } from '../src/platform/hostConfig';
-import { getServices } from '../src/services';
+import { appServices, type Services } from '../src/services';
 import { SEARCH_JOBS_QUEUE } from '../src/storage/names';
 
-export async function searchWorker(job: unknown, context: InvocationContext): Promise<void> {
-  const { collector } = await getServices();
+export async function searchWorker(
+  job: unknown,
+  context: InvocationContext,
+  { collector }: Pick<Services, 'collector'>,
+): Promise<void> {
   const dequeueCount = Number(context.triggerMetadata?.['dequeueCount'] ?? 1);
   // host.json's extensions.queues.maxDequeueCount: on that try a failure is recorded in the run, not retried.
   const { maxDequeueCount } = appHostConfig().queues;
@@ -16,5 +19,5 @@ export async function searchWorker(job: unknown, context: InvocationContext): Pr
 app.storageQueue('searchWorker', {
   queueName: SEARCH_JOBS_QUEUE,
   connection: 'AzureWebJobsStorage',
-  handler: searchWorker,
+  handler: async (job, context) => searchWorker(job, context, await appServices()),
 });

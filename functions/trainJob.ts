@@ -3,6 +3,7 @@ import { app } from '@azure/functions';
 
 import { type HttpCall, httpFunction } from '../src/api/httpFunction';
 import { type JsonResponse, ok } from '../src/api/responses';
+import { appServices } from '../src/services';
 import { currentJob } from '../src/train/requests';
 
 export async function trainJob({ services, params }: HttpCall<'dataset' | 'jobId'>): Promise<JsonResponse> {
@@ -11,7 +12,7 @@ export async function trainJob({ services, params }: HttpCall<'dataset' | 'jobId
 
 app.http(
   'trainJob',
-  httpFunction({
+  httpFunction(appServices, {
     methods: ['GET'],
     authLevel: 'function',
     route: 'datasets/{dataset}/jobs/{jobId}',

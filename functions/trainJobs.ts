@@ -3,6 +3,7 @@ import { app } from '@azure/functions';
 
 import { type HttpCall, httpFunction } from '../src/api/httpFunction';
 import { type JsonResponse, ok } from '../src/api/responses';
+import { appServices } from '../src/services';
 import { latestJobs } from '../src/train/requests';
 
 export async function trainJobs({ services, params }: HttpCall<'dataset'>): Promise<JsonResponse> {
@@ -11,7 +12,7 @@ export async function trainJobs({ services, params }: HttpCall<'dataset'>): Prom
 
 app.http(
   'trainJobs',
-  httpFunction({
+  httpFunction(appServices, {
     methods: ['GET'],
     authLevel: 'function',
     route: 'datasets/{dataset}/jobs',

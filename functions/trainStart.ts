@@ -4,6 +4,7 @@ import { app } from '@azure/functions';
 
 import { type HttpCall, httpFunction } from '../src/api/httpFunction';
 import { accepted, type JsonResponse } from '../src/api/responses';
+import { appServices } from '../src/services';
 import { requestTraining } from '../src/train/requests';
 
 export async function trainStart({ services, params, body = {} }: HttpCall<'dataset'>): Promise<JsonResponse> {
@@ -14,7 +15,7 @@ export async function trainStart({ services, params, body = {} }: HttpCall<'data
 
 app.http(
   'trainStart',
-  httpFunction({
+  httpFunction(appServices, {
     methods: ['POST'],
     authLevel: 'function',
     route: 'datasets/{dataset}/train',

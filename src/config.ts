@@ -2,7 +2,7 @@
 // few that the trainer process and the command-line tools read besides. Everything else receives typed values.
 import { z } from 'zod';
 
-import { ConfigurationError } from './errors';
+import { ConfigurationError, messageOf } from './errors';
 import { EXECUTION_PROVIDER_NAMES } from './platform/executionProviderNames';
 import { isLauncherName, LAUNCHER_NAMES } from './platform/launcherNames';
 import { parseSchedule } from './platform/ncrontab';
@@ -56,7 +56,7 @@ const settingsSchema = z.object({
       try {
         parseSchedule(value);
       } catch (error) {
-        context.addIssue({ code: 'custom', message: (error as Error).message });
+        context.addIssue({ code: 'custom', message: messageOf(error) });
       }
     }),
   BING_SEARCH_ENDPOINT: z

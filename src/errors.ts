@@ -103,8 +103,10 @@ export function invalidArgument(name: string, expected: string, received: unknow
   return new InvalidArgumentError(`expected ${expected} for ${name} but received ${describeReceived(received)}`);
 }
 
+/** What came instead: a string quoted (so that "" and " 5" show), bytes counted, null and undefined as they are. */
 function describeReceived(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (value instanceof Uint8Array) return `${value.length} bytes`;
-  return `${describeValue(value)} of type ${value === null ? 'null' : typeof value}`;
+  if (value === null || value === undefined) return String(value);
+  return `${describeValue(value)} of type ${Array.isArray(value) ? 'array' : typeof value}`;
 }

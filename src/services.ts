@@ -1,5 +1,8 @@
-// The composition root: builds the domain objects from app settings, given explicitly (createServices) or, for the
-// functions, once per process from the settings the host runs the app with (getServices).
+// The composition root, the one place that builds the domain objects from validated app settings: for the app
+// (`appServices`, which the function files hand to their handlers: built once per process, on first use, from the
+// settings the host runs the app with), for the local stack and tests (`createServices` with settings of their own,
+// or `lazyServices`), and for the trainer process (`createTrainerServices`: only what a training job uses). Handlers
+// never fetch services: they are given them (src/api/httpFunction.ts), so a test can give its own.
 import { Collector } from './collect/collector';
 import { downloadImage } from './collect/download';
 import { searchProviderResolver } from './collect/providers/registry';
@@ -9,6 +12,7 @@ import { Catalog } from './dataset/catalog';
 import { type IngestLogger, Ingestor } from './dataset/ingest';
 import { Thumbnails } from './dataset/thumbnails';
 import { ModelRegistry } from './model/registry';
+import type { SuspectDependencies } from './review/suspects';
 import { Classifier } from './serve/classifier';
 import { ModelCache } from './serve/modelCache';
 import { createStorageClients, type StorageClients } from './storage/clients';
@@ -16,6 +20,7 @@ import {
   BACKBONES_CONTAINER,
   CATALOG_TABLE,
   CONFIG_CONTAINER,
+  FEATURES_CONTAINER,
   INCOMING_CONTAINER,
   JOBS_TABLE,
   MODELS_CONTAINER,
@@ -25,9 +30,11 @@ import {
   TRAIN_JOBS_QUEUE,
 } from './storage/names';
 import { BackboneRegistry } from './train/backbones';
+import { BlobFeatureCache } from './train/featureCache';
 import { JobStore } from './train/jobs';
 import { createLauncher, type Launcher } from './train/launchers';
 import type { Training } from './train/requests';
+import type { TrainerDependencies } from './train/trainer';
 import { PixelBudget } from './util/pixelBudget';
 
 export interface Services {
@@ -41,7 +48,12 @@ export interface Services {
   classifier: Classifier;
   /** Small JPEG previews of catalog images, decoded under ingest's limits and the shared pixel budget. */
   thumbnails: Thumbnails;
+  /** What the suspect-label review needs: the serving path, the current model, the images and their cached features. */
+  suspects: SuspectDependencies;
 }
+
+/** Where a handler's services come from: the app's composition root (`appServices`), or a test's own. */
+export type ServicesSource<S = Services> = () => Promise<S>;
 
 export interface CreateServicesOptions {
   /** Receives ingest's decisions; default: none. */
@@ -99,7 +111,37 @@ export async function createServices(env: RawSettings, options: CreateServicesOp
     { catalog, pixelBudget },
   );
   const thumbnails = new Thumbnails({ catalog, blobs: storage.blobs, ingest: settings.ingest, pixelBudget });
-  return { settings, storage, catalog, ingestor, collector, training, classifier, thumbnails };
+  const suspects: SuspectDependencies = {
+    catalog,
+    incoming: storage.blobs.getContainerClient(INCOMING_CONTAINER),
+    models: training.models,
+    classifier,
+    dedup: settings.dedup,
+    features: new BlobFeatureCache(storage.blobs.getContainerClient(FEATURES_CONTAINER)),
+  };
+  return { settings, storage, catalog, ingestor, collector, training, classifier, thumbnails, suspects };
+}
+
+/**
+ * What the trainer process runs a job with, and nothing more: the catalog and the incoming images it reads, the
+ * job it reports to, the registries it publishes to and reads backbones from, the feature cache, and the execution
+ * providers; built from the same validated settings as the app's services. It ensures only what it writes to.
+ */
+export async function createTrainerServices(env: RawSettings): Promise<TrainerDependencies> {
+  const settings = loadSettings(env);
+  const storage = createStorageClients(settings.storage);
+  const jobs = new JobStore(storage.table(JOBS_TABLE));
+  const models = new ModelRegistry(storage.blobs.getContainerClient(MODELS_CONTAINER));
+  await Promise.all([jobs.ensureTable(), models.ensureContainer()]);
+  return {
+    catalog: new Catalog(storage.table(CATALOG_TABLE)),
+    incoming: storage.blobs.getContainerClient(INCOMING_CONTAINER),
+    jobs,
+    models,
+    backbones: new BackboneRegistry(storage.blobs.getContainerClient(BACKBONES_CONTAINER)),
+    features: new BlobFeatureCache(storage.blobs.getContainerClient(FEATURES_CONTAINER)),
+    executionProviders: settings.train.executionProviders,
+  };
 }
 
 function createTraining(settings: AppSettings, env: RawSettings, storage: StorageClients): Training {
@@ -117,43 +159,49 @@ function createTraining(settings: AppSettings, env: RawSettings, storage: Storag
   };
 }
 
-/** The process-wide services, and the settings they were built from (undefined: the process environment's). */
-let shared: { settings: RawSettings | undefined; services: Promise<Services> } | undefined;
+/**
+ * A lazy composition root: the services built from `settings()` on the first call and shared by the later ones. A
+ * failed build (bad settings: a ConfigurationError that names the setting) is retried on the next call; settings
+ * that are another object than last time build afresh.
+ */
+export function lazyServices(settings: () => RawSettings, options: CreateServicesOptions = {}): ServicesSource {
+  let built: { settings: RawSettings; services: Promise<Services> } | undefined;
+  return () => {
+    const current = settings();
+    if (built?.settings !== current) {
+      const entry = {
+        settings: current,
+        services: createServices(current, options).catch((error: unknown) => {
+          if (built === entry) built = undefined;
+          throw error;
+        }),
+      };
+      built = entry;
+    }
+    return built.services;
+  };
+}
+
 /** Settings a host handed over with `useAppSettings`, in place of the process environment's. */
 let handedOver: RawSettings | undefined;
 
 /**
- * The process-wide services (what the functions use), created on first use from the app settings: those a host
- * handed over with `useAppSettings`, else the process environment's, as on Azure. A failure is retried on the
- * next call.
- */
-export function getServices(): Promise<Services> {
-  const settings = handedOver;
-  if (shared?.settings !== settings) shared = undefined;
-  if (!shared) {
-    const entry = {
-      settings,
-      services: createServices(settings ?? processSettings()).catch((error: unknown) => {
-        if (shared === entry) shared = undefined;
-        throw error;
-      }),
-    };
-    shared = entry;
-  }
-  return shared.services;
-}
-
-/**
  * The app settings as the app sees them: those a host handed over with `useAppSettings`, else the process
- * environment's. For what a function file reads when it registers (its trigger's source, say).
+ * environment's, as on Azure. For what a function file reads when it registers (its trigger's source, say).
  */
 export function appSettings(): RawSettings {
   return handedOver ?? processSettings();
 }
 
 /**
+ * The app's composition root: what the function files register their handlers with. The services are built on the
+ * first request, from the app settings (`appSettings`), once per process (again when a host hands over others).
+ */
+export const appServices: ServicesSource = lazyServices(appSettings);
+
+/**
  * Hands the app the settings a host runs it with, in place of the process environment's: a local host that stands
- * in for the Functions runtime (tests, benchmarks) calls it before serving. `getServices` builds from them from now
+ * in for the Functions runtime (tests, benchmarks) calls it before serving. `appServices` builds from them from now
  * on; the returned function restores what was there before, so one host's settings never reach the next.
  */
 export function useAppSettings(settings: RawSettings): () => void {

@@ -7,7 +7,7 @@ import type { ModelBindingData } from '@azure/functions-extensions-base';
 import type { BlobClient, BlobServiceClient, ContainerClient } from '@azure/storage-blob';
 
 import { type RawSettings, storageConnection } from '../config';
-import { InvalidArgumentError } from '../errors';
+import { ProgrammingError } from '../errors';
 import { createStorageClients } from '../storage/clients';
 
 /** The source name the Functions host gives blob model binding data. */
@@ -29,7 +29,7 @@ export function registerBlobClientBinding(settings: () => RawSettings): void {
   if (resolver.hasResourceFactory(AZURE_STORAGE_BLOBS)) return;
   const services = new Map<string, BlobServiceClient>();
   resolver.registerResourceFactory(AZURE_STORAGE_BLOBS, (data) => {
-    if (Array.isArray(data)) throw new InvalidArgumentError('a blob trigger binds one blob, not a batch');
+    if (Array.isArray(data)) throw new ProgrammingError('a blob trigger binds one blob, not a batch');
     const { Connection, ContainerName, BlobName } = parseBlobBindingData(data);
     let service = services.get(Connection);
     if (!service) {
@@ -41,17 +41,19 @@ export function registerBlobClientBinding(settings: () => RawSettings): void {
   });
 }
 
+// The binding data comes from the Functions host (or the local one), never from a request: data it does not describe
+// is a broken contract between host and worker, not a caller's mistake.
 function parseBlobBindingData(data: ModelBindingData): { Connection: string; ContainerName: string; BlobName: string } {
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(data.content ?? '').toString('utf8'));
   } catch {
-    throw new InvalidArgumentError('the blob binding data is not JSON');
+    throw new ProgrammingError('the blob binding data is not JSON');
   }
   const fields = parsed as Partial<Record<'Connection' | 'ContainerName' | 'BlobName', unknown>>;
   for (const field of ['Connection', 'ContainerName', 'BlobName'] as const) {
     if (typeof fields[field] !== 'string' || !fields[field]) {
-      throw new InvalidArgumentError(`the blob binding data has no ${field}`);
+      throw new ProgrammingError(`the blob binding data has no ${field}`);
     }
   }
   return fields as { Connection: string; ContainerName: string; BlobName: string };

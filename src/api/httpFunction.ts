@@ -1,8 +1,11 @@
-// One HTTP function as a short declaration. `httpFunction(...)` turns a route, its methods and auth level, which
-// route parameters name datasets, which methods must come from the app's own pages, the JSON body it takes and a
-// handler into the options `app.http(name, options)` needs. It owns what every HTTP function would otherwise repeat:
-// the app's services, the name checks, the same-site check, reading and parsing JSON bodies, and answering errors
-// through the one status table (logged with context.error), so a handler holds only the route's own work.
+// One HTTP function as a short declaration. `httpFunction(services, declaration)` turns a route, its methods and auth
+// level, which route parameters name datasets, which methods must come from the app's own pages, the JSON body it
+// takes and a handler into the options `app.http(name, options)` needs. It owns what every HTTP function would
+// otherwise repeat: handing the handler its services, the name checks, the same-site check, reading and parsing JSON
+// bodies, and answering errors through the one status table (logged with context.error), so a handler holds only the
+// route's own work. The services are injected, as a typed context carries them to a handler (Hono's `c.var`): the
+// function files pass the composition root's `appServices` (src/services.ts), a test passes its own, so the HTTP
+// layer reads no global and needs no storage of its own.
 import type {
   HttpFunctionOptions,
   HttpMethod,
@@ -11,10 +14,11 @@ import type {
   InvocationContext,
 } from '@azure/functions';
 
+import type { HttpSettings } from '../config';
 import { assertImageId } from '../dataset/catalog';
 import { assertDatasetName } from '../dataset/names';
 import { InvalidArgumentError, PayloadTooLargeError } from '../errors';
-import { getServices, type Services } from '../services';
+import type { Services, ServicesSource } from '../services';
 import { errorResponse, type JsonResponse } from './responses';
 import { assertSameSite } from './sameSite';
 
@@ -44,8 +48,16 @@ export interface JsonBodyDeclaration {
   limit?: { bytes: number; message: (bytes: number) => string };
 }
 
-/** What a handler that needs no services gets. */
-export interface BareHttpCall<P extends string = never> {
+/**
+ * What httpFunction itself reads of the services: the HTTP settings, for the same-site check. The app's `Services`
+ * have it; a test's hand-made services need no more than this and what its handler uses.
+ */
+export interface HttpServices {
+  settings: { http: HttpSettings };
+}
+
+/** What every handler gets: the request and its checked parameters and body. */
+interface RequestCall<P extends string> {
   request: HttpRequest;
   context: InvocationContext;
   /** The declared route parameters ('' when the route left one empty); dataset names are already checked. */
@@ -54,9 +66,17 @@ export interface BareHttpCall<P extends string = never> {
   body: unknown;
 }
 
-/** What a handler gets: the request, its checked parameters and body, and the app's services. */
-export interface HttpCall<P extends string = never> extends BareHttpCall<P> {
-  services: Services;
+/**
+ * What the handler of an `on-demand` route gets: the request, and the source of the services to start them itself
+ * (a failure to start is its to report, as health does).
+ */
+export interface BareHttpCall<P extends string = never, S extends HttpServices = Services> extends RequestCall<P> {
+  loadServices: ServicesSource<S>;
+}
+
+/** What a handler gets: the request, its checked parameters and body, and the services it was registered with. */
+export interface HttpCall<P extends string = never, S extends HttpServices = Services> extends RequestCall<P> {
+  services: S;
 }
 
 interface RouteDeclaration<P extends string> {
@@ -67,23 +87,29 @@ interface RouteDeclaration<P extends string> {
   params?: Readonly<Record<P, RouteParamKind>>;
 }
 
-interface ServicesDeclaration<P extends string> extends RouteDeclaration<P> {
+interface ServicesDeclaration<P extends string, S extends HttpServices> extends RouteDeclaration<P> {
   /**
    * Methods whose requests only the app's own pages (or HTTP_ALLOWED_ORIGINS) may send (403 otherwise): those that
    * start work or spend the host's CPU. The methods of `jsonBody` are checked too.
    */
   sameSite?: readonly HttpMethod[];
   jsonBody?: JsonBodyDeclaration;
-  handler: (call: HttpCall<P>) => Promise<JsonResponse>;
+  /** Started before the handler runs (the default): see BareDeclaration for the other way. */
+  services?: undefined;
+  handler: (call: HttpCall<P, S>) => Promise<JsonResponse>;
 }
 
-/** A route that must answer even when the services cannot start (health): it gets none, and no same-site check. */
-interface BareDeclaration<P extends string> extends RouteDeclaration<P> {
-  services: 'none';
-  handler: (call: BareHttpCall<P>) => Promise<JsonResponse>;
+/**
+ * A route that must answer even when the services cannot start (health): they are not started before its handler,
+ * which gets their source instead, and there is no same-site check.
+ */
+interface BareDeclaration<P extends string, S extends HttpServices> extends RouteDeclaration<P> {
+  services: 'on-demand';
+  handler: (call: BareHttpCall<P, S>) => Promise<JsonResponse>;
 }
 
-export type HttpFunctionDeclaration<P extends string = never> = ServicesDeclaration<P> | BareDeclaration<P>;
+export type HttpFunctionDeclaration<P extends string = never, S extends HttpServices = Services> =
+  ServicesDeclaration<P, S> | BareDeclaration<P, S>;
 
 /**
  * Where the API lives: host.json's routePrefix is empty so that the web page can be served at `/`, and every API
@@ -91,8 +117,16 @@ export type HttpFunctionDeclaration<P extends string = never> = ServicesDeclarat
  */
 export const API_ROUTE_PREFIX = 'api';
 
-/** The options for `app.http(name, ...)`: the route as declared, with a handler that runs the declaration. */
-export function httpFunction<P extends string = never>(declaration: HttpFunctionDeclaration<P>): HttpFunctionOptions {
+/**
+ * The options for `app.http(name, ...)`: the route as declared, with a handler that runs the declaration with the
+ * services from `services` (asked on each request; the app's source builds them once, on the first). A source that
+ * fails (bad settings: a ConfigurationError) is answered as any error, 500 Misconfigured, except on an `on-demand`
+ * route, whose handler asks for them itself.
+ */
+export function httpFunction<P extends string = never, S extends HttpServices = Services>(
+  services: ServicesSource<S>,
+  declaration: HttpFunctionDeclaration<P, S>,
+): HttpFunctionOptions {
   const { route, methods, authLevel } = declaration;
   return {
     route: `${API_ROUTE_PREFIX}/${route}`,
@@ -100,7 +134,7 @@ export function httpFunction<P extends string = never>(declaration: HttpFunction
     authLevel,
     handler: async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
       try {
-        return await run(declaration, request, context);
+        return await run(declaration, services, request, context);
       } catch (error) {
         return errorResponse(error, (message) => context.error(message));
       }
@@ -108,15 +142,17 @@ export function httpFunction<P extends string = never>(declaration: HttpFunction
   };
 }
 
-async function run<P extends string>(
-  declaration: HttpFunctionDeclaration<P>,
+async function run<P extends string, S extends HttpServices>(
+  declaration: HttpFunctionDeclaration<P, S>,
+  source: ServicesSource<S>,
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<JsonResponse> {
-  if ('services' in declaration) {
-    return declaration.handler({ request, context, params: checkParams(declaration.params, request), body: undefined });
+  if (declaration.services === 'on-demand') {
+    const params = checkParams(declaration.params, request);
+    return declaration.handler({ request, context, params, body: undefined, loadServices: source });
   }
-  const services = await getServices();
+  const services = await source();
   const method = request.method.toUpperCase() as HttpMethod;
   const json = declaration.jsonBody?.methods.includes(method) ? declaration.jsonBody : undefined;
   // The body is read before the same-site check, which needs to know whether there is one.

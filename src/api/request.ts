@@ -5,7 +5,7 @@
 import busboy from 'busboy';
 
 import { ImageRejectedError } from '../dataset/validate';
-import { InvalidArgumentError, PayloadTooLargeError } from '../errors';
+import { invalidArgument, InvalidArgumentError, messageOf, PayloadTooLargeError } from '../errors';
 import type { ClassifyOptions, ServedModelInfo } from '../serve/classifier';
 import type { UploadedFile } from '../serve/uploadedFile';
 import { UnsupportedMediaTypeError } from './errors';
@@ -63,7 +63,7 @@ function parseMultipart(contentType: string, body: Buffer, maxFileBytes: number)
       });
     } catch (error) {
       // A multipart content type without a boundary, for one.
-      reject(new InvalidArgumentError(`the multipart body cannot be read: ${(error as Error).message}`));
+      reject(new InvalidArgumentError(`the multipart body cannot be read: ${messageOf(error)}`));
       return;
     }
     const files: Promise<UploadedFile>[] = [];
@@ -131,13 +131,13 @@ export function parseClassifyQuery(query: URLSearchParams, model: ServedModelInf
   if (rawTop !== null && rawTop !== '') {
     const parsed = Number(rawTop);
     if (!Number.isInteger(parsed) || parsed < 1)
-      throw new InvalidArgumentError(`top must be a whole number from 1 to ${labelCount}, not "${rawTop}"`);
+      throw invalidArgument('top', `a whole number from 1 to ${labelCount}`, rawTop);
     top = Math.min(parsed, labelCount);
   }
   const rawThreshold = query.get('threshold');
   if (rawThreshold === null || rawThreshold === '') return { top };
   const threshold = Number(rawThreshold);
   if (!Number.isFinite(threshold) || threshold < 0 || threshold > 1)
-    throw new InvalidArgumentError(`threshold must be a number from 0 to 1, not "${rawThreshold}"`);
+    throw invalidArgument('threshold', 'a number from 0 to 1', rawThreshold);
   return { top, threshold };
 }

@@ -1,6 +1,6 @@
 // Maps domain results and errors to HTTP responses (plain objects that @azure/functions accepts). Errors are
 // answered by their kind through the one table in errorStatus.ts, so this file knows no domain module.
-import { AppError } from '../errors';
+import { AppError, ensureError, messageOf } from '../errors';
 import { ERROR_STATUS, UNEXPECTED_ERROR_STATUS } from './errorStatus';
 
 export interface JsonResponse {
@@ -35,21 +35,21 @@ export function notModified(headers: Record<string, string>): JsonResponse {
 export function errorResponse(error: unknown, log: (message: string) => void): JsonResponse {
   const entry = error instanceof AppError ? ERROR_STATUS[error.kind] : UNEXPECTED_ERROR_STATUS;
   const headers = entry.retryAfterInS !== undefined ? { headers: { 'retry-after': String(entry.retryAfterInS) } } : {};
-  if (entry.audience === 'hidden') {
-    log(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  // A hidden error's message may hold internals (a path, a ProgrammingError's broken contract): logged, never sent.
+  if (!(error instanceof AppError) || entry.audience === 'hidden') {
+    log(ensureError(error).stack ?? messageOf(error));
     return {
       status: entry.status,
       jsonBody: { error: entry.error, code: 'internal', message: 'an unexpected error occurred; see the function log' },
       ...headers,
     };
   }
-  const appError = error as AppError;
   // Setting names and what is wrong with them are no secret, and the caller needs them to get it fixed.
-  if (entry.audience === 'operator') log(appError.message);
+  if (entry.audience === 'operator') log(error.message);
   return {
     status: entry.status,
     // An error's own code (an image's rejection reason) is the more precise name; else its kind.
-    jsonBody: { error: entry.error, code: appError.kind, message: appError.message, ...appError.details },
+    jsonBody: { error: entry.error, code: error.kind, message: error.message, ...error.details },
     ...headers,
   };
 }

@@ -2,7 +2,7 @@
 // and --key) or the settings (ICF_URL, ICF_FUNCTION_KEY), and errors that say which call failed and what the app
 // answered.
 import { loadCliSettings } from '../config';
-import { InvalidArgumentError } from '../errors';
+import { InvalidArgumentError, messageOf } from '../errors';
 import { describeValue } from '../util/describeValue';
 
 /** The options of every command that talks to the app. */
@@ -74,7 +74,7 @@ export class ApiClient {
         ...(init.body === undefined ? {} : { body: init.body }),
       });
     } catch (error) {
-      throw new Error(`cannot reach ${this.baseUrl} (${(error as Error).message}); is the app running (npm start)?`, {
+      throw new Error(`cannot reach ${this.baseUrl} (${messageOf(error)}); is the app running (npm start)?`, {
         cause: error,
       });
     }

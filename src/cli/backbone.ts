@@ -3,11 +3,11 @@
 import { readFile } from 'node:fs/promises';
 
 import { loadCliSettings } from '../config';
-import { InvalidArgumentError } from '../errors';
+import { InvalidArgumentError, messageOf } from '../errors';
 import { createStorageClients } from '../storage/clients';
 import { BACKBONES_CONTAINER } from '../storage/names';
 import { BackboneRegistry, type BackboneSpec } from '../train/backbones';
-import { parseArgs, UsageError } from './options';
+import { invalidOption, parseArgs, UsageError } from './options';
 
 export const BACKBONE_USAGE = `usage: icf backbone register NAME MODEL.onnx --features-output TENSOR [options]
        icf backbone list [--connection-string CS]
@@ -42,13 +42,12 @@ export async function backboneCommand(args: string[], out: NodeJS.WritableStream
   if (!name || !file || positional.length > 2 || !featuresOutput)
     throw new UsageError('backbone', 'backbone register needs NAME, MODEL.onnx and --features-output TENSOR');
   const channels = values['channels'] ?? 'rgb';
-  if (channels !== 'rgb' && channels !== 'bgr')
-    throw new InvalidArgumentError(`--channels must be rgb or bgr, got "${channels}"`);
+  if (channels !== 'rgb' && channels !== 'bgr') throw invalidOption('backbone', 'channels', 'rgb or bgr', channels);
   let model: Buffer;
   try {
     model = await readFile(file);
   } catch (error) {
-    throw new InvalidArgumentError(`cannot read ${file}: ${(error as Error).message}`);
+    throw new InvalidArgumentError(`cannot read ${file}: ${messageOf(error)}`);
   }
   const spec = await registry.register(name, new Uint8Array(model), {
     featuresOutput,
@@ -68,16 +67,14 @@ function describe(spec: BackboneSpec): string {
 
 function number(option: string, text: string): number {
   const value = Number(text);
-  if (text.trim() === '' || !Number.isFinite(value))
-    throw new InvalidArgumentError(`--${option} must be a number, got "${text}"`);
+  if (text.trim() === '' || !Number.isFinite(value)) throw invalidOption('backbone', option, 'a number', text);
   return value;
 }
 
 function triple(option: string, text: string): [number, number, number] {
   const parts = text.split(',');
-  if (parts.length !== 3)
-    throw new InvalidArgumentError(
-      `--${option} needs three numbers separated by commas (one per channel), got "${text}"`,
-    );
-  return parts.map((part) => number(option, part)) as [number, number, number];
+  // The whole value is named, not the one part of it that is no number.
+  if (parts.length !== 3 || parts.some((part) => part.trim() === '' || !Number.isFinite(Number(part))))
+    throw invalidOption('backbone', option, 'three numbers separated by commas (one per channel)', text);
+  return parts.map(Number) as [number, number, number];
 }

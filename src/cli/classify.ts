@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import type { ImageResult } from '../serve/classifier';
 import { apiClientFor, APP_OPTIONS, APP_OPTIONS_USAGE } from './apiClient';
 import { describeCliError } from './errors';
-import { parseArgs, UsageError } from './options';
+import { invalidOption, parseArgs, UsageError } from './options';
 import { table } from './train';
 
 export const CLASSIFY_USAGE = `usage: icf classify DATASET FILE... [options]
@@ -37,7 +37,7 @@ export async function classifyCommand(
     throw new UsageError('classify', 'classify needs DATASET and at least one FILE');
   const top = Number(values.top ?? '3');
   if (!Number.isInteger(top) || top < 1 || top > 100)
-    throw new UsageError('classify', `--top must be an integer from 1 to 100, got "${values.top}"`);
+    throw invalidOption('classify', 'top', 'an integer from 1 to 100', values.top);
   const api = apiClientFor(values);
   const rows: string[][] = [];
   let model: string | undefined;

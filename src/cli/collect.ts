@@ -6,7 +6,7 @@ import { Presets, SingleBar } from 'cli-progress';
 import { parsePlan, synthesizeQueries } from '../collect/plan';
 import { isRunFinished, type RunReport } from '../collect/runs';
 import { loadCliSettings } from '../config';
-import { InvalidArgumentError } from '../errors';
+import { InvalidArgumentError, messageOf } from '../errors';
 import { describeValue } from '../util/describeValue';
 import { apiClientFor, APP_OPTIONS, APP_OPTIONS_USAGE } from './apiClient';
 import { parseArgs, UsageError } from './options';
@@ -56,12 +56,12 @@ export async function readPlanFile(file: string): Promise<unknown> {
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    throw new InvalidArgumentError(`cannot read plan "${file}": ${(error as Error).message}`);
+    throw new InvalidArgumentError(`cannot read plan "${file}": ${messageOf(error)}`);
   }
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new InvalidArgumentError(`${file} is not valid JSON: ${(error as Error).message}`);
+    throw new InvalidArgumentError(`${file} is not valid JSON: ${messageOf(error)}`);
   }
 }
 
@@ -98,12 +98,9 @@ export async function runCollection(options: RunOptions): Promise<RunReport> {
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
     } catch (error) {
-      throw new Error(
-        `cannot reach ${options.baseUrl} (${(error as Error).message}); is the app running (npm start)?`,
-        {
-          cause: error,
-        },
-      );
+      throw new Error(`cannot reach ${options.baseUrl} (${messageOf(error)}); is the app running (npm start)?`, {
+        cause: error,
+      });
     }
     const json = (await response.json().catch(() => ({}))) as Record<string, unknown>;
     if (!response.ok)

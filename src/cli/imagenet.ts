@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 
 import * as ort from 'onnxruntime-node';
 
+import { messageOf } from '../errors';
 import { SQUASH } from '../image/preprocessing';
 import { renderView } from '../image/view';
 import { BACKBONE_OUTPUTS, loadBackbone } from '../train/backbone';
@@ -45,7 +46,7 @@ export async function printImagenetTop5(
           out.write(`  ${probabilities[index]!.toFixed(4)}  ${IMAGENET_LABELS[index]} (${index})\n`);
       } catch (error) {
         failures++;
-        err.write(`icf: ${file}: ${(error as Error).message}\n`);
+        err.write(`icf: ${file}: ${messageOf(error)}\n`);
       }
     }
   } finally {

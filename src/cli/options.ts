@@ -2,7 +2,7 @@
 // strictly; a usage error is one line that names the problem and points to the command's --help.
 import { parseArgs as parseNodeArgs } from 'node:util';
 
-import { InvalidArgumentError } from '../errors';
+import { ensureError, invalidArgument, InvalidArgumentError } from '../errors';
 
 /** A mistake in how a command was called: its message ends with a pointer to the command's own help. */
 export class UsageError extends InvalidArgumentError {
@@ -10,6 +10,19 @@ export class UsageError extends InvalidArgumentError {
     super(`${problem}\nsee icf ${command} --help`);
     this.name = 'UsageError';
   }
+}
+
+/**
+ * A flag given a value it does not take, in the words the API uses for a bad parameter (invalidArgument: the flag,
+ * what it takes, what came), then the pointer to the command's help.
+ */
+export function invalidOption(
+  command: string,
+  option: string,
+  expected: string,
+  received: string | undefined,
+): UsageError {
+  return new UsageError(command, invalidArgument(`--${option}`, expected, received).message);
 }
 
 export interface ParsedArgs<V extends string, F extends string> {
@@ -44,7 +57,7 @@ export function parseArgs<V extends string, F extends string = never>(
   try {
     parsed = parseNodeArgs({ args: [...args], options, allowPositionals: true, strict: true });
   } catch (error) {
-    throw new UsageError(spec.command, describeParseError(error as Error & { code?: string }, spec.command));
+    throw new UsageError(spec.command, describeParseError(ensureError(error), spec.command));
   }
   const values: Partial<Record<V, string>> = {};
   const flags = new Set<F>();
@@ -56,9 +69,9 @@ export function parseArgs<V extends string, F extends string = never>(
 }
 
 /** util.parseArgs' errors are paragraphs; ours name the option in a few words. */
-function describeParseError(error: Error & { code?: string }, command: string): string {
+function describeParseError(error: Error, command: string): string {
   const option = /'(-[^'\s]*)/.exec(error.message)?.[1] ?? '';
-  switch (error.code) {
+  switch ('code' in error ? error.code : undefined) {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
       return `unknown option ${option} for ${command}`;
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':

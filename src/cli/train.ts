@@ -2,9 +2,10 @@
 // the outcome; `icf status DATASET [JOB]` reports one job, or the dataset's latest jobs.
 import { Presets, SingleBar } from 'cli-progress';
 
+import { MonotoneProgress } from '../demo/progressBars';
 import type { TrainJob } from '../train/jobs';
 import { type ApiClient, apiClientFor, APP_OPTIONS, APP_OPTIONS_USAGE } from './apiClient';
-import { parseArgs, UsageError } from './options';
+import { invalidOption, parseArgs, UsageError } from './options';
 
 export const TRAIN_USAGE = `usage: icf train DATASET [options]
   queue a training job on the dataset's train split (evaluated on its test split); prints the job id
@@ -36,7 +37,7 @@ export async function trainCommand(args: string[], out: NodeJS.WritableStream): 
     if (text === undefined) return undefined;
     const value = Number(text);
     if (text.trim() === '' || !Number.isFinite(value) || value < 0)
-      throw new UsageError('train', `--${option} must be a non-negative number, got "${text}"`);
+      throw invalidOption('train', option, 'a non-negative number', text);
     return value;
   };
   // The app validates the options themselves and names the one that is wrong.
@@ -100,23 +101,25 @@ async function followJob(
   out: NodeJS.WritableStream,
   pollIntervalInMs: number,
 ): Promise<TrainJob> {
+  // As the demo draws it: the bar never moves back, even where a report dips, and the ETA is from the whole job.
+  const progress = new MonotoneProgress();
   const bar = new SingleBar(
     {
-      format: 'train [{bar}] {percentage}% {stage} (ETA {eta_formatted})',
+      format: 'train [{bar}] {percentage}% {stage}  {timeLeft}',
       stream: out,
       noTTYOutput: (out as NodeJS.WriteStream).isTTY !== true,
       notTTYSchedule: 10_000,
-      etaBuffer: 20,
     },
     Presets.shades_classic,
   );
-  bar.start(100, 0, { stage: 'queued' });
+  bar.start(100, 0, { stage: 'queued', timeLeft: '' });
   try {
     for (;;) {
       const job = await api.getJson<TrainJob>(
         `datasets/${encodeURIComponent(dataset)}/jobs/${encodeURIComponent(jobId)}`,
       );
-      bar.update(Math.round(job.progress * 100), { stage: job.stage });
+      const shown = progress.observe(Math.round(job.progress * 100), 100);
+      bar.update(shown.done, { stage: job.stage, timeLeft: shown.timeLeft });
       if (job.status === 'succeeded' || job.status === 'failed') return job;
       await new Promise((resolve) => setTimeout(resolve, pollIntervalInMs));
     }

@@ -7,7 +7,7 @@ import type { BlobServiceClient } from '@azure/storage-blob';
 
 import { IMAGES_FOLDER, isMultiLabelFolder, readMultiLabelFolder } from '../dataset/labelsCsv';
 import { assertDatasetName, labelFolderFor } from '../dataset/names';
-import { InvalidArgumentError } from '../errors';
+import { InvalidArgumentError, messageOf } from '../errors';
 import { INCOMING_CONTAINER, incomingBlobName } from '../storage/names';
 
 export interface UploadFile {
@@ -57,7 +57,7 @@ export async function findLabelledFiles(dir: string): Promise<{ files: UploadFil
   try {
     entries = await readdir(dir, { withFileTypes: true });
   } catch (error) {
-    throw new InvalidArgumentError(`cannot read folder "${dir}": ${(error as Error).message}`);
+    throw new InvalidArgumentError(`cannot read folder "${dir}": ${messageOf(error)}`);
   }
   const files: UploadFile[] = [];
   const skipped: string[] = [];

@@ -8,7 +8,7 @@ import { Catalog, type ImageRecord } from '../dataset/catalog';
 import { createStorageClients } from '../storage/clients';
 import { CATALOG_TABLE, INCOMING_CONTAINER } from '../storage/names';
 import { waitForIngest } from './ingestWait';
-import { parseArgs, UsageError } from './options';
+import { invalidOption, parseArgs, UsageError } from './options';
 import { uploadFolder } from './upload';
 
 export const UPLOAD_USAGE = `usage: icf upload DIR --dataset NAME [options]
@@ -40,10 +40,10 @@ export async function uploadCommand(
   if (!dataset) throw new UsageError('upload', 'upload needs --dataset NAME');
   const concurrency = Number(values.concurrency ?? '8');
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64)
-    throw new UsageError('upload', `--concurrency must be an integer from 1 to 64, got "${values.concurrency}"`);
+    throw invalidOption('upload', 'concurrency', 'an integer from 1 to 64', values.concurrency);
   const timeoutInS = Number(values['timeout-s'] ?? '600');
   if (!Number.isFinite(timeoutInS) || timeoutInS <= 0)
-    throw new UsageError('upload', `--timeout-s must be a positive number of seconds, got "${values['timeout-s']}"`);
+    throw invalidOption('upload', 'timeout-s', 'a positive number of seconds', values['timeout-s']);
   const connection = values['connection-string'] ?? loadCliSettings().storage ?? 'UseDevelopmentStorage=true';
   const storage = createStorageClients(connection);
   // One try, not the SDK's four (about 17 s), so that an account that cannot be reached is said at once.

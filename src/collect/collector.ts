@@ -8,7 +8,14 @@ import type { QueueClient } from '@azure/storage-queue';
 
 import type { CollectSettings } from '../config';
 import { assertDatasetName } from '../dataset/names';
-import { ConfigurationError, InvalidArgumentError, NotFoundError } from '../errors';
+import {
+  ConfigurationError,
+  ensureError,
+  InvalidArgumentError,
+  messageOf,
+  NotFoundError,
+  ProgrammingError,
+} from '../errors';
 import { encodeQueueMessage } from '../platform/queueMessages';
 import { COLLECTION_PLAN_FILE, collectionPlanBlobName, CONFIG_CONTAINER, incomingBlobName } from '../storage/names';
 import { isStatus } from '../storage/tables';
@@ -116,7 +123,7 @@ export class Collector {
     try {
       json = JSON.parse(text);
     } catch (error) {
-      throw new InvalidArgumentError(`${CONFIG_CONTAINER}/${blobName} is not valid JSON: ${(error as Error).message}`);
+      throw new InvalidArgumentError(`${CONFIG_CONTAINER}/${blobName} is not valid JSON: ${messageOf(error)}`);
     }
     return parsePlan(json, `${CONFIG_CONTAINER}/${blobName}`);
   }
@@ -216,7 +223,7 @@ export class Collector {
       await Promise.race([
         this.#search(job, report, deadline.signal),
         new Promise<never>((_, reject) => {
-          deadline.signal.addEventListener('abort', () => reject(deadline.signal.reason as Error), { once: true });
+          deadline.signal.addEventListener('abort', () => reject(ensureError(deadline.signal.reason)), { once: true });
         }),
       ]);
     } catch (error) {
@@ -227,7 +234,7 @@ export class Collector {
         (error instanceof SearchProviderError &&
           (error.permanent || (error.statusCode !== undefined && error.statusCode < 500 && error.statusCode !== 429)));
       if (!permanent && !options.isLastAttempt) throw error;
-      const message = (error as Error).message;
+      const message = messageOf(error);
       Object.assign(report, {
         status: 'failed',
         error:
@@ -247,7 +254,7 @@ export class Collector {
       // Whatever kept the report out (once: a row over Table storage's size limit), the run must still end.
       Object.assign(report, {
         status: 'failed',
-        error: `the query's report could not be stored: ${(error as Error).message}`,
+        error: `the query's report could not be stored: ${messageOf(error)}`,
         skipped: {},
         skippedDetails: [],
       });
@@ -386,7 +393,8 @@ function parseJob(input: unknown): SearchJob {
     typeof job.provider !== 'string' ||
     typeof job.count !== 'number'
   ) {
-    throw new InvalidArgumentError(`not a search job: ${JSON.stringify(input)?.slice(0, 200)}`);
+    // The collector itself enqueues the jobs: a message that is none is no request's doing.
+    throw new ProgrammingError(`not a search job: ${JSON.stringify(input)?.slice(0, 200)}`);
   }
   return { ...(job as SearchJob), filters: job.filters ?? {} };
 }

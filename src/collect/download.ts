@@ -12,7 +12,7 @@ import { isIP, type LookupFunction } from 'node:net';
 
 import ipaddr from 'ipaddr.js';
 
-import { AppError } from '../errors';
+import { AppError, messageOf } from '../errors';
 import { type DownloadedImage, type DownloadOptions, DownloadRefusedError } from './types';
 
 export const USER_AGENT = 'image-classifier-functions/0.1 (+collect)';
@@ -371,7 +371,7 @@ function toRefusal(err: unknown, url: URL): Error {
     return new DownloadRefusedError('blocked-address', `${redact(url)} refused: ${err.message}`);
   }
   const code = err instanceof Error ? (err as NodeJS.ErrnoException).code : undefined;
-  const message = err instanceof Error ? err.message : String(err);
+  const message = messageOf(err);
   return new DownloadRefusedError(
     'network-error',
     `Could not download ${redact(url)}: ${code !== undefined && !message.includes(code) ? `${code} ` : ''}${message}`,

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 
 import { odata, TableClient, type TableEntityResult, TableTransaction } from '@azure/data-tables';
 
-import { AppError, InvalidArgumentError, NotFoundError } from '../errors';
+import { AppError, InvalidArgumentError, NotFoundError, ProgrammingError } from '../errors';
 import { ensureTable, isStatus } from '../storage/tables';
 import { parseImagePath } from './names';
 import type { LabelCounts, Split } from './split';
@@ -198,15 +198,16 @@ interface HashClaimEntity {
   imageId: string;
 }
 
-/**
- * Image row keys. One injective encoding for every blob name, valid or not:
- * - an image with a valid name: `img:` + encodeURIComponent(`{label}/{file}`), unique in its dataset's partition;
- * - any other blob: `img::` + encodeURIComponent(blobName). encodeURIComponent writes every `:` as `%3A`, so no id of
- *   the first kind starts with `img::`, and the two can never meet (`D/x.png`, an invalid name in dataset D, and
- *   `D/D/x.png`, a valid one, once shared `img:D%2Fx.png`). Rows written under that older key for invalid names are
- *   still read (legacyImageIdForBlob) and moved to the new key when their blob is ingested again.
- * Keys over the table's limits are hashed (a preimage, not a collision, would be needed to meet another).
- */
+// Image row keys. One injective encoding for every blob name, valid or not:
+// - an image with a valid name: `img:` + encodeURIComponent(`{label}/{file}`), unique in its dataset's partition
+//   (imageIdFor);
+// - any other blob: `img::` + encodeURIComponent(blobName) (imageIdForBlob). encodeURIComponent writes every `:` as
+//   `%3A`, so no id of the first kind starts with `img::`, and the two can never meet (`D/x.png`, an invalid name in
+//   dataset D, and `D/D/x.png`, a valid one, once shared `img:D%2Fx.png`). Rows written under that older key for
+//   invalid names are still read (legacyImageIdForBlob) and moved to the new key when their blob is ingested again.
+// Keys over the table's limits are hashed (a preimage, not a collision, would be needed to meet another).
+
+/** The catalog id of an image with a valid name: its row key, derived from label and file name. */
 export function imageIdFor(label: string, name: string): string {
   return IMAGE_ROW_PREFIX + boundedKey(encodeURIComponent(`${label}/${name}`));
 }
@@ -515,8 +516,9 @@ export class Catalog {
     dataset: string,
     options: { status?: ImageStatus; label?: string; pageSize?: number; continuationToken?: string } = {},
   ): Promise<{ images: (ImageRecord & { id: string })[]; continuationToken?: string }> {
+    // A request's status is checked where it is read (queries.ts): an unknown one here comes from code.
     if (options.status && !IMAGE_STATUSES.includes(options.status)) {
-      throw new InvalidArgumentError(`status "${options.status}" is not one of ${IMAGE_STATUSES.join(', ')}`);
+      throw new ProgrammingError(`status "${options.status}" is not one of ${IMAGE_STATUSES.join(', ')}`);
     }
     if (options.continuationToken !== undefined) checkContinuationToken(options.continuationToken);
     let filter = odata`PartitionKey eq ${dataset} and kind eq 'image'`;

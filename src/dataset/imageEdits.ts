@@ -3,8 +3,7 @@
 // and the statistics row, so concurrent edits and ingests take turns and the counts stay exact. A relabelled image
 // keeps its split, so the test set stays fixed. Every edit is recorded with when and from what to what, and the
 // newest edit not yet undone can be undone (itself recorded as a change).
-import { InvalidArgumentError, NotFoundError, StateConflictError } from '../errors';
-import { describeValue } from '../util/describeValue';
+import { invalidArgument, InvalidArgumentError, NotFoundError, StateConflictError } from '../errors';
 import {
   type Catalog,
   type CatalogChange,
@@ -27,9 +26,7 @@ const MAX_COMMIT_ATTEMPTS = 30;
 /** Checks a PATCH body: an object with `label` (a label or label set) and/or `excluded` (boolean), nothing else. */
 export function parseImageEdit(body: unknown): ImageEditRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body))
-    throw new InvalidArgumentError(
-      `the request body must be an object like {"label": "shirt"}, got ${describeValue(body)}`,
-    );
+    throw invalidArgument('the request body', 'an object like {"label": "shirt"}', body);
   const fields = body as Record<string, unknown>;
   const unknown = Object.keys(fields).filter((key) => !(EDIT_FIELDS as readonly string[]).includes(key));
   if (unknown.length > 0)
@@ -39,16 +36,14 @@ export function parseImageEdit(body: unknown): ImageEditRequest {
   const edit: ImageEditRequest = {};
   if (fields['label'] !== undefined) {
     const label = fields['label'];
-    if (typeof label !== 'string')
-      throw new InvalidArgumentError(`label must be a string, got ${describeValue(label)}`);
+    if (typeof label !== 'string') throw invalidArgument('label', 'a string', label);
     const problem = checkLabelFolder(label);
     if (problem) throw new InvalidArgumentError(`label: ${problem}`);
     edit.label = label;
   }
   if (fields['excluded'] !== undefined) {
     const excluded = fields['excluded'];
-    if (typeof excluded !== 'boolean')
-      throw new InvalidArgumentError(`excluded must be true or false, got ${describeValue(excluded)}`);
+    if (typeof excluded !== 'boolean') throw invalidArgument('excluded', 'true or false', excluded);
     edit.excluded = excluded;
   }
   if (edit.label === undefined && edit.excluded === undefined)

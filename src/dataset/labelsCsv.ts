@@ -5,7 +5,7 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 
-import { InvalidArgumentError } from '../errors';
+import { InvalidArgumentError, messageOf } from '../errors';
 import { checkFileName, checkLabelName } from './names';
 
 export const LABELS_CSV = 'labels.csv';
@@ -94,7 +94,7 @@ export async function readMultiLabelFolder(dir: string): Promise<MultiLabelFolde
   try {
     text = await fs.readFile(path.join(dir, LABELS_CSV), 'utf8');
   } catch (error) {
-    throw new InvalidArgumentError(`cannot read ${path.join(dir, LABELS_CSV)}: ${(error as Error).message}`);
+    throw new InvalidArgumentError(`cannot read ${path.join(dir, LABELS_CSV)}: ${messageOf(error)}`);
   }
   const rows = parseLabelsCsv(text);
   if (rows.length === 0) throw new InvalidArgumentError(`${LABELS_CSV} lists no images`);
@@ -104,7 +104,7 @@ export async function readMultiLabelFolder(dir: string): Promise<MultiLabelFolde
     entries = await fs.readdir(imagesDir, { withFileTypes: true });
   } catch (error) {
     throw new InvalidArgumentError(
-      `${dir} has ${LABELS_CSV} but no readable ${IMAGES_FOLDER}/ folder: ${(error as Error).message}`,
+      `${dir} has ${LABELS_CSV} but no readable ${IMAGES_FOLDER}/ folder: ${messageOf(error)}`,
     );
   }
   const isFile = new Map<string, boolean>();

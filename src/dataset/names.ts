@@ -1,5 +1,5 @@
 // Dataset, label and file names become blob paths and table keys: validate them in one place.
-import { InvalidArgumentError } from '../errors';
+import { InvalidArgumentError, ProgrammingError } from '../errors';
 
 /** Like a container name: lower-case letters, digits and single hyphens, 3-63 characters. */
 const DATASET_PATTERN = /^[a-z0-9](?:[a-z0-9]|-(?!-)){1,61}[a-z0-9]$/;
@@ -58,7 +58,8 @@ export function labelsOf(labelFolder: string): string[] {
 
 /** The label folder for a set of labels: sorted and without repeats, so one set has one folder. */
 export function labelFolderFor(labels: readonly string[]): string {
-  if (labels.length === 0) throw new InvalidArgumentError('an image needs at least one label');
+  // Callers pass labels a parser has checked (labels.csv needs one per row): none is their bug, not the user's.
+  if (labels.length === 0) throw new ProgrammingError('labelFolderFor: an image needs at least one label');
   for (const label of labels) assertLabelName(label);
   return [...new Set(labels)].sort().join(LABEL_SET_SEPARATOR);
 }

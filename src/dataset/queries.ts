@@ -1,5 +1,5 @@
 // Read-side views of a dataset for the HTTP API.
-import { InvalidArgumentError } from '../errors';
+import { invalidArgument, InvalidArgumentError } from '../errors';
 import { type Catalog, IMAGE_STATUSES, type ImageStatus } from './catalog';
 import { assertDatasetName, checkLabelFolder, labelsOf } from './names';
 
@@ -26,7 +26,7 @@ export async function listDatasetImages(catalog: Catalog, dataset: string, query
   assertDatasetName(dataset);
   const status = query.status || undefined;
   if (status !== undefined && !IMAGE_STATUSES.includes(status as ImageStatus)) {
-    throw new InvalidArgumentError(`status "${status}" is not one of ${IMAGE_STATUSES.join(', ')}`);
+    throw invalidArgument('status', `one of ${IMAGE_STATUSES.join(', ')}`, status);
   }
   const label = query.label || undefined;
   if (label !== undefined) {
@@ -37,7 +37,7 @@ export async function listDatasetImages(catalog: Catalog, dataset: string, query
   if (query.pageSize) {
     pageSize = Number(query.pageSize);
     if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000) {
-      throw new InvalidArgumentError(`pageSize "${query.pageSize}" must be an integer from 1 to 1000`);
+      throw invalidArgument('pageSize', 'an integer from 1 to 1000', query.pageSize);
     }
   }
   await catalog.requireStats(dataset);

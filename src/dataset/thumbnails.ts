@@ -5,7 +5,7 @@
 import type { BlobServiceClient } from '@azure/storage-blob';
 
 import type { IngestSettings } from '../config';
-import { InvalidArgumentError, NotFoundError } from '../errors';
+import { invalidArgument, NotFoundError } from '../errors';
 import { renderThumbnail } from '../image/thumbnail';
 import { INCOMING_CONTAINER, QUARANTINE_CONTAINER } from '../storage/names';
 import { isStatus } from '../storage/tables';
@@ -22,9 +22,7 @@ export function parseThumbnailSize(text: string | null): number {
   if (text === null || text === '') return THUMBNAIL_SIZE.default;
   const size = Number(text);
   if (!/^\d+$/.test(text) || size < THUMBNAIL_SIZE.min || size > THUMBNAIL_SIZE.max)
-    throw new InvalidArgumentError(
-      `size must be a whole number of pixels from ${THUMBNAIL_SIZE.min} to ${THUMBNAIL_SIZE.max}, got "${text}"`,
-    );
+    throw invalidArgument('size', `a whole number of pixels from ${THUMBNAIL_SIZE.min} to ${THUMBNAIL_SIZE.max}`, text);
   return size;
 }
 

@@ -2,7 +2,7 @@
 import sharp, { type Metadata } from 'sharp';
 
 import type { IngestSettings } from '../config';
-import { AppError, type ErrorKind } from '../errors';
+import { AppError, type ErrorKind, messageOf } from '../errors';
 import { decodeBmp, isBmp, readBmpHeader } from '../image/bmp';
 import { decodeLikePillow, type RawPixels } from '../image/decode';
 import { type FileTypeBrands, isSvg, readFileTypeBrands, readQuickHeader } from '../image/imageHeader';
@@ -129,7 +129,7 @@ async function readHeader(content: Buffer): Promise<Header> {
       const bmp = readBmpHeader(content);
       return { format: 'bmp', width: bmp.width, height: bmp.height, pages: 1 };
     } catch (error) {
-      throw new ImageRejectedError('corrupt-image', `the BMP file is damaged: ${(error as Error).message}`);
+      throw new ImageRejectedError('corrupt-image', `the BMP file is damaged: ${messageOf(error)}`);
     }
   }
   const quick = readQuickHeader(content);
@@ -148,7 +148,7 @@ async function readHeader(content: Buffer): Promise<Header> {
     if (claimed) {
       throw new ImageRejectedError(
         'corrupt-image',
-        `the file starts like ${/^[AEIOU]/.test(claimed) ? 'an' : 'a'} ${claimed} but its header is damaged: ${(error as Error).message}`,
+        `the file starts like ${/^[AEIOU]/.test(claimed) ? 'an' : 'a'} ${claimed} but its header is damaged: ${messageOf(error)}`,
       );
     }
     throw new ImageRejectedError('not-an-image', describeNonImage(content));
@@ -208,7 +208,7 @@ async function decodePixels(content: Buffer, format: string, maxPixels: number):
 
 /** A decode's failure on a file whose header passed, as the rejection ingest records for it. */
 export function undecodable(format: string, error: unknown): ImageRejectedError {
-  const reason = error instanceof Error ? error.message : String(error);
+  const reason = messageOf(error);
   return new ImageRejectedError('corrupt-image', `the ${format.toUpperCase()} data cannot be decoded: ${reason}`);
 }
 

@@ -1,5 +1,7 @@
 // The app's HTTP API as the demo calls it: JSON in and out, and errors that name the call and what the app answered,
 // so that a failing step of the demo says which request failed.
+import { messageOf } from '../errors';
+
 export class DemoApiError extends Error {
   constructor(
     readonly method: string,
@@ -61,7 +63,7 @@ export class DemoApi {
     try {
       return await fetch(`${this.baseUrl}/api/${path}`, { method, headers, ...(payload ? { body: payload } : {}) });
     } catch (error) {
-      throw new Error(`${method} ${this.baseUrl}/api/${path}: cannot reach the app (${(error as Error).message})`, {
+      throw new Error(`${method} ${this.baseUrl}/api/${path}: cannot reach the app (${messageOf(error)})`, {
         cause: error,
       });
     }

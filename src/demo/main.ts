@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
+import { messageOf } from '../errors';
 import { type RunningHost, startLocalHost } from '../host/localHost';
 import { type RunningAzurite, startAzuriteProcess } from '../storage/azurite';
 import { DemoApi } from './demoApi';
@@ -69,7 +70,7 @@ async function main(): Promise<void> {
         'a rerun reuses this dataset and model (delete .azurite/ to start over).',
     );
   } catch (error) {
-    console.error(`demo failed: ${error instanceof Error ? error.message : String(error)}`);
+    console.error(`demo failed: ${messageOf(error)}`);
     await stop(1);
   }
 }
@@ -89,6 +90,6 @@ function loadLocalSettings(projectRoot: string): void {
 }
 
 main().catch((error: unknown) => {
-  console.error(`demo failed: ${error instanceof Error ? error.message : String(error)}`);
+  console.error(`demo failed: ${messageOf(error)}`);
   process.exit(1);
 });

@@ -1,5 +1,6 @@
 // The demo's closing report as text: what was collected and removed, the split, the model's test figures and
 // confusion matrix from its metrics.json, the fresh images' predictions and latencies, and where to look next.
+import { wilsonHalfWidth } from '../train/learningCurve';
 import type { DemoReport } from './pipeline';
 
 export interface ReportLinks {
@@ -25,9 +26,14 @@ export function formatDemoReport(report: DemoReport, links: ReportLinks): string
   lines.push('');
   const modelNote = report.reused.model ? ' (trained by an earlier run, reused)' : '';
   lines.push(`Model ${model.version}${modelNote}`);
+  // How far so few test images pin the figure down: the 95 % Wilson interval, as the learning curve's verdict says it.
+  const interval =
+    model.testImages > 0
+      ? `±${(wilsonHalfWidth(model.accuracy, model.testImages) * 100).toFixed(1)} points at 95%; `
+      : '';
   lines.push(
     `  test accuracy: ${percent(model.accuracy)} of ${model.testImages} test images ` +
-      '(images the training never saw; from metrics.json)',
+      `(${interval}images the training never saw; from metrics.json)`,
   );
   lines.push('  confusion matrix (rows: true label, columns: predicted):');
   lines.push(

@@ -6,6 +6,7 @@
 import { type BlobItem, type BlobServiceClient, ContainerClient, RestError } from '@azure/storage-blob';
 import type { DequeuedMessageItem, QueueClient, QueueServiceClient } from '@azure/storage-queue';
 
+import { ensureError, messageOf } from '../errors';
 import { resolveListedBlobName } from '../storage/listedBlobName';
 import type { CreatedBlob } from './eventGridDelivery';
 import type { FunctionsCore, RegisteredFunction, RpcTypedData } from './functionsCore';
@@ -559,6 +560,6 @@ function describeStorageError(error: unknown): string {
     ].filter((part) => part);
     return parts.length > 0 ? parts.join(': ') : 'a storage error with no details';
   }
-  const message = error instanceof Error ? error.message : String(error);
-  return message || `${error instanceof Error ? error.name : typeof error} with no message`;
+  const message = messageOf(error);
+  return message || `${ensureError(error).name} with no message`;
 }

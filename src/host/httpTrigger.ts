@@ -10,6 +10,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 import { hostMatches, LOOPBACK_HOSTNAMES, parseHostHeader } from '../api/sameSite';
+import { ensureError, messageOf } from '../errors';
 import type { FunctionsCore, RegisteredFunction, RpcTypedData } from './functionsCore';
 import { type InvocationLog, invokeFunction } from './invoke';
 import { type AuthLevel, type HostKeys, keyOpens, presentedKey, systemKeyOpens } from './keys';
@@ -98,7 +99,7 @@ export class HttpTriggerServer {
     });
     this.#server = http.createServer((req, res) => {
       this.#handle(req, res).catch((error: unknown) => {
-        this.options.onError(`http: ${req.method} ${req.url}: ${(error as Error).stack ?? String(error)}`);
+        this.options.onError(`http: ${req.method} ${req.url}: ${ensureError(error).stack ?? messageOf(error)}`);
         if (res.headersSent) res.end();
         else
           res.writeHead(500, { 'content-type': 'application/json; charset=utf-8' }).end(

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
+import { ensureError, messageOf } from '../errors';
 import { type RunningAzurite, startAzuriteProcess } from '../storage/azurite';
 import { BLOB_WEBHOOK_PATH } from './blobWebhook';
 import { startLocalHost } from './localHost';
@@ -81,7 +82,7 @@ async function main(): Promise<void> {
   );
   process.on('unhandledRejection', (reason) =>
     console.error(
-      `functions host: a rejected promise nobody awaited was contained: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`,
+      `functions host: a rejected promise nobody awaited was contained: ${ensureError(reason).stack ?? messageOf(reason)}`,
     ),
   );
   process.on('SIGINT', () => void stop('SIGINT'));
@@ -89,6 +90,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
+  console.error(messageOf(error));
   process.exit(1);
 });

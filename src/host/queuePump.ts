@@ -3,6 +3,7 @@
 // failed tries it goes to the poison handler instead.
 import type { DequeuedMessageItem, QueueClient } from '@azure/storage-queue';
 
+import { messageOf } from '../errors';
 import { describeValue } from '../util/describeValue';
 
 export interface QueuePumpOptions {
@@ -63,7 +64,7 @@ export class QueuePump {
           received = response.receivedMessageItems.length;
           for (const message of response.receivedMessageItems) this.#dispatch(message);
         } catch (error) {
-          if (this.#running) this.onError(`queue ${this.queue.name}: receive failed: ${(error as Error).message}`);
+          if (this.#running) this.onError(`queue ${this.queue.name}: receive failed: ${messageOf(error)}`);
         }
       }
       delay = received > 0 ? MIN_POLLING_INTERVAL_MS : Math.min(delay * 2, this.options.maxPollingIntervalInMs);
@@ -108,7 +109,7 @@ export class QueuePump {
     } catch (error) {
       // The message stays in the queue and comes back after its lease: nothing is lost.
       this.onError(
-        `queue ${this.queue.name}: bookkeeping for message ${message.messageId} failed: ${(error as Error).message}`,
+        `queue ${this.queue.name}: bookkeeping for message ${message.messageId} failed: ${messageOf(error)}`,
       );
     }
   }
@@ -126,9 +127,7 @@ export class QueuePump {
           if (response.popReceipt) message.popReceipt = response.popReceipt;
         })
         .catch((error: unknown) =>
-          this.onError(
-            `queue ${this.queue.name}: lease renewal for ${message.messageId} failed: ${(error as Error).message}`,
-          ),
+          this.onError(`queue ${this.queue.name}: lease renewal for ${message.messageId} failed: ${messageOf(error)}`),
         );
     }, this.options.leaseInMs / 3);
     try {

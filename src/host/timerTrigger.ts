@@ -2,6 +2,7 @@
 // at a scheduled time (the schedule status lives in the hosts container, as with useMonitor on Azure).
 import type { ContainerClient } from '@azure/storage-blob';
 
+import { messageOf } from '../errors';
 import { parseSchedule, type Schedule } from '../platform/ncrontab';
 import type { FunctionsCore, RegisteredFunction } from './functionsCore';
 import { type InvocationLog, invokeFunction } from './invoke';
@@ -120,12 +121,12 @@ export class TimerTriggerListener {
           this.options.log,
         );
       } catch (error) {
-        this.options.onError(`timer ${timer.fn.metadata.name} failed: ${(error as Error).message}`);
+        this.options.onError(`timer ${timer.fn.metadata.name} failed: ${messageOf(error)}`);
       }
       try {
         await this.#writeStatus(timer, status);
       } catch (error) {
-        this.options.onError(`timer ${timer.fn.metadata.name}: schedule status not saved: ${(error as Error).message}`);
+        this.options.onError(`timer ${timer.fn.metadata.name}: schedule status not saved: ${messageOf(error)}`);
       }
     })();
     this.#running.add(run);

@@ -2,7 +2,7 @@
 // evaluation, the fused model's metadata and the endpoint. The default is the way ImageNet backbones were trained
 // and evaluated (shorter side to 256, central 224 x 224; here 224/256 of the shorter side, scaled to any input size);
 // squashing the whole picture to a square is the other candidate the recipe search may choose.
-import { InvalidArgumentError } from '../errors';
+import { invalidArgument } from '../errors';
 
 export type ViewResize =
   /** The central square of `cropFraction` of the shorter side, scaled to size x size (aspect kept, small images upscaled). */
@@ -23,15 +23,12 @@ export function resizeId(resize: ViewResize): string {
 export function parseViewResize(json: unknown, field = 'resize'): ViewResize {
   if (json === undefined || json === null) return { ...SQUASH };
   if (typeof json !== 'object' || Array.isArray(json))
-    throw new InvalidArgumentError(`${field} must be an object such as {"mode":"centre-crop","cropFraction":0.875}`);
+    throw invalidArgument(field, 'an object such as {"mode":"centre-crop","cropFraction":0.875}', json);
   const { mode, cropFraction } = json as { mode?: unknown; cropFraction?: unknown };
   if (mode === 'squash') return { mode };
-  if (mode !== 'centre-crop')
-    throw new InvalidArgumentError(`${field}.mode must be "centre-crop" or "squash", got ${JSON.stringify(mode)}`);
+  if (mode !== 'centre-crop') throw invalidArgument(`${field}.mode`, '"centre-crop" or "squash"', mode);
   if (typeof cropFraction !== 'number' || !(cropFraction > 0 && cropFraction <= 1)) {
-    throw new InvalidArgumentError(
-      `${field}.cropFraction must be a number in (0, 1], got ${JSON.stringify(cropFraction)}`,
-    );
+    throw invalidArgument(`${field}.cropFraction`, 'a number in (0, 1]', cropFraction);
   }
   return { mode, cropFraction };
 }

@@ -92,6 +92,12 @@ const learningCurveVerdict = z.looseObject({
   verdict: z.string(),
   /** What doubling the training images would likely add (null where the fit had nothing to go on). */
   gainPerDoubling: z.number().nullable().optional(),
+  /** The test images each point was measured on (absent in models from before the verdict weighed them). */
+  testImages: z.number().int().min(1).optional(),
+  /** Half the 95 % Wilson interval of the last point over those test images (fraction, as gainPerDoubling). */
+  testInterval: z.number().min(0).optional(),
+  /** True when the change per doubling is within testInterval: the verdict says there are too few to tell. */
+  tooFewTestImages: z.boolean().optional(),
 });
 
 const gpuSummarySchema = z.object({
@@ -168,7 +174,6 @@ export type JobMetrics = z.output<typeof jobMetricsSchema>;
 export const jobStatusSchema = z.enum(['queued', 'running', 'succeeded', 'failed']);
 export type JobStatus = z.output<typeof jobStatusSchema>;
 
-/** A training job as stored and reported: what was asked, where it is, and its results. */
 /** A train request's options, as `parseTrainOptions` (jobs.ts) validates them. */
 export interface TrainOptions {
   backbone: string;
@@ -180,6 +185,7 @@ export interface TrainOptions {
   force: boolean;
 }
 
+/** A training job as stored and reported: what was asked, where it is, and its results. */
 export const trainJobSchema = z.object({
   dataset: z.string().min(1),
   jobId: z.string().min(1),

@@ -5,7 +5,7 @@
 // names becomes `features` (flattened), and whatever `features` does not need (the classifier) is dropped.
 import { onnx } from 'onnx-proto';
 
-import { InvalidArgumentError } from '../errors';
+import { InvalidArgumentError, messageOf, ProgrammingError } from '../errors';
 import { pruneUnreachable } from './prune';
 import { FLOAT, node, tensor, valueInfo } from './tensorProto';
 
@@ -193,8 +193,9 @@ interface Settings {
 }
 
 function checkOptions(options: PrepareBackboneOptions): Settings {
+  // The types say so, and the app's one caller (BackboneRegistry.register) builds the object: none is a bug.
   if (typeof options !== 'object' || options === null)
-    throw invalid(`expected an options object, found ${describe(options)}`);
+    throw broken(`expected an options object, found ${describe(options)}`);
   const { featuresOutput, inputSize, channelOrder = 'rgb', scale = 1, mean = [0, 0, 0], std = [1, 1, 1] } = options;
   if (typeof featuresOutput !== 'string' || featuresOutput === '') {
     throw invalid(`expected options.featuresOutput to be a non-empty tensor name, found ${describe(featuresOutput)}`);
@@ -260,13 +261,13 @@ function preprocessingSteps(settings: Settings): Step[] {
 
 function decodeModel(bytes: Uint8Array): onnx.ModelProto {
   if (!(bytes instanceof Uint8Array))
-    throw invalid(`expected the model as a Uint8Array (ONNX ModelProto bytes), found ${describe(bytes)}`);
+    throw broken(`expected the model as a Uint8Array (ONNX ModelProto bytes), found ${describe(bytes)}`);
   let model: onnx.ModelProto;
   try {
     model = onnx.ModelProto.decode(bytes);
   } catch (error) {
     throw invalid(
-      `expected an ONNX model (ModelProto bytes, ${bytes.length} given), but decoding failed: ${(error as Error).message}`,
+      `expected an ONNX model (ModelProto bytes, ${bytes.length} given), but decoding failed: ${messageOf(error)}`,
     );
   }
   if (!model.graph)
@@ -472,4 +473,9 @@ function describe(value: unknown): string {
 
 function invalid(message: string): InvalidArgumentError {
   return new InvalidArgumentError(`prepareBackbone: ${message}.`);
+}
+
+/** A call the types rule out (no options object, no bytes): the caller's code is wrong, not the model. */
+function broken(message: string): ProgrammingError {
+  return new ProgrammingError(`prepareBackbone: ${message}.`);
 }

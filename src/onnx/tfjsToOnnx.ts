@@ -1,7 +1,7 @@
 // Converts a TensorFlow.js *layers* model (Keras topology in model.json + float32 weight shards) into an ONNX model.
 // Keras works in NHWC with HWIO kernels; the ONNX graph is NCHW throughout (what onnxruntime's CPU kernels like best),
 // so kernels are transposed here once and every channel axis becomes axis 1.
-import { AppError } from '../errors';
+import { AppError, ProgrammingError } from '../errors';
 import { describeValue } from '../util/describeValue';
 import { type Dim, OnnxGraphBuilder } from './onnxModel';
 
@@ -60,6 +60,25 @@ interface WeightEntry {
   shape: number[];
   data: Float32Array;
 }
+/** What a layer converter is given: the layer, its inputs, and what the whole conversion shares. */
+interface LayerContext {
+  g: OnnxGraphBuilder;
+  layer: LayerSpec;
+  /** The tensors the layer reads, in inbound order. */
+  inputs: readonly TensorRef[];
+  /** The layer's single input; throws when it has none or several. */
+  only: () => TensorRef;
+  /** The layer's weight `param` (checked against `expectedShape` when given), marked as used. */
+  weight: (param: string, expectedShape?: readonly number[]) => Float32Array;
+  /** Readers per layer output (layers, the model's output, extra outputs): a Conv may absorb a sole-reader BN. */
+  readers: ReadonlyMap<string, number>;
+  inputName: string;
+  preprocessing: 'none' | 'caffe';
+  foldBatchNorm: boolean;
+}
+
+/** Emits one Keras layer's ONNX nodes and initializers and returns the tensor that stands for its output. */
+type LayerConverter = (context: LayerContext) => TensorRef;
 
 /**
  * Converts a TF.js layers model to ONNX bytes.
@@ -102,6 +121,7 @@ export function convertTfjsLayersModel(
   const inputName = options.inputName ?? 'input';
   const outputName = options.outputName ?? 'output';
   const extraOutputs = Object.entries(options.extraOutputs ?? {});
+  const preprocessing = options.preprocessing ?? 'none';
   const foldBatchNorm = options.foldBatchNorm ?? true;
 
   // Readers per layer output: a Conv may only absorb a BatchNormalization when that BN is its sole reader.
@@ -142,236 +162,25 @@ export function convertTfjsLayersModel(
         );
       return t;
     });
-    const only = (): TensorRef => {
-      if (inputs.length !== 1 || !inputs[0])
-        throw new UnsupportedModelError(
-          `layer ${layer.name} of class ${layer.className} expects one input, got ${inputs.length}`,
-        );
-      return inputs[0];
-    };
-    const c = layer.config;
-    let out: TensorRef;
-    switch (layer.className) {
-      case 'InputLayer': {
-        out = inputLayer(g, layer, inputName, options.preprocessing ?? 'none');
-        break;
-      }
-      case 'Conv2D': {
-        const x = as4d(layer, only());
-        channelsLast(layer);
-        const [kh, kw] = pair(c['kernel_size'], `${layer.name}.kernel_size`);
-        const [sh, sw] = pair(c['strides'] ?? 1, `${layer.name}.strides`);
-        const [dh, dw] = pair(c['dilation_rate'] ?? 1, `${layer.name}.dilation_rate`);
-        const filters = int(c['filters'], `${layer.name}.filters`);
-        if (c['groups'] !== undefined && c['groups'] !== 1)
+    const convert = Object.hasOwn(LAYER_CONVERTERS, layer.className) ? LAYER_CONVERTERS[layer.className] : undefined;
+    if (!convert) throw new UnsupportedModelError(`layer ${layer.name} of class ${layer.className} is not supported`);
+    const out = convert({
+      g,
+      layer,
+      inputs,
+      only: () => {
+        if (inputs.length !== 1 || !inputs[0])
           throw new UnsupportedModelError(
-            `layer ${layer.name}: grouped convolution (groups=${describeValue(c['groups'])}) is not supported`,
+            `layer ${layer.name} of class ${layer.className} expects one input, got ${inputs.length}`,
           );
-        const kernel = weight(layer, 'kernel', [kh, kw, x.shape.channels, filters]);
-        const weightName = g.addInitializer(
-          g.uniqueName(`${layer.name}/W`),
-          [filters, x.shape.channels, kh, kw],
-          hwioToOihw(kernel, kh, kw, x.shape.channels, filters),
-        );
-        const useBias = c['use_bias'] !== false;
-        const biasName = useBias
-          ? g.addInitializer(g.uniqueName(`${layer.name}/B`), [filters], weight(layer, 'bias', [filters]).slice())
-          : null;
-        const geometry = window2d(layer, x.shape, [kh, kw], [sh, sw], [dh, dw], padding(layer));
-        const name = g.uniqueName(layer.name);
-        const node = g.addNode('Conv', biasName ? [x.name, weightName, biasName] : [x.name, weightName], [name], {
-          kernel_shape: [kh, kw],
-          strides: [sh, sw],
-          dilations: [dh, dw],
-          group: 1,
-          ...geometry.attributes,
-        });
-        const conv: TensorRef = {
-          name,
-          shape: { rank: 4, channels: filters, height: geometry.height, width: geometry.width },
-        };
-        const activation = string(c['activation'] ?? 'linear', `${layer.name}.activation`);
-        out =
-          activation === 'linear'
-            ? { ...conv, conv: { layerName: layer.name, node, weightName, biasName, outChannels: filters } }
-            : applyActivation(g, conv, activation, layer);
-        break;
-      }
-      case 'BatchNormalization': {
-        const x = only();
-        const axis = c['axis'];
-        const axisValue: unknown = Array.isArray(axis) && axis.length === 1 ? (axis as unknown[])[0] : axis;
-        const lastAxis = x.shape.rank - 1;
-        if (axisValue !== -1 && axisValue !== lastAxis) {
-          throw new UnsupportedModelError(
-            `layer ${layer.name}: BatchNormalization over axis ${JSON.stringify(axis)} is not supported (only the channel axis ${lastAxis})`,
-          );
-        }
-        const n = x.shape.channels;
-        const epsilon = num(c['epsilon'] ?? 1e-3, `${layer.name}.epsilon`);
-        const gamma = c['scale'] === false ? new Float32Array(n).fill(1) : weight(layer, 'gamma', [n]);
-        const beta = c['center'] === false ? new Float32Array(n) : weight(layer, 'beta', [n]);
-        const mean = weight(layer, 'moving_mean', [n]);
-        const variance = weight(layer, 'moving_variance', [n]);
-        const producer = x.conv;
-        if (foldBatchNorm && producer && readers.get(producer.layerName) === 1) {
-          out = foldIntoConv(g, producer, x, { gamma, beta, mean, variance, epsilon });
-        } else {
-          const name = g.uniqueName(layer.name);
-          g.addNode(
-            'BatchNormalization',
-            [
-              x.name,
-              g.addInitializer(g.uniqueName(`${layer.name}/gamma`), [n], gamma.slice()),
-              g.addInitializer(g.uniqueName(`${layer.name}/beta`), [n], beta.slice()),
-              g.addInitializer(g.uniqueName(`${layer.name}/mean`), [n], mean.slice()),
-              g.addInitializer(g.uniqueName(`${layer.name}/var`), [n], variance.slice()),
-            ],
-            [name],
-            { epsilon: { float: epsilon } },
-          );
-          out = { name, shape: x.shape };
-        }
-        break;
-      }
-      case 'Activation': {
-        out = applyActivation(g, only(), string(c['activation'], `${layer.name}.activation`), layer);
-        break;
-      }
-      case 'ReLU': {
-        if (c['max_value'] != null || (c['negative_slope'] ?? 0) !== 0 || (c['threshold'] ?? 0) !== 0) {
-          throw new UnsupportedModelError(
-            `layer ${layer.name}: ReLU with max_value/negative_slope/threshold is not supported`,
-          );
-        }
-        out = applyActivation(g, only(), 'relu', layer);
-        break;
-      }
-      case 'Dropout':
-      case 'SpatialDropout2D': {
-        out = only(); // inference: identity
-        break;
-      }
-      case 'Add': {
-        if (inputs.length < 2)
-          throw new UnsupportedModelError(`layer ${layer.name}: Add needs at least two inputs, got ${inputs.length}`);
-        const first = inputs[0] as TensorRef;
-        for (const t of inputs) {
-          if (!sameTensorShape(t.shape, first.shape))
-            throw new UnsupportedModelError(
-              `layer ${layer.name}: Add inputs have different shapes (broadcasting is not supported)`,
-            );
-        }
-        const name = g.uniqueName(layer.name);
-        g.addNode(
-          'Sum',
-          inputs.map((t) => t.name),
-          [name],
-        );
-        out = { name, shape: first.shape };
-        break;
-      }
-      case 'ZeroPadding2D': {
-        const x = as4d(layer, only());
-        channelsLast(layer);
-        const [[top, bottom], [left, right]] = zeroPadding(c['padding'], layer.name);
-        const pads = g.addInitializer(
-          g.uniqueName(`${layer.name}/pads`),
-          [8],
-          BigInt64Array.from([0, 0, top, left, 0, 0, bottom, right].map(BigInt)),
-        );
-        const name = g.uniqueName(layer.name);
-        g.addNode('Pad', [x.name, pads], [name], { mode: 'constant' });
-        out = {
-          name,
-          shape: {
-            rank: 4,
-            channels: x.shape.channels,
-            height: plus(x.shape.height, top + bottom),
-            width: plus(x.shape.width, left + right),
-          },
-        };
-        break;
-      }
-      case 'MaxPooling2D':
-      case 'AveragePooling2D': {
-        const x = as4d(layer, only());
-        channelsLast(layer);
-        const [ph, pw] = pair(c['pool_size'] ?? 2, `${layer.name}.pool_size`);
-        const [sh, sw] = pair(c['strides'] ?? [ph, pw], `${layer.name}.strides`);
-        const geometry = window2d(layer, x.shape, [ph, pw], [sh, sw], [1, 1], padding(layer));
-        const name = g.uniqueName(layer.name);
-        // AveragePool's default count_include_pad=0 matches TF, which averages over the in-image window part only.
-        g.addNode(layer.className === 'MaxPooling2D' ? 'MaxPool' : 'AveragePool', [x.name], [name], {
-          kernel_shape: [ph, pw],
-          strides: [sh, sw],
-          ...geometry.attributes,
-        });
-        out = { name, shape: { rank: 4, channels: x.shape.channels, height: geometry.height, width: geometry.width } };
-        break;
-      }
-      case 'GlobalAveragePooling2D':
-      case 'GlobalMaxPooling2D': {
-        const x = as4d(layer, only());
-        channelsLast(layer);
-        if (c['keepdims'] === true)
-          throw new UnsupportedModelError(`layer ${layer.name}: keepdims=true is not supported`);
-        const pooled = g.uniqueName(`${layer.name}/pooled`);
-        g.addNode(
-          layer.className === 'GlobalAveragePooling2D' ? 'GlobalAveragePool' : 'GlobalMaxPool',
-          [x.name],
-          [pooled],
-        );
-        const name = g.uniqueName(layer.name);
-        g.addNode('Flatten', [pooled], [name], { axis: 1 });
-        out = { name, shape: { rank: 2, channels: x.shape.channels } };
-        break;
-      }
-      case 'Flatten': {
-        const x = only();
-        if (x.shape.rank === 2) {
-          out = x;
-          break;
-        }
-        const { height, width, channels } = x.shape;
-        if (height === null || width === null)
-          throw new UnsupportedModelError(`layer ${layer.name}: Flatten needs a static height and width`);
-        // Keras flattens NHWC (channels fastest); go back to that order so a following Dense sees its trained layout.
-        const nhwc = g.uniqueName(`${layer.name}/nhwc`);
-        g.addNode('Transpose', [x.name], [nhwc], { perm: [0, 2, 3, 1] });
-        const name = g.uniqueName(layer.name);
-        g.addNode('Flatten', [nhwc], [name], { axis: 1 });
-        out = { name, shape: { rank: 2, channels: height * width * channels } };
-        break;
-      }
-      case 'Dense': {
-        const x = only();
-        if (x.shape.rank !== 2)
-          throw new UnsupportedModelError(
-            `layer ${layer.name}: Dense on a rank-4 tensor is not supported (add Flatten or pooling before it)`,
-          );
-        const units = int(c['units'], `${layer.name}.units`);
-        // Keras kernel is [in, out]: exactly Gemm's B with transB=0.
-        const kernel = g.addInitializer(
-          g.uniqueName(`${layer.name}/W`),
-          [x.shape.channels, units],
-          weight(layer, 'kernel', [x.shape.channels, units]).slice(),
-        );
-        const gemmInputs = [x.name, kernel];
-        if (c['use_bias'] !== false)
-          gemmInputs.push(
-            g.addInitializer(g.uniqueName(`${layer.name}/B`), [units], weight(layer, 'bias', [units]).slice()),
-          );
-        const activation = string(c['activation'] ?? 'linear', `${layer.name}.activation`);
-        const name = g.uniqueName(activation === 'linear' ? layer.name : `${layer.name}/linear`);
-        g.addNode('Gemm', gemmInputs, [name]);
-        const linear: TensorRef = { name, shape: { rank: 2, channels: units } };
-        out = activation === 'linear' ? linear : applyActivation(g, linear, activation, layer);
-        break;
-      }
-      default:
-        throw new UnsupportedModelError(`layer ${layer.name} of class ${layer.className} is not supported`);
-    }
+        return inputs[0];
+      },
+      weight: (param, expectedShape) => weight(layer, param, expectedShape),
+      readers,
+      inputName,
+      preprocessing,
+      foldBatchNorm,
+    });
     tensors.set(layer.name, out);
   }
 
@@ -397,6 +206,229 @@ export function convertTfjsLayersModel(
   return g.toBytes({ name: CONVERTER_NAME, version: CONVERTER_VERSION });
 }
 
+// ---- one converter per Keras layer class ------------------------------------------------------------------------
+
+/** Keras layer class → its converter; a class not here is refused, naming the layer and the class. */
+const LAYER_CONVERTERS: Readonly<Record<string, LayerConverter>> = {
+  InputLayer: ({ g, layer, inputName, preprocessing }) => inputLayer(g, layer, inputName, preprocessing),
+  Conv2D: conv2d,
+  BatchNormalization: batchNormalization,
+  Activation: ({ g, layer, only }) =>
+    applyActivation(g, only(), string(layer.config['activation'], `${layer.name}.activation`), layer),
+  ReLU: relu,
+  // Inference: identity.
+  Dropout: ({ only }) => only(),
+  SpatialDropout2D: ({ only }) => only(),
+  Add: add,
+  ZeroPadding2D: zeroPadding2d,
+  MaxPooling2D: pooling2d('MaxPool'),
+  // AveragePool's default count_include_pad=0 matches TF, which averages over the in-image window part only.
+  AveragePooling2D: pooling2d('AveragePool'),
+  GlobalAveragePooling2D: globalPooling2d('GlobalAveragePool'),
+  GlobalMaxPooling2D: globalPooling2d('GlobalMaxPool'),
+  Flatten: flatten,
+  Dense: dense,
+};
+
+function conv2d({ g, layer, only, weight }: LayerContext): TensorRef {
+  const c = layer.config;
+  const x = as4d(layer, only());
+  channelsLast(layer);
+  const [kh, kw] = pair(c['kernel_size'], `${layer.name}.kernel_size`);
+  const [sh, sw] = pair(c['strides'] ?? 1, `${layer.name}.strides`);
+  const [dh, dw] = pair(c['dilation_rate'] ?? 1, `${layer.name}.dilation_rate`);
+  const filters = int(c['filters'], `${layer.name}.filters`);
+  if (c['groups'] !== undefined && c['groups'] !== 1)
+    throw new UnsupportedModelError(
+      `layer ${layer.name}: grouped convolution (groups=${describeValue(c['groups'])}) is not supported`,
+    );
+  const kernel = weight('kernel', [kh, kw, x.shape.channels, filters]);
+  const weightName = g.addInitializer(
+    g.uniqueName(`${layer.name}/W`),
+    [filters, x.shape.channels, kh, kw],
+    hwioToOihw(kernel, kh, kw, x.shape.channels, filters),
+  );
+  const useBias = c['use_bias'] !== false;
+  const biasName = useBias
+    ? g.addInitializer(g.uniqueName(`${layer.name}/B`), [filters], weight('bias', [filters]).slice())
+    : null;
+  const geometry = window2d(layer, x.shape, [kh, kw], [sh, sw], [dh, dw], padding(layer));
+  const name = g.uniqueName(layer.name);
+  const node = g.addNode('Conv', biasName ? [x.name, weightName, biasName] : [x.name, weightName], [name], {
+    kernel_shape: [kh, kw],
+    strides: [sh, sw],
+    dilations: [dh, dw],
+    group: 1,
+    ...geometry.attributes,
+  });
+  const conv: TensorRef = {
+    name,
+    shape: { rank: 4, channels: filters, height: geometry.height, width: geometry.width },
+  };
+  const activation = string(c['activation'] ?? 'linear', `${layer.name}.activation`);
+  return activation === 'linear'
+    ? { ...conv, conv: { layerName: layer.name, node, weightName, biasName, outChannels: filters } }
+    : applyActivation(g, conv, activation, layer);
+}
+
+function batchNormalization({ g, layer, only, weight, readers, foldBatchNorm }: LayerContext): TensorRef {
+  const c = layer.config;
+  const x = only();
+  const axis = c['axis'];
+  const axisValue: unknown = Array.isArray(axis) && axis.length === 1 ? (axis as unknown[])[0] : axis;
+  const lastAxis = x.shape.rank - 1;
+  if (axisValue !== -1 && axisValue !== lastAxis) {
+    throw new UnsupportedModelError(
+      `layer ${layer.name}: BatchNormalization over axis ${JSON.stringify(axis)} is not supported (only the channel axis ${lastAxis})`,
+    );
+  }
+  const n = x.shape.channels;
+  const epsilon = num(c['epsilon'] ?? 1e-3, `${layer.name}.epsilon`);
+  const gamma = c['scale'] === false ? new Float32Array(n).fill(1) : weight('gamma', [n]);
+  const beta = c['center'] === false ? new Float32Array(n) : weight('beta', [n]);
+  const mean = weight('moving_mean', [n]);
+  const variance = weight('moving_variance', [n]);
+  const producer = x.conv;
+  if (foldBatchNorm && producer && readers.get(producer.layerName) === 1)
+    return foldIntoConv(g, producer, x, { gamma, beta, mean, variance, epsilon });
+  const name = g.uniqueName(layer.name);
+  g.addNode(
+    'BatchNormalization',
+    [
+      x.name,
+      g.addInitializer(g.uniqueName(`${layer.name}/gamma`), [n], gamma.slice()),
+      g.addInitializer(g.uniqueName(`${layer.name}/beta`), [n], beta.slice()),
+      g.addInitializer(g.uniqueName(`${layer.name}/mean`), [n], mean.slice()),
+      g.addInitializer(g.uniqueName(`${layer.name}/var`), [n], variance.slice()),
+    ],
+    [name],
+    { epsilon: { float: epsilon } },
+  );
+  return { name, shape: x.shape };
+}
+
+function relu({ g, layer, only }: LayerContext): TensorRef {
+  const c = layer.config;
+  if (c['max_value'] != null || (c['negative_slope'] ?? 0) !== 0 || (c['threshold'] ?? 0) !== 0) {
+    throw new UnsupportedModelError(
+      `layer ${layer.name}: ReLU with max_value/negative_slope/threshold is not supported`,
+    );
+  }
+  return applyActivation(g, only(), 'relu', layer);
+}
+
+function add({ g, layer, inputs }: LayerContext): TensorRef {
+  if (inputs.length < 2)
+    throw new UnsupportedModelError(`layer ${layer.name}: Add needs at least two inputs, got ${inputs.length}`);
+  const first = inputs[0] as TensorRef;
+  for (const t of inputs) {
+    if (!sameTensorShape(t.shape, first.shape))
+      throw new UnsupportedModelError(
+        `layer ${layer.name}: Add inputs have different shapes (broadcasting is not supported)`,
+      );
+  }
+  const name = g.uniqueName(layer.name);
+  g.addNode(
+    'Sum',
+    inputs.map((t) => t.name),
+    [name],
+  );
+  return { name, shape: first.shape };
+}
+
+function zeroPadding2d({ g, layer, only }: LayerContext): TensorRef {
+  const x = as4d(layer, only());
+  channelsLast(layer);
+  const [[top, bottom], [left, right]] = zeroPadding(layer.config['padding'], layer.name);
+  const pads = g.addInitializer(
+    g.uniqueName(`${layer.name}/pads`),
+    [8],
+    BigInt64Array.from([0, 0, top, left, 0, 0, bottom, right].map(BigInt)),
+  );
+  const name = g.uniqueName(layer.name);
+  g.addNode('Pad', [x.name, pads], [name], { mode: 'constant' });
+  return {
+    name,
+    shape: {
+      rank: 4,
+      channels: x.shape.channels,
+      height: plus(x.shape.height, top + bottom),
+      width: plus(x.shape.width, left + right),
+    },
+  };
+}
+
+function pooling2d(op: 'MaxPool' | 'AveragePool'): LayerConverter {
+  return ({ g, layer, only }) => {
+    const c = layer.config;
+    const x = as4d(layer, only());
+    channelsLast(layer);
+    const [ph, pw] = pair(c['pool_size'] ?? 2, `${layer.name}.pool_size`);
+    const [sh, sw] = pair(c['strides'] ?? [ph, pw], `${layer.name}.strides`);
+    const geometry = window2d(layer, x.shape, [ph, pw], [sh, sw], [1, 1], padding(layer));
+    const name = g.uniqueName(layer.name);
+    g.addNode(op, [x.name], [name], {
+      kernel_shape: [ph, pw],
+      strides: [sh, sw],
+      ...geometry.attributes,
+    });
+    return { name, shape: { rank: 4, channels: x.shape.channels, height: geometry.height, width: geometry.width } };
+  };
+}
+
+function globalPooling2d(op: 'GlobalAveragePool' | 'GlobalMaxPool'): LayerConverter {
+  return ({ g, layer, only }) => {
+    const x = as4d(layer, only());
+    channelsLast(layer);
+    if (layer.config['keepdims'] === true)
+      throw new UnsupportedModelError(`layer ${layer.name}: keepdims=true is not supported`);
+    const pooled = g.uniqueName(`${layer.name}/pooled`);
+    g.addNode(op, [x.name], [pooled]);
+    const name = g.uniqueName(layer.name);
+    g.addNode('Flatten', [pooled], [name], { axis: 1 });
+    return { name, shape: { rank: 2, channels: x.shape.channels } };
+  };
+}
+
+function flatten({ g, layer, only }: LayerContext): TensorRef {
+  const x = only();
+  if (x.shape.rank === 2) return x;
+  const { height, width, channels } = x.shape;
+  if (height === null || width === null)
+    throw new UnsupportedModelError(`layer ${layer.name}: Flatten needs a static height and width`);
+  // Keras flattens NHWC (channels fastest); go back to that order so a following Dense sees its trained layout.
+  const nhwc = g.uniqueName(`${layer.name}/nhwc`);
+  g.addNode('Transpose', [x.name], [nhwc], { perm: [0, 2, 3, 1] });
+  const name = g.uniqueName(layer.name);
+  g.addNode('Flatten', [nhwc], [name], { axis: 1 });
+  return { name, shape: { rank: 2, channels: height * width * channels } };
+}
+
+function dense({ g, layer, only, weight }: LayerContext): TensorRef {
+  const c = layer.config;
+  const x = only();
+  if (x.shape.rank !== 2)
+    throw new UnsupportedModelError(
+      `layer ${layer.name}: Dense on a rank-4 tensor is not supported (add Flatten or pooling before it)`,
+    );
+  const units = int(c['units'], `${layer.name}.units`);
+  // Keras kernel is [in, out]: exactly Gemm's B with transB=0.
+  const kernel = g.addInitializer(
+    g.uniqueName(`${layer.name}/W`),
+    [x.shape.channels, units],
+    weight('kernel', [x.shape.channels, units]).slice(),
+  );
+  const gemmInputs = [x.name, kernel];
+  if (c['use_bias'] !== false)
+    gemmInputs.push(g.addInitializer(g.uniqueName(`${layer.name}/B`), [units], weight('bias', [units]).slice()));
+  const activation = string(c['activation'] ?? 'linear', `${layer.name}.activation`);
+  const name = g.uniqueName(activation === 'linear' ? layer.name : `${layer.name}/linear`);
+  g.addNode('Gemm', gemmInputs, [name]);
+  const linear: TensorRef = { name, shape: { rank: 2, channels: units } };
+  return activation === 'linear' ? linear : applyActivation(g, linear, activation, layer);
+}
+
+// ---- shared by the converters -----------------------------------------------------------------------------------
 function inputLayer(
   g: OnnxGraphBuilder,
   layer: LayerSpec,
@@ -456,12 +488,14 @@ function foldIntoConv(
   bn: { gamma: Float32Array; beta: Float32Array; mean: Float32Array; variance: Float32Array; epsilon: number },
 ): TensorRef {
   const kernel = g.getInitializer(producer.weightName);
-  if (!(kernel instanceof Float32Array)) throw new Error(`internal: conv weight ${producer.weightName} missing`);
+  if (!(kernel instanceof Float32Array))
+    throw new ProgrammingError(`conv weight ${producer.weightName} is not an initializer`);
   const n = producer.outChannels;
   let bias: Float32Array;
   if (producer.biasName) {
     const existing = g.getInitializer(producer.biasName);
-    if (!(existing instanceof Float32Array)) throw new Error(`internal: conv bias ${producer.biasName} missing`);
+    if (!(existing instanceof Float32Array))
+      throw new ProgrammingError(`conv bias ${producer.biasName} is not an initializer`);
     bias = existing;
   } else {
     bias = new Float32Array(n);

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 
 import { z } from 'zod';
 
-import { ConfigurationError } from '../errors';
+import { ConfigurationError, messageOf } from '../errors';
 
 const timeSpan = z
   .string()
@@ -63,7 +63,7 @@ export function readHostConfig(file: string): HostConfig {
   try {
     json = JSON.parse(readFileSync(file, 'utf8'));
   } catch (error) {
-    throw new ConfigurationError(`${file}: cannot be read as JSON: ${(error as Error).message}`);
+    throw new ConfigurationError(`${file}: cannot be read as JSON: ${messageOf(error)}`);
   }
   return parseHostConfig(json, file);
 }

@@ -6,7 +6,7 @@
 import type { IngestSettings } from '../config';
 import type { Catalog } from '../dataset/catalog';
 import { checkImageHeader, ImageRejectedError } from '../dataset/validate';
-import { NotFoundError } from '../errors';
+import { messageOf, NotFoundError } from '../errors';
 import type { ViewResize } from '../image/preprocessing';
 import { type ImageView, renderView } from '../image/view';
 import type { ModelTask } from '../model/published';
@@ -216,7 +216,7 @@ export class Classifier {
     } catch (error) {
       throw new ImageRejectedError(
         'corrupt-image',
-        `the ${header.format.toUpperCase()} data cannot be decoded: ${(error as Error).message}`,
+        `the ${header.format.toUpperCase()} data cannot be decoded: ${messageOf(error)}`,
       );
     }
     return { view, begin, end: performance.now() };

@@ -7,7 +7,7 @@ import * as os from 'node:os';
 
 import * as ort from 'onnxruntime-node';
 
-import { AppError } from '../errors';
+import { AppError, messageOf } from '../errors';
 import type { ViewResize } from '../image/preprocessing';
 import type { ModelPointer, ModelRegistry } from '../model/registry';
 import { Batcher, type BatcherOptions } from './batcher';
@@ -85,8 +85,8 @@ export function servingSessionOptions(
     graphOptimizationLevel: 'all',
     intraOpNumThreads,
     // No spin-waiting between runs: a spinning pool thread holds a core that the decoding of the next requests, the
-    // host and any other loaded session need. Two sessions in one process, run in turn, each took twice as long
-    // (47 ms against 23 ms for ResNet50 at batch 1 on 2 cores); one session alone runs as fast either way.
+    // host and any other loaded session need. With spinning, two sessions in one process, run in turn, each took
+    // about twice as long as without (README, Serve, has the measurement); one session alone runs as fast either way.
     extra: { session: { intra_op: { allow_spinning: '0' } } },
   };
 }
@@ -221,7 +221,7 @@ export class ModelCache {
       this.#evict();
     } catch (error) {
       this.options.log?.(
-        `serve: could not reload the model of "${dataset}": ${(error as Error).message}; the loaded version keeps serving`,
+        `serve: could not reload the model of "${dataset}": ${messageOf(error)}; the loaded version keeps serving`,
       );
     }
   }
@@ -253,7 +253,7 @@ export class ModelCache {
       await slot.model.session.release();
     } catch (error) {
       this.options.log?.(
-        `serve: releasing model ${slot.model.dataset}/${slot.model.version} failed: ${(error as Error).message}`,
+        `serve: releasing model ${slot.model.dataset}/${slot.model.version} failed: ${messageOf(error)}`,
       );
     }
   }

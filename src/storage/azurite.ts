@@ -5,6 +5,7 @@ import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 
 import { AZURITE_ACCOUNT_KEY, AZURITE_ACCOUNT_NAME } from '../config';
+import { messageOf } from '../errors';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 interface AzuriteServer {
@@ -137,7 +138,7 @@ export async function startAzurite(options: StartAzuriteOptions = {}): Promise<R
     await Promise.allSettled(started.map((server) => server.close()));
     const inUse = (error as NodeJS.ErrnoException).code === 'EADDRINUSE';
     throw new Error(
-      `Azurite could not start on ${host}: ${(error as Error).message}` +
+      `Azurite could not start on ${host}: ${messageOf(error)}` +
         (inUse
           ? '. Is another Azurite already using these ports? Stop it, or set AzureWebJobsStorage to its connection string.'
           : ''),

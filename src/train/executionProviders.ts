@@ -4,7 +4,7 @@
 // session is created) instead of falling back, so the first one is dropped and the rest tried, each drop logged.
 import type * as ort from 'onnxruntime-node';
 
-import { InvalidArgumentError } from '../errors';
+import { messageOf, ProgrammingError } from '../errors';
 import {
   EXECUTION_PROVIDER_NAMES,
   type ExecutionProviderName,
@@ -34,10 +34,11 @@ export async function resolveProviders(
   requested: readonly string[],
   options: ResolveProvidersOptions,
 ): Promise<ResolvedSession> {
-  if (requested.length === 0) throw new InvalidArgumentError('executionProviders is empty; use ["cpu"]');
+  // TRAIN_EXECUTION_PROVIDERS and icf eval --providers are checked against the names before they get here.
+  if (requested.length === 0) throw new ProgrammingError('executionProviders is empty; use ["cpu"]');
   const unknown = requested.filter((name) => !isExecutionProviderName(name));
   if (unknown.length > 0) {
-    throw new InvalidArgumentError(
+    throw new ProgrammingError(
       `executionProviders names unknown providers (${unknown.join(', ')}); ` +
         `use some of ${EXECUTION_PROVIDER_NAMES.join(', ')}`,
     );
@@ -58,7 +59,7 @@ export async function resolveProviders(
       if (providers.length === 1) throw error;
       const rest = providers.slice(1);
       options.log(
-        `WARNING: execution provider ${providers[0]} is unavailable (${(error as Error).message.split('\n')[0]}); ` +
+        `WARNING: execution provider ${providers[0]} is unavailable (${messageOf(error).split('\n')[0]}); ` +
           `running ${options.purpose} on [${rest.join(', ')}] instead`,
       );
       providers = rest;

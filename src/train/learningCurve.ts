@@ -54,7 +54,10 @@ export function stratifiedSubset(indicesByLabel: IndicesByLabel, share: number, 
 }
 
 export interface LearningCurveAssessment {
-  /** True when doubling the data would likely add less than `minGainPerDoubling` accuracy. */
+  /**
+   * True when doubling the data would likely add less than `minGainPerDoubling`; false when it would add more, and
+   * also when the test set is too small to tell (the verdict says which).
+   */
   converged: boolean;
   /** One or two plain sentences for the user. */
   verdict: string;
@@ -66,6 +69,15 @@ export interface LearningCurveAssessment {
   gainUncertainty: number | null;
   /** How many of the largest sizes the fit used. */
   pointsFitted: number;
+  /** The test images every point was measured on, when given (`AssessOptions.testImages`). */
+  testImages?: number;
+  /**
+   * Half the width of the 95 % Wilson score interval of the measurement at the largest size over `testImages`
+   * (fraction): how finely that many test images resolve a point, and so a change between points.
+   */
+  testInterval?: number;
+  /** True when the change per doubling is within `testInterval` of zero and a gain above the threshold is not ruled out. */
+  tooFewTestImages?: boolean;
 }
 
 export interface AssessOptions {
@@ -73,6 +85,11 @@ export interface AssessOptions {
   minGainPerDoubling?: number;
   /** What the points measure, for the verdict: default 'accuracy' (e.g. 'mAP' for multi-label models). */
   metric?: string;
+  /**
+   * How many test images each point was measured on. With it the verdict states the test set's uncertainty and says
+   * "too few test images to tell" when the change per doubling is within it; without it the verdict cannot.
+   */
+  testImages?: number;
 }
 
 interface CurvePoint {
@@ -88,6 +105,15 @@ interface CurvePoint {
  * (power-law behaviour) where on a linear scale they bend. The gain from doubling again is extrapolated from that
  * slope (one doubling ahead only, and capped at 100 %); the scatter of the points around the line gives its
  * standard error, which the verdict mentions when it is large compared with the slope.
+ *
+ * Every point is measured on the same test images, and with few of them the curve moves by whole images: 1 of 26 is
+ * 3.8 points. Given `options.testImages`, the 95 % Wilson score interval of the measurement at the largest size says
+ * how finely the test set resolves a point, and it is taken as the scale of a change between points too: the points
+ * share their test images, which ties their errors together, so a difference is known better than the √2-wider
+ * interval of two independent samples would say, though by how much depends on where the models disagree, which the
+ * curve does not record (for mAP the binomial interval is itself an approximation). When the change per doubling is within that interval
+ * of zero and a gain above `minGainPerDoubling` is not ruled out either, the verdict says there are too few test
+ * images to tell, and `converged` is false: the curve shows no convergence, only that the test set cannot see one.
  */
 export function assessLearningCurve(
   points: readonly CurvePoint[],
@@ -97,6 +123,11 @@ export function assessLearningCurve(
   // 'accuracy' starts a sentence as 'Accuracy'; an acronym such as 'mAP' stays as it is.
   const Metric = metric === metric.toLowerCase() ? metric.charAt(0).toUpperCase() + metric.slice(1) : metric;
   const minGain = options.minGainPerDoubling ?? 0.01;
+  if (options.testImages !== undefined && !(Number.isInteger(options.testImages) && options.testImages > 0)) {
+    throw new RangeError(
+      `assessLearningCurve: testImages must be a positive integer, got ${String(options.testImages)}`,
+    );
+  }
   if (!isArray(points)) throw new TypeError('assessLearningCurve: points must be an array');
   points.forEach((p, i) => {
     if (!(Number.isFinite(p.trainingImages) && p.trainingImages > 0)) {
@@ -132,22 +163,34 @@ export function assessLearningCurve(
   // the model's own test metrics show (a fitted 82.7% beside a measured 82.0% reads as a mistake).
   const atLargest = mean(sorted.filter((p) => p.trainingImages === largest).map((p) => p.accuracy));
   const projected = Math.min(1, atLargest + slope);
-  const converged = slope < minGain;
+  const testImages = options.testImages;
+  // How finely the test set resolves a point: a change per doubling within it of zero may be the test images' luck.
+  const interval = testImages === undefined ? undefined : wilsonHalfWidth(atLargest, testImages);
+  const tooFew = interval !== undefined && Math.abs(slope) <= interval && slope + interval >= minGain;
+  const converged = !tooFew && slope < minGain;
   const span = `the last ${take} sizes, ${fitted[0]!.trainingImages} to ${largest} images`;
+  const resolution =
+    interval === undefined ? '' : `±${inPoints(interval)} points at 95% over ${testImages} test images`;
   const sentences: string[] = [];
-  if (converged) {
+  if (tooFew) {
+    sentences.push(
+      `Too few test images to tell whether more training images would help (${resolution}): ` +
+        `${metric} is about ${pct(atLargest)}, and its change of ${signedPoints(slope)} per doubling over ${span}, is within that.`,
+    );
+  } else if (converged) {
+    const also = resolution === '' ? '' : ` (${resolution})`;
     sentences.push(
       slope <= 0
-        ? `${Metric} has converged at about ${pct(atLargest)}: it did not rise over ${span} (${signedPoints(slope)} per doubling), so more images of the same kind are unlikely to help.`
-        : `${Metric} has converged at about ${pct(atLargest)}: over ${span} it gained only ${signedPoints(slope)} per doubling of the data, so twice as many images would likely add little.`,
+        ? `${Metric} has converged at about ${pct(atLargest)}: it did not rise over ${span} (${signedPoints(slope)} per doubling${resolution === '' ? '' : `; ${resolution}`}), so more images of the same kind are unlikely to help.`
+        : `${Metric} has converged at about ${pct(atLargest)}: over ${span} it gained only ${signedPoints(slope)} per doubling of the data${also}, so twice as many images would likely add little.`,
     );
   } else {
     sentences.push(
-      `${Metric} is still rising, by about ${signedPoints(slope)} each time the training images double (over ${span}): ` +
+      `${Metric} is still rising, by about ${signedPoints(slope)} each time the training images double (over ${span}${resolution === '' ? '' : `; ${resolution}`}): ` +
         `doubling to about ${Math.round(largest * 2)} images would likely take it from ${pct(atLargest)} to about ${pct(projected)}.`,
     );
   }
-  if (uncertainty !== null && scatter !== null && 2 * uncertainty > Math.max(Math.abs(slope), minGain)) {
+  if (!tooFew && uncertainty !== null && scatter !== null && 2 * uncertainty > Math.max(Math.abs(slope), minGain)) {
     sentences.push(
       `The points scatter by about ±${(scatter * 100).toFixed(1)} points around the trend, so this is rough: ` +
         `the gain per doubling is likely between ${signedPoints(slope - 2 * uncertainty)} and ${signedPoints(slope + 2 * uncertainty)}.`,
@@ -158,9 +201,11 @@ export function assessLearningCurve(
     const gap = lastTrain - atLargest;
     if (gap >= 0.1) {
       sentences.push(
-        converged
-          ? `Training accuracy (${pct(lastTrain)}) is well above it, so the model overfits; more varied images or stronger augmentation may help more than more of the same.`
-          : `Training accuracy (${pct(lastTrain)}) is well above it, which also says the model is still data-limited.`,
+        tooFew
+          ? `Training accuracy (${pct(lastTrain)}) is well above it, so the model overfits the training images.`
+          : converged
+            ? `Training accuracy (${pct(lastTrain)}) is well above it, so the model overfits; more varied images or stronger augmentation may help more than more of the same.`
+            : `Training accuracy (${pct(lastTrain)}) is well above it, which also says the model is still data-limited.`,
       );
     } else if (converged && gap < 0.03 && atLargest < 0.95) {
       sentences.push(
@@ -175,7 +220,20 @@ export function assessLearningCurve(
     gainPerDoubling: slope,
     gainUncertainty: uncertainty,
     pointsFitted: take,
+    ...(interval === undefined ? {} : { testImages, testInterval: interval, tooFewTestImages: tooFew }),
   };
+}
+
+/** z for a two-sided 95 % interval. */
+const Z95 = 1.959963984540054;
+
+/**
+ * Half the width of the 95 % Wilson score interval of a share `p` measured on `n` images: unlike the normal
+ * approximation it stays honest near 0 % and 100 % and on small n (at 25 of 26 right it is ±9.1 points, not ±7.4).
+ */
+export function wilsonHalfWidth(p: number, n: number): number {
+  const z2 = Z95 * Z95;
+  return (Z95 * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / (1 + z2 / n);
 }
 
 /** One seed per label from the run's seed and the label's key (FNV-1a), so labels shuffle independently. */
@@ -183,6 +241,11 @@ function mixSeed(seed: number, key: string): number {
   let hash = 0x811c9dc5;
   for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
   return (Math.imul(seed >>> 0, 0x9e3779b1) ^ hash) >>> 0;
+}
+
+/** A share as percentage points with one decimal (0.091 → "9.1"). */
+function inPoints(value: number): string {
+  return (value * 100).toFixed(1);
 }
 
 function pct(value: number): string {

@@ -369,44 +369,25 @@ export function learningCurveSvg(
   );
   const testColor = PALETTE[0]!;
   const trainColor = PALETTE[1]!;
+  const trainLine: [number, number][] = [];
+  const testLine = sorted.map((p): [number, number] => [x(p.trainingImages), y(p.accuracy)]);
   if (hasTrain) {
     const trained = sorted.flatMap((p) =>
       p.trainAccuracy === undefined ? [] : [{ images: p.trainingImages, value: p.trainAccuracy }],
     );
-    parts.push(
-      polyline(
-        trained.map((p) => [x(p.images), y(p.value)]),
-        trainColor,
-        '6 4',
-      ),
-    );
+    trainLine.push(...trained.map((p): [number, number] => [x(p.images), y(p.value)]));
+    parts.push(polyline(trainLine, trainColor, '6 4'));
     for (const p of trained) {
       parts.push(
-        `<circle cx="${num(x(p.images))}" cy="${num(y(p.value))}" r="3.5" fill="#fff" stroke="${trainColor}" stroke-width="2"><title>${p.images} images: training accuracy ${percent(p.value, 1)}</title></circle>`,
+        `<circle cx="${num(x(p.images))}" cy="${num(y(p.value))}" r="${TRAIN_POINT_RADIUS - 1}" fill="#fff" stroke="${trainColor}" stroke-width="2"><title>${p.images} images: training accuracy ${percent(p.value, 1)}</title></circle>`,
       );
     }
   }
-  parts.push(
-    polyline(
-      sorted.map((p) => [x(p.trainingImages), y(p.accuracy)]),
-      testColor,
-      '',
-    ),
-  );
-  const labelPoints = sorted.length <= 12;
+  parts.push(polyline(testLine, testColor, ''));
   for (const p of sorted) {
     parts.push(
-      `<circle cx="${num(x(p.trainingImages))}" cy="${num(y(p.accuracy))}" r="4" fill="${testColor}"><title>${p.trainingImages} images: ${metric} ${percent(p.accuracy, 1)}</title></circle>`,
+      `<circle cx="${num(x(p.trainingImages))}" cy="${num(y(p.accuracy))}" r="${TEST_POINT_RADIUS}" fill="${testColor}"><title>${p.trainingImages} images: ${metric} ${percent(p.accuracy, 1)}</title></circle>`,
     );
-    if (labelPoints) {
-      parts.push(
-        text(x(p.trainingImages), y(p.accuracy) + 17, percent(p.accuracy, 1), {
-          size: 10,
-          anchor: 'middle',
-          fill: testColor,
-        }),
-      );
-    }
   }
   // Legend, bottom right inside the plot where curves rarely are.
   const legend = hasTrain
@@ -415,18 +396,152 @@ export function learningCurveSvg(
         { name: `training ${metric}`, color: trainColor, dash: '6 4' },
       ]
     : [{ name: `test ${metric}`, color: testColor, dash: '' }];
+  const legendX = left + plotWidth - 170;
+  const legendY = (i: number): number => top + plotHeight - 14 - (legend.length - 1 - i) * 18;
   legend.forEach((entry, i) => {
-    const lx = left + plotWidth - 170;
-    const ly = top + plotHeight - 14 - (legend.length - 1 - i) * 18;
+    const ly = legendY(i);
     parts.push(
-      `<line x1="${lx}" y1="${ly}" x2="${lx + 26}" y2="${ly}" stroke="${entry.color}" stroke-width="2.5"${entry.dash === '' ? '' : ` stroke-dasharray="${entry.dash}"`}/>`,
-      text(lx + 32, ly + 4, entry.name, { size: 12 }),
+      `<line x1="${legendX}" y1="${ly}" x2="${legendX + 26}" y2="${ly}" stroke="${entry.color}" stroke-width="2.5"${entry.dash === '' ? '' : ` stroke-dasharray="${entry.dash}"`}/>`,
+      text(legendX + 32, ly + 4, entry.name, { size: 12 }),
     );
   });
+  if (sorted.length <= 12) {
+    // Every point (test and training) and the legend are obstacles; each label takes the first free place of its own.
+    const obstacles: Box[] = [
+      ...sorted.map((p) => pointBox(x(p.trainingImages), y(p.accuracy), TEST_POINT_RADIUS)),
+      ...sorted.flatMap((p) =>
+        p.trainAccuracy === undefined ? [] : [pointBox(x(p.trainingImages), y(p.trainAccuracy), TRAIN_POINT_RADIUS)],
+      ),
+      ...legend.map((entry, i) => ({
+        x0: legendX - 2,
+        y0: legendY(i) - 10,
+        x1: legendX + 32 + textWidth(entry.name, 12) + 2,
+        y1: legendY(i) + 8,
+      })),
+    ];
+    const labels = placePointLabels(
+      sorted.map((p) => ({ x: x(p.trainingImages), y: y(p.accuracy), text: percent(p.accuracy, 1) })),
+      obstacles,
+      [testLine, trainLine],
+      // Inside the plot, except that the last point's label may stand out into the right margin (no text there).
+      { x0: left, y0: top, x1: width - 2, y1: top + plotHeight },
+    );
+    for (const label of labels) {
+      parts.push(text(label.x, label.y, label.text, { size: POINT_LABEL_SIZE, anchor: 'middle', fill: testColor }));
+    }
+  }
   verdictLines.forEach((lineText, i) => {
     parts.push(text(left - 40, top + plotHeight + 66 + i * 18, lineText, { size: 13 }));
   });
   return document(width, height, 'Learning curve', parts);
+}
+
+/** The learning curve's test points' radius, and the training points' outer one (3.5 plus half the 2-unit stroke). */
+const TEST_POINT_RADIUS = 4;
+const TRAIN_POINT_RADIUS = 4.5;
+const POINT_LABEL_SIZE = 10;
+
+/** An axis-aligned box in SVG units. */
+interface Box {
+  x0: number;
+  y0: number;
+  x1: number;
+  y1: number;
+}
+
+/** A point's circle as a box, with a unit of air around it. */
+function pointBox(cx: number, cy: number, radius: number): Box {
+  return { x0: cx - radius - 1, y0: cy - radius - 1, x1: cx + radius + 1, y1: cy + radius + 1 };
+}
+
+/**
+ * Where a middle-anchored label of `size` drawn at baseline y covers: the estimated width (textWidth) across, from
+ * one em above the baseline to a quarter em below it (taller than digits and '%' are), plus a unit of air.
+ */
+function labelBox(x: number, y: number, content: string, size: number): Box {
+  const half = textWidth(content, size) / 2;
+  return { x0: x - half - 1, y0: y - size - 1, x1: x + half + 1, y1: y + size * 0.25 + 1 };
+}
+
+function overlaps(a: Box, b: Box): boolean {
+  return a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1;
+}
+
+function inside(inner: Box, outer: Box): boolean {
+  return inner.x0 >= outer.x0 && inner.x1 <= outer.x1 && inner.y0 >= outer.y0 && inner.y1 <= outer.y1;
+}
+
+/** Whether the segment from a to b passes through the box (Liang–Barsky clipping). */
+function crosses(a: readonly [number, number], b: readonly [number, number], box: Box): boolean {
+  const dx = b[0] - a[0];
+  const dy = b[1] - a[1];
+  let low = 0;
+  let high = 1;
+  const edges: [number, number][] = [
+    [-dx, a[0] - box.x0],
+    [dx, box.x1 - a[0]],
+    [-dy, a[1] - box.y0],
+    [dy, box.y1 - a[1]],
+  ];
+  for (const [p, q] of edges) {
+    if (p === 0) {
+      if (q < 0) return false;
+    } else if (p < 0) low = Math.max(low, q / p);
+    else high = Math.min(high, q / p);
+    if (low > high) return false;
+  }
+  return true;
+}
+
+/**
+ * Places a label by each point so that no two labels overlap and none covers a point or another obstacle, inside
+ * `area`: greedily, the last point (the figure the verdict quotes) first and then from the left, each at the first
+ * free one of below, above, right, left and one row further below or above, preferring a place that no curve
+ * (`lines`) runs through, and only where it is nearer its own point than any other. A label with no such place is
+ * left out rather than drawn where it would be read as another point's: its point's tooltip still gives the value. Returns text baselines (middle-anchored).
+ */
+function placePointLabels(
+  points: readonly { x: number; y: number; text: string }[],
+  obstacles: readonly Box[],
+  lines: readonly (readonly (readonly [number, number])[])[],
+  area: Box,
+): { x: number; y: number; text: string }[] {
+  const size = POINT_LABEL_SIZE;
+  const taken: Box[] = [...obstacles];
+  const placed: { x: number; y: number; text: string; order: number }[] = [];
+  const order = points.length === 0 ? [] : [points.length - 1, ...points.slice(0, -1).map((_, i) => i)];
+  // Baselines that clear the point itself: the box's top a unit under the circle, or its bottom a unit above it.
+  const below = TEST_POINT_RADIUS + 2 + size + 1;
+  const above = -(TEST_POINT_RADIUS + 2 + size * 0.25 + 1);
+  const onALine = (box: Box): boolean =>
+    lines.some((vertices) => vertices.some((vertex, i) => i > 0 && crosses(vertices[i - 1]!, vertex, box)));
+  // A label must sit nearer its own point than any other, or it reads as the other's.
+  const nearestIs = (index: number, box: Box): boolean => {
+    const [mx, my] = [(box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2];
+    const own = Math.hypot(points[index]!.x - mx, points[index]!.y - my);
+    return points.every((other, i) => i === index || Math.hypot(other.x - mx, other.y - my) > own);
+  };
+  for (const index of order) {
+    const point = points[index]!;
+    const side = textWidth(point.text, size) / 2 + TEST_POINT_RADIUS + 4;
+    const candidates: [number, number][] = [
+      [0, below],
+      [0, above],
+      [side, size * 0.375],
+      [-side, size * 0.375],
+      [0, below + size + 3],
+      [0, above - size - 3],
+    ];
+    const free = candidates
+      .map(([dx, dy]) => ({ x: point.x + dx, y: point.y + dy }))
+      .map((at) => ({ ...at, box: labelBox(at.x, at.y, point.text, size) }))
+      .filter(({ box }) => inside(box, area) && !taken.some((other) => overlaps(box, other)) && nearestIs(index, box));
+    const chosen = free.find(({ box }) => !onALine(box)) ?? free[0];
+    if (chosen === undefined) continue;
+    taken.push(chosen.box);
+    placed.push({ x: chosen.x, y: chosen.y, text: point.text, order: index });
+  }
+  return placed.sort((a, b) => a.order - b.order).map((label) => ({ x: label.x, y: label.y, text: label.text }));
 }
 
 /** Rasterises one of these SVGs to PNG; density 72 gives one pixel per SVG unit, 144 a sharper double size. */

@@ -159,7 +159,7 @@ export async function runTrainingJob(deps: TrainerDependencies, dataset: string,
     await stage('learning-curve', 0.8);
     const curve = await learningCurve(strategy, await trainViews(recipe), train, test, testFeatures, recipe, head);
     const metric = strategy.metric;
-    const assessment = assessLearningCurve(curve, { metric });
+    const assessment = assessLearningCurve(curve, { metric, testImages: test.length });
     log(`learning curve: ${assessment.verdict}`);
 
     await stage('publishing', 0.95);

@@ -1,7 +1,7 @@
 // A semaphore on pixels, not on files: decoding holds about 3-4 bytes per pixel, so what bounds memory is the
 // pixels being decoded at once. A small legal file can claim tens of megapixels (a solid 7990x7990 PNG is 200 KB),
 // so counting files would let a handful of them take gigabytes.
-import { InvalidArgumentError } from '../errors';
+import { ProgrammingError } from '../errors';
 
 export class PixelBudget {
   #available: number;
@@ -9,7 +9,8 @@ export class PixelBudget {
 
   constructor(readonly capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1)
-      throw new InvalidArgumentError(`a pixel budget must be a positive whole number, got ${capacity}`);
+      // DECODE_PIXEL_BUDGET is checked by the settings: a bad capacity here comes from code.
+      throw new ProgrammingError(`a pixel budget must be a positive whole number, got ${capacity}`);
     this.#available = capacity;
   }
 

@@ -1,28 +1,22 @@
-// A route declared with httpFunction gets what every HTTP function needs without writing it: checked dataset names,
-// the same-site check, parsed JSON bodies, the app's services, and errors answered through the status table and
-// logged. Run against real services (an in-memory Azurite) with @azure/functions' own request and context types.
+// A route declared with httpFunction gets what every HTTP function needs without writing it: the services it was
+// registered with, checked dataset names, the same-site check, parsed JSON bodies, and errors answered through the
+// status table and logged. Driven with @azure/functions' own request and context types and hand-made services: the
+// HTTP layer needs no storage (the services are injected, never fetched).
 import { HttpRequest, type HttpResponseInit, InvocationContext } from '@azure/functions';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-import { type HttpCall, httpFunction, type HttpFunctionDeclaration } from '../../src/api/httpFunction';
+import {
+  type HttpCall,
+  httpFunction,
+  type HttpFunctionDeclaration,
+  type HttpServices,
+} from '../../src/api/httpFunction';
 import { ok } from '../../src/api/responses';
-import { useAppSettings } from '../../src/services';
-import { startTestStorage, type TestStorage } from '../support/azurite';
+import { lazyServices, type ServicesSource } from '../../src/services';
 
-let storage: TestStorage;
-let restoreSettings: () => void;
-
-beforeAll(async () => {
-  storage = await startTestStorage();
-  restoreSettings = useAppSettings({
-    AzureWebJobsStorage: storage.azurite.connectionString,
-    COLLECT_SCHEDULE: '0 0 3 * * *',
-  });
-}, 60_000);
-afterAll(async () => {
-  restoreSettings?.();
-  await storage?.azurite.close();
-});
+/** All httpFunction itself reads of the services: the HTTP settings. */
+const handMade: HttpServices = { settings: { http: { allowedOrigins: [] } } };
+const handMadeSource: ServicesSource<HttpServices> = async () => handMade;
 
 interface Sent {
   method?: string;
@@ -32,8 +26,9 @@ interface Sent {
 }
 
 async function call<P extends string>(
-  declaration: HttpFunctionDeclaration<P>,
+  declaration: HttpFunctionDeclaration<P, HttpServices>,
   sent: Sent = {},
+  services: ServicesSource<HttpServices> = handMadeSource,
 ): Promise<{ response: HttpResponseInit; errors: string[] }> {
   const errors: string[] = [];
   const context = new InvocationContext({
@@ -47,17 +42,17 @@ async function call<P extends string>(
     headers: sent.headers ?? {},
     ...(sent.body !== undefined ? { body: { string: sent.body } } : {}),
   });
-  const response = (await httpFunction(declaration).handler(request, context)) as HttpResponseInit;
+  const response = (await httpFunction(services, declaration).handler(request, context)) as HttpResponseInit;
   return { response, errors };
 }
 
 const route = { route: 'datasets/{dataset}/probe', authLevel: 'function' as const };
-const echo = async ({ params, body, services }: HttpCall<'dataset' | 'id'>) =>
+const echo = async ({ params, body, services }: HttpCall<'dataset' | 'id', HttpServices>) =>
   ok({ params, body, allowed: services.settings.http.allowedOrigins });
 
 describe('httpFunction', () => {
   it('gives the handler its checked route parameters and the services, and answers what it returns', async () => {
-    const declaration: HttpFunctionDeclaration<'dataset' | 'id'> = {
+    const declaration: HttpFunctionDeclaration<'dataset' | 'id', HttpServices> = {
       ...route,
       methods: ['GET'],
       params: { dataset: 'dataset', id: 'text' },
@@ -78,7 +73,7 @@ describe('httpFunction', () => {
   });
 
   it('refuses a foreign page on the declared methods only', async () => {
-    const declaration: HttpFunctionDeclaration<'dataset' | 'id'> = {
+    const declaration: HttpFunctionDeclaration<'dataset' | 'id', HttpServices> = {
       ...route,
       methods: ['GET', 'POST'],
       sameSite: ['POST'],
@@ -93,7 +88,7 @@ describe('httpFunction', () => {
   });
 
   it('reads JSON bodies: as application/json only, within the limit, parsed, an object where needed', async () => {
-    const declaration: HttpFunctionDeclaration<'dataset' | 'id'> = {
+    const declaration: HttpFunctionDeclaration<'dataset' | 'id', HttpServices> = {
       ...route,
       methods: ['POST'],
       jsonBody: {
@@ -141,7 +136,7 @@ describe('httpFunction', () => {
   });
 
   it('answers an unexpected failure with a 500 that keeps its text out, and logs it with context.error', async () => {
-    const declaration: HttpFunctionDeclaration = {
+    const declaration: HttpFunctionDeclaration<never, HttpServices> = {
       ...route,
       methods: ['GET'],
       handler: () => Promise.reject(new Error('disk /secret/x is full')),
@@ -158,26 +153,84 @@ describe('httpFunction', () => {
     expect(errors.join('\n')).toContain('disk /secret/x is full');
   });
 
-  it('answers 500 Misconfigured when the settings are bad, except on a route that takes no services', async () => {
-    const restore = useAppSettings({});
-    try {
-      const needing = await call({ ...route, methods: ['GET'], handler: echo }, { method: 'GET' });
-      expect(needing.response).toMatchObject({
-        status: 500,
-        jsonBody: {
-          error: 'Misconfigured',
-          code: 'misconfigured',
-          message: expect.stringContaining('AzureWebJobsStorage'),
-        },
-      });
-      expect(needing.errors.join('\n')).toContain('AzureWebJobsStorage');
-      const bare = await call(
-        { ...route, methods: ['GET'], services: 'none', handler: async () => ok({ up: true }) },
-        { method: 'GET' },
+  it('gives the handler the services its source gives, asked on each request', async () => {
+    let asked = 0;
+    const mine = { settings: { http: { allowedOrigins: ['https://mine.example'] } }, greeting: 'hello' };
+    const source = async () => {
+      asked++;
+      return mine;
+    };
+    const declaration: HttpFunctionDeclaration<'dataset', typeof mine> = {
+      ...route,
+      methods: ['GET'],
+      params: { dataset: 'dataset' },
+      handler: async ({ services, params }) => ok({ greeting: services.greeting, same: services === mine, params }),
+    };
+    const options = httpFunction(source, declaration);
+    const context = new InvocationContext({ functionName: 'probe' });
+    const get = (dataset: string) =>
+      options.handler(
+        new HttpRequest({
+          method: 'GET',
+          url: `http://localhost:7071/api/datasets/${dataset}/probe`,
+          params: { dataset },
+        }),
+        context,
       );
-      expect(bare.response).toEqual({ status: 200, jsonBody: { up: true } });
-    } finally {
-      restore();
-    }
+    expect(await get('shirts')).toEqual({
+      status: 200,
+      jsonBody: { greeting: 'hello', same: true, params: { dataset: 'shirts' } },
+    });
+    expect(await get('shoes')).toMatchObject({ status: 200 });
+    expect(asked).toBe(2);
+  });
+
+  it('answers 500 Misconfigured when the settings are bad, except on a route that starts its services itself', async () => {
+    // The real composition root over settings that fail validation: it throws before it touches any storage.
+    const badRoot = lazyServices(() => ({}));
+    const needing = await call({ ...route, methods: ['GET'], handler: echo }, { method: 'GET' }, badRoot);
+    expect(needing.response).toMatchObject({
+      status: 500,
+      jsonBody: {
+        error: 'Misconfigured',
+        code: 'misconfigured',
+        message: expect.stringContaining('AzureWebJobsStorage'),
+      },
+    });
+    expect(needing.errors.join('\n')).toContain('AzureWebJobsStorage');
+    const bare = await call(
+      { ...route, methods: ['GET'], services: 'on-demand', handler: async () => ok({ up: true }) },
+      { method: 'GET' },
+      badRoot,
+    );
+    expect(bare.response).toEqual({ status: 200, jsonBody: { up: true } });
+    const reporting = await call(
+      {
+        ...route,
+        methods: ['GET'],
+        services: 'on-demand',
+        handler: async ({ loadServices }) =>
+          loadServices().then(
+            () => ok({ settings: 'ok' }),
+            () => ok({ settings: 'invalid' }, 503),
+          ),
+      },
+      { method: 'GET' },
+      badRoot,
+    );
+    expect(reporting.response).toEqual({ status: 503, jsonBody: { settings: 'invalid' } });
+  });
+});
+
+describe('lazyServices', () => {
+  it('shares one build between calls, and retries a failed one on the next call rather than keep its failure', async () => {
+    const bad = {};
+    const root = lazyServices(() => bad);
+    const first = root();
+    expect(root()).toBe(first);
+    await expect(first).rejects.toThrow(/AzureWebJobsStorage/);
+    const again = root();
+    expect(again).not.toBe(first);
+    await expect(again).rejects.toThrow(/AzureWebJobsStorage/);
   });
 });

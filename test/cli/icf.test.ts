@@ -277,10 +277,18 @@ describe('icf backbone', () => {
         'rgba',
         ...cs,
       ]),
-    ).toMatchObject({ code: 2, stderr: expect.stringMatching(/--channels must be rgb or bgr, got "rgba"/) });
+    ).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/expected rgb or bgr for --channels but received "rgba"\nsee icf backbone --help/),
+    });
     expect(
       await icfRun(['backbone', 'register', 'tiny-cnn', file, '--features-output', 'pool', '--mean', '1,2', ...cs]),
-    ).toMatchObject({ code: 2, stderr: expect.stringMatching(/--mean needs three numbers/) });
+    ).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(
+        /expected three numbers separated by commas \(one per channel\) for --mean but received "1,2"/,
+      ),
+    });
     expect(await icfRun(['backbone', 'register', 'tiny-cnn', file, ...cs])).toMatchObject({
       code: 2,
       stderr: expect.stringMatching(/needs NAME, MODEL\.onnx and --features-output/),
@@ -347,13 +355,21 @@ describe('icf help, version and usage errors', () => {
       [
         ['upload', os.tmpdir(), '--dataset', 'abc', '--concurrency', '0'],
         'upload',
-        '--concurrency must be an integer from 1 to 64, got "0"',
+        'expected an integer from 1 to 64 for --concurrency but received "0"',
       ],
       [['train'], 'train', 'train needs one DATASET'],
-      [['train', 'tees', '--budget', 'soon'], 'train', '--budget must be a non-negative number, got "soon"'],
+      [
+        ['train', 'tees', '--budget', 'soon'],
+        'train',
+        'expected a non-negative number for --budget but received "soon"',
+      ],
       [['status'], 'status', 'status needs DATASET and, optionally, a JOB id'],
       [['classify', 'tees'], 'classify', 'classify needs DATASET and at least one FILE'],
-      [['classify', 'tees', 'a.jpg', '--top', '0'], 'classify', '--top must be an integer from 1 to 100, got "0"'],
+      [
+        ['classify', 'tees', 'a.jpg', '--top', '0'],
+        'classify',
+        'expected an integer from 1 to 100 for --top but received "0"',
+      ],
       [['models'], 'models', 'models needs one DATASET'],
       [['results', 'tees'], 'results', 'results needs DATASET and --out DIR'],
       [['review', 'tees'], 'review', 'review needs --suspects (the only review so far)'],

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { BingImageSearchProvider } from '../../src/collect/providers/bing';
 import { SearchProviderError } from '../../src/collect/types';
+import { messageOf } from '../../src/errors';
 import { BING_SEARCH_PATH, type FakeBing, type FakeImage, startFakeBing } from '../support/fakeBing';
 import { closedOrigin, startRecordingServer } from '../support/fakeHttp';
 import { fakeJpeg, recordingRetry, searchRequest } from '../support/searchProviders';
@@ -175,9 +176,9 @@ describe('BingImageSearchProvider filters', () => {
     const error = await provider.search(searchRequest('dogs', 3, { imageType: 'Bogus' })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SearchProviderError);
     expect((error as SearchProviderError).statusCode).toBe(400);
-    expect((error as Error).message).toContain('rejected the request (HTTP 400: InvalidRequest/ParameterInvalidValue');
-    expect((error as Error).message).toContain("check the collection plan's filters");
-    expect((error as Error).message).toContain('parameter imageType=Bogus');
+    expect(messageOf(error)).toContain('rejected the request (HTTP 400: InvalidRequest/ParameterInvalidValue');
+    expect(messageOf(error)).toContain("check the collection plan's filters");
+    expect(messageOf(error)).toContain('parameter imageType=Bogus');
   });
 });
 
@@ -193,8 +194,8 @@ describe('BingImageSearchProvider errors', () => {
 
     expect(error).toBeInstanceOf(SearchProviderError);
     expect((error as SearchProviderError).statusCode).toBe(401);
-    expect((error as Error).message).toMatch(/BING_SEARCH_KEY is wrong for the endpoint http:\/\/127\.0\.0\.1:\d+/);
-    expect((error as Error).message).toContain('InvalidAuthorization/AuthorizationMissing');
+    expect(messageOf(error)).toMatch(/BING_SEARCH_KEY is wrong for the endpoint http:\/\/127\.0\.0\.1:\d+/);
+    expect(messageOf(error)).toContain('InvalidAuthorization/AuthorizationMissing');
     expect(fake.searchRequests()).toHaveLength(1);
   });
 
@@ -207,8 +208,8 @@ describe('BingImageSearchProvider errors', () => {
     });
     const error = await provider.search(searchRequest('cats', 5)).catch((e: unknown) => e);
     expect((error as SearchProviderError).statusCode).toBe(403);
-    expect((error as Error).message).toContain('BING_SEARCH_KEY is wrong for the endpoint');
-    expect((error as Error).message).toContain('quota');
+    expect(messageOf(error)).toContain('BING_SEARCH_KEY is wrong for the endpoint');
+    expect(messageOf(error)).toContain('quota');
     expect(fake.searchRequests()).toHaveLength(1);
   });
 
@@ -230,8 +231,8 @@ describe('BingImageSearchProvider errors', () => {
 
       expect(error).toBeInstanceOf(SearchProviderError);
       expect((error as SearchProviderError).statusCode).toBe(404);
-      expect((error as Error).message).toContain(`answered 404 for ${endpoint}/bing/v7.0/images/search:`);
-      expect((error as Error).message).toContain(`BING_SEARCH_ENDPOINT (${endpoint}) is wrong`);
+      expect(messageOf(error)).toContain(`answered 404 for ${endpoint}/bing/v7.0/images/search:`);
+      expect(messageOf(error)).toContain(`BING_SEARCH_ENDPOINT (${endpoint}) is wrong`);
     } finally {
       await other.close();
     }
@@ -251,9 +252,7 @@ describe('BingImageSearchProvider errors', () => {
     });
     const error = await provider.search(searchRequest('cats', 5)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SearchProviderError);
-    expect((error as Error).message).toMatch(
-      /Could not reach BING_SEARCH_ENDPOINT http:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/,
-    );
+    expect(messageOf(error)).toMatch(/Could not reach BING_SEARCH_ENDPOINT http:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/);
   });
 
   it('refuses a malformed endpoint or an empty key up front, naming the setting', () => {
@@ -316,8 +315,8 @@ describe('BingImageSearchProvider retries', () => {
 
     expect(error).toBeInstanceOf(SearchProviderError);
     expect((error as SearchProviderError).statusCode).toBe(503);
-    expect((error as Error).message).toContain('gave up after 3 tries');
-    expect((error as Error).message).toContain('HTTP 503: ServerError/UnexpectedError');
+    expect(messageOf(error)).toContain('gave up after 3 tries');
+    expect(messageOf(error)).toContain('HTTP 503: ServerError/UnexpectedError');
     expect(fake.searchRequests()).toHaveLength(3);
     expect(waits).toEqual([100, 200]);
   });
@@ -330,8 +329,8 @@ describe('BingImageSearchProvider retries', () => {
     const error = await provider.search(searchRequest('cats', 5)).catch((e: unknown) => e);
 
     expect((error as SearchProviderError).statusCode).toBe(429);
-    expect((error as Error).message).toContain('asked to wait 120 s');
-    expect((error as Error).message).toContain('rate limit');
+    expect(messageOf(error)).toContain('asked to wait 120 s');
+    expect(messageOf(error)).toContain('rate limit');
     expect(waits).toEqual([]);
     expect(fake.searchRequests()).toHaveLength(1);
   });
@@ -345,7 +344,7 @@ describe('BingImageSearchProvider retries', () => {
 
     fake.failNext(1, { kind: 'throttle', retryAfterSeconds: 1 });
     const throttled = await provider.search(searchRequest('cats', 5)).catch((e: unknown) => e);
-    expect((throttled as Error).message).toContain('gave up after 1 try');
+    expect(messageOf(throttled)).toContain('gave up after 1 try');
     expect(fake.searchRequests()).toHaveLength(1);
 
     fake.failNext(1, { kind: 'server-error' });

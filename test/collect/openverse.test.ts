@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { OpenverseProvider } from '../../src/collect/providers/openverse';
 import { SearchProviderError } from '../../src/collect/types';
+import { messageOf } from '../../src/errors';
 import { closedOrigin, startRecordingServer } from '../support/fakeHttp';
 import {
   type FakeOpenverse,
@@ -205,10 +206,8 @@ describe('OpenverseProvider errors and retries', () => {
 
     expect(error).toBeInstanceOf(SearchProviderError);
     expect((error as SearchProviderError).statusCode).toBe(401);
-    expect((error as Error).message).toContain('Ensure this value is less than or equal to 20.');
-    expect((error as Error).message).toContain(
-      'at most 20 results a page and this provider sent page_size=50; lower pageSize',
-    );
+    expect(messageOf(error)).toContain('Ensure this value is less than or equal to 20.');
+    expect(messageOf(error)).toContain('at most 20 results a page and this provider sent page_size=50; lower pageSize');
     expect(fake.searchRequests()).toHaveLength(1);
   });
 
@@ -217,8 +216,8 @@ describe('OpenverseProvider errors and retries', () => {
     const provider = new OpenverseProvider({ endpoint: fake.endpoint, retry: recordingRetry().retry });
     const error = await provider.search(searchRequest('boats', 5)).catch((e: unknown) => e);
     expect((error as SearchProviderError).statusCode).toBe(401);
-    expect((error as Error).message).toContain('OPENVERSE_ENDPOINT');
-    expect((error as Error).message).toContain('Invalid token.');
+    expect(messageOf(error)).toContain('OPENVERSE_ENDPOINT');
+    expect(messageOf(error)).toContain('Invalid token.');
   });
 
   it('waits as long as Retry-After says on 429, then succeeds', async () => {
@@ -261,8 +260,8 @@ describe('OpenverseProvider errors and retries', () => {
 
     expect(error).toBeInstanceOf(SearchProviderError);
     expect((error as SearchProviderError).statusCode).toBe(503);
-    expect((error as Error).message).toContain('gave up after 3 tries');
-    expect((error as Error).message).toContain('HTTP 503: Server Error (500)');
+    expect(messageOf(error)).toContain('gave up after 3 tries');
+    expect(messageOf(error)).toContain('HTTP 503: Server Error (500)');
     expect(fake.searchRequests()).toHaveLength(3);
     expect(waits).toEqual([100, 200]);
   });
@@ -308,7 +307,7 @@ describe('OpenverseProvider errors and retries', () => {
         .search(searchRequest('boats', 5))
         .catch((e: unknown) => e);
       expect((notFound as SearchProviderError).statusCode).toBe(404);
-      expect((notFound as Error).message).toContain(
+      expect(messageOf(notFound)).toContain(
         `answered 404 for ${origin}/v1/images/: OPENVERSE_ENDPOINT (${origin}) is wrong`,
       );
 
@@ -316,7 +315,7 @@ describe('OpenverseProvider errors and retries', () => {
         .search(searchRequest('boats', 5))
         .catch((e: unknown) => e);
       expect(wrongShape).toBeInstanceOf(SearchProviderError);
-      expect((wrongShape as Error).message).toMatch(
+      expect(messageOf(wrongShape)).toMatch(
         /OPENVERSE_ENDPOINT \(.*\/api\) is probably wrong: the answer is not an Openverse image search: result_count/,
       );
     } finally {
@@ -329,9 +328,7 @@ describe('OpenverseProvider errors and retries', () => {
       .search(searchRequest('boats', 5))
       .catch((e: unknown) => e);
 
-    expect((error as Error).message).toMatch(
-      /Could not reach OPENVERSE_ENDPOINT http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/,
-    );
+    expect(messageOf(error)).toMatch(/Could not reach OPENVERSE_ENDPOINT http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/);
   });
 
   it('refuses a malformed endpoint up front, naming the setting', () => {

@@ -8,6 +8,7 @@ import { OfflineImageProvider } from '../../src/collect/providers/offline';
 import { OpenverseProvider } from '../../src/collect/providers/openverse';
 import { SEARCH_PROVIDER_NAMES, searchProviderResolver } from '../../src/collect/providers/registry';
 import { loadSettings } from '../../src/config';
+import { ProgrammingError } from '../../src/errors';
 
 const plan = { dimensions: { item: ['shirt'] }, template: '{item}', labelFrom: 'item' };
 
@@ -29,6 +30,8 @@ describe('the search-provider registry', () => {
     const resolve = searchProviderResolver(loadSettings({ AzureWebJobsStorage: 'x' }).collect);
     expect(resolve('offline')).toBeInstanceOf(OfflineImageProvider);
     expect(() => resolve('bing')).toThrow(/BING_SEARCH_KEY is not set: the collection plan uses the bing provider/);
+    // The plan schema admits registered names only, so another one here is the code's bug.
+    expect(() => resolve('google' as 'bing')).toThrow(ProgrammingError);
     expect(() => resolve('google' as 'bing')).toThrow(
       /no search provider "google"; registered: bing, openverse, offline/,
     );

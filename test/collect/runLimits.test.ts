@@ -12,6 +12,7 @@ import { BingImageSearchProvider } from '../../src/collect/providers/bing';
 import { OpenverseProvider } from '../../src/collect/providers/openverse';
 import { type QueryReport, RunStore } from '../../src/collect/runs';
 import type { ImageSearchProvider } from '../../src/collect/types';
+import { ensureError } from '../../src/errors';
 import { createServices, type Services } from '../../src/services';
 import { CONFIG_CONTAINER, INCOMING_CONTAINER, RUNS_TABLE, SEARCH_JOBS_QUEUE } from '../../src/storage/names';
 import { testSettings } from '../support/appHost';
@@ -199,7 +200,7 @@ describe('the last try of a query', () => {
       name: 'bing',
       search: ({ signal }) => {
         searching();
-        return new Promise((_, reject) => signal?.addEventListener('abort', () => reject(signal.reason as Error)));
+        return new Promise((_, reject) => signal?.addEventListener('abort', () => reject(ensureError(signal.reason))));
       },
     };
     const { runId, jobs } = await newRun('dying', 1);

@@ -146,9 +146,9 @@ describe('image review edits', () => {
     const image = (await images())[0]!;
     const cases: [unknown, number, RegExp][] = [
       [{ label: 'a/b' }, 400, /^label: /],
-      [{ label: 7 }, 400, /^label must be a string, got 7$/],
+      [{ label: 7 }, 400, /^expected a string for label but received 7 of type number$/],
       [{ label: 'shirt+shirt' }, 400, /names a label twice/],
-      [{ excluded: 'yes' }, 400, /^excluded must be true or false, got yes$/],
+      [{ excluded: 'yes' }, 400, /^expected true or false for excluded but received "yes"$/],
       [{ colour: 'red' }, 400, /^unknown field\(s\) "colour"; an edit takes label, excluded$/],
       [{}, 400, /^an edit needs label or excluded$/],
       [[1], 400, /must be an object/],

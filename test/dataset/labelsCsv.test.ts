@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { isMultiLabelFolder, parseLabelsCsv, readMultiLabelFolder } from '../../src/dataset/labelsCsv';
-import { InvalidArgumentError } from '../../src/errors';
+import { InvalidArgumentError, messageOf } from '../../src/errors';
 
 describe('parseLabelsCsv', () => {
   it('reads the recipes’ fridge layout', () => {
@@ -95,7 +95,7 @@ describe('parseLabelsCsv', () => {
       error = caught;
     }
     expect(error).toBeInstanceOf(InvalidArgumentError);
-    expect((error as Error).message).toContain(message);
+    expect(messageOf(error)).toContain(message);
   });
 
   it('numbers lines after a quoted line break as the file has them', () => {

@@ -9,6 +9,7 @@ import {
   labelsOf,
   parseImagePath,
 } from '../../src/dataset/names';
+import { ProgrammingError } from '../../src/errors';
 
 describe('names', () => {
   it.each(['clothes', 'my-set-2', 'abc'])('accepts dataset %s', (name) =>
@@ -47,6 +48,8 @@ describe('names', () => {
     expect(labelsOf('can+carton')).toEqual(['can', 'carton']);
     expect(labelsOf('can')).toEqual(['can']);
     expect(labelFolderFor(['milk bottle', 'can', 'can'])).toBe('can+milk bottle');
+    // Its callers pass labels.csv's checked rows: no label at all is their bug, not the user's.
+    expect(() => labelFolderFor([])).toThrow(ProgrammingError);
     expect(() => labelFolderFor([])).toThrow('an image needs at least one label');
     expect(() => labelFolderFor(['ok', 'a/b'])).toThrow(/label "a\/b" is invalid/);
     expect(checkLabelFolder('can+can')).toBe('label set "can+can" names a label twice');

@@ -121,7 +121,7 @@ describe('image thumbnails', () => {
       const answer = await fetch(thumbnailUrl(imageId, `?size=${size}`));
       expect(answer.status).toBe(400);
       expect(((await answer.json()) as { message: string }).message).toBe(
-        `size must be a whole number of pixels from 16 to 512, got "${size}"`,
+        `expected a whole number of pixels from 16 to 512 for size but received "${size}"`,
       );
     }
     expect((await fetch(thumbnailUrl('img:nope'))).status).toBe(404);

@@ -4,7 +4,7 @@ import { onnx } from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 
-import { InvalidArgumentError } from '../../src/errors';
+import { ensureError, InvalidArgumentError } from '../../src/errors';
 import { type Dim, OnnxGraphBuilder } from '../../src/onnx/onnxModel';
 import { prepareBackbone, type PrepareBackboneOptions } from '../../src/onnx/prepareBackbone';
 import { seededRandom } from '../../src/util/seededRandom';
@@ -121,7 +121,7 @@ function errorOf(action: () => unknown): Error {
     action();
   } catch (error) {
     expect(error).toBeInstanceOf(InvalidArgumentError);
-    return error as Error;
+    return ensureError(error);
   }
   throw new Error('expected prepareBackbone to throw');
 }

@@ -1,9 +1,11 @@
 // Converts a tiny hand-made TF.js layers model and checks onnxruntime's output against a plain-JS (NHWC, float64)
 // reference of the same network. Sizes are odd on purpose so TF "same" padding is asymmetric.
+import { createHash } from 'node:crypto';
+
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 
-import { convertTfjsLayersModel, UnsupportedModelError } from '../../src/onnx/tfjsToOnnx';
+import { CONVERTER_VERSION, convertTfjsLayersModel, UnsupportedModelError } from '../../src/onnx/tfjsToOnnx';
 import { seededRandom } from '../../src/util/seededRandom';
 
 // ---- plain-JS reference, NHWC -------------------------------------------------------------------------------------
@@ -386,6 +388,80 @@ describe('convertTfjsLayersModel', () => {
     expect(() => convertTfjsLayersModel(modelJson, bytes)).toThrow(
       new UnsupportedModelError('layer conv_a of class Conv3D is not supported'),
     );
+  });
+
+  it('refuses class names that are only properties of every object (toString, constructor, __proto__)', () => {
+    for (const className of ['toString', 'constructor', '__proto__', 'hasOwnProperty']) {
+      const { modelJson, bytes } = tinyModel(4);
+      const conv = modelJson.modelTopology.model_config.config.layers.find((l) => l.name === 'conv_a');
+      if (!conv) throw new Error('tiny model has no conv_a');
+      conv.class_name = className;
+      expect(() => convertTfjsLayersModel(modelJson, bytes)).toThrow(
+        new UnsupportedModelError(`layer conv_a of class ${className} is not supported`),
+      );
+    }
+  });
+
+  it('converts ReLU, Dropout, SpatialDropout2D, GlobalMaxPooling2D and a Dense without bias', async () => {
+    const random = seededRandom(11);
+    const kernel = Float32Array.from({ length: 3 * 2 }, () => random() - 0.5);
+    const layer = (name: string, className: string, config: Record<string, unknown>, inputs: string[]) => ({
+      name,
+      class_name: className,
+      config: { name, ...config },
+      inbound_nodes: inputs.length ? [inputs.map((i) => [i, 0, 0, {}])] : [],
+    });
+    const modelJson = {
+      modelTopology: {
+        class_name: 'Functional',
+        config: {
+          layers: [
+            layer('in', 'InputLayer', { batch_shape: [null, H, W, 3] }, []),
+            layer('relu', 'ReLU', {}, ['in']),
+            layer('drop', 'Dropout', { rate: 0.5 }, ['relu']),
+            layer('sdrop', 'SpatialDropout2D', { rate: 0.5 }, ['drop']),
+            layer('gmp', 'GlobalMaxPooling2D', {}, ['sdrop']),
+            layer('fc', 'Dense', { units: 2, use_bias: false }, ['gmp']),
+          ],
+          input_layers: [['in', 0, 0]],
+          output_layers: [['fc', 0, 0]],
+        },
+      },
+      weightsManifest: [{ paths: ['w.bin'], weights: [{ name: 'fc/kernel', shape: [3, 2], dtype: 'float32' }] }],
+    };
+    const centred = input.map((v) => v / 255 - 0.5); // negative values, so the ReLU matters
+    const out = await runModel(convertTfjsLayersModel(modelJson, Buffer.from(kernel.buffer)), {
+      input: new ort.Tensor('float32', centred, [BATCH, 3, H, W]),
+    });
+    expect(out['output']?.dims).toEqual([BATCH, 2]);
+    for (let n = 0; n < BATCH; n++) {
+      const x = relu(imageNhwc(centred, n, 3, H, W));
+      const pooled = Array.from({ length: 3 }, (_, ch) => {
+        let m = -Infinity;
+        for (let i = ch; i < x.d.length; i += 3) m = Math.max(m, x.d[i] as number);
+        return m;
+      });
+      expectClose(
+        (out['output']?.data as Float32Array).subarray(n * 2, n * 2 + 2),
+        dense(pooled, kernel, new Float32Array(2), 2),
+        `image ${n} dense`,
+      );
+    }
+  });
+
+  it('emits the bytes its CONVERTER_VERSION stands for (a change here needs a new version: caches key on it)', () => {
+    const { modelJson, bytes } = tinyModel(1);
+    const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+    expect(CONVERTER_VERSION).toBe('1');
+    expect({
+      folded: sha256(convertTfjsLayersModel(modelJson, bytes, { extraOutputs: { flat: 'flat', avg: 'avg' } })),
+      unfolded: sha256(convertTfjsLayersModel(modelJson, bytes, { foldBatchNorm: false })),
+      caffe: sha256(convertTfjsLayersModel(modelJson, bytes, { preprocessing: 'caffe', outputName: 'probabilities' })),
+    }).toEqual({
+      folded: 'f4da18d4317a727a25609796b181b70a210f2a987d135a2614abe4500dc6f7fa',
+      unfolded: 'e063c7e38f2171bdf140a60e69ac12cf4bcccdd4911fbd4fda72449099c77189',
+      caffe: 'd8418c016cbd5d446e440901047cff99bfb37d7d740cd1492cdd9be54cf39485',
+    });
   });
 
   it('rejects weights that do not match the manifest', () => {

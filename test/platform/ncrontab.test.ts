@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
+import { messageOf } from '../../src/errors';
 import { parseSchedule, ScheduleError } from '../../src/platform/ncrontab';
 
 const at = (iso: string): Date => new Date(iso);
@@ -21,7 +22,7 @@ const parseError = (expression: string): string => {
     parseSchedule(expression);
   } catch (e) {
     expect(e).toBeInstanceOf(ScheduleError);
-    return (e as Error).message;
+    return messageOf(e);
   }
   throw new Error(`expected "${expression}" to be rejected`);
 };

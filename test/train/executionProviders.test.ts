@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { loadSettings } from '../../src/config';
+import { ProgrammingError } from '../../src/errors';
 import { EXECUTION_PROVIDER_NAMES } from '../../src/platform/executionProviderNames';
 import { resolveProviders } from '../../src/train/executionProviders';
 import { buildScoringGraph } from '../../src/train/headGraph';
@@ -53,8 +54,9 @@ describe('resolveProviders', () => {
     );
   });
 
-  it('refuses an empty list and names it does not know', async () => {
+  it('refuses an empty list and names it does not know, as a bug: the settings and icf eval check them first', async () => {
     const log = () => undefined;
+    await expect(resolveProviders(model, [], { purpose: 'the probe', log })).rejects.toThrow(ProgrammingError);
     await expect(resolveProviders(model, [], { purpose: 'the probe', log })).rejects.toThrow(
       /executionProviders is empty; use \["cpu"\]/,
     );

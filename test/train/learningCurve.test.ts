@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 
-import { assessLearningCurve, learningCurveShares, stratifiedSubset } from '../../src/train/learningCurve';
+import {
+  assessLearningCurve,
+  learningCurveShares,
+  stratifiedSubset,
+  wilsonHalfWidth,
+} from '../../src/train/learningCurve';
 
 /** Label → indices: 100 images of a, 50 of b, 7 of c, 1 of d, interleaved as a dataset listing would have them. */
 function byLabel(): Record<string, number[]> {
@@ -183,5 +188,106 @@ describe('assessLearningCurve', () => {
         { trainingImages: 200, accuracy: 0.5 },
       ]),
     ).toThrow(/points\[0\]\.trainingImages must be a positive number/);
+  });
+});
+
+describe('wilsonHalfWidth', () => {
+  it('is the 95 % Wilson score interval, wider than the normal approximation at small n and near 100 %', () => {
+    // 25 of 26: (z·√(p(1−p)/n + z²/4n²)) / (1 + z²/n) = 0.0911; the normal approximation would say 0.0739.
+    expect(wilsonHalfWidth(25 / 26, 26)).toBeCloseTo(0.0911, 4);
+    // 13 of 26: 0.1794 (normal: 0.1922; Wilson is narrower in the middle at small n).
+    expect(wilsonHalfWidth(0.5, 26)).toBeCloseTo(0.1794, 4);
+    // 100 % right is not ±0: 26 of 26 still leaves 6.4 points of doubt.
+    expect(wilsonHalfWidth(1, 26)).toBeCloseTo(0.0644, 4);
+    // Large n: close to 1.96·√(p(1−p)/n).
+    expect(wilsonHalfWidth(0.9, 5000)).toBeCloseTo(1.959964 * Math.sqrt(0.09 / 5000), 4);
+  });
+});
+
+describe("assessLearningCurve with the test set's size", () => {
+  /** A curve measured on `n` test images: each point a whole number of them right. */
+  const measured = (n: number, accuracyAt: (images: number) => number) =>
+    sizes.map((images) => ({ trainingImages: images, accuracy: Math.round(accuracyAt(images) * n) / n }));
+
+  it('says a near-flat curve on 26 test images cannot tell, instead of calling it converged', () => {
+    // The demo's case: 24, then 25 of 26 right; the fit makes a rise of one image (3.8 points) a trend.
+    const points = measured(26, (images) => (images < 700 ? 24 / 26 : 25 / 26));
+    const result = assessLearningCurve(points, { testImages: 26 });
+    expect(result.converged).toBe(false);
+    expect(result.tooFewTestImages).toBe(true);
+    expect(result.testImages).toBe(26);
+    expect(result.testInterval).toBeCloseTo(wilsonHalfWidth(25 / 26, 26), 12);
+    expect(result.verdict).toMatch(/^Too few test images to tell whether more training images would help /);
+    expect(result.verdict).toContain('(±9.1 points at 95% over 26 test images)');
+    expect(result.verdict).toMatch(
+      /its change of \+\d\.\d points per doubling over the last 6 sizes, 500 to 1000 images, is within that\.$/,
+    );
+    expect(result.verdict).toContain(': accuracy is about 96.2%, and');
+    expect(result.verdict).not.toMatch(/converged|likely between/);
+    // The same points without the test set's size: one more image right reads as a trend.
+    expect(assessLearningCurve(points).verdict).toMatch(/^Accuracy is still rising, by about \+[45]\.\d points/);
+  });
+
+  it('says so for a perfectly flat curve on a small test set, and for a small rise', () => {
+    const flat = assessLearningCurve(
+      measured(40, () => 0.9),
+      { testImages: 40 },
+    );
+    expect(flat).toMatchObject({ converged: false, tooFewTestImages: true, gainPerDoubling: 0 });
+    expect(flat.verdict).toMatch(/^Too few test images to tell .*\(±\d+\.\d points at 95% over 40 test images\)/);
+    // +3 points per doubling, but each point is good to ±9: not a trend 40 test images can show.
+    const rising = assessLearningCurve(
+      measured(40, (images) => 0.8 + 0.03 * Math.log2(images / 100)),
+      { testImages: 40 },
+    );
+    expect(rising.tooFewTestImages).toBe(true);
+    expect(rising.converged).toBe(false);
+    expect(rising.verdict).toMatch(/^Too few test images to tell/);
+  });
+
+  it('states a real trend on a large test set with its uncertainty', () => {
+    // +5 points per doubling on 5000 test images, each point good to ±1.2 points.
+    const points = measured(5000, (images) => 0.5 + 0.05 * Math.log2(images / 100));
+    const result = assessLearningCurve(points, { testImages: 5000 });
+    expect(result.converged).toBe(false);
+    expect(result.tooFewTestImages).toBe(false);
+    expect(result.testInterval).toBeCloseTo(wilsonHalfWidth(points.at(-1)!.accuracy, 5000), 12);
+    expect(result.testInterval).toBeLessThan(0.014);
+    expect(result.verdict).toBe(
+      'Accuracy is still rising, by about +5.0 points each time the training images double (over the last 6 sizes, ' +
+        '500 to 1000 images; ±1.3 points at 95% over 5000 test images): doubling to about 2000 images would likely ' +
+        'take it from 66.6% to about 71.6%.',
+    );
+  });
+
+  it('calls a flat curve on a large test set converged, and says how finely it was measured', () => {
+    const flat = assessLearningCurve(
+      measured(20_000, () => 0.9),
+      { testImages: 20_000 },
+    );
+    expect(flat).toMatchObject({ converged: true, tooFewTestImages: false });
+    expect(flat.verdict).toMatch(
+      /^Accuracy has converged at about 90\.0%: it did not rise over the last 6 sizes, 500 to 1000 images \(\+0\.0 points per doubling; ±0\.4 points at 95% over 20000 test images\), so more images/,
+    );
+    // A small but clear gain, +0.5 points per doubling on 50000 images (±0.3): converged, with the figure.
+    const slow = assessLearningCurve(
+      measured(50_000, (images) => 0.9 + 0.005 * Math.log2(images / 100)),
+      { testImages: 50_000 },
+    );
+    expect(slow.converged).toBe(true);
+    expect(slow.verdict).toMatch(
+      /gained only \+0\.5 points per doubling of the data \(±0\.\d points at 95% over 50000 test images\), so twice/,
+    );
+  });
+
+  it('takes a mAP curve too, and rejects a test set that is not a positive whole number', () => {
+    const result = assessLearningCurve(
+      measured(30, () => 0.7),
+      { testImages: 30, metric: 'mAP' },
+    );
+    expect(result.verdict).toMatch(/^Too few test images to tell .*: mAP is about 70\.0%, and its change/);
+    const points = measured(30, () => 0.7);
+    expect(() => assessLearningCurve(points, { testImages: 0 })).toThrow(/testImages must be a positive integer/);
+    expect(() => assessLearningCurve(points, { testImages: 2.5 })).toThrow(RangeError);
   });
 });

@@ -217,6 +217,156 @@ describe('learningCurveSvg', () => {
   });
 });
 
+/** A text element's or circle's box, estimated as the plots estimate text: 0.55 em a character, 1.2 em high. */
+interface Box {
+  x0: number;
+  y0: number;
+  x1: number;
+  y1: number;
+  what: string;
+}
+
+const TEST_COLOR = '#4e79a7';
+
+/** The SVG's unrotated text elements as boxes, and which of them label the test points (size 10, the test colour). */
+function textBoxes(svg: string): { labels: Box[]; others: Box[] } {
+  const labels: Box[] = [];
+  const others: Box[] = [];
+  const element =
+    /<text x="([-\d.]+)" y="([-\d.]+)" font-size="([\d.]+)"([^>]*)>(?:<title>[^<]*<\/title>)?([^<]*)<\/text>/g;
+  for (const [, x, y, size, attributes, content] of svg.matchAll(element)) {
+    if (attributes!.includes('transform=')) continue;
+    const em = Number(size);
+    const width = content!.replace(/&#\d+;/g, '&').length * em * 0.55;
+    const anchor = /text-anchor="(\w+)"/.exec(attributes!)?.[1] ?? 'start';
+    const x0 = anchor === 'middle' ? Number(x) - width / 2 : anchor === 'end' ? Number(x) - width : Number(x);
+    const box = {
+      x0,
+      y0: Number(y) - em,
+      x1: x0 + width,
+      y1: Number(y) + em * 0.2,
+      what: `"${content!}" at ${x},${y}`,
+    };
+    (em === 10 && attributes!.includes(`fill="${TEST_COLOR}"`) ? labels : others).push(box);
+  }
+  return { labels, others };
+}
+
+/** Every circle as its box, stroke included. */
+function circleBoxes(svg: string): Box[] {
+  return [...svg.matchAll(/<circle cx="([-\d.]+)" cy="([-\d.]+)" r="([\d.]+)"([^>]*)>/g)].map(
+    ([, cx, cy, r, attributes]) => {
+      const stroke = Number(/stroke-width="([\d.]+)"/.exec(attributes!)?.[1] ?? 0);
+      const radius = Number(r) + stroke / 2;
+      return {
+        x0: Number(cx) - radius,
+        y0: Number(cy) - radius,
+        x1: Number(cx) + radius,
+        y1: Number(cy) + radius,
+        what: `point at ${cx},${cy}`,
+      };
+    },
+  );
+}
+
+function intersect(a: Box, b: Box): boolean {
+  return a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1;
+}
+
+/** No point label overlaps another, a point, or any other text; returns the labels. */
+function expectLabelsClear(svg: string): Box[] {
+  const { labels, others } = textBoxes(svg);
+  const circles = circleBoxes(svg);
+  const clashes: string[] = [];
+  labels.forEach((label, i) => {
+    for (const other of [...labels.slice(i + 1), ...circles, ...others]) {
+      if (intersect(label, other)) clashes.push(`${label.what} overlaps ${other.what}`);
+    }
+  });
+  expect(clashes).toEqual([]);
+  // Each label reads as its own point's: the test point nearest to it shows the same figure.
+  const testPoints = [
+    ...svg.matchAll(
+      /<circle cx="([-\d.]+)" cy="([-\d.]+)" r="[\d.]+" fill="#4e79a7"><title>[^<]*: \w+ ([\d.]+%)<\/title>/g,
+    ),
+  ].map(([, cx, cy, value]) => ({ x: Number(cx), y: Number(cy), value: value! }));
+  for (const label of labels) {
+    const [mx, my] = [(label.x0 + label.x1) / 2, (label.y0 + label.y1) / 2];
+    const nearest = testPoints.reduce((a, b) =>
+      Math.hypot(a.x - mx, a.y - my) <= Math.hypot(b.x - mx, b.y - my) ? a : b,
+    );
+    expect(label.what, 'the nearest test point shows the same figure').toMatch(new RegExp(`^"${nearest.value}"`));
+  }
+  return labels;
+}
+
+describe('learningCurveSvg labels', () => {
+  const tenths = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+
+  it('label every point of ordinary curves without overlapping each other, the points or other text', async () => {
+    const curves = [
+      // Rising, training accuracy well above.
+      tenths.map((i) => ({
+        trainingImages: i * 120,
+        accuracy: 0.93 - 0.45 / Math.sqrt(i),
+        trainAccuracy: Math.min(1, 0.995 - 0.02 / i),
+      })),
+      // Near flat on 26 test images, training accuracy a hair above: points two or three units apart.
+      tenths.map((i) => ({
+        trainingImages: i * 10,
+        accuracy: (i < 7 ? 24 : 25) / 26,
+        trainAccuracy: (i < 7 ? 24 : 25) / 26 + 0.004,
+      })),
+      // Flat at 100 %: no room above the points.
+      tenths.map((i) => ({ trainingImages: i * 50, accuracy: 1, trainAccuracy: 1 })),
+      // Low and rising from the bottom of the axis, where the tick labels are, past the legend.
+      tenths.map((i) => ({ trainingImages: i * 30, accuracy: 0.02 + 0.03 * i })),
+      // Zig-zag by a point at a time.
+      tenths.map((i) => ({ trainingImages: i * 100, accuracy: 0.85 + (i % 2 === 0 ? 0.01 : -0.01) })),
+    ];
+    for (const [i, points] of curves.entries()) {
+      const svg = learningCurveSvg(points, assessLearningCurve(points, { testImages: 26 }).verdict);
+      await render(`learning-labels-${i}`, svg);
+      const labels = expectLabelsClear(svg);
+      expect(labels.map((label) => label.what.split('"')[1])).toEqual(
+        points.map((p) => `${(p.accuracy * 100).toFixed(1)}%`),
+      );
+    }
+  });
+
+  it('never overlap when points crowd, leaving out what has no room but not the last point', async () => {
+    // Ten sizes within a few percent of the axis and almost the same accuracy: no room for ten labels side by side.
+    const crowded = tenths.map((i) => ({
+      trainingImages: 1000 + i * 4,
+      accuracy: 0.8 + 0.001 * i,
+      trainAccuracy: 0.81 + 0.001 * i,
+    }));
+    const svg = learningCurveSvg(crowded);
+    await render('learning-labels-crowded', svg);
+    const labels = expectLabelsClear(svg);
+    expect(labels.length).toBeGreaterThan(0);
+    expect(labels.length).toBeLessThan(crowded.length);
+    expect(labels.map((label) => label.what)).toContainEqual(expect.stringMatching(/^"81\.0%"/));
+    // Random curves of 2 to 12 points, with and without training accuracy.
+    const random = seededRandom(20);
+    for (let trial = 0; trial < 40; trial++) {
+      const count = 2 + Math.floor(random() * 11);
+      const base = 0.3 + random() * 0.6;
+      let images = 5 + Math.floor(random() * 50);
+      const points = Array.from({ length: count }, () => {
+        images += 1 + Math.floor(random() * (trial % 2 === 0 ? 8 : 200));
+        const accuracy = Math.min(1, base + random() * 0.05);
+        return {
+          trainingImages: images,
+          accuracy,
+          ...(trial % 3 === 0 ? {} : { trainAccuracy: Math.min(1, accuracy + random() * 0.03) }),
+        };
+      });
+      expectLabelsClear(learningCurveSvg(points));
+    }
+  });
+});
+
 describe('svgToPng', () => {
   it('renders at a higher density for sharper pictures', async () => {
     const svg = confusionMatrixSvg(

@@ -2,6 +2,7 @@
 // the whole budget runs alone; a failed decode gives its pixels back.
 import { describe, expect, it } from 'vitest';
 
+import { ProgrammingError } from '../../src/errors';
 import { PixelBudget } from '../../src/util/pixelBudget';
 
 /** A decode that finishes when the test says so, reporting when it started. */
@@ -56,6 +57,8 @@ describe('PixelBudget', () => {
       });
     await Promise.all([work(1000), work(1000), work(10)]);
     expect(most).toBe(1);
+    // The capacity comes from DECODE_PIXEL_BUDGET, which the settings check: a bad one here is the code's bug.
+    expect(() => new PixelBudget(0)).toThrow(ProgrammingError);
     expect(() => new PixelBudget(0)).toThrow('a pixel budget must be a positive whole number, got 0');
   });
 });

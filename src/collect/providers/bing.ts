@@ -13,7 +13,7 @@ import {
   DefaultHttpClient,
 } from '@azure/ms-rest-js';
 
-import { ConfigurationError } from '../../errors';
+import { ConfigurationError, messageOf } from '../../errors';
 import {
   type ImageResult,
   type ImageSearchProvider,
@@ -232,7 +232,7 @@ export class BingImageSearchProvider implements ImageSearchProvider {
     // ms-rest-js reports its own timeout as an abort; the caller's aborts never get this far.
     if (codeOf(error) === 'REQUEST_ABORTED_ERROR') return `no answer within ${this.timeoutInMs} ms`;
     const code = codeOf(error);
-    const message = error instanceof Error ? error.message : String(error);
+    const message = messageOf(error);
     return code && !message.includes(code) ? `${code} ${message}` : message;
   }
 }

@@ -6,7 +6,7 @@
 // a 400), so an anonymous search reaches at most 400 results per query.
 import { z } from 'zod';
 
-import { AppError } from '../../errors';
+import { AppError, messageOf } from '../../errors';
 import {
   type ImageResult,
   type ImageSearchProvider,
@@ -257,7 +257,7 @@ export class OpenverseProvider implements ImageSearchProvider {
   private describeNetworkFailure(error: unknown): string {
     if (error instanceof Error && error.name === 'TimeoutError') return `no answer within ${this.timeoutInMs} ms`;
     const code = networkCodeOf(error);
-    const message = error instanceof Error ? error.message : String(error);
+    const message = messageOf(error);
     return code ? `${code} (${message})` : message;
   }
 }

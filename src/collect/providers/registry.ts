@@ -2,7 +2,7 @@
 // it is made from the settings) and this list registers it, so a new provider is its file plus one line here; the
 // plan schema takes its names from the list.
 import type { CollectSettings } from '../../config';
-import { InvalidArgumentError } from '../../errors';
+import { ProgrammingError } from '../../errors';
 import type { ImageSearchProvider } from '../types';
 import { bingProvider } from './bing';
 import { offlineProvider } from './offline';
@@ -29,9 +29,9 @@ export function searchProviderResolver(settings: CollectSettings): (name: Search
     let provider = made.get(name);
     if (!provider) {
       const definition = SEARCH_PROVIDERS.find((candidate) => candidate.name === name);
-      // The plan schema admits registered names only; a name from elsewhere (a stored job) is checked here.
+      // The plan schema admits registered names only, and jobs are made from checked plans: another name is a bug.
       if (!definition)
-        throw new InvalidArgumentError(`no search provider "${name}"; registered: ${SEARCH_PROVIDER_NAMES.join(', ')}`);
+        throw new ProgrammingError(`no search provider "${name}"; registered: ${SEARCH_PROVIDER_NAMES.join(', ')}`);
       made.set(name, (provider = definition.create(settings)));
     }
     return provider;

@@ -13,7 +13,7 @@ import { createHttpHeaders, createPipelineRequest } from '@azure/core-rest-pipel
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 
 import { type AppSettings, storageConnectionSettings } from '../../config';
-import { ConfigurationError, InvalidArgumentError } from '../../errors';
+import { ConfigurationError, ProgrammingError } from '../../errors';
 import {
   type Launched,
   type Launcher,
@@ -48,7 +48,8 @@ export class ContainerAppsLauncher implements Launcher {
 
   constructor(private readonly options: ContainerAppsLauncherOptions) {
     for (const field of ['subscriptionId', 'resourceGroup', 'jobName', 'containerName'] as const) {
-      if (!options[field]) throw new InvalidArgumentError(`ContainerAppsLauncher: ${field} is required`);
+      // The settings name a missing TRAIN_CONTAINERAPPS_* first (loadSettings): one missing here comes from code.
+      if (!options[field]) throw new ProgrammingError(`ContainerAppsLauncher: ${field} is required`);
     }
     this.#client = new ContainerAppsAPIClient(
       options.credential ?? new DefaultAzureCredential(),

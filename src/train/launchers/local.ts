@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 
 import { storageConnectionSettings } from '../../config';
+import { messageOf } from '../../errors';
 import { projectRoot } from '../../util/paths';
 import {
   type Launched,
@@ -107,7 +108,7 @@ export const localLauncher = {
                 }),
           )
           .catch((error: unknown) =>
-            console.error(`train: could not mark job ${request.jobId} failed: ${(error as Error).message}`),
+            console.error(`train: could not mark job ${request.jobId} failed: ${messageOf(error)}`),
           );
       },
     }),
