@@ -4,6 +4,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 import { trainCommand } from '../../src/cli/train';
+import { fakeTerminal } from '../support/fakeTerminal';
 
 /** What GET .../jobs/{jobId} answers, poll by poll: [progress, stage]. */
 const POLLS: readonly [progress: number, stage: string][] = [
@@ -15,29 +16,6 @@ const POLLS: readonly [progress: number, stage: string][] = [
   [0.37, 'search: strength'],
   [1, 'done'],
 ];
-
-/** A terminal that records what is drawn: each redraw starts at column 0 (readline's cursorTo writes ESC[1G). */
-function fakeTerminal(): { stream: NodeJS.WriteStream; frames: () => string[] } {
-  let written = '';
-  const stream = {
-    isTTY: true,
-    columns: 120,
-    write(chunk: string | Uint8Array) {
-      written += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
-      return true;
-    },
-  } as unknown as NodeJS.WriteStream;
-  return {
-    stream,
-    frames: () =>
-      written
-        .split('\x1b[1G')
-        .flatMap((part) => part.split('\n'))
-        // eslint-disable-next-line no-control-regex -- the terminal's own escapes are what is stripped
-        .map((frame) => frame.replace(/\x1b(?:\[[\d;?]*[A-Za-z]|[78])/g, '').trimEnd())
-        .filter((frame) => frame !== ''),
-  };
-}
 
 describe('icf train --wait', () => {
   beforeEach(() => {
