@@ -6,7 +6,8 @@
  *                                          label; BENCH_SEEDS=3, BENCH_SUBSET=27, BENCH_CANDIDATES=1)
  * Lines: the shipped trainer (the recipe search); the baseline, a textbook linear probe (the central 224/256 crop,
  * plain views, L2 logistic regression with its strength chosen by inner 5-fold CV); each candidate of the search
- * on its own (its strength still chosen inside); and the previous trainer (minibatch Adam head, squashed views).
+ * on its own (its strength still chosen inside); and the previous trainer (minibatch Adam head, squashed views),
+ * which lives on here alone (previousTrainer.ts).
  * Then a multi-label line: the 2x2 TrashNet scenes of bench:multilabel, shipped trainer against the Adam head.
  */
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
@@ -18,6 +19,7 @@ import { type Backbone, loadBackbone } from '../src/train/backbone';
 import { evaluateFolder, type EvaluateFolderOptions, type FolderEvaluation } from '../src/train/evaluateFolder';
 import { seededRandom } from '../src/util/seededRandom';
 import { buildScenes } from './multiLabel';
+import { previousTrainer } from './previousTrainer';
 
 const SEEDS = Number(process.env['BENCH_SEEDS'] ?? 3);
 const SUBSET = Number(process.env['BENCH_SUBSET'] ?? 27);
@@ -50,7 +52,7 @@ const LINES: Line[] = [
         },
       ]
     : []),
-  { name: 'previous trainer: Adam head, squashed views', options: { solver: 'adam' } },
+  { name: 'previous trainer: Adam head, squashed views', options: { trainer: previousTrainer } },
 ];
 
 function meanStd(values: number[]): string {

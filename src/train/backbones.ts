@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import type { ContainerClient } from '@azure/storage-blob';
 import * as ort from 'onnxruntime-node';
 
-import { InvalidArgumentError, NotFoundError } from '../errors';
+import { InvalidArgumentError, messageOf, NotFoundError } from '../errors';
 import { DEFAULT_BACKBONE } from '../model/published';
 import { prepareBackbone, type PrepareBackboneOptions } from '../onnx/prepareBackbone';
 import { isStatus } from '../storage/tables';
@@ -181,9 +181,7 @@ async function measureFeatureLength(model: Uint8Array, inputSize: number): Promi
   try {
     session = await ort.InferenceSession.create(model, { executionProviders: ['cpu'] });
   } catch (error) {
-    throw new InvalidArgumentError(
-      `ONNX Runtime cannot load the prepared model: ${(error as Error).message.split('\n')[0]}`,
-    );
+    throw new InvalidArgumentError(`ONNX Runtime cannot load the prepared model: ${messageOf(error).split('\n')[0]}`);
   }
   try {
     const input = new ort.Tensor('float32', new Float32Array(2 * 3 * inputSize * inputSize).fill(128), [
@@ -197,7 +195,7 @@ async function measureFeatureLength(model: Uint8Array, inputSize: number): Promi
       features = (await session.run({ [BACKBONE_INPUT_NAME]: input }))[BACKBONE_OUTPUTS.features];
     } catch (error) {
       throw new InvalidArgumentError(
-        `the model does not run on a batch of 2 images of ${inputSize}x${inputSize} (export it with a dynamic batch dimension): ${(error as Error).message.split('\n')[0]}`,
+        `the model does not run on a batch of 2 images of ${inputSize}x${inputSize} (export it with a dynamic batch dimension): ${messageOf(error).split('\n')[0]}`,
       );
     }
     if (!features || features.dims.length !== 2 || features.dims[0] !== 2)

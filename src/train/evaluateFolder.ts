@@ -10,15 +10,15 @@ import * as path from 'node:path';
 
 import { IMAGES_FOLDER, isMultiLabelFolder, LABELS_CSV, readMultiLabelFolder } from '../dataset/labelsCsv';
 import { InvalidArgumentError } from '../errors';
-import { resizeId, SQUASH } from '../image/preprocessing';
+import { resizeId } from '../image/preprocessing';
 import type { AugmentationPolicy } from '../model/published';
 import type { ModelTask } from '../model/registry';
 import { type Backbone, BACKBONE_INPUT_SIZE, ensureBackboneModel, loadBackbone, withInputSize } from './backbone';
 import { evaluateMultiLabel, evaluateSingleLabel, type LabelScores, type SingleLabelMetrics } from './metrics';
-import { imageFeatures, scoreInputs, trainRecipe } from './pipeline';
-import { type CandidateReport, describeRecipe, type FeatureSource, type RecipeSearchOptions } from './recipe';
+import { imageFeatures, trainRecipe } from './pipeline';
+import { type CandidateReport, describeRecipe, type FeatureSource } from './recipe';
+import { DEFAULT_AUGMENTED_VIEWS, type RecipeSearchOptions } from './recipeSearch';
 import { MULTI_LABEL, SINGLE_LABEL, type TaskStrategy } from './task';
-import { trainHead, type TrainHeadOptions } from './trainHead';
 
 /** What `search` may restrict: the preprocessing candidates, mirror views, test-time mirroring, time, or one fixed candidate. */
 export type RecipeRestrictions = Pick<
@@ -29,40 +29,21 @@ export type RecipeRestrictions = Pick<
 /** What sharp decodes and the collectors store. */
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif', '.bmp']);
 
-export type HeadSettings = Pick<
-  TrainHeadOptions,
-  | 'epochs'
-  | 'batchSize'
-  | 'learningRate'
-  | 'weightDecay'
-  | 'weightDecayMode'
-  | 'labelSmoothing'
-  | 'validationShare'
-  | 'patience'
-  | 'refit'
-  | 'standardize'
->;
-
 export interface EvaluateFolderOptions {
   /** Default 5. */
   folds?: number;
-  /**
-   * Augmented views per training image: for the recipe search, those of its richest candidate (default 2); for the
-   * Adam head, its training views besides the plain one (default 0).
-   */
+  /** Augmented views per training image of the recipe search's richest candidate; default 2. */
   augment?: number;
   policy?: AugmentationPolicy;
   /** Seeds the folds, the augmented views and the head; default 0. */
   seed?: number;
-  /**
-   * 'recipe' (default): the trainer's own recipe search and logistic head in every fold (nested cross-validation).
-   * 'adam': the previous trainer's head (minibatch Adam with early stopping, squashed views), for comparison.
-   */
-  solver?: 'recipe' | 'adam';
   /** Restricts the recipe search's candidates (to evaluate one of them alone, say). */
   search?: RecipeRestrictions;
-  /** Settings of the Adam head. */
-  head?: HeadSettings;
+  /**
+   * What trains in every fold: the trainer's own recipe search and head (nested cross-validation) by default, or
+   * another trainer to compare with (bench:accuracy's previous head).
+   */
+  trainer?: FoldTrainer;
   /** ONNX Runtime providers for the backbone when this loads it (CPU is the fallback, with a warning); default ['cpu']. */
   executionProviders?: readonly string[];
   /** Input size of the built-in backbone when this loads it (a multiple of 32 from 128 to 512); default 224. */
@@ -78,9 +59,9 @@ export interface FoldResult {
   fold: number;
   testCount: number;
   accuracy: number;
-  /** What the fold's head was: the recipe it chose, or the Adam head's best epoch. */
+  /** What the fold's head was: the recipe it chose. */
   head: string;
-  /** The recipe search's candidates with their inner-CV scores (solver 'recipe'). */
+  /** The recipe search's candidates with their inner-CV scores. */
   candidates?: CandidateReport[];
 }
 
@@ -97,7 +78,6 @@ export interface SingleLabelFolderEvaluation {
   folds: number;
   augment: number;
   seed: number;
-  solver: 'recipe' | 'adam';
   perFold: FoldResult[];
   /** Mean of the fold accuracies and their sample standard deviation (n - 1). */
   meanAccuracy: number;
@@ -118,7 +98,7 @@ export interface MultiLabelFoldResult {
   hammingAccuracy: number;
   /** The fold head's decision threshold, chosen inside its training part. */
   threshold: number;
-  /** What the fold's head was: the recipe it chose, or the Adam head's best epoch. */
+  /** What the fold's head was: the recipe it chose. */
   head: string;
   candidates?: CandidateReport[];
 }
@@ -148,7 +128,6 @@ export interface MultiLabelFolderEvaluation {
   folds: number;
   augment: number;
   seed: number;
-  solver: 'recipe' | 'adam';
   perFold: MultiLabelFoldResult[];
   /** Mean of the fold mAPs and exact-match accuracies, with their sample standard deviations (n - 1). */
   meanMAP: number;
@@ -199,7 +178,7 @@ export async function listLabelledImages(dir: string): Promise<LabelledFiles> {
 export async function evaluateFolder(dir: string, options: EvaluateFolderOptions = {}): Promise<FolderEvaluation> {
   const started = Date.now();
   const folds = options.folds ?? 5;
-  const augment = options.augment ?? 0;
+  const augment = options.augment ?? DEFAULT_AUGMENTED_VIEWS;
   const seed = options.seed ?? 0;
   if (!Number.isInteger(augment) || augment < 0 || augment > 32)
     throw new InvalidArgumentError(
@@ -207,7 +186,7 @@ export async function evaluateFolder(dir: string, options: EvaluateFolderOptions
     );
   if (!Number.isInteger(seed)) throw new InvalidArgumentError(`seed must be an integer, got ${seed}`);
   const progress = options.onProgress ?? ((): void => undefined);
-  const folder = await readFolder(dir, options);
+  const folder = await readFolder(dir);
   const foldOf = folder.task.folds(folder.labelSets, folds, seed, folder.labels);
   const { unlisted } = folder;
   if (unlisted.length > 0) {
@@ -219,12 +198,12 @@ export async function evaluateFolder(dir: string, options: EvaluateFolderOptions
       `left out ${unlisted.length} ${unlisted.length === 1 ? 'entry' : 'entries'} of ${IMAGES_FOLDER}/ that ${LABELS_CSV} does not list: ${shown}${unlisted.length > 5 ? ', ...' : ''}`,
     );
   }
-  const run = await crossValidate(folder, foldOf, started, options);
-  return REPORTS[folder.task.task](folder, run, { folds, augment, seed, solver: options.solver ?? 'recipe' }, progress);
+  const run = await crossValidate(folder, foldOf, started, { ...options, augment, seed });
+  return REPORTS[folder.task.task](folder, run, { folds, augment, seed }, progress);
 }
 
 /** A folder's images with their label sets, and the task its layout asks for. */
-interface FolderImages {
+export interface FolderImages {
   task: TaskStrategy;
   labels: string[];
   paths: string[];
@@ -235,7 +214,7 @@ interface FolderImages {
 }
 
 /** DIR/<label>/<image> (single-label), or DIR/images/ and DIR/labels.csv (multi-label). */
-async function readFolder(dir: string, options: EvaluateFolderOptions): Promise<FolderImages> {
+async function readFolder(dir: string): Promise<FolderImages> {
   if (!(await isMultiLabelFolder(dir))) {
     const { labels, files } = await listLabelledImages(dir);
     return {
@@ -245,11 +224,6 @@ async function readFolder(dir: string, options: EvaluateFolderOptions): Promise<
       labelSets: files.map((f) => [f.label]),
       unlisted: [],
     };
-  }
-  if (options.head?.labelSmoothing !== undefined) {
-    throw new InvalidArgumentError(
-      `label smoothing applies to single-label folders (a softmax head); ${dir} has ${LABELS_CSV}, so it is evaluated as multi-label (a sigmoid head)`,
-    );
   }
   const { labels, files, unlisted } = await readMultiLabelFolder(dir);
   const C = labels.length;
@@ -273,7 +247,6 @@ interface ReportSettings {
   folds: number;
   augment: number;
   seed: number;
-  solver: 'recipe' | 'adam';
 }
 
 /** The figures of a cross-validation, in the shape of the folder's task. */
@@ -502,93 +475,92 @@ async function crossValidate(
   folder: FolderImages,
   foldOf: readonly number[],
   started: number,
-  options: EvaluateFolderOptions,
+  options: EvaluateFolderOptions & { augment: number; seed: number },
 ): Promise<CrossValidation> {
   const source = await featureSource(folder.paths, started, options);
+  const trainer = options.trainer ?? recipeTrainer(options.search);
   try {
     const predictions: FoldPrediction[] = [];
     const folds = Math.max(...foldOf) + 1;
-    for (let fold = 0; fold < folds; fold++) predictions.push(await predictFold(source, folder, foldOf, fold, options));
+    for (let fold = 0; fold < folds; fold++) {
+      const trainImages = foldOf.map((f, i) => (f === fold ? -1 : i)).filter((i) => i >= 0);
+      const testImages = foldOf.map((f, i) => (f === fold ? i : -1)).filter((i) => i >= 0);
+      const outcome = await trainer({
+        folder,
+        views: source.views,
+        trainImages,
+        testImages,
+        fold,
+        seed: options.seed,
+        augment: options.augment,
+        ...(options.policy ? { policy: options.policy } : {}),
+      });
+      predictions.push({ ...outcome, testImages });
+    }
     return { predictions, inputSize: source.inputSize, seconds: source.seconds() };
   } finally {
     await source.release();
   }
 }
 
-interface FoldPrediction {
+/** A fold's held-out images, scored by the head trained on the other folds. */
+interface FoldPrediction extends FoldOutcome {
   testImages: number[];
-  /** Probabilities of each test image, as the deployed model computes them. */
+}
+
+/** What a fold's head gives: each held-out image's probabilities, as the deployed model computes them. */
+export interface FoldOutcome {
+  /** Probabilities of each test image, in the order of FoldTraining.testImages. */
   scores: number[][];
+  /** Multi-label heads: the decision threshold, chosen inside the fold's training part. */
   threshold?: number;
+  /** What the head was, in a few words. */
   head: string;
   candidates?: CandidateReport[];
 }
 
-/** Trains on every fold but one (the trainer's recipe search, or the Adam head) and scores the held-out fold. */
-async function predictFold(
-  source: FolderFeatures,
-  folder: FolderImages,
-  foldOf: readonly number[],
-  fold: number,
-  options: EvaluateFolderOptions,
-): Promise<FoldPrediction> {
-  const { labelSets, task } = folder;
-  const C = folder.labels.length;
-  const seed = options.seed ?? 0;
-  const trainImages = foldOf.map((f, i) => (f === fold ? -1 : i)).filter((i) => i >= 0);
-  const testImages = foldOf.map((f, i) => (f === fold ? i : -1)).filter((i) => i >= 0);
-  if (options.solver === 'adam') {
-    const features = await source.views({ resize: SQUASH, mirror: false, augmentedViews: options.augment ?? 0 });
-    const rows: Float32Array[] = [];
-    const groups: number[] = [];
-    const targets: (readonly number[])[] = [];
-    for (const image of trainImages) {
-      for (const view of features[image]!) {
-        rows.push(view);
-        groups.push(image);
-        targets.push(labelSets[image]!);
-      }
-    }
-    const trained = await trainHead({
-      ...options.head,
-      features: rows,
-      ...task.headTargets(targets),
-      groups,
-      classCount: C,
-      seed: seed + fold,
+/** What a fold's trainer gets: the folder, every image's features per view set, and the fold's two parts. */
+export interface FoldTraining {
+  folder: Pick<FolderImages, 'task' | 'labels' | 'labelSets'>;
+  /** features[image][view] of every image of the folder (memoised, cached). */
+  views: FeatureSource;
+  trainImages: number[];
+  testImages: number[];
+  /** 0-based. */
+  fold: number;
+  seed: number;
+  augment: number;
+  policy?: AugmentationPolicy;
+}
+
+/** Trains on a fold's training images and scores its held-out ones. */
+export type FoldTrainer = (fold: FoldTraining) => Promise<FoldOutcome>;
+
+/** The trainer's own steps (pipeline.ts): the recipe search on the training images, the held-out ones scored. */
+function recipeTrainer(search: RecipeRestrictions = {}): FoldTrainer {
+  return async ({ folder, views, trainImages, testImages, fold, seed, augment, policy }) => {
+    const subset =
+      (images: readonly number[]): FeatureSource =>
+      async (viewSet) => {
+        const all = await views(viewSet);
+        return images.map((image) => all[image]!);
+      };
+    const { search: result, heldOutScores } = await trainRecipe({
+      ...search,
+      labelSets: trainImages.map((image) => folder.labelSets[image]!),
+      classCount: folder.labels.length,
+      task: folder.task,
+      features: subset(trainImages),
+      heldOut: subset(testImages),
+      augmentedViews: augment,
+      ...(policy ? { allowMirror: policy.horizontalFlip } : {}),
+      seed: seed * 100 + fold,
     });
     return {
-      testImages,
-      scores: scoreInputs(
-        trained,
-        testImages.map((image) => features[image]![0]!),
-      ),
-      ...(trained.threshold !== undefined ? { threshold: trained.threshold } : {}),
-      head: `Adam head, best epoch ${trained.bestEpoch}`,
+      scores: heldOutScores,
+      ...(result.head.threshold !== undefined ? { threshold: result.head.threshold } : {}),
+      head: describeRecipe(result.recipe),
+      candidates: result.candidates,
     };
-  }
-  const subset =
-    (images: readonly number[]): FeatureSource =>
-    async (views) => {
-      const all = await source.views(views);
-      return images.map((image) => all[image]!);
-    };
-  const { search, heldOutScores } = await trainRecipe({
-    ...options.search,
-    labelSets: trainImages.map((image) => labelSets[image]!),
-    classCount: C,
-    task,
-    features: subset(trainImages),
-    heldOut: subset(testImages),
-    ...(options.augment !== undefined ? { augmentedViews: options.augment } : {}),
-    ...(options.policy ? { allowMirror: options.policy.horizontalFlip } : {}),
-    seed: seed * 100 + fold,
-  });
-  return {
-    testImages,
-    scores: heldOutScores,
-    ...(search.head.threshold !== undefined ? { threshold: search.head.threshold } : {}),
-    head: describeRecipe(search.recipe),
-    candidates: search.candidates,
   };
 }

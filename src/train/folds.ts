@@ -140,6 +140,20 @@ export function multiLabelFolds(
   return assignment;
 }
 
+/**
+ * Each multi-label sample's rarest label over all samples (the stratum it is split by, as in the learning curve's
+ * shares), or `classCount` for a sample without labels.
+ */
+export function rarestLabels(labelSets: readonly (readonly number[])[], classCount: number): number[] {
+  const frequency = new Array<number>(classCount).fill(0);
+  for (const set of labelSets) for (const label of set) frequency[label]! += 1;
+  return labelSets.map((set) =>
+    set.length === 0
+      ? classCount
+      : set.reduce((rarest, label) => (frequency[label]! < frequency[rarest]! ? label : rarest)),
+  );
+}
+
 function compareKeys(a: readonly number[], b: readonly number[]): number {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! - (b[i] ?? -Infinity);
   return 0;

@@ -5,7 +5,7 @@
 // fits it, with no validation part spent on deciding when to stop.
 import * as ort from 'onnxruntime-node';
 
-import { InvalidArgumentError } from '../errors';
+import { ProgrammingError } from '../errors';
 import { buildLossGradientGraph, GRADIENT_INPUTS, GRADIENT_OUTPUTS, type HeadKind } from './headGraph';
 
 /** A data set in the solver's form: rows × features, and rows × classes targets (one-hot, or 0/1 per label). */
@@ -54,12 +54,12 @@ export class LogisticSolver {
   /** One session per (features, classes, kind); reuse it for every fit of a search. */
   static async create(featureCount: number, classCount: number, kind: HeadKind): Promise<LogisticSolver> {
     if (!Number.isInteger(classCount) || classCount < 2)
-      throw new InvalidArgumentError(`classCount must be an integer of at least 2, got ${classCount}`);
+      throw new ProgrammingError(`classCount must be an integer of at least 2, got ${classCount}`);
     const session = await ort.InferenceSession.create(buildLossGradientGraph(featureCount, classCount, kind), {
       executionProviders: ['cpu'],
       graphOptimizationLevel: 'all',
-      // One thread: these GEMMs are thin (C columns), and a second thread cost more than it gave on 2 cores (0.8 ms a
-      // step for 192 rows against 1.6 ms).
+      // One thread: these GEMMs are thin (C columns), too small for a second thread to pay for its synchronisation
+      // (it was slower when measured on 2 cores).
       intraOpNumThreads: 1,
     });
     return new LogisticSolver(kind, featureCount, classCount, session);
@@ -74,14 +74,14 @@ export class LogisticSolver {
     const D = this.featureCount;
     const C = this.classCount;
     if (data.x.length !== data.rows * D || data.y.length !== data.rows * C) {
-      throw new InvalidArgumentError(
+      throw new ProgrammingError(
         `data has ${data.x.length} feature and ${data.y.length} target values for ${data.rows} rows of ${D} features and ${C} classes`,
       );
     }
-    if (data.rows < 1) throw new InvalidArgumentError('data has no rows');
+    if (data.rows < 1) throw new ProgrammingError('data has no rows');
     const l2 = typeof options.l2 === 'number' ? new Float32Array(C).fill(options.l2) : options.l2;
     if (l2.length !== C || l2.some((v) => !(v >= 0) || !Number.isFinite(v)))
-      throw new InvalidArgumentError(`l2 must be a non-negative number or ${C} of them`);
+      throw new ProgrammingError(`l2 must be a non-negative number or ${C} of them`);
     const maxIterations = options.maxIterations ?? 500;
     const tolerance = options.gradientTolerance ?? 1e-4;
     const P = D * C + C;

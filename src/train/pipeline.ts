@@ -8,16 +8,14 @@ import { extractFeatures, type FeatureBackbone } from './features';
 import {
   type FeatureSource,
   headInput,
+  headProbabilities,
   memoiseViews,
   type Recipe,
-  type RecipeSearchOptions,
-  type RecipeSearchResult,
-  searchRecipe,
   type TrainedRecipeHead,
   type ViewSet,
 } from './recipe';
+import { type RecipeSearchOptions, type RecipeSearchResult, searchRecipe } from './recipeSearch';
 import type { TaskStrategy } from './task';
-import { headProbabilities } from './trainHead';
 
 export interface ImageFeaturesOptions {
   /** Seed of the augmented views. */

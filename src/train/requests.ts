@@ -3,7 +3,7 @@ import type { QueueClient } from '@azure/storage-queue';
 
 import type { Catalog } from '../dataset/catalog';
 import { assertDatasetName } from '../dataset/names';
-import { InvalidArgumentError } from '../errors';
+import { InvalidArgumentError, messageOf } from '../errors';
 import type { ModelRegistry } from '../model/registry';
 import { encodeQueueMessage } from '../platform/queueMessages';
 import type { BackboneRegistry } from './backbones';
@@ -68,7 +68,7 @@ export async function launchTraining(training: Training, input: unknown): Promis
       status: 'failed',
       stage: 'failed',
       finishedAt: new Date().toISOString(),
-      error: `the trainer could not be launched (${launcher.name}): ${(error as Error).message}`,
+      error: `the trainer could not be launched (${launcher.name}): ${messageOf(error)}`,
     });
   }
 }

@@ -1,8 +1,8 @@
 // The single-label / multi-label difference in one place: one strategy object per task. A single-label task trains
 // a softmax head on one label per image, folds are stratified by that label and models are scored by accuracy; a
 // multi-label task trains a sigmoid per label, folds use iterative multi-label stratification, models are scored
-// by mAP and predictions are read at a decision threshold chosen on held-out predictions. The recipe search, the
-// Adam head, `icf eval`, the training job and the classifier ask the strategy instead of branching on the task.
+// by mAP and predictions are read at a decision threshold chosen on held-out predictions. The recipe search,
+// `icf eval`, the training job and the classifier ask the strategy instead of branching on the task.
 import type { JobMetrics } from '../model/published';
 import type { ModelPointer, ModelTask } from '../model/registry';
 import { MULTI_LABEL_SERVING, type ServingTask, SINGLE_LABEL_SERVING } from '../model/task';
@@ -13,7 +13,7 @@ import { evaluateMultiLabel, evaluateSingleLabel } from './metrics';
 import { confusionMatrixSvg, perClassBarsSvg, precisionRecallSvg } from './plots';
 import { computeTestMetrics } from './testMetrics';
 
-/** Held-out (out-of-fold or validation) predictions scored for model selection. */
+/** Held-out (out-of-fold) predictions scored for model selection. */
 export interface HeldOutScore {
   /** Accuracy (single-label) or mAP (multi-label). */
   score: number;
@@ -47,8 +47,6 @@ export interface TaskStrategy extends ServingTask {
   readonly metric: 'accuracy' | 'mAP';
   /** How folds are drawn, as reports name it. */
   readonly foldMethod: 'stratified' | 'iteratively stratified';
-  /** The EpochRecord field the Adam head reports its validation score in. */
-  readonly validationField: 'validationAccuracy' | 'validationMeanAP';
   /** Fold index of each image: stratified by its label, or iterative multi-label stratification. */
   folds(
     labelSets: readonly (readonly number[])[],
@@ -56,25 +54,10 @@ export interface TaskStrategy extends ServingTask {
     seed: number,
     labelNames?: readonly string[],
   ): number[];
-  /** The Adam head's targets (trainHead's `labels` or `labelSets`) for rows with these label sets. */
-  headTargets(
-    labelSets: readonly (readonly number[])[],
-  ): { labels: number[] } | { labelSets: readonly (readonly number[])[] };
   /** The labels of an image the head learns: its first (softmax) or all of them. */
   trainedLabels(labelSet: readonly number[]): readonly number[];
   /** Scores held-out probabilities against 0/1 target rows, for the recipe search's strength and candidate choice. */
   scoreHeldOut(probabilities: readonly (readonly number[])[], truth: readonly Float32Array[]): HeldOutScore;
-  /**
-   * Scores the Adam head's validation rows: `p` holds the probabilities of the rows (flat, row-major), `targets`
-   * the target row of every training row. Accuracy and cross-entropy, or mAP and binary cross-entropy summed over
-   * the labels.
-   */
-  scoreValidation(
-    p: Float32Array,
-    rows: readonly number[],
-    targets: readonly Float32Array[],
-    classCount: number,
-  ): { score: number; loss: number };
   /**
    * The path point (index into `scores`, one per strength tried) of each class's strength: one strength for all
    * classes by score (then loss), earliest on a tie; or each label its own, by its loss.
@@ -120,14 +103,12 @@ export const SINGLE_LABEL: TaskStrategy = {
   head: 'softmax',
   metric: 'accuracy',
   foldMethod: 'stratified',
-  validationField: 'validationAccuracy',
   folds: (labelSets, folds, seed) =>
     stratifiedFolds(
       labelSets.map((set) => set[0]!),
       folds,
       seed,
     ),
-  headTargets: (labelSets) => ({ labels: labelSets.map((set) => set[0]!) }),
   trainedLabels: (labelSet) => labelSet.slice(0, 1),
   scoreHeldOut(probabilities, truth) {
     const n = probabilities.length;
@@ -143,23 +124,6 @@ export const SINGLE_LABEL: TaskStrategy = {
       perClassLoss: [loss / n],
       perImage,
     };
-  },
-  scoreValidation(p, rows, targets, C) {
-    let correct = 0;
-    let loss = 0;
-    rows.forEach((i, r) => {
-      const row = p.subarray(r * C, (r + 1) * C);
-      const y = targets[i]!;
-      let arg = 0;
-      let truth = 0;
-      for (let c = 1; c < C; c++) {
-        if (row[c]! > row[arg]!) arg = c;
-        if (y[c]! > y[truth]!) truth = c;
-      }
-      if (arg === truth) correct++;
-      loss -= Math.log(Math.max(row[truth]!, 1e-12));
-    });
-    return { score: correct / rows.length, loss: loss / rows.length };
   },
   strengthPoints(scores, classCount) {
     let best = 0;
@@ -191,9 +155,7 @@ export const MULTI_LABEL: TaskStrategy = {
   head: 'sigmoid',
   metric: 'mAP',
   foldMethod: 'iteratively stratified',
-  validationField: 'validationMeanAP',
   folds: (labelSets, folds, seed, labelNames) => multiLabelFolds(labelSets, folds, seed, labelNames),
-  headTargets: (labelSets) => ({ labelSets }),
   trainedLabels: (labelSet) => labelSet,
   scoreHeldOut(probabilities, truth) {
     const n = probabilities.length;
@@ -215,22 +177,6 @@ export const MULTI_LABEL: TaskStrategy = {
       scores: probabilities,
     });
     return { score: mAP ?? 0, loss: perClassLoss.reduce((a, b) => a + b, 0) / C, perClassLoss, perImage };
-  },
-  scoreValidation(p, rows, targets, C) {
-    let loss = 0;
-    rows.forEach((i, r) => {
-      const y = targets[i]!;
-      for (let c = 0; c < C; c++) {
-        const q = Math.min(Math.max(p[r * C + c]!, 1e-12), 1 - 1e-12);
-        loss -= y[c]! * Math.log(q) + (1 - y[c]!) * Math.log(1 - q);
-      }
-    });
-    const { mAP } = evaluateMultiLabel({
-      labels: names(C),
-      truth: rows.map((i) => Array.from(targets[i]!, (v) => (v === 1 ? 1 : 0))),
-      scores: rows.map((_, r) => Array.from(p.subarray(r * C, (r + 1) * C))),
-    });
-    return { score: mAP ?? 0, loss: loss / rows.length };
   },
   strengthPoints: (scores, classCount) =>
     Array.from({ length: classCount }, (_, c) =>

@@ -10,8 +10,7 @@ import { describe, expect } from 'vitest';
 import { mirrorView, renderView } from '../../src/image/view';
 import { fuseLinearHead, supportsTestTimeMirror } from '../../src/onnx/fuseHead';
 import { loadBackbone } from '../../src/train/backbone';
-import { headInput } from '../../src/train/recipe';
-import { headProbabilities } from '../../src/train/trainHead';
+import { headInput, headProbabilities } from '../../src/train/recipe';
 import { seededRandom } from '../../src/util/seededRandom';
 import { itWithShared, sharedPath } from '../support/shared';
 

@@ -159,20 +159,28 @@ describe('evaluateFolder', () => {
     }
   }, 180_000);
 
-  it('evaluates the previous Adam head on request', async () => {
-    const adam = singleLabel(
+  it('runs another fold trainer when given one, on the same folds', async () => {
+    const seen: { train: number[]; test: number[] }[] = [];
+    const majority = singleLabel(
       await evaluateFolder(path.join(dir, 'photos'), {
         folds: 3,
         seed: 0,
         backbone,
         cacheDir,
-        solver: 'adam',
-        head: { epochs: 30 },
+        trainer: async ({ folder, trainImages, testImages }) => {
+          seen.push({ train: trainImages, test: testImages });
+          const C = folder.labels.length;
+          return {
+            scores: testImages.map(() => Array.from({ length: C }, (_, c) => (c === 0 ? 1 : 0))),
+            head: 'first label',
+          };
+        },
       }),
     );
-    expect(adam.solver).toBe('adam');
-    expect(adam.perFold[0]!.head).toMatch(/Adam head, best epoch \d+/);
-    expect(adam.pooled.accuracy).toBeGreaterThanOrEqual(0.8);
+    expect(majority.perFold.map((f) => f.head)).toEqual(['first label', 'first label', 'first label']);
+    expect(majority.pooled.accuracy).toBeCloseTo(1 / 3, 10);
+    expect(seen.flatMap((f) => f.test).sort((a, b) => a - b)).toEqual(Array.from({ length: 18 }, (_, i) => i));
+    for (const fold of seen) expect(fold.train.length + fold.test.length).toBe(18);
   }, 180_000);
 
   it('is reproducible and fast from the feature cache', async () => {
@@ -207,7 +215,7 @@ describe('evaluateFolder', () => {
     ).toBe(0);
     const parsed = singleLabel(JSON.parse(json.text()) as FolderEvaluation);
     expect(parsed.folds).toBe(3);
-    expect(parsed.solver).toBe('recipe');
+    expect(parsed.augment).toBe(2);
     for (const fold of parsed.perFold)
       expect(fold.candidates!.every((c) => c.name.startsWith('centre-crop') && !c.name.includes('at test time'))).toBe(
         true,
@@ -224,7 +232,11 @@ describe('evaluateFolder', () => {
     expect(await run(['eval', path.join(dir, 'photos'), '--weight-decay', '0.01'], capture().stream, bad.stream)).toBe(
       2,
     );
-    expect(bad.text()).toMatch(/--weight-decay tunes the Adam head: add --solver adam/);
+    expect(bad.text()).toMatch(
+      /--weight-decay was an option of the previous trainer \(the Adam head\), which is retired: every fold runs the trainer's recipe search/,
+    );
+    expect(await run(['eval', path.join(dir, 'photos'), '--solver=adam'], capture().stream, bad.stream)).toBe(2);
+    expect(bad.text()).toMatch(/--solver was an option of the previous trainer/);
     expect(await run(['eval', path.join(dir, 'photos'), '--resize', 'stretch'], capture().stream, bad.stream)).toBe(2);
     expect(bad.text()).toMatch(/--resize must be centre-crop or squash, got "stretch"/);
     expect(await run(['eval', path.join(dir, 'photos'), '--bogus'], capture().stream, bad.stream)).toBe(2);
@@ -312,7 +324,7 @@ describe('evaluateFolder on a multi-label folder', () => {
     expect(p.macro.f1).toBeCloseTo(p.perLabel.reduce((a, l) => a + l.f1, 0) / 3, 10);
   }, 180_000);
 
-  it('icf eval prints the per-label table, and refuses label smoothing and too many folds', async () => {
+  it('icf eval prints the per-label table, and refuses too many folds', async () => {
     const out = capture();
     expect(await run(['eval', path.join(dir, 'fridge'), '--folds', '3'], out.stream, capture().stream)).toBe(0);
     const text = out.text();
@@ -339,16 +351,6 @@ describe('evaluateFolder on a multi-label folder', () => {
     expect(parsed.pooled.perLabel.map((l) => l.label)).toEqual([...LABELS].sort());
 
     const bad = capture();
-    expect(
-      await run(
-        ['eval', path.join(dir, 'fridge'), '--solver', 'adam', '--label-smoothing', '0.1'],
-        capture().stream,
-        bad.stream,
-      ),
-    ).toBe(2);
-    expect(bad.text()).toMatch(
-      /label smoothing applies to single-label folders \(a softmax head\); .*fridge has labels\.csv, so it is evaluated as multi-label/,
-    );
     expect(await run(['eval', path.join(dir, 'fridge'), '--folds', '13'], capture().stream, bad.stream)).toBe(2);
     expect(bad.text()).toMatch(/13 folds need at least 13 images per label; the smallest label \(blue-rings\) has 12/);
   }, 180_000);

@@ -4,7 +4,7 @@
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 
-import { InvalidArgumentError } from '../../src/errors';
+import { ProgrammingError } from '../../src/errors';
 import { buildLossGradientGraph, GRADIENT_INPUTS, GRADIENT_OUTPUTS, type HeadKind } from '../../src/train/headGraph';
 import { type LogisticData, LogisticSolver } from '../../src/train/logistic';
 import { seededRandom } from '../../src/util/seededRandom';
@@ -150,7 +150,7 @@ describe('LogisticSolver', () => {
     const solver = await LogisticSolver.create(D, C, 'softmax');
     try {
       const data = problem('softmax');
-      await expect(solver.fit({ ...data, rows: data.rows + 1 }, { l2: 0.1 })).rejects.toThrow(InvalidArgumentError);
+      await expect(solver.fit({ ...data, rows: data.rows + 1 }, { l2: 0.1 })).rejects.toThrow(ProgrammingError);
       await expect(solver.fit(data, { l2: -1 })).rejects.toThrow('l2 must be a non-negative number or 3 of them');
       await expect(solver.fit(data, { l2: new Float32Array(2) })).rejects.toThrow(
         'l2 must be a non-negative number or 3 of them',

@@ -1,9 +1,10 @@
-// The recipe search on synthetic features (no backbone): it keeps the textbook candidate unless another is clearly
-// better inside the training split, lists every candidate with its inner-CV score, honours its time budget and the
+// The recipe search on synthetic features (no backbone): it keeps the textbook candidate unless another scores
+// higher inside the training split, lists every candidate with its inner-CV score, honours its time budget and the
 // policy, chooses per-label strengths and a threshold for multi-label heads, and says when there is too little data.
 import { describe, expect, it } from 'vitest';
 
-import { beatsClearly, type FeatureSource, searchRecipe, type ViewSet } from '../../src/train/recipe';
+import { beatsClearly, type FeatureSource, type ViewSet } from '../../src/train/recipe';
+import { searchRecipe, type SearchStep } from '../../src/train/recipeSearch';
 import { seededRandom } from '../../src/util/seededRandom';
 
 const D = 16;
@@ -86,12 +87,47 @@ describe('searchRecipe', () => {
     expect(result.candidates.map((c) => c.name)).toEqual(['centre-crop-0.875, plain views']);
     expect(result.skipped).toEqual([
       'mirror views and test-time mirroring: the augmentation policy has horizontalFlip off',
-      expect.stringMatching(/^squash: its views and strength path \(about \d+ s\) would overrun the 0 s budget$/),
       expect.stringMatching(
-        /^2 augmented views: extracting them and their strength path \(about \d+ s\) would overrun the 0 s budget$/,
+        /^squash, plain views: 30 new views and its training \(about \d+ s\) would overrun the 0 s budget$/,
+      ),
+      expect.stringMatching(
+        /^centre-crop-0\.875, plain \+ 2 augmented views: 60 new views and its training \(about \d+ s\) would overrun the 0 s budget$/,
       ),
     ]);
     expect(result.recipe).toMatchObject({ mirror: false, augmentedViews: 0, testTimeMirror: false });
+  });
+
+  it('always tries a candidate that needs no new views, and says where it is before each candidate', async () => {
+    const labelSets = single(30, 3);
+    const steps: SearchStep[] = [];
+    const result = await searchRecipe({
+      labelSets,
+      classCount: 3,
+      kind: 'softmax',
+      features: features(labelSets, 3, () => true),
+      budgetInMs: 0,
+      onStep: (step) => steps.push(step),
+    });
+    // Plain views alone reuse the first candidate's views and train on fewer rows: within any budget.
+    expect(result.candidates.map((c) => c.name)).toEqual([
+      'centre-crop-0.875, plain + mirror views',
+      'centre-crop-0.875, plain + mirror views, mirror at test time',
+      'centre-crop-0.875, plain views',
+      'centre-crop-0.875, plain views, mirror at test time',
+    ]);
+    expect(result.skipped).toEqual([
+      expect.stringMatching(/^squash, plain \+ mirror views: 60 new views and its training/),
+      expect.stringMatching(/^centre-crop-0\.875, plain \+ mirror \+ 2 augmented views: 60 new views/),
+    ]);
+    // Test-time mirroring is never chosen for a head trained without mirror views.
+    expect(result.recipe.mirror || !result.recipe.testTimeMirror).toBe(true);
+    expect(steps).toEqual([
+      { stage: 'search: centre-crop-0.875, plain + mirror views (1/4)', index: 0, count: 4 },
+      { stage: 'search: squash, plain + mirror views (2/4)', index: 1, count: 4 },
+      { stage: 'search: centre-crop-0.875, plain views (3/4)', index: 2, count: 4 },
+      { stage: 'search: centre-crop-0.875, plain + mirror + 2 augmented views (4/4)', index: 3, count: 4 },
+      { stage: 'training', index: 4, count: 4 },
+    ]);
   });
 
   it('gives a multi-label head a strength per label and a threshold chosen out of fold', async () => {
