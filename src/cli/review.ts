@@ -1,5 +1,5 @@
 // `icf review DATASET --suspects`: the suspect-label report of GET /api/datasets/{dataset}/suspects, read over HTTP,
-// printed most suspect first: training images the model would label otherwise, near-identical images with different
+// printed most suspect first (by the out-of-fold score, p(proposed) - p(given)), file names first and ids last: training images the model would label otherwise, near-identical images with different
 // labels, and the current model's mistakes on the test split per label.
 import type { SuspectReport } from '../review/suspects';
 import { apiClientFor, APP_OPTIONS, APP_OPTIONS_USAGE } from './apiClient';
@@ -42,11 +42,13 @@ export function formatSuspectReport(report: SuspectReport): string {
         : ' (too few images per label to cross-validate)'),
   );
   if (report.suspects.length > 0) {
-    const width = Math.max(...report.suspects.map((s) => s.id.length));
-    for (const s of report.suspects) {
+    // File names first (what a person recognises), the id last (what PATCH .../images/{id} takes).
+    const width = Math.max(...report.suspects.map((s) => s.name.length));
+    for (const [rank, s] of report.suspects.entries()) {
       lines.push(
-        `  ${s.id.padEnd(width)}  labelled ${s.label} (${percent(s.probabilities[s.label])}), ` +
-          `proposed ${s.proposedLabel} (${percent(s.probabilities[s.proposedLabel])})`,
+        `  ${String(rank + 1).padStart(3)}. ${s.name.padEnd(width)}  labelled ${s.label} ` +
+          `(${percent(s.givenProbability)}), proposed ${s.proposedLabel} ` +
+          `(${percent(s.proposedProbability)})  ${s.id}`,
       );
     }
   }
@@ -54,7 +56,8 @@ export function formatSuspectReport(report: SuspectReport): string {
   for (const pair of report.conflictingPairs) {
     const [a, b] = pair.images;
     lines.push(
-      `  ${a.id} (${a.label}, ${a.status}) and ${b.id} (${b.label}, ${b.status}): ${pair.distanceBits} bits apart`,
+      `  ${a.name} (${a.label}, ${statusWords(a.status)}) and ${b.name} (${b.label}, ${statusWords(b.status)}): ` +
+        `${pair.distanceBits} bits apart  ${a.id} ${b.id}`,
     );
   }
   const mistakes = report.testMistakes.reduce((sum, label) => sum + label.mistakes.length, 0);
@@ -64,9 +67,13 @@ export function formatSuspectReport(report: SuspectReport): string {
     lines.push(`  ${label.label}: ${label.mistakes.length} of ${label.testImages} wrong`);
     for (const m of label.mistakes)
       lines.push(
-        `    ${m.id}  predicted ${m.predictedLabel} (${percent(m.predictedProbability)}), ` +
-          `given ${percent(m.givenProbability)}`,
+        `    ${m.name}  predicted ${m.predictedLabel} (${percent(m.predictedProbability)}), ` +
+          `given ${percent(m.givenProbability)}  ${m.id}`,
       );
   }
   return `${lines.join('\n')}\n`;
+}
+
+function statusWords(status: string): string {
+  return status === 'nearDuplicate' ? 'near duplicate' : status;
 }

@@ -12,7 +12,8 @@ import type { DedupSettings } from '../config';
 import type { Catalog, ImageRecord, ImageStatus } from '../dataset/catalog';
 import { HammingIndex } from '../dataset/hammingIndex';
 import { labelsOf } from '../dataset/names';
-import { InvalidArgumentError, NotFoundError } from '../errors';
+import type { Split } from '../dataset/split';
+import { InvalidArgumentError, messageOf, NotFoundError } from '../errors';
 import { relativeDistance } from '../image/dhash';
 import type { ModelPointer, ModelRegistry } from '../model/registry';
 import type { Classifier } from '../serve/classifier';
@@ -48,11 +49,15 @@ export interface SuspectImage {
   id: string;
   name: string;
   label: string;
+  /** The out-of-fold probability of the given label (low: the label is likely wrong). */
+  givenProbability: number;
   /** The label the model proposes: the likeliest among those whose probability reaches their class threshold. */
   proposedLabel: string;
+  /** The out-of-fold probability of the proposed label. */
+  proposedProbability: number;
   /** Out-of-fold probability of every label. */
   probabilities: Record<string, number>;
-  /** p(proposed) - p(given): the list is sorted by it, most suspect first. */
+  /** p(proposed) - p(given), the out-of-fold score: the list is sorted by it, most suspect first. */
   margin: number;
   /** Why it is flagged (see confidentLearning). */
   rule: SuspectRule;
@@ -63,6 +68,7 @@ export interface PairImage {
   name: string;
   label: string;
   status: ImageStatus;
+  split?: Split;
 }
 
 /** Two near-identical images (within the near-duplicate radius, or exact copies) with different labels. */
@@ -176,8 +182,9 @@ export async function findSuspects(deps: SuspectDependencies, dataset: string): 
     );
   if (!current) throw new NoModelError(dataset);
   const pointer = current.pointer;
-  const train = accepted.filter((r) => r.split === 'train');
-  const test = accepted.filter((r) => r.split === 'test');
+  // Images a review excluded are out of training and evaluation, as the trainer leaves them out.
+  const train = accepted.filter((r) => r.split === 'train' && !r.excluded);
+  const test = accepted.filter((r) => r.split === 'test' && !r.excluded);
   if (train.length > MAX_SUSPECT_TRAINING_IMAGES)
     throw new InvalidArgumentError(
       `dataset "${dataset}" has ${train.length} training images; ` +
@@ -208,11 +215,14 @@ export async function findSuspects(deps: SuspectDependencies, dataset: string): 
     thresholds: folds > 0 ? byLabel(thresholds) : {},
     suspects: flags.map((flag) => {
       const record = train[flag.index]!;
+      const row = probabilities[flag.index]!;
       return {
         id: record.id,
         name: record.name,
         label: record.label,
+        givenProbability: round(row[given[flag.index]!]!),
         proposedLabel: labels[flag.proposed]!,
+        proposedProbability: round(row[flag.proposed]!),
         probabilities: byLabel(probabilities[flag.index]!),
         margin: round(flag.margin),
         rule: flag.rule,
@@ -328,8 +338,12 @@ async function fusedFeatureBackbone(
   };
 }
 
-/** Near-identical image pairs with different labels: recorded (near) duplicates, and accepted pairs in the radius. */
-function conflictingPairs(records: readonly CatalogImage[], dedup: SuspectDependencies['dedup']): ConflictingPair[] {
+/**
+ * Near-identical image pairs with different labels: recorded (near) duplicates, and accepted pairs in the radius.
+ * An image a review excluded is out of training, so it conflicts with nothing.
+ */
+function conflictingPairs(all: readonly CatalogImage[], dedup: SuspectDependencies['dedup']): ConflictingPair[] {
+  const records = all.filter((r) => !r.excluded);
   const byId = new Map(records.map((r) => [r.id, r]));
   const pairs: ConflictingPair[] = [];
   const seen = new Set<string>();
@@ -359,7 +373,13 @@ function conflictingPairs(records: readonly CatalogImage[], dedup: SuspectDepend
 }
 
 function pairImage(record: CatalogImage): PairImage {
-  return { id: record.id, name: record.name, label: record.label, status: record.status };
+  return {
+    id: record.id,
+    name: record.name,
+    label: record.label,
+    status: record.status,
+    ...(record.split ? { split: record.split } : {}),
+  };
 }
 
 /** Per label of the test split, the images the served model gets wrong (top label not the given one). */
@@ -407,7 +427,7 @@ async function download(container: ContainerClient, records: readonly CatalogIma
       try {
         out[i] = await container.getBlockBlobClient(blobName).downloadToBuffer();
       } catch (error) {
-        throw new Error(`cannot read ${container.containerName}/${blobName}: ${(error as Error).message}`, {
+        throw new Error(`cannot read ${container.containerName}/${blobName}: ${messageOf(error)}`, {
           cause: error,
         });
       }

@@ -182,6 +182,10 @@ describe('GET /api/datasets/{dataset}/suspects', () => {
     for (const s of report.suspects) {
       const total = Object.values(s.probabilities).reduce((a, b) => a + b, 0);
       expect(total).toBeCloseTo(1, 4);
+      // The given and proposed labels' out-of-fold probabilities, spelled out; the margin is their difference.
+      expect(s.givenProbability).toBe(s.probabilities[s.label]);
+      expect(s.proposedProbability).toBe(s.probabilities[s.proposedLabel]);
+      expect(s.margin).toBeCloseTo(s.proposedProbability - s.givenProbability, 5);
     }
   });
 
@@ -222,6 +226,21 @@ describe('GET /api/datasets/{dataset}/suspects', () => {
     );
   });
 
+  it('leaves out an image a review excluded, as training does, and takes it back once included', async () => {
+    const first = report.suspects[0]!;
+    const route = `datasets/tees/images/${encodeURIComponent(first.id)}`;
+    expect((await api('PATCH', route, { excluded: true })).status).toBe(200);
+    try {
+      const without = await api<SuspectReport>('GET', 'datasets/tees/suspects');
+      expect(without.body.trainImages).toBe(report.trainImages - 1);
+      expect(without.body.suspects.map((s) => s.id)).not.toContain(first.id);
+    } finally {
+      expect((await api('PATCH', route, { excluded: false })).status).toBe(200);
+    }
+    const back = await api<SuspectReport>('GET', 'datasets/tees/suspects');
+    expect(back.body.suspects).toEqual(report.suspects);
+  });
+
   it('answers 400 for a multi-label dataset, 503 before a model, 404 for no dataset', async () => {
     const multi = await api<{ error: string; message: string }>('GET', 'datasets/scenes/suspects');
     expect(multi.status).toBe(400);
@@ -260,9 +279,19 @@ describe('icf review DATASET --suspects', () => {
         `^dataset tees, model \\S+: ${body.suspects.length} suspect labels among ${body.trainImages} training images`,
       ),
     );
-    for (const s of body.suspects)
-      expect(lines.some((line) => line.includes(s.id) && line.includes(`proposed ${s.proposedLabel}`))).toBe(true);
+    // Ranked as the report, each line with the file name, both labels with their probabilities, and the id.
+    const percent = (p: number) => `${(p * 100).toFixed(1)}%`;
+    body.suspects.forEach((s, rank) => {
+      expect(lines[1 + rank]).toBe(
+        `${String(rank + 1).padStart(5)}. ${s.name.padEnd(Math.max(...body.suspects.map((t) => t.name.length)))}  ` +
+          `labelled ${s.label} (${percent(s.givenProbability)}), ` +
+          `proposed ${s.proposedLabel} (${percent(s.proposedProbability)})  ${s.id}`,
+      );
+    });
     expect(out.text()).toContain('1 near-identical pairs with different labels');
+    expect(out.text()).toMatch(
+      /copy-of-striped-0\.jpg \(leopard, near duplicate\) and striped-0\.jpg|striped-0\.jpg \(striped, accepted\) and copy-of-striped-0\.jpg \(leopard, near duplicate\)/,
+    );
     expect(out.text()).toMatch(/test mistakes of \d+ test images/);
   });
 
