@@ -56,6 +56,19 @@ param trainerImage string = ''
 @description('Key of a service speaking the Bing Image Search v7 API; empty: the bing provider is unavailable.')
 param bingSearchKey string = ''
 
+// The keys the Custom Vision API checks (Training-Key, Prediction-Key): set once per environment before the first
+// `azd up` (`azd env set CUSTOMVISION_TRAINING_KEY "$(openssl rand -hex 24)"`, the same for the prediction key), so
+// that they last across provisions; they reach the app as secure parameters and appear in no output.
+@secure()
+@minLength(16)
+@description('The key Custom Vision training clients send as Training-Key (azd env CUSTOMVISION_TRAINING_KEY).')
+param customVisionTrainingKey string
+
+@secure()
+@minLength(16)
+@description('The key Custom Vision prediction clients send as Prediction-Key (azd env CUSTOMVISION_PREDICTION_KEY).')
+param customVisionPredictionKey string
+
 @description('Object id of the developer running azd: given data access to the storage account (icf upload).')
 param principalId string = ''
 
@@ -177,6 +190,8 @@ module api 'app/function.bicep' = {
     instanceMemoryMB: functionInstanceMemoryMB
     maximumInstanceCount: functionMaximumInstanceCount
     bingSearchKey: bingSearchKey
+    customVisionTrainingKey: customVisionTrainingKey
+    customVisionPredictionKey: customVisionPredictionKey
     appSettings: {
       // The app's own settings (src/config.ts); the defaults are the code's, written out so that they show.
       // Flex Consumption runs blob triggers only from Event Grid (the subscription: hooks/postdeploy).

@@ -114,6 +114,9 @@ const settingsSchema = z.object({
   TRAIN_CONTAINERAPPS_CONTAINER_NAME: z.string().default('trainer'),
   TRAIN_HEARTBEAT_EXPIRY_S: integer(60, 86_400).default(180),
   TRAIN_CONTAINERAPPS_IMAGE: z.string().optional(),
+  // The keys the Custom Vision API checks (Training-Key, Prediction-Key headers); unset: any non-empty key.
+  CUSTOMVISION_TRAINING_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+  CUSTOMVISION_PREDICTION_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
 });
 
 export type RawSettings = Record<string, string | undefined>;
@@ -222,6 +225,8 @@ export interface AppSettings {
   dedup: DedupSettings;
   collect: CollectSettings;
   train: TrainSettings;
+  /** CUSTOMVISION_TRAINING_KEY and CUSTOMVISION_PREDICTION_KEY: the keys the Custom Vision API checks. */
+  customVision: { trainingKey?: string; predictionKey?: string };
 }
 
 /**
@@ -288,6 +293,10 @@ export function loadSettings(env: RawSettings = processSettings()): AppSettings 
       modelMemoryBudgetBytes: s.SERVE_MODEL_MEMORY_MB * 1024 * 1024,
     },
     train,
+    customVision: {
+      ...(s.CUSTOMVISION_TRAINING_KEY ? { trainingKey: s.CUSTOMVISION_TRAINING_KEY } : {}),
+      ...(s.CUSTOMVISION_PREDICTION_KEY ? { predictionKey: s.CUSTOMVISION_PREDICTION_KEY } : {}),
+    },
     ingest: {
       maxFileBytes: s.INGEST_MAX_FILE_BYTES,
       maxPixels: s.INGEST_MAX_PIXELS,

@@ -49,6 +49,7 @@ describe('loadSettings', () => {
         modelMemoryBudgetBytes: 1024 * 1024 * 1024,
       },
       train: { launcher: 'local', executionProviders: ['cpu'], heartbeatExpiryInMs: 180_000 },
+      customVision: {},
     });
   });
 

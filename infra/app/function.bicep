@@ -17,6 +17,12 @@ param appSettings object
 @secure()
 @description('Key of the Bing Image Search v7 service; empty: the bing provider is unavailable.')
 param bingSearchKey string = ''
+@secure()
+@description('The key the Custom Vision training API checks (Training-Key).')
+param customVisionTrainingKey string
+@secure()
+@description('The key the Custom Vision prediction API checks (Prediction-Key).')
+param customVisionPredictionKey string
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' existing = {
   name: identityName
@@ -97,6 +103,8 @@ resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
     AzureWebJobsStorage__queueServiceUri: storage.properties.primaryEndpoints.queue
     AzureWebJobsStorage__tableServiceUri: storage.properties.primaryEndpoints.table
     BING_SEARCH_KEY: bingSearchKey
+    CUSTOMVISION_TRAINING_KEY: customVisionTrainingKey
+    CUSTOMVISION_PREDICTION_KEY: customVisionPredictionKey
     // DefaultAzureCredential (the Container Apps launcher's ARM client) picks the user-assigned identity by this.
     AZURE_CLIENT_ID: identity.properties.clientId
     APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString

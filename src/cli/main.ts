@@ -12,6 +12,7 @@ import { DHASH_USAGE, dhashCommand } from './dhash';
 import { describeCliError } from './errors';
 import { EVAL_USAGE, evalCommand } from './eval';
 import { IMAGENET_USAGE, imagenetCommand } from './imagenet';
+import { IMPORT_USAGE, importCommand } from './import';
 import { wantsHelp } from './options';
 import { MODELS_USAGE, modelsCommand, RESULTS_USAGE, resultsCommand } from './results';
 import { REVIEW_USAGE, reviewCommand } from './review';
@@ -33,6 +34,11 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     summary: 'upload a folder of labelled photos (DIR/<label>/<file>, or labels.csv) to a dataset',
     usage: UPLOAD_USAGE,
     run: (args, { out, err }) => uploadCommand(args, out, err),
+  },
+  import: {
+    summary: "copy a Custom Vision project's tagged images and tags into a dataset",
+    usage: IMPORT_USAGE,
+    run: (args, { out, err }) => importCommand(args, out, err),
   },
   collect: {
     summary: "print a collection plan's queries, or run a collection from the web into a dataset",

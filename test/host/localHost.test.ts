@@ -78,6 +78,8 @@ describe('local host', () => {
         'collectScheduled',
         'collectStart',
         'collectStatus',
+        'customVisionPrediction',
+        'customVisionTraining',
         'datasetChanges',
         'datasetChangeUndo',
         'datasetImage',
