@@ -40,6 +40,11 @@ export interface HammingIndexOptions {
    * the tables, for tests and benchmarks.
    */
   scanFallback?: boolean;
+  /**
+   * Fixes the substring count (integer 12..64) instead of letting it follow the size; for benchmarks and
+   * tests that compare layouts. Every count is exact for every radius.
+   */
+  substrings?: number;
 }
 
 export interface SearchOptions {
@@ -56,6 +61,8 @@ export interface ScanHit {
 /** Bits per hash, 32-bit words per hash. */
 export const HASH_BITS = 256;
 export const HASH_WORDS = 8;
+/** The words a query gathers per candidate before it reads the rest (see `collect`). */
+const HALF_WORDS = 4;
 const HEX_DIGITS = 64;
 
 /** Largest accepted `maxRadius`: beyond half the bits "near" stops meaning anything. */
@@ -71,19 +78,24 @@ const MAX_RADIUS_LIMIT = 128;
  * ~130 MiB in all); below ~1.4k entries m stays at 21.
  */
 const MIN_SUBSTRINGS = 12;
+/** Largest count the `substrings` option takes: 4-bit substrings. */
+const MAX_SUBSTRINGS = 64;
 const SIZE_FLOOR = 1024;
 const WIDTH_OVER_LOG2N = 2;
 
 /**
  * Relative costs used to decide, per query, whether probing the tables is
- * cheaper than a sequential scan, in units of one scanned entry (~6-10 ns,
- * streaming). Fitted on Node 20 / x86-64 at 1M entries, where the crossover
- * is near r = 56: a probe (random read of a bucket head) ≈ 3 entries, a
- * candidate (seen-stamp, 32-byte hash read, chain step) ≈ 20.
+ * cheaper than a sequential scan, in units of one scanned entry (6-18 ns,
+ * streaming, on the machines measured). Fitted on Node 20 / x86-64 at 1M
+ * entries: a probe (a bit of a cache-resident occupancy bitmap) ≈ 0.5 entries,
+ * a candidate (head or link read, hash read, distance: 110-200 ns, bound by
+ * memory latency, so it costs the same where streaming is 3× faster) ≈ 15.
+ * That puts the crossover near r = 63 (measured on a machine where a scan
+ * entry costs 17 ns: the tables win up to r ≈ 66, 6.6 ms against 15 at r = 60).
  */
 const COST_SCAN_ENTRY = 1;
-const COST_PROBE = 3;
-const COST_CANDIDATE = 20;
+const COST_PROBE = 0.5;
+const COST_CANDIDATE = 15;
 
 /**
  * Links are stored as slot + 1 so that 0 means "none": freshly allocated
@@ -292,6 +304,11 @@ function extract(words: Uint32Array, offset: number, s: Substring): number {
   return ((w << spill) | (words[offset + s.word + 1]! >>> (32 - spill))) & s.mask;
 }
 
+/** The smallest power of two ≥ n (and ≥ 4096): sizes for the reused query buffers. */
+function bufferSize(n: number): number {
+  return 2 ** Math.max(12, Math.ceil(Math.log2(n)));
+}
+
 /** Substring count for an index holding about `n` entries (see MIN_SUBSTRINGS). */
 function substringCountFor(n: number): number {
   const width = Math.log2(Math.max(n, SIZE_FLOOR)) + WIDTH_OVER_LOG2N;
@@ -310,11 +327,16 @@ function sizeToShrink(m: number): number {
 export class HammingIndex<T = undefined> {
   readonly maxRadius: number;
   private readonly scanFallback: boolean;
+  private readonly fixedSubstrings: number | undefined;
 
   private m = 0;
   private subs: Substring[] = [];
   private heads: Int32Array[] = [];
   private nexts: Int32Array[] = [];
+  /** per table: one bit per bucket, set while the bucket is non-empty (see `collect`) */
+  private occupied: Int32Array[] = [];
+  /** per table: one bit per bucket, set while it holds two entries or more, whose chain a query must walk */
+  private shared: Int32Array[] = [];
   /** live count at which the tables are rebuilt with fewer, wider substrings */
   private growAt = 0;
 
@@ -337,6 +359,11 @@ export class HammingIndex<T = undefined> {
   private readonly scratch = new Uint32Array(HASH_WORDS);
   /** reused candidate buffer for queries */
   private candidates = new Int32Array(4096);
+  /** reused per-table buffers for queries: occupied keys, then chain links */
+  private keyBuffer = new Int32Array(4096);
+  private linkBuffer = new Int32Array(4096);
+  /** per candidate of a query, the first half of its hash, gathered into one sequential buffer */
+  private gathered = new Uint32Array(4 * 4096);
 
   constructor(options: HammingIndexOptions) {
     if (options === null || typeof options !== 'object') {
@@ -348,8 +375,18 @@ export class HammingIndex<T = undefined> {
     }
     this.maxRadius = maxRadius;
     this.scanFallback = options.scanFallback ?? true;
+    const { substrings } = options;
+    if (
+      substrings !== undefined &&
+      (!Number.isInteger(substrings) || substrings < MIN_SUBSTRINGS || substrings > MAX_SUBSTRINGS)
+    ) {
+      throw new RangeError(
+        `substrings must be an integer from ${MIN_SUBSTRINGS} to ${MAX_SUBSTRINGS}, got ${String(substrings)}`,
+      );
+    }
+    this.fixedSubstrings = substrings;
     this.grow(1024);
-    this.rebuildTables(substringCountFor(0));
+    this.rebuildTables(substrings ?? substringCountFor(0));
   }
 
   get size(): number {
@@ -359,6 +396,21 @@ export class HammingIndex<T = undefined> {
   /** Number of substrings (tables) currently in use; for diagnostics and benchmarks. */
   get substringCount(): number {
     return this.m;
+  }
+
+  /**
+   * Bytes of typed arrays by role, for diagnostics and benchmarks: bucket heads, chain links and occupancy
+   * bitmaps (all tables), and the packed hashes with their per-slot query stamps. The ids, values and the
+   * id → slot map are on the JS heap besides.
+   */
+  get typedArrayBytes(): { heads: number; chains: number; occupancy: number; hashes: number } {
+    const total = (arrays: Int32Array[]): number => arrays.reduce((sum, a) => sum + a.byteLength, 0);
+    return {
+      heads: total(this.heads),
+      chains: total(this.nexts),
+      occupancy: total(this.occupied) + total(this.shared),
+      hashes: this.words.byteLength + this.seen.byteLength,
+    };
   }
 
   has(id: string): boolean {
@@ -476,10 +528,17 @@ export class HammingIndex<T = undefined> {
       return { slots, distances };
     }
 
-    // Two passes so memory reads overlap: first gather every candidate slot
-    // (bucket-head reads are independent of each other), then verify them
-    // (hash reads are independent too). Interleaving both in one loop makes
-    // each candidate wait on its head read before its hash read can start.
+    // At 1M entries the tables and hashes dwarf the caches, and a loop whose next load waits on the last
+    // one (a chain walk, or a branch on a loaded value) pays a full miss, ~100 ns, per step. So each step
+    // is its own loop of independent loads writing branch-free into reused buffers, and the misses
+    // overlap. Per table: (1) the probed keys whose bucket is occupied, from the table's occupancy bitmap
+    // (2^width bits, 512 KiB at width 22: it stays in cache, and most buckets are empty); (2) those
+    // buckets' heads, each a candidate; (3) the chains of the few buckets that hold more than one entry (a
+    // second bitmap marks them, so single entries cost no link read), one link level at a time across all
+    // of them. Then, over all tables: (4) a gather of each candidate's first 128 bits into one sequential
+    // buffer; (5) the distance over those, which rejects nearly every candidate that is not a match (a
+    // random one differs in ~64 of them), and the exact distance for the rest. A slot found through
+    // several substrings is checked again but reported once.
     let cand = this.candidates;
     let nc = 0;
     for (let j = 0; j < m; j++) {
@@ -488,34 +547,88 @@ export class HammingIndex<T = undefined> {
       const sub = this.subs[j]!;
       const key = extract(q, 0, sub);
       const { masks, count } = masksWithin(sub.width, rj);
+      const occupied = this.occupied[j]!;
       const head = this.heads[j]!;
       const next = this.nexts[j]!;
+
+      const keys =
+        count <= this.keyBuffer.length ? this.keyBuffer : (this.keyBuffer = new Int32Array(bufferSize(count)));
+      let nk = 0;
       for (let p = 0; p < count; p++) {
-        for (let link = head[key ^ masks[p]!]!; link !== NONE; link = next[link - 1]!) {
-          if (nc === cand.length) {
-            const bigger = new Int32Array(cand.length * 2);
-            bigger.set(cand);
-            this.candidates = cand = bigger;
-          }
-          cand[nc++] = link - 1;
+        const k = key ^ masks[p]!;
+        keys[nk] = k;
+        nk += (occupied[k >>> 5]! >>> (k & 31)) & 1;
+      }
+
+      // Occupied means a head; only buckets marked shared have a chain to walk.
+      const shared = this.shared[j]!;
+      if (nc + nk > cand.length) cand = this.growCandidates(nc + nk, nc);
+      const links = nk <= this.linkBuffer.length ? this.linkBuffer : (this.linkBuffer = new Int32Array(bufferSize(nk)));
+      let nl = 0;
+      for (let i = 0; i < nk; i++) {
+        const k = keys[i]!;
+        const link = head[k]!;
+        cand[nc++] = link - 1;
+        links[nl] = link;
+        nl += (shared[k >>> 5]! >>> (k & 31)) & 1;
+      }
+
+      while (nl > 0) {
+        if (nc + nl > cand.length) cand = this.growCandidates(nc + nl, nc);
+        let kept = 0; // compacts the next level of links in place
+        for (let i = 0; i < nl; i++) {
+          const link = next[links[i]! - 1]!;
+          const more = link === NONE ? 0 : 1;
+          cand[nc] = link - 1;
+          nc += more;
+          links[kept] = link;
+          kept += more;
         }
+        nl = kept;
       }
     }
 
+    const words = this.words;
+    if (this.gathered.length < nc * HALF_WORDS) this.gathered = new Uint32Array(bufferSize(nc * HALF_WORDS));
+    const gathered = this.gathered;
+    for (let i = 0, g = 0; i < nc; i++, g += HALF_WORDS) {
+      const o = cand[i]! * HASH_WORDS;
+      gathered[g] = words[o]!;
+      gathered[g + 1] = words[o + 1]!;
+      gathered[g + 2] = words[o + 2]!;
+      gathered[g + 3] = words[o + 3]!;
+    }
+
+    const q0 = q[0]!;
+    const q1 = q[1]!;
+    const q2 = q[2]!;
+    const q3 = q[3]!;
     const epoch = this.nextEpoch();
     const seen = this.seen;
-    const words = this.words;
-    for (let i = 0; i < nc; i++) {
+    for (let i = 0, g = 0; i < nc; i++, g += HALF_WORDS) {
+      const half =
+        popcount32(gathered[g]! ^ q0) +
+        popcount32(gathered[g + 1]! ^ q1) +
+        popcount32(gathered[g + 2]! ^ q2) +
+        popcount32(gathered[g + 3]! ^ q3);
+      if (half > radius) continue; // nearly every random candidate ends here
       const slot = cand[i]!;
-      if (seen[slot] === epoch) continue; // already verified via another substring
-      seen[slot] = epoch;
       const d = distanceWithin(words, slot * HASH_WORDS, q, radius);
-      if (d <= radius) {
+      if (d <= radius && seen[slot] !== epoch) {
+        seen[slot] = epoch; // found through another substring already
         slots.push(slot);
         distances.push(d);
       }
     }
     return { slots, distances };
+  }
+
+  /** Replaces the candidate buffer with one of at least `size` entries, keeping the first `used`. */
+  private growCandidates(size: number, used: number): Int32Array<ArrayBuffer> {
+    const bigger = new Int32Array(bufferSize(size));
+    bigger.set(this.candidates.subarray(0, used));
+    this.candidates = bigger;
+    return bigger;
   }
 
   private nextEpoch(): number {
@@ -536,11 +649,16 @@ export class HammingIndex<T = undefined> {
       const sub = this.subs[j]!;
       const head = this.heads[j]!;
       const next = this.nexts[j]!;
+      const occupied = this.occupied[j]!;
+      const shared = this.shared[j]!;
       for (let i = 0; i < pending.length; i++) {
         const slot = pending[i]!;
         const key = extract(words, slot * HASH_WORDS, sub);
+        const bit = 1 << (key & 31);
+        if (head[key] !== NONE) shared[key >>> 5]! |= bit;
         next[slot] = head[key]!;
         head[key] = slot + 1;
+        occupied[key >>> 5]! |= bit;
       }
     }
     this.pending = [];
@@ -562,6 +680,10 @@ export class HammingIndex<T = undefined> {
         if (prev !== NONE) next[prev - 1] = next[slot]!;
       }
       next[slot] = NONE;
+      const first = head[key]!;
+      const clear = ~(1 << (key & 31));
+      if (first === NONE) this.occupied[j]![key >>> 5]! &= clear;
+      if (first === NONE || next[first - 1] === NONE) this.shared[j]![key >>> 5]! &= clear;
     }
   }
 
@@ -590,6 +712,8 @@ export class HammingIndex<T = undefined> {
       this.m = m;
       this.subs = layoutSubstrings(m);
       this.heads = this.subs.map((sub) => new Int32Array(2 ** sub.width));
+      this.occupied = this.subs.map((sub) => new Int32Array(Math.ceil(2 ** sub.width / 32)));
+      this.shared = this.subs.map((sub) => new Int32Array(Math.ceil(2 ** sub.width / 32)));
       this.nexts = this.subs.map(() => new Int32Array(this.capacity));
       const pending: number[] = [];
       for (let slot = 0; slot < this.used; slot++) {
@@ -597,7 +721,7 @@ export class HammingIndex<T = undefined> {
       }
       this.pending = pending;
     }
-    this.growAt = sizeToShrink(m);
+    this.growAt = this.fixedSubstrings === undefined ? sizeToShrink(m) : Infinity;
   }
 }
 
