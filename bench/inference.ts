@@ -7,10 +7,14 @@
  *       in rounds that take turns (ours, bare 8, bare 16, in rotating order), median over rounds: the machine is
  *       shared and noisy, and a burst of other work then hits both sides rather than one. Each round also runs the
  *       classifier without HTTP (same process, own model cache), to tell the serving code from the HTTP path.
+ *   (c) cold start: a fresh Node process from its spawn to its first answer, the app's function files on a local
+ *       host (against the same storage, the model published) answering one POST /classify, beside a fresh process
+ *       doing a bare InferenceSession.create of the same model file plus one run -> coldStartRatio = ours / bare
  * The client is a plain node:http keep-alive client: it shares the 2 cores (and the event loop) with the server,
  * so it is kept as light as the bare side; (a) also reports Node's fetch, which costs more per request.
- *   npm run bench:inference   (BENCH_REQUESTS=60, BENCH_CONCURRENT_REQUESTS=96, BENCH_ROUNDS=5)
+ *   npm run bench:inference   (BENCH_REQUESTS=60, BENCH_CONCURRENT_REQUESTS=96, BENCH_ROUNDS=5, BENCH_COLD_ROUNDS=5)
  */
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
@@ -29,6 +33,7 @@ import { mean, median, percentile } from '../src/util/statistics';
 const REQUESTS = Number(process.env['BENCH_REQUESTS'] ?? 60);
 const CONCURRENT_REQUESTS = Number(process.env['BENCH_CONCURRENT_REQUESTS'] ?? 96);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 5);
+const COLD_ROUNDS = Number(process.env['BENCH_COLD_ROUNDS'] ?? 5);
 const CLIENTS = 8;
 
 const f = (ms: number) => ms.toFixed(1);
@@ -37,6 +42,39 @@ interface Timing {
   decode: number;
   inference: number;
   total: number;
+}
+
+interface ColdStart {
+  /** From the spawn to the child's line on stdout, on the parent's clock. */
+  wallMs: number;
+  /** The child's own phases (ms since it started). */
+  phases: Record<string, number>;
+}
+
+/** Runs bench/coldStartChild.js in a fresh process and times it from its spawn to its first answer. */
+function coldStart(mode: 'app' | 'bare', file: string, env: NodeJS.ProcessEnv): Promise<ColdStart> {
+  // A fresh process each time, as a new instance is.
+  return new Promise((resolve, reject) => {
+    const begin = performance.now();
+    const child = spawn(process.execPath, [path.join(__dirname, 'coldStartChild.js'), mode, file], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    let wallMs: number | undefined;
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString('utf8');
+      if (wallMs === undefined && out.includes('\n')) wallMs = performance.now() - begin;
+    });
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString('utf8')));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0 || wallMs === undefined)
+        return reject(new Error(`cold start (${mode}) exited with ${code}: ${err.trim() || out.trim()}`));
+      resolve({ wallMs, phases: JSON.parse(out.split('\n')[0]!) as Record<string, number> });
+    });
+  });
 }
 
 /** CPU time (ms) the whole machine has spent busy, or undefined where /proc/stat is missing. */
@@ -340,8 +378,88 @@ async function main(): Promise<void> {
           .map(([size, n]) => `${size}x${n}`)
           .join(' ')}`,
     );
+    // (c) Cold starts: a fresh process from its spawn to its first answer: the app (its function files on a local
+    // host against the same storage, one POST /classify), the same with its models' warm-up at start turned off
+    // (SERVE_WARM_UP=none, as before it existed), and a bare InferenceSession.create of the same model file plus
+    // one run; in rotating order.
+    const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-cold-'));
+    const modelFile = path.join(scratch, 'model.onnx');
+    const photoFile = path.join(scratch, 'photo.jpg');
+    fs.writeFileSync(modelFile, modelBytes);
+    fs.writeFileSync(photoFile, photos[0]!);
+    const appEnv = (extra: Record<string, string>, requestAtMs = 0) => ({
+      ...process.env,
+      COLD_START_SETTINGS: JSON.stringify({ ...stack.settings, ...extra }),
+      COLD_START_DATASET: 'bench',
+      COLD_START_REQUEST_AT_MS: String(requestAtMs),
+    });
+    const coldSides = [
+      { name: 'app', start: () => coldStart('app', photoFile, appEnv({})) },
+      { name: 'no warm-up', start: () => coldStart('app', photoFile, appEnv({ SERVE_WARM_UP: 'none' })) },
+      { name: 'bare', start: () => coldStart('bare', modelFile, process.env) },
+    ] as const;
+    // A first request that arrives after the start (an instance added ahead of its traffic): its own latency.
+    const LATE_REQUEST_AT_MS = 2500;
+    const lateSides = [
+      { name: 'late', start: () => coldStart('app', photoFile, appEnv({}, LATE_REQUEST_AT_MS)) },
+      {
+        name: 'late, no warm-up',
+        start: () => coldStart('app', photoFile, appEnv({ SERVE_WARM_UP: 'none' }, LATE_REQUEST_AT_MS)),
+      },
+    ] as const;
+    const late = new Map<string, number[]>(lateSides.map((side) => [side.name, []]));
+    const cold = new Map<string, number[]>(coldSides.map((side) => [side.name, []]));
+    const coldRatios: number[] = [];
+    const noWarmUpRatios: number[] = [];
     console.log(
-      JSON.stringify({ p50Ratio: Number(p50Ratio.toFixed(2)), throughputRatio: Number(throughputRatio.toFixed(2)) }),
+      `(c) cold start: a fresh process to its first answer, ${COLD_ROUNDS} rounds (ms; the child's phases, ms since it started)`,
+    );
+    try {
+      for (let round = 0; round < COLD_ROUNDS; round++) {
+        const got = new Map<string, ColdStart>();
+        for (let k = 0; k < coldSides.length; k++) {
+          const side = coldSides[(round + k) % coldSides.length]!;
+          got.set(side.name, await side.start());
+        }
+        const wall = (name: string) => got.get(name)!.wallMs;
+        for (const side of coldSides) cold.get(side.name)!.push(wall(side.name));
+        coldRatios.push(wall('app') / wall('bare'));
+        noWarmUpRatios.push(wall('no warm-up') / wall('bare'));
+        const cell = (name: string) =>
+          `${name} ${f(wall(name))} (${Object.entries(got.get(name)!.phases)
+            .map(([phase, ms]) => `${phase} ${ms.toFixed(0)}`)
+            .join(', ')})`;
+        console.log(
+          `  round ${round + 1}: ${coldSides.map((side) => cell(side.name)).join('  ')}  ratio ${coldRatios.at(-1)!.toFixed(2)}`,
+        );
+        for (let k = 0; k < lateSides.length; k++) {
+          const side = lateSides[(round + k) % lateSides.length]!;
+          late.get(side.name)!.push((await side.start()).phases['latency']!);
+        }
+      }
+    } finally {
+      fs.rmSync(scratch, { recursive: true, force: true });
+    }
+    const coldStartRatio = median(coldRatios);
+    const range = (xs: number[]) => `${Math.min(...xs).toFixed(2)}-${Math.max(...xs).toFixed(2)}`;
+    console.log(
+      `  app ${f(median(cold.get('app')!))} ms, without the warm-up ${f(median(cold.get('no warm-up')!))} ms, bare create + ` +
+        `run ${f(median(cold.get('bare')!))} ms (medians); ratio ${coldStartRatio.toFixed(2)} (median of rounds, range ` +
+        `${range(coldRatios)}), ${median(noWarmUpRatios).toFixed(2)} without the warm-up (range ${range(noWarmUpRatios)})`,
+    );
+    const lateCell = (name: string) =>
+      `${f(median(late.get(name)!))} ms (${f(Math.min(...late.get(name)!))}-${f(Math.max(...late.get(name)!))})`;
+    console.log(
+      `  a first request ${LATE_REQUEST_AT_MS / 1000} s after the start: answered in ${lateCell('late')} with the warm-up, ` +
+        `${lateCell('late, no warm-up')} without (medians, ranges)`,
+    );
+
+    console.log(
+      JSON.stringify({
+        p50Ratio: Number(p50Ratio.toFixed(2)),
+        throughputRatio: Number(throughputRatio.toFixed(2)),
+        coldStartRatio: Number(coldStartRatio.toFixed(2)),
+      }),
     );
     await session.release();
   } finally {

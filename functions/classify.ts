@@ -10,7 +10,7 @@ import { type HttpCall, httpFunction } from '../src/api/httpFunction';
 import { parseClassifyBody, parseClassifyQuery } from '../src/api/request';
 import { type JsonResponse, ok } from '../src/api/responses';
 import type { ServedModelInfo } from '../src/serve/classifier';
-import { appServices } from '../src/services';
+import { appServices, warmUpServing } from '../src/services';
 
 export async function classify({ request, services, params }: HttpCall<'dataset'>): Promise<JsonResponse> {
   const { dataset } = params;
@@ -36,3 +36,6 @@ app.http(
     handler: classify,
   }),
 );
+
+// A new instance loads its models while the host starts rather than on its first request (SERVE_WARM_UP).
+app.hook.appStart(() => warmUpServing(appServices));

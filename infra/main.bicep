@@ -218,6 +218,7 @@ module api 'app/function.bicep' = {
       SERVE_BATCH_WINDOW_MS: '0'
       SERVE_BATCH_MAX_WAIT_MS: '50'
       SERVE_MODEL_MEMORY_MB: '1024'
+      SERVE_WARM_UP: '*'
       HTTP_ALLOWED_ORIGINS: ''
       HTTP_ALLOWED_HOSTS: ''
       // Training runs as the Container Apps job: a Flex Consumption instance is reclaimed once its invocations end,

@@ -2,6 +2,7 @@
 // few that the trainer process and the command-line tools read besides. Everything else receives typed values.
 import { z } from 'zod';
 
+import { checkDatasetName } from './dataset/names';
 import { ConfigurationError, messageOf } from './errors';
 import { EXECUTION_PROVIDER_NAMES } from './platform/executionProviderNames';
 import { isLauncherName, LAUNCHER_NAMES } from './platform/launcherNames';
@@ -76,6 +77,20 @@ const settingsSchema = z.object({
   SERVE_BATCH_WINDOW_MS: integer(0, 1000).default(0),
   SERVE_BATCH_MAX_WAIT_MS: integer(0, 1000).default(50),
   SERVE_MODEL_MEMORY_MB: integer(1, 1024 * 1024).default(1024),
+  // The models loaded while the app starts, so that a new instance's first request does not wait for one: `*` (every
+  // dataset with a model, most recently published first, within SERVE_MODEL_MEMORY_MB), dataset names, or `none`.
+  SERVE_WARM_UP: commaList('*').pipe(
+    z
+      .array(
+        z.string().superRefine((value, ctx) => {
+          const problem = value === '*' || value === 'none' ? undefined : checkDatasetName(value);
+          if (problem) ctx.addIssue({ code: 'custom', message: `lists dataset names, or is * or none: ${problem}` });
+        }),
+      )
+      .refine((items) => items.length === 1 || !items.some((item) => item === '*' || item === 'none'), {
+        error: '* and none stand alone, not in a list',
+      }),
+  ),
   HTTP_ALLOWED_ORIGINS: commaList('').pipe(
     z.array(
       z
@@ -189,6 +204,8 @@ export interface ServeSettings {
   batchMaxWaitInMs: number;
   /** Loaded models past this (their ONNX files' bytes) unload the least recently used idle ones. */
   modelMemoryBudgetBytes: number;
+  /** The datasets whose models load while the app starts ('*': every one with a model, within the budget). */
+  warmUp: '*' | string[];
 }
 
 export interface HttpSettings {
@@ -291,6 +308,7 @@ export function loadSettings(env: RawSettings = processSettings()): AppSettings 
       batchWindowInMs: s.SERVE_BATCH_WINDOW_MS,
       batchMaxWaitInMs: s.SERVE_BATCH_MAX_WAIT_MS,
       modelMemoryBudgetBytes: s.SERVE_MODEL_MEMORY_MB * 1024 * 1024,
+      warmUp: s.SERVE_WARM_UP[0] === '*' ? '*' : s.SERVE_WARM_UP[0] === 'none' ? [] : s.SERVE_WARM_UP,
     },
     train,
     customVision: {

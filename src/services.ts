@@ -11,6 +11,7 @@ import { type AppSettings, loadSettings, processSettings, type RawSettings } fro
 import { Catalog } from './dataset/catalog';
 import { type IngestLogger, Ingestor } from './dataset/ingest';
 import { Thumbnails } from './dataset/thumbnails';
+import { messageOf } from './errors';
 import { ModelRegistry } from './model/registry';
 import type { SuspectDependencies } from './review/suspects';
 import { Classifier } from './serve/classifier';
@@ -198,6 +199,22 @@ export function appSettings(): RawSettings {
  * first request, from the app settings (`appSettings`), once per process (again when a host hands over others).
  */
 export const appServices: ServicesSource = lazyServices(appSettings);
+
+/**
+ * Starts loading the models that SERVE_WARM_UP names, in the background, and returns at once: what an app-start
+ * hook calls, so that the load overlaps the host's start and a first request joins it. A failure is logged, never
+ * thrown: serving then loads on the first request as it would without a warm-up.
+ */
+export function warmUpServing(source: ServicesSource, log: (message: string) => void = console.error): void {
+  const started = performance.now();
+  source()
+    .then(async (services) => {
+      const loaded = await services.classifier.warmUp(services.settings.serve.warmUp);
+      if (loaded.length > 0)
+        log(`serve: warm-up loaded ${loaded.join(', ')} in ${Math.round(performance.now() - started)} ms`);
+    })
+    .catch((error: unknown) => log(`serve: warm-up failed, models load on their first request: ${messageOf(error)}`));
+}
 
 /**
  * Hands the app the settings a host runs it with, in place of the process environment's: a local host that stands

@@ -47,10 +47,18 @@ describe('loadSettings', () => {
         batchWindowInMs: 0,
         batchMaxWaitInMs: 50,
         modelMemoryBudgetBytes: 1024 * 1024 * 1024,
+        warmUp: '*',
       },
       train: { launcher: 'local', executionProviders: ['cpu'], heartbeatExpiryInMs: 180_000 },
       customVision: {},
     });
+  });
+
+  it('reads SERVE_WARM_UP as *, dataset names or none', () => {
+    const warmUp = (value: string) => loadSettings({ AzureWebJobsStorage: 'x', SERVE_WARM_UP: value }).serve.warmUp;
+    expect(warmUp('*')).toBe('*');
+    expect(warmUp(' shoes, bottles ')).toEqual(['shoes', 'bottles']);
+    expect(warmUp('none')).toEqual([]);
   });
 
   it('treats empty values as unset', () => {
@@ -66,6 +74,11 @@ describe('loadSettings', () => {
       /HTTP_ALLOWED_ORIGINS\.0: lists origins such as/,
     ],
     [{ AzureWebJobsStorage: 'x', SERVE_MODEL_MEMORY_MB: '0' }, /SERVE_MODEL_MEMORY_MB/],
+    [
+      { AzureWebJobsStorage: 'x', SERVE_WARM_UP: 'shoes,Bad_Name' },
+      /SERVE_WARM_UP\.1: lists dataset names, or is \* or none: dataset name "Bad_Name"/,
+    ],
+    [{ AzureWebJobsStorage: 'x', SERVE_WARM_UP: '*,shoes' }, /SERVE_WARM_UP: \* and none stand alone/],
     [
       { AzureWebJobsStorage: 'x', DEDUP_NEAR_DUPLICATE_MAX_BITS: '40', SPLIT_GROUP_MAX_BITS: '30' },
       /SPLIT_GROUP_MAX_BITS \(30\) must be at least DEDUP_NEAR_DUPLICATE_MAX_BITS/,

@@ -91,6 +91,8 @@ export interface RegisteredFunction {
 }
 
 export type HookCallback = (context: unknown) => unknown;
+/** The hook `app.hook.appStart` registers under. */
+export const APP_START_HOOK = 'appStart';
 
 /** What the worker exposes; `@azure/functions` calls these while function files load. */
 export class FunctionsCore {

@@ -12,7 +12,14 @@ import { type HostConfig, readHostConfig } from '../platform/hostConfig';
 import { createStorageClients, type StorageClients } from '../storage/clients';
 import { BlobTriggerListener, HOSTS_CONTAINER } from './blobTrigger';
 import { BLOB_WEBHOOK_PATH, handleBlobWebhook } from './blobWebhook';
-import { FunctionsCore, installFunctionsCore, type RegisteredFunction, type RpcLogLevel } from './functionsCore';
+import {
+  APP_START_HOOK,
+  FunctionsCore,
+  type HookCallback,
+  installFunctionsCore,
+  type RegisteredFunction,
+  type RpcLogLevel,
+} from './functionsCore';
 import { HttpTriggerServer } from './httpTrigger';
 import type { InvocationLog } from './invoke';
 import { BLOBS_EXTENSION_KEY, type GivenKeys, type HostKeys, loadKeys, SECRETS_CONTAINER } from './keys';
@@ -112,22 +119,27 @@ async function startHost(options: LocalHostOptions, strict: StrictRun | undefine
   if (files.length === 0)
     throw new Error(`no function files found (package.json "main" in ${options.projectRoot}); run npm run build`);
   let functions: RegisteredFunction[];
+  let appStarts: HookCallback[];
   if (strict) {
     // Node's own require from the staged package, as the worker loads it; its registrations are this host's alone
     // (a lax host in the same process keeps its own, and a later strict host stages and registers afresh).
     const requireStaged = createRequire(path.join(options.projectRoot, 'package.json'));
     const others = core.functions.splice(0);
+    const otherAppStarts = core.hooks.get(APP_START_HOOK)?.splice(0) ?? [];
     try {
       for (const file of files) requireStaged(file);
       functions = core.functions.splice(0);
+      appStarts = core.hooks.get(APP_START_HOOK)?.splice(0) ?? [];
     } finally {
       core.functions.splice(0, core.functions.length, ...others);
+      if (otherAppStarts.length > 0) core.hooks.set(APP_START_HOOK, otherAppStarts);
     }
   } else {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- function files are found at run time, by path
     const load = options.loadModule ?? ((file: string) => Promise.resolve(require(file) as unknown));
     for (const file of files) await load(file);
     functions = [...core.functions];
+    appStarts = [...(core.hooks.get(APP_START_HOOK) ?? [])];
   }
   if (functions.length === 0) {
     throw new Error(
@@ -220,6 +232,11 @@ async function startHost(options: LocalHostOptions, strict: StrictRun | undefine
     log,
     onError,
   });
+
+  // As the Node worker does once the app's files are loaded, before the first invocation: the app's appStart
+  // hooks (app.hook.appStart), awaited, an error failing the start.
+  for (const hook of appStarts)
+    await hook({ hookData: {}, appHookData: {}, functionAppDirectory: options.projectRoot });
 
   const url = await http.listen();
   await Promise.all([blobs.start(), queues.start(), timers.start()]);

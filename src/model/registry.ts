@@ -160,6 +160,19 @@ export class ModelRegistry {
     }
   }
 
+  /** The datasets that have a current model, the most recently published first. */
+  async publishedDatasets(): Promise<string[]> {
+    const found: { dataset: string; publishedAtMs: number }[] = [];
+    // Pointers sit one level down (`<dataset>/current.json`): one read per dataset folder.
+    for await (const folder of this.container.listBlobsByHierarchy('/')) {
+      if (folder.kind !== 'prefix') continue;
+      const dataset = folder.name.replace(/\/$/, '');
+      const current = await this.current(dataset);
+      if (current) found.push({ dataset, publishedAtMs: Date.parse(current.pointer.publishedAt) || 0 });
+    }
+    return found.sort((a, b) => b.publishedAtMs - a.publishedAtMs).map((entry) => entry.dataset);
+  }
+
   /** A stored version's fused ONNX model. */
   async readModel(dataset: string, version: string): Promise<Buffer> {
     return this.container.getBlockBlobClient(`${dataset}/${version}/model.onnx`).downloadToBuffer();

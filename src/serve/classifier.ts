@@ -88,6 +88,11 @@ export class Classifier {
     private readonly options: ClassifierOptions,
   ) {}
 
+  /** Loads the models of `selection` before their first request (see ModelCache.warmUp); never throws. */
+  warmUp(selection: '*' | readonly string[]): Promise<string[]> {
+    return this.cache.warmUp(selection);
+  }
+
   /**
    * The model is acquired first, before any decoding: NotFoundError for a dataset that does not exist, NoModelError
    * for one not trained yet. Each image is then validated: the first bad one fails the whole call

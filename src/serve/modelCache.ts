@@ -7,7 +7,7 @@ import * as os from 'node:os';
 
 import * as ort from 'onnxruntime-node';
 
-import { AppError, messageOf } from '../errors';
+import { AppError, messageOf, ProgrammingError } from '../errors';
 import type { ViewResize } from '../image/preprocessing';
 import type { ModelPointer, ModelRegistry } from '../model/registry';
 import { Batcher, type BatcherOptions } from './batcher';
@@ -76,6 +76,8 @@ interface DatasetEntry {
   checking?: Promise<void>;
 }
 
+const DEFAULT_MEMORY_BUDGET_BYTES = 1024 * 1024 * 1024;
+
 /** The options every serving session is created with (bench:inference gives its bare session the same). */
 export function servingSessionOptions(
   intraOpNumThreads = os.availableParallelism(),
@@ -117,6 +119,11 @@ export class ModelCache {
         entry.loading = undefined;
       });
       const loaded = await entry.loading;
+      if (this.#closed) {
+        // Closed while it loaded: nothing would ever release this session.
+        await this.#dispose(loaded);
+        throw new ProgrammingError(`the model cache was closed while "${dataset}" loaded`);
+      }
       if (!entry.current) this.#install(entry, loaded);
       slot = entry.current!;
       // Held from here on, so that the eviction this load may cause never picks it.
@@ -143,6 +150,42 @@ export class ModelCache {
         else if (held.leases === 0) this.#evict();
       },
     };
+  }
+
+  /**
+   * Loads the current models of `selection` ('*': every dataset with one, the most recently published first), one
+   * after another, until the memory budget is full, and says which are serving. A request that arrives meanwhile
+   * joins the load of its dataset rather than starting its own. Never throws: a dataset whose model fails to load
+   * is reported through `log` and skipped, and it loads again on its first request.
+   */
+  async warmUp(selection: '*' | readonly string[]): Promise<string[]> {
+    const budget = this.options.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_BYTES;
+    let datasets: readonly string[];
+    try {
+      datasets = selection === '*' ? await this.registry.publishedDatasets() : selection;
+    } catch (error) {
+      this.options.log?.(`serve: warm-up could not list the published models: ${messageOf(error)}`);
+      return [];
+    }
+    const loaded: string[] = [];
+    for (const dataset of datasets) {
+      if (this.#closed || this.#loadedBytes() >= budget) break;
+      try {
+        (await this.acquire(dataset)).release();
+        loaded.push(dataset);
+      } catch (error) {
+        if (this.#closed) break;
+        if (!(error instanceof NoModelError))
+          this.options.log?.(`serve: warm-up could not load the model of "${dataset}": ${messageOf(error)}`);
+      }
+    }
+    return loaded.filter((dataset) => this.#entries.get(dataset)?.current);
+  }
+
+  #loadedBytes(): number {
+    let total = 0;
+    for (const entry of this.#entries.values()) total += entry.current?.bytes ?? 0;
+    return total;
   }
 
   /** Checks the pointer now and, when it moved, waits for the new version to be serving (tests, warm-up). */
@@ -173,9 +216,8 @@ export class ModelCache {
 
   /** Unloads least recently used, unheld models until the loaded ones fit the memory budget (or none can go). */
   #evict(): void {
-    const budget = this.options.memoryBudgetBytes ?? 1024 * 1024 * 1024;
-    let total = 0;
-    for (const entry of this.#entries.values()) total += entry.current?.bytes ?? 0;
+    const budget = this.options.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_BYTES;
+    let total = this.#loadedBytes();
     const idle = [...this.#entries]
       .filter(([, entry]) => entry.current && entry.current.leases === 0 && !entry.loading && !entry.checking)
       .sort((a, b) => a[1].usedAt - b[1].usedAt);

@@ -111,6 +111,10 @@ describe('local host', () => {
     expect(host.functions.find((f) => f.name === 'ingest')?.trigger).toBe('blob incoming/{blobPath}');
   });
 
+  it("runs the app's appStart hooks at its start, before any invocation", () => {
+    expect(calls.appStarts[0]).toEqual({ hookData: {}, timerRunsBefore: 0 });
+  });
+
   it('serves HTTP functions under /api, with 404 and 405 for unknown routes and methods', async () => {
     const health = await getJson(`${host.url}/api/health`);
     expect(health).toEqual({ status: 200, body: { status: 'ok', checks: { settings: 'ok', storage: 'ok' } } });

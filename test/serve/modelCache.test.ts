@@ -11,7 +11,7 @@ let storage: TestStorage;
 let registry: ModelRegistry;
 let modelBytes = 0;
 
-async function publish(dataset: string): Promise<void> {
+async function publish(dataset: string, publishedAt: string): Promise<void> {
   // A small model of the served form: [N, 4] in, probabilities of two labels out.
   const model = Buffer.from(buildInferenceGraph(new Float32Array(8).fill(0.1), new Float32Array([0, 1]), 4, 2));
   modelBytes = model.length;
@@ -25,7 +25,7 @@ async function publish(dataset: string): Promise<void> {
     accuracy: 1,
     testImages: 1,
     labels: ['a', 'b'],
-    publishedAt: new Date().toISOString(),
+    publishedAt,
   };
   await registry.promote(dataset, pointer, { force: true });
 }
@@ -34,7 +34,9 @@ beforeAll(async () => {
   storage = await startTestStorage();
   registry = new ModelRegistry(storage.clients.blobs.getContainerClient('models'));
   await registry.ensureContainer();
-  for (const dataset of ['alpha', 'beta', 'gamma']) await publish(dataset);
+  // Published in this order, a minute apart.
+  for (const [i, dataset] of ['alpha', 'beta', 'gamma'].entries())
+    await publish(dataset, new Date(Date.UTC(2026, 0, 1, 12, i)).toISOString());
 });
 afterAll(async () => {
   await storage.azurite.close();
@@ -71,6 +73,58 @@ describe('ModelCache memory budget', () => {
       const again = await cache.acquire('alpha');
       expect(again.model.version).toBe('v1');
       again.release();
+    } finally {
+      await cache.close();
+    }
+  });
+});
+
+describe('ModelCache warm-up', () => {
+  it('loads every published model, the most recently published first, until the memory budget is full', async () => {
+    expect(await registry.publishedDatasets()).toEqual(['gamma', 'beta', 'alpha']);
+    const cache = new ModelCache(registry, { memoryBudgetBytes: 2 * modelBytes });
+    try {
+      expect(await cache.warmUp('*')).toEqual(['gamma', 'beta']);
+      expect(Object.keys(cache.loaded()).sort()).toEqual(['beta', 'gamma']);
+    } finally {
+      await cache.close();
+    }
+  });
+
+  it('loads the datasets named, skips one without a model quietly, and loads nothing once closed', async () => {
+    const logged: string[] = [];
+    const cache = new ModelCache(registry, { log: (m) => logged.push(m) });
+    expect(await cache.warmUp(['alpha', 'never-trained'])).toEqual(['alpha']);
+    expect(cache.loaded()).toEqual({ alpha: 'v1' });
+    expect(logged).toEqual([]);
+    await cache.close();
+    expect(await cache.warmUp(['beta'])).toEqual([]);
+    expect(cache.loaded()).toEqual({});
+  });
+
+  // Last in this file: "broken" stays published.
+  it('reports a model that fails to load and goes on with the next', async () => {
+    await registry.storeVersion('broken', 'v1', { 'model.onnx': Buffer.from('not an onnx model') });
+    await registry.promote(
+      'broken',
+      {
+        version: 'v1',
+        jobId: 'v1',
+        task: 'single-label',
+        backbone: 'test',
+        inputSize: 2,
+        accuracy: 1,
+        testImages: 1,
+        labels: ['a', 'b'],
+        publishedAt: new Date(Date.UTC(2026, 0, 2)).toISOString(),
+      },
+      { force: true },
+    );
+    const logged: string[] = [];
+    const cache = new ModelCache(registry, { log: (m) => logged.push(m) });
+    try {
+      expect(await cache.warmUp(['broken', 'alpha'])).toEqual(['alpha']);
+      expect(logged.join('\n')).toMatch(/warm-up could not load the model of "broken": /);
     } finally {
       await cache.close();
     }
