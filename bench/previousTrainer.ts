@@ -13,7 +13,7 @@ import { SQUASH } from '../src/image/preprocessing';
 import { type AttributeValue, OnnxGraphBuilder } from '../src/onnx/onnxModel';
 import type { FoldTrainer } from '../src/train/evaluateFolder';
 import { rarestLabels } from '../src/train/folds';
-import { buildScoringGraph, type HeadKind, SCORE_INPUTS, SCORE_OUTPUT } from '../src/train/headGraph';
+import { addLoss, buildScoringGraph, type HeadKind, SCORE_INPUTS, SCORE_OUTPUT } from '../src/train/headGraph';
 import { evaluateMultiLabel } from '../src/train/metrics';
 import { scoreInputs } from '../src/train/pipeline';
 import type { TrainedRecipeHead } from '../src/train/recipe';
@@ -415,46 +415,4 @@ function buildTrainingStepGraph(featureCount: number, classCount: number, kind: 
   g.addOutput(O.gradW, [D, C]);
   g.addOutput(O.gradB, [C]);
   return g.toBytes({ name: 'icf-head', version: '1' });
-}
-
-type NodeAdder = (op: string, inputs: string[], base: string, attributes?: Record<string, AttributeValue>) => string;
-
-/** Logits X·W + b, the probabilities, each row's loss, and the batch size as a float. */
-function addLoss(
-  g: OnnxGraphBuilder,
-  node: NodeAdder,
-  kind: HeadKind,
-  x: string,
-  y: string,
-  w: string,
-  b: string,
-): { rowLoss: string; probabilities: string; batch: string } {
-  const axis1 = g.addInitializer(g.uniqueName('axis_1'), [1], new BigInt64Array([1n]));
-  const logits = node('Gemm', [x, w, b], 'logits');
-  const shape = node('Shape', [x], 'x_shape');
-  const batchIndex = g.addInitializer(g.uniqueName('batch_index'), [], new BigInt64Array([0n]));
-  const batch = node('Cast', [node('Gather', [shape, batchIndex], 'batch_int')], 'batch_float', { to: 1 });
-  if (kind === 'softmax') {
-    // log-softmax with the row maximum subtracted first: exp never overflows.
-    const shifted = node(
-      'Sub',
-      [logits, node('ReduceMax', [logits], 'row_max', { axes: [1], keepdims: 1 })],
-      'shifted',
-    );
-    const expShifted = node('Exp', [shifted], 'exp_shifted');
-    const sumExp = node('ReduceSum', [expShifted, axis1], 'sum_exp', { keepdims: 1 });
-    const logProbabilities = node('Sub', [shifted, node('Log', [sumExp], 'log_sum_exp')], 'log_probabilities');
-    const probabilities = node('Div', [expShifted, sumExp], 'probabilities');
-    const rowLoss = node(
-      'Neg',
-      [node('ReduceSum', [node('Mul', [y, logProbabilities], 'y_logp'), axis1], 'sum_y_logp', { keepdims: 0 })],
-      'row_loss',
-    );
-    return { rowLoss, probabilities, batch };
-  }
-  // Binary cross-entropy from logits, stable form: softplus(z) - y·z, summed over labels.
-  const probabilities = node('Sigmoid', [logits], 'probabilities');
-  const perLabel = node('Sub', [node('Softplus', [logits], 'softplus'), node('Mul', [y, logits], 'y_z')], 'bce');
-  const rowLoss = node('ReduceSum', [perLabel, axis1], 'row_loss', { keepdims: 0 });
-  return { rowLoss, probabilities, batch };
 }

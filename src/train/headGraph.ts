@@ -8,10 +8,15 @@ export type HeadKind = 'softmax' | 'sigmoid';
 
 const PRODUCER = { name: 'icf-head', version: '1' };
 
-type NodeAdder = (op: string, inputs: string[], base: string, attributes?: Record<string, AttributeValue>) => string;
+export type NodeAdder = (
+  op: string,
+  inputs: string[],
+  base: string,
+  attributes?: Record<string, AttributeValue>,
+) => string;
 
-/** Logits X·W + b, the probabilities, each row's loss, and the batch size as a float. */
-function addLoss(
+/** Logits X·W + b, the probabilities, each row's loss, and the batch size as a float (bench:accuracy's previous trainer uses it too). */
+export function addLoss(
   g: OnnxGraphBuilder,
   node: NodeAdder,
   kind: HeadKind,

@@ -4,7 +4,6 @@
 // interruption), which copies nothing twice.
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { Writable } from 'node:stream';
 
 import { TrainingAPIClient } from '@azure/cognitiveservices-customvision-training';
 import { ApiKeyCredentials } from '@azure/ms-rest-js';
@@ -12,6 +11,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 
 import { run } from '../../src/cli/main';
 import { type AppStack, startAppStack } from '../support/appHost';
+import { capturedOutput } from '../support/capturedOutput';
 import { describeWithShared, haveShared, sharedPath } from '../support/shared';
 
 const KEY = 'import-test-training-key-0123';
@@ -30,20 +30,9 @@ afterAll(async () => {
   await stack?.close();
 });
 
-function capture(): { stream: Writable; text: () => string } {
-  let text = '';
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      text += chunk.toString();
-      done();
-    },
-  });
-  return { stream, text: () => text };
-}
-
 async function icf(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out = capture();
-  const err = capture();
+  const out = capturedOutput();
+  const err = capturedOutput();
   const code = await run(args, out.stream, err.stream);
   return { code, out: out.text(), err: err.text() };
 }

@@ -3,28 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { HammingIndex, HASH_WORDS, linearScan, packHash, unpackHash } from '../../src/dataset/hammingIndex';
 import { hammingDistance, popcount32 } from '../../src/image/dhash';
 import { mulberry32 } from '../../src/util/seededRandom';
+import { flipBits, type Hit, oracleSearch, randomHex } from '../support/hashes';
 
 // ---------------------------------------------------------------------------
 // helpers
-
-function randomHex(rand: () => number): string {
-  const w = new Uint32Array(HASH_WORDS);
-  for (let i = 0; i < HASH_WORDS; i++) w[i] = rand();
-  return unpackHash(w);
-}
-
-/** `hex` with exactly k distinct bits flipped. */
-function flipBits(hex: string, k: number, rand: () => number): string {
-  const w = packHash(hex);
-  const flipped = new Set<number>();
-  while (flipped.size < k) {
-    const bit = rand() & 255;
-    if (flipped.has(bit)) continue;
-    flipped.add(bit);
-    w[bit >>> 5]! ^= 1 << (bit & 31);
-  }
-  return unpackHash(w);
-}
 
 /** Distance computed digit by digit from the strings: shares no code with the index. */
 const NIBBLE_BITS = [0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4];
@@ -32,21 +14,6 @@ function naiveDistance(a: string, b: string): number {
   let d = 0;
   for (let i = 0; i < a.length; i++) d += NIBBLE_BITS[parseInt(a[i]!, 16) ^ parseInt(b[i]!, 16)]!;
   return d;
-}
-
-interface Hit {
-  id: string;
-  distance: number;
-}
-
-/** The oracle: linearScan over its own packed copy of the entries, ordered like search(). */
-function oracleSearch(entries: Map<string, string>, query: string, radius: number): Hit[] {
-  const ids = [...entries.keys()];
-  const words = new Uint32Array(ids.length * HASH_WORDS);
-  ids.forEach((id, i) => packHash(entries.get(id)!, words, i * HASH_WORDS));
-  return linearScan(words, ids.length, packHash(query), radius)
-    .map((h) => ({ id: ids[h.index]!, distance: h.distance }))
-    .sort((x, y) => x.distance - y.distance || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
 }
 
 function hits<T>(matches: { id: string; distance: number; value: T }[]): Hit[] {

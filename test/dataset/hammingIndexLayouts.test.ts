@@ -4,37 +4,11 @@
 // shared-bucket bitmaps that let a query skip empty buckets and single entries, through removals and replaces.
 import { describe, expect, it } from 'vitest';
 
-import { HammingIndex, HASH_WORDS, linearScan, packHash, unpackHash } from '../../src/dataset/hammingIndex';
+import { HammingIndex, HASH_WORDS } from '../../src/dataset/hammingIndex';
 import { mulberry32 } from '../../src/util/seededRandom';
+import { flipBits, oracleSearch, randomHex } from '../support/hashes';
 
 type Rand = () => number;
-
-function randomHex(rand: Rand): string {
-  const w = new Uint32Array(HASH_WORDS);
-  for (let i = 0; i < HASH_WORDS; i++) w[i] = rand();
-  return unpackHash(w);
-}
-
-function flipBits(hex: string, k: number, rand: Rand): string {
-  const w = packHash(hex);
-  const flipped = new Set<number>();
-  while (flipped.size < k) {
-    const bit = rand() & 255;
-    if (flipped.has(bit)) continue;
-    flipped.add(bit);
-    w[bit >>> 5]! ^= 1 << (bit & 31);
-  }
-  return unpackHash(w);
-}
-
-function oracle(entries: Map<string, string>, query: string, radius: number): { id: string; distance: number }[] {
-  const ids = [...entries.keys()];
-  const words = new Uint32Array(ids.length * HASH_WORDS);
-  ids.forEach((id, i) => packHash(entries.get(id)!, words, i * HASH_WORDS));
-  return linearScan(words, ids.length, packHash(query), radius)
-    .map((h) => ({ id: ids[h.index]!, distance: h.distance }))
-    .sort((x, y) => x.distance - y.distance || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
-}
 
 /** A uniform background plus clusters of edited copies (1..56 bits from their original), as bench/index.ts makes. */
 function clusteredData(n: number, rand: Rand): { entries: Map<string, string>; originals: string[] } {
@@ -100,7 +74,7 @@ describe('HammingIndex layouts at the split radius', () => {
     let found = 0;
     for (const q of queries) {
       for (const r of [24, 47, 48, 49]) {
-        const want = oracle(entries, q, r);
+        const want = oracleSearch(entries, q, r);
         expect(index.search(q, r).map(({ id, distance }) => ({ id, distance }))).toEqual(want);
         found += want.length;
       }
@@ -136,7 +110,7 @@ describe('HammingIndex layouts at the split radius', () => {
     expectBitmapsMatchChains(index);
     for (const q of [base, flipBits(base, 20, rng), randomHex(rng)]) {
       for (const r of [24, 48]) {
-        expect(index.search(q, r).map(({ id, distance }) => ({ id, distance }))).toEqual(oracle(live, q, r));
+        expect(index.search(q, r).map(({ id, distance }) => ({ id, distance }))).toEqual(oracleSearch(live, q, r));
       }
     }
   });

@@ -6,26 +6,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import { HammingIndex, HASH_WORDS, linearScan, packHash, unpackHash } from '../../src/dataset/hammingIndex';
+import { HammingIndex, HASH_WORDS, packHash, unpackHash } from '../../src/dataset/hammingIndex';
 import { mulberry32 } from '../../src/util/seededRandom';
+import { oracleSearch } from '../support/hashes';
 import { fuzzRuns, reportFuzz } from './fuzzRuns';
 
 const MAX_RADIUS = 64;
 const BACKGROUND = 300;
-
-interface Hit {
-  id: string;
-  distance: number;
-}
-
-function oracle(live: Map<string, string>, query: string, radius: number): Hit[] {
-  const ids = [...live.keys()];
-  const words = new Uint32Array(ids.length * HASH_WORDS);
-  ids.forEach((id, i) => packHash(live.get(id)!, words, i * HASH_WORDS));
-  return linearScan(words, ids.length, packHash(query), radius)
-    .map((h) => ({ id: ids[h.index]!, distance: h.distance }))
-    .sort((x, y) => x.distance - y.distance || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
-}
 
 function flip(hex: string, bits: readonly number[]): string {
   const w = packHash(hex);
@@ -87,7 +74,7 @@ describe('fuzz: HammingIndex against a linear scan', () => {
           } else {
             tried++;
             const q = flip(bases[o.base]!, o.flips);
-            const want = oracle(live, q, o.radius);
+            const want = oracleSearch(live, q, o.radius);
             expect(index.search(q, o.radius).map(({ id, distance }) => ({ id, distance }))).toEqual(want);
             const nearest = index.nearest(q, o.radius);
             expect(nearest && { id: nearest.id, distance: nearest.distance }).toEqual(want[0]);

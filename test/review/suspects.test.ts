@@ -3,7 +3,6 @@
 // /train; GET /suspects flags the flipped images (proposing their true pattern) and few clean ones, lists the
 // conflicting pair and the test mistakes, reads its features from the cache the second time, and `icf review
 // --suspects` prints the same list.
-import { Writable } from 'node:stream';
 
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +15,7 @@ import type { Services } from '../../src/services';
 import { INCOMING_CONTAINER } from '../../src/storage/names';
 import type { TrainJob } from '../../src/train/jobs';
 import { type AppStack, callApi, startAppStack } from '../support/appHost';
+import { capturedOutput } from '../support/capturedOutput';
 import { waitFor } from '../support/waitFor';
 
 describe('confidentLearning', () => {
@@ -255,20 +255,9 @@ describe('GET /api/datasets/{dataset}/suspects', () => {
 });
 
 describe('icf review DATASET --suspects', () => {
-  const capture = () => {
-    let text = '';
-    const stream = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        text += chunk.toString();
-        done();
-      },
-    });
-    return { stream, text: () => text };
-  };
-
   it('prints the suspects with the labels proposed, the conflicting pair and the test mistakes', async () => {
-    const out = capture();
-    const err = capture();
+    const out = capturedOutput();
+    const err = capturedOutput();
     const code = await icf(['review', 'tees', '--suspects', '--url', host.url], out.stream, err.stream);
     expect(err.text()).toBe('');
     expect(code).toBe(0);
@@ -296,12 +285,16 @@ describe('icf review DATASET --suspects', () => {
   });
 
   it('refuses a review without --suspects, and names an unreachable app', async () => {
-    const err = capture();
-    expect(await icf(['review', 'tees', '--url', host.url], capture().stream, err.stream)).toBe(2);
+    const err = capturedOutput();
+    expect(await icf(['review', 'tees', '--url', host.url], capturedOutput().stream, err.stream)).toBe(2);
     expect(err.text()).toContain('review needs --suspects');
-    const unreachable = capture();
+    const unreachable = capturedOutput();
     expect(
-      await icf(['review', 'tees', '--suspects', '--url', 'http://127.0.0.1:9'], capture().stream, unreachable.stream),
+      await icf(
+        ['review', 'tees', '--suspects', '--url', 'http://127.0.0.1:9'],
+        capturedOutput().stream,
+        unreachable.stream,
+      ),
     ).toBe(1);
     expect(unreachable.text()).toContain('cannot reach http://127.0.0.1:9');
   });

@@ -11,10 +11,11 @@ let storage: TestStorage;
 let registry: ModelRegistry;
 let modelBytes = 0;
 
-async function publish(dataset: string, publishedAt: string): Promise<void> {
-  // A small model of the served form: [N, 4] in, probabilities of two labels out.
-  const model = Buffer.from(buildInferenceGraph(new Float32Array(8).fill(0.1), new Float32Array([0, 1]), 4, 2));
-  modelBytes = model.length;
+/** A small model of the served form: [N, 4] in, probabilities of two labels out. */
+const smallModel = () =>
+  Buffer.from(buildInferenceGraph(new Float32Array(8).fill(0.1), new Float32Array([0, 1]), 4, 2));
+
+async function publish(dataset: string, publishedAt: string, model = smallModel()): Promise<void> {
   await registry.storeVersion(dataset, 'v1', { 'model.onnx': model });
   const pointer: ModelPointerInput = {
     version: 'v1',
@@ -32,6 +33,7 @@ async function publish(dataset: string, publishedAt: string): Promise<void> {
 
 beforeAll(async () => {
   storage = await startTestStorage();
+  modelBytes = smallModel().length;
   registry = new ModelRegistry(storage.clients.blobs.getContainerClient('models'));
   await registry.ensureContainer();
   // Published in this order, a minute apart.
@@ -104,22 +106,7 @@ describe('ModelCache warm-up', () => {
 
   // Last in this file: "broken" stays published.
   it('reports a model that fails to load and goes on with the next', async () => {
-    await registry.storeVersion('broken', 'v1', { 'model.onnx': Buffer.from('not an onnx model') });
-    await registry.promote(
-      'broken',
-      {
-        version: 'v1',
-        jobId: 'v1',
-        task: 'single-label',
-        backbone: 'test',
-        inputSize: 2,
-        accuracy: 1,
-        testImages: 1,
-        labels: ['a', 'b'],
-        publishedAt: new Date(Date.UTC(2026, 0, 2)).toISOString(),
-      },
-      { force: true },
-    );
+    await publish('broken', new Date(Date.UTC(2026, 0, 2)).toISOString(), Buffer.from('not an onnx model'));
     const logged: string[] = [];
     const cache = new ModelCache(registry, { log: (m) => logged.push(m) });
     try {

@@ -4,7 +4,6 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { Writable } from 'node:stream';
 
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +18,7 @@ import {
 } from '../../src/train/evaluateFolder';
 import { multiLabelFolds, stratifiedFolds } from '../../src/train/folds';
 import { seededRandom } from '../../src/util/seededRandom';
+import { capturedOutput } from '../support/capturedOutput';
 
 const LABELS = ['red-stripes', 'green-checks', 'blue-rings'];
 let dir: string;
@@ -59,12 +59,6 @@ async function picture(labelOrLabels: number | readonly number[], seed: number):
 
 /** The multi-label folder: every label alone and every pair (side by side), 4 images each; 12 images per label. */
 const LABEL_SETS = [[0], [1], [2], [0, 1], [0, 2], [1, 2]];
-
-function capture() {
-  let text = '';
-  const stream = new Writable({ write: (chunk: Buffer, _encoding, done) => ((text += chunk.toString()), done()) });
-  return { stream, text: () => text };
-}
 
 function singleLabel(result: FolderEvaluation): SingleLabelFolderEvaluation {
   if (result.task !== 'single-label') throw new Error(`expected a single-label evaluation, got ${result.task}`);
@@ -195,8 +189,8 @@ describe('evaluateFolder', () => {
   }, 180_000);
 
   it('icf eval prints the summary and JSON, and rejects bad options', async () => {
-    const out = capture();
-    const err = capture();
+    const out = capturedOutput();
+    const err = capturedOutput();
     expect(await run(['eval', path.join(dir, 'photos'), '--folds', '3', '--seed', '1'], out.stream, err.stream)).toBe(
       0,
     );
@@ -205,12 +199,12 @@ describe('evaluateFolder', () => {
     expect(out.text()).toMatch(/red-stripes\s+\d\.\d{3}/);
     expect(err.text()).toMatch(/fold 3\/3/);
 
-    const json = capture();
+    const json = capturedOutput();
     expect(
       await run(
         ['eval', path.join(dir, 'photos'), '--folds=3', '--json', '--resize', 'centre-crop', '--no-tta'],
         json.stream,
-        capture().stream,
+        capturedOutput().stream,
       ),
     ).toBe(0);
     const parsed = singleLabel(JSON.parse(json.text()) as FolderEvaluation);
@@ -222,24 +216,26 @@ describe('evaluateFolder', () => {
       );
     expect(parsed.pooled.accuracy).toBeGreaterThanOrEqual(0.9);
 
-    const bad = capture();
-    expect(await run(['eval', path.join(dir, 'photos'), '--folds', 'x'], capture().stream, bad.stream)).toBe(2);
+    const bad = capturedOutput();
+    expect(await run(['eval', path.join(dir, 'photos'), '--folds', 'x'], capturedOutput().stream, bad.stream)).toBe(2);
     expect(bad.text()).toMatch(/--folds must be a number, got "x"/);
-    expect(await run(['eval', path.join(dir, 'photos'), '--folds', '7'], capture().stream, bad.stream)).toBe(2);
+    expect(await run(['eval', path.join(dir, 'photos'), '--folds', '7'], capturedOutput().stream, bad.stream)).toBe(2);
     expect(bad.text()).toMatch(/7 folds need at least 7 images per label; the smallest label has 6/);
-    expect(await run(['eval', path.join(dir, 'nowhere')], capture().stream, bad.stream)).toBe(2);
+    expect(await run(['eval', path.join(dir, 'nowhere')], capturedOutput().stream, bad.stream)).toBe(2);
     expect(bad.text()).toMatch(/nowhere does not exist/);
-    expect(await run(['eval', path.join(dir, 'photos'), '--weight-decay', '0.01'], capture().stream, bad.stream)).toBe(
-      2,
-    );
+    expect(
+      await run(['eval', path.join(dir, 'photos'), '--weight-decay', '0.01'], capturedOutput().stream, bad.stream),
+    ).toBe(2);
     expect(bad.text()).toMatch(
       /--weight-decay was an option of the previous trainer \(the Adam head\), which is retired: every fold runs the trainer's recipe search/,
     );
-    expect(await run(['eval', path.join(dir, 'photos'), '--solver=adam'], capture().stream, bad.stream)).toBe(2);
+    expect(await run(['eval', path.join(dir, 'photos'), '--solver=adam'], capturedOutput().stream, bad.stream)).toBe(2);
     expect(bad.text()).toMatch(/--solver was an option of the previous trainer/);
-    expect(await run(['eval', path.join(dir, 'photos'), '--resize', 'stretch'], capture().stream, bad.stream)).toBe(2);
+    expect(
+      await run(['eval', path.join(dir, 'photos'), '--resize', 'stretch'], capturedOutput().stream, bad.stream),
+    ).toBe(2);
     expect(bad.text()).toMatch(/--resize must be centre-crop or squash, got "stretch"/);
-    expect(await run(['eval', path.join(dir, 'photos'), '--bogus'], capture().stream, bad.stream)).toBe(2);
+    expect(await run(['eval', path.join(dir, 'photos'), '--bogus'], capturedOutput().stream, bad.stream)).toBe(2);
     expect(bad.text()).toMatch(/unknown option --bogus for eval/);
   }, 180_000);
 });
@@ -325,8 +321,8 @@ describe('evaluateFolder on a multi-label folder', () => {
   }, 180_000);
 
   it('icf eval prints the per-label table, and refuses too many folds', async () => {
-    const out = capture();
-    expect(await run(['eval', path.join(dir, 'fridge'), '--folds', '3'], out.stream, capture().stream)).toBe(0);
+    const out = capturedOutput();
+    expect(await run(['eval', path.join(dir, 'fridge'), '--folds', '3'], out.stream, capturedOutput().stream)).toBe(0);
     const text = out.text();
     expect(text).toMatch(
       /^24 images, 3 labels \(multi-label, labels\.csv\), 3-fold iteratively stratified CV, seed 0, the recipe search in every fold \(nested CV\)\n/,
@@ -343,15 +339,15 @@ describe('evaluateFolder on a multi-label folder', () => {
     expect(text).toMatch(/green-checks\s+\d\.\d{3}\s+\d\.\d{3}\s+\d\.\d{3}\s+\d\.\d{3}\s+12\n/);
     expect(text).toMatch(/macro\s+\d\.\d{3}\s+\d\.\d{3}\s+\d\.\d{3}\s+\d\.\d{3}\s+24\n$/);
 
-    const json = capture();
-    expect(await run(['eval', path.join(dir, 'fridge'), '--folds', '3', '--json'], json.stream, capture().stream)).toBe(
-      0,
-    );
+    const json = capturedOutput();
+    expect(
+      await run(['eval', path.join(dir, 'fridge'), '--folds', '3', '--json'], json.stream, capturedOutput().stream),
+    ).toBe(0);
     const parsed = multiLabel(JSON.parse(json.text()) as FolderEvaluation);
     expect(parsed.pooled.perLabel.map((l) => l.label)).toEqual([...LABELS].sort());
 
-    const bad = capture();
-    expect(await run(['eval', path.join(dir, 'fridge'), '--folds', '13'], capture().stream, bad.stream)).toBe(2);
+    const bad = capturedOutput();
+    expect(await run(['eval', path.join(dir, 'fridge'), '--folds', '13'], capturedOutput().stream, bad.stream)).toBe(2);
     expect(bad.text()).toMatch(/13 folds need at least 13 images per label; the smallest label \(blue-rings\) has 12/);
   }, 180_000);
 
@@ -359,8 +355,8 @@ describe('evaluateFolder on a multi-label folder', () => {
     const broken = path.join(dir, 'broken');
     mkdirSync(path.join(broken, 'images'), { recursive: true });
     writeFileSync(path.join(broken, 'labels.csv'), 'filename,labels\n1.jpg,can\n2.jpg,x/y\n');
-    const bad = capture();
-    expect(await run(['eval', broken], capture().stream, bad.stream)).toBe(2);
+    const bad = capturedOutput();
+    expect(await run(['eval', broken], capturedOutput().stream, bad.stream)).toBe(2);
     expect(bad.text()).toMatch(/^icf: labels\.csv line 3: label "x\/y" is invalid/);
   });
 });
